@@ -1,0 +1,40 @@
+# livedash: `make run` serves the app, `make test` runs every test. Both install what they
+# need (see scripts/), so they work from a fresh clone.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
+export LEPTOS_SITE_ROOT ?= target/site
+
+.PHONY: run dev build test test-rust test-e2e tools e2e-deps check
+
+## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
+run: build
+	./target/release/livedash
+
+## Rebuild and reload on every change.
+dev: tools
+	cargo leptos watch
+
+## Release build of the server and the WASM client.
+build: tools
+	cargo leptos build --release
+
+## Every test: unit and integration (real sockets), then browser tests on the release build.
+test: test-rust test-e2e
+
+test-rust: tools
+	cargo test --features ssr
+
+test-e2e: build e2e-deps
+	cd end2end && npx playwright test
+
+## Fast type checks of both builds while iterating.
+check:
+	cargo check --features ssr
+	cargo check --features hydrate --lib --target wasm32-unknown-unknown
+
+tools:
+	@scripts/install-tools.sh
+
+e2e-deps:
+	@scripts/install-e2e-deps.sh

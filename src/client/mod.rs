@@ -1,0 +1,5 @@
+//! The browser's side of the stream: the reactive state of a dashboard and the connection that
+//! keeps it live. The state is plain signals and renders the same on the server.
+
+pub mod connection;
+pub mod state;

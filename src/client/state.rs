@@ -1,0 +1,230 @@
+//! `DashboardState`: one struct of signals holding everything the page shows about one
+//! dashboard (definitions, latest values, per-metric history rings, stream position,
+//! connection status, chosen time window), provided through context. Messages from the server
+//! are applied here and nowhere else.
+
+use crate::model::{
+    sequence::{continuity, Continuity},
+    series::SeriesSet,
+};
+use crate::protocol::{MetricDefinition, Metrics, Millis, Position, ServerMessage, Snapshot};
+use leptos::prelude::*;
+
+/// Points kept per metric: more than the longest live window at one update per second.
+pub const SERIES_CAPACITY: usize = 4096;
+
+/// What the badge says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// First connection attempt, and on the server: nothing is live yet.
+    Connecting,
+    /// Subscribed and receiving.
+    Live,
+    /// Lost; trying again.
+    Reconnecting { attempt: u32 },
+}
+
+impl ConnectionStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connecting => "connecting",
+            ConnectionStatus::Live => "live",
+            ConnectionStatus::Reconnecting { .. } => "reconnecting",
+        }
+    }
+}
+
+/// How much history the charts show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeWindow {
+    Seconds30,
+    Minutes5,
+}
+
+impl TimeWindow {
+    pub const ALL: [TimeWindow; 2] = [TimeWindow::Seconds30, TimeWindow::Minutes5];
+
+    pub fn millis(self) -> Millis {
+        match self {
+            TimeWindow::Seconds30 => 30_000,
+            TimeWindow::Minutes5 => 300_000,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeWindow::Seconds30 => "30 s",
+            TimeWindow::Minutes5 => "5 min",
+        }
+    }
+}
+
+/// The outcome of applying a message, for the connection to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// State changed (or the message was a harmless duplicate).
+    Ok,
+    /// An update skipped ahead: resubscribe with `since` (PROTOCOL.md rule 3).
+    Gap,
+    /// Not about this dashboard's data (pong, error, alert).
+    Other,
+}
+
+#[derive(Clone, Copy)]
+pub struct DashboardState {
+    /// The dashboard id; fixed for the state's life.
+    pub dashboard: StoredValue<String>,
+    pub title: RwSignal<String>,
+    /// Metrics in display order.
+    pub definitions: RwSignal<Vec<MetricDefinition>>,
+    /// Latest value of every metric.
+    pub latest: RwSignal<Metrics>,
+    /// Recent points of every metric, in fixed-size rings.
+    pub series: RwSignal<SeriesSet>,
+    /// Epoch and last seq applied.
+    pub position: RwSignal<Position>,
+    /// Server time of the newest update: the right edge of the charts.
+    pub updated_at: RwSignal<Millis>,
+    pub connection: RwSignal<ConnectionStatus>,
+    pub window: RwSignal<TimeWindow>,
+}
+
+impl DashboardState {
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        let state = DashboardState {
+            dashboard: StoredValue::new(snapshot.dashboard.clone()),
+            title: RwSignal::new(String::new()),
+            definitions: RwSignal::new(Vec::new()),
+            latest: RwSignal::new(Metrics::new()),
+            series: RwSignal::new(SeriesSet::new(SERIES_CAPACITY)),
+            position: RwSignal::new(snapshot.position()),
+            updated_at: RwSignal::new(snapshot.ts),
+            connection: RwSignal::new(ConnectionStatus::Connecting),
+            window: RwSignal::new(TimeWindow::Seconds30),
+        };
+        state.replace(snapshot);
+        state
+    }
+
+    /// Replaces everything with `snapshot`.
+    fn replace(&self, snapshot: Snapshot) {
+        self.position.set(snapshot.position());
+        self.updated_at.set(snapshot.ts);
+        self.series.set(SeriesSet::from_window(&snapshot.history, SERIES_CAPACITY));
+        self.latest.set(snapshot.metrics);
+        self.definitions.set(snapshot.definitions);
+        self.title.set(if snapshot.title.is_empty() { snapshot.dashboard } else { snapshot.title });
+    }
+
+    /// Applies one message from the server.
+    pub fn apply(&self, message: ServerMessage) -> Applied {
+        match message {
+            ServerMessage::Snapshot(snapshot)
+                if snapshot.dashboard == self.dashboard.read_value().as_str() =>
+            {
+                self.replace(snapshot);
+                Applied::Ok
+            }
+            ServerMessage::Update(update)
+                if update.dashboard == self.dashboard.read_value().as_str() =>
+            {
+                match self.position.with_untracked(|held| continuity(held, update.seq)) {
+                    Continuity::Duplicate => return Applied::Ok,
+                    Continuity::Gap { .. } => return Applied::Gap,
+                    Continuity::Next => {}
+                }
+                self.position.update(|held| held.seq = update.seq);
+                self.updated_at.set(update.ts);
+                self.series.update(|series| series.push(update.ts, &update.metrics));
+                let mut new_metric = false;
+                self.latest.update(|latest| {
+                    for (name, value) in update.metrics {
+                        new_metric |= latest.insert(name, value).is_none();
+                    }
+                });
+                if new_metric {
+                    self.add_inferred_definitions();
+                }
+                Applied::Ok
+            }
+            _ => Applied::Other,
+        }
+    }
+
+    /// Metrics that appeared without a definition (first ingest) get an inferred one.
+    fn add_inferred_definitions(&self) {
+        let missing: Vec<String> = self.latest.with_untracked(|latest| {
+            self.definitions.with_untracked(|definitions| {
+                latest
+                    .keys()
+                    .filter(|name| !definitions.iter().any(|d| &d.name == *name))
+                    .cloned()
+                    .collect()
+            })
+        });
+        if !missing.is_empty() {
+            self.definitions.update(|definitions| {
+                definitions.extend(missing.iter().map(|name| MetricDefinition::inferred(name)))
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{HistoryWindow, Update};
+
+    fn snapshot(seq: u64) -> Snapshot {
+        Snapshot {
+            dashboard: "main".into(),
+            title: "Main".into(),
+            epoch: "e".into(),
+            seq,
+            ts: 1000,
+            metrics: [("a".to_string(), 1.0)].into(),
+            history: HistoryWindow { ts: vec![1000], series: [("a".to_string(), vec![Some(1.0)])].into() },
+            definitions: vec![MetricDefinition::inferred("a")],
+            alerts: vec![],
+        }
+    }
+
+    fn update(seq: u64, metrics: &[(&str, f64)]) -> ServerMessage {
+        ServerMessage::Update(Update {
+            dashboard: "main".into(),
+            seq,
+            ts: 1000 + seq as i64 * 1000,
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        })
+    }
+
+    #[test]
+    fn applies_in_order_ignores_duplicates_and_reports_gaps() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = DashboardState::from_snapshot(snapshot(5));
+            assert_eq!(state.apply(update(6, &[("a", 2.0)])), Applied::Ok);
+            assert_eq!(state.apply(update(6, &[("a", 99.0)])), Applied::Ok);
+            assert_eq!(state.latest.get_untracked()["a"], 2.0, "the duplicate changed nothing");
+            assert_eq!(state.apply(update(8, &[("a", 3.0)])), Applied::Gap);
+            assert_eq!(state.position.get_untracked().seq, 6);
+            assert_eq!(state.series.with_untracked(|s| s.get("a").unwrap().len()), 2);
+        });
+    }
+
+    #[test]
+    fn new_metrics_get_definitions_and_snapshots_replace_everything() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = DashboardState::from_snapshot(snapshot(1));
+            state.apply(update(2, &[("b", 7.0)]));
+            let names: Vec<_> =
+                state.definitions.get_untracked().into_iter().map(|d| d.name).collect();
+            assert_eq!(names, vec!["a", "b"]);
+            state.apply(ServerMessage::Snapshot(snapshot(40)));
+            assert_eq!(state.position.get_untracked().seq, 40);
+            assert!(!state.latest.get_untracked().contains_key("b"));
+            assert_eq!(state.apply(ServerMessage::Pong { id: 1 }), Applied::Other);
+        });
+    }
+}

@@ -1,0 +1,191 @@
+//! A metric's chart: a canvas drawn with plotters. `draw_chart` takes any `DrawingBackend`
+//! (the page passes a `CanvasBackend`, tests an `SVGBackend`); the component sizes the canvas
+//! for the device pixel ratio and redraws when the data or the window changes.
+
+use crate::client::state::DashboardState;
+use crate::model::{format::format_axis, series::Point};
+use crate::protocol::{Format, MetricDefinition, Millis};
+use leptos::prelude::*;
+use plotters::prelude::*;
+
+/// Colours of the dark theme (style/main.css uses the same).
+pub const BACKGROUND: RGBColor = RGBColor(0x15, 0x1b, 0x26);
+const GRID: RGBColor = RGBColor(0x26, 0x30, 0x40);
+const AXIS_TEXT: RGBColor = RGBColor(0x8b, 0x98, 0xab);
+const LINE: RGBColor = RGBColor(0x4c, 0xc2, 0xff);
+
+/// What to draw: points already reduced to the chart's width, and the time span shown.
+pub struct ChartSpec<'a> {
+    pub points: &'a [Point],
+    pub from: Millis,
+    pub to: Millis,
+    pub format: Format,
+    /// Device pixels per CSS pixel: fonts and strokes scale with it to stay crisp.
+    pub scale: f64,
+}
+
+/// Draws a line-and-area chart of `spec` on `backend`, time relative to `spec.to` on the x
+/// axis, values in the metric's format on the y axis.
+pub fn draw_chart<DB: DrawingBackend>(
+    backend: DB,
+    spec: &ChartSpec,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let root = backend.into_drawing_area();
+    root.fill(&BACKGROUND)?;
+    let scale = spec.scale.max(1.0);
+    let px = |css: f64| (css * scale).round() as u32;
+    let (low, high) = value_range(spec.points);
+    let span_secs = (spec.to - spec.from) as f64 / 1000.0;
+
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(6.0))
+        .x_label_area_size(px(18.0))
+        .y_label_area_size(px(52.0))
+        .build_cartesian_2d(-span_secs..0.0, low..high)?;
+    let font = ("sans-serif", 11.0 * scale).into_font().color(&AXIS_TEXT);
+    chart
+        .configure_mesh()
+        .x_labels(4)
+        .y_labels(4)
+        .x_label_formatter(&|secs| {
+            if *secs > -0.5 { "now".to_owned() } else { relative_label(-*secs) }
+        })
+        .y_label_formatter(&|value| format_axis(*value, spec.format))
+        .label_style(font)
+        .bold_line_style(GRID.stroke_width(px(1.0)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(GRID.stroke_width(px(1.0)))
+        .draw()?;
+
+    let relative = spec.points.iter().map(|(ts, value)| ((ts - spec.to) as f64 / 1000.0, *value));
+    chart.draw_series(
+        AreaSeries::new(relative, low, LINE.mix(0.15)).border_style(LINE.stroke_width(px(1.5))),
+    )?;
+    root.present()
+}
+
+/// "30s", "2m", "1h" ago.
+fn relative_label(secs_ago: f64) -> String {
+    if secs_ago < 90.0 {
+        format!("-{secs_ago:.0}s")
+    } else if secs_ago < 5400.0 {
+        format!("-{:.0}m", secs_ago / 60.0)
+    } else {
+        format!("-{:.0}h", secs_ago / 3600.0)
+    }
+}
+
+/// A y range with some air around the data; non-negative data keeps a floor at zero.
+fn value_range(points: &[Point]) -> (f64, f64) {
+    let (min, max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+    if !min.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if max > min { (max - min) * 0.15 } else { max.abs().max(1.0) * 0.1 };
+    let low = if min >= 0.0 { (min - pad).max(0.0) } else { min - pad };
+    (low, max + pad)
+}
+
+#[component]
+pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
+    let state = expect_context::<DashboardState>();
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let MetricDefinition { name, label, unit, format } = definition;
+
+    #[cfg(feature = "hydrate")]
+    {
+        let name = name.clone();
+        Effect::new(move |_| {
+            let Some(canvas) = canvas.get() else { return };
+            let to = state.updated_at.get();
+            let from = to - state.window.get().millis();
+            state.series.with(|series| {
+                let empty = crate::model::ring::Ring::with_capacity(1);
+                let ring = series.get(&name).unwrap_or(&empty);
+                paint(&canvas, ring.iter(), from, to, format);
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (state, format);
+
+    let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
+    view! {
+        <figure class="chart" data-testid=format!("chart-{name}")>
+            <figcaption>{caption}</figcaption>
+            <canvas node_ref=canvas role="img" aria-label=format!("Chart of {label}")></canvas>
+        </figure>
+    }
+}
+
+/// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
+/// it) and draws the points inside `[from, to]`, at most four per pixel column.
+#[cfg(feature = "hydrate")]
+fn paint<'a>(
+    canvas: &web_sys::HtmlCanvasElement,
+    points: impl Iterator<Item = &'a Point>,
+    from: Millis,
+    to: Millis,
+    format: Format,
+) {
+    let scale = window().device_pixel_ratio().max(1.0);
+    let css_width = f64::from(canvas.client_width().max(1));
+    let css_height = f64::from(canvas.client_height().max(1));
+    let (width, height) = ((css_width * scale).round() as u32, (css_height * scale).round() as u32);
+    if canvas.width() != width || canvas.height() != height {
+        canvas.set_width(width);
+        canvas.set_height(height);
+    }
+    let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone()) else {
+        return;
+    };
+    let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
+    let spec = ChartSpec { points: &reduced, from, to, format, scale };
+    if let Err(error) = draw_chart(backend, &spec) {
+        leptos::logging::warn!("chart draw failed: {error:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(points: &[Point], format: Format) -> String {
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            let spec = ChartSpec { points, from: 0, to: 30_000, format, scale: 1.0 };
+            draw_chart(backend, &spec).unwrap();
+        }
+        svg
+    }
+
+    #[test]
+    fn draws_the_line_and_labels_the_axes() {
+        let points: Vec<Point> = (0..=30).map(|s| (s * 1000, 100.0 + s as f64)).collect();
+        let svg = render(&points, Format::Int);
+        assert!(svg.contains("<polyline") || svg.contains("<path"), "a line is drawn");
+        assert!(svg.contains(">now<"), "the right edge is labelled now");
+        assert!(svg.contains(">-30s<") || svg.contains(">-20s<"), "time labels are relative");
+    }
+
+    #[test]
+    fn percent_axes_read_as_percent_and_empty_data_still_draws() {
+        let points: Vec<Point> = (0..=30).map(|s| (s * 1000, 0.01 * s as f64)).collect();
+        assert!(render(&points, Format::Percent).contains("%<"));
+        let empty = render(&[], Format::Decimal);
+        assert!(empty.contains(">now<"), "axes without data");
+    }
+
+    #[test]
+    fn value_range_has_air_and_respects_zero() {
+        assert_eq!(value_range(&[]), (0.0, 1.0));
+        let (low, high) = value_range(&[(0, 10.0), (1, 20.0)]);
+        assert!(low < 10.0 && low >= 0.0 && high > 20.0);
+        let (low, high) = value_range(&[(0, 5.0)]);
+        assert!(low < 5.0 && high > 5.0);
+        assert_eq!(value_range(&[(0, 0.0), (1, 100.0)]).0, 0.0);
+    }
+}

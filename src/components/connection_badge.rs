@@ -1,0 +1,26 @@
+//! The badge that says whether the numbers on screen are live.
+
+use crate::client::state::{ConnectionStatus, DashboardState};
+use leptos::prelude::*;
+
+#[component]
+pub fn ConnectionBadge() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
+    let status = move || state.connection.get();
+    let title = move || match status() {
+        ConnectionStatus::Reconnecting { attempt } => format!("Connection lost, attempt {attempt}"),
+        other => format!("Connection {}", other.label()),
+    };
+    view! {
+        <span
+            class="badge"
+            data-testid="connection-badge"
+            data-state=move || status().label()
+            role="status"
+            title=title
+        >
+            <span class="badge-dot" aria-hidden="true"></span>
+            {move || status().label()}
+        </span>
+    }
+}

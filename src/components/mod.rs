@@ -1,0 +1,6 @@
+//! One component per file.
+
+pub mod chart;
+pub mod connection_badge;
+pub mod metric_card;
+pub mod window_picker;

@@ -1,0 +1,32 @@
+//! livedash: a real-time metrics dashboard, one crate built twice: the server (`ssr`) and the
+//! browser client (`hydrate`, WASM).
+//!
+//! # Layout
+//! Data flows source -> hub -> transport -> client state -> chart:
+//! - `protocol`: the wire messages of PROTOCOL.md, shared by both builds.
+//! - `model`: ring buffers, time series, seq continuity, formatting, decimation (pure).
+//! - `server` (ssr): sources and ingest publish into the broker's hubs; the WebSocket
+//!   transport streams feeds to clients; wiring and shutdown.
+//! - `loaders`: server functions the pages load their first render from.
+//! - `client`: the browser's state signals and its live connection.
+//! - `app`: the HTML shell, routes and the `App` component.
+//! - `pages`: one route per file. `components`: one component per file; charts draw through
+//!   a function generic over plotters' `DrawingBackend`.
+
+pub mod app;
+pub mod client;
+pub mod components;
+pub mod loaders;
+pub mod model;
+pub mod pages;
+pub mod protocol;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser entry point: attaches the client to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,105 @@
+//! A fixed-capacity ring buffer: pushing past capacity overwrites the oldest item, so memory
+//! stays constant however long a dashboard runs.
+
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug)]
+pub struct Ring<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T> Ring<T> {
+    /// A ring holding at most `capacity` items (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Ring { items: VecDeque::with_capacity(capacity), capacity }
+    }
+
+    /// Appends `item`, returning the oldest one when it had to make room.
+    pub fn push(&mut self, item: T) -> Option<T> {
+        let evicted = if self.items.len() == self.capacity { self.items.pop_front() } else { None };
+        self.items.push_back(item);
+        evicted
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn first(&self) -> Option<&T> {
+        self.items.front()
+    }
+
+    pub fn last(&self) -> Option<&T> {
+        self.items.back()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.items.get(index)
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.items.iter()
+    }
+
+    /// Index of the first item for which `is_before` is false, given that it is true on a prefix.
+    pub fn partition_point(&self, is_before: impl FnMut(&T) -> bool) -> usize {
+        self.items.partition_point(is_before)
+    }
+
+    /// Items from `index` on, oldest first.
+    pub fn iter_from(&self, index: usize) -> impl Iterator<Item = &T> {
+        self.items.range(index.min(self.items.len())..)
+    }
+
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_items_up_to_capacity() {
+        let mut ring = Ring::with_capacity(3);
+        assert_eq!(ring.push(1), None);
+        assert_eq!(ring.push(2), None);
+        assert_eq!(ring.push(3), None);
+        assert_eq!(ring.push(4), Some(1));
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(ring.len(), 3);
+        assert_eq!(ring.first(), Some(&2));
+        assert_eq!(ring.last(), Some(&4));
+    }
+
+    #[test]
+    fn zero_capacity_still_holds_one() {
+        let mut ring = Ring::with_capacity(0);
+        ring.push('a');
+        ring.push('b');
+        assert_eq!(ring.iter().collect::<Vec<_>>(), vec![&'b']);
+    }
+
+    #[test]
+    fn finds_suffixes_by_key() {
+        let mut ring = Ring::with_capacity(4);
+        for seq in 10..16 {
+            ring.push(seq);
+        }
+        let start = ring.partition_point(|seq| *seq <= 13);
+        assert_eq!(ring.iter_from(start).copied().collect::<Vec<_>>(), vec![14, 15]);
+        assert_eq!(ring.iter_from(99).count(), 0);
+    }
+}

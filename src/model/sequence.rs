@@ -1,0 +1,40 @@
+//! Seq continuity as a client sees it (PROTOCOL.md rules 2 and 3): which incoming update is the
+//! next one, which is a duplicate to ignore, and which reveals a gap that calls for a resubscribe.
+
+use crate::protocol::Position;
+
+/// What to do with an update carrying `seq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Continuity {
+    /// `seq` is exactly one past the last one held: apply it.
+    Next,
+    /// Already held: drop it.
+    Duplicate,
+    /// Something between was lost: resubscribe with `since`.
+    Gap { expected: u64 },
+}
+
+/// Classifies `seq` against the position a client holds.
+pub fn continuity(held: &Position, seq: u64) -> Continuity {
+    if seq <= held.seq {
+        Continuity::Duplicate
+    } else if seq == held.seq + 1 {
+        Continuity::Next
+    } else {
+        Continuity::Gap { expected: held.seq + 1 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_next_duplicate_and_gap() {
+        let held = Position { epoch: "e".into(), seq: 10 };
+        assert_eq!(continuity(&held, 11), Continuity::Next);
+        assert_eq!(continuity(&held, 10), Continuity::Duplicate);
+        assert_eq!(continuity(&held, 3), Continuity::Duplicate);
+        assert_eq!(continuity(&held, 13), Continuity::Gap { expected: 11 });
+    }
+}

@@ -1,0 +1,68 @@
+//! `/d/{id}`: one dashboard, rendered on the server from its snapshot (so the first paint has
+//! real numbers), then kept live by the client's connection.
+
+use crate::client::{connection::use_live_connection, state::DashboardState};
+use crate::components::{
+    chart::MetricChart, connection_badge::ConnectionBadge, metric_card::MetricCard,
+    window_picker::WindowPicker,
+};
+use crate::loaders::load_snapshot;
+use crate::pages::not_found::NotFound;
+use crate::protocol::Snapshot;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let snapshot = Resource::new(move || id.get(), load_snapshot);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(Some(snapshot)) => view! { <LiveDashboard snapshot/> }.into_any(),
+                    Ok(None) => view! { <NotFound/> }.into_any(),
+                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The dashboard itself; owns its state and its connection, which end when it unmounts.
+#[component]
+fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
+    let state = DashboardState::from_snapshot(snapshot);
+    provide_context(state);
+    use_live_connection(state);
+
+    let definitions = move || state.definitions.get();
+    view! {
+        <Title text=move || state.title.get()/>
+        <section
+            class="dashboard"
+            data-testid="dashboard"
+            data-dashboard=state.dashboard.get_value()
+            data-epoch=move || state.position.with(|p| p.epoch.clone())
+            data-seq=move || state.position.with(|p| p.seq)
+        >
+            <header class="dashboard-header">
+                <h1>{move || state.title.get()}</h1>
+                <WindowPicker/>
+                <ConnectionBadge/>
+            </header>
+            <div class="cards">
+                <For each=definitions key=|d| d.name.clone() let:definition>
+                    <MetricCard definition/>
+                </For>
+            </div>
+            <div class="charts">
+                <For each=definitions key=|d| d.name.clone() let:definition>
+                    <MetricChart definition/>
+                </For>
+            </div>
+        </section>
+    }
+}

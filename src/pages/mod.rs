@@ -1,0 +1,5 @@
+//! One route per file.
+
+pub mod dashboard;
+pub mod home;
+pub mod not_found;

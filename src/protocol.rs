@@ -1,0 +1,388 @@
+//! The wire protocol (PROTOCOL.md, version 1): every message the server and its clients
+//! exchange, shared by both builds so that the browser and the server cannot disagree.
+//!
+//! Pure data and validation only: no I/O here, so it is unit-tested directly.
+
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, fmt, str::FromStr};
+
+/// Metric name to value. A `BTreeMap` so that encodings are stable and comparable.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+/// Longest dashboard id and metric name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// `[a-z0-9][a-z0-9_-]{0,63}`
+pub fn is_valid_dashboard_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+}
+
+/// `[A-Za-z][A-Za-z0-9_.]{0,63}`
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+}
+
+/// A client's place in a dashboard's stream, written `"<epoch>:<seq>"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// Names the seq space; changes whenever continuity is lost.
+    pub epoch: String,
+    /// The last update the client holds.
+    pub seq: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.epoch, self.seq)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("a position is written \"<epoch>:<seq>\", got {0:?}")]
+pub struct BadPosition(String);
+
+impl FromStr for Position {
+    type Err = BadPosition;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || BadPosition(text.to_owned());
+        let (epoch, seq) = text.rsplit_once(':').ok_or_else(bad)?;
+        if epoch.is_empty() || epoch.len() > MAX_NAME_LEN {
+            return Err(bad());
+        }
+        let seq = seq.parse().map_err(|_| bad())?;
+        Ok(Position { epoch: epoch.to_owned(), seq })
+    }
+}
+
+impl Serialize for Position {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Messages a client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClientMessage {
+    Subscribe {
+        dashboard: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Position>,
+    },
+    Unsubscribe {
+        dashboard: String,
+    },
+    Ping {
+        #[serde(default)]
+        id: u64,
+    },
+}
+
+/// Messages the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage {
+    Snapshot(Snapshot),
+    Update(Update),
+    Alert { dashboard: String, alert: Alert },
+    Error(ErrorReply),
+    Pong { id: u64 },
+}
+
+/// Everything a client needs to draw a dashboard from scratch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub dashboard: String,
+    /// Human title of the dashboard.
+    #[serde(default)]
+    pub title: String,
+    pub epoch: String,
+    /// The last update included; 0 before the first one.
+    pub seq: u64,
+    pub ts: Millis,
+    /// Latest value of every metric.
+    pub metrics: Metrics,
+    /// The recent window for charts.
+    pub history: HistoryWindow,
+    /// In display order.
+    pub definitions: Vec<MetricDefinition>,
+    pub alerts: Vec<Alert>,
+}
+
+impl Snapshot {
+    pub fn position(&self) -> Position {
+        Position { epoch: self.epoch.clone(), seq: self.seq }
+    }
+}
+
+/// Column-oriented history: `series[m][i]` is metric `m` at `ts[i]`, `null` where that update
+/// did not carry `m`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryWindow {
+    pub ts: Vec<Millis>,
+    pub series: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+/// One tick of one dashboard: the metrics that changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    pub dashboard: String,
+    pub seq: u64,
+    pub ts: Millis,
+    pub metrics: Metrics,
+}
+
+/// How a metric is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricDefinition {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub format: Format,
+}
+
+impl MetricDefinition {
+    pub fn new(name: &str, label: &str, unit: &str, format: Format) -> Self {
+        MetricDefinition { name: name.into(), label: label.into(), unit: unit.into(), format }
+    }
+
+    /// What a metric that arrived through ingest without a configuration looks like.
+    pub fn inferred(name: &str) -> Self {
+        MetricDefinition::new(name, name, "", Format::Decimal)
+    }
+}
+
+/// Display format of a value; see `model::format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Int,
+    #[default]
+    Decimal,
+    /// A ratio: 0.05 shows as 5.0 %.
+    Percent,
+    /// US dollars.
+    Currency,
+    Bytes,
+    /// Seconds.
+    Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub severity: String,
+    pub state: String,
+    pub metric: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+    pub ts: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    UnknownDashboard,
+    Forbidden,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+}
+
+impl ServerMessage {
+    pub fn error(code: ErrorCode, message: impl Into<String>, dashboard: Option<&str>) -> Self {
+        ServerMessage::Error(ErrorReply {
+            code,
+            message: message.into(),
+            dashboard: dashboard.map(str::to_owned),
+        })
+    }
+
+    pub fn unknown_dashboard(dashboard: &str) -> Self {
+        ServerMessage::error(
+            ErrorCode::UnknownDashboard,
+            format!("no dashboard named '{dashboard}'"),
+            Some(dashboard),
+        )
+    }
+
+    /// One JSON text, as sent in a WebSocket frame.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: all keys are strings, all numbers finite.
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+/// One dashboard as listed by `GET /api/v1/dashboards`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardSummary {
+    pub id: String,
+    pub title: String,
+    pub definitions: Vec<MetricDefinition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip_client(message: ClientMessage) {
+        let text = serde_json::to_string(&message).unwrap();
+        assert_eq!(serde_json::from_str::<ClientMessage>(&text).unwrap(), message, "{text}");
+    }
+
+    fn round_trip_server(message: ServerMessage) {
+        let text = message.to_json();
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), message, "{text}");
+    }
+
+    #[test]
+    fn client_messages_decode_as_the_protocol_writes_them() {
+        let subscribe: ClientMessage =
+            serde_json::from_str(r#"{"type":"subscribe","dashboard":"main","since":"k3j2:1042"}"#)
+                .unwrap();
+        assert_eq!(
+            subscribe,
+            ClientMessage::Subscribe {
+                dashboard: "main".into(),
+                since: Some(Position { epoch: "k3j2".into(), seq: 1042 })
+            }
+        );
+        let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping","id":7}"#).unwrap();
+        assert_eq!(ping, ClientMessage::Ping { id: 7 });
+        let unsubscribe: ClientMessage =
+            serde_json::from_str(r#"{"type":"unsubscribe","dashboard":"main"}"#).unwrap();
+        assert_eq!(unsubscribe, ClientMessage::Unsubscribe { dashboard: "main".into() });
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        round_trip_client(ClientMessage::Subscribe { dashboard: "main".into(), since: None });
+        round_trip_client(ClientMessage::Subscribe {
+            dashboard: "host".into(),
+            since: Some(Position { epoch: "e1".into(), seq: u64::MAX }),
+        });
+        round_trip_client(ClientMessage::Unsubscribe { dashboard: "x".into() });
+        round_trip_client(ClientMessage::Ping { id: 3 });
+    }
+
+    #[test]
+    fn unknown_types_and_bad_positions_are_rejected() {
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"dance"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMessage>(
+            r#"{"type":"subscribe","dashboard":"main","since":"nocolon"}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<ClientMessage>(
+            r#"{"type":"subscribe","dashboard":"main","since":"e:-1"}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe"}"#).is_err());
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let mut series = BTreeMap::new();
+        series.insert("orders".to_string(), vec![Some(2.0), None]);
+        round_trip_server(ServerMessage::Snapshot(Snapshot {
+            dashboard: "main".into(),
+            title: "Main".into(),
+            epoch: "k3j2".into(),
+            seq: 1042,
+            ts: 1_763_900_000_000,
+            metrics: [("orders".to_string(), 3.0)].into(),
+            history: HistoryWindow { ts: vec![1, 2], series },
+            definitions: vec![MetricDefinition::new("orders", "Orders", "", Format::Int)],
+            alerts: vec![],
+        }));
+        round_trip_server(ServerMessage::Update(Update {
+            dashboard: "main".into(),
+            seq: 1043,
+            ts: 1_763_900_001_000,
+            metrics: [("activeUsers".to_string(), 815.0)].into(),
+        }));
+        round_trip_server(ServerMessage::unknown_dashboard("nope"));
+        round_trip_server(ServerMessage::Pong { id: 7 });
+    }
+
+    #[test]
+    fn server_messages_encode_as_the_protocol_shows() {
+        let update = ServerMessage::Update(Update {
+            dashboard: "main".into(),
+            seq: 1043,
+            ts: 1_763_900_001_000,
+            metrics: [("activeUsers".to_string(), 815.0)].into(),
+        });
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&update.to_json()).unwrap(),
+            json!({"type":"update","dashboard":"main","seq":1043,"ts":1_763_900_001_000_i64,
+                   "metrics":{"activeUsers":815.0}})
+        );
+        let error = ServerMessage::unknown_dashboard("nope");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&error.to_json()).unwrap(),
+            json!({"type":"error","code":"unknown_dashboard",
+                   "message":"no dashboard named 'nope'","dashboard":"nope"})
+        );
+    }
+
+    #[test]
+    fn names_follow_the_protocol_patterns() {
+        assert!(is_valid_dashboard_id("main"));
+        assert!(is_valid_dashboard_id("0shop_eu-1"));
+        assert!(!is_valid_dashboard_id(""));
+        assert!(!is_valid_dashboard_id("Main"));
+        assert!(!is_valid_dashboard_id("-x"));
+        assert!(!is_valid_dashboard_id(&"a".repeat(65)));
+        assert!(is_valid_dashboard_id(&"a".repeat(64)));
+        assert!(is_valid_metric_name("activeUsers"));
+        assert!(is_valid_metric_name("cpu.usage_1"));
+        assert!(!is_valid_metric_name("1cpu"));
+        assert!(!is_valid_metric_name("cpu-usage"));
+        assert!(!is_valid_metric_name(""));
+    }
+
+    #[test]
+    fn positions_parse_and_print() {
+        let position: Position = "k3j2:1042".parse().unwrap();
+        assert_eq!(position.to_string(), "k3j2:1042");
+        assert!(":5".parse::<Position>().is_err());
+        assert!("e:".parse::<Position>().is_err());
+        assert!("e:x".parse::<Position>().is_err());
+    }
+}

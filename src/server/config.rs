@@ -1,0 +1,90 @@
+//! Server settings: command-line flags with `LIVEDASH_*` environment fallbacks (and Leptos'
+//! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
+
+use clap::{ArgAction, Parser};
+use std::{net::SocketAddr, time::Duration};
+
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    let millis: u64 = text.parse().map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
+    if millis == 0 {
+        return Err("must be at least 1 ms".into());
+    }
+    Ok(Duration::from_millis(millis))
+}
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "livedash", version, about = "A real-time metrics dashboard: ingest, stream, chart.")]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built client (WASM, JS, CSS, public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Run the demo business simulator on the `main` dashboard.
+    #[arg(long, env = "LIVEDASH_SIMULATOR", default_value_t = true, action = ArgAction::Set)]
+    pub simulator: bool,
+
+    /// Collect this machine's metrics on the `host` dashboard.
+    #[arg(long, env = "LIVEDASH_HOST_METRICS", default_value_t = true, action = ArgAction::Set)]
+    pub host_metrics: bool,
+
+    /// How often the built-in sources sample, in milliseconds.
+    #[arg(long = "tick-ms", env = "LIVEDASH_TICK_MS", default_value = "1000", value_parser = parse_millis)]
+    pub tick: Duration,
+
+    /// Updates kept per dashboard for resuming clients and chart history.
+    #[arg(long, env = "LIVEDASH_REPLAY_CAPACITY", default_value_t = 4096)]
+    pub replay_capacity: usize,
+
+    /// How much history a snapshot carries for charts, in seconds.
+    #[arg(long, env = "LIVEDASH_HISTORY_WINDOW_SECS", default_value_t = 300)]
+    pub history_window_secs: u32,
+
+    /// Updates buffered per subscriber before a slow one is resynced with a snapshot.
+    #[arg(long, env = "LIVEDASH_LIVE_BUFFER", default_value_t = 1024)]
+    pub live_buffer: usize,
+
+    /// Interval of WebSocket pings, in milliseconds; a client silent for two is dropped.
+    #[arg(long = "heartbeat-ms", env = "LIVEDASH_HEARTBEAT_MS", default_value = "15000", value_parser = parse_millis)]
+    pub heartbeat: Duration,
+
+    /// Largest WebSocket message accepted from a client, in bytes.
+    #[arg(long, env = "LIVEDASH_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Largest ingest request body, in bytes.
+    #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 1024 * 1024)]
+    pub max_ingest_bytes: usize,
+
+    /// How long shutdown waits for connections to close, in milliseconds.
+    #[arg(long = "shutdown-grace-ms", env = "LIVEDASH_SHUTDOWN_GRACE_MS", default_value = "3000", value_parser = parse_millis)]
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// The defaults, as `livedash` with no flags and no environment would run.
+    pub fn defaults() -> Self {
+        Settings::parse_from(["livedash"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let settings = Settings::try_parse_from([
+            "livedash", "--addr", "0.0.0.0:8080", "--simulator", "false", "--tick-ms", "100",
+        ])
+        .unwrap();
+        assert_eq!(settings.addr.port(), 8080);
+        assert!(!settings.simulator);
+        assert!(settings.host_metrics);
+        assert_eq!(settings.tick, Duration::from_millis(100));
+        assert!(Settings::try_parse_from(["livedash", "--tick-ms", "0"]).is_err());
+    }
+}

@@ -1,0 +1,376 @@
+//! The in-memory broker: one hub per dashboard holding its epoch, seq, latest values, metric
+//! definitions and a ring of recent updates for replay and chart history. Updates are
+//! serialized once, under the hub's lock so that seq order and send order agree, and the same
+//! bytes go to every subscriber through a `broadcast` channel.
+
+use super::broker::{Broker, BrokerError, Declaration, Frame, Publication, Subscription};
+use crate::model::ring::Ring;
+use crate::protocol::{
+    DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, ServerMessage,
+    Snapshot, Update,
+};
+use async_trait::async_trait;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+use tokio::sync::broadcast;
+
+/// Sizes of what each hub retains.
+#[derive(Clone, Debug)]
+pub struct HubLimits {
+    /// Updates kept for replay and history (per dashboard).
+    pub replay_capacity: usize,
+    /// How far back a snapshot's history window reaches, in ms.
+    pub history_window_ms: Millis,
+    /// Updates buffered for a subscriber that is not keeping up before it is resynced with a
+    /// snapshot.
+    pub live_capacity: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        // 4096 updates: over an hour at one update per second, 6.8 minutes at ten.
+        HubLimits { replay_capacity: 4096, history_window_ms: 300_000, live_capacity: 1024 }
+    }
+}
+
+pub struct MemoryBroker {
+    /// Hubs by dashboard id. A std lock: never held across an `.await`.
+    hubs: RwLock<HashMap<String, Arc<Hub>>>,
+    limits: HubLimits,
+}
+
+struct Hub {
+    id: String,
+    epoch: String,
+    /// Order of creation, for listing.
+    rank: usize,
+    live: broadcast::Sender<Frame>,
+    /// A std lock: held only for in-memory work, never across an `.await`.
+    state: Mutex<HubState>,
+}
+
+struct HubState {
+    title: String,
+    /// In display order.
+    definitions: Vec<MetricDefinition>,
+    declared: bool,
+    seq: u64,
+    ts: Millis,
+    latest: Metrics,
+    /// The most recent updates, oldest first, with their serialized frames.
+    log: Ring<(Update, Frame)>,
+}
+
+impl MemoryBroker {
+    pub fn new(limits: HubLimits) -> Self {
+        MemoryBroker { hubs: RwLock::new(HashMap::new()), limits }
+    }
+
+    fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
+        self.hubs
+            .read()
+            .expect("hub map lock poisoned")
+            .get(dashboard)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownDashboard(dashboard.to_owned()))
+    }
+
+    fn hub_or_create(&self, dashboard: &str) -> Arc<Hub> {
+        if let Ok(hub) = self.hub(dashboard) {
+            return hub;
+        }
+        let mut hubs = self.hubs.write().expect("hub map lock poisoned");
+        let rank = hubs.len();
+        hubs.entry(dashboard.to_owned())
+            .or_insert_with(|| Arc::new(Hub::new(dashboard, rank, &self.limits)))
+            .clone()
+    }
+}
+
+impl Hub {
+    fn new(id: &str, rank: usize, limits: &HubLimits) -> Self {
+        let (live, _) = broadcast::channel(limits.live_capacity.max(1));
+        Hub {
+            id: id.to_owned(),
+            epoch: new_epoch(),
+            rank,
+            live,
+            state: Mutex::new(HubState {
+                title: id.to_owned(),
+                definitions: Vec::new(),
+                declared: false,
+                seq: 0,
+                ts: 0,
+                latest: Metrics::new(),
+                log: Ring::with_capacity(limits.replay_capacity),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().expect("hub lock poisoned")
+    }
+
+    fn publish(&self, ts: Millis, metrics: Metrics) {
+        let mut state = self.lock();
+        for name in metrics.keys() {
+            if !state.definitions.iter().any(|d| &d.name == name) {
+                state.definitions.push(MetricDefinition::inferred(name));
+            }
+        }
+        state.seq += 1;
+        state.ts = ts;
+        state.latest.extend(metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        let update = Update { dashboard: self.id.clone(), seq: state.seq, ts, metrics };
+        let json = ServerMessage::Update(update.clone()).to_json();
+        let frame = Frame { seq: update.seq, is_snapshot: false, json: json.into() };
+        // No receiver is not an error: nobody is watching this dashboard right now.
+        let _ = self.live.send(frame.clone());
+        state.log.push((update, frame));
+    }
+
+    fn subscribe(&self, since: Option<&Position>, window_ms: Millis) -> Subscription {
+        let state = self.lock();
+        // Taken under the lock: `live` sees exactly the updates after `state.seq`.
+        let live = self.live.subscribe();
+        let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
+            Some(replay) => replay,
+            None => vec![snapshot_frame(&self.snapshot_locked(&state, window_ms))],
+        };
+        Subscription { start, live }
+    }
+
+    fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {
+        let from = state.ts - window_ms;
+        let first = state.log.partition_point(|(update, _)| update.ts < from);
+        let mut history = HistoryWindow::default();
+        for name in state.definitions.iter().map(|d| &d.name) {
+            history.series.insert(name.clone(), Vec::new());
+        }
+        for (update, _) in state.log.iter_from(first) {
+            history.ts.push(update.ts);
+            for (name, values) in history.series.iter_mut() {
+                values.push(update.metrics.get(name).copied());
+            }
+        }
+        Snapshot {
+            dashboard: self.id.clone(),
+            title: state.title.clone(),
+            epoch: self.epoch.clone(),
+            seq: state.seq,
+            ts: state.ts,
+            metrics: state.latest.clone(),
+            history,
+            definitions: state.definitions.clone(),
+            alerts: Vec::new(),
+        }
+    }
+
+    fn summary(&self) -> DashboardSummary {
+        let state = self.lock();
+        DashboardSummary {
+            id: self.id.clone(),
+            title: state.title.clone(),
+            definitions: state.definitions.clone(),
+        }
+    }
+}
+
+/// The retained updates after `since`, or `None` when they cannot all be served: another
+/// epoch, a seq from the future, or updates already evicted from the ring.
+fn replay_after(state: &HubState, epoch: &str, since: &Position) -> Option<Vec<Frame>> {
+    if since.epoch != epoch || since.seq > state.seq {
+        return None;
+    }
+    if since.seq == state.seq {
+        return Some(Vec::new());
+    }
+    let oldest = state.log.first().map(|(update, _)| update.seq)?;
+    if since.seq + 1 < oldest {
+        return None;
+    }
+    let start = state.log.partition_point(|(update, _)| update.seq <= since.seq);
+    Some(state.log.iter_from(start).map(|(_, frame)| frame.clone()).collect())
+}
+
+/// Serializes a snapshot as a frame.
+pub fn snapshot_frame(snapshot: &Snapshot) -> Frame {
+    let seq = snapshot.seq;
+    let json = ServerMessage::Snapshot(snapshot.clone()).to_json();
+    Frame { seq, is_snapshot: true, json: json.into() }
+}
+
+/// A fresh epoch: eight base-36 characters, so restarts never reuse one by chance.
+fn new_epoch() -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..8).map(|_| DIGITS[rand::random_range(0..DIGITS.len())] as char).collect()
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
+        let hub = self.hub_or_create(&declaration.dashboard);
+        let mut state = hub.lock();
+        state.title = declaration.title;
+        // Declared metrics first, in their order; metrics seen before but not declared stay.
+        let mut definitions = declaration.definitions;
+        for existing in std::mem::take(&mut state.definitions) {
+            if !definitions.iter().any(|d| d.name == existing.name) {
+                definitions.push(existing);
+            }
+        }
+        state.definitions = definitions;
+        state.declared = true;
+        Ok(())
+    }
+
+    async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+        for publication in batch {
+            self.hub_or_create(&publication.dashboard).publish(publication.ts, publication.metrics);
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        dashboard: &str,
+        since: Option<&Position>,
+    ) -> Result<Subscription, BrokerError> {
+        Ok(self.hub(dashboard)?.subscribe(since, self.limits.history_window_ms))
+    }
+
+    async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError> {
+        let hub = self.hub(dashboard)?;
+        let state = hub.lock();
+        Ok(hub.snapshot_locked(&state, self.limits.history_window_ms))
+    }
+
+    async fn dashboards(&self) -> Vec<DashboardSummary> {
+        let mut hubs: Vec<Arc<Hub>> =
+            self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        hubs.sort_by_key(|hub| (!hub.lock().declared, hub.rank));
+        hubs.iter().map(|hub| hub.summary()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(replay_capacity: usize) -> MemoryBroker {
+        MemoryBroker::new(HubLimits { replay_capacity, history_window_ms: 10_000, live_capacity: 16 })
+    }
+
+    async fn publish(broker: &MemoryBroker, dashboard: &str, ts: Millis, value: f64) {
+        let metrics = [("x".to_string(), value)].into();
+        broker.publish(vec![Publication { dashboard: dashboard.into(), ts, metrics }]).await.unwrap();
+    }
+
+    fn parse(frame: &Frame) -> ServerMessage {
+        serde_json::from_str(&frame.json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn seq_counts_updates_per_dashboard() {
+        let broker = broker(8);
+        for i in 0..3 {
+            publish(&broker, "a", i, 1.0).await;
+        }
+        publish(&broker, "b", 0, 1.0).await;
+        assert_eq!(broker.snapshot("a").await.unwrap().seq, 3);
+        assert_eq!(broker.snapshot("b").await.unwrap().seq, 1);
+        assert_eq!(
+            broker.snapshot("c").await.unwrap_err(),
+            BrokerError::UnknownDashboard("c".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn resume_replays_exactly_the_missed_updates_then_goes_live() {
+        let broker = broker(8);
+        for i in 1..=5 {
+            publish(&broker, "a", i * 1000, i as f64).await;
+        }
+        let epoch = broker.snapshot("a").await.unwrap().epoch;
+        let since = Position { epoch, seq: 2 };
+        let mut subscription = broker.subscribe("a", Some(&since)).await.unwrap();
+        let seqs: Vec<u64> = subscription.start.iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        assert!(subscription.start.iter().all(|f| !f.is_snapshot));
+        publish(&broker, "a", 6000, 6.0).await;
+        assert_eq!(subscription.live.recv().await.unwrap().seq, 6);
+    }
+
+    #[tokio::test]
+    async fn resume_at_the_head_sends_nothing_until_the_next_update() {
+        let broker = broker(8);
+        publish(&broker, "a", 0, 1.0).await;
+        let epoch = broker.snapshot("a").await.unwrap().epoch;
+        let subscription = broker.subscribe("a", Some(&Position { epoch, seq: 1 })).await.unwrap();
+        assert!(subscription.start.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unservable_positions_get_a_snapshot() {
+        let broker = broker(4);
+        for i in 1..=10 {
+            publish(&broker, "a", i, i as f64).await;
+        }
+        let epoch = broker.snapshot("a").await.unwrap().epoch;
+        let cases = [
+            Position { epoch: "other".into(), seq: 9 }, // foreign epoch
+            Position { epoch: epoch.clone(), seq: 2 },  // evicted: ring holds 7..=10
+            Position { epoch: epoch.clone(), seq: 11 }, // from the future
+        ];
+        for since in cases {
+            let subscription = broker.subscribe("a", Some(&since)).await.unwrap();
+            assert_eq!(subscription.start.len(), 1, "{since}");
+            assert!(subscription.start[0].is_snapshot);
+            assert_eq!(subscription.start[0].seq, 10);
+        }
+        // The oldest retained boundary still replays.
+        let subscription =
+            broker.subscribe("a", Some(&Position { epoch, seq: 6 })).await.unwrap();
+        assert_eq!(subscription.start.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![7, 8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn snapshot_history_covers_the_window_with_gaps_as_nulls() {
+        let broker = broker(100);
+        for i in 0..30 {
+            publish(&broker, "a", i * 1000, i as f64).await;
+        }
+        let metrics = [("y".to_string(), 7.0)].into();
+        broker.publish(vec![Publication { dashboard: "a".into(), ts: 30_000, metrics }]).await.unwrap();
+        let snapshot = broker.snapshot("a").await.unwrap();
+        // Window of 10 s before the newest update at 30 s.
+        assert_eq!(snapshot.history.ts.first(), Some(&20_000));
+        assert_eq!(snapshot.history.ts.len(), 11);
+        assert_eq!(snapshot.history.series["x"].last(), Some(&None));
+        assert_eq!(snapshot.history.series["y"].last(), Some(&Some(7.0)));
+        assert_eq!(snapshot.metrics["x"], 29.0);
+        let ServerMessage::Snapshot(decoded) = parse(&snapshot_frame(&snapshot)) else { panic!() };
+        assert_eq!(decoded, snapshot);
+    }
+
+    #[tokio::test]
+    async fn declared_dashboards_list_first_with_their_definitions() {
+        let broker = broker(8);
+        publish(&broker, "ingested", 0, 1.0).await;
+        broker
+            .declare(Declaration {
+                dashboard: "main".into(),
+                title: "Main".into(),
+                definitions: vec![MetricDefinition::inferred("z"), MetricDefinition::inferred("x")],
+            })
+            .await
+            .unwrap();
+        publish(&broker, "main", 0, 1.0).await;
+        let list = broker.dashboards().await;
+        assert_eq!(list.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), vec!["main", "ingested"]);
+        let names: Vec<_> = list[0].definitions.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, vec!["z", "x"]);
+    }
+}

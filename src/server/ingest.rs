@@ -1,0 +1,139 @@
+//! `POST /api/v1/ingest`: JSON metrics from any program. A request is validated whole before
+//! anything is published, so a bad item changes nothing; the first bad item is named by index.
+
+use super::{broker::Publication, AppState};
+use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, Metrics, Millis};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// One item as sent; checked by `validate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestItem {
+    dashboard: String,
+    #[serde(default)]
+    ts: Option<Millis>,
+    metrics: serde_json::Map<String, Value>,
+}
+
+/// A rejected request: what is wrong and with which item.
+#[derive(Debug, PartialEq)]
+pub struct Rejection {
+    pub index: usize,
+    pub reason: String,
+}
+
+pub async fn ingest(State(state): State<AppState>, body: Bytes) -> Response {
+    let publications = match parse_batch(&body, super::now_millis()) {
+        Ok(publications) => publications,
+        Err(Rejection { index, reason }) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason, "index": index })))
+                .into_response();
+        }
+    };
+    let accepted = publications.len();
+    match state.broker.publish(publications).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "ingest could not publish");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error.to_string() })))
+                .into_response()
+        }
+    }
+}
+
+/// Parses and validates a request body: one object or an array of them.
+pub fn parse_batch(body: &[u8], now: Millis) -> Result<Vec<Publication>, Rejection> {
+    let document: Value = serde_json::from_slice(body)
+        .map_err(|error| Rejection { index: 0, reason: format!("invalid JSON: {error}") })?;
+    let items = match document {
+        Value::Array(items) if items.is_empty() => {
+            return Err(Rejection { index: 0, reason: "empty array: nothing to ingest".into() })
+        }
+        Value::Array(items) => items,
+        item => vec![item],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| validate(item, now).map_err(|reason| Rejection { index, reason }))
+        .collect()
+}
+
+fn validate(item: Value, now: Millis) -> Result<Publication, String> {
+    let item: IngestItem = serde_json::from_value(item).map_err(|error| error.to_string())?;
+    if !is_valid_dashboard_id(&item.dashboard) {
+        return Err(format!(
+            "dashboard '{}' is not a valid id ([a-z0-9][a-z0-9_-]{{0,63}})",
+            item.dashboard
+        ));
+    }
+    if item.metrics.is_empty() {
+        return Err("metrics is empty".into());
+    }
+    let ts = item.ts.unwrap_or(now);
+    if ts < 0 {
+        return Err(format!("ts {ts} is before 1970"));
+    }
+    let mut metrics = Metrics::new();
+    for (name, value) in item.metrics {
+        if !is_valid_metric_name(&name) {
+            return Err(format!(
+                "metric name '{name}' is not valid ([A-Za-z][A-Za-z0-9_.]{{0,63}})"
+            ));
+        }
+        // serde_json refuses NaN and infinities at parse time; anything else must be a number.
+        let number = value
+            .as_f64()
+            .filter(|number| number.is_finite())
+            .ok_or_else(|| format!("metric '{name}' is not a finite number: {value}"))?;
+        metrics.insert(name, number);
+    }
+    Ok(Publication { dashboard: item.dashboard, ts, metrics })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_one_object_or_an_array() {
+        let one = parse_batch(br#"{"dashboard":"shop","metrics":{"orders":3}}"#, 42).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].ts, 42, "ts defaults to server time");
+        assert_eq!(one[0].metrics["orders"], 3.0);
+        let many = parse_batch(
+            br#"[{"dashboard":"a","ts":1,"metrics":{"x":1}},{"dashboard":"b","metrics":{"y":2.5}}]"#,
+            0,
+        )
+        .unwrap();
+        assert_eq!(many.len(), 2);
+        assert_eq!(many[0].ts, 1);
+    }
+
+    #[test]
+    fn names_the_first_bad_item() {
+        let cases: [(&[u8], usize, &str); 8] = [
+            (b"{not json", 0, "invalid JSON"),
+            (b"[]", 0, "empty"),
+            (br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"A!","metrics":{"x":1}}]"#, 1, "not a valid id"),
+            (br#"{"dashboard":"a","metrics":{"9x":1}}"#, 0, "metric name '9x'"),
+            (br#"{"dashboard":"a","metrics":{"x":"high"}}"#, 0, "not a finite number"),
+            (br#"{"dashboard":"a","metrics":{}}"#, 0, "metrics is empty"),
+            (br#"{"dashboard":"a","metrics":{"x":1},"extra":true}"#, 0, "unknown field"),
+            (br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"a","metrics":{"x":1e999}}]"#, 0, "invalid JSON"),
+        ];
+        for (body, index, reason) in cases {
+            let rejection = parse_batch(body, 0).unwrap_err();
+            assert_eq!(rejection.index, index, "{}", String::from_utf8_lossy(body));
+            assert!(rejection.reason.contains(reason), "{} -> {}", String::from_utf8_lossy(body), rejection.reason);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The server: ingest, the broker and its hubs, the transports that stream to clients, the
+//! built-in sources, and the wiring that starts and stops them all.
+//!
+//! Data flows `sources`/`ingest` -> `broker` (`hub`) -> `feed` -> `ws` -> the browser.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod feed;
+pub mod hub;
+pub mod ingest;
+pub mod sources;
+pub mod ws;
+
+use crate::{app::shell, protocol::Millis};
+use axum::{
+    extract::{DefaultBodyLimit, FromRef},
+    routing::{get, post},
+    Router,
+};
+use broker::Broker;
+use config::Settings;
+use hub::{HubLimits, MemoryBroker};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// What every handler and server function can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub broker: Arc<dyn Broker>,
+    pub settings: Arc<Settings>,
+    /// Cancelled when the server shuts down; every long-lived loop selects on it.
+    pub shutdown: CancellationToken,
+    /// Connections and sources, awaited on shutdown.
+    pub tasks: TaskTracker,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as Millis)
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, closes every socket with 1001, stops the sources, and waits (up to the
+    /// grace period) for all of it.
+    pub async fn shutdown(self) {
+        let AppState { shutdown, tasks, settings, .. } = self.state;
+        shutdown.cancel();
+        tasks.close();
+        let grace = settings.shutdown_grace;
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!(?grace, "connections still open after the grace period");
+        }
+        match tokio::time::timeout(Duration::from_secs(1), self.served).await {
+            Ok(Ok(Err(error))) => tracing::error!(%error, "server error"),
+            Err(_) => tracing::warn!("HTTP server did not stop in time"),
+            _ => {}
+        }
+    }
+}
+
+/// Starts serving on `listener` with the in-memory broker and the sources `settings` enable.
+pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(HubLimits {
+        replay_capacity: settings.replay_capacity,
+        history_window_ms: Millis::from(settings.history_window_secs) * 1000,
+        live_capacity: settings.live_buffer,
+    }));
+    let state = AppState {
+        leptos_options: leptos_options(&settings, addr),
+        broker,
+        settings: Arc::new(settings),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    };
+    start_sources(&state).await;
+
+    let app = router(state.clone());
+    let shutdown = state.shutdown.clone();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    });
+    Ok(Running { addr, state, served })
+}
+
+fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("livedash").build());
+    if options.output_name.is_empty() {
+        options.output_name = "livedash".into();
+    }
+    options.site_root = settings.site_root.as_str().into();
+    options.site_addr = addr;
+    options
+}
+
+async fn start_sources(state: &AppState) {
+    let tick = state.settings.tick;
+    if state.settings.simulator {
+        let seed = now_millis() as u64;
+        let source = sources::simulator::Simulator::new(seed);
+        state.tasks.spawn(sources::run(source, state.broker.clone(), tick, state.shutdown.clone()));
+    }
+    if state.settings.host_metrics {
+        // sysinfo's first reads touch /proc and /sys: keep them off the async workers.
+        let collector = tokio::task::spawn_blocking(sources::host::HostCollector::new)
+            .await
+            .expect("host collector setup panicked");
+        state.tasks.spawn(sources::run(collector, state.broker.clone(), tick, state.shutdown.clone()));
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(crate::app::App);
+    let api = Router::new()
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .layer(DefaultBodyLimit::max(state.settings.max_ingest_bytes))
+        .route("/api/v1/dashboards", get(api::dashboards))
+        .route("/api/v1/dashboards/{id}/snapshot", get(api::snapshot))
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(api::healthz));
+    api.leptos_routes(&state, routes, {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    })
+    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .with_state(state)
+}

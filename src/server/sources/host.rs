@@ -1,0 +1,121 @@
+//! Real metrics of the machine the server runs on, for the `host` dashboard, read with
+//! `sysinfo`: CPU and memory use, load average, network throughput and disk usage.
+
+use super::Source;
+use crate::protocol::{Format, MetricDefinition, Metrics, Millis};
+use crate::server::broker::Declaration;
+use sysinfo::{Disks, Networks, System};
+
+pub struct HostCollector {
+    system: System,
+    networks: Networks,
+    disks: Disks,
+    /// When the network counters were last read, to turn byte deltas into rates.
+    last_read: Option<Millis>,
+}
+
+impl HostCollector {
+    pub fn new() -> Self {
+        let mut system = System::new();
+        // CPU usage is a difference between two reads: prime the first.
+        system.refresh_cpu_usage();
+        HostCollector {
+            system,
+            networks: Networks::new_with_refreshed_list(),
+            disks: Disks::new_with_refreshed_list(),
+            last_read: None,
+        }
+    }
+}
+
+impl Default for HostCollector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Source for HostCollector {
+    fn declaration(&self) -> Declaration {
+        Declaration {
+            dashboard: "host".into(),
+            title: format!("Host {}", System::host_name().unwrap_or_default()).trim().to_owned(),
+            definitions: vec![
+                MetricDefinition::new("cpu", "CPU", "%", Format::Percent),
+                MetricDefinition::new("memory", "Memory", "%", Format::Percent),
+                MetricDefinition::new("load1", "Load average (1 min)", "", Format::Decimal),
+                MetricDefinition::new("netRx", "Network in", "B/s", Format::Bytes),
+                MetricDefinition::new("netTx", "Network out", "B/s", Format::Bytes),
+                MetricDefinition::new("disk", "Disk used", "%", Format::Percent),
+            ],
+        }
+    }
+
+    fn sample(&mut self, now: Millis) -> Option<Metrics> {
+        self.system.refresh_cpu_usage();
+        self.system.refresh_memory();
+        self.networks.refresh(true);
+        self.disks.refresh(true);
+
+        let mut metrics = Metrics::new();
+        metrics.insert("cpu".into(), f64::from(self.system.global_cpu_usage()) / 100.0);
+        let total_memory = self.system.total_memory();
+        if total_memory > 0 {
+            let used = total_memory.saturating_sub(self.system.available_memory());
+            metrics.insert("memory".into(), used as f64 / total_memory as f64);
+        }
+        metrics.insert("load1".into(), System::load_average().one);
+
+        // `received()` counts bytes since the previous refresh.
+        if let Some(last) = self.last_read {
+            let seconds = ((now - last) as f64 / 1000.0).max(0.001);
+            let (rx, tx) = self
+                .networks
+                .list()
+                .values()
+                .fold((0, 0), |(rx, tx), data| (rx + data.received(), tx + data.transmitted()));
+            metrics.insert("netRx".into(), (rx as f64 / seconds).round());
+            metrics.insert("netTx".into(), (tx as f64 / seconds).round());
+        }
+        self.last_read = Some(now);
+
+        let (total, available) = self
+            .disks
+            .list()
+            .iter()
+            .filter(|disk| !disk.is_removable())
+            .fold((0u64, 0u64), |(t, a), disk| (t + disk.total_space(), a + disk.available_space()));
+        if total > 0 {
+            metrics.insert("disk".into(), (total - available) as f64 / total as f64);
+        }
+        // Round ratios to what a person can read; it keeps frames small.
+        for (name, value) in metrics.iter_mut() {
+            if matches!(name.as_str(), "cpu" | "memory" | "disk") {
+                *value = (*value * 10_000.0).round() / 10_000.0;
+            } else if name == "load1" {
+                *value = (*value * 100.0).round() / 100.0;
+            }
+        }
+        Some(metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_machine() {
+        let mut collector = HostCollector::new();
+        let first = collector.sample(0).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let second = collector.sample(250).unwrap();
+        for name in ["cpu", "memory", "disk"] {
+            let value = second[name];
+            assert!((0.0..=1.0).contains(&value), "{name} = {value}");
+        }
+        assert!(second["memory"] > 0.0, "a running machine uses memory");
+        assert!(second["load1"] >= 0.0);
+        assert!(!first.contains_key("netRx"), "rates need two reads");
+        assert!(second["netRx"] >= 0.0 && second["netTx"] >= 0.0);
+    }
+}

@@ -1,0 +1,167 @@
+//! The WebSocket transport, `GET /ws` (PROTOCOL.md). Framing lives here; meaning is in
+//! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
+//! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
+//! writer drains a bounded outbox into the socket, pings on an interval, and closes with 1001
+//! when the server shuts down.
+
+use super::{broker::Broker, feed::Feed, AppState};
+use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use axum::{
+    extract::{
+        ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::Response,
+};
+use futures::{SinkExt, StreamExt};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
+
+/// Frames queued for one connection before its feeds wait (and, if it stays slow, fall behind
+/// and get resynced with a snapshot).
+const OUTBOX_FRAMES: usize = 64;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let max = state.settings.max_frame_bytes;
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+        let tasks = state.tasks.clone();
+        tasks.track_future(serve(socket, state))
+    })
+}
+
+/// Why a connection ended, and what to tell the client.
+enum Ending {
+    /// The client closed or the socket failed: nothing more to send.
+    Gone,
+    Close(u16, &'static str),
+}
+
+async fn serve(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX_FRAMES);
+    let started = Instant::now();
+    // Milliseconds after `started` when the client was last heard from.
+    let last_heard = AtomicU64::new(0);
+    let heartbeat = state.settings.heartbeat;
+    let mut session = Session { broker: state.broker.clone(), outbox, feeds: HashMap::new() };
+
+    let reader = async {
+        while let Some(Ok(message)) = stream.next().await {
+            last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            match message {
+                Message::Text(text) => session.handle(&text).await,
+                Message::Binary(_) => {
+                    session
+                        .reply(ServerMessage::error(
+                            ErrorCode::BadRequest,
+                            "binary frames are not part of the protocol; send JSON text",
+                            None,
+                        ))
+                        .await
+                }
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+        Ending::Gone
+    };
+
+    let writer = async {
+        let mut ping = tokio::time::interval(heartbeat);
+        ping.reset();
+        loop {
+            let message = tokio::select! {
+                _ = state.shutdown.cancelled() => {
+                    return Ending::Close(close_code::AWAY, "server shutting down");
+                }
+                message = outgoing.recv() => match message {
+                    Some(message) => message,
+                    None => return Ending::Gone,
+                },
+                _ = ping.tick() => {
+                    let silent_ms = started.elapsed().as_millis() as u64
+                        - last_heard.load(Ordering::Relaxed);
+                    if silent_ms > 2 * heartbeat.as_millis() as u64 {
+                        return Ending::Close(close_code::POLICY, "no answer to pings");
+                    }
+                    Message::Ping(Default::default())
+                }
+            };
+            tokio::select! {
+                _ = state.shutdown.cancelled() => {
+                    return Ending::Close(close_code::AWAY, "server shutting down");
+                }
+                sent = sink.send(message) => if sent.is_err() { return Ending::Gone },
+            }
+        }
+    };
+
+    let ending = tokio::select! {
+        ending = reader => ending,
+        ending = writer => ending,
+    };
+    if let Ending::Close(code, reason) = ending {
+        let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    }
+}
+
+/// What one connection has subscribed to, and where its messages go.
+struct Session {
+    broker: Arc<dyn Broker>,
+    outbox: mpsc::Sender<Message>,
+    /// One forwarding task per subscribed dashboard, stopped when dropped.
+    feeds: HashMap<String, AbortOnDropHandle<()>>,
+}
+
+impl Session {
+    async fn handle(&mut self, text: &str) {
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => message,
+            Err(error) => {
+                let reply = ServerMessage::error(ErrorCode::BadRequest, error.to_string(), None);
+                return self.reply(reply).await;
+            }
+        };
+        match message {
+            ClientMessage::Subscribe { dashboard, since } => {
+                // Replacing an existing subscription restarts it from `since`.
+                self.feeds.remove(&dashboard);
+                match Feed::open(self.broker.clone(), &dashboard, since.as_ref()).await {
+                    Ok(feed) => {
+                        let task = tokio::spawn(forward(feed, self.outbox.clone()));
+                        self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
+                    }
+                    Err(_) => self.reply(ServerMessage::unknown_dashboard(&dashboard)).await,
+                }
+            }
+            ClientMessage::Unsubscribe { dashboard } => {
+                self.feeds.remove(&dashboard);
+            }
+            ClientMessage::Ping { id } => self.reply(ServerMessage::Pong { id }).await,
+        }
+    }
+
+    async fn reply(&self, message: ServerMessage) {
+        let _ = self.outbox.send(Message::Text(message.to_json().into())).await;
+    }
+}
+
+/// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
+/// is the backpressure: the feed falls behind the live channel and resyncs with a snapshot.
+async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>) {
+    while let Some(frame) = feed.next().await {
+        if outbox.send(Message::Text(frame.json)).await.is_err() {
+            break;
+        }
+    }
+    tracing::debug!(dashboard = feed.dashboard(), "feed ended");
+}

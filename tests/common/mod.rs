@@ -1,0 +1,101 @@
+//! Test harness: a real server on port 0 and real WebSocket/HTTP clients talking to it.
+
+#![allow(dead_code)]
+
+use futures::{SinkExt, StreamExt};
+use livedash::protocol::{ClientMessage, ServerMessage};
+use livedash::server::{self, config::Settings, Running};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for something that should happen promptly.
+pub const PROMPTLY: Duration = Duration::from_secs(5);
+
+/// Settings for tests: no built-in sources unless a test turns them on, fast ticks.
+pub fn quiet_settings() -> Settings {
+    let mut settings = Settings::defaults();
+    settings.simulator = false;
+    settings.host_metrics = false;
+    settings.tick = Duration::from_millis(50);
+    settings
+}
+
+pub async fn start(settings: Settings) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::start(settings, listener).await.unwrap()
+}
+
+pub fn http_url(running: &Running, path: &str) -> String {
+    format!("http://{}{path}", running.addr)
+}
+
+pub async fn connect(running: &Running) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr))
+        .await
+        .expect("websocket connects");
+    socket
+}
+
+pub async fn send(socket: &mut Socket, message: &ClientMessage) {
+    send_text(socket, &serde_json::to_string(message).unwrap()).await;
+}
+
+pub async fn send_text(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).await.expect("send");
+}
+
+/// The next protocol message, skipping WebSocket control frames.
+pub async fn next_message(socket: &mut Socket) -> ServerMessage {
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a message arrives in time")
+            .expect("the socket stays open")
+            .expect("the frame is readable");
+        match frame {
+            Message::Text(text) => {
+                return serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+            }
+            Message::Close(close) => panic!("connection closed: {close:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Asserts that nothing arrives for `wait`.
+pub async fn expect_silence(socket: &mut Socket, wait: Duration) {
+    loop {
+        match tokio::time::timeout(wait, socket.next()).await {
+            Err(_) => return,
+            Ok(Some(Ok(Message::Text(text)))) => panic!("unexpected message: {text}"),
+            Ok(Some(Ok(Message::Close(close)))) => panic!("connection closed: {close:?}"),
+            Ok(Some(Ok(_))) => continue,
+            Ok(other) => panic!("socket failed: {other:?}"),
+        }
+    }
+}
+
+/// POSTs `body` to the ingest API, returning status and JSON answer.
+pub async fn ingest(running: &Running, body: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(http_url(running, "/api/v1/ingest"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("ingest request");
+    let status = response.status().as_u16();
+    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// Ingests one value of metric `x` into `dashboard`.
+pub async fn push(running: &Running, dashboard: &str, value: f64) {
+    let body = format!(r#"{{"dashboard":"{dashboard}","metrics":{{"x":{value}}}}}"#);
+    let (status, answer) = ingest(running, &body).await;
+    assert_eq!(status, 202, "{answer}");
+}
