@@ -39,6 +39,8 @@ pub struct Frame {
 /// The start of a subscription, consistent with its live feed: `live` carries exactly the
 /// updates after the last seq in `start`.
 pub struct Subscription {
+    /// The dashboard's current epoch.
+    pub epoch: String,
     /// A snapshot, or the retained updates after the subscriber's `since`.
     pub start: Vec<Frame>,
     /// Updates as they are published.

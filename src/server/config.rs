@@ -59,6 +59,10 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 1024 * 1024)]
     pub max_ingest_bytes: usize,
 
+    /// Longest wait of a long-poll request, in milliseconds, whatever its `timeout` asks.
+    #[arg(long = "max-poll-wait-ms", env = "LIVEDASH_MAX_POLL_WAIT_MS", default_value = "30000", value_parser = parse_millis)]
+    pub max_poll_wait: Duration,
+
     /// How long shutdown waits for connections to close, in milliseconds.
     #[arg(long = "shutdown-grace-ms", env = "LIVEDASH_SHUTDOWN_GRACE_MS", default_value = "3000", value_parser = parse_millis)]
     pub shutdown_grace: Duration,

@@ -15,6 +15,8 @@ pub struct Feed {
     /// Frames decided but not yet handed out: the subscription's start, or a resync snapshot.
     pending: VecDeque<Frame>,
     live: broadcast::Receiver<Frame>,
+    /// The epoch of the frames handed out.
+    epoch: String,
     /// The seq the subscriber holds after the last frame handed out.
     held: u64,
 }
@@ -32,12 +34,18 @@ impl Feed {
             dashboard: dashboard.to_owned(),
             pending: subscription.start.into(),
             live: subscription.live,
+            epoch: subscription.epoch,
             held: since.map_or(0, |since| since.seq),
         })
     }
 
     pub fn dashboard(&self) -> &str {
         &self.dashboard
+    }
+
+    /// Where the subscriber stands after the last frame handed out.
+    pub fn position(&self) -> Position {
+        Position { epoch: self.epoch.clone(), seq: self.held }
     }
 
     /// The next frame to send, or `None` when the dashboard's stream has ended.
@@ -61,6 +69,7 @@ impl Feed {
             }
             if frame.seq != self.held + 1 {
                 let snapshot = self.broker.snapshot(&self.dashboard).await.ok()?;
+                self.epoch.clone_from(&snapshot.epoch);
                 self.pending.push_back(snapshot_frame(&snapshot));
                 continue;
             }

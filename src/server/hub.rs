@@ -139,7 +139,7 @@ impl Hub {
             Some(replay) => replay,
             None => vec![snapshot_frame(&self.snapshot_locked(&state, window_ms))],
         };
-        Subscription { start, live }
+        Subscription { epoch: self.epoch.clone(), start, live }
     }
 
     fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {

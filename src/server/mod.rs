@@ -1,7 +1,8 @@
 //! The server: ingest, the broker and its hubs, the transports that stream to clients, the
 //! built-in sources, and the wiring that starts and stops them all.
 //!
-//! Data flows `sources`/`ingest` -> `broker` (`hub`) -> `feed` -> `ws` -> the browser.
+//! Data flows `sources`/`ingest` -> `broker` (`hub`) -> `feed` -> `ws`/`sse`/`poll` -> the
+//! browser.
 
 pub mod api;
 pub mod broker;
@@ -9,7 +10,9 @@ pub mod config;
 pub mod feed;
 pub mod hub;
 pub mod ingest;
+pub mod poll;
 pub mod sources;
+pub mod sse;
 pub mod ws;
 
 use crate::{app::shell, protocol::Millis};
@@ -133,6 +136,8 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/dashboards", get(api::dashboards))
         .route("/api/v1/dashboards/{id}/snapshot", get(api::snapshot))
         .route("/ws", get(ws::upgrade))
+        .route("/api/v1/stream/{dashboard}", get(sse::stream))
+        .route("/api/v1/poll/{dashboard}", get(poll::poll))
         .route("/healthz", get(api::healthz));
     api.leptos_routes(&state, routes, {
         let options = state.leptos_options.clone();

@@ -1,0 +1,74 @@
+//! The long-polling fallback, `GET /api/v1/poll/{dashboard}?since=E:S&timeout=25`: the same
+//! feed as the WebSocket, answered as `{"messages":[...]}`. Without `since`, a snapshot at once;
+//! with it, whatever is newer at once, or else the first message within `timeout` seconds
+//! (capped by the server), or an empty list.
+
+use super::{
+    api::{broker_error_response, error_response},
+    feed::Feed,
+    AppState,
+};
+use crate::protocol::{ErrorCode, Position};
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures::FutureExt;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Messages answered at most per poll; a client further behind gets the rest next time.
+const MAX_MESSAGES: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct PollQuery {
+    since: Option<String>,
+    /// Seconds to wait for something new.
+    timeout: Option<u64>,
+}
+
+pub async fn poll(
+    State(state): State<AppState>,
+    Path(dashboard): Path<String>,
+    Query(query): Query<PollQuery>,
+) -> Response {
+    let since = match query.since.as_deref().map(str::parse::<Position>).transpose() {
+        Ok(since) => since,
+        Err(error) => {
+            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, error.to_string())
+        }
+    };
+    let mut feed = match Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await {
+        Ok(feed) => feed,
+        Err(error) => return broker_error_response(error),
+    };
+    let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.settings.max_poll_wait);
+
+    let mut messages = Vec::new();
+    let first = tokio::select! {
+        frame = feed.next() => frame,
+        _ = tokio::time::sleep(wait) => None,
+        _ = state.shutdown.cancelled() => None,
+    };
+    if let Some(frame) = first {
+        messages.push(frame.json);
+        // Everything else already available goes in the same answer.
+        while messages.len() < MAX_MESSAGES {
+            match feed.next().now_or_never() {
+                Some(Some(frame)) => messages.push(frame.json),
+                _ => break,
+            }
+        }
+    }
+    let mut body = String::with_capacity(16 + messages.iter().map(|m| m.len() + 1).sum::<usize>());
+    body.push_str(r#"{"messages":["#);
+    for (index, message) in messages.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(message);
+    }
+    body.push_str("]}");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
