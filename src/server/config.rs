@@ -55,6 +55,22 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
 
+    /// Messages per second a WebSocket client may send on average; a flood closes it (1008).
+    #[arg(long, env = "LIVEDASH_MAX_MESSAGES_PER_SEC", default_value_t = 20.0)]
+    pub max_messages_per_sec: f64,
+
+    /// Messages a WebSocket client may send in a burst above that rate.
+    #[arg(long, env = "LIVEDASH_MESSAGE_BURST", default_value_t = 50.0)]
+    pub message_burst: f64,
+
+    /// Open WebSocket connections at most; more are refused with 503.
+    #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS", default_value_t = 16384)]
+    pub max_connections: usize,
+
+    /// A client whose socket accepts no data for this long is dropped, in milliseconds.
+    #[arg(long = "write-timeout-ms", env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
+    pub write_timeout: Duration,
+
     /// Largest ingest request body, in bytes.
     #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 1024 * 1024)]
     pub max_ingest_bytes: usize,

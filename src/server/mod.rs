@@ -10,6 +10,7 @@ pub mod config;
 pub mod feed;
 pub mod hub;
 pub mod ingest;
+pub mod limits;
 pub mod poll;
 pub mod sources;
 pub mod sse;
@@ -27,7 +28,7 @@ use hub::{HubLimits, MemoryBroker};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// What every handler and server function can reach.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Connections and sources, awaited on shutdown.
     pub tasks: TaskTracker,
+    /// One permit per open WebSocket, up to `settings.max_connections`.
+    pub connections: Arc<Semaphore>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -86,6 +89,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     let state = AppState {
         leptos_options: leptos_options(&settings, addr),
         broker,
+        connections: Arc::new(Semaphore::new(settings.max_connections)),
         settings: Arc::new(settings),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),

@@ -2,15 +2,18 @@
 //! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
 //! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
 //! writer drains a bounded outbox into the socket, pings on an interval, and closes with 1001
-//! when the server shuts down.
+//! when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
+//! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
+//! that accepts no data for the write timeout.
 
-use super::{broker::Broker, feed::Feed, AppState};
+use super::{api::error_response, broker::Broker, feed::Feed, limits::RateLimiter, AppState};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         State,
     },
+    http::StatusCode,
     response::Response,
 };
 use futures::{SinkExt, StreamExt};
@@ -30,11 +33,31 @@ use tokio_util::task::AbortOnDropHandle;
 const OUTBOX_FRAMES: usize = 64;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // Refused before the upgrade, so a full server costs a rejected request, not a socket.
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RateLimited,
+            "too many connections; try again later",
+        );
+    };
     let max = state.settings.max_frame_bytes;
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tasks = state.tasks.clone();
-        tasks.track_future(serve(socket, state))
+        tasks.track_future(async move {
+            serve(socket, state).await;
+            drop(permit);
+        })
     })
+}
+
+/// Whether a read failed because the client sent a frame over the size limit.
+fn is_too_large(error: &axum::Error) -> bool {
+    use std::error::Error;
+    matches!(
+        error.source().and_then(|source| source.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 /// Why a connection ended, and what to tell the client.
@@ -51,11 +74,25 @@ async fn serve(socket: WebSocket, state: AppState) {
     // Milliseconds after `started` when the client was last heard from.
     let last_heard = AtomicU64::new(0);
     let heartbeat = state.settings.heartbeat;
+    let write_timeout = state.settings.write_timeout;
     let mut session = Session { broker: state.broker.clone(), outbox, feeds: HashMap::new() };
 
+    let settings = &state.settings;
+    let mut limiter =
+        RateLimiter::new(settings.max_messages_per_sec, settings.message_burst, Instant::now());
     let reader = async {
-        while let Some(Ok(message)) = stream.next().await {
+        while let Some(read) = stream.next().await {
+            let message = match read {
+                Ok(message) => message,
+                Err(error) if is_too_large(&error) => {
+                    return Ending::Close(close_code::SIZE, "message too large");
+                }
+                Err(_) => return Ending::Gone,
+            };
             last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if !limiter.allow(Instant::now()) {
+                return Ending::Close(close_code::POLICY, "message rate limit exceeded");
+            }
             match message {
                 Message::Text(text) => session.handle(&text).await,
                 Message::Binary(_) => {
@@ -99,7 +136,12 @@ async fn serve(socket: WebSocket, state: AppState) {
                 _ = state.shutdown.cancelled() => {
                     return Ending::Close(close_code::AWAY, "server shutting down");
                 }
-                sent = sink.send(message) => if sent.is_err() { return Ending::Gone },
+                sent = tokio::time::timeout(write_timeout, sink.send(message)) => match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Ending::Gone,
+                    // Hopelessly behind: its socket took no data for the whole timeout.
+                    Err(_) => return Ending::Close(close_code::POLICY, "client too slow"),
+                },
             }
         }
     };
