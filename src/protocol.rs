@@ -91,6 +91,9 @@ pub enum ClientMessage {
         dashboard: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Position>,
+        /// At most this many updates per second; the server merges what comes in between.
+        #[serde(default, rename = "maxHz", skip_serializing_if = "Option::is_none")]
+        max_hz: Option<f64>,
     },
     Unsubscribe {
         dashboard: String,
@@ -151,8 +154,19 @@ pub struct HistoryWindow {
 pub struct Update {
     pub dashboard: String,
     pub seq: u64,
+    /// Set when this update merges seqs `from_seq..=seq` (a throttled subscription): the
+    /// metrics are the latest value of each one that changed in that range.
+    #[serde(default, rename = "fromSeq", skip_serializing_if = "Option::is_none")]
+    pub from_seq: Option<u64>,
     pub ts: Millis,
     pub metrics: Metrics,
+}
+
+impl Update {
+    /// The first seq this update covers.
+    pub fn first_seq(&self) -> u64 {
+        self.from_seq.unwrap_or(self.seq)
+    }
 }
 
 /// How a metric is shown.
@@ -280,9 +294,13 @@ mod tests {
             subscribe,
             ClientMessage::Subscribe {
                 dashboard: "main".into(),
-                since: Some(Position { epoch: "k3j2".into(), seq: 1042 })
+                since: Some(Position { epoch: "k3j2".into(), seq: 1042 }),
+                max_hz: None,
             }
         );
+        let throttled: ClientMessage =
+            serde_json::from_str(r#"{"type":"subscribe","dashboard":"main","maxHz":2}"#).unwrap();
+        assert!(matches!(throttled, ClientMessage::Subscribe { max_hz: Some(hz), .. } if hz == 2.0));
         let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping","id":7}"#).unwrap();
         assert_eq!(ping, ClientMessage::Ping { id: 7 });
         let unsubscribe: ClientMessage =
@@ -292,10 +310,15 @@ mod tests {
 
     #[test]
     fn client_messages_round_trip() {
-        round_trip_client(ClientMessage::Subscribe { dashboard: "main".into(), since: None });
+        round_trip_client(ClientMessage::Subscribe {
+            dashboard: "main".into(),
+            since: None,
+            max_hz: None,
+        });
         round_trip_client(ClientMessage::Subscribe {
             dashboard: "host".into(),
             since: Some(Position { epoch: "e1".into(), seq: u64::MAX }),
+            max_hz: Some(2.5),
         });
         round_trip_client(ClientMessage::Unsubscribe { dashboard: "x".into() });
         round_trip_client(ClientMessage::Ping { id: 3 });
@@ -333,6 +356,7 @@ mod tests {
         round_trip_server(ServerMessage::Update(Update {
             dashboard: "main".into(),
             seq: 1043,
+            from_seq: Some(1040),
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
         }));
@@ -345,6 +369,7 @@ mod tests {
         let update = ServerMessage::Update(Update {
             dashboard: "main".into(),
             seq: 1043,
+            from_seq: None,
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
         });

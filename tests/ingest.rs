@@ -19,7 +19,7 @@ async fn ingested_metrics_reach_a_subscriber() {
     assert_eq!((status, answer), (202, json!({"accepted": 1})));
 
     let mut socket = connect(&running).await;
-    send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None }).await;
+    send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None, max_hz: None }).await;
     let ServerMessage::Snapshot(snapshot) = next_message(&mut socket).await else { panic!() };
     assert_eq!(snapshot.metrics["revenue"], 129.5);
     assert_eq!(snapshot.ts, 1_763_900_000_000);
@@ -57,7 +57,7 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     let running = start(quiet_settings()).await;
     push(&running, "shop", 1.0).await;
     let mut socket = connect(&running).await;
-    send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None }).await;
+    send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None, max_hz: None }).await;
     let ServerMessage::Snapshot(before) = next_message(&mut socket).await else { panic!() };
 
     // The first item is fine, the second is not: neither is applied.

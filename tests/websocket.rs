@@ -8,7 +8,7 @@ use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage, Snap
 use std::time::Duration;
 
 fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
-    ClientMessage::Subscribe { dashboard: dashboard.into(), since }
+    ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }
 }
 
 async fn expect_snapshot(socket: &mut Socket) -> Snapshot {

@@ -86,6 +86,7 @@ mod live {
         let subscribe = ClientMessage::Subscribe {
             dashboard: state.dashboard.get_value(),
             since: Some(state.position.get_untracked()),
+            max_hz: None,
         };
         let ping = ClientMessage::Ping { id: ping_id };
         for message in [subscribe, ping] {

@@ -128,7 +128,8 @@ impl DashboardState {
             ServerMessage::Update(update)
                 if update.dashboard == self.dashboard.read_value().as_str() =>
             {
-                match self.position.with_untracked(|held| continuity(held, update.seq)) {
+                let first = update.first_seq();
+                match self.position.with_untracked(|held| continuity(held, first, update.seq)) {
                     Continuity::Duplicate => return Applied::Ok,
                     Continuity::Gap { .. } => return Applied::Gap,
                     Continuity::Next => {}
@@ -193,6 +194,7 @@ mod tests {
         ServerMessage::Update(Update {
             dashboard: "main".into(),
             seq,
+            from_seq: None,
             ts: 1000 + seq as i64 * 1000,
             metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         })

@@ -39,6 +39,8 @@ pub fn draw_chart<DB: DrawingBackend>(
 
     let mut chart = ChartBuilder::on(&root)
         .margin(px(6.0))
+        // Room for the centred "now" label at the right edge.
+        .margin_right(px(16.0))
         .x_label_area_size(px(18.0))
         .y_label_area_size(px(52.0))
         .build_cartesian_2d(-span_secs..0.0, low..high)?;

@@ -30,6 +30,8 @@ pub fn format_value(value: f64, format: Format, unit: &str) -> String {
 /// A short label for chart axes: three significant digits and an SI suffix.
 pub fn format_axis(value: f64, format: Format) -> String {
     match format {
+        // Small ratios need a decimal, or neighbouring ticks read the same ("1%", "1%").
+        Format::Percent if value.abs() < 0.1 => format!("{:.1}%", value * 100.0),
         Format::Percent => format!("{:.0}%", value * 100.0),
         Format::Bytes => bytes(value),
         Format::Duration => duration(value),
@@ -149,7 +151,9 @@ mod tests {
     fn formats_axes_and_trends_compactly() {
         assert_eq!(format_axis(1500.0, Format::Int), "1.50k");
         assert_eq!(format_axis(2_000_000.0, Format::Decimal), "2M");
-        assert_eq!(format_axis(0.05, Format::Percent), "5%");
+        assert_eq!(format_axis(0.05, Format::Percent), "5.0%");
+        assert_eq!(format_axis(0.012, Format::Percent), "1.2%");
+        assert_eq!(format_axis(0.5, Format::Percent), "50%");
         assert_eq!(format_trend(0.032), "+3.2%");
         assert_eq!(format_trend(-0.004), "-0.4%");
     }

@@ -14,11 +14,12 @@ pub enum Continuity {
     Gap { expected: u64 },
 }
 
-/// Classifies `seq` against the position a client holds.
-pub fn continuity(held: &Position, seq: u64) -> Continuity {
-    if seq <= held.seq {
+/// Classifies an update covering seqs `first..=last` (one seq unless it is a merge of a
+/// throttled subscription) against the position a client holds.
+pub fn continuity(held: &Position, first: u64, last: u64) -> Continuity {
+    if last <= held.seq {
         Continuity::Duplicate
-    } else if seq == held.seq + 1 {
+    } else if first <= held.seq + 1 {
         Continuity::Next
     } else {
         Continuity::Gap { expected: held.seq + 1 }
@@ -32,9 +33,19 @@ mod tests {
     #[test]
     fn classifies_next_duplicate_and_gap() {
         let held = Position { epoch: "e".into(), seq: 10 };
-        assert_eq!(continuity(&held, 11), Continuity::Next);
-        assert_eq!(continuity(&held, 10), Continuity::Duplicate);
-        assert_eq!(continuity(&held, 3), Continuity::Duplicate);
-        assert_eq!(continuity(&held, 13), Continuity::Gap { expected: 11 });
+        assert_eq!(continuity(&held, 11, 11), Continuity::Next);
+        assert_eq!(continuity(&held, 10, 10), Continuity::Duplicate);
+        assert_eq!(continuity(&held, 3, 3), Continuity::Duplicate);
+        assert_eq!(continuity(&held, 13, 13), Continuity::Gap { expected: 11 });
+    }
+
+    #[test]
+    fn merged_ranges_continue_when_they_start_at_or_before_the_next_seq() {
+        let held = Position { epoch: "e".into(), seq: 10 };
+        assert_eq!(continuity(&held, 11, 20), Continuity::Next);
+        // Overlapping what is held: the newer values still apply.
+        assert_eq!(continuity(&held, 8, 20), Continuity::Next);
+        assert_eq!(continuity(&held, 5, 10), Continuity::Duplicate);
+        assert_eq!(continuity(&held, 12, 20), Continuity::Gap { expected: 11 });
     }
 }

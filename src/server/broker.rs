@@ -3,9 +3,12 @@
 //! whether the broker is this process's memory (`hub::MemoryBroker`) or, later, Redis (seq
 //! assigned there, recent history in a stream, pub/sub between instances).
 
-use crate::protocol::{DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot};
+use crate::protocol::{
+    DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
+};
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// One update a producer wants appended to a dashboard's stream.
@@ -34,6 +37,8 @@ pub struct Frame {
     pub is_snapshot: bool,
     /// The JSON text of the `ServerMessage`.
     pub json: Utf8Bytes,
+    /// The update itself, for feeds that merge updates (throttled subscriptions).
+    pub update: Option<Arc<Update>>,
 }
 
 /// The start of a subscription, consistent with its live feed: `live` carries exactly the

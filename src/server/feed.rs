@@ -2,12 +2,17 @@
 //! order, with PROTOCOL.md rules 2 to 4 enforced in one place. Duplicates are skipped; a gap
 //! (the subscriber fell behind the live channel and updates were dropped) is healed with one
 //! fresh snapshot, so a slow reader costs a bounded buffer and still ends at the true state.
+//! A throttled feed (`maxHz`) holds updates for the rest of its interval and merges them into
+//! one, marked `fromSeq..=seq`, with the latest value of each metric.
 
 use super::broker::{Broker, BrokerError, Frame};
-use super::hub::snapshot_frame;
-use crate::protocol::Position;
-use std::{collections::VecDeque, sync::Arc};
-use tokio::sync::broadcast::{self, error::RecvError};
+use super::hub::{snapshot_frame, update_frame};
+use crate::protocol::{Position, Update};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+use tokio::{
+    sync::broadcast::{self, error::RecvError},
+    time::Instant,
+};
 
 pub struct Feed {
     broker: Arc<dyn Broker>,
@@ -19,6 +24,10 @@ pub struct Feed {
     epoch: String,
     /// The seq the subscriber holds after the last frame handed out.
     held: u64,
+    /// The shortest time between two frames handed out, for throttled subscriptions.
+    throttle: Option<Duration>,
+    /// When the next frame may go out.
+    next_send: Instant,
 }
 
 impl Feed {
@@ -28,6 +37,16 @@ impl Feed {
         dashboard: &str,
         since: Option<&Position>,
     ) -> Result<Feed, BrokerError> {
+        Feed::open_throttled(broker, dashboard, since, None).await
+    }
+
+    /// Like `open`, handing out at most one frame per `throttle`.
+    pub async fn open_throttled(
+        broker: Arc<dyn Broker>,
+        dashboard: &str,
+        since: Option<&Position>,
+        throttle: Option<Duration>,
+    ) -> Result<Feed, BrokerError> {
         let subscription = broker.subscribe(dashboard, since).await?;
         Ok(Feed {
             broker,
@@ -36,6 +55,8 @@ impl Feed {
             live: subscription.live,
             epoch: subscription.epoch,
             held: since.map_or(0, |since| since.seq),
+            throttle,
+            next_send: Instant::now(),
         })
     }
 
@@ -50,6 +71,36 @@ impl Feed {
 
     /// The next frame to send, or `None` when the dashboard's stream has ended.
     pub async fn next(&mut self) -> Option<Frame> {
+        let first = self.next_in_order().await?;
+        let Some(throttle) = self.throttle else { return Some(first) };
+        if first.is_snapshot {
+            self.next_send = Instant::now() + throttle;
+            return Some(first);
+        }
+        let mut merged = vec![first];
+        loop {
+            // Biased: once the interval is over, send rather than wait for more.
+            let more = tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(self.next_send) => break,
+                more = self.next_in_order() => more,
+            };
+            match more {
+                Some(snapshot) if snapshot.is_snapshot => {
+                    // A resync supersedes everything held.
+                    self.next_send = Instant::now() + throttle;
+                    return Some(snapshot);
+                }
+                Some(update) => merged.push(update),
+                None => break,
+            }
+        }
+        self.next_send = Instant::now() + throttle;
+        Some(merge(merged))
+    }
+
+    /// The next frame in seq order: duplicates skipped, gaps healed with a snapshot.
+    async fn next_in_order(&mut self) -> Option<Frame> {
         loop {
             let frame = match self.pending.pop_front() {
                 Some(frame) => frame,
@@ -77,6 +128,27 @@ impl Feed {
             return Some(frame);
         }
     }
+}
+
+/// One frame for consecutive update frames: the frame itself when alone (its bytes stay
+/// shared), otherwise a new update covering them all with the latest value of each metric.
+fn merge(mut frames: Vec<Frame>) -> Frame {
+    if frames.len() == 1 {
+        return frames.pop().expect("one frame");
+    }
+    let updates: Vec<&Update> = frames.iter().filter_map(|frame| frame.update.as_deref()).collect();
+    let (first, last) = (updates[0], updates[updates.len() - 1]);
+    let mut metrics = first.metrics.clone();
+    for update in &updates[1..] {
+        metrics.extend(update.metrics.iter().map(|(name, value)| (name.clone(), *value)));
+    }
+    update_frame(Update {
+        dashboard: last.dashboard.clone(),
+        seq: last.seq,
+        from_seq: Some(first.first_seq()),
+        ts: last.ts,
+        metrics,
+    })
 }
 
 #[cfg(test)]

@@ -59,8 +59,8 @@ struct HubState {
     seq: u64,
     ts: Millis,
     latest: Metrics,
-    /// The most recent updates, oldest first, with their serialized frames.
-    log: Ring<(Update, Frame)>,
+    /// The most recent updates, oldest first, as frames (each carries its update).
+    log: Ring<Frame>,
 }
 
 impl MemoryBroker {
@@ -123,12 +123,12 @@ impl Hub {
         state.seq += 1;
         state.ts = ts;
         state.latest.extend(metrics.iter().map(|(k, v)| (k.clone(), *v)));
-        let update = Update { dashboard: self.id.clone(), seq: state.seq, ts, metrics };
-        let json = ServerMessage::Update(update.clone()).to_json();
-        let frame = Frame { seq: update.seq, is_snapshot: false, json: json.into() };
+        let update =
+            Update { dashboard: self.id.clone(), seq: state.seq, from_seq: None, ts, metrics };
+        let frame = update_frame(update);
         // No receiver is not an error: nobody is watching this dashboard right now.
         let _ = self.live.send(frame.clone());
-        state.log.push((update, frame));
+        state.log.push(frame);
     }
 
     fn subscribe(&self, since: Option<&Position>, window_ms: Millis) -> Subscription {
@@ -144,12 +144,12 @@ impl Hub {
 
     fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {
         let from = state.ts - window_ms;
-        let first = state.log.partition_point(|(update, _)| update.ts < from);
+        let first = state.log.partition_point(|frame| logged(frame).ts < from);
         let mut history = HistoryWindow::default();
         for name in state.definitions.iter().map(|d| &d.name) {
             history.series.insert(name.clone(), Vec::new());
         }
-        for (update, _) in state.log.iter_from(first) {
+        for update in state.log.iter_from(first).map(logged) {
             history.ts.push(update.ts);
             for (name, values) in history.series.iter_mut() {
                 values.push(update.metrics.get(name).copied());
@@ -187,19 +187,30 @@ fn replay_after(state: &HubState, epoch: &str, since: &Position) -> Option<Vec<F
     if since.seq == state.seq {
         return Some(Vec::new());
     }
-    let oldest = state.log.first().map(|(update, _)| update.seq)?;
+    let oldest = state.log.first()?.seq;
     if since.seq + 1 < oldest {
         return None;
     }
-    let start = state.log.partition_point(|(update, _)| update.seq <= since.seq);
-    Some(state.log.iter_from(start).map(|(_, frame)| frame.clone()).collect())
+    let start = state.log.partition_point(|frame| frame.seq <= since.seq);
+    Some(state.log.iter_from(start).cloned().collect())
+}
+
+/// The update a logged frame carries (every frame in the log is an update).
+fn logged(frame: &Frame) -> &Update {
+    frame.update.as_deref().expect("the log holds update frames")
+}
+
+/// Serializes an update as a frame that keeps the update for merging.
+pub fn update_frame(update: Update) -> Frame {
+    let json = ServerMessage::Update(update.clone()).to_json();
+    Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(Arc::new(update)) }
 }
 
 /// Serializes a snapshot as a frame.
 pub fn snapshot_frame(snapshot: &Snapshot) -> Frame {
     let seq = snapshot.seq;
     let json = ServerMessage::Snapshot(snapshot.clone()).to_json();
-    Frame { seq, is_snapshot: true, json: json.into() }
+    Frame { seq, is_snapshot: true, json: json.into(), update: None }
 }
 
 /// A fresh epoch: eight base-36 characters, so restarts never reuse one by chance.

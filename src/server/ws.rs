@@ -174,10 +174,23 @@ impl Session {
             }
         };
         match message {
-            ClientMessage::Subscribe { dashboard, since } => {
+            ClientMessage::Subscribe { dashboard, since, max_hz } => {
+                let throttle = match max_hz {
+                    None => None,
+                    Some(hz) if hz.is_finite() && hz > 0.0 => {
+                        Some(Duration::from_secs_f64(1.0 / hz.min(1000.0)))
+                    }
+                    Some(hz) => {
+                        let message = format!("maxHz must be a positive number, got {hz}");
+                        let reply = ServerMessage::error(ErrorCode::BadRequest, message, Some(&dashboard));
+                        return self.reply(reply).await;
+                    }
+                };
                 // Replacing an existing subscription restarts it from `since`.
                 self.feeds.remove(&dashboard);
-                match Feed::open(self.broker.clone(), &dashboard, since.as_ref()).await {
+                match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle)
+                    .await
+                {
                     Ok(feed) => {
                         let task = tokio::spawn(forward(feed, self.outbox.clone()));
                         self.feeds.insert(dashboard, AbortOnDropHandle::new(task));

@@ -1,0 +1,289 @@
+//! Load generator for the streaming core (see BENCHMARKS.md). Opens N WebSocket subscribers
+//! on one dashboard (spreading source addresses over 127.0.0.x to pass the per-address port
+//! limit), drives updates through the ingest API at a fixed rate with the send time inside the
+//! payload, and prints deliveries/s, loss, ingest-to-client latency, and the server's CPU time
+//! per delivery and RSS per connection (read from /proc when `--server-pid` is given).
+
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use livedash::protocol::{ClientMessage, ServerMessage};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+#[command(about = "Drive a livedash server with WebSocket subscribers and ingest traffic.")]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    server: SocketAddr,
+    /// Dashboard to publish to and subscribe on.
+    #[arg(long, default_value = "loadgen")]
+    dashboard: String,
+    /// WebSocket subscribers to open.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Updates per second pushed through the ingest API.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Seconds of measured load, after all subscribers are connected.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Fraction of subscribers that read slowly (stall, then read in bursts).
+    #[arg(long, default_value_t = 0.0)]
+    slow_fraction: f64,
+    /// How long a slow subscriber stalls between reads, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    slow_stall_ms: u64,
+    /// The server's pid, to report its CPU time and RSS from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Subscribers per source address (127.0.0.1, 127.0.0.2, ...).
+    #[arg(long, default_value_t = 20_000)]
+    per_source_address: usize,
+    /// Exit non-zero unless every fast subscriber received every update.
+    #[arg(long)]
+    require_no_loss: bool,
+}
+
+/// What one subscriber saw.
+#[derive(Default)]
+struct Tally {
+    deliveries: u64,
+    /// Seqs skipped without a snapshot: must be zero.
+    lost: u64,
+    snapshots: u64,
+    /// Ingest-to-receive latency of each update, in microseconds.
+    latencies_us: Vec<u32>,
+    /// Whether its final seq equals the last one published.
+    converged: bool,
+    slow: bool,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// utime + stime in seconds, and VmRSS in bytes, of `pid`.
+fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb: u64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    // Clock ticks are 100 per second on Linux.
+    Some((ticks / 100.0, rss_kb * 1024))
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> {
+    let host = 1 + (index / args.per_source_address) as u8;
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)), 0))?;
+    let stream = socket.connect(args.server).await?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://{}/ws", args.server);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let subscribe =
+        ClientMessage::Subscribe { dashboard: args.dashboard.clone(), since: None, max_hz: None };
+    ws.send(Message::text(serde_json::to_string(&subscribe)?)).await?;
+    Ok(ws)
+}
+
+async fn subscriber(
+    mut ws: Socket,
+    slow: Option<Duration>,
+    done: Arc<AtomicBool>,
+    last_published: Arc<AtomicU64>,
+) -> Tally {
+    let mut tally = Tally { slow: slow.is_some(), ..Tally::default() };
+    let mut held: Option<u64> = None;
+    let mut next_stall = Instant::now() + Duration::from_millis(500);
+    loop {
+        if let Some(stall) = slow {
+            if Instant::now() >= next_stall && !done.load(Ordering::Relaxed) {
+                tokio::time::sleep(stall).await;
+                next_stall = Instant::now() + Duration::from_millis(500);
+            }
+        }
+        let frame = match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(_) => break,
+            Err(_) if done.load(Ordering::Relaxed) => {
+                // Drained: nothing more is coming.
+                if held == Some(last_published.load(Ordering::Relaxed)) || held.is_none() {
+                    break;
+                }
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let Message::Text(text) = frame else { continue };
+        let received = now_us();
+        match serde_json::from_str::<ServerMessage>(&text) {
+            Ok(ServerMessage::Snapshot(snapshot)) => {
+                tally.snapshots += 1;
+                held = Some(snapshot.seq);
+            }
+            Ok(ServerMessage::Update(update)) => {
+                tally.deliveries += 1;
+                if let Some(previous) = held {
+                    tally.lost += update.seq.saturating_sub(previous + 1);
+                }
+                held = Some(update.seq);
+                if let Some(sent) = update.metrics.get("sentUs") {
+                    tally.latencies_us.push(received.saturating_sub(*sent as u64) as u32);
+                }
+            }
+            _ => {}
+        }
+        if done.load(Ordering::Relaxed) && held == Some(last_published.load(Ordering::Relaxed)) {
+            break;
+        }
+    }
+    tally.converged = held == Some(last_published.load(Ordering::Relaxed));
+    let _ = ws.close(None).await;
+    tally
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let http = format!("http://{}", args.server);
+
+    // Make sure the dashboard exists before anyone subscribes.
+    let client = reqwest::Client::new();
+    let seed = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
+    let first = client.post(format!("{http}/api/v1/ingest")).json(&seed).send().await;
+    let Ok(first) = first.and_then(|r| r.error_for_status()) else {
+        eprintln!("loadgen: cannot ingest into {http}");
+        return std::process::ExitCode::FAILURE;
+    };
+    drop(first);
+    let baseline = args.server_pid.and_then(process_usage);
+
+    eprintln!("loadgen: opening {} subscribers", args.subscribers);
+    let opened_at = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    let last_published = Arc::new(AtomicU64::new(0));
+    let slow_every = if args.slow_fraction > 0.0 { (1.0 / args.slow_fraction).round() as usize } else { 0 };
+    let mut sockets = Vec::with_capacity(args.subscribers);
+    let mut failed = 0;
+    for index in 0..args.subscribers {
+        match open_subscriber(&args, index).await {
+            Ok(ws) => sockets.push(ws),
+            Err(error) => {
+                failed += 1;
+                if failed <= 3 {
+                    eprintln!("loadgen: subscriber {index} failed: {error}");
+                }
+            }
+        }
+    }
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for (index, ws) in sockets.into_iter().enumerate() {
+        let slow = (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
+        tasks.push(tokio::spawn(subscriber(ws, slow, done.clone(), last_published.clone())));
+    }
+    eprintln!("loadgen: {} connected in {:.1?} ({failed} failed)", tasks.len(), opened_at.elapsed());
+    // Let snapshots go out before measuring.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let connected = args.server_pid.and_then(process_usage);
+
+    let before = args.server_pid.and_then(process_usage);
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+    let mut published = 0u64;
+    let mut ingest_errors = 0u64;
+    while started.elapsed().as_secs_f64() < args.duration {
+        ticker.tick().await;
+        let body = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
+        match client.post(format!("{http}/api/v1/ingest")).json(&body).send().await {
+            Ok(response) if response.status().is_success() => published += 1,
+            _ => ingest_errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // The seq of the last update: the seed was seq 1 if the dashboard was new; read it back.
+    let snapshot: serde_json::Value = client
+        .get(format!("{http}/api/v1/dashboards/{}/snapshot", args.dashboard))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    last_published.store(snapshot["seq"].as_u64().unwrap_or(0), Ordering::Relaxed);
+    let after = args.server_pid.and_then(process_usage);
+    done.store(true, Ordering::Relaxed);
+
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok(tally) = tokio::time::timeout(Duration::from_secs(30), task).await {
+            tallies.push(tally.unwrap());
+        }
+    }
+    let fast: Vec<&Tally> = tallies.iter().filter(|t| !t.slow).collect();
+    let slow: Vec<&Tally> = tallies.iter().filter(|t| t.slow).collect();
+    let deliveries: u64 = tallies.iter().map(|t| t.deliveries).sum();
+    let expected_fast = published * fast.len() as u64;
+    let fast_deliveries: u64 = fast.iter().map(|t| t.deliveries).sum();
+    let lost: u64 = tallies.iter().map(|t| t.lost).sum();
+    let mut fast_latencies: Vec<u32> = fast.iter().flat_map(|t| t.latencies_us.iter().copied()).collect();
+    fast_latencies.sort_unstable();
+
+    println!("subscribers         {} ({} slow, {failed} failed to connect)", tallies.len(), slow.len());
+    println!("published           {published} updates in {elapsed:.1} s ({:.1}/s), {ingest_errors} ingest errors", published as f64 / elapsed);
+    println!("deliveries/s        {:.0}", deliveries as f64 / elapsed);
+    println!("fast deliveries     {fast_deliveries} of {expected_fast} expected ({} missing)", expected_fast.saturating_sub(fast_deliveries));
+    println!("seq gaps            {lost} (must be 0: gaps are healed by snapshots)");
+    println!("resync snapshots    {} (fast) {} (slow)", fast.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>(), slow.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>());
+    println!("converged           {} of {} fast, {} of {} slow", fast.iter().filter(|t| t.converged).count(), fast.len(), slow.iter().filter(|t| t.converged).count(), slow.len());
+    println!(
+        "latency fast (ms)   p50 {:.1}  p99 {:.1}  max {:.1}",
+        percentile(&fast_latencies, 0.5),
+        percentile(&fast_latencies, 0.99),
+        percentile(&fast_latencies, 1.0)
+    );
+    if let (Some((cpu0, _)), Some((cpu1, _))) = (before, after) {
+        let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
+        println!("server CPU          {:.2} s, {:.2} us per delivery, {:.2} s per million", cpu1 - cpu0, per_delivery * 1e6, per_delivery * 1e6);
+    }
+    if let (Some((_, rss0)), Some((_, rss1))) = (baseline, connected) {
+        let per = rss1.saturating_sub(rss0) as f64 / tallies.len().max(1) as f64;
+        println!("server RSS          {:.1} MB idle, {:.1} MB connected: {:.1} KB per connection", rss0 as f64 / 1e6, rss1 as f64 / 1e6, per / 1024.0);
+    }
+    if let Some((_, rss)) = after {
+        println!("server RSS (end)    {:.1} MB", rss as f64 / 1e6);
+    }
+    let fast_complete = fast.iter().all(|t| t.converged) && fast_deliveries >= expected_fast;
+    if args.require_no_loss && (lost > 0 || !fast_complete || tallies.is_empty()) {
+        eprintln!("loadgen: loss detected");
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
