@@ -124,5 +124,12 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     assert_eq!(x0, -1.0, "the reader ends with the true latest value");
     assert!(snapshots >= 1, "the backlog was coalesced into a snapshot");
     assert!(updates < 3001, "{updates} updates: the backlog was not delivered whole");
+    let metrics = reqwest::get(http_url(&running, "/metrics")).await.unwrap().text().await.unwrap();
+    let resyncs: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("livedash_resync_snapshots_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(resyncs, snapshots, "the coalescing is counted");
     running.shutdown().await;
 }

@@ -194,3 +194,30 @@ async fn shutdown_closes_sockets_with_going_away() {
     assert_eq!(close.expect("a close frame with a code").code, CloseCode::Away);
     tokio::time::timeout(PROMPTLY, stopping).await.expect("shutdown is prompt").unwrap();
 }
+
+#[tokio::test]
+async fn metrics_count_connections_subscriptions_messages_and_errors() {
+    let running = start(quiet_settings()).await;
+    push(&running, "a", 1.0).await;
+    let mut socket = connect(&running).await;
+    send(&mut socket, &subscribe("a", None)).await;
+    expect_snapshot(&mut socket).await;
+    push(&running, "a", 2.0).await;
+    expect_update(&mut socket).await;
+    send(&mut socket, &subscribe("nope", None)).await;
+    expect_error(&mut socket, ErrorCode::UnknownDashboard).await;
+
+    let response = reqwest::get(http_url(&running, "/metrics")).await.unwrap();
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        "livedash_connections 1",
+        "livedash_subscriptions 1",
+        "livedash_messages_sent_total 3",
+        "livedash_ingested_updates_total 2",
+        r#"livedash_errors_total{endpoint="ws",code="unknown_dashboard"} 1"#,
+    ] {
+        assert!(text.lines().any(|line| line == expected), "missing {expected:?} in\n{text}");
+    }
+    running.shutdown().await;
+}

@@ -34,13 +34,17 @@ pub async fn ingest(State(state): State<AppState>, body: Bytes) -> Response {
     let publications = match parse_batch(&body, super::now_millis()) {
         Ok(publications) => publications,
         Err(Rejection { index, reason }) => {
+            state.telemetry.error("ingest", "bad_request");
             return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason, "index": index })))
                 .into_response();
         }
     };
     let accepted = publications.len();
     match state.broker.publish(publications).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))).into_response(),
+        Ok(()) => {
+            state.telemetry.ingested_updates.inc_by(accepted as u64);
+            (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))).into_response()
+        }
         Err(error) => {
             tracing::error!(%error, "ingest could not publish");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error.to_string() })))

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod poll;
 pub mod sources;
 pub mod sse;
+pub mod telemetry;
 pub mod ws;
 
 use crate::{app::shell, protocol::Millis};
@@ -25,6 +26,7 @@ use axum::{
 use broker::Broker;
 use config::Settings;
 use hub::{HubLimits, MemoryBroker};
+use telemetry::Telemetry;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -43,6 +45,7 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// One permit per open WebSocket, up to `settings.max_connections`.
     pub connections: Arc<Semaphore>,
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -90,6 +93,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         leptos_options: leptos_options(&settings, addr),
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
+        telemetry: Arc::new(Telemetry::new()),
         settings: Arc::new(settings),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
@@ -142,7 +146,8 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/api/v1/stream/{dashboard}", get(sse::stream))
         .route("/api/v1/poll/{dashboard}", get(poll::poll))
-        .route("/healthz", get(api::healthz));
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(telemetry::metrics));
     api.leptos_routes(&state, routes, {
         let options = state.leptos_options.clone();
         move || shell(options.clone())

@@ -6,7 +6,14 @@
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
 
-use super::{api::error_response, broker::Broker, feed::Feed, limits::RateLimiter, AppState};
+use super::{
+    api::error_response,
+    broker::Broker,
+    feed::Feed,
+    limits::RateLimiter,
+    telemetry::{GaugeGuard, Telemetry},
+    AppState,
+};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use axum::{
     extract::{
@@ -42,7 +49,10 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         );
     };
     let max = state.settings.max_frame_bytes;
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+    // Small codec buffers: tungstenite's 128 KiB defaults would dominate per-connection memory,
+    // and client messages here are tiny.
+    let ws = ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(max).max_frame_size(max);
+    ws.on_upgrade(move |socket| {
         let tasks = state.tasks.clone();
         tasks.track_future(async move {
             serve(socket, state).await;
@@ -68,6 +78,8 @@ enum Ending {
 }
 
 async fn serve(socket: WebSocket, state: AppState) {
+    let telemetry = state.telemetry.clone();
+    let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX_FRAMES);
     let started = Instant::now();
@@ -75,7 +87,12 @@ async fn serve(socket: WebSocket, state: AppState) {
     let last_heard = AtomicU64::new(0);
     let heartbeat = state.settings.heartbeat;
     let write_timeout = state.settings.write_timeout;
-    let mut session = Session { broker: state.broker.clone(), outbox, feeds: HashMap::new() };
+    let mut session = Session {
+        broker: state.broker.clone(),
+        telemetry: telemetry.clone(),
+        outbox,
+        feeds: HashMap::new(),
+    };
 
     let settings = &state.settings;
     let mut limiter =
@@ -127,20 +144,29 @@ async fn serve(socket: WebSocket, state: AppState) {
                     let silent_ms = started.elapsed().as_millis() as u64
                         - last_heard.load(Ordering::Relaxed);
                     if silent_ms > 2 * heartbeat.as_millis() as u64 {
+                        telemetry.dropped_clients.inc();
                         return Ending::Close(close_code::POLICY, "no answer to pings");
                     }
                     Message::Ping(Default::default())
                 }
             };
+            let is_protocol_message = matches!(message, Message::Text(_));
             tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     return Ending::Close(close_code::AWAY, "server shutting down");
                 }
                 sent = tokio::time::timeout(write_timeout, sink.send(message)) => match sent {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        if is_protocol_message {
+                            telemetry.messages_sent.inc();
+                        }
+                    }
                     Ok(Err(_)) => return Ending::Gone,
                     // Hopelessly behind: its socket took no data for the whole timeout.
-                    Err(_) => return Ending::Close(close_code::POLICY, "client too slow"),
+                    Err(_) => {
+                        telemetry.dropped_clients.inc();
+                        return Ending::Close(close_code::POLICY, "client too slow");
+                    }
                 },
             }
         }
@@ -159,6 +185,7 @@ async fn serve(socket: WebSocket, state: AppState) {
 /// What one connection has subscribed to, and where its messages go.
 struct Session {
     broker: Arc<dyn Broker>,
+    telemetry: Arc<Telemetry>,
     outbox: mpsc::Sender<Message>,
     /// One forwarding task per subscribed dashboard, stopped when dropped.
     feeds: HashMap<String, AbortOnDropHandle<()>>,
@@ -169,6 +196,7 @@ impl Session {
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
             Err(error) => {
+                self.telemetry.error("ws", "bad_request");
                 let reply = ServerMessage::error(ErrorCode::BadRequest, error.to_string(), None);
                 return self.reply(reply).await;
             }
@@ -181,6 +209,7 @@ impl Session {
                         Some(Duration::from_secs_f64(1.0 / hz.min(1000.0)))
                     }
                     Some(hz) => {
+                        self.telemetry.error("ws", "bad_request");
                         let message = format!("maxHz must be a positive number, got {hz}");
                         let reply = ServerMessage::error(ErrorCode::BadRequest, message, Some(&dashboard));
                         return self.reply(reply).await;
@@ -192,10 +221,14 @@ impl Session {
                     .await
                 {
                     Ok(feed) => {
-                        let task = tokio::spawn(forward(feed, self.outbox.clone()));
+                        let task =
+                            tokio::spawn(forward(feed, self.outbox.clone(), self.telemetry.clone()));
                         self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
                     }
-                    Err(_) => self.reply(ServerMessage::unknown_dashboard(&dashboard)).await,
+                    Err(_) => {
+                        self.telemetry.error("ws", "unknown_dashboard");
+                        self.reply(ServerMessage::unknown_dashboard(&dashboard)).await
+                    }
                 }
             }
             ClientMessage::Unsubscribe { dashboard } => {
@@ -212,8 +245,15 @@ impl Session {
 
 /// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
 /// is the backpressure: the feed falls behind the live channel and resyncs with a snapshot.
-async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>) {
+async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>, telemetry: Arc<Telemetry>) {
+    let _subscribed = GaugeGuard::new(&telemetry.subscriptions);
+    let mut started = false;
     while let Some(frame) = feed.next().await {
+        // Every snapshot after the first replaces updates this reader could not take.
+        if frame.is_snapshot && started {
+            telemetry.resync_snapshots.inc();
+        }
+        started = true;
         if outbox.send(Message::Text(frame.json)).await.is_err() {
             break;
         }

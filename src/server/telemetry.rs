@@ -1,0 +1,123 @@
+//! The server's own metrics, served at `GET /metrics` in the Prometheus text format:
+//! connections, subscriptions, messages sent, resync snapshots sent to slow readers, slow
+//! clients dropped, ingest volume and errors by code.
+
+use axum::{extract::State, http::header, response::IntoResponse};
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+/// Labels of an error counter: which endpoint, which protocol error code.
+type ErrorLabels = Vec<(&'static str, &'static str)>;
+
+pub struct Telemetry {
+    registry: Registry,
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// Active subscriptions over every transport.
+    pub subscriptions: Gauge,
+    /// Protocol messages written to clients.
+    pub messages_sent: Counter,
+    /// Snapshots sent in place of updates a slow reader could not take (coalescing).
+    pub resync_snapshots: Counter,
+    /// Clients dropped for not reading (write timeout) or not answering pings.
+    pub dropped_clients: Counter,
+    /// Updates accepted through ingest.
+    pub ingested_updates: Counter,
+    /// Errors answered, by endpoint and code.
+    errors: Family<ErrorLabels, Counter>,
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("livedash");
+        let telemetry = Telemetry {
+            connections: Gauge::default(),
+            subscriptions: Gauge::default(),
+            messages_sent: Counter::default(),
+            resync_snapshots: Counter::default(),
+            dropped_clients: Counter::default(),
+            ingested_updates: Counter::default(),
+            errors: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("connections", "Open WebSocket connections", telemetry.connections.clone());
+        registry.register("subscriptions", "Active subscriptions", telemetry.subscriptions.clone());
+        registry.register("messages_sent", "Messages sent to clients", telemetry.messages_sent.clone());
+        registry.register(
+            "resync_snapshots",
+            "Snapshots sent to slow readers instead of the updates they missed",
+            telemetry.resync_snapshots.clone(),
+        );
+        registry.register(
+            "dropped_clients",
+            "Clients dropped for not reading or not answering pings",
+            telemetry.dropped_clients.clone(),
+        );
+        registry.register("ingested_updates", "Updates accepted by ingest", telemetry.ingested_updates.clone());
+        registry.register("errors", "Errors answered, by endpoint and code", telemetry.errors.clone());
+        Telemetry { registry, ..telemetry }
+    }
+
+    /// Counts one error answered by `endpoint` with `code` (a protocol error code).
+    pub fn error(&self, endpoint: &'static str, code: &'static str) {
+        self.errors.get_or_create(&vec![("endpoint", endpoint), ("code", code)]).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Holds a gauge up for as long as it lives: a connection or a subscription.
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    pub fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        GaugeGuard(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+pub async fn metrics(State(state): State<super::AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.telemetry.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_gauges_and_labelled_errors() {
+        let telemetry = Telemetry::new();
+        let connection = GaugeGuard::new(&telemetry.connections);
+        telemetry.messages_sent.inc_by(3);
+        telemetry.error("ingest", "bad_request");
+        let text = telemetry.render();
+        assert!(text.contains("livedash_connections 1"), "{text}");
+        assert!(text.contains("livedash_messages_sent_total 3"), "{text}");
+        assert!(text.contains(r#"livedash_errors_total{endpoint="ingest",code="bad_request"} 1"#), "{text}");
+        drop(connection);
+        assert!(telemetry.render().contains("livedash_connections 0"));
+    }
+}
