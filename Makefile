@@ -23,7 +23,7 @@ build: tools
 test: test-rust test-e2e
 
 test-rust: tools
-	cargo test --features ssr
+	cargo test --features loadgen
 
 test-e2e: build e2e-deps
 	cd end2end && npx playwright test
