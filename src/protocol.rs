@@ -262,6 +262,12 @@ impl ServerMessage {
     }
 }
 
+/// The answer of a long-poll request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub messages: Vec<ServerMessage>,
+}
+
 /// One dashboard as listed by `GET /api/v1/dashboards`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardSummary {

@@ -1,7 +1,9 @@
-//! The live connection of a dashboard page: opens `/ws`, subscribes with `since` (so a page
-//! rendered from a snapshot, or a reconnect, resumes without gap or duplicate), applies every
-//! message to `DashboardState`, and reconnects with capped exponential backoff and full jitter.
-//! Browser only: on the server the effect that starts it never runs.
+//! The live connection of a dashboard page: subscribes with `since` (so a page rendered from a
+//! snapshot, or a reconnect, resumes without gap or duplicate), applies every message to
+//! `DashboardState`, and reconnects with capped exponential backoff and full jitter. It speaks
+//! all three transports of PROTOCOL.md (WebSocket, Server-Sent Events, long-polling) through
+//! one message path; `?transport=ws|sse|poll` picks one. Browser only: on the server the
+//! effect that starts it never runs.
 
 use super::state::DashboardState;
 #[cfg(feature = "hydrate")]
@@ -30,45 +32,87 @@ pub fn backoff_ms(attempt: u32, unit: f64) -> u32 {
 #[cfg(feature = "hydrate")]
 mod live {
     use super::backoff_ms;
-    use crate::client::state::{Applied, ConnectionStatus, DashboardState};
-    use crate::protocol::{ClientMessage, ServerMessage};
+    use crate::client::state::{Applied, ConnectionStatus, DashboardState, Transport};
+    use crate::protocol::{ClientMessage, PollResponse, ServerMessage};
     use futures::{SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message};
     use leptos::prelude::*;
 
-    pub async fn run(state: DashboardState) {
-        let mut attempt: u32 = 0;
-        let mut pings = 0u64;
-        loop {
-            if let Ok(socket) = WebSocket::open(&socket_url()) {
-                let (mut sink, mut stream) = socket.split();
-                pings += 1;
-                // True between a resubscribe and the first message that fits again: updates
-                // already in flight from before it are dropped, not treated as new gaps.
-                let mut resyncing = false;
-                if subscribe(&mut sink, &state, pings).await {
-                    while let Some(Ok(message)) = stream.next().await {
-                        let Message::Text(text) = message else { continue };
-                        let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
-                            continue;
-                        };
-                        attempt = 0;
-                        if state.connection.get_untracked() != ConnectionStatus::Live {
-                            state.connection.set(ConnectionStatus::Live);
-                        }
-                        match state.apply(message) {
-                            Applied::Gap if !resyncing => {
-                                resyncing = true;
-                                pings += 1;
-                                if !subscribe(&mut sink, &state, pings).await {
-                                    break;
-                                }
-                            }
-                            Applied::Ok => resyncing = false,
-                            Applied::Gap | Applied::Other => {}
-                        }
-                    }
+    /// Seconds a long-poll request may wait for news.
+    const POLL_WAIT_SECS: u32 = 25;
+
+    /// How a transport's session ended.
+    enum Ended {
+        /// Lost or refused: back off, then try again.
+        Lost,
+        /// A gap needs a fresh subscription from the held position, at once.
+        Resubscribe,
+    }
+
+    /// Applies messages and decides when a gap calls for resubscribing. Shared by every
+    /// transport so that they cannot differ in what they accept.
+    struct Receiver {
+        state: DashboardState,
+        /// True between a resubscribe and the first message that fits again: updates already
+        /// in flight from before it are dropped, not treated as new gaps.
+        resyncing: bool,
+        /// Whether this session has heard from the server.
+        heard: bool,
+    }
+
+    impl Receiver {
+        fn new(state: DashboardState) -> Self {
+            Receiver { state, resyncing: false, heard: false }
+        }
+
+        /// Marks the connection live (the server answered).
+        fn live(&mut self) {
+            self.heard = true;
+            if self.state.connection.get_untracked() != ConnectionStatus::Live {
+                self.state.connection.set(ConnectionStatus::Live);
+            }
+        }
+
+        /// Applies one message; true when the caller must resubscribe.
+        fn receive(&mut self, message: ServerMessage) -> bool {
+            self.live();
+            match self.state.apply(message) {
+                Applied::Gap if !self.resyncing => {
+                    self.resyncing = true;
+                    true
                 }
+                Applied::Ok => {
+                    self.resyncing = false;
+                    false
+                }
+                Applied::Gap | Applied::Other => false,
+            }
+        }
+
+        fn receive_text(&mut self, text: &str) -> bool {
+            match serde_json::from_str::<ServerMessage>(text) {
+                Ok(message) => self.receive(message),
+                Err(_) => false,
+            }
+        }
+    }
+
+    pub async fn run(state: DashboardState) {
+        let transport = requested_transport().unwrap_or(Transport::WebSocket);
+        state.transport.set(transport);
+        let mut attempt: u32 = 0;
+        loop {
+            let mut receiver = Receiver::new(state);
+            let ended = match transport {
+                Transport::WebSocket => websocket(&mut receiver).await,
+                Transport::Sse => server_sent_events(&mut receiver).await,
+                Transport::Poll => long_poll(&mut receiver).await,
+            };
+            if receiver.heard {
+                attempt = 0;
+            }
+            if let Ended::Resubscribe = ended {
+                continue;
             }
             attempt = attempt.saturating_add(1);
             state.connection.set(ConnectionStatus::Reconnecting { attempt });
@@ -76,19 +120,36 @@ mod live {
         }
     }
 
+    async fn websocket(receiver: &mut Receiver) -> Ended {
+        let Ok(socket) = WebSocket::open(&socket_url()) else { return Ended::Lost };
+        let (mut sink, mut stream) = socket.split();
+        let mut pings = 0u64;
+        if !subscribe(&mut sink, &receiver.state, &mut pings).await {
+            return Ended::Lost;
+        }
+        while let Some(Ok(message)) = stream.next().await {
+            let Message::Text(text) = message else { continue };
+            if receiver.receive_text(&text) && !subscribe(&mut sink, &receiver.state, &mut pings).await {
+                break;
+            }
+        }
+        Ended::Lost
+    }
+
     /// Subscribes from the held position, then pings so that an idle dashboard still
     /// confirms the connection. False when the socket is gone.
     async fn subscribe(
         sink: &mut futures::stream::SplitSink<WebSocket, Message>,
         state: &DashboardState,
-        ping_id: u64,
+        pings: &mut u64,
     ) -> bool {
+        *pings += 1;
         let subscribe = ClientMessage::Subscribe {
             dashboard: state.dashboard.get_value(),
             since: Some(state.position.get_untracked()),
             max_hz: None,
         };
-        let ping = ClientMessage::Ping { id: ping_id };
+        let ping = ClientMessage::Ping { id: *pings };
         for message in [subscribe, ping] {
             let text = serde_json::to_string(&message).expect("client messages serialize");
             if sink.send(Message::Text(text)).await.is_err() {
@@ -98,6 +159,55 @@ mod live {
         true
     }
 
+    async fn server_sent_events(receiver: &mut Receiver) -> Ended {
+        let url = format!("{}?since={}", stream_url(&receiver.state, "stream"), since(&receiver.state));
+        let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new(&url) else {
+            return Ended::Lost;
+        };
+        let (Ok(snapshots), Ok(updates)) = (source.subscribe("snapshot"), source.subscribe("update"))
+        else {
+            return Ended::Lost;
+        };
+        let mut events = futures::stream::select(snapshots, updates);
+        // The browser reconnects an EventSource by itself, resuming with Last-Event-ID; the
+        // stream reports an error only once the source has given up.
+        while let Some(Ok((_, event))) = events.next().await {
+            let Some(text) = event.data().as_string() else { continue };
+            if receiver.receive_text(&text) {
+                return Ended::Resubscribe;
+            }
+        }
+        Ended::Lost
+    }
+
+    async fn long_poll(receiver: &mut Receiver) -> Ended {
+        loop {
+            let url = format!(
+                "{}?since={}&timeout={POLL_WAIT_SECS}",
+                stream_url(&receiver.state, "poll"),
+                since(&receiver.state)
+            );
+            let response = match gloo_net::http::Request::get(&url).send().await {
+                Ok(response) if response.ok() => response,
+                _ => return Ended::Lost,
+            };
+            let Ok(answer) = response.json::<PollResponse>().await else { return Ended::Lost };
+            receiver.live();
+            for message in answer.messages {
+                // The next poll asks from the held position anyway: a gap needs nothing more.
+                receiver.receive(message);
+            }
+        }
+    }
+
+    fn since(state: &DashboardState) -> String {
+        state.position.get_untracked().to_string()
+    }
+
+    fn stream_url(state: &DashboardState, kind: &str) -> String {
+        format!("/api/v1/{kind}/{}", state.dashboard.get_value())
+    }
+
     fn socket_url() -> String {
         let location = window().location();
         let scheme = match location.protocol().as_deref() {
@@ -105,6 +215,13 @@ mod live {
             _ => "ws",
         };
         format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+    }
+
+    /// `?transport=` of the page, if it names one.
+    fn requested_transport() -> Option<Transport> {
+        let search = window().location().search().ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+        Transport::from_label(&params.get("transport")?)
     }
 }
 

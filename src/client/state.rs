@@ -34,6 +34,33 @@ impl ConnectionStatus {
     }
 }
 
+/// How the page reaches the server (PROTOCOL.md): the same messages over three framings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    /// Server-Sent Events.
+    Sse,
+    /// Long-polling.
+    Poll,
+}
+
+impl Transport {
+    /// The name used in `?transport=`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "ws",
+            Transport::Sse => "sse",
+            Transport::Poll => "poll",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Transport> {
+        [Transport::WebSocket, Transport::Sse, Transport::Poll]
+            .into_iter()
+            .find(|transport| transport.label() == label)
+    }
+}
+
 /// How much history the charts show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeWindow {
@@ -86,6 +113,8 @@ pub struct DashboardState {
     /// Server time of the newest update: the right edge of the charts.
     pub updated_at: RwSignal<Millis>,
     pub connection: RwSignal<ConnectionStatus>,
+    /// The transport in use: WebSocket unless the page asked for another.
+    pub transport: RwSignal<Transport>,
     pub window: RwSignal<TimeWindow>,
 }
 
@@ -100,6 +129,7 @@ impl DashboardState {
             position: RwSignal::new(snapshot.position()),
             updated_at: RwSignal::new(snapshot.ts),
             connection: RwSignal::new(ConnectionStatus::Connecting),
+            transport: RwSignal::new(Transport::WebSocket),
             window: RwSignal::new(TimeWindow::Seconds30),
         };
         state.replace(snapshot);

@@ -9,13 +9,14 @@ pub fn ConnectionBadge() -> impl IntoView {
     let status = move || state.connection.get();
     let title = move || match status() {
         ConnectionStatus::Reconnecting { attempt } => format!("Connection lost, attempt {attempt}"),
-        other => format!("Connection {}", other.label()),
+        other => format!("Connection {} over {}", other.label(), state.transport.get().label()),
     };
     view! {
         <span
             class="badge"
             data-testid="connection-badge"
             data-state=move || status().label()
+            data-transport=move || state.transport.get().label()
             role="status"
             title=title
         >

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Streaming benchmark (BENCHMARKS.md): starts a release server with its built-in sources off,
+# runs the load generator beside it on the same machine, prints the report, stops the server.
+#   scripts/bench-streaming.sh [loadgen flags...]
+#   e.g. scripts/bench-streaming.sh --subscribers 10000 --rate 10 --duration 20
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+port="${BENCH_PORT:-3900}"
+
+cargo build --release --features loadgen --bin loadgen --bin livedash
+ulimit -n 20000
+
+LEPTOS_SITE_ROOT=target/site RUST_LOG=warn ./target/release/livedash \
+  --addr "127.0.0.1:$port" --simulator false --host-metrics false &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+  sleep 0.1
+done
+
+./target/release/loadgen --server "127.0.0.1:$port" --server-pid "$server" "$@"
