@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use livedash::protocol::{ClientMessage, ServerMessage};
+use livedash::protocol::ClientMessage;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
@@ -53,6 +53,23 @@ struct Args {
     require_no_loss: bool,
 }
 
+/// The fields of a server message the generator reads.
+#[derive(serde::Deserialize)]
+struct Received<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    metrics: Option<SentAt>,
+}
+
+#[derive(serde::Deserialize)]
+struct SentAt {
+    #[serde(rename = "sentUs")]
+    sent_us: Option<f64>,
+}
+
 /// What one subscriber saw.
 #[derive(Default)]
 struct Tally {
@@ -64,6 +81,8 @@ struct Tally {
     latencies_us: Vec<u32>,
     /// Whether its final seq equals the last one published.
     converged: bool,
+    /// Why its stream ended before draining, if it did (server close, socket error).
+    ended_early: Option<String>,
     slow: bool,
 }
 
@@ -123,8 +142,19 @@ async fn subscriber(
             }
         }
         let frame = match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            Ok(Some(Ok(Message::Close(close)))) => {
+                tally.ended_early = Some(format!("closed by server: {close:?}"));
+                break;
+            }
             Ok(Some(Ok(frame))) => frame,
-            Ok(_) => break,
+            Ok(Some(Err(error))) => {
+                tally.ended_early = Some(format!("socket error: {error}"));
+                break;
+            }
+            Ok(None) => {
+                tally.ended_early = Some("stream ended".into());
+                break;
+            }
             Err(_) if done.load(Ordering::Relaxed) => {
                 // Drained: nothing more is coming.
                 if held == Some(last_published.load(Ordering::Relaxed)) || held.is_none() {
@@ -136,19 +166,20 @@ async fn subscriber(
         };
         let Message::Text(text) = frame else { continue };
         let received = now_us();
-        match serde_json::from_str::<ServerMessage>(&text) {
-            Ok(ServerMessage::Snapshot(snapshot)) => {
+        // A borrowed, partial parse: the generator must cost far less than the server.
+        match serde_json::from_str::<Received>(&text) {
+            Ok(Received { kind: "snapshot", seq, .. }) => {
                 tally.snapshots += 1;
-                held = Some(snapshot.seq);
+                held = Some(seq);
             }
-            Ok(ServerMessage::Update(update)) => {
+            Ok(Received { kind: "update", seq, metrics, .. }) => {
                 tally.deliveries += 1;
                 if let Some(previous) = held {
-                    tally.lost += update.seq.saturating_sub(previous + 1);
+                    tally.lost += seq.saturating_sub(previous + 1);
                 }
-                held = Some(update.seq);
-                if let Some(sent) = update.metrics.get("sentUs") {
-                    tally.latencies_us.push(received.saturating_sub(*sent as u64) as u32);
+                held = Some(seq);
+                if let Some(sent) = metrics.and_then(|m| m.sent_us) {
+                    tally.latencies_us.push(received.saturating_sub(sent as u64) as u32);
                 }
             }
             _ => {}
@@ -280,6 +311,8 @@ async fn main() -> std::process::ExitCode {
     if let Some((_, rss)) = after {
         println!("server RSS (end)    {:.1} MB", rss as f64 / 1e6);
     }
+    let ended: Vec<&str> = tallies.iter().filter_map(|t| t.ended_early.as_deref()).collect();
+    println!("ended early         {}{}", ended.len(), ended.first().map(|why| format!(" (first: {why})")).unwrap_or_default());
     let fast_complete = fast.iter().all(|t| t.converged) && fast_deliveries >= expected_fast;
     if args.require_no_loss && (lost > 0 || !fast_complete || tallies.is_empty()) {
         eprintln!("loadgen: loss detected");
