@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use livedash::protocol::{ClientMessage, ServerMessage};
+use livedash::protocol::ClientMessage;
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ async fn ingested_metrics_reach_a_subscriber() {
 
     let mut socket = connect(&running).await;
     send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None, max_hz: None }).await;
-    let ServerMessage::Snapshot(snapshot) = next_message(&mut socket).await else { panic!() };
+    let snapshot = expect_snapshot(&mut socket).await;
     assert_eq!(snapshot.metrics["revenue"], 129.5);
     assert_eq!(snapshot.ts, 1_763_900_000_000);
 
@@ -31,7 +31,7 @@ async fn ingested_metrics_reach_a_subscriber() {
     .await;
     assert_eq!((status, answer), (202, json!({"accepted": 2})));
     for (seq, orders) in [(2, 4.0), (3, 5.0)] {
-        let ServerMessage::Update(update) = next_message(&mut socket).await else { panic!() };
+        let update = expect_update(&mut socket).await;
         assert_eq!((update.seq, update.metrics["orders"]), (seq, orders));
     }
     running.shutdown().await;
@@ -58,7 +58,7 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     push(&running, "shop", 1.0).await;
     let mut socket = connect(&running).await;
     send(&mut socket, &ClientMessage::Subscribe { dashboard: "shop".into(), since: None, max_hz: None }).await;
-    let ServerMessage::Snapshot(before) = next_message(&mut socket).await else { panic!() };
+    let before = expect_snapshot(&mut socket).await;
 
     // The first item is fine, the second is not: neither is applied.
     let (status, answer) = ingest(

@@ -16,7 +16,7 @@ async fn max_hz_merges_updates_and_keeps_seq_contiguous() {
     let mut socket = connect(&running).await;
     let subscribe = r#"{"type":"subscribe","dashboard":"fast","maxHz":4}"#;
     send_text(&mut socket, subscribe).await;
-    let ServerMessage::Snapshot(snapshot) = next_message(&mut socket).await else { panic!() };
+    let snapshot = expect_snapshot(&mut socket).await;
     let mut held = snapshot.seq;
 
     // 60 updates over ~1.5 s, each carrying its own counter in `x` and a second metric on odd ones.
@@ -38,7 +38,7 @@ async fn max_hz_merges_updates_and_keeps_seq_contiguous() {
     let started = Instant::now();
     let mut received = Vec::new();
     while held < snapshot.seq + 60 {
-        let ServerMessage::Update(update) = next_message(&mut socket).await else { panic!() };
+        let update = expect_update(&mut socket).await;
         let first = update.from_seq.unwrap_or(update.seq);
         assert_eq!(first, held + 1, "merged ranges are contiguous");
         held = update.seq;
@@ -68,8 +68,8 @@ async fn max_hz_must_be_positive() {
     push(&running, "fast", 0.0).await;
     let mut socket = connect(&running).await;
     send_text(&mut socket, r#"{"type":"subscribe","dashboard":"fast","maxHz":0}"#).await;
-    let ServerMessage::Error(error) = next_message(&mut socket).await else { panic!() };
-    assert!(error.message.contains("maxHz"), "{}", error.message);
+    let message = expect_error(&mut socket, livedash::protocol::ErrorCode::BadRequest).await;
+    assert!(message.contains("maxHz"), "{message}");
     running.shutdown().await;
 }
 
@@ -85,7 +85,7 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     assert_eq!(ingest(&running, &body).await.0, 202);
     let mut stalled = connect(&running).await;
     send(&mut stalled, &ClientMessage::Subscribe { dashboard: "wide".into(), since: None, max_hz: None }).await;
-    let ServerMessage::Snapshot(first) = next_message(&mut stalled).await else { panic!() };
+    let first = expect_snapshot(&mut stalled).await;
 
     // The reader stops reading while 3,000 updates (about 4 MB) pass.
     let batch: String = (0..100).map(|_| body.clone()).collect::<Vec<_>>().join(",");

@@ -4,35 +4,11 @@
 mod common;
 
 use common::*;
-use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage, Snapshot, Update};
+use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage};
 use std::time::Duration;
 
 fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
     ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }
-}
-
-async fn expect_snapshot(socket: &mut Socket) -> Snapshot {
-    match next_message(socket).await {
-        ServerMessage::Snapshot(snapshot) => snapshot,
-        other => panic!("expected a snapshot, got {other:?}"),
-    }
-}
-
-async fn expect_update(socket: &mut Socket) -> Update {
-    match next_message(socket).await {
-        ServerMessage::Update(update) => update,
-        other => panic!("expected an update, got {other:?}"),
-    }
-}
-
-async fn expect_error(socket: &mut Socket, code: ErrorCode) -> String {
-    match next_message(socket).await {
-        ServerMessage::Error(error) => {
-            assert_eq!(error.code, code, "{}", error.message);
-            error.message
-        }
-        other => panic!("expected an error, got {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -109,12 +109,15 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
-    let mut options = leptos::config::get_configuration(None)
+    // cargo-leptos compiles the output name in; plain `cargo build`/`cargo test` do not, and
+    // Leptos' own reader would then complain on stderr, so it is asked only when it can answer.
+    let built_by_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = built_by_cargo_leptos
+        .then(|| leptos::config::get_configuration(None).ok())
+        .flatten()
         .map(|conf| conf.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("livedash").build());
-    if options.output_name.is_empty() {
-        options.output_name = "livedash".into();
-    }
+        .unwrap_or_else(|| LeptosOptions::builder().output_name("livedash").build());
     options.site_root = settings.site_root.as_str().into();
     options.site_addr = addr;
     options

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use futures::{SinkExt, StreamExt};
-use livedash::protocol::{ClientMessage, ServerMessage};
+use livedash::protocol::{ClientMessage, ErrorCode, ServerMessage, Snapshot, Update};
 use livedash::server::{self, config::Settings, Running};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -63,6 +63,30 @@ pub async fn next_message(socket: &mut Socket) -> ServerMessage {
             Message::Close(close) => panic!("connection closed: {close:?}"),
             _ => continue,
         }
+    }
+}
+
+pub async fn expect_snapshot(socket: &mut Socket) -> Snapshot {
+    match next_message(socket).await {
+        ServerMessage::Snapshot(snapshot) => snapshot,
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+}
+
+pub async fn expect_update(socket: &mut Socket) -> Update {
+    match next_message(socket).await {
+        ServerMessage::Update(update) => update,
+        other => panic!("expected an update, got {other:?}"),
+    }
+}
+
+pub async fn expect_error(socket: &mut Socket, code: ErrorCode) -> String {
+    match next_message(socket).await {
+        ServerMessage::Error(error) => {
+            assert_eq!(error.code, code, "{}", error.message);
+            error.message
+        }
+        other => panic!("expected an error, got {other:?}"),
     }
 }
 
