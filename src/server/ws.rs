@@ -1,16 +1,14 @@
 //! The WebSocket transport, `GET /ws` (PROTOCOL.md). Framing lives here; meaning is in
-//! `Session::handle`. Each connection runs a reader and a writer side by side in one task: the
-//! reader decodes client messages, opens a `Feed` per subscribed dashboard and hands it (or a
-//! reply) to the writer; the writer polls its feeds and writes one frame at a time, pings on an
-//! interval, and closes with 1001 when the server shuts down. Because the writer pulls from the
-//! feeds only when the socket took the previous frame, a slow client holds no queue of its own:
-//! its feeds fall behind the live channel and resync with a snapshot. Abuse ends a connection with a close code: 1009 for a message
+//! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
+//! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
+//! writer drains a bounded outbox into the socket, pings on an interval, and closes with 1001
+//! when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
 
 use super::{
     api::error_response,
-    broker::{Broker, Frame},
+    broker::Broker,
     feed::Feed,
     limits::RateLimiter,
     telemetry::{GaugeGuard, Telemetry},
@@ -25,9 +23,9 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use futures::{stream, SinkExt, Stream, StreamExt};
+use futures::{SinkExt, StreamExt};
 use std::{
-    pin::Pin,
+    collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -35,23 +33,11 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
-use tokio_stream::StreamMap;
+use tokio_util::task::AbortOnDropHandle;
 
-/// Commands (subscriptions and replies) queued from the reader to the writer before the reader
-/// waits for the writer.
-const COMMAND_QUEUE: usize = 64;
-
-/// What the reader hands the writer.
-enum Command {
-    /// Start (or restart) streaming a dashboard.
-    Subscribe(String, Feed),
-    Unsubscribe(String),
-    /// A protocol reply: pong or error.
-    Reply(Utf8Bytes),
-}
-
-/// One subscription's frames, as the writer polls them.
-type Frames = Pin<Box<dyn Stream<Item = Frame> + Send>>;
+/// Frames queued for one connection before its feeds wait (and, if it stays slow, fall behind
+/// and get resynced with a snapshot).
+const OUTBOX_FRAMES: usize = 64;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
@@ -95,13 +81,18 @@ async fn serve(socket: WebSocket, state: AppState) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, mut stream) = socket.split();
-    let (commands, mut incoming_commands) = mpsc::channel::<Command>(COMMAND_QUEUE);
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX_FRAMES);
     let started = Instant::now();
     // Milliseconds after `started` when the client was last heard from.
     let last_heard = AtomicU64::new(0);
     let heartbeat = state.settings.heartbeat;
     let write_timeout = state.settings.write_timeout;
-    let mut session = Session { broker: state.broker.clone(), telemetry: telemetry.clone(), commands };
+    let mut session = Session {
+        broker: state.broker.clone(),
+        telemetry: telemetry.clone(),
+        outbox,
+        feeds: HashMap::new(),
+    };
 
     let settings = &state.settings;
     let mut limiter =
@@ -140,26 +131,15 @@ async fn serve(socket: WebSocket, state: AppState) {
     let writer = async {
         let mut ping = tokio::time::interval(heartbeat);
         ping.reset();
-        let mut feeds: StreamMap<String, Frames> = StreamMap::new();
         loop {
             let message = tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     return Ending::Close(close_code::AWAY, "server shutting down");
                 }
-                command = incoming_commands.recv() => match command {
-                    Some(Command::Subscribe(dashboard, feed)) => {
-                        // Replaces an existing subscription to the same dashboard.
-                        feeds.insert(dashboard, frames(feed, telemetry.clone()));
-                        continue;
-                    }
-                    Some(Command::Unsubscribe(dashboard)) => {
-                        feeds.remove(&dashboard);
-                        continue;
-                    }
-                    Some(Command::Reply(text)) => Message::Text(text),
+                message = outgoing.recv() => match message {
+                    Some(message) => message,
                     None => return Ending::Gone,
                 },
-                Some((_, frame)) = feeds.next(), if !feeds.is_empty() => Message::Text(frame.json),
                 _ = ping.tick() => {
                     let silent_ms = started.elapsed().as_millis() as u64
                         - last_heard.load(Ordering::Relaxed);
@@ -202,11 +182,13 @@ async fn serve(socket: WebSocket, state: AppState) {
     }
 }
 
-/// The reader's side of a connection: decodes client messages into commands for the writer.
+/// What one connection has subscribed to, and where its messages go.
 struct Session {
     broker: Arc<dyn Broker>,
     telemetry: Arc<Telemetry>,
-    commands: mpsc::Sender<Command>,
+    outbox: mpsc::Sender<Message>,
+    /// One forwarding task per subscribed dashboard, stopped when dropped.
+    feeds: HashMap<String, AbortOnDropHandle<()>>,
 }
 
 impl Session {
@@ -234,11 +216,14 @@ impl Session {
                     }
                 };
                 // Replacing an existing subscription restarts it from `since`.
+                self.feeds.remove(&dashboard);
                 match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle)
                     .await
                 {
                     Ok(feed) => {
-                        let _ = self.commands.send(Command::Subscribe(dashboard, feed)).await;
+                        let task =
+                            tokio::spawn(forward(feed, self.outbox.clone(), self.telemetry.clone()));
+                        self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
                     }
                     Err(_) => {
                         self.telemetry.error("ws", "unknown_dashboard");
@@ -247,27 +232,31 @@ impl Session {
                 }
             }
             ClientMessage::Unsubscribe { dashboard } => {
-                let _ = self.commands.send(Command::Unsubscribe(dashboard)).await;
+                self.feeds.remove(&dashboard);
             }
             ClientMessage::Ping { id } => self.reply(ServerMessage::Pong { id }).await,
         }
     }
 
     async fn reply(&self, message: ServerMessage) {
-        let _ = self.commands.send(Command::Reply(message.to_json().into())).await;
+        let _ = self.outbox.send(Message::Text(message.to_json().into())).await;
     }
 }
 
-/// A feed as a stream for the writer, counting the subscription while it lives and every
-/// resync snapshot (each snapshot after the first replaces updates the reader could not take).
-fn frames(feed: Feed, telemetry: Arc<Telemetry>) -> Frames {
-    let subscribed = GaugeGuard::new(&telemetry.subscriptions);
-    let state = (feed, telemetry, subscribed, false);
-    Box::pin(stream::unfold(state, |(mut feed, telemetry, subscribed, started)| async move {
-        let frame = feed.next().await?;
+/// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
+/// is the backpressure: the feed falls behind the live channel and resyncs with a snapshot.
+async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>, telemetry: Arc<Telemetry>) {
+    let _subscribed = GaugeGuard::new(&telemetry.subscriptions);
+    let mut started = false;
+    while let Some(frame) = feed.next().await {
+        // Every snapshot after the first replaces updates this reader could not take.
         if frame.is_snapshot && started {
             telemetry.resync_snapshots.inc();
         }
-        Some((frame, (feed, telemetry, subscribed, true)))
-    }))
+        started = true;
+        if outbox.send(Message::Text(frame.json)).await.is_err() {
+            break;
+        }
+    }
+    tracing::debug!(dashboard = feed.dashboard(), "feed ended");
 }
