@@ -222,11 +222,17 @@ async fn main() -> std::process::ExitCode {
     let done = Arc::new(AtomicBool::new(false));
     let last_published = Arc::new(AtomicU64::new(0));
     let slow_every = if args.slow_fraction > 0.0 { (1.0 / args.slow_fraction).round() as usize } else { 0 };
-    let mut sockets = Vec::with_capacity(args.subscribers);
+    let mut tasks = Vec::with_capacity(args.subscribers);
     let mut failed = 0;
     for index in 0..args.subscribers {
         match open_subscriber(&args, index).await {
-            Ok(ws) => sockets.push(ws),
+            // Read at once: a socket left unread answers no pings, and the server rightly
+            // drops it after two heartbeats (this once cost a run 2,000 subscribers).
+            Ok(ws) => {
+                let slow = (slow_every > 0 && index % slow_every == 0)
+                    .then(|| Duration::from_millis(args.slow_stall_ms));
+                tasks.push(tokio::spawn(subscriber(ws, slow, done.clone(), last_published.clone())));
+            }
             Err(error) => {
                 failed += 1;
                 if failed <= 3 {
@@ -234,11 +240,6 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
-    }
-    let mut tasks = Vec::with_capacity(sockets.len());
-    for (index, ws) in sockets.into_iter().enumerate() {
-        let slow = (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
-        tasks.push(tokio::spawn(subscriber(ws, slow, done.clone(), last_published.clone())));
     }
     eprintln!("loadgen: {} connected in {:.1?} ({failed} failed)", tasks.len(), opened_at.elapsed());
     // Let snapshots go out before measuring.
