@@ -140,3 +140,59 @@ async fn connections_over_the_cap_are_refused_before_upgrade() {
     assert!(retried.is_some(), "the freed slot is reusable");
     running.shutdown().await;
 }
+
+/// A WebSocket peer that completes the handshake and then never reads again.
+async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let handshake = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(handshake.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        answer.push(stream.read_u8().await.unwrap());
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 101"));
+    // One masked text frame (client frames must be masked; a zero mask keeps it readable).
+    let payload = subscribe.as_bytes();
+    assert!(payload.len() < 126);
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame).await.unwrap();
+    stream
+}
+
+async fn metric(running: &livedash::server::Running, name: &str) -> f64 {
+    let text = reqwest::get(http_url(running, "/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+}
+
+#[tokio::test]
+async fn a_client_whose_socket_takes_no_data_is_dropped_and_counted() {
+    let mut settings = quiet_settings();
+    settings.write_timeout = Duration::from_millis(300);
+    let running = start(settings).await;
+    let metrics: String = (0..40).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
+    let body = format!(r#"{{"dashboard":"wide","metrics":{{{metrics}}}}}"#);
+    assert_eq!(ingest(&running, &body).await.0, 202);
+    let _stuck = unread_peer(running.addr, r#"{"type":"subscribe","dashboard":"wide"}"#).await;
+
+    // Push until the kernel buffers between server and peer are full and a write stalls.
+    let batch = format!("[{}]", vec![body.as_str(); 200].join(","));
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    while metric(&running, "livedash_dropped_clients_total").await < 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the stuck client was never dropped");
+        assert_eq!(ingest(&running, &batch).await.0, 202);
+    }
+    // Its connection is gone, not just counted.
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    while metric(&running, "livedash_connections").await > 0.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the connection stayed open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown().await;
+}
