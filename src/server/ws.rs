@@ -141,8 +141,8 @@ async fn serve(socket: WebSocket, state: AppState) {
                     None => return Ending::Gone,
                 },
                 _ = ping.tick() => {
-                    let silent_ms = started.elapsed().as_millis() as u64
-                        - last_heard.load(Ordering::Relaxed);
+                    let silent_ms = (started.elapsed().as_millis() as u64)
+                        .saturating_sub(last_heard.load(Ordering::Relaxed));
                     if silent_ms > 2 * heartbeat.as_millis() as u64 {
                         telemetry.dropped_clients.inc();
                         return Ending::Close(close_code::POLICY, "no answer to pings");
