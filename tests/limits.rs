@@ -58,9 +58,9 @@ async fn a_flood_closes_with_1008_but_normal_traffic_passes() {
     running.shutdown().await;
 }
 
-/// A WebSocket peer that completes the handshake and then never answers anything; it reads
-/// raw bytes and returns the server's frames as (opcode, payload) once the server hangs up.
-async fn silent_peer(addr: std::net::SocketAddr) -> Vec<(u8, Vec<u8>)> {
+/// A raw TCP connection upgraded to a WebSocket by hand, so a test controls exactly what the
+/// peer reads and answers (tungstenite would answer pings whenever it reads).
+async fn raw_websocket(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let handshake = format!(
@@ -68,13 +68,24 @@ async fn silent_peer(addr: std::net::SocketAddr) -> Vec<(u8, Vec<u8>)> {
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     stream.write_all(handshake.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        answer.push(stream.read_u8().await.unwrap());
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&answer));
+    stream
+}
+
+/// A WebSocket peer that never answers anything; it returns the server's frames as
+/// (opcode, payload) once the server hangs up.
+async fn silent_peer(addr: std::net::SocketAddr) -> Vec<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = raw_websocket(addr).await;
     let mut bytes = Vec::new();
     tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut bytes)).await.expect("hung up in time").unwrap();
-    let body_start = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a handshake answer") + 4;
-    assert!(bytes.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&bytes));
     // Server frames are unmasked and, here, short (payload length under 126).
     let mut frames = Vec::new();
-    let mut rest = &bytes[body_start..];
+    let mut rest = &bytes[..];
     while rest.len() >= 2 {
         let (opcode, length) = (rest[0] & 0x0f, (rest[1] & 0x7f) as usize);
         assert!(length < 126 && rest.len() >= 2 + length);
@@ -141,20 +152,10 @@ async fn connections_over_the_cap_are_refused_before_upgrade() {
     running.shutdown().await;
 }
 
-/// A WebSocket peer that completes the handshake and then never reads again.
+/// A WebSocket peer that subscribes and then never reads again.
 async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let handshake = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(handshake.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"\r\n\r\n") {
-        answer.push(stream.read_u8().await.unwrap());
-    }
-    assert!(answer.starts_with(b"HTTP/1.1 101"));
+    use tokio::io::AsyncWriteExt;
+    let mut stream = raw_websocket(addr).await;
     // One masked text frame (client frames must be masked; a zero mask keeps it readable).
     let payload = subscribe.as_bytes();
     assert!(payload.len() < 126);
