@@ -165,13 +165,6 @@ async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net:
     stream
 }
 
-async fn metric(running: &livedash::server::Running, name: &str) -> f64 {
-    let text = reqwest::get(http_url(running, "/metrics")).await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
-}
-
 #[tokio::test]
 async fn a_client_whose_socket_takes_no_data_is_dropped_and_counted() {
     let mut settings = quiet_settings();

@@ -100,7 +100,7 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     // the true state having received far fewer than 3,001 updates.
     let mut held = first.seq;
     let mut updates = 0;
-    let mut snapshots = 0;
+    let mut snapshots = 0u32;
     let mut x0 = 0.0;
     while held < truth {
         let frame = tokio::time::timeout(PROMPTLY, stalled.next()).await.unwrap().unwrap().unwrap();
@@ -124,12 +124,7 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     assert_eq!(x0, -1.0, "the reader ends with the true latest value");
     assert!(snapshots >= 1, "the backlog was coalesced into a snapshot");
     assert!(updates < 3001, "{updates} updates: the backlog was not delivered whole");
-    let metrics = reqwest::get(http_url(&running, "/metrics")).await.unwrap().text().await.unwrap();
-    let resyncs: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("livedash_resync_snapshots_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{metrics}"));
-    assert_eq!(resyncs, snapshots, "the coalescing is counted");
+    let resyncs = metric(&running, "livedash_resync_snapshots_total").await;
+    assert_eq!(resyncs, f64::from(snapshots), "the coalescing is counted");
     running.shutdown().await;
 }

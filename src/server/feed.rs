@@ -121,7 +121,7 @@ impl Feed {
             if frame.seq != self.held + 1 {
                 let snapshot = self.broker.snapshot(&self.dashboard).await.ok()?;
                 self.epoch.clone_from(&snapshot.epoch);
-                self.pending.push_back(snapshot_frame(&snapshot));
+                self.pending.push_back(snapshot_frame(snapshot));
                 continue;
             }
             self.held = frame.seq;

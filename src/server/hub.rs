@@ -132,13 +132,19 @@ impl Hub {
     }
 
     fn subscribe(&self, since: Option<&Position>, window_ms: Millis) -> Subscription {
-        let state = self.lock();
-        // Taken under the lock: `live` sees exactly the updates after `state.seq`.
-        let live = self.live.subscribe();
-        let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
-            Some(replay) => replay,
-            None => vec![snapshot_frame(&self.snapshot_locked(&state, window_ms))],
+        let (live, replay_or_snapshot) = {
+            let state = self.lock();
+            // Taken under the lock: `live` sees exactly the updates after `state.seq`.
+            let live = self.live.subscribe();
+            let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
+                Some(replay) => Ok(replay),
+                None => Err(self.snapshot_locked(&state, window_ms)),
+            };
+            (live, start)
         };
+        // Serialized after the lock is released: a snapshot carries the whole history window,
+        // and publishers must not wait for it.
+        let start = replay_or_snapshot.unwrap_or_else(|snapshot| vec![snapshot_frame(snapshot)]);
         Subscription { epoch: self.epoch.clone(), start, live }
     }
 
@@ -207,9 +213,9 @@ pub fn update_frame(update: Update) -> Frame {
 }
 
 /// Serializes a snapshot as a frame.
-pub fn snapshot_frame(snapshot: &Snapshot) -> Frame {
+pub fn snapshot_frame(snapshot: Snapshot) -> Frame {
     let seq = snapshot.seq;
-    let json = ServerMessage::Snapshot(snapshot.clone()).to_json();
+    let json = ServerMessage::Snapshot(snapshot).to_json();
     Frame { seq, is_snapshot: true, json: json.into(), update: None }
 }
 
@@ -362,7 +368,9 @@ mod tests {
         assert_eq!(snapshot.history.series["x"].last(), Some(&None));
         assert_eq!(snapshot.history.series["y"].last(), Some(&Some(7.0)));
         assert_eq!(snapshot.metrics["x"], 29.0);
-        let ServerMessage::Snapshot(decoded) = parse(&snapshot_frame(&snapshot)) else { panic!() };
+        let ServerMessage::Snapshot(decoded) = parse(&snapshot_frame(snapshot.clone())) else {
+            panic!()
+        };
         assert_eq!(decoded, snapshot);
     }
 

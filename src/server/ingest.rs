@@ -1,7 +1,7 @@
 //! `POST /api/v1/ingest`: JSON metrics from any program. A request is validated whole before
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
-use super::{broker::Publication, AppState};
+use super::{api::broker_error_response, broker::Publication, AppState};
 use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, Metrics, Millis};
 use axum::{
     body::Bytes,
@@ -47,8 +47,7 @@ pub async fn ingest(State(state): State<AppState>, body: Bytes) -> Response {
         }
         Err(error) => {
             tracing::error!(%error, "ingest could not publish");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error.to_string() })))
-                .into_response()
+            broker_error_response(error)
         }
     }
 }

@@ -90,6 +90,14 @@ pub async fn expect_error(socket: &mut Socket, code: ErrorCode) -> String {
     }
 }
 
+/// The current value of one of the server's `/metrics` series.
+pub async fn metric(running: &livedash::server::Running, name: &str) -> f64 {
+    let text = reqwest::get(http_url(running, "/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+}
+
 /// Asserts that nothing arrives for `wait`.
 pub async fn expect_silence(socket: &mut Socket, wait: Duration) {
     loop {
