@@ -58,6 +58,9 @@ pub enum BrokerError {
     UnknownDashboard(String),
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// A publication would pass a cardinality limit (dashboards, metrics per dashboard).
+    #[error("{0}; nothing was applied")]
+    LimitExceeded(String),
 }
 
 #[async_trait]

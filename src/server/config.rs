@@ -1,8 +1,13 @@
 //! Server settings: command-line flags with `LIVEDASH_*` environment fallbacks (and Leptos'
 //! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
 
+use super::store::{tier::Retention, StoreOptions, Sync};
 use clap::{ArgAction, Parser};
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| format!("{text:?}: {error} (e.g. 24h, 30d)"))
+}
 
 fn parse_millis(text: &str) -> Result<Duration, String> {
     let millis: u64 = text.parse().map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
@@ -71,9 +76,59 @@ pub struct Settings {
     #[arg(long = "write-timeout-ms", env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
     pub write_timeout: Duration,
 
-    /// Largest ingest request body, in bytes.
-    #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest ingest request body, in bytes (after gzip decompression).
+    #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_ingest_bytes: usize,
+
+    /// Metric values one ingest request may carry at most.
+    #[arg(long, env = "LIVEDASH_MAX_VALUES_PER_REQUEST", default_value_t = 200_000)]
+    pub max_values_per_request: usize,
+
+    /// Dashboards at most; ingest that would create more is refused (422).
+    #[arg(long, env = "LIVEDASH_MAX_DASHBOARDS", default_value_t = 1_000)]
+    pub max_dashboards: usize,
+
+    /// Metrics per dashboard at most; ingest that would add more is refused (422).
+    #[arg(long, env = "LIVEDASH_MAX_METRICS_PER_DASHBOARD", default_value_t = 10_000)]
+    pub max_metrics_per_dashboard: usize,
+
+    /// Token ingest requests must carry (`Authorization: Token <t>` or `Bearer <t>`);
+    /// without one, ingest is open to whoever can reach the address.
+    #[arg(long, env = "LIVEDASH_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Option<String>,
+
+    /// Keep history in the embedded store at `--data`; `false` keeps everything in memory only.
+    #[arg(long, env = "LIVEDASH_PERSIST", default_value_t = true, action = ArgAction::Set)]
+    pub persist: bool,
+
+    /// The history store's SQLite file (its folder is created).
+    #[arg(long, env = "LIVEDASH_DATA", default_value = "data/livedash.sqlite")]
+    pub data: PathBuf,
+
+    /// What an acknowledged ingest survives: `normal` a killed server, `full` also power loss
+    /// (an fsync per commit).
+    #[arg(long, env = "LIVEDASH_SYNC", value_enum, default_value = "normal")]
+    pub sync: Sync,
+
+    /// How long per-second history is kept.
+    #[arg(long, env = "LIVEDASH_RETAIN_SECONDS", default_value = "24h", value_parser = parse_duration)]
+    pub retain_seconds: Duration,
+
+    /// How long per-minute rollups are kept.
+    #[arg(long, env = "LIVEDASH_RETAIN_MINUTES", default_value = "30d", value_parser = parse_duration)]
+    pub retain_minutes: Duration,
+
+    /// How long per-hour rollups are kept.
+    #[arg(long, env = "LIVEDASH_RETAIN_HOURS", default_value = "365d", value_parser = parse_duration)]
+    pub retain_hours: Duration,
+
+    /// How long per-day rollups are kept.
+    #[arg(long, env = "LIVEDASH_RETAIN_DAYS", default_value = "1825d", value_parser = parse_duration)]
+    pub retain_days: Duration,
+
+    /// How often old history is deleted.
+    #[arg(long, env = "LIVEDASH_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub retention_interval: Duration,
 
     /// Longest wait of a long-poll request, in milliseconds, whatever its `timeout` asks.
     #[arg(long = "max-poll-wait-ms", env = "LIVEDASH_MAX_POLL_WAIT_MS", default_value = "30000", value_parser = parse_millis)]
@@ -88,6 +143,22 @@ impl Settings {
     /// The defaults, as `livedash` with no flags and no environment would run.
     pub fn defaults() -> Self {
         Settings::parse_from(["livedash"])
+    }
+
+    /// The history store's options, when persistence is on.
+    pub fn store_options(&self) -> Option<StoreOptions> {
+        self.persist.then(|| StoreOptions {
+            path: self.data.clone(),
+            sync: self.sync,
+            retention: Retention {
+                second: self.retain_seconds,
+                minute: self.retain_minutes,
+                hour: self.retain_hours,
+                day: self.retain_days,
+            },
+            replay_capacity: self.replay_capacity,
+            maintenance_interval: self.retention_interval,
+        })
     }
 }
 

@@ -172,6 +172,7 @@ mod tests {
             replay_capacity: 64,
             history_window_ms: 1000,
             live_capacity: 4,
+            ..HubLimits::default()
         }));
         publish(&*broker, 1).await;
         let mut feed = Feed::open(broker.clone(), "a", None).await.unwrap();

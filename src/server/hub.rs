@@ -1,9 +1,14 @@
 //! The in-memory broker: one hub per dashboard holding its epoch, seq, latest values, metric
 //! definitions and a ring of recent updates for replay and chart history. Updates are
-//! serialized once, under the hub's lock so that seq order and send order agree, and the same
-//! bytes go to every subscriber through a `broadcast` channel.
+//! serialized once and the same bytes go to every subscriber through a `broadcast` channel.
+//!
+//! With a history store, publishing is persist-then-broadcast: seqs are assigned in one order
+//! (the `sequencer`), the store commits, and only then do the updates reach the hubs' logs and
+//! subscribers, so a client never sees a seq that a crash could take back. On start the hubs are
+//! rebuilt from the store with their epoch, seq and retained updates.
 
 use super::broker::{Broker, BrokerError, Declaration, Frame, Publication, Subscription};
+use super::store::{Entry, RecoveredDashboard, Store};
 use crate::model::ring::Ring;
 use crate::protocol::{
     DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, ServerMessage,
@@ -11,12 +16,12 @@ use crate::protocol::{
 };
 use async_trait::async_trait;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
 };
 use tokio::sync::broadcast;
 
-/// Sizes of what each hub retains.
+/// Sizes of what each hub retains, and how many hubs and metrics there may be.
 #[derive(Clone, Debug)]
 pub struct HubLimits {
     /// Updates kept for replay and history (per dashboard).
@@ -26,12 +31,22 @@ pub struct HubLimits {
     /// Updates buffered for a subscriber that is not keeping up before it is resynced with a
     /// snapshot.
     pub live_capacity: usize,
+    /// Dashboards at most; publishing that would create more is refused.
+    pub max_dashboards: usize,
+    /// Metrics per dashboard at most; publishing that would add more is refused.
+    pub max_metrics_per_dashboard: usize,
 }
 
 impl Default for HubLimits {
     fn default() -> Self {
         // 4096 updates: over an hour at one update per second, 6.8 minutes at ten.
-        HubLimits { replay_capacity: 4096, history_window_ms: 300_000, live_capacity: 1024 }
+        HubLimits {
+            replay_capacity: 4096,
+            history_window_ms: 300_000,
+            live_capacity: 1024,
+            max_dashboards: 1_000,
+            max_metrics_per_dashboard: 10_000,
+        }
     }
 }
 
@@ -39,11 +54,16 @@ pub struct MemoryBroker {
     /// Hubs by dashboard id. A std lock: never held across an `.await`.
     hubs: RwLock<HashMap<String, Arc<Hub>>>,
     limits: HubLimits,
+    /// Where updates are persisted before they are broadcast, if anywhere.
+    store: Option<Arc<Store>>,
+    /// Held while a batch is checked and its seqs assigned, so batches reach the store (and
+    /// then subscribers) in seq order. Never held across an `.await`.
+    sequencer: Mutex<()>,
 }
 
 struct Hub {
     id: String,
-    epoch: String,
+    epoch: Arc<str>,
     /// Order of creation, for listing.
     rank: usize,
     live: broadcast::Sender<Frame>,
@@ -55,7 +75,12 @@ struct HubState {
     title: String,
     /// In display order.
     definitions: Vec<MetricDefinition>,
+    /// The names in `definitions`, for quick membership checks.
+    known: HashSet<String>,
     declared: bool,
+    /// The last seq assigned; ahead of `seq` while a batch is being persisted.
+    assigned: u64,
+    /// The last seq committed and broadcast.
     seq: u64,
     ts: Millis,
     latest: Metrics,
@@ -65,7 +90,17 @@ struct HubState {
 
 impl MemoryBroker {
     pub fn new(limits: HubLimits) -> Self {
-        MemoryBroker { hubs: RwLock::new(HashMap::new()), limits }
+        MemoryBroker { hubs: RwLock::new(HashMap::new()), limits, store: None, sequencer: Mutex::new(()) }
+    }
+
+    /// A broker that persists to `store`, starting from the dashboards it recovered.
+    pub fn with_store(limits: HubLimits, store: Arc<Store>, recovered: Vec<RecoveredDashboard>) -> Self {
+        let hubs = recovered
+            .into_iter()
+            .enumerate()
+            .map(|(rank, dashboard)| (dashboard.id.clone(), Arc::new(Hub::restore(dashboard, rank, &limits))))
+            .collect();
+        MemoryBroker { hubs: RwLock::new(hubs), limits, store: Some(store), sequencer: Mutex::new(()) }
     }
 
     fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
@@ -84,23 +119,61 @@ impl MemoryBroker {
         let mut hubs = self.hubs.write().expect("hub map lock poisoned");
         let rank = hubs.len();
         hubs.entry(dashboard.to_owned())
-            .or_insert_with(|| Arc::new(Hub::new(dashboard, rank, &self.limits)))
+            .or_insert_with(|| Arc::new(Hub::new(dashboard, new_epoch().into(), rank, &self.limits)))
             .clone()
+    }
+
+    /// Refuses a batch that would pass the dashboard or metric limits.
+    fn admit(&self, batch: &[Publication]) -> Result<(), BrokerError> {
+        let hubs = self.hubs.read().expect("hub map lock poisoned");
+        let mut new_dashboards = HashSet::new();
+        let mut new_metrics: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for publication in batch {
+            let dashboard = publication.dashboard.as_str();
+            let hub = hubs.get(dashboard);
+            if hub.is_none() {
+                new_dashboards.insert(dashboard);
+            }
+            let state = hub.map(|hub| hub.lock());
+            let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains(name));
+            let added = new_metrics.entry(dashboard).or_default();
+            added.extend(publication.metrics.keys().map(String::as_str).filter(|name| !known(name)));
+        }
+        let dashboards = hubs.len() + new_dashboards.len();
+        if dashboards > self.limits.max_dashboards {
+            return Err(BrokerError::LimitExceeded(format!(
+                "this would make {dashboards} dashboards; the limit is {}",
+                self.limits.max_dashboards
+            )));
+        }
+        for (dashboard, added) in new_metrics {
+            let existing = hubs.get(dashboard).map_or(0, |hub| hub.lock().known.len());
+            if existing + added.len() > self.limits.max_metrics_per_dashboard {
+                return Err(BrokerError::LimitExceeded(format!(
+                    "dashboard '{dashboard}' would have {} metrics; the limit is {}",
+                    existing + added.len(),
+                    self.limits.max_metrics_per_dashboard
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
 impl Hub {
-    fn new(id: &str, rank: usize, limits: &HubLimits) -> Self {
+    fn new(id: &str, epoch: Arc<str>, rank: usize, limits: &HubLimits) -> Self {
         let (live, _) = broadcast::channel(limits.live_capacity.max(1));
         Hub {
             id: id.to_owned(),
-            epoch: new_epoch(),
+            epoch,
             rank,
             live,
             state: Mutex::new(HubState {
                 title: id.to_owned(),
                 definitions: Vec::new(),
+                known: HashSet::new(),
                 declared: false,
+                assigned: 0,
                 seq: 0,
                 ts: 0,
                 latest: Metrics::new(),
@@ -109,23 +182,48 @@ impl Hub {
         }
     }
 
+    /// A hub as the store last saw it; metric definitions are inferred until declared again.
+    fn restore(dashboard: RecoveredDashboard, rank: usize, limits: &HubLimits) -> Self {
+        let hub = Hub::new(&dashboard.id, dashboard.epoch.into(), rank, limits);
+        {
+            let mut state = hub.lock();
+            for name in dashboard.latest.keys() {
+                state.define(name);
+            }
+            state.assigned = dashboard.seq;
+            state.seq = dashboard.seq;
+            state.ts = dashboard.ts;
+            state.latest = dashboard.latest;
+            for frame in dashboard.log {
+                state.log.push(frame);
+            }
+        }
+        hub
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
         self.state.lock().expect("hub lock poisoned")
     }
 
-    fn publish(&self, ts: Millis, metrics: Metrics) {
+    /// Gives an update the next seq and serializes it; it reaches subscribers on `commit`.
+    fn assign(&self, ts: Millis, metrics: Metrics) -> Frame {
         let mut state = self.lock();
         for name in metrics.keys() {
-            if !state.definitions.iter().any(|d| &d.name == name) {
-                state.definitions.push(MetricDefinition::inferred(name));
-            }
+            state.define(name);
         }
-        state.seq += 1;
-        state.ts = ts;
-        state.latest.extend(metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        state.assigned += 1;
         let update =
-            Update { dashboard: self.id.clone(), seq: state.seq, from_seq: None, ts, metrics };
-        let frame = update_frame(update);
+            Update { dashboard: self.id.clone(), seq: state.assigned, from_seq: None, ts, metrics };
+        update_frame(update)
+    }
+
+    /// Makes an assigned (and, with a store, persisted) update current and sends it out.
+    fn commit(&self, frame: Frame) {
+        let mut state = self.lock();
+        let update = logged(&frame);
+        state.seq = update.seq;
+        state.ts = update.ts;
+        state.latest.extend(update.metrics.iter().map(|(k, v)| (k.clone(), *v)));
         // No receiver is not an error: nobody is watching this dashboard right now.
         let _ = self.live.send(frame.clone());
         state.log.push(frame);
@@ -145,7 +243,7 @@ impl Hub {
         // Serialized after the lock is released: a snapshot carries the whole history window,
         // and publishers must not wait for it.
         let start = replay_or_snapshot.unwrap_or_else(|snapshot| vec![snapshot_frame(snapshot)]);
-        Subscription { epoch: self.epoch.clone(), start, live }
+        Subscription { epoch: self.epoch.to_string(), start, live }
     }
 
     fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {
@@ -164,7 +262,7 @@ impl Hub {
         Snapshot {
             dashboard: self.id.clone(),
             title: state.title.clone(),
-            epoch: self.epoch.clone(),
+            epoch: self.epoch.to_string(),
             seq: state.seq,
             ts: state.ts,
             metrics: state.latest.clone(),
@@ -180,6 +278,15 @@ impl Hub {
             id: self.id.clone(),
             title: state.title.clone(),
             definitions: state.definitions.clone(),
+        }
+    }
+}
+
+impl HubState {
+    /// Adds an inferred definition for a metric not seen before.
+    fn define(&mut self, name: &str) {
+        if self.known.insert(name.to_owned()) {
+            self.definitions.push(MetricDefinition::inferred(name));
         }
     }
 }
@@ -238,16 +345,48 @@ impl Broker for MemoryBroker {
                 definitions.push(existing);
             }
         }
+        state.known = definitions.iter().map(|d| d.name.clone()).collect();
         state.definitions = definitions;
         state.declared = true;
         Ok(())
     }
 
     async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
-        for publication in batch {
-            self.hub_or_create(&publication.dashboard).publish(publication.ts, publication.metrics);
+        let committed = {
+            let _order = self.sequencer.lock().expect("sequencer lock poisoned");
+            self.admit(&batch)?;
+            let assigned: Vec<(Arc<Hub>, Frame)> = batch
+                .into_iter()
+                .map(|publication| {
+                    let hub = self.hub_or_create(&publication.dashboard);
+                    let frame = hub.assign(publication.ts, publication.metrics);
+                    (hub, frame)
+                })
+                .collect();
+            let Some(store) = &self.store else {
+                for (hub, frame) in assigned {
+                    hub.commit(frame);
+                }
+                return Ok(());
+            };
+            let entries = assigned
+                .iter()
+                .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), frame: frame.clone() })
+                .collect();
+            store.append(
+                entries,
+                Box::new(move || {
+                    for (hub, frame) in assigned {
+                        hub.commit(frame);
+                    }
+                }),
+            )
+        };
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
+            Err(_) => Err(BrokerError::Unavailable("the history store is closed".into())),
         }
-        Ok(())
     }
 
     async fn subscribe(
@@ -277,7 +416,12 @@ mod tests {
     use super::*;
 
     fn broker(replay_capacity: usize) -> MemoryBroker {
-        MemoryBroker::new(HubLimits { replay_capacity, history_window_ms: 10_000, live_capacity: 16 })
+        MemoryBroker::new(HubLimits {
+            replay_capacity,
+            history_window_ms: 10_000,
+            live_capacity: 16,
+            ..HubLimits::default()
+        })
     }
 
     async fn publish(broker: &MemoryBroker, dashboard: &str, ts: Millis, value: f64) {

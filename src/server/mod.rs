@@ -14,6 +14,7 @@ pub mod limits;
 pub mod poll;
 pub mod sources;
 pub mod sse;
+pub mod store;
 pub mod telemetry;
 pub mod ws;
 
@@ -26,6 +27,7 @@ use axum::{
 use broker::Broker;
 use config::Settings;
 use hub::{HubLimits, MemoryBroker};
+use store::Store;
 use telemetry::Telemetry;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -46,6 +48,8 @@ pub struct AppState {
     /// One permit per open WebSocket, up to `settings.max_connections`.
     pub connections: Arc<Semaphore>,
     pub telemetry: Arc<Telemetry>,
+    /// The history store, unless running with `--persist false`.
+    pub store: Option<Arc<Store>>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -66,7 +70,7 @@ impl Running {
     /// Stops accepting, closes every socket with 1001, stops the sources, and waits (up to the
     /// grace period) for all of it.
     pub async fn shutdown(self) {
-        let AppState { shutdown, tasks, settings, .. } = self.state;
+        let AppState { shutdown, tasks, settings, store, .. } = self.state;
         shutdown.cancel();
         tasks.close();
         let grace = settings.shutdown_grace;
@@ -78,18 +82,38 @@ impl Running {
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
             _ => {}
         }
+        if let Some(store) = store {
+            // Commits what is queued; blocking, so off the async workers.
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        }
     }
 }
 
-/// Starts serving on `listener` with the in-memory broker and the sources `settings` enable.
+/// Starts serving on `listener` with the in-memory broker (persisting to the history store
+/// unless `--persist false`) and the sources `settings` enable.
 pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(HubLimits {
+    let limits = HubLimits {
         replay_capacity: settings.replay_capacity,
         history_window_ms: Millis::from(settings.history_window_secs) * 1000,
         live_capacity: settings.live_buffer,
-    }));
+        max_dashboards: settings.max_dashboards,
+        max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
+    };
+    let (broker, store): (Arc<dyn Broker>, _) = match settings.store_options() {
+        None => (Arc::new(MemoryBroker::new(limits)), None),
+        Some(options) => {
+            let (store, recovered) = tokio::task::spawn_blocking(move || Store::open(options))
+                .await
+                .expect("opening the store panicked")
+                .map_err(std::io::Error::other)?;
+            tracing::info!(dashboards = recovered.len(), "history store opened");
+            let store = Arc::new(store);
+            (Arc::new(MemoryBroker::with_store(limits, store.clone(), recovered)), Some(store))
+        }
+    };
     let state = AppState {
+        store,
         leptos_options: leptos_options(&settings, addr),
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
@@ -142,8 +166,13 @@ async fn start_sources(state: &AppState) {
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(crate::app::App);
     let api = Router::new()
-        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/ingest", post(ingest::json::ingest))
+        .route("/api/v2/write", post(ingest::influx::write))
+        // Gzip bodies (Telegraf's default) are inflated first, so the limit counts what
+        // they inflate to.
         .layer(DefaultBodyLimit::max(state.settings.max_ingest_bytes))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .route("/api/v1/dashboards/{id}/history", get(api::history))
         .route("/api/v1/dashboards", get(api::dashboards))
         .route("/api/v1/dashboards/{id}/snapshot", get(api::snapshot))
         .route("/ws", get(ws::upgrade))

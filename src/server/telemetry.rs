@@ -26,6 +26,10 @@ pub struct Telemetry {
     pub dropped_clients: Counter,
     /// Updates accepted through ingest.
     pub ingested_updates: Counter,
+    /// Metric values accepted through ingest (a point of one metric at one time).
+    pub ingested_values: Counter,
+    /// Line protocol string fields skipped (they cannot be charted).
+    pub skipped_string_fields: Counter,
     /// Errors answered, by endpoint and code.
     errors: Family<ErrorLabels, Counter>,
 }
@@ -40,6 +44,8 @@ impl Telemetry {
             resync_snapshots: Counter::default(),
             dropped_clients: Counter::default(),
             ingested_updates: Counter::default(),
+            ingested_values: Counter::default(),
+            skipped_string_fields: Counter::default(),
             errors: Family::default(),
             registry: Registry::default(),
         };
@@ -57,6 +63,12 @@ impl Telemetry {
             telemetry.dropped_clients.clone(),
         );
         registry.register("ingested_updates", "Updates accepted by ingest", telemetry.ingested_updates.clone());
+        registry.register("ingested_values", "Metric values accepted by ingest", telemetry.ingested_values.clone());
+        registry.register(
+            "ingest_skipped_string_fields",
+            "Line protocol string fields skipped (not chartable)",
+            telemetry.skipped_string_fields.clone(),
+        );
         registry.register("errors", "Errors answered, by endpoint and code", telemetry.errors.clone());
         Telemetry { registry, ..telemetry }
     }

@@ -20,6 +20,16 @@ pub fn quiet_settings() -> Settings {
     settings.simulator = false;
     settings.host_metrics = false;
     settings.tick = Duration::from_millis(50);
+    // In memory: tests that need the history store give it a folder of their own.
+    settings.persist = false;
+    settings
+}
+
+/// `quiet_settings` with the history store in `folder`.
+pub fn persisted_settings(folder: &std::path::Path) -> Settings {
+    let mut settings = quiet_settings();
+    settings.persist = true;
+    settings.data = folder.join("livedash.sqlite");
     settings
 }
 

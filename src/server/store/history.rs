@@ -1,0 +1,91 @@
+//! Reading history back: buckets of count/sum/min/max/avg aligned to a requested step, answered
+//! from the coarsest tier that tiles the step. Runs on reader connections of its own (WAL lets
+//! them read while the writer writes), kept in a small pool.
+
+use super::{connect, tier::Tier, StoreError, Sync};
+use crate::protocol::Millis;
+use rusqlite::{params, Connection, OpenFlags};
+use serde::Serialize;
+use std::{path::PathBuf, sync::Mutex};
+
+/// One step of history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket, aligned to the step.
+    pub ts: Millis,
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub avg: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct HistoryQuery {
+    pub dashboard: String,
+    pub metric: String,
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+}
+
+/// Reader connections, opened on demand and reused.
+pub struct Readers {
+    path: PathBuf,
+    sync: Sync,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub fn new(path: PathBuf, sync: Sync) -> Self {
+        Readers { path, sync, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// The buckets of `query` with data, oldest first; `None` if the metric was never stored.
+    /// Blocking: call from a blocking thread.
+    pub fn history(&self, query: &HistoryQuery) -> Result<Option<Vec<Bucket>>, StoreError> {
+        let connection = match self.idle.lock().expect("reader pool poisoned").pop() {
+            Some(connection) => connection,
+            None => connect(&self.path, self.sync, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        };
+        let answer = read(&connection, query);
+        self.idle.lock().expect("reader pool poisoned").push(connection);
+        answer
+    }
+}
+
+fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Bucket>>, StoreError> {
+    let tier = Tier::for_step(query.step_ms)
+        .ok_or_else(|| StoreError::Sqlite(format!("step {} ms is not whole seconds", query.step_ms)))?;
+    let metric: Option<i64> = connection
+        .prepare_cached("SELECT id FROM metrics WHERE dashboard = ?1 AND name = ?2")?
+        .query_row(params![query.dashboard, query.metric], |row| row.get(0))
+        .map(Some)
+        .or_else(|error| match error {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            error => Err(error),
+        })?;
+    let Some(metric) = metric else { return Ok(None) };
+    let step = query.step_ms;
+    let from = query.from - query.from.rem_euclid(step);
+    let sql = format!(
+        "SELECT ts - (ts % ?1) AS bucket, sum(count), sum(sum), min(min), max(max)
+         FROM {} WHERE metric = ?2 AND ts >= ?3 AND ts <= ?4
+         GROUP BY bucket ORDER BY bucket",
+        tier.table()
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![step, metric, from, query.to], |row| {
+        let count: i64 = row.get(1)?;
+        let sum: f64 = row.get(2)?;
+        Ok(Bucket {
+            ts: row.get(0)?,
+            count,
+            sum,
+            min: row.get(3)?,
+            max: row.get(4)?,
+            avg: sum / count as f64,
+        })
+    })?;
+    Ok(Some(rows.collect::<Result<_, _>>()?))
+}

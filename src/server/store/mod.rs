@@ -1,0 +1,352 @@
+//! The embedded history store: one SQLite file (WAL mode) holding, per dashboard, its epoch,
+//! seq and latest values, the recent updates for replay, and every metric's history in four
+//! tiers (`tier`). One writer thread (`writer`) owns all writes and commits whatever has queued
+//! up in one transaction (group commit); readers (`history`) use their own connections.
+//!
+//! Durability: an append resolves only after its transaction committed. In WAL mode with
+//! `synchronous=NORMAL` (the default, `--sync normal`) a commit is a `write()` into the WAL
+//! file, so it survives the server being killed (`kill -9`, a crash); with `--sync full` each
+//! commit also fsyncs the WAL, which survives power loss and OS crashes too.
+
+pub mod history;
+pub mod tier;
+mod writer;
+
+use super::broker::Frame;
+use crate::protocol::{Metrics, Millis, ServerMessage};
+use rusqlite::{Connection, OpenFlags};
+use std::{
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
+use tier::{Retention, Tier};
+use tokio::sync::oneshot;
+
+/// How much of a commit reaches the disk before it is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sync {
+    /// Survives the process dying (WAL, `synchronous=NORMAL`).
+    Normal,
+    /// Survives the machine dying too (WAL, `synchronous=FULL`: an fsync per commit).
+    Full,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    pub sync: Sync,
+    pub retention: Retention,
+    /// Updates kept per dashboard for replay after a restart.
+    pub replay_capacity: usize,
+    /// How often retention is enforced.
+    pub maintenance_interval: Duration,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("history store: {0}")]
+    Sqlite(String),
+    #[error("history store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error.to_string())
+    }
+}
+
+/// One update to persist, with the epoch of its dashboard.
+pub struct Entry {
+    pub epoch: Arc<str>,
+    pub frame: Frame,
+}
+
+/// A dashboard as it was when the server last stopped.
+#[derive(Debug)]
+pub struct RecoveredDashboard {
+    pub id: String,
+    pub epoch: String,
+    pub seq: u64,
+    pub ts: Millis,
+    pub latest: Metrics,
+    /// The retained updates, oldest first.
+    pub log: Vec<Frame>,
+}
+
+enum Message {
+    Append(writer::Job),
+    /// Finish what is queued, then stop.
+    Close,
+}
+
+/// A handle on the store; cheap to share.
+pub struct Store {
+    sender: Mutex<mpsc::Sender<Message>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: history::Readers,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dashboards (
+    id     TEXT PRIMARY KEY,
+    epoch  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    ts     INTEGER NOT NULL,
+    latest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS updates (
+    dashboard TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (dashboard, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
+    id        INTEGER PRIMARY KEY,
+    dashboard TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    UNIQUE (dashboard, name)
+);
+";
+
+fn tier_schema(tier: Tier) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (
+            metric INTEGER NOT NULL,
+            ts     INTEGER NOT NULL,
+            count  INTEGER NOT NULL,
+            sum    REAL NOT NULL,
+            min    REAL NOT NULL,
+            max    REAL NOT NULL,
+            PRIMARY KEY (metric, ts)
+        ) WITHOUT ROWID;",
+        tier.table()
+    )
+}
+
+/// Opens a connection with the settings every connection shares.
+fn connect(path: &Path, sync: Sync, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match sync {
+        Sync::Normal => "NORMAL",
+        Sync::Full => "FULL",
+    };
+    connection.pragma_update(None, "synchronous", synchronous)?;
+    Ok(connection)
+}
+
+impl Store {
+    /// Opens (or creates) the store at `options.path` and reads back every dashboard.
+    pub fn open(options: StoreOptions) -> Result<(Store, Vec<RecoveredDashboard>), StoreError> {
+        if let Some(folder) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|error| {
+                StoreError::Sqlite(format!("cannot create {}: {error}", folder.display()))
+            })?;
+        }
+        let connection = connect(&options.path, options.sync, OpenFlags::default())?;
+        connection.execute_batch(SCHEMA)?;
+        for tier in Tier::ALL {
+            connection.execute_batch(&tier_schema(tier))?;
+        }
+        let recovered = recover(&connection, options.replay_capacity)?;
+        let (sender, receiver) = mpsc::channel();
+        let state = writer::WriterState::load(connection, &options, &recovered)?;
+        let writer = std::thread::Builder::new()
+            .name("livedash-store".into())
+            .spawn(move || writer::run(state, receiver))
+            .map_err(|error| StoreError::Sqlite(format!("cannot start the writer: {error}")))?;
+        let readers = history::Readers::new(options.path.clone(), options.sync);
+        let store = Store { sender: Mutex::new(sender), writer: Mutex::new(Some(writer)), readers };
+        Ok((store, recovered))
+    }
+
+    /// Queues `entries` for the next commit. `on_commit` runs on the writer thread right after
+    /// the commit, in the order appends were queued; the receiver resolves after it.
+    pub fn append(
+        &self,
+        entries: Vec<Entry>,
+        on_commit: Box<dyn FnOnce() + Send>,
+    ) -> oneshot::Receiver<Result<(), StoreError>> {
+        let (ack, acked) = oneshot::channel();
+        let job = writer::Job { entries, on_commit, ack };
+        // If the writer is gone the job (and its ack sender) is dropped: the receiver errors.
+        let _ = self.sender.lock().expect("store sender lock poisoned").send(Message::Append(job));
+        acked
+    }
+
+    /// Writes what is queued and stops the writer. Appends after this fail.
+    pub fn close(&self) {
+        let _ = self.sender.lock().expect("store sender lock poisoned").send(Message::Close);
+        if let Some(writer) = self.writer.lock().expect("store writer lock poisoned").take() {
+            if writer.join().is_err() {
+                tracing::error!("the store writer panicked");
+            }
+        }
+    }
+
+    pub fn readers(&self) -> &history::Readers {
+        &self.readers
+    }
+}
+
+/// Reads every dashboard's position, latest values and last `replay_capacity` updates.
+fn recover(
+    connection: &Connection,
+    replay_capacity: usize,
+) -> Result<Vec<RecoveredDashboard>, StoreError> {
+    let mut dashboards = Vec::new();
+    let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest FROM dashboards ORDER BY rowid")?;
+    let mut updates = connection.prepare(
+        "SELECT json FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let found = rows.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
+    })?;
+    for row in found {
+        let (id, epoch, seq, ts, latest) = row?;
+        let seq = seq as u64;
+        let latest: Metrics = serde_json::from_str(&latest)
+            .map_err(|error| StoreError::Sqlite(format!("dashboard '{id}': bad latest values: {error}")))?;
+        let first = seq.saturating_sub(replay_capacity as u64);
+        let mut log = Vec::new();
+        for json in updates.query_map(rusqlite::params![id, first as i64], |row| row.get::<_, String>(0))? {
+            let json = json?;
+            match serde_json::from_str::<ServerMessage>(&json) {
+                Ok(ServerMessage::Update(update)) => log.push(super::hub::update_frame(update)),
+                _ => return Err(StoreError::Sqlite(format!("dashboard '{id}': unreadable update"))),
+            }
+        }
+        dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, log });
+    }
+    Ok(dashboards)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{history::HistoryQuery, tier::Tier, *};
+    use crate::{protocol::Update, server::hub::update_frame};
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    fn options(folder: &Path) -> StoreOptions {
+        StoreOptions {
+            path: folder.join("store.sqlite"),
+            sync: Sync::Normal,
+            retention: Retention::default(),
+            replay_capacity: 100,
+            maintenance_interval: Duration::from_secs(3600),
+        }
+    }
+
+    fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
+        let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
+        let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics };
+        Entry { epoch: "e1".into(), frame: update_frame(update) }
+    }
+
+    async fn append(store: &Store, entries: Vec<Entry>) {
+        store.append(entries, Box::new(|| {})).await.unwrap().unwrap();
+    }
+
+    fn query(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis) -> Vec<history::Bucket> {
+        let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms };
+        store.readers().history(&query).unwrap().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn every_tier_matches_a_brute_force_aggregation() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, recovered) = Store::open(options(folder.path())).unwrap();
+        assert!(recovered.is_empty());
+        let mut rng = SmallRng::seed_from_u64(7);
+        let start: Millis = 1_700_000_000_000;
+        let mut points = Vec::new();
+        // Three days of irregular points, several per second at times, in batches of varied size.
+        let mut ts = start;
+        let mut seq = 0;
+        while ts < start + 3 * 86_400_000 {
+            let mut batch = Vec::new();
+            for _ in 0..rng.random_range(1..50) {
+                ts += rng.random_range(0..120_000);
+                seq += 1;
+                let value = rng.random_range(-1000.0..1000.0_f64).round() / 4.0;
+                points.push((ts, value));
+                batch.push(entry("d", seq, ts, &[("x", value)]));
+            }
+            append(&store, batch).await;
+        }
+        for (step_ms, label) in [(1_000, "1s"), (60_000, "1m"), (300_000, "5m"), (3_600_000, "1h"), (86_400_000, "1d")] {
+            let mut expected: BTreeMap<Millis, (i64, f64, f64, f64)> = BTreeMap::new();
+            for &(ts, value) in &points {
+                let bucket = ts - ts.rem_euclid(step_ms);
+                let slot = expected.entry(bucket).or_insert((0, 0.0, f64::MAX, f64::MIN));
+                slot.0 += 1;
+                slot.1 += value;
+                slot.2 = slot.2.min(value);
+                slot.3 = slot.3.max(value);
+            }
+            let buckets = query(&store, "x", start, ts, step_ms);
+            assert_eq!(buckets.len(), expected.len(), "{label}");
+            for (bucket, (ts, (count, sum, min, max))) in buckets.iter().zip(expected) {
+                assert_eq!((bucket.ts, bucket.count, bucket.min, bucket.max), (ts, count, min, max), "{label}");
+                assert!((bucket.sum - sum).abs() < 1e-6, "{label}: {} vs {sum}", bucket.sum);
+                assert!((bucket.avg - sum / count as f64).abs() < 1e-9);
+            }
+        }
+        assert!(Tier::for_step(5 * 60_000) == Some(Tier::Minute));
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn reopening_recovers_positions_latest_values_and_the_replay_log() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        for seq in 1..=150 {
+            append(&store, vec![entry("d", seq, seq as Millis * 1000, &[("x", seq as f64)])]).await;
+        }
+        append(&store, vec![entry("other", 1, 5, &[("y", 2.0)])]).await;
+        store.close();
+        let (store, recovered) = Store::open(options(folder.path())).unwrap();
+        assert_eq!(recovered.len(), 2);
+        let d = &recovered[0];
+        assert_eq!((d.id.as_str(), d.epoch.as_str(), d.seq, d.ts), ("d", "e1", 150, 150_000));
+        assert_eq!(d.latest["x"], 150.0);
+        // The last `replay_capacity` updates, in order.
+        let seqs: Vec<u64> = d.log.iter().map(|frame| frame.seq).collect();
+        assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
+        assert_eq!(recovered[1].latest["y"], 2.0);
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn retention_deletes_old_points_per_tier_and_trims_the_replay_log() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut options = options(folder.path());
+        options.retention.second = Duration::from_secs(60);
+        options.retention.minute = Duration::from_secs(3600);
+        options.replay_capacity = 3;
+        options.maintenance_interval = Duration::from_millis(100);
+        let (store, _) = Store::open(options.clone()).unwrap();
+        let now = crate::server::now_millis();
+        let old = now - 2 * 3_600_000;
+        append(&store, vec![entry("d", 1, old, &[("x", 1.0)])]).await;
+        for seq in 2..=6 {
+            append(&store, vec![entry("d", seq, now, &[("x", 2.0)])]).await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let seconds = query(&store, "x", old - 1000, now, 1000);
+        assert_eq!(seconds.iter().map(|b| b.count).sum::<i64>(), 5, "the old second is gone");
+        let minutes = query(&store, "x", old - 60_000, now, 60_000);
+        assert_eq!(minutes.iter().map(|b| b.count).sum::<i64>(), 5, "the old minute is gone");
+        let hours = query(&store, "x", old - 3_600_000, now, 3_600_000);
+        assert_eq!(hours.iter().map(|b| b.count).sum::<i64>(), 6, "hours are kept a year");
+        store.close();
+        let (store, recovered) = Store::open(options).unwrap();
+        assert_eq!(recovered[0].log.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![4, 5, 6]);
+        store.close();
+    }
+}

@@ -1,0 +1,123 @@
+//! The four resolutions history is kept at (in the spirit of Netdata's tiers): per second, per
+//! minute, per hour, per day. Every tier holds count, sum, min and max per bucket, so any tier
+//! can answer any coarser step exactly, and each is a plain merge of the points that fell in it.
+
+use crate::protocol::Millis;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Tier {
+    /// Finest first.
+    pub const ALL: [Tier; 4] = [Tier::Second, Tier::Minute, Tier::Hour, Tier::Day];
+
+    pub fn step_ms(self) -> Millis {
+        match self {
+            Tier::Second => 1_000,
+            Tier::Minute => 60_000,
+            Tier::Hour => 3_600_000,
+            Tier::Day => 86_400_000,
+        }
+    }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Tier::Second => "points_1s",
+            Tier::Minute => "points_1m",
+            Tier::Hour => "points_1h",
+            Tier::Day => "points_1d",
+        }
+    }
+
+    /// The start of the bucket `ts` falls in (UTC, so days start at midnight UTC).
+    pub fn bucket(self, ts: Millis) -> Millis {
+        ts - ts.rem_euclid(self.step_ms())
+    }
+
+    /// The coarsest tier whose buckets tile `step` exactly, the cheapest one to answer it from.
+    pub fn for_step(step_ms: Millis) -> Option<Tier> {
+        Tier::ALL.into_iter().rev().find(|tier| step_ms > 0 && step_ms % tier.step_ms() == 0)
+    }
+}
+
+/// How long each tier is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub second: Duration,
+    pub minute: Duration,
+    pub hour: Duration,
+    pub day: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        Retention {
+            second: Duration::from_secs(DAY),
+            minute: Duration::from_secs(30 * DAY),
+            hour: Duration::from_secs(365 * DAY),
+            day: Duration::from_secs(5 * 365 * DAY),
+        }
+    }
+}
+
+impl Retention {
+    pub fn of(&self, tier: Tier) -> Duration {
+        match tier {
+            Tier::Second => self.second,
+            Tier::Minute => self.minute,
+            Tier::Hour => self.hour,
+            Tier::Day => self.day,
+        }
+    }
+}
+
+/// Parses a step such as `1s`, `10s`, `5m`, `1h`, `1d` into milliseconds.
+pub fn parse_step(text: &str) -> Result<Millis, String> {
+    let invalid = || format!("step '{text}' is not a number followed by s, m, h or d (e.g. 1m)");
+    let unit = match text.chars().last() {
+        Some('s') => 1_000,
+        Some('m') => 60_000,
+        Some('h') => 3_600_000,
+        Some('d') => 86_400_000,
+        _ => return Err(invalid()),
+    };
+    let count: Millis = text[..text.len() - 1].parse().map_err(|_| invalid())?;
+    if count <= 0 {
+        return Err(invalid());
+    }
+    count.checked_mul(unit).ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_align_to_the_step() {
+        assert_eq!(Tier::Minute.bucket(125_000), 120_000);
+        assert_eq!(Tier::Second.bucket(1_999), 1_000);
+        assert_eq!(Tier::Day.bucket(86_400_000 + 5), 86_400_000);
+    }
+
+    #[test]
+    fn steps_pick_the_coarsest_tier_that_tiles_them() {
+        assert_eq!(Tier::for_step(1_000), Some(Tier::Second));
+        assert_eq!(Tier::for_step(10_000), Some(Tier::Second));
+        assert_eq!(Tier::for_step(300_000), Some(Tier::Minute));
+        assert_eq!(Tier::for_step(7_200_000), Some(Tier::Hour));
+        assert_eq!(Tier::for_step(7 * 86_400_000), Some(Tier::Day));
+        assert_eq!(Tier::for_step(1_500), None);
+        assert_eq!(parse_step("5m"), Ok(300_000));
+        assert_eq!(parse_step("1d"), Ok(86_400_000));
+        assert!(parse_step("0s").is_err());
+        assert!(parse_step("m").is_err());
+        assert!(parse_step("5w").is_err());
+    }
+}
