@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run dev build test test-rust test-e2e tools e2e-deps check
+.PHONY: run dev build test test-rust test-e2e tools e2e-deps python-deps check
 
 ## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
 run: build
@@ -22,7 +22,7 @@ build: tools
 ## Every test: unit and integration (real sockets), then browser tests on the release build.
 test: test-rust test-e2e
 
-test-rust: tools
+test-rust: tools python-deps
 	cargo test --features loadgen
 
 test-e2e: build e2e-deps
@@ -38,3 +38,6 @@ tools:
 
 e2e-deps:
 	@scripts/install-e2e-deps.sh
+
+python-deps:
+	@scripts/install-python-deps.sh

@@ -74,7 +74,7 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     let (status, _) = ingest(&running, "not json").await;
     assert_eq!(status, 400);
     // A request over the size limit is refused before it is read whole.
-    let huge = format!(r#"{{"dashboard":"shop","metrics":{{"x":1}},"pad":"{}"}}"#, "a".repeat(2 << 20));
+    let huge = format!(r#"{{"dashboard":"shop","metrics":{{"x":1}},"pad":"{}"}}"#, "a".repeat(quiet_settings().max_ingest_bytes));
     let (status, _) = ingest(&running, &huge).await;
     assert_eq!(status, 413);
     let (status, _) = ingest(&running, r#"{"dashboard":"ghost","metrics":{"x":1e999}}"#).await;
