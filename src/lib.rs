@@ -10,10 +10,13 @@
 //! - `loaders`: server functions the pages load their first render from.
 //! - `client`: the browser's state signals and its live connection.
 //! - `app`: the HTML shell, routes and the `App` component.
+//! - `bench` (loadgen): what the benchmark programs in `src/bin` share.
 //! - `pages`: one route per file. `components`: one component per file; charts draw through
 //!   a function generic over plotters' `DrawingBackend`.
 
 pub mod app;
+#[cfg(feature = "loadgen")]
+pub mod bench;
 pub mod client;
 pub mod components;
 pub mod loaders;

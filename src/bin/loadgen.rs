@@ -6,7 +6,10 @@
 
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use livedash::protocol::ClientMessage;
+use livedash::{
+    bench::{percentile, process_usage},
+    protocol::ClientMessage,
+};
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
@@ -88,24 +91,6 @@ struct Tally {
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
-
-/// utime + stime in seconds, and VmRSS in bytes, of `pid`.
-fn process_usage(pid: u32) -> Option<(f64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb: u64 = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    // Clock ticks are 100 per second on Linux.
-    Some((ticks / 100.0, rss_kb * 1024))
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -191,14 +176,6 @@ async fn subscriber(
     tally.converged = held == Some(last_published.load(Ordering::Relaxed));
     let _ = ws.close(None).await;
     tally
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[index] as f64 / 1000.0
 }
 
 #[tokio::main]

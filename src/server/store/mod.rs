@@ -148,6 +148,9 @@ impl Store {
             })?;
         }
         let connection = connect(&options.path, options.sync, OpenFlags::default())?;
+        // The writer revisits the newest pages of every metric on each commit: keep them in
+        // memory (64 MiB; the default 2 MiB made a third of its time page reads).
+        connection.pragma_update(None, "cache_size", -65_536)?;
         connection.execute_batch(SCHEMA)?;
         for tier in Tier::ALL {
             connection.execute_batch(&tier_schema(tier))?;

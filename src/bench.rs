@@ -1,0 +1,30 @@
+//! What the benchmark programs (`src/bin/loadgen.rs`, `src/bin/ingest_bench.rs`) share:
+//! reading a server's CPU time and memory from /proc, and latency percentiles.
+
+/// utime + stime in seconds, and VmRSS in bytes, of `pid`.
+pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb: u64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    // Clock ticks are 100 per second on Linux.
+    Some((ticks / 100.0, rss_kb * 1024))
+}
+
+/// The `p` quantile (0..=1) of sorted microsecond latencies, in milliseconds.
+pub fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+

@@ -1,0 +1,165 @@
+//! Ingest benchmark (see BENCHMARKS.md): pushes batches of points to a running server through
+//! line protocol (`/api/v2/write`) or JSON (`/api/v1/ingest`) from several concurrent writers,
+//! and prints sustained points per second, request latency p50/p99/max, and the server's CPU
+//! time per point (from /proc when `--server-pid` is given).
+//!
+//! A batch holds `--series` series (one tag value each) at `--steps` consecutive seconds, so
+//! `series x steps` points; time moves on by `steps` seconds per batch, as a backfill would.
+
+use clap::{Parser, ValueEnum};
+use livedash::bench::{percentile, process_usage};
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// InfluxDB line protocol to `/api/v2/write?precision=s`.
+    Lp,
+    /// JSON to `/api/v1/ingest`.
+    Json,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure a livedash server's ingest throughput and latency.")]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    server: SocketAddr,
+    #[arg(long, value_enum, default_value = "lp")]
+    format: Format,
+    /// Dashboard (bucket) written to.
+    #[arg(long, default_value = "ingestbench")]
+    dashboard: String,
+    /// Series (distinct metrics) per batch.
+    #[arg(long, default_value_t = 100)]
+    series: usize,
+    /// Consecutive seconds per series per batch.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// The server's pid, to report its CPU time per point.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// One batch starting at `first_second`.
+fn batch(args: &Args, first_second: i64) -> String {
+    let mut body = String::with_capacity(args.series * args.steps * 40);
+    match args.format {
+        Format::Lp => {
+            for step in 0..args.steps as i64 {
+                let ts = first_second + step;
+                for series in 0..args.series {
+                    let value = (ts % 1000) as f64 + series as f64 / 7.0;
+                    body.push_str(&format!("bench,host=h{series} value={value} {ts}\n"));
+                }
+            }
+        }
+        Format::Json => {
+            body.push('[');
+            for step in 0..args.steps as i64 {
+                let ts = first_second + step;
+                if step > 0 {
+                    body.push(',');
+                }
+                body.push_str(&format!(r#"{{"dashboard":"{}","ts":{},"metrics":{{"#, args.dashboard, ts * 1000));
+                for series in 0..args.series {
+                    let value = (ts % 1000) as f64 + series as f64 / 7.0;
+                    let comma = if series > 0 { "," } else { "" };
+                    body.push_str(&format!(r#"{comma}"bench.h{series}.value":{value}"#));
+                }
+                body.push_str("}}");
+            }
+            body.push(']');
+        }
+    }
+    body
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Arc::new(Args::parse());
+    let url = match args.format {
+        Format::Lp => format!("http://{}/api/v2/write?bucket={}&precision=s", args.server, args.dashboard),
+        Format::Json => format!("http://{}/api/v1/ingest", args.server),
+    };
+    let points_per_batch = (args.series * args.steps) as u64;
+    // Start a day ago so the per-second tier keeps everything written.
+    let clock = Arc::new(AtomicI64::new(
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 86_000) as i64,
+    ));
+    let client = reqwest::Client::new();
+    let before = args.server_pid.and_then(process_usage);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(args.duration);
+    let writers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (args, client, url, clock) = (args.clone(), client.clone(), url.clone(), clock.clone());
+            tokio::spawn(async move {
+                let mut latencies_us = Vec::new();
+                let mut failures = 0u64;
+                while Instant::now() < deadline {
+                    let first = clock.fetch_add(args.steps as i64, Ordering::Relaxed);
+                    let body = batch(&args, first);
+                    let sent = Instant::now();
+                    match client.post(&url).body(body).send().await {
+                        Ok(response) if response.status().is_success() => {
+                            latencies_us.push(sent.elapsed().as_micros() as u32);
+                        }
+                        Ok(response) => {
+                            failures += 1;
+                            let status = response.status();
+                            eprintln!("refused: {status} {}", response.text().await.unwrap_or_default());
+                        }
+                        Err(error) => {
+                            failures += 1;
+                            eprintln!("request failed: {error}");
+                        }
+                    }
+                }
+                (latencies_us, failures)
+            })
+        })
+        .collect();
+    let mut latencies_us = Vec::new();
+    let mut failures = 0;
+    for writer in writers {
+        let (latencies, failed) = writer.await.expect("writer panicked");
+        latencies_us.extend(latencies);
+        failures += failed;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = args.server_pid.and_then(process_usage);
+    latencies_us.sort_unstable();
+    let points = latencies_us.len() as u64 * points_per_batch;
+    println!("format              {:?}", args.format);
+    println!("batch               {} points ({} series x {} s)", points_per_batch, args.series, args.steps);
+    println!("concurrency         {}", args.concurrency);
+    println!("requests            {} ok, {failures} failed, in {elapsed:.1} s", latencies_us.len());
+    println!("points/s            {:.0}", points as f64 / elapsed);
+    println!(
+        "latency ms          p50 {:.1}  p99 {:.1}  max {:.1}",
+        percentile(&latencies_us, 0.5),
+        percentile(&latencies_us, 0.99),
+        percentile(&latencies_us, 1.0)
+    );
+    if let (Some((cpu_before, _)), Some((cpu_after, rss))) = (before, after) {
+        let cpu = cpu_after - cpu_before;
+        println!("server CPU          {cpu:.2} s = {:.2} us per point", cpu * 1e6 / points.max(1) as f64);
+        println!("server RSS          {:.1} MB", rss as f64 / 1e6);
+    }
+    if failures > 0 {
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
