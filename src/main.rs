@@ -3,14 +3,24 @@
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    use clap::Parser;
-    use livedash::server::{self, config::Settings};
+    use livedash::server::{
+        self,
+        config::{LoadError, Settings},
+    };
     use tracing_subscriber::EnvFilter;
 
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let settings = Settings::parse();
+    let settings = match Settings::load(std::env::args_os()) {
+        Ok(settings) => settings,
+        Err(LoadError::Flags(error)) => error.exit(),
+        Err(LoadError::File(error)) => {
+            eprintln!("livedash: configuration error: {error}");
+            eprintln!("livedash: not starting with a half-read configuration");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(settings.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -18,12 +28,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    tracing::info!(
-        site_root = settings.site_root,
-        simulator = settings.simulator,
-        host_metrics = settings.host_metrics,
-        "starting"
-    );
+    print_startup(&settings);
     let running = match server::start(settings, listener).await {
         Ok(running) => running,
         Err(error) => {
@@ -36,6 +41,34 @@ async fn main() -> std::process::ExitCode {
     tracing::info!("shutting down");
     running.shutdown().await;
     std::process::ExitCode::SUCCESS
+}
+
+/// What this run uses, so nobody has to guess: configuration, storage, dashboards.
+#[cfg(feature = "ssr")]
+fn print_startup(settings: &livedash::server::config::Settings) {
+    let config = settings.config.as_ref().map_or("built-in defaults".to_owned(), |path| path.display().to_string());
+    println!("livedash configuration: {config}");
+    if settings.persist {
+        println!(
+            "livedash history: {} (sync {:?}; kept {} per second, {} per minute, {} per hour, {} per day)",
+            settings.data.display(),
+            settings.sync,
+            humantime::format_duration(settings.retain_seconds),
+            humantime::format_duration(settings.retain_minutes),
+            humantime::format_duration(settings.retain_hours),
+            humantime::format_duration(settings.retain_days),
+        );
+    } else {
+        println!("livedash history: in memory only (--persist false)");
+    }
+    for dashboard in &settings.dashboards {
+        let sources: Vec<String> = dashboard.sources.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
+        let fed = if sources.is_empty() { "ingest".to_owned() } else { format!("{} + ingest", sources.join(", ")) };
+        println!("livedash dashboard: {} ({fed})", dashboard.id);
+    }
+    if settings.ingest_token.is_none() {
+        println!("livedash ingest: open (set LIVEDASH_INGEST_TOKEN to require a token)");
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

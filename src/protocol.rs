@@ -178,11 +178,20 @@ pub struct MetricDefinition {
     pub unit: String,
     #[serde(default)]
     pub format: Format,
+    /// Omitted on the wire when it is the default line chart.
+    #[serde(default, skip_serializing_if = "ChartKind::is_line")]
+    pub chart: ChartKind,
 }
 
 impl MetricDefinition {
     pub fn new(name: &str, label: &str, unit: &str, format: Format) -> Self {
-        MetricDefinition { name: name.into(), label: label.into(), unit: unit.into(), format }
+        MetricDefinition {
+            name: name.into(),
+            label: label.into(),
+            unit: unit.into(),
+            format,
+            chart: ChartKind::Line,
+        }
     }
 
     /// What a metric that arrived through ingest without a configuration looks like.
@@ -195,6 +204,7 @@ impl MetricDefinition {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[serde(alias = "integer")]
     Int,
     #[default]
     Decimal,
@@ -205,6 +215,24 @@ pub enum Format {
     Bytes,
     /// Seconds.
     Duration,
+}
+
+/// How a metric's history is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    #[default]
+    Line,
+    /// A line with the area under it filled.
+    Area,
+    /// Only the card, no chart.
+    None,
+}
+
+impl ChartKind {
+    pub fn is_line(&self) -> bool {
+        *self == ChartKind::Line
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use crate::client::state::DashboardState;
 use crate::model::{format::format_axis, series::Point};
-use crate::protocol::{Format, MetricDefinition, Millis};
+use crate::protocol::{ChartKind, Format, MetricDefinition, Millis};
 use leptos::prelude::*;
 use plotters::prelude::*;
 
@@ -20,11 +20,13 @@ pub struct ChartSpec<'a> {
     pub from: Millis,
     pub to: Millis,
     pub format: Format,
+    /// `Area` fills under the line; anything else draws the line alone.
+    pub kind: ChartKind,
     /// Device pixels per CSS pixel: fonts and strokes scale with it to stay crisp.
     pub scale: f64,
 }
 
-/// Draws a line-and-area chart of `spec` on `backend`, time relative to `spec.to` on the x
+/// Draws a line (or area) chart of `spec` on `backend`, time relative to `spec.to` on the x
 /// axis, values in the metric's format on the y axis.
 pub fn draw_chart<DB: DrawingBackend>(
     backend: DB,
@@ -60,9 +62,8 @@ pub fn draw_chart<DB: DrawingBackend>(
         .draw()?;
 
     let relative = spec.points.iter().map(|(ts, value)| ((ts - spec.to) as f64 / 1000.0, *value));
-    chart.draw_series(
-        AreaSeries::new(relative, low, LINE.mix(0.15)).border_style(LINE.stroke_width(px(1.5))),
-    )?;
+    let fill = if spec.kind == ChartKind::Area { LINE.mix(0.35) } else { TRANSPARENT };
+    chart.draw_series(AreaSeries::new(relative, low, fill).border_style(LINE.stroke_width(px(1.5))))?;
     root.present()
 }
 
@@ -94,7 +95,7 @@ fn value_range(points: &[Point]) -> (f64, f64) {
 pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let MetricDefinition { name, label, unit, format } = definition;
+    let MetricDefinition { name, label, unit, format, chart: kind } = definition;
 
     #[cfg(feature = "hydrate")]
     {
@@ -106,12 +107,12 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             state.series.with(|series| {
                 let empty = crate::model::ring::Ring::with_capacity(1);
                 let ring = series.get(&name).unwrap_or(&empty);
-                paint(&canvas, ring.iter(), from, to, format);
+                paint(&canvas, ring.iter(), from, to, format, kind);
             });
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format);
+    let _ = (state, format, kind);
 
     let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
     view! {
@@ -131,6 +132,7 @@ fn paint<'a>(
     from: Millis,
     to: Millis,
     format: Format,
+    kind: ChartKind,
 ) {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
@@ -144,7 +146,7 @@ fn paint<'a>(
         return;
     };
     let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
-    let spec = ChartSpec { points: &reduced, from, to, format, scale };
+    let spec = ChartSpec { points: &reduced, from, to, format, kind, scale };
     if let Err(error) = draw_chart(backend, &spec) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
@@ -158,7 +160,7 @@ mod tests {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, (400, 160));
-            let spec = ChartSpec { points, from: 0, to: 30_000, format, scale: 1.0 };
+            let spec = ChartSpec { points, from: 0, to: 30_000, format, kind: ChartKind::Area, scale: 1.0 };
             draw_chart(backend, &spec).unwrap();
         }
         svg

@@ -11,7 +11,7 @@ const TREND_MS: i64 = 30_000;
 #[component]
 pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
-    let MetricDefinition { name, label, unit, format } = definition;
+    let MetricDefinition { name, label, unit, format, .. } = definition;
     let value = {
         let name = name.clone();
         move || {

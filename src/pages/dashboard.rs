@@ -8,7 +8,7 @@ use crate::components::{
 };
 use crate::loaders::load_snapshot;
 use crate::pages::not_found::NotFound;
-use crate::protocol::Snapshot;
+use crate::protocol::{ChartKind, Snapshot};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -39,6 +39,11 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
     use_live_connection(state);
 
     let definitions = move || state.definitions.get();
+    let charted = move || {
+        let mut definitions = state.definitions.get();
+        definitions.retain(|d| d.chart != ChartKind::None);
+        definitions
+    };
     view! {
         <Title text=move || state.title.get()/>
         <section
@@ -59,7 +64,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
                 </For>
             </div>
             <div class="charts">
-                <For each=definitions key=|d| d.name.clone() let:definition>
+                <For each=charted key=|d| d.name.clone() let:definition>
                     <MetricChart definition/>
                 </For>
             </div>

@@ -1,9 +1,10 @@
 //! Server settings: command-line flags with `LIVEDASH_*` environment fallbacks (and Leptos'
 //! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
 
+use super::config_file::{self, ConfigError, DashboardConfig};
 use super::store::{tier::Retention, StoreOptions, Sync};
-use clap::{ArgAction, Parser};
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| format!("{text:?}: {error} (e.g. 24h, 30d)"))
@@ -20,6 +21,15 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
 #[derive(Clone, Debug, Parser)]
 #[command(name = "livedash", version, about = "A real-time metrics dashboard: ingest, stream, chart.")]
 pub struct Settings {
+    /// A TOML file of settings (by flag name) and dashboards; flags and LIVEDASH_* variables
+    /// override what it says.
+    #[arg(long, env = "LIVEDASH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// The dashboards to serve: from `--config`, else the built-in `main` and `host`.
+    #[arg(skip = config_file::default_dashboards())]
+    pub dashboards: Vec<DashboardConfig>,
+
     /// Address to listen on.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -139,10 +149,67 @@ pub struct Settings {
     pub shutdown_grace: Duration,
 }
 
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Bad flags or variables, or `--help`/`--version`: clap prints and exits.
+    #[error(transparent)]
+    Flags(#[from] clap::Error),
+    #[error(transparent)]
+    File(#[from] ConfigError),
+}
+
 impl Settings {
     /// The defaults, as `livedash` with no flags and no environment would run.
     pub fn defaults() -> Self {
         Settings::parse_from(["livedash"])
+    }
+
+    /// Settings from `args` (flags), the environment and the `--config` file they name.
+    pub fn load<I, T>(args: I) -> Result<Settings, LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let first = Settings::try_parse_from(&args)?;
+        let Some(path) = first.config.clone() else { return Ok(first) };
+        let file = config_file::load(&path)?;
+        let origin = path.display();
+        // The file's values become the flags' defaults, below the environment and the flags.
+        let mut command = Settings::command();
+        for setting in &file.settings {
+            let id = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(setting.flag.as_str()) && setting.flag != "config")
+                .map(|arg| arg.get_id().clone())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{origin}:{}: unknown key '{}' (keys are the flags of `livedash --help`, or [[dashboards]])",
+                        setting.line,
+                        setting.flag.replace('-', "_")
+                    ))
+                })?;
+            // Checked alone first, so a bad value is reported with its line.
+            let flag = format!("--{}", setting.flag);
+            if let Err(error) = Settings::try_parse_from(["livedash", flag.as_str(), setting.value.as_str()]) {
+                let reason = error.to_string();
+                let reason = reason.lines().next().unwrap_or_default().trim_start_matches("error: ");
+                return Err(ConfigError(format!(
+                    "{origin}:{}: key '{}': {reason}",
+                    setting.line,
+                    setting.flag.replace('-', "_")
+                ))
+                .into());
+            }
+            command = command.mut_arg(id, |arg| arg.default_value(setting.value.clone()));
+        }
+        let matches = command.try_get_matches_from(&args)?;
+        let mut settings = Settings::from_arg_matches(&matches)?;
+        if !file.dashboards.is_empty() {
+            settings.dashboards = file.dashboards;
+        }
+        Ok(settings)
     }
 
     /// The history store's options, when persistence is on.
@@ -177,5 +244,47 @@ mod tests {
         assert!(settings.host_metrics);
         assert_eq!(settings.tick, Duration::from_millis(100));
         assert!(Settings::try_parse_from(["livedash", "--tick-ms", "0"]).is_err());
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_config_file_sets_defaults_that_flags_override() {
+        let config = file("tick_ms = 250\nmax-dashboards = 7\nsync = \"full\"\n[[dashboards]]\nid = \"shop\"\n");
+        let path = config.path().to_str().unwrap();
+        let settings = Settings::load(["livedash", "--config", path, "--max-dashboards", "9"]).unwrap();
+        assert_eq!(settings.tick, Duration::from_millis(250), "from the file");
+        assert_eq!(settings.max_dashboards, 9, "the flag wins");
+        assert_eq!(settings.sync, Sync::Full);
+        assert_eq!(settings.dashboards.len(), 1);
+        assert_eq!(settings.dashboards[0].id, "shop");
+        // Without a file: the built-in dashboards.
+        let ids: Vec<_> = Settings::defaults().dashboards.into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["main", "host"]);
+    }
+
+    #[test]
+    fn config_errors_name_file_line_and_key() {
+        let cases = [
+            ("addr = \"127.0.0.1:1\"\ncolour = \"red\"\n", ":2: unknown key 'colour'"),
+            ("\n\ntick_ms = 0\n", ":3: key 'tick_ms': "),
+            ("sync = \"sometimes\"\n", ":1: key 'sync': "),
+            ("config = \"other.toml\"\n", ":1: unknown key 'config'"),
+        ];
+        for (text, expected) in cases {
+            let config = file(text);
+            let path = config.path().to_str().unwrap().to_owned();
+            let Err(LoadError::File(error)) = Settings::load(["livedash", "--config", &path]) else {
+                panic!("{text:?} was accepted");
+            };
+            assert!(error.0.starts_with(&path), "{error}");
+            assert!(error.0.contains(expected), "{text:?}: {error}");
+        }
+        let missing = Settings::load(["livedash", "--config", "/nonexistent/livedash.toml"]);
+        assert!(matches!(missing, Err(LoadError::File(error)) if error.0.contains("cannot read")));
     }
 }

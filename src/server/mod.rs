@@ -7,6 +7,7 @@
 pub mod api;
 pub mod broker;
 pub mod config;
+pub mod config_file;
 pub mod feed;
 pub mod hub;
 pub mod ingest;
@@ -26,6 +27,8 @@ use axum::{
 };
 use broker::Broker;
 use config::Settings;
+use config_file::SourceKind;
+use sources::Source;
 use hub::{HubLimits, MemoryBroker};
 use store::Store;
 use telemetry::Telemetry;
@@ -147,19 +150,43 @@ fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
     options
 }
 
+/// Declares every configured dashboard, in the configured order, and starts the sources that
+/// feed them (unless turned off by `--simulator false` / `--host-metrics false`).
 async fn start_sources(state: &AppState) {
-    let tick = state.settings.tick;
-    if state.settings.simulator {
-        let seed = now_millis() as u64;
-        let source = sources::simulator::Simulator::new(seed);
-        state.tasks.spawn(sources::run(source, state.broker.clone(), tick, state.shutdown.clone()));
-    }
-    if state.settings.host_metrics {
-        // sysinfo's first reads touch /proc and /sys: keep them off the async workers.
-        let collector = tokio::task::spawn_blocking(sources::host::HostCollector::new)
-            .await
-            .expect("host collector setup panicked");
-        state.tasks.spawn(sources::run(collector, state.broker.clone(), tick, state.shutdown.clone()));
+    let settings = &state.settings;
+    for (index, dashboard) in settings.dashboards.iter().enumerate() {
+        let mut feeding: Vec<Box<dyn Source>> = Vec::new();
+        for kind in &dashboard.sources {
+            match kind {
+                SourceKind::Simulator if settings.simulator => {
+                    let seed = now_millis() as u64 + index as u64;
+                    feeding.push(Box::new(sources::simulator::Simulator::new(seed)));
+                }
+                SourceKind::Host if settings.host_metrics => {
+                    // sysinfo's first reads touch /proc and /sys: keep them off the async workers.
+                    let collector = tokio::task::spawn_blocking(sources::host::HostCollector::new)
+                        .await
+                        .expect("host collector setup panicked");
+                    feeding.push(Box::new(collector));
+                }
+                _ => {}
+            }
+        }
+        // Built-in dashboards whose sources are off are not shown; configured ones always are.
+        let configured = !dashboard.metrics.is_empty() || !dashboard.title.is_empty() || dashboard.sources.is_empty();
+        if feeding.is_empty() && !configured {
+            continue;
+        }
+        let built_in = feeding.first().map(|source| source.declaration());
+        let declaration = sources::configured_declaration(dashboard, built_in);
+        if let Err(error) = state.broker.declare(declaration).await {
+            tracing::error!(%error, dashboard = dashboard.id, "cannot declare dashboard");
+            continue;
+        }
+        for source in feeding {
+            let (broker, shutdown) = (state.broker.clone(), state.shutdown.clone());
+            state.tasks.spawn(sources::run(source, dashboard.id.clone(), broker, settings.tick, shutdown));
+        }
     }
 }
 

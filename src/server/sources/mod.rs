@@ -1,11 +1,12 @@
-//! Producers that feed dashboards on their own: the demo business simulator (`main`) and the
-//! host's real system metrics (`host`). Each declares its dashboard, then publishes one update
-//! per tick until shutdown.
+//! Producers that feed dashboards on their own: the demo business simulator and the host's
+//! real system metrics, on the dashboards the configuration names (`main` and `host` by
+//! default). Each publishes one update per tick until shutdown.
 
 pub mod host;
 pub mod simulator;
 
 use super::broker::{Broker, Declaration, Publication};
+use super::config_file::DashboardConfig;
 use crate::protocol::{Metrics, Millis};
 use std::{sync::Arc, time::Duration};
 use tokio::time::MissedTickBehavior;
@@ -13,24 +14,53 @@ use tokio_util::sync::CancellationToken;
 
 /// Something that reads a set of metrics once per tick.
 pub trait Source: Send + 'static {
+    /// Its own title and metric definitions (the dashboard id is the configuration's).
     fn declaration(&self) -> Declaration;
     /// The metrics at `now`; `None` to skip this tick.
     fn sample(&mut self, now: Millis) -> Option<Metrics>;
 }
 
-/// Declares `source`'s dashboard, then publishes a sample every `tick` until `shutdown`.
+impl Source for Box<dyn Source> {
+    fn declaration(&self) -> Declaration {
+        (**self).declaration()
+    }
+
+    fn sample(&mut self, now: Millis) -> Option<Metrics> {
+        (**self).sample(now)
+    }
+}
+
+/// What `config` declares: its title and metrics first (gaps filled from `built_in`, the
+/// source's own declaration), then the source's other metrics.
+pub fn configured_declaration(config: &DashboardConfig, built_in: Option<Declaration>) -> Declaration {
+    let built_in = built_in.unwrap_or_else(|| Declaration {
+        dashboard: config.id.clone(),
+        title: config.id.clone(),
+        definitions: Vec::new(),
+    });
+    let mut definitions: Vec<_> = config
+        .metrics
+        .iter()
+        .map(|metric| metric.definition(built_in.definitions.iter().find(|d| d.name == metric.name)))
+        .collect();
+    for definition in built_in.definitions {
+        if !definitions.iter().any(|d| d.name == definition.name) {
+            definitions.push(definition);
+        }
+    }
+    let title = if config.title.is_empty() { built_in.title } else { config.title.clone() };
+    Declaration { dashboard: config.id.clone(), title, definitions }
+}
+
+/// Publishes a sample of `source` into `dashboard` (already declared) every `tick` until
+/// `shutdown`.
 pub async fn run(
     mut source: impl Source,
+    dashboard: String,
     broker: Arc<dyn Broker>,
     tick: Duration,
     shutdown: CancellationToken,
 ) {
-    let declaration = source.declaration();
-    let dashboard = declaration.dashboard.clone();
-    if let Err(error) = broker.declare(declaration).await {
-        tracing::error!(%error, dashboard, "source could not declare its dashboard");
-        return;
-    }
     let mut interval = tokio::time::interval(tick);
     // After a stall, keep the rhythm instead of bursting to catch up.
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -1,0 +1,252 @@
+//! The TOML configuration file (`--config` / `LIVEDASH_CONFIG`): server settings by flag name,
+//! and the dashboards to serve (title, metrics in order with label, unit, format and chart,
+//! and the sources that feed them). Errors name the file, line and key; a server with a bad
+//! file refuses to start.
+//!
+//! ```toml
+//! addr = "0.0.0.0:3000"          # any `livedash --help` flag, dashes or underscores
+//! retain_seconds = "48h"
+//!
+//! [[dashboards]]
+//! id = "shop"
+//! title = "Shop"
+//! sources = ["simulator"]        # "simulator", "host"; ingest can feed any dashboard
+//!
+//! [[dashboards.metrics]]
+//! name = "orders"
+//! label = "Orders"
+//! unit = "/s"
+//! format = "integer"             # integer, decimal, percent, currency, bytes, duration
+//! chart = "area"                 # line (default), area, none
+//! ```
+//!
+//! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
+
+use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, ChartKind, Format, MetricDefinition};
+use serde::Deserialize;
+use std::{collections::BTreeMap, path::Path};
+use toml::Spanned;
+
+/// A producer built into the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The demo business simulator.
+    Simulator,
+    /// This machine's CPU, memory, load, network and disk.
+    Host,
+}
+
+/// One dashboard as configured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DashboardConfig {
+    pub id: String,
+    /// Empty: the source's title, or the id.
+    pub title: String,
+    pub sources: Vec<SourceKind>,
+    /// Shown first, in this order; metrics the sources or ingest add follow.
+    pub metrics: Vec<MetricConfig>,
+}
+
+/// One metric as configured; absent fields come from the source's own definition.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub name: String,
+    pub label: Option<String>,
+    pub unit: Option<String>,
+    pub format: Option<Format>,
+    pub chart: Option<ChartKind>,
+}
+
+impl MetricConfig {
+    /// The definition shown, filling gaps from `fallback` (the source's definition, if any).
+    pub fn definition(&self, fallback: Option<&MetricDefinition>) -> MetricDefinition {
+        let base = fallback.cloned().unwrap_or_else(|| MetricDefinition::inferred(&self.name));
+        MetricDefinition {
+            name: self.name.clone(),
+            label: self.label.clone().unwrap_or(base.label),
+            unit: self.unit.clone().unwrap_or(base.unit),
+            format: self.format.unwrap_or(base.format),
+            chart: self.chart.unwrap_or(base.chart),
+        }
+    }
+}
+
+/// Without a file: the simulator on `main` and this machine on `host`.
+pub fn default_dashboards() -> Vec<DashboardConfig> {
+    let built_in = |id: &str, source| DashboardConfig {
+        id: id.into(),
+        title: String::new(),
+        sources: vec![source],
+        metrics: Vec::new(),
+    };
+    vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]
+}
+
+/// What a file holds: settings as flag values (`--name value`) with their lines, and dashboards.
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    pub settings: Vec<Setting>,
+    pub dashboards: Vec<DashboardConfig>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Setting {
+    /// The flag's long name, with dashes.
+    pub flag: String,
+    pub value: String,
+    pub line: usize,
+}
+
+#[derive(Deserialize)]
+struct Shape {
+    #[serde(default)]
+    dashboards: Vec<Spanned<DashboardShape>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DashboardShape {
+    id: Spanned<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    sources: Vec<SourceKind>,
+    #[serde(default)]
+    metrics: Vec<Spanned<MetricConfig>>,
+}
+
+/// A configuration error, already phrased for the person who wrote the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Reads and checks the file at `path`.
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError(format!("{}: cannot read: {error}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses a file's `text`; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let toml_error = |error: toml::de::Error| {
+        let line = error.span().map_or(String::new(), |span| format!(":{}", line_of(span.start)));
+        ConfigError(format!("{origin}{line}: {}", error.message().trim()))
+    };
+    let at = |offset: usize, message: String| ConfigError(format!("{origin}:{}: {message}", line_of(offset)));
+
+    let document: BTreeMap<String, Spanned<toml::Value>> = toml::from_str(text).map_err(toml_error)?;
+    let mut settings = Vec::new();
+    for (key, value) in &document {
+        if key == "dashboards" {
+            continue;
+        }
+        let text_value = match value.get_ref() {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Float(number) => number.to_string(),
+            toml::Value::Boolean(flag) => flag.to_string(),
+            other => {
+                return Err(at(value.span().start, format!("key '{key}': expected a string, number or boolean, found {}", other.type_str())))
+            }
+        };
+        settings.push(Setting { flag: key.replace('_', "-"), value: text_value, line: line_of(value.span().start) });
+    }
+
+    let shape: Shape = toml::from_str(text).map_err(toml_error)?;
+    let mut dashboards: Vec<DashboardConfig> = Vec::new();
+    for dashboard in shape.dashboards {
+        let dashboard = dashboard.into_inner();
+        let (id_span, id) = (dashboard.id.span(), dashboard.id.into_inner());
+        if !is_valid_dashboard_id(&id) {
+            return Err(at(id_span.start, format!("key 'id': '{id}' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{{0,63}})")));
+        }
+        if dashboards.iter().any(|d| d.id == id) {
+            return Err(at(id_span.start, format!("key 'id': dashboard '{id}' is defined twice")));
+        }
+        let mut metrics: Vec<MetricConfig> = Vec::new();
+        for metric in dashboard.metrics {
+            let span = metric.span();
+            let metric = metric.into_inner();
+            if !is_valid_metric_name(&metric.name) {
+                return Err(at(span.start, format!("key 'name': '{}' is not a valid metric name ([A-Za-z][A-Za-z0-9_.]{{0,63}})", metric.name)));
+            }
+            if metrics.iter().any(|m| m.name == metric.name) {
+                return Err(at(span.start, format!("key 'name': metric '{}' is listed twice in '{id}'", metric.name)));
+            }
+            metrics.push(metric);
+        }
+        dashboards.push(DashboardConfig { id, title: dashboard.title, sources: dashboard.sources, metrics });
+    }
+    Ok(ConfigFile { settings, dashboards })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+addr = "0.0.0.0:8080"
+tick_ms = 500
+simulator = false
+
+[[dashboards]]
+id = "shop"
+title = "Shop"
+sources = ["simulator"]
+
+  [[dashboards.metrics]]
+  name = "orders"
+  label = "Orders"
+  format = "integer"
+  chart = "area"
+
+  [[dashboards.metrics]]
+  name = "revenue"
+
+[[dashboards]]
+id = "ingested"
+"#;
+
+    #[test]
+    fn reads_settings_and_dashboards() {
+        let file = parse(EXAMPLE, "livedash.toml").unwrap();
+        let flags: Vec<_> = file.settings.iter().map(|s| (s.flag.as_str(), s.value.as_str(), s.line)).collect();
+        assert_eq!(flags, [("addr", "0.0.0.0:8080", 2), ("simulator", "false", 4), ("tick-ms", "500", 3)]);
+        assert_eq!(file.dashboards.len(), 2);
+        let shop = &file.dashboards[0];
+        assert_eq!((shop.id.as_str(), shop.title.as_str()), ("shop", "Shop"));
+        assert_eq!(shop.sources, [SourceKind::Simulator]);
+        let orders = shop.metrics[0].definition(None);
+        assert_eq!((orders.label.as_str(), orders.format, orders.chart), ("Orders", Format::Int, ChartKind::Area));
+        let fallback = MetricDefinition::new("revenue", "Revenue", "$/s", Format::Currency);
+        assert_eq!(shop.metrics[1].definition(Some(&fallback)), fallback, "gaps come from the source");
+        assert!(file.dashboards[1].sources.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let cases = [
+            ("[[dashboards]]\nid = \"shop\"\ncolour = \"red\"\n", "livedash.toml:3:", "colour"),
+            ("[[dashboards]]\nid = \"Shop!\"\n", "livedash.toml:2:", "key 'id'"),
+            ("[[dashboards]]\nid = \"a\"\n[[dashboards]]\nid = \"a\"\n", "livedash.toml:4:", "defined twice"),
+            ("[[dashboards]]\nid = \"a\"\nsources = [\"sql\"]\n", "livedash.toml:3:", "sql"),
+            (
+                "[[dashboards]]\nid = \"a\"\n[[dashboards.metrics]]\nname = \"x\"\nformat = \"roman\"\n",
+                "livedash.toml:5:",
+                "roman",
+            ),
+            ("[[dashboards]]\nid = \"a\"\n[[dashboards.metrics]]\nname = \"9x\"\n", "livedash.toml:3:", "key 'name'"),
+            ("addr = [1, 2]\n", "livedash.toml:1:", "key 'addr'"),
+            ("addr = \n", "livedash.toml:1:", ""),
+        ];
+        for (text, location, key) in cases {
+            let error = parse(text, "livedash.toml").unwrap_err().0;
+            assert!(error.starts_with(location), "{text:?}: {error}");
+            assert!(error.contains(key), "{text:?}: {error}");
+        }
+    }
+}
