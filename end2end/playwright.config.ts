@@ -30,7 +30,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: './target/release/livedash',
+    // A fresh history store per run, so results do not depend on the last one.
+    command: 'rm -rf target/e2e-data && exec ./target/release/livedash',
     cwd: '..',
     url: `${baseURL}/healthz`,
     // A stale server on the port would test old code: fail instead.
@@ -40,6 +41,7 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: 'target/site',
       RUST_LOG: 'warn',
+      LIVEDASH_DATA: 'target/e2e-data/livedash.sqlite',
     },
   },
 });

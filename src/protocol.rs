@@ -217,6 +217,31 @@ pub enum Format {
     Duration,
 }
 
+/// One step of stored history (`GET /api/v1/dashboards/{id}/history`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Start of the bucket, aligned to the step.
+    pub ts: Millis,
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub avg: f64,
+}
+
+/// The answer of the history endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryAnswer {
+    pub dashboard: String,
+    pub metric: String,
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+    /// Only buckets with data, oldest first.
+    pub buckets: Vec<Bucket>,
+}
+
 /// How a metric's history is drawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,5 +1,7 @@
 //! The browser's side of the stream: the reactive state of a dashboard and the connection that
-//! keeps it live. The state is plain signals and renders the same on the server.
+//! keeps it live, and the history it fetches for long time ranges. The state is plain signals
+//! and renders the same on the server.
 
 pub mod connection;
+pub mod history;
 pub mod state;

@@ -61,20 +61,37 @@ impl Transport {
     }
 }
 
-/// How much history the charts show.
+/// How much history the charts show: the short ones from the live stream's memory, the long
+/// ones from the server's history store (with the live edge appended).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeWindow {
     Seconds30,
     Minutes5,
+    Hour1,
+    Hours24,
+    Days7,
+    Days30,
 }
 
 impl TimeWindow {
-    pub const ALL: [TimeWindow; 2] = [TimeWindow::Seconds30, TimeWindow::Minutes5];
+    pub const ALL: [TimeWindow; 6] = [
+        TimeWindow::Seconds30,
+        TimeWindow::Minutes5,
+        TimeWindow::Hour1,
+        TimeWindow::Hours24,
+        TimeWindow::Days7,
+        TimeWindow::Days30,
+    ];
 
     pub fn millis(self) -> Millis {
+        const MINUTE: Millis = 60_000;
         match self {
             TimeWindow::Seconds30 => 30_000,
-            TimeWindow::Minutes5 => 300_000,
+            TimeWindow::Minutes5 => 5 * MINUTE,
+            TimeWindow::Hour1 => 60 * MINUTE,
+            TimeWindow::Hours24 => 24 * 60 * MINUTE,
+            TimeWindow::Days7 => 7 * 24 * 60 * MINUTE,
+            TimeWindow::Days30 => 30 * 24 * 60 * MINUTE,
         }
     }
 
@@ -82,6 +99,22 @@ impl TimeWindow {
         match self {
             TimeWindow::Seconds30 => "30 s",
             TimeWindow::Minutes5 => "5 min",
+            TimeWindow::Hour1 => "1 h",
+            TimeWindow::Hours24 => "24 h",
+            TimeWindow::Days7 => "7 d",
+            TimeWindow::Days30 => "30 d",
+        }
+    }
+
+    /// The history step the window is read at (360 to 1,440 buckets), or `None` when the
+    /// live stream's memory covers it.
+    pub fn history_step(self) -> Option<&'static str> {
+        match self {
+            TimeWindow::Seconds30 | TimeWindow::Minutes5 => None,
+            TimeWindow::Hour1 => Some("10s"),
+            TimeWindow::Hours24 => Some("1m"),
+            TimeWindow::Days7 => Some("10m"),
+            TimeWindow::Days30 => Some("1h"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (the page passes a `CanvasBackend`, tests an `SVGBackend`); the component sizes the canvas
 //! for the device pixel ratio and redraws when the data or the window changes.
 
-use crate::client::state::DashboardState;
+use crate::client::state::{DashboardState, TimeWindow};
 use crate::model::{format::format_axis, series::Point};
 use crate::protocol::{ChartKind, Format, MetricDefinition, Millis};
 use leptos::prelude::*;
@@ -73,8 +73,10 @@ fn relative_label(secs_ago: f64) -> String {
         format!("-{secs_ago:.0}s")
     } else if secs_ago < 5400.0 {
         format!("-{:.0}m", secs_ago / 60.0)
-    } else {
+    } else if secs_ago < 2.0 * 86_400.0 {
         format!("-{:.0}h", secs_ago / 3600.0)
+    } else {
+        format!("-{:.0}d", secs_ago / 86_400.0)
     }
 }
 
@@ -96,27 +98,64 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let MetricDefinition { name, label, unit, format, chart: kind } = definition;
+    // History fetched for the chosen long window: (window, envelope points, step).
+    let history = RwSignal::new(None::<(TimeWindow, Vec<Point>, Millis)>);
+    // Points drawn last time, and where they came from: for tests and the curious.
+    let drawn = RwSignal::new((0usize, "live"));
 
     #[cfg(feature = "hydrate")]
     {
+        use crate::client::history::{envelope, fetch, with_live_edge};
+        // Long windows read the history store when chosen, then again each minute.
+        let minute = Memo::new(move |_| state.updated_at.get() / 60_000);
+        let metric = name.clone();
+        Effect::new(move |_| {
+            let window = state.window.get();
+            minute.track();
+            let Some(step) = window.history_step() else { return };
+            let (dashboard, metric) = (state.dashboard.get_value(), metric.clone());
+            let to = state.updated_at.get_untracked();
+            leptos::task::spawn_local(async move {
+                match fetch(&dashboard, &metric, to, window.millis(), step).await {
+                    Ok(answer) => {
+                        let points = envelope(&answer.buckets, answer.step_ms);
+                        history.set(Some((window, points, answer.step_ms)));
+                    }
+                    Err(error) => leptos::logging::warn!("{metric}: {error}"),
+                }
+            });
+        });
         let name = name.clone();
         Effect::new(move |_| {
             let Some(canvas) = canvas.get() else { return };
+            let window = state.window.get();
             let to = state.updated_at.get();
-            let from = to - state.window.get().millis();
+            let from = to - window.millis();
             state.series.with(|series| {
                 let empty = crate::model::ring::Ring::with_capacity(1);
                 let ring = series.get(&name).unwrap_or(&empty);
-                paint(&canvas, ring.iter(), from, to, format, kind);
+                history.with(|history| match history {
+                    Some((fetched, points, step)) if window.history_step().is_some() && *fetched == window => {
+                        let joined = with_live_edge(points, *step, ring.iter());
+                        drawn.set((paint(&canvas, joined.iter(), from, to, format, kind), "history"));
+                    }
+                    _ => drawn.set((paint(&canvas, ring.iter(), from, to, format, kind), "live")),
+                });
             });
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format, kind);
+    let _ = (state, format, kind, history);
 
     let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
     view! {
-        <figure class="chart" data-testid=format!("chart-{name}")>
+        <figure
+            class="chart"
+            data-testid=format!("chart-{name}")
+            data-range=move || state.window.get().label()
+            data-source=move || drawn.get().1
+            data-points=move || drawn.get().0
+        >
             <figcaption>{caption}</figcaption>
             <canvas node_ref=canvas role="img" aria-label=format!("Chart of {label}")></canvas>
         </figure>
@@ -124,7 +163,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
 }
 
 /// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
-/// it) and draws the points inside `[from, to]`, at most four per pixel column.
+/// it) and draws the points inside `[from, to]`, at most four per pixel column. Returns how
+/// many points it drew.
 #[cfg(feature = "hydrate")]
 fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
@@ -133,7 +173,7 @@ fn paint<'a>(
     to: Millis,
     format: Format,
     kind: ChartKind,
-) {
+) -> usize {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
     let css_height = f64::from(canvas.client_height().max(1));
@@ -143,13 +183,14 @@ fn paint<'a>(
         canvas.set_height(height);
     }
     let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone()) else {
-        return;
+        return 0;
     };
     let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
     let spec = ChartSpec { points: &reduced, from, to, format, kind, scale };
     if let Err(error) = draw_chart(backend, &spec) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
+    reduced.len()
 }
 
 #[cfg(test)]

@@ -3,20 +3,17 @@
 
 use super::{
     broker::BrokerError,
-    store::{
-        history::{Bucket, HistoryQuery},
-        tier::parse_step,
-    },
+    store::{history::HistoryQuery, tier::parse_step},
     AppState,
 };
-use crate::protocol::{DashboardSummary, ErrorCode, Millis, Snapshot};
+use crate::protocol::{DashboardSummary, ErrorCode, HistoryAnswer, Millis, Snapshot};
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 pub async fn dashboards(State(state): State<AppState>) -> Json<Vec<DashboardSummary>> {
@@ -36,18 +33,6 @@ pub struct HistoryParams {
     from: Option<Millis>,
     to: Option<Millis>,
     step: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryAnswer {
-    dashboard: String,
-    metric: String,
-    from: Millis,
-    to: Millis,
-    step_ms: Millis,
-    /// Only buckets with data, oldest first.
-    buckets: Vec<Bucket>,
 }
 
 /// Buckets one history answer may hold at most.

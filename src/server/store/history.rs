@@ -3,22 +3,9 @@
 //! them read while the writer writes), kept in a small pool.
 
 use super::{connect, tier::Tier, StoreError, Sync};
-use crate::protocol::Millis;
+use crate::protocol::{Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
-use serde::Serialize;
 use std::{path::PathBuf, sync::Mutex};
-
-/// One step of history.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Bucket {
-    /// Start of the bucket, aligned to the step.
-    pub ts: Millis,
-    pub count: i64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-    pub avg: f64,
-}
 
 #[derive(Clone, Debug)]
 pub struct HistoryQuery {

@@ -255,7 +255,7 @@ mod tests {
         store.append(entries, Box::new(|| {})).await.unwrap().unwrap();
     }
 
-    fn query(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis) -> Vec<history::Bucket> {
+    fn query(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis) -> Vec<crate::protocol::Bucket> {
         let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms };
         store.readers().history(&query).unwrap().unwrap_or_default()
     }
