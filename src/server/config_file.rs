@@ -228,6 +228,14 @@ id = "ingested"
     }
 
     #[test]
+    fn the_documented_example_is_valid() {
+        let file = parse(include_str!("../../docs/livedash.example.toml"), "example").unwrap();
+        let ids: Vec<_> = file.dashboards.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["main", "host", "servers"]);
+        assert_eq!(file.dashboards[0].metrics[1].chart, Some(ChartKind::None));
+    }
+
+    #[test]
     fn errors_name_file_line_and_key() {
         let cases = [
             ("[[dashboards]]\nid = \"shop\"\ncolour = \"red\"\n", "livedash.toml:3:", "colour"),

@@ -285,7 +285,8 @@ impl Hub {
 impl HubState {
     /// Adds an inferred definition for a metric not seen before.
     fn define(&mut self, name: &str) {
-        if self.known.insert(name.to_owned()) {
+        if !self.known.contains(name) {
+            self.known.insert(name.to_owned());
             self.definitions.push(MetricDefinition::inferred(name));
         }
     }
