@@ -87,7 +87,7 @@ async fn handle(
 }
 
 /// The JSON answer for a request that parsed but was not applied.
-pub fn ingest_error_response(error: IngestError) -> Response {
+fn ingest_error_response(error: IngestError) -> Response {
     match error {
         IngestError::TooManyValues { .. } => {
             error_response(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, error.to_string())
