@@ -11,7 +11,10 @@ port="${BENCH_PORT:-3900}"
 cargo build --release --features loadgen --bin loadgen --bin livedash
 ulimit -n 20000
 
-LEPTOS_SITE_ROOT=target/site RUST_LOG=warn ./target/release/livedash \
+# shellcheck source=scripts/bench-server.sh
+source scripts/bench-server.sh
+
+./target/release/livedash \
   --addr "127.0.0.1:$port" --simulator false --host-metrics false --data "$(mktemp -d)/bench.sqlite" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
