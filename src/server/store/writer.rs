@@ -112,17 +112,18 @@ impl WriterState {
 pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
     let mut next_maintenance = Instant::now() + state.maintenance_interval;
     loop {
+        // Checked on every turn, not only when idle: a writer that never idles still trims.
+        if Instant::now() >= next_maintenance {
+            if let Err(error) = state.enforce_retention(crate::server::now_millis()) {
+                tracing::error!(%error, "retention failed");
+            }
+            next_maintenance = Instant::now() + state.maintenance_interval;
+        }
         let wait = next_maintenance.saturating_duration_since(Instant::now());
         let first = match receiver.recv_timeout(wait) {
             Ok(Message::Append(job)) => job,
             Ok(Message::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(error) = state.enforce_retention(crate::server::now_millis()) {
-                    tracing::error!(%error, "retention failed");
-                }
-                next_maintenance = Instant::now() + state.maintenance_interval;
-                continue;
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
         };
         let mut jobs = vec![first];
         let mut closing = false;
