@@ -63,3 +63,37 @@ test('the 5 minute window can be chosen', async ({ page }) => {
   await expect(fiveMinutes).toHaveAttribute('aria-pressed', 'true');
   await expect(page.getByRole('button', { name: '30 s' })).toHaveAttribute('aria-pressed', 'false');
 });
+
+/** Makes the page believe its tab was hidden or shown, as the browser would say it. */
+async function setTabHidden(page: import('@playwright/test').Page, hidden: boolean) {
+  await page.evaluate((hidden) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => (hidden ? 'hidden' : 'visible'),
+    });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+test('a hidden tab keeps receiving but stops drawing, then draws the latest state once shown', async ({ page }) => {
+  const dashboard = new DashboardPage(page, 'main');
+  await dashboard.goto();
+  await expect(dashboard.badge).toHaveText('live');
+  const chart = page.getByTestId('chart-activeUsers');
+  const draws = async () => Number(await chart.getAttribute('data-draws'));
+  await expect.poll(draws).toBeGreaterThan(1);
+
+  await setTabHidden(page, true);
+  const drawsWhenHidden = await draws();
+  const seqWhenHidden = await dashboard.seq();
+  // Updates keep arriving (the simulator ticks every second)...
+  await expect.poll(() => dashboard.seq(), { timeout: 10_000 }).toBeGreaterThan(seqWhenHidden + 2);
+  // ...but no chart drew them.
+  expect(await draws()).toBe(drawsWhenHidden);
+
+  await setTabHidden(page, false);
+  const seqWhenShown = await dashboard.seq();
+  await expect.poll(draws).toBeGreaterThan(drawsWhenHidden);
+  expect(Number(await chart.getAttribute('data-drawn-seq'))).toBeGreaterThanOrEqual(seqWhenShown);
+});

@@ -5,3 +5,4 @@
 pub mod connection;
 pub mod history;
 pub mod state;
+pub mod visibility;

@@ -149,6 +149,8 @@ pub struct DashboardState {
     /// The transport in use: WebSocket unless the page asked for another.
     pub transport: RwSignal<Transport>,
     pub window: RwSignal<TimeWindow>,
+    /// False while the browser tab is hidden: charts do not draw then.
+    pub visible: RwSignal<bool>,
 }
 
 impl DashboardState {
@@ -164,6 +166,7 @@ impl DashboardState {
             connection: RwSignal::new(ConnectionStatus::Connecting),
             transport: RwSignal::new(Transport::WebSocket),
             window: RwSignal::new(TimeWindow::Seconds30),
+            visible: RwSignal::new(true),
         };
         state.replace(snapshot);
         state

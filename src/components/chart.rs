@@ -100,8 +100,10 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let MetricDefinition { name, label, unit, format, chart: kind } = definition;
     // History fetched for the chosen long window: (window, envelope points, step).
     let history = RwSignal::new(None::<(TimeWindow, Vec<Point>, Millis)>);
-    // Points drawn last time, and where they came from: for tests and the curious.
+    // Points drawn last time, and where they came from; how many draws, and the seq drawn last:
+    // for tests and the curious.
     let drawn = RwSignal::new((0usize, "live"));
+    let draws = RwSignal::new((0u64, 0u64));
 
     #[cfg(feature = "hydrate")]
     {
@@ -127,6 +129,11 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         });
         let name = name.clone();
         Effect::new(move |_| {
+            // Hidden tab: track nothing else, so updates do not even wake this effect; showing
+            // the tab again reruns it once with the latest state.
+            if !state.visible.get() {
+                return;
+            }
             let Some(canvas) = canvas.get() else { return };
             let window = state.window.get();
             let to = state.updated_at.get();
@@ -142,10 +149,12 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                     _ => drawn.set((paint(&canvas, ring.iter(), from, to, format, kind), "live")),
                 });
             });
+            let seq = state.position.with_untracked(|position| position.seq);
+            draws.update(|(count, drawn_seq)| (*count, *drawn_seq) = (*count + 1, seq));
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format, kind, history);
+    let _ = (state, format, kind, history, draws);
 
     let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
     view! {
@@ -155,6 +164,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             data-range=move || state.window.get().label()
             data-source=move || drawn.get().1
             data-points=move || drawn.get().0
+            data-draws=move || draws.get().0
+            data-drawn-seq=move || draws.get().1
         >
             <figcaption>{caption}</figcaption>
             <canvas node_ref=canvas role="img" aria-label=format!("Chart of {label}")></canvas>

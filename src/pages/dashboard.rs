@@ -1,7 +1,9 @@
 //! `/d/{id}`: one dashboard, rendered on the server from its snapshot (so the first paint has
 //! real numbers), then kept live by the client's connection.
 
-use crate::client::{connection::use_live_connection, state::DashboardState};
+use crate::client::{
+    connection::use_live_connection, state::DashboardState, visibility::track_page_visibility,
+};
 use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, metric_card::MetricCard,
     window_picker::WindowPicker,
@@ -37,6 +39,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
     let state = DashboardState::from_snapshot(snapshot);
     provide_context(state);
     use_live_connection(state);
+    track_page_visibility(state.visible);
 
     let definitions = move || state.definitions.get();
     let charted = move || {
