@@ -41,6 +41,10 @@ mod live {
     /// Seconds a long-poll request may wait for news.
     const POLL_WAIT_SECS: u32 = 25;
 
+    /// How often a quiet WebSocket is pinged; two intervals without any message mean dead.
+    /// The server's own default heartbeat.
+    const DEFAULT_HEARTBEAT_MS: u32 = 15_000;
+
     /// How a transport's session ended.
     enum Ended {
         /// Lost or refused: back off, then try again.
@@ -68,6 +72,7 @@ mod live {
         /// Marks the connection live (the server answered).
         fn live(&mut self) {
             self.heard = true;
+            self.state.heard_at.set(js_sys::Date::now());
             if self.state.connection.get_untracked() != ConnectionStatus::Live {
                 self.state.connection.set(ConnectionStatus::Live);
             }
@@ -100,11 +105,13 @@ mod live {
     pub async fn run(state: DashboardState) {
         let transport = requested_transport().unwrap_or(Transport::WebSocket);
         state.transport.set(transport);
+        let max_attempts = requested_max_attempts();
+        let heartbeat_ms = requested_heartbeat_ms().unwrap_or(DEFAULT_HEARTBEAT_MS);
         let mut attempt: u32 = 0;
         loop {
             let mut receiver = Receiver::new(state);
             let ended = match transport {
-                Transport::WebSocket => websocket(&mut receiver).await,
+                Transport::WebSocket => websocket(&mut receiver, heartbeat_ms).await,
                 Transport::Sse => server_sent_events(&mut receiver).await,
                 Transport::Poll => long_poll(&mut receiver).await,
             };
@@ -115,25 +122,78 @@ mod live {
                 continue;
             }
             attempt = attempt.saturating_add(1);
-            state.connection.set(ConnectionStatus::Reconnecting { attempt });
-            gloo_timers::future::TimeoutFuture::new(backoff_ms(attempt, js_sys::Math::random())).await;
+            if max_attempts.is_some_and(|max| attempt > max) {
+                state.connection.set(ConnectionStatus::Offline { attempts: attempt - 1 });
+                wait_or_retry_now(&state, None).await;
+                attempt = 0;
+                state.connection.set(ConnectionStatus::Connecting);
+                continue;
+            }
+            let delay = backoff_ms(attempt, js_sys::Math::random());
+            let retry_at = js_sys::Date::now() + f64::from(delay);
+            state.connection.set(ConnectionStatus::Reconnecting { attempt, retry_at });
+            wait_or_retry_now(&state, Some(retry_at)).await;
         }
     }
 
-    async fn websocket(receiver: &mut Receiver) -> Ended {
+    /// Waits until `until` (browser ms; forever when `None`) or until "Retry now" is pressed.
+    async fn wait_or_retry_now(state: &DashboardState, until: Option<f64>) {
+        // Short slices: a pressed button is seen within a tenth of a second.
+        const SLICE_MS: u32 = 100;
+        while until.is_none_or(|until| js_sys::Date::now() < until) {
+            if state.retry_now.get_untracked() {
+                break;
+            }
+            gloo_timers::future::TimeoutFuture::new(SLICE_MS).await;
+        }
+        state.retry_now.set(false);
+    }
+
+    async fn websocket(receiver: &mut Receiver, heartbeat_ms: u32) -> Ended {
+        use futures::future::{select, Either};
+        use gloo_timers::future::TimeoutFuture;
         let Ok(socket) = WebSocket::open(&socket_url()) else { return Ended::Lost };
         let (mut sink, mut stream) = socket.split();
         let mut pings = 0u64;
-        if !subscribe(&mut sink, &receiver.state, &mut pings).await {
+        // Sending waits for the socket to open: one that never opens is as dead as a silent one.
+        let opened = {
+            let subscribing = std::pin::pin!(subscribe(&mut sink, &receiver.state, &mut pings));
+            matches!(select(subscribing, TimeoutFuture::new(2 * heartbeat_ms)).await, Either::Left((true, _)))
+        };
+        if !opened {
             return Ended::Lost;
         }
-        while let Some(Ok(message)) = stream.next().await {
-            let Message::Text(text) = message else { continue };
-            if receiver.receive_text(&text) && !subscribe(&mut sink, &receiver.state, &mut pings).await {
-                break;
+        // Heartbeat intervals in a row without a message; the browser does not report a
+        // connection that silently died (a cut cable, a sleeping laptop), so two mean dead.
+        let mut silent = 0;
+        loop {
+            match select(stream.next(), TimeoutFuture::new(heartbeat_ms)).await {
+                Either::Left((Some(Ok(message)), _)) => {
+                    silent = 0;
+                    let Message::Text(text) = message else { continue };
+                    if receiver.receive_text(&text)
+                        && !subscribe(&mut sink, &receiver.state, &mut pings).await
+                    {
+                        break;
+                    }
+                }
+                Either::Left(_) => break,
+                Either::Right(_) => {
+                    silent += 1;
+                    if silent >= 2 || !ping(&mut sink, &mut pings).await {
+                        break;
+                    }
+                }
             }
         }
         Ended::Lost
+    }
+
+    /// Asks the server for a `pong`, proof that the connection still carries messages.
+    async fn ping(sink: &mut futures::stream::SplitSink<WebSocket, Message>, pings: &mut u64) -> bool {
+        *pings += 1;
+        let text = serde_json::to_string(&ClientMessage::Ping { id: *pings }).expect("client messages serialize");
+        sink.send(Message::Text(text)).await.is_ok()
     }
 
     /// Subscribes from the held position, then pings so that an idle dashboard still
@@ -143,20 +203,13 @@ mod live {
         state: &DashboardState,
         pings: &mut u64,
     ) -> bool {
-        *pings += 1;
         let subscribe = ClientMessage::Subscribe {
             dashboard: state.dashboard.get_value(),
             since: Some(state.position.get_untracked()),
             max_hz: None,
         };
-        let ping = ClientMessage::Ping { id: *pings };
-        for message in [subscribe, ping] {
-            let text = serde_json::to_string(&message).expect("client messages serialize");
-            if sink.send(Message::Text(text)).await.is_err() {
-                return false;
-            }
-        }
-        true
+        let text = serde_json::to_string(&subscribe).expect("client messages serialize");
+        sink.send(Message::Text(text)).await.is_ok() && ping(sink, pings).await
     }
 
     async fn server_sent_events(receiver: &mut Receiver) -> Ended {
@@ -217,11 +270,26 @@ mod live {
         format!("{scheme}://{}/ws", location.host().unwrap_or_default())
     }
 
+    /// A query parameter of the page.
+    fn page_parameter(name: &str) -> Option<String> {
+        let search = window().location().search().ok()?;
+        web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    }
+
     /// `?transport=` of the page, if it names one.
     fn requested_transport() -> Option<Transport> {
-        let search = window().location().search().ok()?;
-        let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
-        Transport::from_label(&params.get("transport")?)
+        Transport::from_label(&page_parameter("transport")?)
+    }
+
+    /// `?heartbeatMs=N`: ping a quiet WebSocket every N ms, drop it after 2N ms of silence.
+    fn requested_heartbeat_ms() -> Option<u32> {
+        page_parameter("heartbeatMs")?.parse().ok().filter(|ms| *ms >= 100)
+    }
+
+    /// `?maxAttempts=N`: give up (Offline, "Retry now") after N failed attempts in a row.
+    /// Without it the page retries forever.
+    fn requested_max_attempts() -> Option<u32> {
+        page_parameter("maxAttempts")?.parse().ok()
     }
 }
 

@@ -14,14 +14,16 @@ use leptos::prelude::*;
 pub const SERIES_CAPACITY: usize = 4096;
 
 /// What the badge says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ConnectionStatus {
     /// First connection attempt, and on the server: nothing is live yet.
     Connecting,
     /// Subscribed and receiving.
     Live,
-    /// Lost; trying again.
-    Reconnecting { attempt: u32 },
+    /// Lost; attempt `attempt` starts at `retry_at` (browser ms since the Unix epoch).
+    Reconnecting { attempt: u32, retry_at: f64 },
+    /// Gave up after `attempts` failed attempts (`?maxAttempts=`); waits for "Retry now".
+    Offline { attempts: u32 },
 }
 
 impl ConnectionStatus {
@@ -30,7 +32,13 @@ impl ConnectionStatus {
             ConnectionStatus::Connecting => "connecting",
             ConnectionStatus::Live => "live",
             ConnectionStatus::Reconnecting { .. } => "reconnecting",
+            ConnectionStatus::Offline { .. } => "offline",
         }
+    }
+
+    /// Whether what is on screen may no longer be the truth.
+    pub fn is_stale(self) -> bool {
+        matches!(self, ConnectionStatus::Reconnecting { .. } | ConnectionStatus::Offline { .. })
     }
 }
 
@@ -151,6 +159,10 @@ pub struct DashboardState {
     pub window: RwSignal<TimeWindow>,
     /// False while the browser tab is hidden: charts do not draw then.
     pub visible: RwSignal<bool>,
+    /// Browser time (ms since the Unix epoch) the last message arrived; 0 before any.
+    pub heard_at: RwSignal<f64>,
+    /// Set by "Retry now": the connection tries at once instead of waiting.
+    pub retry_now: RwSignal<bool>,
 }
 
 impl DashboardState {
@@ -167,6 +179,8 @@ impl DashboardState {
             transport: RwSignal::new(Transport::WebSocket),
             window: RwSignal::new(TimeWindow::Seconds30),
             visible: RwSignal::new(true),
+            heard_at: RwSignal::new(0.0),
+            retry_now: RwSignal::new(false),
         };
         state.replace(snapshot);
         state

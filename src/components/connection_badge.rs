@@ -8,7 +8,8 @@ pub fn ConnectionBadge() -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let status = move || state.connection.get();
     let title = move || match status() {
-        ConnectionStatus::Reconnecting { attempt } => format!("Connection lost, attempt {attempt}"),
+        ConnectionStatus::Reconnecting { attempt, .. } => format!("Connection lost, attempt {attempt}"),
+        ConnectionStatus::Offline { attempts } => format!("Offline after {attempts} failed attempts"),
         other => format!("Connection {} over {}", other.label(), state.transport.get().label()),
     };
     view! {

@@ -2,5 +2,6 @@
 
 pub mod chart;
 pub mod connection_badge;
+pub mod connection_banner;
 pub mod metric_card;
 pub mod window_picker;

@@ -5,7 +5,8 @@ use crate::client::{
     connection::use_live_connection, state::DashboardState, visibility::track_page_visibility,
 };
 use crate::components::{
-    chart::MetricChart, connection_badge::ConnectionBadge, metric_card::MetricCard,
+    chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
+    metric_card::MetricCard,
     window_picker::WindowPicker,
 };
 use crate::loaders::load_snapshot;
@@ -55,12 +56,14 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
             data-dashboard=state.dashboard.get_value()
             data-epoch=move || state.position.with(|p| p.epoch.clone())
             data-seq=move || state.position.with(|p| p.seq)
+            data-stale=move || state.connection.get().is_stale().to_string()
         >
             <header class="dashboard-header">
                 <h1>{move || state.title.get()}</h1>
                 <WindowPicker/>
                 <ConnectionBadge/>
             </header>
+            <ConnectionBanner/>
             <div class="cards">
                 <For each=definitions key=|d| d.name.clone() let:definition>
                     <MetricCard definition/>

@@ -1,0 +1,64 @@
+//! The banner that says, while the connection is down, that the numbers are not live: which
+//! attempt is next and when, how old the last data is, and (once the page has given up) a
+//! "Retry now" button. Hidden while live.
+
+use crate::client::state::{ConnectionStatus, DashboardState};
+use leptos::prelude::*;
+
+#[component]
+pub fn ConnectionBanner() -> impl IntoView {
+    let state = expect_context::<DashboardState>();
+    // Browser time, ticking each second while the banner is up, for the countdown and age.
+    let now = RwSignal::new(0.0);
+    #[cfg(feature = "hydrate")]
+    {
+        now.set(js_sys::Date::now());
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if state.connection.get_untracked().is_stale() {
+                    now.set(js_sys::Date::now());
+                }
+            },
+            std::time::Duration::from_millis(250),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let status = move || state.connection.get();
+    let age = move || {
+        let heard_at = state.heard_at.get();
+        (heard_at > 0.0).then(|| format!("Last data {} ago.", seconds(now.get() - heard_at)))
+    };
+    let message = move || match status() {
+        ConnectionStatus::Reconnecting { attempt, retry_at } => {
+            let wait = (retry_at - now.get()).max(0.0);
+            format!("Reconnecting… attempt {attempt}, next try in {}.", seconds(wait))
+        }
+        ConnectionStatus::Offline { attempts } => {
+            format!("Offline: the server could not be reached after {attempts} attempts.")
+        }
+        _ => String::new(),
+    };
+    view! {
+        <Show when=move || status().is_stale()>
+            <div class="connection-banner" data-testid="connection-banner" data-state=move || status().label() role="alert">
+                <span data-testid="banner-message">{message}</span>
+                " "
+                <span class="banner-age" data-testid="banner-age">{age}</span>
+                <button type="button" on:click=move |_| state.retry_now.set(true)>
+                    "Retry now"
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// "3 s", "2 min 5 s" from milliseconds.
+fn seconds(ms: f64) -> String {
+    let total = (ms / 1000.0).ceil().max(0.0) as u64;
+    if total < 60 {
+        format!("{total} s")
+    } else {
+        format!("{} min {} s", total / 60, total % 60)
+    }
+}
