@@ -23,3 +23,27 @@ test('WebSocket is the default transport', async ({ page }) => {
   await dashboard.goto();
   await expect(dashboard.badge).toHaveAttribute('data-transport', 'ws');
 });
+
+test('a blocked WebSocket falls back to SSE', async ({ page }) => {
+  // A proxy that refuses WebSocket upgrades: the socket closes without a word.
+  await page.routeWebSocket(/\/ws$/, (ws) => ws.close());
+  const dashboard = new DashboardPage(page, 'main');
+  await page.goto('/d/main?heartbeatMs=500');
+  await dashboard.waitForHydration();
+  await expect(dashboard.badge).toHaveAttribute('data-transport', 'sse', { timeout: 15_000 });
+  await expect(dashboard.badge).toHaveText('live');
+  const seq = await dashboard.seq();
+  await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
+});
+
+test('with WebSocket and SSE both blocked the page stays live over long-polling', async ({ page }) => {
+  await page.routeWebSocket(/\/ws$/, (ws) => ws.close());
+  await page.route('**/api/v1/stream/**', (route) => route.abort('connectionrefused'));
+  const dashboard = new DashboardPage(page, 'main');
+  await page.goto('/d/main?heartbeatMs=500');
+  await dashboard.waitForHydration();
+  await expect(dashboard.badge).toHaveAttribute('data-transport', 'poll', { timeout: 20_000 });
+  await expect(dashboard.badge).toHaveText('live');
+  const seq = await dashboard.seq();
+  await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
+});

@@ -41,8 +41,8 @@ mod live {
     /// Seconds a long-poll request may wait for news.
     const POLL_WAIT_SECS: u32 = 25;
 
-    /// How often a quiet WebSocket is pinged; two intervals without any message mean dead.
-    /// The server's own default heartbeat.
+    /// How often a quiet WebSocket is pinged; two intervals without any message (or, over SSE,
+    /// without an open source) mean dead. The server's own default heartbeat.
     const DEFAULT_HEARTBEAT_MS: u32 = 15_000;
 
     /// How a transport's session ended.
@@ -102,9 +102,17 @@ mod live {
         }
     }
 
+    /// Failed attempts in a row, without ever hearing from the server over a transport, after
+    /// which the next one is tried (unless `?transport=` forced one).
+    const FAILURES_BEFORE_FALLBACK: u32 = 2;
+
     pub async fn run(state: DashboardState) {
-        let transport = requested_transport().unwrap_or(Transport::WebSocket);
+        let forced = requested_transport();
+        let mut transport = forced.unwrap_or(Transport::WebSocket);
         state.transport.set(transport);
+        // Once a transport has worked, losing it is an outage, not a reason to change.
+        let mut proven = false;
+        let mut unproven_failures = 0;
         let max_attempts = requested_max_attempts();
         let heartbeat_ms = requested_heartbeat_ms().unwrap_or(DEFAULT_HEARTBEAT_MS);
         let mut attempt: u32 = 0;
@@ -112,14 +120,26 @@ mod live {
             let mut receiver = Receiver::new(state);
             let ended = match transport {
                 Transport::WebSocket => websocket(&mut receiver, heartbeat_ms).await,
-                Transport::Sse => server_sent_events(&mut receiver).await,
+                Transport::Sse => server_sent_events(&mut receiver, heartbeat_ms).await,
                 Transport::Poll => long_poll(&mut receiver).await,
             };
             if receiver.heard {
                 attempt = 0;
+                proven = true;
             }
             if let Ended::Resubscribe = ended {
                 continue;
+            }
+            if !proven && forced.is_none() {
+                unproven_failures += 1;
+                if let Some(next) = transport.fallback().filter(|_| unproven_failures >= FAILURES_BEFORE_FALLBACK) {
+                    transport = next;
+                    state.transport.set(next);
+                    unproven_failures = 0;
+                    // A new transport starts at once, not after a growing backoff.
+                    attempt = 0;
+                    continue;
+                }
             }
             attempt = attempt.saturating_add(1);
             if max_attempts.is_some_and(|max| attempt > max) {
@@ -212,7 +232,9 @@ mod live {
         sink.send(Message::Text(text)).await.is_ok() && ping(sink, pings).await
     }
 
-    async fn server_sent_events(receiver: &mut Receiver) -> Ended {
+    async fn server_sent_events(receiver: &mut Receiver, heartbeat_ms: u32) -> Ended {
+        use futures::future::{select, Either};
+        use gloo_net::eventsource::State;
         let url = format!("{}?since={}", stream_url(&receiver.state, "stream"), since(&receiver.state));
         let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new(&url) else {
             return Ended::Lost;
@@ -222,15 +244,27 @@ mod live {
             return Ended::Lost;
         };
         let mut events = futures::stream::select(snapshots, updates);
-        // The browser reconnects an EventSource by itself, resuming with Last-Event-ID; the
-        // stream reports an error only once the source has given up.
-        while let Some(Ok((_, event))) = events.next().await {
-            let Some(text) = event.data().as_string() else { continue };
-            if receiver.receive_text(&text) {
-                return Ended::Resubscribe;
+        // The browser reconnects an EventSource by itself (resuming with Last-Event-ID) and
+        // may keep trying forever; a source not open for two heartbeat intervals is lost.
+        let mut closed_intervals = 0;
+        loop {
+            match select(events.next(), gloo_timers::future::TimeoutFuture::new(heartbeat_ms)).await {
+                Either::Left((Some(Ok((_, event))), _)) => {
+                    let Some(text) = event.data().as_string() else { continue };
+                    if receiver.receive_text(&text) {
+                        return Ended::Resubscribe;
+                    }
+                }
+                Either::Left(_) => return Ended::Lost,
+                Either::Right(_) if source.state() == State::Open => closed_intervals = 0,
+                Either::Right(_) => {
+                    closed_intervals += 1;
+                    if closed_intervals >= 2 {
+                        return Ended::Lost;
+                    }
+                }
             }
         }
-        Ended::Lost
     }
 
     async fn long_poll(receiver: &mut Receiver) -> Ended {

@@ -67,6 +67,16 @@ impl Transport {
             .into_iter()
             .find(|transport| transport.label() == label)
     }
+
+    /// What to try when this transport cannot get through at all: WebSocket, then SSE, then
+    /// long-polling, which works wherever plain HTTP does.
+    pub fn fallback(self) -> Option<Transport> {
+        match self {
+            Transport::WebSocket => Some(Transport::Sse),
+            Transport::Sse => Some(Transport::Poll),
+            Transport::Poll => None,
+        }
+    }
 }
 
 /// How much history the charts show: the short ones from the live stream's memory, the long
