@@ -32,7 +32,7 @@ pub fn backoff_ms(attempt: u32, unit: f64) -> u32 {
 #[cfg(feature = "hydrate")]
 mod live {
     use super::backoff_ms;
-    use crate::client::state::{Applied, ConnectionStatus, DashboardState, Transport};
+    use crate::client::state::{Applied, ConnectionStatus, DashboardState, Recovery, Transport};
     use crate::protocol::{ClientMessage, PollResponse, ServerMessage};
     use futures::{SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message};
@@ -62,11 +62,17 @@ mod live {
         resyncing: bool,
         /// Whether this session has heard from the server.
         heard: bool,
+        /// Set when this session follows a live one: its first data message tells how it
+        /// caught up.
+        recovering: bool,
+        /// The last ping sent: its id and browser time.
+        last_ping: Option<(u64, f64)>,
     }
 
     impl Receiver {
         fn new(state: DashboardState) -> Self {
-            Receiver { state, resyncing: false, heard: false }
+            let recovering = state.heard_at.get_untracked() > 0.0;
+            Receiver { state, resyncing: false, heard: false, recovering, last_ping: None }
         }
 
         /// Marks the connection live (the server answered).
@@ -78,9 +84,30 @@ mod live {
             }
         }
 
+        fn ping_sent(&mut self, id: u64) {
+            self.last_ping = Some((id, js_sys::Date::now()));
+        }
+
         /// Applies one message; true when the caller must resubscribe.
         fn receive(&mut self, message: ServerMessage) -> bool {
             self.live();
+            match &message {
+                ServerMessage::Pong { id } => {
+                    if let Some((_, at)) = self.last_ping.filter(|(sent, _)| sent == id) {
+                        self.state.rtt_ms.set(Some(js_sys::Date::now() - at));
+                    }
+                }
+                ServerMessage::Snapshot(_) | ServerMessage::Update(_) if self.recovering => {
+                    self.recovering = false;
+                    let recovery = match &message {
+                        ServerMessage::Snapshot(_) => Recovery::Snapshot,
+                        _ => Recovery::Resumed { after_seq: self.state.position.with_untracked(|p| p.seq) },
+                    };
+                    self.state.recovery.set(Some(recovery));
+                    self.state.reconnects.update(|count| *count += 1);
+                }
+                _ => {}
+            }
             match self.state.apply(message) {
                 Applied::Gap if !self.resyncing => {
                     self.resyncing = true;
@@ -183,6 +210,7 @@ mod live {
         if !opened {
             return Ended::Lost;
         }
+        receiver.ping_sent(pings);
         // Heartbeat intervals in a row without a message; the browser does not report a
         // connection that silently died (a cut cable, a sleeping laptop), so two mean dead.
         let mut silent = 0;
@@ -191,10 +219,11 @@ mod live {
                 Either::Left((Some(Ok(message)), _)) => {
                     silent = 0;
                     let Message::Text(text) = message else { continue };
-                    if receiver.receive_text(&text)
-                        && !subscribe(&mut sink, &receiver.state, &mut pings).await
-                    {
-                        break;
+                    if receiver.receive_text(&text) {
+                        if !subscribe(&mut sink, &receiver.state, &mut pings).await {
+                            break;
+                        }
+                        receiver.ping_sent(pings);
                     }
                 }
                 Either::Left(_) => break,
@@ -203,6 +232,7 @@ mod live {
                     if silent >= 2 || !ping(&mut sink, &mut pings).await {
                         break;
                     }
+                    receiver.ping_sent(pings);
                 }
             }
         }

@@ -42,6 +42,15 @@ impl ConnectionStatus {
     }
 }
 
+/// How the last reconnection caught up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The server replayed the missed updates from this seq on: nothing was lost.
+    Resumed { after_seq: u64 },
+    /// The missed updates were no longer available: the state was replaced by a snapshot.
+    Snapshot,
+}
+
 /// How the page reaches the server (PROTOCOL.md): the same messages over three framings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -173,6 +182,14 @@ pub struct DashboardState {
     pub heard_at: RwSignal<f64>,
     /// Set by "Retry now": the connection tries at once instead of waiting.
     pub retry_now: RwSignal<bool>,
+    /// Round-trip time of the last WebSocket ping, in ms.
+    pub rtt_ms: RwSignal<Option<f64>>,
+    /// Connections re-established after having been live.
+    pub reconnects: RwSignal<u32>,
+    pub recovery: RwSignal<Option<Recovery>>,
+    /// Updates that did not continue the held seq (duplicates, gaps): zero when the stream
+    /// kept its contract through every cut and reconnect.
+    pub seq_anomalies: RwSignal<u32>,
 }
 
 impl DashboardState {
@@ -191,6 +208,10 @@ impl DashboardState {
             visible: RwSignal::new(true),
             heard_at: RwSignal::new(0.0),
             retry_now: RwSignal::new(false),
+            rtt_ms: RwSignal::new(None),
+            reconnects: RwSignal::new(0),
+            recovery: RwSignal::new(None),
+            seq_anomalies: RwSignal::new(0),
         };
         state.replace(snapshot);
         state
@@ -220,8 +241,14 @@ impl DashboardState {
             {
                 let first = update.first_seq();
                 match self.position.with_untracked(|held| continuity(held, first, update.seq)) {
-                    Continuity::Duplicate => return Applied::Ok,
-                    Continuity::Gap { .. } => return Applied::Gap,
+                    Continuity::Duplicate => {
+                        self.seq_anomalies.update(|count| *count += 1);
+                        return Applied::Ok;
+                    }
+                    Continuity::Gap { .. } => {
+                        self.seq_anomalies.update(|count| *count += 1);
+                        return Applied::Gap;
+                    }
                     Continuity::Next => {}
                 }
                 self.position.update(|held| held.seq = update.seq);

@@ -3,5 +3,6 @@
 pub mod chart;
 pub mod connection_badge;
 pub mod connection_banner;
+pub mod connection_panel;
 pub mod metric_card;
 pub mod window_picker;

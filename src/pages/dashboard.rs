@@ -6,7 +6,7 @@ use crate::client::{
 };
 use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
-    metric_card::MetricCard,
+    connection_panel::ConnectionPanel, metric_card::MetricCard,
     window_picker::WindowPicker,
 };
 use crate::loaders::load_snapshot;
@@ -64,6 +64,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
                 <ConnectionBadge/>
             </header>
             <ConnectionBanner/>
+            <ConnectionPanel/>
             <div class="cards">
                 <For each=definitions key=|d| d.name.clone() let:definition>
                     <MetricCard definition/>
