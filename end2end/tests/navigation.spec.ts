@@ -13,6 +13,7 @@ test('/ lists both dashboards and navigation reaches each', async ({ page }) => 
   const main = new DashboardPage(page, 'main');
   await expect(main.root).toHaveAttribute('data-dashboard', 'main');
   await expect(main.badge).toHaveText('live');
+  await page.screenshot({ path: 'test-results/dashboard-main.png', fullPage: true });
 
   await page.getByRole('link', { name: 'livedash' }).click();
   await list.getByRole('link', { name: /Host/ }).click();
@@ -21,6 +22,7 @@ test('/ lists both dashboards and navigation reaches each', async ({ page }) => 
   await expect(host.root).toHaveAttribute('data-dashboard', 'host');
   await expect(host.card('cpu')).toBeVisible();
   await expect(host.badge).toHaveText('live');
+  await page.screenshot({ path: 'test-results/dashboard-host.png', fullPage: true });
 });
 
 test('an ingested dashboard appears and goes live', async ({ page, request }) => {

@@ -1,0 +1,64 @@
+import { expect, test } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DashboardPage } from './fixtures/dashboard_page';
+
+// A server of this test's own (the shared one must keep running), with its own store; the
+// first start picks a free port, the restart reuses it so the page finds the server again.
+const data = mkdtempSync(path.join(tmpdir(), 'livedash-restart-'));
+let port = 0;
+
+async function startServer(): Promise<ChildProcess> {
+  const server = spawn('./target/release/livedash', ['--host-metrics', 'false', '--data', path.join(data, 'store.sqlite')], {
+    cwd: path.join(__dirname, '..', '..'),
+    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, LEPTOS_SITE_ROOT: 'target/site', RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    server.stdout!.on('data', (chunk) => {
+      output += chunk;
+      const found = output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (found) resolve(Number(found[1]));
+    });
+    server.once('exit', (code) => reject(new Error(`livedash exited with ${code}: ${output}`)));
+  });
+  return server;
+}
+
+async function stopServer(server: ChildProcess) {
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  await exited;
+}
+
+test.afterAll(() => rmSync(data, { recursive: true, force: true }));
+
+test('after a server restart the page reconnects by itself and resumes from the kept history', async ({ page }) => {
+  let server = await startServer();
+  try {
+    const dashboard = new DashboardPage(page, 'main');
+    await page.goto(`http://127.0.0.1:${port}/d/main?heartbeatMs=1000`);
+    await dashboard.waitForHydration();
+    await expect(dashboard.badge).toHaveText('live');
+    const epoch = await dashboard.root.getAttribute('data-epoch');
+
+    await stopServer(server);
+    await expect(page.getByTestId('connection-banner')).toBeVisible();
+    await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
+    server = await startServer();
+
+    await expect(dashboard.badge).toHaveText('live', { timeout: 15_000 });
+    await expect(dashboard.root).toHaveAttribute('data-stale', 'false');
+    // The store kept the epoch and seq, so the page resumed rather than starting over.
+    await expect(dashboard.root).toHaveAttribute('data-epoch', epoch!);
+    await expect(page.getByTestId('panel-recovery')).toHaveText(/^resumed after seq \d+$/);
+    await expect(page.getByTestId('connection-panel')).toHaveAttribute('data-seq-anomalies', '0');
+    const seq = await dashboard.seq();
+    await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
+  } finally {
+    await stopServer(server);
+  }
+});
