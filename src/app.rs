@@ -1,5 +1,6 @@
 //! The HTML shell, the routes and the `App` root component.
 
+use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -18,6 +19,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <script inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -32,6 +34,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let theme = provide_theme();
+    let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -45,6 +49,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <nav class="topbar">
                 <A href="/" attr:class="brand">"livedash"</A>
+                <button
+                    type="button"
+                    class="theme-toggle"
+                    data-testid="theme-toggle"
+                    aria-label=switch_label
+                    title=switch_label
+                    on:click=move |_| toggle(theme)
+                >
+                    {move || if theme.0.get() == crate::client::theme::Theme::Dark { "☀" } else { "☾" }}
+                </button>
             </nav>
             <main>
                 <Routes fallback=NotFound>

@@ -37,3 +37,34 @@ test('an ingested dashboard appears and goes live', async ({ page, request }) =>
   expect((await push(42)).status()).toBe(202);
   await expect(view.value('queueDepth')).toHaveText('42.00');
 });
+
+test('the theme follows the system setting; the toggle switches it, charts included, and remembers', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'light' });
+  const page = await context.newPage();
+  const dashboard = new DashboardPage(page, 'main');
+  await dashboard.goto();
+  await expect(dashboard.badge).toHaveText('live');
+  const html = page.locator('html');
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const chartCorner = () =>
+    page.getByTestId('chart-activeUsers').locator('canvas').evaluate((canvas: HTMLCanvasElement) =>
+      Array.from(canvas.getContext('2d')!.getImageData(2, 2, 1, 1).data.slice(0, 3)),
+    );
+  await expect(html).toHaveAttribute('data-theme', 'light');
+  expect(await background()).toBe('rgb(244, 246, 249)');
+  await expect.poll(chartCorner).toEqual([255, 255, 255]);
+  await page.screenshot({ path: 'test-results/theme-light.png', fullPage: true });
+
+  await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  expect(await background()).toBe('rgb(14, 19, 27)');
+  await expect.poll(chartCorner).toEqual([0x15, 0x1b, 0x26]);
+  await page.screenshot({ path: 'test-results/theme-dark.png', fullPage: true });
+
+  // The choice outlives a reload, whatever the system says.
+  await page.reload();
+  await dashboard.waitForHydration();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  await expect(page.getByRole('button', { name: 'Switch to light theme' })).toBeVisible();
+  await context.close();
+});

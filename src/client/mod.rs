@@ -5,4 +5,5 @@
 pub mod connection;
 pub mod history;
 pub mod state;
+pub mod theme;
 pub mod visibility;

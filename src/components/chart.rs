@@ -3,16 +3,42 @@
 //! for the device pixel ratio and redraws when the data or the window changes.
 
 use crate::client::state::{DashboardState, TimeWindow};
+use crate::client::theme::{Theme, ThemeState};
 use crate::model::{format::format_axis, series::Point};
 use crate::protocol::{ChartKind, Format, MetricDefinition, Millis};
 use leptos::prelude::*;
 use plotters::prelude::*;
 
-/// Colours of the dark theme (style/main.css uses the same).
-pub const BACKGROUND: RGBColor = RGBColor(0x15, 0x1b, 0x26);
-const GRID: RGBColor = RGBColor(0x26, 0x30, 0x40);
-const AXIS_TEXT: RGBColor = RGBColor(0x8b, 0x98, 0xab);
-const LINE: RGBColor = RGBColor(0x4c, 0xc2, 0xff);
+/// A theme's chart colours (style/main.css: --panel, --border, --muted, --accent).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Palette {
+    pub background: RGBColor,
+    pub grid: RGBColor,
+    pub text: RGBColor,
+    pub line: RGBColor,
+}
+
+impl Palette {
+    pub const DARK: Palette = Palette {
+        background: RGBColor(0x15, 0x1b, 0x26),
+        grid: RGBColor(0x26, 0x30, 0x40),
+        text: RGBColor(0x8b, 0x98, 0xab),
+        line: RGBColor(0x4c, 0xc2, 0xff),
+    };
+    pub const LIGHT: Palette = Palette {
+        background: RGBColor(0xff, 0xff, 0xff),
+        grid: RGBColor(0xdd, 0xe3, 0xeb),
+        text: RGBColor(0x4f, 0x5e, 0x72),
+        line: RGBColor(0x0a, 0x6f, 0xb0),
+    };
+
+    pub fn of(theme: Theme) -> Palette {
+        match theme {
+            Theme::Dark => Palette::DARK,
+            Theme::Light => Palette::LIGHT,
+        }
+    }
+}
 
 /// What to draw: points already reduced to the chart's width, and the time span shown.
 pub struct ChartSpec<'a> {
@@ -22,6 +48,7 @@ pub struct ChartSpec<'a> {
     pub format: Format,
     /// `Area` fills under the line; anything else draws the line alone.
     pub kind: ChartKind,
+    pub palette: Palette,
     /// Device pixels per CSS pixel: fonts and strokes scale with it to stay crisp.
     pub scale: f64,
 }
@@ -33,7 +60,8 @@ pub fn draw_chart<DB: DrawingBackend>(
     spec: &ChartSpec,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let root = backend.into_drawing_area();
-    root.fill(&BACKGROUND)?;
+    let Palette { background, grid, text, line } = spec.palette;
+    root.fill(&background)?;
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
     let (low, high) = value_range(spec.points);
@@ -46,7 +74,7 @@ pub fn draw_chart<DB: DrawingBackend>(
         .x_label_area_size(px(18.0))
         .y_label_area_size(px(52.0))
         .build_cartesian_2d(-span_secs..0.0, low..high)?;
-    let font = ("sans-serif", 11.0 * scale).into_font().color(&AXIS_TEXT);
+    let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
         .configure_mesh()
         .x_labels(4)
@@ -56,14 +84,14 @@ pub fn draw_chart<DB: DrawingBackend>(
         })
         .y_label_formatter(&|value| format_axis(*value, spec.format))
         .label_style(font)
-        .bold_line_style(GRID.stroke_width(px(1.0)))
+        .bold_line_style(grid.stroke_width(px(1.0)))
         .light_line_style(TRANSPARENT)
-        .axis_style(GRID.stroke_width(px(1.0)))
+        .axis_style(grid.stroke_width(px(1.0)))
         .draw()?;
 
     let relative = spec.points.iter().map(|(ts, value)| ((ts - spec.to) as f64 / 1000.0, *value));
-    let fill = if spec.kind == ChartKind::Area { LINE.mix(0.35) } else { TRANSPARENT };
-    chart.draw_series(AreaSeries::new(relative, low, fill).border_style(LINE.stroke_width(px(1.5))))?;
+    let fill = if spec.kind == ChartKind::Area { line.mix(0.35) } else { TRANSPARENT };
+    chart.draw_series(AreaSeries::new(relative, low, fill).border_style(line.stroke_width(px(1.5))))?;
     root.present()
 }
 
@@ -96,6 +124,7 @@ fn value_range(points: &[Point]) -> (f64, f64) {
 #[component]
 pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
+    let theme = expect_context::<ThemeState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let MetricDefinition { name, label, unit, format, chart: kind } = definition;
     // History fetched for the chosen long window: (window, envelope points, step).
@@ -135,6 +164,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                 return;
             }
             let Some(canvas) = canvas.get() else { return };
+            let palette = Palette::of(theme.0.get());
             let window = state.window.get();
             let to = state.updated_at.get();
             let from = to - window.millis();
@@ -144,9 +174,9 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                 history.with(|history| match history {
                     Some((fetched, points, step)) if window.history_step().is_some() && *fetched == window => {
                         let joined = with_live_edge(points, *step, ring.iter());
-                        drawn.set((paint(&canvas, joined.iter(), from, to, format, kind), "history"));
+                        drawn.set((paint(&canvas, joined.iter(), from, to, format, kind, palette), "history"));
                     }
-                    _ => drawn.set((paint(&canvas, ring.iter(), from, to, format, kind), "live")),
+                    _ => drawn.set((paint(&canvas, ring.iter(), from, to, format, kind, palette), "live")),
                 });
             });
             let seq = state.position.with_untracked(|position| position.seq);
@@ -154,7 +184,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format, kind, history, draws);
+    let _ = (state, format, kind, history, draws, theme);
 
     let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
     view! {
@@ -184,6 +214,7 @@ fn paint<'a>(
     to: Millis,
     format: Format,
     kind: ChartKind,
+    palette: Palette,
 ) -> usize {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
@@ -197,7 +228,7 @@ fn paint<'a>(
         return 0;
     };
     let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
-    let spec = ChartSpec { points: &reduced, from, to, format, kind, scale };
+    let spec = ChartSpec { points: &reduced, from, to, format, kind, palette, scale };
     if let Err(error) = draw_chart(backend, &spec) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
@@ -212,7 +243,7 @@ mod tests {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, (400, 160));
-            let spec = ChartSpec { points, from: 0, to: 30_000, format, kind: ChartKind::Area, scale: 1.0 };
+            let spec = ChartSpec { points, from: 0, to: 30_000, format, kind: ChartKind::Area, palette: Palette::DARK, scale: 1.0 };
             draw_chart(backend, &spec).unwrap();
         }
         svg
