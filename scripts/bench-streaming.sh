@@ -14,13 +14,4 @@ ulimit -n 20000
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
-./target/release/livedash \
-  --addr "127.0.0.1:$port" --simulator false --host-metrics false --data "$(mktemp -d)/bench.sqlite" &
-server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
-  sleep 0.1
-done
-
 ./target/release/loadgen --server "127.0.0.1:$port" --server-pid "$server" "$@"
