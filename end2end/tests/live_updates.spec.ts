@@ -97,3 +97,21 @@ test('a hidden tab keeps receiving but stops drawing, then draws the latest stat
   await expect.poll(draws).toBeGreaterThan(drawsWhenHidden);
   expect(Number(await chart.getAttribute('data-drawn-seq'))).toBeGreaterThanOrEqual(seqWhenShown);
 });
+
+test('pointing at a chart reads out the time and value there', async ({ page }) => {
+  const dashboard = new DashboardPage(page, 'main');
+  await dashboard.goto();
+  await expect(dashboard.badge).toHaveText('live');
+  const chart = page.getByTestId('chart-activeUsers');
+  const canvas = chart.locator('canvas');
+  await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThan(2);
+  const box = (await canvas.boundingBox())!;
+  // Near the right edge, where the newest points are.
+  await page.mouse.move(box.x + box.width - 20, box.y + box.height / 2);
+  const readout = chart.getByTestId('chart-readout');
+  await expect(readout).toBeVisible();
+  await expect(readout).toHaveText(/^\d{2}:\d{2}:\d{2} · [\d,]+$/);
+  await chart.screenshot({ path: 'test-results/chart-readout.png' });
+  await page.mouse.move(box.x + box.width / 2, box.y - 40);
+  await expect(readout).toBeHidden();
+});

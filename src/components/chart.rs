@@ -4,7 +4,10 @@
 
 use crate::client::state::{DashboardState, TimeWindow};
 use crate::client::theme::{Theme, ThemeState};
-use crate::model::{format::format_axis, series::Point};
+use crate::model::{
+    format::{format_axis, format_value},
+    series::Point,
+};
 use crate::protocol::{ChartKind, Format, MetricDefinition, Millis};
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -40,6 +43,34 @@ impl Palette {
     }
 }
 
+/// The plot area's distances from the canvas edges, in CSS pixels: drawing and the hover
+/// readout (which maps a pointer position back to a time) share them.
+const MARGIN: f64 = 6.0;
+/// Room for the centred "now" label at the right edge.
+const MARGIN_RIGHT: f64 = 16.0;
+const X_LABELS: f64 = 18.0;
+const Y_LABELS: f64 = 52.0;
+
+/// The time under horizontal position `x` (CSS pixels from the canvas' left edge) of a chart
+/// `width` CSS pixels wide showing `[from, to]`, clamped to that span.
+pub fn time_at(x: f64, width: f64, from: Millis, to: Millis) -> Millis {
+    let left = MARGIN + Y_LABELS;
+    let plot_width = (width - left - MARGIN_RIGHT).max(1.0);
+    let fraction = ((x - left) / plot_width).clamp(0.0, 1.0);
+    from + ((to - from) as f64 * fraction).round() as Millis
+}
+
+/// The point of `points` (sorted by time) nearest to `ts`.
+pub fn nearest(points: &[Point], ts: Millis) -> Option<Point> {
+    let after = points.partition_point(|point| point.0 < ts);
+    let candidates = [after.checked_sub(1), Some(after)];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|index| points.get(index).copied())
+        .min_by_key(|point| (point.0 - ts).abs())
+}
+
 /// What to draw: points already reduced to the chart's width, and the time span shown.
 pub struct ChartSpec<'a> {
     pub points: &'a [Point],
@@ -68,11 +99,10 @@ pub fn draw_chart<DB: DrawingBackend>(
     let span_secs = (spec.to - spec.from) as f64 / 1000.0;
 
     let mut chart = ChartBuilder::on(&root)
-        .margin(px(6.0))
-        // Room for the centred "now" label at the right edge.
-        .margin_right(px(16.0))
-        .x_label_area_size(px(18.0))
-        .y_label_area_size(px(52.0))
+        .margin(px(MARGIN))
+        .margin_right(px(MARGIN_RIGHT))
+        .x_label_area_size(px(X_LABELS))
+        .y_label_area_size(px(Y_LABELS))
         .build_cartesian_2d(-span_secs..0.0, low..high)?;
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
@@ -133,6 +163,9 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     // for tests and the curious.
     let drawn = RwSignal::new((0usize, "live"));
     let draws = RwSignal::new((0u64, 0u64));
+    // The points last drawn and their span, for the hover readout; the readout itself.
+    let shown = StoredValue::new((Vec::<Point>::new(), 0 as Millis, 0 as Millis));
+    let readout = RwSignal::new(None::<(f64, String)>);
 
     #[cfg(feature = "hydrate")]
     {
@@ -174,9 +207,15 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                 history.with(|history| match history {
                     Some((fetched, points, step)) if window.history_step().is_some() && *fetched == window => {
                         let joined = with_live_edge(points, *step, ring.iter());
-                        drawn.set((paint(&canvas, joined.iter(), from, to, format, kind, palette), "history"));
+                        let reduced = paint(&canvas, joined.iter(), from, to, format, kind, palette);
+                        drawn.set((reduced.len(), "history"));
+                        shown.set_value((reduced, from, to));
                     }
-                    _ => drawn.set((paint(&canvas, ring.iter(), from, to, format, kind, palette), "live")),
+                    _ => {
+                        let reduced = paint(&canvas, ring.iter(), from, to, format, kind, palette);
+                        drawn.set((reduced.len(), "live"));
+                        shown.set_value((reduced, from, to));
+                    }
                 });
             });
             let seq = state.position.with_untracked(|position| position.seq);
@@ -184,7 +223,26 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format, kind, history, draws, theme);
+    let _ = (state, format, kind, history, draws, theme, shown);
+
+    // Pointer (mouse, pen or touch) over the chart: the value at that time.
+    let show_readout = {
+        let unit = unit.clone();
+        move |event: leptos::ev::PointerEvent| {
+            let (width, offset) = canvas.get_untracked().map_or((0.0, 0.0), |canvas| {
+                (f64::from(canvas.client_width()), f64::from(canvas.offset_left()))
+            });
+            let x = f64::from(event.offset_x());
+            let text = shown.with_value(|(points, from, to)| {
+                let (ts, value) = nearest(points, time_at(x, width, *from, *to))?;
+                Some(format!("{} · {}", clock_time(ts, *to - *from), format_value(value, format, &unit)))
+            });
+            // Centred on the pointer, but kept inside the chart.
+            const HALF_READOUT: f64 = 75.0;
+            let left = offset + x.clamp(HALF_READOUT, (width - HALF_READOUT).max(HALF_READOUT));
+            readout.set(text.map(|text| (left, text)));
+        }
+    };
 
     let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
     view! {
@@ -198,14 +256,49 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             data-drawn-seq=move || draws.get().1
         >
             <figcaption>{caption}</figcaption>
-            <canvas node_ref=canvas role="img" aria-label=format!("Chart of {label}")></canvas>
+            <canvas
+                node_ref=canvas
+                role="img"
+                aria-label=format!("Chart of {label}")
+                on:pointerdown=show_readout.clone()
+                on:pointermove=show_readout
+                on:pointerleave=move |_| readout.set(None)
+            ></canvas>
+            <Show when=move || readout.with(Option::is_some)>
+                <output
+                    class="chart-readout"
+                    data-testid="chart-readout"
+                    style:left=move || readout.with(|r| r.as_ref().map_or(String::new(), |(x, _)| format!("{x}px")))
+                >
+                    {move || readout.with(|r| r.as_ref().map(|(_, text)| text.clone()).unwrap_or_default())}
+                </output>
+            </Show>
         </figure>
     }
 }
 
+/// Local clock time of `ts`; with the date when the chart spans more than a day.
+fn clock_time(ts: Millis, span: Millis) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
+        let text = if span > 86_400_000 {
+            date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
+        } else {
+            date.to_locale_time_string("en-GB")
+        };
+        String::from(text)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = span;
+        format!("{ts}")
+    }
+}
+
 /// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
-/// it) and draws the points inside `[from, to]`, at most four per pixel column. Returns how
-/// many points it drew.
+/// it) and draws the points inside `[from, to]`, at most four per pixel column. Returns the
+/// points it drew.
 #[cfg(feature = "hydrate")]
 fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
@@ -215,7 +308,7 @@ fn paint<'a>(
     format: Format,
     kind: ChartKind,
     palette: Palette,
-) -> usize {
+) -> Vec<Point> {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
     let css_height = f64::from(canvas.client_height().max(1));
@@ -225,19 +318,33 @@ fn paint<'a>(
         canvas.set_height(height);
     }
     let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone()) else {
-        return 0;
+        return Vec::new();
     };
     let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
     let spec = ChartSpec { points: &reduced, from, to, format, kind, palette, scale };
     if let Err(error) = draw_chart(backend, &spec) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
-    reduced.len()
+    reduced
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointer_positions_map_to_times_and_the_nearest_point() {
+        let width = MARGIN + Y_LABELS + 100.0 + MARGIN_RIGHT;
+        assert_eq!(time_at(MARGIN + Y_LABELS, width, 0, 30_000), 0);
+        assert_eq!(time_at(MARGIN + Y_LABELS + 50.0, width, 0, 30_000), 15_000);
+        assert_eq!(time_at(width, width, 0, 30_000), 30_000, "clamped to the span");
+        assert_eq!(time_at(0.0, width, 0, 30_000), 0);
+        let points = [(0, 1.0), (10_000, 2.0), (20_000, 3.0)];
+        assert_eq!(nearest(&points, 14_000), Some((10_000, 2.0)));
+        assert_eq!(nearest(&points, 16_000), Some((20_000, 3.0)));
+        assert_eq!(nearest(&points, 99_000), Some((20_000, 3.0)));
+        assert_eq!(nearest(&[], 5), None);
+    }
 
     fn render(points: &[Point], format: Format) -> String {
         let mut svg = String::new();
