@@ -16,7 +16,7 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
 
   const dashboard = new DashboardPage(page, 'main');
   // Short heartbeats so a dead connection is noticed within a second.
-  await page.goto('/d/main?maxAttempts=2&heartbeatMs=500');
+  await page.goto('/d/main?maxAttempts=2&heartbeatMs=500&backoffMs=300&backoffCapMs=600');
   await dashboard.waitForHydration();
   await expect(dashboard.badge).toHaveText('live');
   const banner = page.getByTestId('connection-banner');

@@ -19,19 +19,34 @@ pub fn use_live_connection(state: DashboardState) {
     let _ = state;
 }
 
-/// Milliseconds to wait before reconnect `attempt` (1-based): full jitter over a cap that
-/// doubles from 1 s to 5 s. `unit` is a uniform random number in [0, 1).
-pub fn backoff_ms(attempt: u32, unit: f64) -> u32 {
-    const BASE_MS: u32 = 1000;
-    const CAP_MS: u32 = 5000;
-    let ceiling = BASE_MS.saturating_mul(1 << attempt.saturating_sub(1).min(8)).min(CAP_MS);
-    // Never hammer the server with an immediate retry.
-    ((ceiling as f64 * unit) as u32).max(100)
+/// Reconnection delays: full jitter over a ceiling that doubles from `base_ms` up to `cap_ms`.
+/// The page sets them with `?backoffMs=` and `?backoffCapMs=`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    pub base_ms: u32,
+    pub cap_ms: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { base_ms: 1000, cap_ms: 5000 }
+    }
+}
+
+impl Backoff {
+    /// Milliseconds to wait before reconnect `attempt` (1-based); `unit` is a uniform random
+    /// number in [0, 1).
+    pub fn delay_ms(self, attempt: u32, unit: f64) -> u32 {
+        let doubled = self.base_ms.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let ceiling = doubled.min(self.cap_ms.max(self.base_ms));
+        // Never hammer the server with an immediate retry.
+        ((ceiling as f64 * unit) as u32).max(100)
+    }
 }
 
 #[cfg(feature = "hydrate")]
 mod live {
-    use super::backoff_ms;
+    use super::Backoff;
     use crate::client::state::{Applied, ConnectionStatus, DashboardState, Recovery, Transport};
     use crate::protocol::{ClientMessage, PollResponse, ServerMessage};
     use futures::{SinkExt, StreamExt};
@@ -142,6 +157,7 @@ mod live {
         let mut unproven_failures = 0;
         let max_attempts = requested_max_attempts();
         let heartbeat_ms = requested_heartbeat_ms().unwrap_or(DEFAULT_HEARTBEAT_MS);
+        let backoff = requested_backoff();
         let mut attempt: u32 = 0;
         loop {
             let mut receiver = Receiver::new(state);
@@ -176,7 +192,7 @@ mod live {
                 state.connection.set(ConnectionStatus::Connecting);
                 continue;
             }
-            let delay = backoff_ms(attempt, js_sys::Math::random());
+            let delay = backoff.delay_ms(attempt, js_sys::Math::random());
             let retry_at = js_sys::Date::now() + f64::from(delay);
             state.connection.set(ConnectionStatus::Reconnecting { attempt, retry_at });
             wait_or_retry_now(&state, Some(retry_at)).await;
@@ -350,6 +366,16 @@ mod live {
         page_parameter("heartbeatMs")?.parse().ok().filter(|ms| *ms >= 100)
     }
 
+    /// `?backoffMs=` and `?backoffCapMs=`: the first reconnection ceiling and its cap.
+    fn requested_backoff() -> Backoff {
+        let default = Backoff::default();
+        let number = |name: &str| page_parameter(name).and_then(|text| text.parse::<u32>().ok());
+        Backoff {
+            base_ms: number("backoffMs").unwrap_or(default.base_ms),
+            cap_ms: number("backoffCapMs").unwrap_or(default.cap_ms),
+        }
+    }
+
     /// `?maxAttempts=N`: give up (Offline, "Retry now") after N failed attempts in a row.
     /// Without it the page retries forever.
     fn requested_max_attempts() -> Option<u32> {
@@ -363,12 +389,19 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_a_cap_with_jitter() {
-        assert_eq!(backoff_ms(1, 0.999_999), 999);
-        assert_eq!(backoff_ms(2, 0.999_999), 1999);
-        assert_eq!(backoff_ms(3, 0.999_999), 3999);
-        assert_eq!(backoff_ms(4, 0.999_999), 4999);
-        assert_eq!(backoff_ms(40, 0.999_999), 4999);
-        assert_eq!(backoff_ms(3, 0.0), 100, "a floor keeps retries from hammering");
-        assert_eq!(backoff_ms(3, 0.5), 2000);
+        let backoff = Backoff::default();
+        assert_eq!(backoff.delay_ms(1, 0.999_999), 999);
+        assert_eq!(backoff.delay_ms(2, 0.999_999), 1999);
+        assert_eq!(backoff.delay_ms(3, 0.999_999), 3999);
+        assert_eq!(backoff.delay_ms(4, 0.999_999), 4999);
+        assert_eq!(backoff.delay_ms(40, 0.999_999), 4999);
+        assert_eq!(backoff.delay_ms(3, 0.0), 100, "a floor keeps retries from hammering");
+        assert_eq!(backoff.delay_ms(3, 0.5), 2000);
+        let configured = Backoff { base_ms: 250, cap_ms: 30_000 };
+        assert_eq!(configured.delay_ms(1, 0.999_999), 249);
+        assert_eq!(configured.delay_ms(5, 0.999_999), 3999);
+        assert_eq!(configured.delay_ms(20, 0.999_999), 29_999);
+        let inverted = Backoff { base_ms: 2000, cap_ms: 500 };
+        assert_eq!(inverted.delay_ms(3, 0.999_999), 1999, "a cap below the base means the base");
     }
 }
