@@ -10,7 +10,7 @@ pub enum Theme {
     Light,
 }
 
-/// Where the explicit choice is remembered.
+/// Where the explicit choice is remembered (`PICK_BEFORE_PAINT` spells the same key).
 pub const STORAGE_KEY: &str = "livedash-theme";
 
 /// Runs in `<head>` before anything paints: no flash of the wrong theme.

@@ -2,7 +2,7 @@
 //! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
 
 use super::config_file::{self, ConfigError, DashboardConfig};
-use super::store::{tier::Retention, StoreOptions, Sync};
+use super::store::{tier::Retention, StoreOptions, SyncMode};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -118,7 +118,7 @@ pub struct Settings {
     /// What an acknowledged ingest survives: `normal` a killed server, `full` also power loss
     /// (an fsync per commit).
     #[arg(long, env = "LIVEDASH_SYNC", value_enum, default_value = "normal")]
-    pub sync: Sync,
+    pub sync: SyncMode,
 
     /// How long per-second history is kept.
     #[arg(long, env = "LIVEDASH_RETAIN_SECONDS", default_value = "24h", value_parser = parse_duration)]
@@ -259,7 +259,7 @@ mod tests {
         let settings = Settings::load(["livedash", "--config", path, "--max-dashboards", "9"]).unwrap();
         assert_eq!(settings.tick, Duration::from_millis(250), "from the file");
         assert_eq!(settings.max_dashboards, 9, "the flag wins");
-        assert_eq!(settings.sync, Sync::Full);
+        assert_eq!(settings.sync, SyncMode::Full);
         assert_eq!(settings.dashboards.len(), 1);
         assert_eq!(settings.dashboards[0].id, "shop");
         // Without a file: the built-in dashboards.

@@ -194,7 +194,10 @@ pub fn to_publications(
                     continue;
                 }
             };
-            let name = format!("{prefix}.{}", sanitize(key));
+            let mut name = String::with_capacity(prefix.len() + 1 + key.len());
+            name.push_str(&prefix);
+            name.push('.');
+            push_sanitized(&mut name, key);
             if !is_valid_metric_name(&name) {
                 return Err((
                     line,
@@ -219,16 +222,19 @@ pub fn to_publications(
 fn series_prefix(point: &Point<'_>) -> String {
     let mut tags: Vec<_> = point.tags.iter().collect();
     tags.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut prefix = sanitize(&point.measurement);
+    let mut prefix = String::new();
+    push_sanitized(&mut prefix, &point.measurement);
     for (_, value) in tags {
         prefix.push('.');
-        prefix.push_str(&sanitize(value));
+        push_sanitized(&mut prefix, value);
     }
     prefix
 }
 
-fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+/// Appends `text` with every character outside `[A-Za-z0-9_]` turned into `_` (no allocation
+/// of its own: this runs for every field of every point).
+fn push_sanitized(out: &mut String, text: &str) {
+    out.extend(text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
 }
 
 #[cfg(test)]

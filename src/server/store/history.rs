@@ -2,7 +2,7 @@
 //! from the coarsest tier that tiles the step. Runs on reader connections of its own (WAL lets
 //! them read while the writer writes), kept in a small pool.
 
-use super::{connect, tier::Tier, StoreError, Sync};
+use super::{connect, tier::Tier, StoreError, SyncMode};
 use crate::protocol::{Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
@@ -19,12 +19,12 @@ pub struct HistoryQuery {
 /// Reader connections, opened on demand and reused.
 pub struct Readers {
     path: PathBuf,
-    sync: Sync,
+    sync: SyncMode,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    pub fn new(path: PathBuf, sync: Sync) -> Self {
+    pub fn new(path: PathBuf, sync: SyncMode) -> Self {
         Readers { path, sync, idle: Mutex::new(Vec::new()) }
     }
 

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 /// How much of a commit reaches the disk before it is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Sync {
+pub enum SyncMode {
     /// Survives the process dying (WAL, `synchronous=NORMAL`).
     Normal,
     /// Survives the machine dying too (WAL, `synchronous=FULL`: an fsync per commit).
@@ -36,7 +36,7 @@ pub enum Sync {
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     pub path: PathBuf,
-    pub sync: Sync,
+    pub sync: SyncMode,
     pub retention: Retention,
     /// Updates kept per dashboard for replay after a restart.
     pub replay_capacity: usize,
@@ -127,13 +127,13 @@ fn tier_schema(tier: Tier) -> String {
 }
 
 /// Opens a connection with the settings every connection shares.
-fn connect(path: &Path, sync: Sync, flags: OpenFlags) -> Result<Connection, StoreError> {
+fn connect(path: &Path, sync: SyncMode, flags: OpenFlags) -> Result<Connection, StoreError> {
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match sync {
-        Sync::Normal => "NORMAL",
-        Sync::Full => "FULL",
+        SyncMode::Normal => "NORMAL",
+        SyncMode::Full => "FULL",
     };
     connection.pragma_update(None, "synchronous", synchronous)?;
     Ok(connection)
@@ -238,7 +238,7 @@ mod tests {
     fn options(folder: &Path) -> StoreOptions {
         StoreOptions {
             path: folder.join("store.sqlite"),
-            sync: Sync::Normal,
+            sync: SyncMode::Normal,
             retention: Retention::default(),
             replay_capacity: 100,
             maintenance_interval: Duration::from_secs(3600),
