@@ -1,5 +1,6 @@
 //! The HTML shell, the routes and the `App` root component.
 
+use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound};
 use leptos::prelude::*;
@@ -35,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let theme = provide_theme();
+    let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| {
@@ -47,7 +49,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/livedash.css"/>
         <Title formatter=|page: String| if page.is_empty() { "livedash".to_owned() } else { format!("{page} · livedash") }/>
         <Router>
-            <nav class="topbar">
+            <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
                 <A href="/" attr:class="brand">"livedash"</A>
                 <button
                     type="button"

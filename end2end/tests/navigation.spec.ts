@@ -1,28 +1,55 @@
 import { expect, test } from '@playwright/test';
 import { DashboardPage } from './fixtures/dashboard_page';
 
-test('/ lists both dashboards and navigation reaches each', async ({ page }) => {
+test('/ lists both dashboards; navigating between them subscribes and unsubscribes on one WebSocket', async ({ page }) => {
+  // Every socket the page opens, and every message it sends on them.
+  const sockets: string[] = [];
+  const sent: { type: string; dashboard?: string }[] = [];
+  page.on('websocket', (socket) => {
+    sockets.push(socket.url());
+    socket.on('framesent', (frame) => sent.push(JSON.parse(String(frame.payload))));
+  });
+  const subscribed = (dashboard: string) => sent.filter((m) => m.type === 'subscribe' && m.dashboard === dashboard).length;
+
   await page.goto('/');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   const list = page.getByTestId('dashboard-list');
   await expect(list.getByRole('link', { name: /Shop \(demo\)/ })).toBeVisible();
   await expect(list.getByRole('link', { name: /Host/ })).toBeVisible();
+  expect(sockets, 'the list needs no live connection').toEqual([]);
 
   await list.getByRole('link', { name: /Shop \(demo\)/ }).click();
   await expect(page).toHaveURL(/\/d\/main$/);
   const main = new DashboardPage(page, 'main');
   await expect(main.root).toHaveAttribute('data-dashboard', 'main');
   await expect(main.badge).toHaveText('live');
+  await expect.poll(() => subscribed('main')).toBe(1);
   await page.screenshot({ path: 'test-results/dashboard-main.png', fullPage: true });
 
   await page.getByRole('link', { name: 'livedash' }).click();
+  await expect.poll(() => sent.some((m) => m.type === 'unsubscribe' && m.dashboard === 'main')).toBe(true);
   await list.getByRole('link', { name: /Host/ }).click();
   await expect(page).toHaveURL(/\/d\/host$/);
   const host = new DashboardPage(page, 'host');
   await expect(host.root).toHaveAttribute('data-dashboard', 'host');
   await expect(host.card('cpu')).toBeVisible();
   await expect(host.badge).toHaveText('live');
+  await expect.poll(() => subscribed('host')).toBe(1);
+  const hostSeq = await host.seq();
+  await expect.poll(() => host.seq(), { timeout: 8_000 }).toBeGreaterThan(hostSeq);
   await page.screenshot({ path: 'test-results/dashboard-host.png', fullPage: true });
+
+  // Back to the first one: subscribed again, live again, still on the same socket.
+  await page.goBack();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/d\/main$/);
+  await expect(main.badge).toHaveText('live');
+  await expect.poll(() => subscribed('main')).toBe(2);
+  const mainSeq = await main.seq();
+  await expect.poll(() => main.seq(), { timeout: 8_000 }).toBeGreaterThan(mainSeq);
+  await expect(page.getByTestId('connection-panel')).toHaveAttribute('data-seq-anomalies', '0');
+  expect(sockets.filter((url) => url.endsWith('/ws'))).toHaveLength(1);
+  await expect(page.locator('nav.topbar')).toHaveAttribute('data-sockets-opened', '1');
 });
 
 test('an ingested dashboard appears and goes live', async ({ page, request }) => {

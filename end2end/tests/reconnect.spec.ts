@@ -51,3 +51,36 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
   await expect.poll(() => dashboard.seq()).toBeGreaterThan(seqOffline);
   await page.screenshot({ path: 'test-results/reconnected.png' });
 });
+
+test('a server that refuses the client (close 4001) puts the page Offline at once, and it does not retry by itself', async ({ page }) => {
+  let refusing = true;
+  let attempts = 0;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    attempts++;
+    if (refusing) {
+      ws.close({ code: 4001, reason: 'token expired' });
+      return;
+    }
+    ws.connectToServer();
+  });
+
+  const dashboard = new DashboardPage(page, 'main');
+  await page.goto('/d/main?heartbeatMs=500&backoffMs=200&backoffCapMs=400');
+  await dashboard.waitForHydration();
+  const banner = page.getByTestId('connection-banner');
+  await expect(banner).toHaveAttribute('data-state', 'offline');
+  await expect(page.getByTestId('banner-message')).toHaveText(
+    'Offline: the server ended the connection (not signed in, or the session expired, code 4001) and asked not to retry.',
+  );
+  await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
+  // Several backoff periods later it has still not tried again, nor fallen back to SSE.
+  await page.waitForTimeout(2_000);
+  expect(attempts).toBe(1);
+  await expect(dashboard.badge).toHaveAttribute('data-transport', 'ws');
+
+  refusing = false;
+  await page.getByRole('button', { name: 'Retry now' }).click();
+  await expect(dashboard.badge).toHaveText('live');
+  await expect(banner).toBeHidden();
+  expect(attempts).toBe(2);
+});

@@ -1,22 +1,37 @@
-//! The live connection of a dashboard page: subscribes with `since` (so a page rendered from a
-//! snapshot, or a reconnect, resumes without gap or duplicate), applies every message to
-//! `DashboardState`, and reconnects with capped exponential backoff and full jitter. It speaks
-//! all three transports of PROTOCOL.md (WebSocket, Server-Sent Events, long-polling) through
-//! one message path; `?transport=ws|sse|poll` picks one. Browser only: on the server the
-//! effect that starts it never runs.
+//! The page's one live connection, shared by every open dashboard: it subscribes each
+//! dashboard with `since` (so a page rendered from a snapshot, or a reconnect, resumes without
+//! gap or duplicate), unsubscribes the ones that close, routes every message to its
+//! dashboard's state, and reconnects with capped exponential backoff and full jitter. It speaks
+//! all three transports of PROTOCOL.md through one message path: one WebSocket carries every
+//! dashboard; Server-Sent Events and long-polling are per dashboard by protocol, so they hold
+//! one stream or request per open dashboard. `?transport=ws|sse|poll` forces one. Browser
+//! only: on the server nothing is started.
 
-use super::state::DashboardState;
-#[cfg(feature = "hydrate")]
+use super::state::ConnectionState;
 use leptos::prelude::*;
 
-/// Keeps `state` live for as long as the calling component is mounted.
-pub fn use_live_connection(state: DashboardState) {
+/// Creates the page's connection state, provides it as context and, in the browser, starts the
+/// connection, which serves the dashboards opened with `ConnectionState::open` for as long as
+/// the calling component (the app root) lives.
+pub fn provide_connection() -> ConnectionState {
+    let connection = ConnectionState::new();
+    provide_context(connection);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        leptos::task::spawn_local_scoped_with_cancellation(live::run(state));
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = state;
+    {
+        let (notify, changes) = futures::channel::mpsc::unbounded();
+        // Opening or closing a dashboard wakes the connection to subscribe or unsubscribe.
+        Effect::new(move |_| {
+            connection.dashboards.track();
+            let _ = notify.unbounded_send(());
+        });
+        let mut changes = Some(changes);
+        Effect::new(move |_| {
+            if let Some(changes) = changes.take() {
+                leptos::task::spawn_local_scoped_with_cancellation(live::run(connection, changes));
+            }
+        });
+    }
+    connection
 }
 
 /// Reconnection delays: full jitter over a ceiling that doubles from `base_ms` up to `cap_ms`.
@@ -47,11 +62,17 @@ impl Backoff {
 #[cfg(feature = "hydrate")]
 mod live {
     use super::Backoff;
-    use crate::client::state::{Applied, ConnectionStatus, DashboardState, Recovery, Transport};
+    use crate::client::state::{
+        refuses_retry, Applied, ConnectionState, ConnectionStatus, DashboardState, Recovery, Transport,
+    };
     use crate::protocol::{ClientMessage, PollResponse, ServerMessage};
-    use futures::{SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
+    use futures::channel::mpsc::UnboundedReceiver;
+    use futures::future::{select, Either, LocalBoxFuture};
+    use futures::{FutureExt, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
+    use std::collections::HashSet;
 
     /// Seconds a long-poll request may wait for news.
     const POLL_WAIT_SECS: u32 = 25;
@@ -60,42 +81,73 @@ mod live {
     /// without an open source) mean dead. The server's own default heartbeat.
     const DEFAULT_HEARTBEAT_MS: u32 = 15_000;
 
+    /// Failed attempts in a row, without ever hearing from the server over a transport, after
+    /// which the next one is tried (unless `?transport=` forced one).
+    const FAILURES_BEFORE_FALLBACK: u32 = 2;
+
+    /// Wakes the connection when a dashboard opens or closes.
+    type Changes = UnboundedReceiver<()>;
+
     /// How a transport's session ended.
     enum Ended {
         /// Lost or refused: back off, then try again.
         Lost,
-        /// A gap needs a fresh subscription from the held position, at once.
-        Resubscribe,
+        /// The server closed with a code that says not to come back as we are.
+        Refused(u16),
+        /// The open dashboards changed, or a gap needs a fresh subscription from the held
+        /// position, on a transport that cannot do either in place: start again at once.
+        Restart,
     }
 
-    /// Applies messages and decides when a gap calls for resubscribing. Shared by every
-    /// transport so that they cannot differ in what they accept.
+    /// Routes messages to their dashboards and decides when a gap calls for resubscribing.
+    /// Shared by every transport so that they cannot differ in what they accept.
     struct Receiver {
-        state: DashboardState,
-        /// True between a resubscribe and the first message that fits again: updates already
-        /// in flight from before it are dropped, not treated as new gaps.
-        resyncing: bool,
+        connection: ConnectionState,
+        /// Dashboards between a resubscribe and the first message that fits again: updates
+        /// already in flight from before it are dropped, not treated as new gaps.
+        resyncing: HashSet<String>,
         /// Whether this session has heard from the server.
         heard: bool,
-        /// Set when this session follows a live one: its first data message tells how it
-        /// caught up.
-        recovering: bool,
+        /// Set when this session follows a lost live one: the first message counts a reconnect.
+        reconnecting: bool,
+        /// Dashboards whose first data message of this session tells how they caught up.
+        recovering: HashSet<String>,
         /// The last ping sent: its id and browser time.
         last_ping: Option<(u64, f64)>,
     }
 
     impl Receiver {
-        fn new(state: DashboardState) -> Self {
-            let recovering = state.heard_at.get_untracked() > 0.0;
-            Receiver { state, resyncing: false, heard: false, recovering, last_ping: None }
+        fn new(connection: ConnectionState) -> Self {
+            Receiver {
+                connection,
+                resyncing: HashSet::new(),
+                heard: false,
+                reconnecting: false,
+                recovering: HashSet::new(),
+                last_ping: None,
+            }
+        }
+
+        /// Starts a session; `recover` when it follows one that was lost after being live.
+        fn begin(&mut self, recover: bool) {
+            self.heard = false;
+            self.resyncing.clear();
+            self.last_ping = None;
+            if recover {
+                self.reconnecting = true;
+                self.recovering = self.connection.open_ids().into_iter().collect();
+            }
         }
 
         /// Marks the connection live (the server answered).
         fn live(&mut self) {
             self.heard = true;
-            self.state.heard_at.set(js_sys::Date::now());
-            if self.state.connection.get_untracked() != ConnectionStatus::Live {
-                self.state.connection.set(ConnectionStatus::Live);
+            self.connection.heard_at.set(js_sys::Date::now());
+            if self.connection.status.get_untracked() != ConnectionStatus::Live {
+                self.connection.status.set(ConnectionStatus::Live);
+            }
+            if std::mem::take(&mut self.reconnecting) {
+                self.connection.reconnects.update(|count| *count += 1);
             }
         }
 
@@ -103,55 +155,66 @@ mod live {
             self.last_ping = Some((id, js_sys::Date::now()));
         }
 
-        /// Applies one message; true when the caller must resubscribe.
-        fn receive(&mut self, message: ServerMessage) -> bool {
+        /// Applies one message to its dashboard; the dashboard to resubscribe, if a gap showed.
+        fn receive(&mut self, message: ServerMessage) -> Option<String> {
             self.live();
-            match &message {
+            let id = match &message {
                 ServerMessage::Pong { id } => {
                     if let Some((_, at)) = self.last_ping.filter(|(sent, _)| sent == id) {
-                        self.state.rtt_ms.set(Some(js_sys::Date::now() - at));
+                        self.connection.rtt_ms.set(Some(js_sys::Date::now() - at));
                     }
+                    return None;
                 }
-                ServerMessage::Snapshot(_) | ServerMessage::Update(_) if self.recovering => {
-                    self.recovering = false;
-                    let recovery = match &message {
-                        ServerMessage::Snapshot(_) => Recovery::Snapshot,
-                        _ => Recovery::Resumed { after_seq: self.state.position.with_untracked(|p| p.seq) },
-                    };
-                    self.state.recovery.set(Some(recovery));
-                    self.state.reconnects.update(|count| *count += 1);
+                ServerMessage::Snapshot(snapshot) => &snapshot.dashboard,
+                ServerMessage::Update(update) => &update.dashboard,
+                ServerMessage::Alert { dashboard, .. } => dashboard,
+                ServerMessage::Error(error) => {
+                    leptos::logging::warn!("server: {} ({:?})", error.message, error.code);
+                    return None;
                 }
-                _ => {}
+            };
+            // Messages for a dashboard closed a moment ago may still be in flight.
+            let dashboard = self.connection.find(id)?;
+            let id = id.clone();
+            if matches!(message, ServerMessage::Snapshot(_) | ServerMessage::Update(_)) && self.recovering.remove(&id) {
+                self.connection.recovery.set(Some(recovery_by(&message, dashboard)));
             }
-            match self.state.apply(message) {
-                Applied::Gap if !self.resyncing => {
-                    self.resyncing = true;
-                    true
+            match dashboard.apply(message) {
+                Applied::Gap if !self.resyncing.contains(&id) => {
+                    self.resyncing.insert(id.clone());
+                    Some(id)
                 }
                 Applied::Ok => {
-                    self.resyncing = false;
-                    false
+                    self.resyncing.remove(&id);
+                    None
                 }
-                Applied::Gap | Applied::Other => false,
+                Applied::Gap | Applied::Other => None,
             }
         }
 
-        fn receive_text(&mut self, text: &str) -> bool {
-            match serde_json::from_str::<ServerMessage>(text) {
-                Ok(message) => self.receive(message),
-                Err(_) => false,
-            }
+        fn receive_text(&mut self, text: &str) -> Option<String> {
+            serde_json::from_str::<ServerMessage>(text).ok().and_then(|message| self.receive(message))
         }
     }
 
-    /// Failed attempts in a row, without ever hearing from the server over a transport, after
-    /// which the next one is tried (unless `?transport=` forced one).
-    const FAILURES_BEFORE_FALLBACK: u32 = 2;
+    /// How the first data message after a reconnection caught `dashboard` up.
+    fn recovery_by(message: &ServerMessage, dashboard: DashboardState) -> Recovery {
+        match message {
+            ServerMessage::Snapshot(_) => Recovery::Snapshot,
+            _ => Recovery::Resumed { after_seq: dashboard.position.with_untracked(|p| p.seq) },
+        }
+    }
 
-    pub async fn run(state: DashboardState) {
+    pub async fn run(connection: ConnectionState, mut changes: Changes) {
+        // Nothing to serve until a dashboard opens (the home page needs no connection).
+        while connection.dashboards.with_untracked(Vec::is_empty) {
+            if changes.next().await.is_none() {
+                return;
+            }
+        }
         let forced = requested_transport();
         let mut transport = forced.unwrap_or(Transport::WebSocket);
-        state.transport.set(transport);
+        connection.transport.set(transport);
         // Once a transport has worked, losing it is an outage, not a reason to change.
         let mut proven = false;
         let mut unproven_failures = 0;
@@ -159,25 +222,39 @@ mod live {
         let heartbeat_ms = requested_heartbeat_ms().unwrap_or(DEFAULT_HEARTBEAT_MS);
         let backoff = requested_backoff();
         let mut attempt: u32 = 0;
+        let mut receiver = Receiver::new(connection);
+        let mut recover = false;
         loop {
-            let mut receiver = Receiver::new(state);
+            receiver.begin(recover);
             let ended = match transport {
-                Transport::WebSocket => websocket(&mut receiver, heartbeat_ms).await,
-                Transport::Sse => server_sent_events(&mut receiver, heartbeat_ms).await,
-                Transport::Poll => long_poll(&mut receiver).await,
+                Transport::WebSocket => websocket(&mut receiver, &mut changes, heartbeat_ms).await,
+                Transport::Sse => server_sent_events(&mut receiver, &mut changes, heartbeat_ms).await,
+                Transport::Poll => long_poll(&mut receiver, &mut changes).await,
             };
             if receiver.heard {
                 attempt = 0;
                 proven = true;
             }
-            if let Ended::Resubscribe = ended {
-                continue;
+            recover = connection.heard_at.get_untracked() > 0.0;
+            match ended {
+                Ended::Restart => {
+                    recover = false;
+                    continue;
+                }
+                Ended::Refused(code) => {
+                    connection.status.set(ConnectionStatus::Offline { attempts: attempt, refused: Some(code) });
+                    wait_or_retry_now(&connection, None).await;
+                    attempt = 0;
+                    connection.status.set(ConnectionStatus::Connecting);
+                    continue;
+                }
+                Ended::Lost => {}
             }
             if !proven && forced.is_none() {
                 unproven_failures += 1;
                 if let Some(next) = transport.fallback().filter(|_| unproven_failures >= FAILURES_BEFORE_FALLBACK) {
                     transport = next;
-                    state.transport.set(next);
+                    connection.transport.set(next);
                     unproven_failures = 0;
                     // A new transport starts at once, not after a growing backoff.
                     attempt = 0;
@@ -186,159 +263,259 @@ mod live {
             }
             attempt = attempt.saturating_add(1);
             if max_attempts.is_some_and(|max| attempt > max) {
-                state.connection.set(ConnectionStatus::Offline { attempts: attempt - 1 });
-                wait_or_retry_now(&state, None).await;
+                connection.status.set(ConnectionStatus::Offline { attempts: attempt - 1, refused: None });
+                wait_or_retry_now(&connection, None).await;
                 attempt = 0;
-                state.connection.set(ConnectionStatus::Connecting);
+                connection.status.set(ConnectionStatus::Connecting);
                 continue;
             }
             let delay = backoff.delay_ms(attempt, js_sys::Math::random());
             let retry_at = js_sys::Date::now() + f64::from(delay);
-            state.connection.set(ConnectionStatus::Reconnecting { attempt, retry_at });
-            wait_or_retry_now(&state, Some(retry_at)).await;
+            connection.status.set(ConnectionStatus::Reconnecting { attempt, retry_at });
+            wait_or_retry_now(&connection, Some(retry_at)).await;
         }
     }
 
     /// Waits until `until` (browser ms; forever when `None`) or until "Retry now" is pressed.
-    async fn wait_or_retry_now(state: &DashboardState, until: Option<f64>) {
+    async fn wait_or_retry_now(connection: &ConnectionState, until: Option<f64>) {
         // Short slices: a pressed button is seen within a tenth of a second.
         const SLICE_MS: u32 = 100;
         while until.is_none_or(|until| js_sys::Date::now() < until) {
-            if state.retry_now.get_untracked() {
+            if connection.retry_now.get_untracked() {
                 break;
             }
-            gloo_timers::future::TimeoutFuture::new(SLICE_MS).await;
+            TimeoutFuture::new(SLICE_MS).await;
         }
-        state.retry_now.set(false);
+        connection.retry_now.set(false);
     }
 
-    async fn websocket(receiver: &mut Receiver, heartbeat_ms: u32) -> Ended {
-        use futures::future::{select, Either};
-        use gloo_timers::future::TimeoutFuture;
+    /// One WebSocket and what it is subscribed to.
+    struct Socket {
+        sink: futures::stream::SplitSink<WebSocket, Message>,
+        /// The dashboards subscribed on this socket, each state with its id (kept here: a
+        /// closed dashboard's state is gone by the time it is unsubscribed). States, not just
+        /// ids: a dashboard reopened under the same id is subscribed again from its position.
+        subscribed: Vec<(DashboardState, String)>,
+        pings: u64,
+    }
+
+    impl Socket {
+        async fn send(&mut self, message: &ClientMessage) -> bool {
+            let text = serde_json::to_string(message).expect("client messages serialize");
+            self.sink.send(Message::Text(text)).await.is_ok()
+        }
+
+        /// Asks the server for a `pong`, proof that the connection still carries messages.
+        async fn ping(&mut self, receiver: &mut Receiver) -> bool {
+            self.pings += 1;
+            receiver.ping_sent(self.pings);
+            self.send(&ClientMessage::Ping { id: self.pings }).await
+        }
+
+        /// Subscribes `dashboard` from its held position.
+        async fn subscribe(&mut self, dashboard: DashboardState) -> bool {
+            let Some(id) = dashboard.dashboard.try_get_value() else { return true };
+            let since = dashboard.position.try_get_untracked();
+            self.send(&ClientMessage::Subscribe { dashboard: id, since, max_hz: None }).await
+        }
+
+        /// Brings the subscriptions in line with the open dashboards, then pings so that an
+        /// idle dashboard still confirms the connection. False when the socket is gone.
+        async fn sync(&mut self, receiver: &mut Receiver) -> bool {
+            let open = receiver.connection.dashboards.get_untracked();
+            let open_ids = receiver.connection.open_ids();
+            let (kept, closed): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.subscribed).into_iter().partition(|(state, _)| open.contains(state));
+            self.subscribed = kept;
+            for (_, id) in closed {
+                // Reopened under the same id: its new subscription below replaces this one.
+                if !open_ids.contains(&id) && !self.send(&ClientMessage::Unsubscribe { dashboard: id }).await {
+                    return false;
+                }
+            }
+            for dashboard in open {
+                if self.subscribed.iter().any(|(state, _)| *state == dashboard) {
+                    continue;
+                }
+                let Some(id) = dashboard.dashboard.try_get_value() else { continue };
+                if !self.subscribe(dashboard).await {
+                    return false;
+                }
+                self.subscribed.push((dashboard, id));
+            }
+            self.ping(receiver).await
+        }
+    }
+
+    async fn websocket(receiver: &mut Receiver, changes: &mut Changes, heartbeat_ms: u32) -> Ended {
         let Ok(socket) = WebSocket::open(&socket_url()) else { return Ended::Lost };
-        let (mut sink, mut stream) = socket.split();
-        let mut pings = 0u64;
+        receiver.connection.sockets_opened.update(|count| *count += 1);
+        let (sink, mut stream) = socket.split();
+        let mut socket = Socket { sink, subscribed: Vec::new(), pings: 0 };
         // Sending waits for the socket to open: one that never opens is as dead as a silent one.
         let opened = {
-            let subscribing = std::pin::pin!(subscribe(&mut sink, &receiver.state, &mut pings));
+            let subscribing = std::pin::pin!(socket.sync(receiver));
             matches!(select(subscribing, TimeoutFuture::new(2 * heartbeat_ms)).await, Either::Left((true, _)))
         };
         if !opened {
-            return Ended::Lost;
+            return refusal(&mut stream).map_or(Ended::Lost, Ended::Refused);
         }
-        receiver.ping_sent(pings);
         // Heartbeat intervals in a row without a message; the browser does not report a
         // connection that silently died (a cut cable, a sleeping laptop), so two mean dead.
         let mut silent = 0;
         loop {
-            match select(stream.next(), TimeoutFuture::new(heartbeat_ms)).await {
-                Either::Left((Some(Ok(message)), _)) => {
+            futures::select! {
+                message = stream.next().fuse() => {
                     silent = 0;
-                    let Message::Text(text) = message else { continue };
-                    if receiver.receive_text(&text) {
-                        if !subscribe(&mut sink, &receiver.state, &mut pings).await {
-                            break;
+                    match message {
+                        Some(Ok(Message::Text(text))) => {
+                            let Some(gap) = receiver.receive_text(&text) else { continue };
+                            let Some(dashboard) = receiver.connection.find(&gap) else { continue };
+                            if !(socket.subscribe(dashboard).await && socket.ping(receiver).await) {
+                                break;
+                            }
                         }
-                        receiver.ping_sent(pings);
+                        Some(Ok(Message::Bytes(_))) => {}
+                        Some(Err(WebSocketError::ConnectionClose(event))) if refuses_retry(event.code) => {
+                            return Ended::Refused(event.code);
+                        }
+                        _ => break,
                     }
                 }
-                Either::Left(_) => break,
-                Either::Right(_) => {
+                _ = TimeoutFuture::new(heartbeat_ms).fuse() => {
                     silent += 1;
-                    if silent >= 2 || !ping(&mut sink, &mut pings).await {
+                    if silent >= 2 || !socket.ping(receiver).await {
                         break;
                     }
-                    receiver.ping_sent(pings);
+                }
+                _ = changes.next() => {
+                    if !socket.sync(receiver).await {
+                        break;
+                    }
                 }
             }
         }
         Ended::Lost
     }
 
-    /// Asks the server for a `pong`, proof that the connection still carries messages.
-    async fn ping(sink: &mut futures::stream::SplitSink<WebSocket, Message>, pings: &mut u64) -> bool {
-        *pings += 1;
-        let text = serde_json::to_string(&ClientMessage::Ping { id: *pings }).expect("client messages serialize");
-        sink.send(Message::Text(text)).await.is_ok()
+    /// The close code of a refusal already queued on a socket that failed to open: a server
+    /// (or proxy) may answer the upgrade and close at once, before a message could be sent.
+    fn refusal(stream: &mut futures::stream::SplitStream<WebSocket>) -> Option<u16> {
+        while let Some(Some(event)) = stream.next().now_or_never() {
+            if let Err(WebSocketError::ConnectionClose(close)) = event {
+                return refuses_retry(close.code).then_some(close.code);
+            }
+        }
+        None
     }
 
-    /// Subscribes from the held position, then pings so that an idle dashboard still
-    /// confirms the connection. False when the socket is gone.
-    async fn subscribe(
-        sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-        state: &DashboardState,
-        pings: &mut u64,
-    ) -> bool {
-        let subscribe = ClientMessage::Subscribe {
-            dashboard: state.dashboard.get_value(),
-            since: Some(state.position.get_untracked()),
-            max_hz: None,
-        };
-        let text = serde_json::to_string(&subscribe).expect("client messages serialize");
-        sink.send(Message::Text(text)).await.is_ok() && ping(sink, pings).await
-    }
-
-    async fn server_sent_events(receiver: &mut Receiver, heartbeat_ms: u32) -> Ended {
-        use futures::future::{select, Either};
-        use gloo_net::eventsource::State;
-        let url = format!("{}?since={}", stream_url(&receiver.state, "stream"), since(&receiver.state));
-        let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new(&url) else {
-            return Ended::Lost;
-        };
-        let (Ok(snapshots), Ok(updates)) = (source.subscribe("snapshot"), source.subscribe("update"))
-        else {
-            return Ended::Lost;
-        };
-        let mut events = futures::stream::select(snapshots, updates);
+    async fn server_sent_events(receiver: &mut Receiver, changes: &mut Changes, heartbeat_ms: u32) -> Ended {
+        use gloo_net::eventsource::{futures::EventSource, State};
+        let open = receiver.connection.dashboards.get_untracked();
+        if open.is_empty() {
+            changes.next().await;
+            return Ended::Restart;
+        }
+        // One source per open dashboard (the protocol streams one dashboard per request).
+        let mut sources = Vec::with_capacity(open.len());
+        let mut streams = Vec::with_capacity(open.len());
+        for dashboard in open {
+            let Some(url) = stream_url(dashboard, "stream") else { continue };
+            let Ok(mut source) = EventSource::new(&url) else { return Ended::Lost };
+            let (Ok(snapshots), Ok(updates)) = (source.subscribe("snapshot"), source.subscribe("update"))
+            else {
+                return Ended::Lost;
+            };
+            streams.push(futures::stream::select(snapshots, updates));
+            sources.push(source);
+        }
+        let mut events = futures::stream::select_all(streams);
         // The browser reconnects an EventSource by itself (resuming with Last-Event-ID) and
         // may keep trying forever; a source not open for two heartbeat intervals is lost.
         let mut closed_intervals = 0;
         loop {
-            match select(events.next(), gloo_timers::future::TimeoutFuture::new(heartbeat_ms)).await {
-                Either::Left((Some(Ok((_, event))), _)) => {
+            futures::select! {
+                event = events.next() => {
+                    let Some(Ok((_, event))) = event else { return Ended::Lost };
                     let Some(text) = event.data().as_string() else { continue };
-                    if receiver.receive_text(&text) {
-                        return Ended::Resubscribe;
+                    if receiver.receive_text(&text).is_some() {
+                        return Ended::Restart;
                     }
                 }
-                Either::Left(_) => return Ended::Lost,
-                Either::Right(_) if source.state() == State::Open => closed_intervals = 0,
-                Either::Right(_) => {
-                    closed_intervals += 1;
-                    if closed_intervals >= 2 {
-                        return Ended::Lost;
+                _ = TimeoutFuture::new(heartbeat_ms).fuse() => {
+                    if sources.iter().all(|source| source.state() == State::Open) {
+                        closed_intervals = 0;
+                    } else {
+                        closed_intervals += 1;
+                        if closed_intervals >= 2 {
+                            return Ended::Lost;
+                        }
                     }
                 }
+                _ = changes.next() => return Ended::Restart,
             }
         }
     }
 
-    async fn long_poll(receiver: &mut Receiver) -> Ended {
-        loop {
-            let url = format!(
-                "{}?since={}&timeout={POLL_WAIT_SECS}",
-                stream_url(&receiver.state, "poll"),
-                since(&receiver.state)
-            );
-            let response = match gloo_net::http::Request::get(&url).send().await {
-                Ok(response) if response.ok() => response,
-                _ => return Ended::Lost,
+    /// One long-poll answer for a dashboard, or how it failed (a refusal's close code).
+    type PollAnswer = (DashboardState, Result<PollResponse, Option<u16>>);
+
+    /// Asks for `dashboard`'s news from its held position.
+    fn poll(dashboard: DashboardState) -> LocalBoxFuture<'static, PollAnswer> {
+        async move {
+            let Some(url) = stream_url(dashboard, "poll").map(|url| format!("{url}&timeout={POLL_WAIT_SECS}")) else {
+                // Closed already: the change that closed it restarts the session.
+                return std::future::pending().await;
             };
-            let Ok(answer) = response.json::<PollResponse>().await else { return Ended::Lost };
-            receiver.live();
-            for message in answer.messages {
-                // The next poll asks from the held position anyway: a gap needs nothing more.
-                receiver.receive(message);
+            let answer = match gloo_net::http::Request::get(&url).send().await {
+                Ok(response) if response.ok() => response.json::<PollResponse>().await.map_err(|_| None),
+                // HTTP 401 and 403 refuse like the WebSocket close codes 4001 and 4003 do.
+                Ok(response) if response.status() == 401 => Err(Some(4001)),
+                Ok(response) if response.status() == 403 => Err(Some(4003)),
+                _ => Err(None),
+            };
+            (dashboard, answer)
+        }
+        .boxed_local()
+    }
+
+    async fn long_poll(receiver: &mut Receiver, changes: &mut Changes) -> Ended {
+        let open = receiver.connection.dashboards.get_untracked();
+        if open.is_empty() {
+            changes.next().await;
+            return Ended::Restart;
+        }
+        // One request in flight per open dashboard.
+        let mut pending: Vec<_> = open.into_iter().map(poll).collect();
+        loop {
+            match select(futures::future::select_all(pending), changes.next()).await {
+                Either::Left((((dashboard, answer), _, rest), _)) => {
+                    pending = rest;
+                    match answer {
+                        Ok(answer) => {
+                            receiver.live();
+                            for message in answer.messages {
+                                // The next poll asks from the held position anyway: a gap
+                                // needs nothing more.
+                                receiver.receive(message);
+                            }
+                            pending.push(poll(dashboard));
+                        }
+                        Err(Some(code)) => return Ended::Refused(code),
+                        Err(None) => return Ended::Lost,
+                    }
+                }
+                Either::Right(_) => return Ended::Restart,
             }
         }
     }
 
-    fn since(state: &DashboardState) -> String {
-        state.position.get_untracked().to_string()
-    }
-
-    fn stream_url(state: &DashboardState, kind: &str) -> String {
-        format!("/api/v1/{kind}/{}", state.dashboard.get_value())
+    /// `/api/v1/{kind}/{dashboard}?since=E:S` from the dashboard's held position; `None` once
+    /// the dashboard has closed.
+    fn stream_url(dashboard: DashboardState, kind: &str) -> Option<String> {
+        let id = dashboard.dashboard.try_get_value()?;
+        let since = dashboard.position.try_get_untracked()?;
+        Some(format!("/api/v1/{kind}/{id}?since={since}"))
     }
 
     fn socket_url() -> String {

@@ -1,7 +1,8 @@
-//! `DashboardState`: one struct of signals holding everything the page shows about one
-//! dashboard (definitions, latest values, per-metric history rings, stream position,
-//! connection status, chosen time window), provided through context. Messages from the server
-//! are applied here and nowhere else.
+//! The page's reactive state, as two structs of signals provided through context:
+//! `DashboardState` holds everything shown about one dashboard (definitions, latest values,
+//! per-metric history rings, stream position, chosen time window); `ConnectionState` holds the
+//! one connection every open dashboard shares (status, transport, round trip, recoveries) and
+//! the list of dashboards it serves. Messages from the server are applied here and nowhere else.
 
 use crate::model::{
     sequence::{continuity, Continuity},
@@ -22,8 +23,30 @@ pub enum ConnectionStatus {
     Live,
     /// Lost; attempt `attempt` starts at `retry_at` (browser ms since the Unix epoch).
     Reconnecting { attempt: u32, retry_at: f64 },
-    /// Gave up after `attempts` failed attempts (`?maxAttempts=`); waits for "Retry now".
-    Offline { attempts: u32 },
+    /// Gave up, after `attempts` failed attempts in a row (`?maxAttempts=`) or because the
+    /// server closed with `refused`, a code saying that trying again would not help (see
+    /// `refuses_retry`); waits for "Retry now".
+    Offline { attempts: u32, refused: Option<u16> },
+}
+
+/// Whether a close code means the server does not want this client back as it is: a protocol
+/// violation (1002, 1003), a message over the size limit (1009), or an authentication (4001)
+/// or authorization (4003) failure, which another attempt with the same credentials would
+/// repeat. Every other code (1001 shutdown, 1006 lost, 1008 too slow or silent, 1011, 1012,
+/// 1013 try again later) is worth retrying with backoff. Long-polling maps HTTP 401 and 403
+/// to 4001 and 4003.
+pub fn refuses_retry(code: u16) -> bool {
+    matches!(code, 1002 | 1003 | 1009 | 4001 | 4003)
+}
+
+/// What a refusal's close code means, for the banner.
+pub fn refusal_reason(code: u16) -> &'static str {
+    match code {
+        4001 => "not signed in, or the session expired",
+        4003 => "not allowed to read this dashboard",
+        1009 => "a message was over the size limit",
+        _ => "the client broke the protocol",
+    }
 }
 
 impl ConnectionStatus {
@@ -157,6 +180,74 @@ pub enum Applied {
     Other,
 }
 
+/// The page's one connection: every dashboard open on the page is served by it (subscribed
+/// when it opens, unsubscribed when it closes), so navigating never opens a new socket.
+#[derive(Clone, Copy)]
+pub struct ConnectionState {
+    pub status: RwSignal<ConnectionStatus>,
+    /// The transport in use: WebSocket unless the page asked for another or fell back.
+    pub transport: RwSignal<Transport>,
+    /// Browser time (ms since the Unix epoch) the last message arrived; 0 before any.
+    pub heard_at: RwSignal<f64>,
+    /// Set by "Retry now": the connection tries at once instead of waiting.
+    pub retry_now: RwSignal<bool>,
+    /// Round-trip time of the last WebSocket ping, in ms.
+    pub rtt_ms: RwSignal<Option<f64>>,
+    /// Connections re-established after having been live.
+    pub reconnects: RwSignal<u32>,
+    pub recovery: RwSignal<Option<Recovery>>,
+    /// The dashboards open on the page, in the order they opened.
+    pub dashboards: RwSignal<Vec<DashboardState>>,
+    /// WebSockets opened so far: stays 1 while navigating between dashboards.
+    pub sockets_opened: RwSignal<u32>,
+}
+
+impl ConnectionState {
+    pub fn new() -> Self {
+        ConnectionState {
+            status: RwSignal::new(ConnectionStatus::Connecting),
+            transport: RwSignal::new(Transport::WebSocket),
+            heard_at: RwSignal::new(0.0),
+            retry_now: RwSignal::new(false),
+            rtt_ms: RwSignal::new(None),
+            reconnects: RwSignal::new(0),
+            recovery: RwSignal::new(None),
+            dashboards: RwSignal::new(Vec::new()),
+            sockets_opened: RwSignal::new(0),
+        }
+    }
+
+    /// Serves `dashboard` until the calling component is cleaned up.
+    pub fn open(&self, dashboard: DashboardState) {
+        let id = dashboard.dashboard.get_value();
+        let dashboards = self.dashboards;
+        // A newer view of the same dashboard replaces an older one still closing.
+        dashboards.update(|open| {
+            open.retain(|d| d.dashboard.try_with_value(|other| other != &id).unwrap_or(false));
+            open.push(dashboard);
+        });
+        on_cleanup(move || dashboards.update(|open| open.retain(|d| d != &dashboard)));
+    }
+
+    /// The open dashboard named `id`.
+    pub fn find(&self, id: &str) -> Option<DashboardState> {
+        self.dashboards.with_untracked(|open| {
+            open.iter().copied().find(|d| d.dashboard.try_with_value(|other| other == id).unwrap_or(false))
+        })
+    }
+
+    /// Ids of the open dashboards.
+    pub fn open_ids(&self) -> Vec<String> {
+        self.dashboards.with_untracked(|open| open.iter().filter_map(|d| d.dashboard.try_get_value()).collect())
+    }
+}
+
+impl Default for ConnectionState {
+    fn default() -> Self {
+        ConnectionState::new()
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct DashboardState {
     /// The dashboard id; fixed for the state's life.
@@ -172,24 +263,20 @@ pub struct DashboardState {
     pub position: RwSignal<Position>,
     /// Server time of the newest update: the right edge of the charts.
     pub updated_at: RwSignal<Millis>,
-    pub connection: RwSignal<ConnectionStatus>,
-    /// The transport in use: WebSocket unless the page asked for another.
-    pub transport: RwSignal<Transport>,
     pub window: RwSignal<TimeWindow>,
     /// False while the browser tab is hidden: charts do not draw then.
     pub visible: RwSignal<bool>,
-    /// Browser time (ms since the Unix epoch) the last message arrived; 0 before any.
-    pub heard_at: RwSignal<f64>,
-    /// Set by "Retry now": the connection tries at once instead of waiting.
-    pub retry_now: RwSignal<bool>,
-    /// Round-trip time of the last WebSocket ping, in ms.
-    pub rtt_ms: RwSignal<Option<f64>>,
-    /// Connections re-established after having been live.
-    pub reconnects: RwSignal<u32>,
-    pub recovery: RwSignal<Option<Recovery>>,
     /// Updates that did not continue the held seq (duplicates, gaps): zero when the stream
     /// kept its contract through every cut and reconnect.
     pub seq_anomalies: RwSignal<u32>,
+}
+
+/// Identity, not contents: two states are equal when they are the same state (the same view
+/// of a dashboard), which its one `StoredValue` tells.
+impl PartialEq for DashboardState {
+    fn eq(&self, other: &Self) -> bool {
+        self.dashboard == other.dashboard
+    }
 }
 
 impl DashboardState {
@@ -202,15 +289,8 @@ impl DashboardState {
             series: RwSignal::new(SeriesSet::new(SERIES_CAPACITY)),
             position: RwSignal::new(snapshot.position()),
             updated_at: RwSignal::new(snapshot.ts),
-            connection: RwSignal::new(ConnectionStatus::Connecting),
-            transport: RwSignal::new(Transport::WebSocket),
             window: RwSignal::new(TimeWindow::Seconds30),
             visible: RwSignal::new(true),
-            heard_at: RwSignal::new(0.0),
-            retry_now: RwSignal::new(false),
-            rtt_ms: RwSignal::new(None),
-            reconnects: RwSignal::new(0),
-            recovery: RwSignal::new(None),
             seq_anomalies: RwSignal::new(0),
         };
         state.replace(snapshot);
@@ -344,6 +424,35 @@ mod tests {
             assert_eq!(state.position.get_untracked().seq, 40);
             assert!(!state.latest.get_untracked().contains_key("b"));
             assert_eq!(state.apply(ServerMessage::Pong { id: 1 }), Applied::Other);
+        });
+    }
+
+    #[test]
+    fn only_refusals_stop_the_retries() {
+        for code in [1002, 1003, 1009, 4001, 4003] {
+            assert!(refuses_retry(code), "{code}");
+        }
+        for code in [1000, 1001, 1006, 1008, 1011, 1012, 1013, 4000] {
+            assert!(!refuses_retry(code), "{code} is worth retrying");
+        }
+        assert_eq!(refusal_reason(4001), "not signed in, or the session expired");
+    }
+
+    #[test]
+    fn open_dashboards_are_found_by_id_and_closed_on_cleanup() {
+        let root = Owner::new();
+        root.with(|| {
+            let connection = ConnectionState::new();
+            let view = Owner::new();
+            let main = view.with(|| {
+                let main = DashboardState::from_snapshot(snapshot(1));
+                connection.open(main);
+                main
+            });
+            assert!(connection.find("main") == Some(main));
+            assert_eq!(connection.open_ids(), vec!["main".to_owned()]);
+            view.cleanup();
+            assert!(connection.dashboards.with_untracked(Vec::is_empty), "closing the view closes it");
         });
     }
 }

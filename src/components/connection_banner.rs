@@ -2,12 +2,12 @@
 //! attempt is next and when, how old the last data is, and (once the page has given up) a
 //! "Retry now" button. Hidden while live.
 
-use crate::client::state::{ConnectionStatus, DashboardState};
+use crate::client::state::{refusal_reason, ConnectionState, ConnectionStatus};
 use leptos::prelude::*;
 
 #[component]
 pub fn ConnectionBanner() -> impl IntoView {
-    let state = expect_context::<DashboardState>();
+    let connection = expect_context::<ConnectionState>();
     // Browser time, ticking each second while the banner is up, for the countdown and age.
     let now = RwSignal::new(0.0);
     #[cfg(feature = "hydrate")]
@@ -15,7 +15,7 @@ pub fn ConnectionBanner() -> impl IntoView {
         now.set(js_sys::Date::now());
         if let Ok(handle) = set_interval_with_handle(
             move || {
-                if state.connection.get_untracked().is_stale() {
+                if connection.status.get_untracked().is_stale() {
                     now.set(js_sys::Date::now());
                 }
             },
@@ -24,9 +24,9 @@ pub fn ConnectionBanner() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     }
-    let status = move || state.connection.get();
+    let status = move || connection.status.get();
     let age = move || {
-        let heard_at = state.heard_at.get();
+        let heard_at = connection.heard_at.get();
         (heard_at > 0.0).then(|| format!("Last data {} ago.", seconds(now.get() - heard_at)))
     };
     let message = move || match status() {
@@ -34,7 +34,10 @@ pub fn ConnectionBanner() -> impl IntoView {
             let wait = (retry_at - now.get()).max(0.0);
             format!("Reconnecting… attempt {attempt}, next try in {}.", seconds(wait))
         }
-        ConnectionStatus::Offline { attempts } => {
+        ConnectionStatus::Offline { refused: Some(code), .. } => {
+            format!("Offline: the server ended the connection ({}, code {code}) and asked not to retry.", refusal_reason(code))
+        }
+        ConnectionStatus::Offline { attempts, .. } => {
             format!("Offline: the server could not be reached after {attempts} attempts.")
         }
         _ => String::new(),
@@ -45,7 +48,7 @@ pub fn ConnectionBanner() -> impl IntoView {
                 <span data-testid="banner-message">{message}</span>
                 " "
                 <span class="banner-age" data-testid="banner-age">{age}</span>
-                <button type="button" on:click=move |_| state.retry_now.set(true)>
+                <button type="button" on:click=move |_| connection.retry_now.set(true)>
                     "Retry now"
                 </button>
             </div>

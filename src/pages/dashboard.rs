@@ -1,8 +1,10 @@
 //! `/d/{id}`: one dashboard, rendered on the server from its snapshot (so the first paint has
-//! real numbers), then kept live by the client's connection.
+//! real numbers), then kept live by the page's one connection, which subscribes it while it
+//! is shown.
 
 use crate::client::{
-    connection::use_live_connection, state::DashboardState, visibility::track_page_visibility,
+    state::{ConnectionState, DashboardState},
+    visibility::track_page_visibility,
 };
 use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
@@ -34,12 +36,13 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// The dashboard itself; owns its state and its connection, which end when it unmounts.
+/// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.
 #[component]
 fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
     let state = DashboardState::from_snapshot(snapshot);
     provide_context(state);
-    use_live_connection(state);
+    let connection = expect_context::<ConnectionState>();
+    connection.open(state);
     track_page_visibility(state.visible);
 
     let definitions = move || state.definitions.get();
@@ -56,7 +59,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
             data-dashboard=state.dashboard.get_value()
             data-epoch=move || state.position.with(|p| p.epoch.clone())
             data-seq=move || state.position.with(|p| p.seq)
-            data-stale=move || state.connection.get().is_stale().to_string()
+            data-stale=move || connection.status.get().is_stale().to_string()
         >
             <header class="dashboard-header">
                 <h1>{move || state.title.get()}</h1>
