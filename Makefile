@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run dev build test test-rust test-e2e tools e2e-deps python-deps check
+.PHONY: run dev build test test-rust test-e2e bench-redraw tools e2e-deps python-deps check
 
 ## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
 run: build
@@ -27,6 +27,11 @@ test-rust: tools python-deps
 
 test-e2e: build e2e-deps
 	cd end2end && npx playwright test
+
+## Chart redraw benchmark in headless chromium, and the client bundle size (BENCHMARKS.md).
+bench-redraw: build e2e-deps
+	cd end2end && REDRAW_BENCH=1 npx playwright test redraw_bench --reporter=line
+	@scripts/bundle-size.sh
 
 ## Fast type checks of both builds while iterating.
 check:

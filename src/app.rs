@@ -2,7 +2,7 @@
 
 use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
-use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound};
+use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBench};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/bench/redraw") view=RedrawBench/>
                 </Routes>
             </main>
         </Router>

@@ -3,6 +3,7 @@
 //! and renders the same on the server.
 
 pub mod connection;
+pub mod frames;
 pub mod history;
 pub mod state;
 pub mod theme;

@@ -1,6 +1,8 @@
 //! A metric's chart: a canvas drawn with plotters. `draw_chart` takes any `DrawingBackend`
 //! (the page passes a `CanvasBackend`, tests an `SVGBackend`); the component sizes the canvas
-//! for the device pixel ratio and redraws when the data or the window changes.
+//! for the device pixel ratio and asks for a redraw (at most one per animation frame, shared
+//! by all charts: `client::frames`) when the data, the window, the theme or the page size
+//! changes.
 
 use crate::client::state::{DashboardState, TimeWindow};
 use crate::client::theme::{Theme, ThemeState};
@@ -50,11 +52,24 @@ const MARGIN: f64 = 6.0;
 const MARGIN_RIGHT: f64 = 16.0;
 const X_LABELS: f64 = 18.0;
 const Y_LABELS: f64 = 52.0;
+/// Room per character of a unit written after the y axis values.
+const UNIT_CHAR: f64 = 6.5;
+
+/// The unit the y axis writes after its values: formats that do not carry their own (bytes,
+/// durations, percent and currency do), when the metric has one.
+pub fn axis_unit(format: Format, unit: &str) -> Option<&str> {
+    (matches!(format, Format::Int | Format::Decimal) && !unit.is_empty()).then_some(unit)
+}
+
+/// Width of the y axis labels, in CSS pixels: wider when they carry a unit.
+fn y_labels_width(axis_unit: Option<&str>) -> f64 {
+    Y_LABELS + axis_unit.map_or(0.0, |unit| (unit.chars().count() as f64 + 1.0) * UNIT_CHAR).min(60.0)
+}
 
 /// The time under horizontal position `x` (CSS pixels from the canvas' left edge) of a chart
 /// `width` CSS pixels wide showing `[from, to]`, clamped to that span.
-pub fn time_at(x: f64, width: f64, from: Millis, to: Millis) -> Millis {
-    let left = MARGIN + Y_LABELS;
+pub fn time_at(x: f64, width: f64, from: Millis, to: Millis, axis_unit: Option<&str>) -> Millis {
+    let left = MARGIN + y_labels_width(axis_unit);
     let plot_width = (width - left - MARGIN_RIGHT).max(1.0);
     let fraction = ((x - left) / plot_width).clamp(0.0, 1.0);
     from + ((to - from) as f64 * fraction).round() as Millis
@@ -77,6 +92,8 @@ pub struct ChartSpec<'a> {
     pub from: Millis,
     pub to: Millis,
     pub format: Format,
+    /// Written after the y axis values (see `axis_unit`).
+    pub axis_unit: Option<&'a str>,
     /// `Area` fills under the line; anything else draws the line alone.
     pub kind: ChartKind,
     pub palette: Palette,
@@ -102,7 +119,7 @@ pub fn draw_chart<DB: DrawingBackend>(
         .margin(px(MARGIN))
         .margin_right(px(MARGIN_RIGHT))
         .x_label_area_size(px(X_LABELS))
-        .y_label_area_size(px(Y_LABELS))
+        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
         .build_cartesian_2d(-span_secs..0.0, low..high)?;
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
@@ -112,7 +129,10 @@ pub fn draw_chart<DB: DrawingBackend>(
         .x_label_formatter(&|secs| {
             if *secs > -0.5 { "now".to_owned() } else { relative_label(-*secs) }
         })
-        .y_label_formatter(&|value| format_axis(*value, spec.format))
+        .y_label_formatter(&|value| match spec.axis_unit {
+            Some(unit) => format!("{} {unit}", format_axis(*value, spec.format)),
+            None => format_axis(*value, spec.format),
+        })
         .label_style(font)
         .bold_line_style(grid.stroke_width(px(1.0)))
         .light_line_style(TRANSPARENT)
@@ -190,29 +210,35 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             });
         });
         let name = name.clone();
-        Effect::new(move |_| {
-            // Hidden tab: track nothing else, so updates do not even wake this effect; showing
-            // the tab again reruns it once with the latest state.
-            if !state.visible.get() {
+        let axis_unit = axis_unit(format, &unit).map(str::to_owned);
+        // The draw itself runs at the next animation frame, reading the state of that moment;
+        // the chart may have been removed by then.
+        let mounted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        on_cleanup({
+            let mounted = mounted.clone();
+            move || mounted.store(false, std::sync::atomic::Ordering::Relaxed)
+        });
+        let draw: crate::client::frames::Draw = std::rc::Rc::new(move || {
+            if !mounted.load(std::sync::atomic::Ordering::Relaxed) || !state.visible.get_untracked() {
                 return;
             }
-            let Some(canvas) = canvas.get() else { return };
-            let palette = Palette::of(theme.0.get());
-            let window = state.window.get();
-            let to = state.updated_at.get();
+            let Some(canvas) = canvas.get_untracked() else { return };
+            let look = Look { format, axis_unit: axis_unit.as_deref(), kind, palette: Palette::of(theme.0.get_untracked()) };
+            let window = state.window.get_untracked();
+            let to = state.updated_at.get_untracked();
             let from = to - window.millis();
-            state.series.with(|series| {
+            state.series.with_untracked(|series| {
                 let empty = crate::model::ring::Ring::with_capacity(1);
                 let ring = series.get(&name).unwrap_or(&empty);
-                history.with(|history| match history {
+                history.with_untracked(|history| match history {
                     Some((fetched, points, step)) if window.history_step().is_some() && *fetched == window => {
                         let joined = with_live_edge(points, *step, ring.iter());
-                        let reduced = paint(&canvas, joined.iter(), from, to, format, kind, palette);
+                        let reduced = paint(&canvas, joined.iter(), from, to, &look);
                         drawn.set((reduced.len(), "history"));
                         shown.set_value((reduced, from, to));
                     }
                     _ => {
-                        let reduced = paint(&canvas, ring.iter(), from, to, format, kind, palette);
+                        let reduced = paint(&canvas, ring.iter(), from, to, &look);
                         drawn.set((reduced.len(), "live"));
                         shown.set_value((reduced, from, to));
                     }
@@ -220,6 +246,25 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             });
             let seq = state.position.with_untracked(|position| position.seq);
             draws.update(|(count, drawn_seq)| (*count, *drawn_seq) = (*count + 1, seq));
+        });
+        // A new size (window resized, phone turned) needs a new canvas resolution.
+        let resized = RwSignal::new(0u32);
+        let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|count| *count += 1));
+        on_cleanup(move || listener.remove());
+        let key = crate::client::frames::new_key();
+        Effect::new(move |_| {
+            // Hidden tab: track nothing else, so updates do not even wake this effect; showing
+            // the tab again reruns it once with the latest state.
+            if !state.visible.get() || canvas.get().is_none() {
+                return;
+            }
+            theme.0.track();
+            state.window.track();
+            state.updated_at.track();
+            state.series.track();
+            history.track();
+            resized.track();
+            crate::client::frames::request_draw(key, draw.clone());
         });
     }
     #[cfg(not(feature = "hydrate"))]
@@ -234,7 +279,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             });
             let x = f64::from(event.offset_x());
             let text = shown.with_value(|(points, from, to)| {
-                let (ts, value) = nearest(points, time_at(x, width, *from, *to))?;
+                let (ts, value) = nearest(points, time_at(x, width, *from, *to, axis_unit(format, &unit)))?;
                 Some(format!("{} · {}", clock_time(ts, *to - *from), format_value(value, format, &unit)))
             });
             // Centred on the pointer, but kept inside the chart.
@@ -296,18 +341,24 @@ fn clock_time(ts: Millis, span: Millis) -> String {
     }
 }
 
+/// How a chart looks, apart from its data.
+pub struct Look<'a> {
+    pub format: Format,
+    pub axis_unit: Option<&'a str>,
+    pub kind: ChartKind,
+    pub palette: Palette,
+}
+
 /// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
 /// it) and draws the points inside `[from, to]`, at most four per pixel column. Returns the
 /// points it drew.
 #[cfg(feature = "hydrate")]
-fn paint<'a>(
+pub fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
     points: impl Iterator<Item = &'a Point>,
     from: Millis,
     to: Millis,
-    format: Format,
-    kind: ChartKind,
-    palette: Palette,
+    look: &Look,
 ) -> Vec<Point> {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
@@ -321,7 +372,8 @@ fn paint<'a>(
         return Vec::new();
     };
     let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
-    let spec = ChartSpec { points: &reduced, from, to, format, kind, palette, scale };
+    let &Look { format, axis_unit, kind, palette } = look;
+    let spec = ChartSpec { points: &reduced, from, to, format, axis_unit, kind, palette, scale };
     if let Err(error) = draw_chart(backend, &spec) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
@@ -335,10 +387,13 @@ mod tests {
     #[test]
     fn pointer_positions_map_to_times_and_the_nearest_point() {
         let width = MARGIN + Y_LABELS + 100.0 + MARGIN_RIGHT;
-        assert_eq!(time_at(MARGIN + Y_LABELS, width, 0, 30_000), 0);
-        assert_eq!(time_at(MARGIN + Y_LABELS + 50.0, width, 0, 30_000), 15_000);
-        assert_eq!(time_at(width, width, 0, 30_000), 30_000, "clamped to the span");
-        assert_eq!(time_at(0.0, width, 0, 30_000), 0);
+        assert_eq!(time_at(MARGIN + Y_LABELS, width, 0, 30_000, None), 0);
+        assert_eq!(time_at(MARGIN + Y_LABELS + 50.0, width, 0, 30_000, None), 15_000);
+        assert_eq!(time_at(width, width, 0, 30_000, None), 30_000, "clamped to the span");
+        assert_eq!(time_at(0.0, width, 0, 30_000, None), 0);
+        let labelled = y_labels_width(Some("ms"));
+        assert!(labelled > Y_LABELS, "a unit widens the labels");
+        assert_eq!(time_at(MARGIN + labelled, width + labelled - Y_LABELS, 0, 30_000, Some("ms")), 0);
         let points = [(0, 1.0), (10_000, 2.0), (20_000, 3.0)];
         assert_eq!(nearest(&points, 14_000), Some((10_000, 2.0)));
         assert_eq!(nearest(&points, 16_000), Some((20_000, 3.0)));
@@ -347,10 +402,14 @@ mod tests {
     }
 
     fn render(points: &[Point], format: Format) -> String {
+        render_with_unit(points, format, None)
+    }
+
+    fn render_with_unit(points: &[Point], format: Format, axis_unit: Option<&str>) -> String {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, (400, 160));
-            let spec = ChartSpec { points, from: 0, to: 30_000, format, kind: ChartKind::Area, palette: Palette::DARK, scale: 1.0 };
+            let spec = ChartSpec { points, from: 0, to: 30_000, format, axis_unit, kind: ChartKind::Area, palette: Palette::DARK, scale: 1.0 };
             draw_chart(backend, &spec).unwrap();
         }
         svg
@@ -386,6 +445,16 @@ mod tests {
         assert!(percent.iter().any(|l| l.ends_with('%')), "{percent:?}");
         let empty = labels(&render(&[], Format::Decimal));
         assert!(empty.iter().any(|l| l == "now"), "axes without data: {empty:?}");
+    }
+
+    #[test]
+    fn the_y_axis_carries_the_unit_unless_the_format_does() {
+        let points: Vec<Point> = (0..=30).map(|s| (s * 1000, 100.0 + s as f64)).collect();
+        let labels = labels(&render_with_unit(&points, Format::Decimal, axis_unit(Format::Decimal, "ms")));
+        let values: Vec<_> = labels.iter().filter(|l| !l.starts_with('-') && *l != "now").collect();
+        assert!(!values.is_empty() && values.iter().all(|l| l.ends_with(" ms")), "{labels:?}");
+        assert_eq!(axis_unit(Format::Bytes, "B"), None, "bytes are written 1.2 KB already");
+        assert_eq!(axis_unit(Format::Int, ""), None);
     }
 
     #[test]

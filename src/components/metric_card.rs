@@ -1,12 +1,51 @@
-//! A metric's card: label, current value in its format, and the trend against 30 s ago.
+//! A metric's card: label, current value in its format, the trend against 30 s ago, and a
+//! sparkline of the last minute.
 
 use crate::client::state::DashboardState;
-use crate::model::format::{format_trend, format_value};
-use crate::protocol::MetricDefinition;
+use crate::model::{
+    decimate::decimate,
+    format::{format_trend, format_value},
+    series::Point,
+};
+use crate::protocol::{MetricDefinition, Millis};
 use leptos::prelude::*;
 
 /// How far back the trend compares.
 const TREND_MS: i64 = 30_000;
+
+/// The span a sparkline shows.
+const SPARKLINE_MS: Millis = 60_000;
+
+/// The sparkline's drawing box: SVG user units, stretched to the card's width by CSS.
+const SPARK_WIDTH: f64 = 120.0;
+const SPARK_HEIGHT: f64 = 28.0;
+
+/// The `points` attribute of an SVG polyline tracing `points` over `[from, to]` in the
+/// sparkline's box, the lowest value at the bottom and the highest at the top (a flat line
+/// sits in the middle); empty with fewer than two points.
+pub fn sparkline<'a>(points: impl IntoIterator<Item = &'a Point>, from: Millis, to: Millis) -> String {
+    let reduced = decimate(points, from, to, SPARK_WIDTH as usize / 2);
+    if reduced.len() < 2 {
+        return String::new();
+    }
+    let (low, high) = reduced
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+    let span = (to - from).max(1) as f64;
+    // One unit of air above and below, so the stroke is never cut.
+    let y = |value: f64| {
+        if high > low { 1.0 + (high - value) / (high - low) * (SPARK_HEIGHT - 2.0) } else { SPARK_HEIGHT / 2.0 }
+    };
+    let mut out = String::with_capacity(reduced.len() * 12);
+    for (ts, value) in reduced {
+        let x = ((ts - from).max(0) as f64 / span * SPARK_WIDTH).min(SPARK_WIDTH);
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("{x:.1},{:.1}", y(value)));
+    }
+    out
+}
 
 #[component]
 pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
@@ -24,6 +63,15 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
     let trend = {
         let name = name.clone();
         Memo::new(move |_| state.series.with(|series| series.trend(&name, TREND_MS)))
+    };
+    let spark = {
+        let name = name.clone();
+        Memo::new(move |_| {
+            let to = state.updated_at.get();
+            state.series.with(|series| {
+                series.get(&name).map(|ring| sparkline(ring.iter(), to - SPARKLINE_MS, to)).unwrap_or_default()
+            })
+        })
     };
     let direction = move || match trend.get() {
         Some(ratio) if ratio > 0.0005 => "up",
@@ -46,6 +94,46 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
             <h2 class="card-label">{label}</h2>
             <p class="card-value" data-testid="metric-value">{value}</p>
             <p class="card-trend" data-direction=direction>{trend_text}</p>
+            <svg
+                class="card-sparkline"
+                data-testid="sparkline"
+                viewBox=format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")
+                preserveAspectRatio="none"
+                aria-hidden="true"
+            >
+                <polyline points=move || spark.get()></polyline>
+            </svg>
         </article>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinates(line: &str) -> Vec<(f64, f64)> {
+        line.split(' ')
+            .map(|pair| {
+                let (x, y) = pair.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sparkline_spans_the_box_with_the_highest_value_on_top() {
+        let points: Vec<Point> = (0..=60).map(|s| (s * 1000, s as f64)).collect();
+        let line = coordinates(&sparkline(&points, 0, 60_000));
+        assert_eq!(line.first(), Some(&(0.0, SPARK_HEIGHT - 1.0)), "oldest and lowest: bottom left");
+        assert_eq!(line.last(), Some(&(SPARK_WIDTH, 1.0)), "newest and highest: top right");
+        assert!(line.windows(2).all(|pair| pair[0].0 <= pair[1].0), "left to right");
+    }
+
+    #[test]
+    fn flat_and_sparse_data() {
+        let flat: Vec<Point> = (0..10).map(|s| (s * 1000, 5.0)).collect();
+        assert!(coordinates(&sparkline(&flat, 0, 9_000)).iter().all(|(_, y)| *y == SPARK_HEIGHT / 2.0));
+        assert_eq!(sparkline(&[(0, 1.0)], 0, 1000), "", "one point draws nothing");
+        assert_eq!(sparkline(&[], 0, 1000), "");
     }
 }

@@ -3,3 +3,4 @@
 pub mod dashboard;
 pub mod home;
 pub mod not_found;
+pub mod redraw_bench;

@@ -1,0 +1,142 @@
+//! `/bench/redraw`: the chart redraw benchmark (BENCHMARKS.md, `make bench-redraw`). Draws
+//! `?charts=` charts (6) of `?points=` synthetic points each (300), through the dashboard's own
+//! path (one frame pass of `client::frames`, per-column decimation, plotters on a canvas),
+//! `?rounds=` times (60), and shows the time per full redraw of all charts: median, p95, max.
+//! Nothing here talks to the server.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// Times of the full redraws, in ms, sorted.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Timings(Vec<f64>);
+
+impl Timings {
+    fn quantile(&self, q: f64) -> f64 {
+        let Timings(sorted) = self;
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+#[component]
+pub fn RedrawBench() -> impl IntoView {
+    let query = use_query_map();
+    let number = move |name: &str, default: usize| {
+        query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
+    };
+    let (charts, points, rounds) = (number("charts", 6).clamp(1, 24), number("points", 300).max(2), number("rounds", 60).max(1));
+    let canvases: Vec<NodeRef<leptos::html::Canvas>> = (0..charts).map(|_| NodeRef::new()).collect();
+    let timings = RwSignal::new(None::<Timings>);
+    let drawn_points = RwSignal::new(0usize);
+
+    #[cfg(feature = "hydrate")]
+    {
+        let canvases = canvases.clone();
+        Effect::new(move |_| {
+            let mounted: Option<Vec<_>> = canvases.iter().map(|canvas| canvas.get()).collect();
+            let Some(mounted) = mounted else { return };
+            leptos::task::spawn_local(measure(mounted, points, rounds, timings, drawn_points));
+        });
+    }
+    let figure = move |q: f64| timings.with(|t| t.as_ref().map(|t| format!("{:.2}", t.quantile(q))).unwrap_or_default());
+    view! {
+        <Title text="Redraw benchmark"/>
+        <section
+            class="bench"
+            data-testid="redraw-bench"
+            data-done=move || timings.with(Option::is_some).to_string()
+            data-median-ms=move || figure(0.5)
+            data-p95-ms=move || figure(0.95)
+            data-max-ms=move || figure(1.0)
+            data-drawn-points=move || drawn_points.get()
+        >
+            <h1>"Chart redraw benchmark"</h1>
+            <p>
+                {format!("{charts} charts × {points} points, {rounds} full redraws: ")}
+                {move || match timings.get() {
+                    Some(t) => format!("median {:.2} ms, p95 {:.2} ms, max {:.2} ms per redraw.", t.quantile(0.5), t.quantile(0.95), t.quantile(1.0)),
+                    None => "running…".to_owned(),
+                }}
+            </p>
+            <div class="charts">
+                {canvases
+                    .into_iter()
+                    .map(|canvas| view! { <figure class="chart"><canvas node_ref=canvas></canvas></figure> })
+                    .collect_view()}
+            </div>
+        </section>
+    }
+}
+
+/// A random walk of `count` points, one per second.
+#[cfg(feature = "hydrate")]
+fn synthetic_series(count: usize, seed: f64) -> Vec<crate::model::series::Point> {
+    let mut value = 100.0 + seed;
+    (0..count)
+        .map(|index| {
+            value = (value + (js_sys::Math::random() - 0.5) * 4.0).max(0.0);
+            (index as i64 * 1000, value)
+        })
+        .collect()
+}
+
+#[cfg(feature = "hydrate")]
+async fn measure(
+    canvases: Vec<web_sys::HtmlCanvasElement>,
+    points: usize,
+    rounds: usize,
+    timings: RwSignal<Option<Timings>>,
+    drawn_points: RwSignal<usize>,
+) {
+    use crate::client::frames::{draw_now, new_key, request_draw};
+    use crate::components::chart::{paint, Look, Palette};
+    use crate::protocol::{ChartKind, Format};
+    use std::{cell::Cell, rc::Rc};
+
+    let series: Rc<Vec<Vec<_>>> = Rc::new((0..canvases.len()).map(|chart| synthetic_series(points, chart as f64 * 10.0)).collect());
+    let (from, to) = (0, (points as i64 - 1) * 1000);
+    let drawn = Rc::new(Cell::new(0usize));
+    let mut times = Vec::with_capacity(rounds);
+    for round in 0..=rounds {
+        drawn.set(0);
+        for (chart, canvas) in canvases.iter().enumerate() {
+            let (canvas, series, drawn) = (canvas.clone(), series.clone(), drawn.clone());
+            request_draw(
+                new_key(),
+                Rc::new(move || {
+                    let look = Look { format: Format::Decimal, axis_unit: Some("ms"), kind: ChartKind::Area, palette: Palette::DARK };
+                    let reduced = paint(&canvas, series[chart].iter(), from, to, &look);
+                    drawn.set(drawn.get() + reduced.len());
+                }),
+            );
+        }
+        // The first round sizes the canvases and warms up: not counted.
+        let took = draw_now();
+        if round > 0 {
+            times.push(took);
+        }
+        // Let the browser paint between rounds, as it does between frames.
+        gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+    times.sort_by(f64::total_cmp);
+    drawn_points.set(drawn.get());
+    timings.set(Some(Timings(times)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_of_sorted_timings() {
+        let timings = Timings((1..=100).map(f64::from).collect());
+        assert_eq!(timings.quantile(0.5), 51.0);
+        assert_eq!(timings.quantile(0.95), 95.0);
+        assert_eq!(timings.quantile(1.0), 100.0);
+        assert_eq!(Timings::default().quantile(0.5), 0.0);
+    }
+}
