@@ -115,3 +115,27 @@ test('pointing at a chart reads out the time and value there', async ({ page }) 
   await page.mouse.move(box.x + box.width / 2, box.y - 40);
   await expect(readout).toBeHidden();
 });
+
+test('between updates the live edge scrolls with time, in small steps and never back', async ({ page }) => {
+  const dashboard = new DashboardPage(page, 'main');
+  await dashboard.goto();
+  await expect(dashboard.badge).toHaveText('live');
+  const chart = page.getByTestId('chart-activeUsers');
+  await expect.poll(async () => Number(await chart.getAttribute('data-draws'))).toBeGreaterThan(1);
+  const edges: number[] = [];
+  const seqs = new Set<number>();
+  const started = Date.now();
+  while (Date.now() - started < 1_500) {
+    const edge = Number(await chart.getAttribute('data-edge'));
+    if (edges.at(-1) !== edge) edges.push(edge);
+    seqs.add(await dashboard.seq());
+    await page.waitForTimeout(30);
+  }
+  // The simulator updates once a second: two or three updates, many more edge positions.
+  expect(seqs.size).toBeLessThanOrEqual(3);
+  expect(edges.length).toBeGreaterThan(2 * seqs.size + 4);
+  expect(edges).toEqual([...edges].sort((a, b) => a - b));
+  // Each step is small: a 30 s chart moves in 50 ms columns, not in one-second jumps.
+  const steps = edges.slice(1).map((edge, i) => edge - edges[i]);
+  expect(steps.filter((step) => step >= 1_000)).toEqual([]);
+});

@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod frames;
 pub mod history;
+pub mod live_edge;
 pub mod state;
 pub mod theme;
 pub mod visibility;

@@ -4,6 +4,7 @@
 //! by all charts: `client::frames`) when the data, the window, the theme or the page size
 //! changes.
 
+use crate::client::live_edge::LiveEdge;
 use crate::client::state::{DashboardState, TimeWindow};
 use crate::client::theme::{Theme, ThemeState};
 use crate::model::{
@@ -174,15 +175,16 @@ fn value_range(points: &[Point]) -> (f64, f64) {
 #[component]
 pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
+    let edge = expect_context::<LiveEdge>();
     let theme = expect_context::<ThemeState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let MetricDefinition { name, label, unit, format, chart: kind } = definition;
     // History fetched for the chosen long window: (window, envelope points, step).
     let history = RwSignal::new(None::<(TimeWindow, Vec<Point>, Millis)>);
-    // Points drawn last time, and where they came from; how many draws, and the seq drawn last:
-    // for tests and the curious.
+    // Points drawn last time, and where they came from; how many draws, the seq and the right
+    // edge drawn last: for tests and the curious.
     let drawn = RwSignal::new((0usize, "live"));
-    let draws = RwSignal::new((0u64, 0u64));
+    let draws = RwSignal::new((0u64, 0u64, 0 as Millis));
     // The points last drawn and their span, for the hover readout; the readout itself.
     let shown = StoredValue::new((Vec::<Point>::new(), 0 as Millis, 0 as Millis));
     let readout = RwSignal::new(None::<(f64, String)>);
@@ -225,7 +227,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             let Some(canvas) = canvas.get_untracked() else { return };
             let look = Look { format, axis_unit: axis_unit.as_deref(), kind, palette: Palette::of(theme.0.get_untracked()) };
             let window = state.window.get_untracked();
-            let to = state.updated_at.get_untracked();
+            let to = edge.0.get_untracked();
             let from = to - window.millis();
             state.series.with_untracked(|series| {
                 let empty = crate::model::ring::Ring::with_capacity(1);
@@ -245,7 +247,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                 });
             });
             let seq = state.position.with_untracked(|position| position.seq);
-            draws.update(|(count, drawn_seq)| (*count, *drawn_seq) = (*count + 1, seq));
+            draws.update(|(count, drawn_seq, drawn_edge)| (*count, *drawn_seq, *drawn_edge) = (*count + 1, seq, to));
         });
         // A new size (window resized, phone turned) needs a new canvas resolution.
         let resized = RwSignal::new(0u32);
@@ -260,7 +262,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             }
             theme.0.track();
             state.window.track();
-            state.updated_at.track();
+            edge.0.track();
             state.series.track();
             history.track();
             resized.track();
@@ -268,7 +270,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, format, kind, history, draws, theme, shown);
+    let _ = (state, format, kind, history, draws, theme, shown, edge);
 
     // Pointer (mouse, pen or touch) over the chart: the value at that time.
     let show_readout = {
@@ -299,6 +301,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             data-points=move || drawn.get().0
             data-draws=move || draws.get().0
             data-drawn-seq=move || draws.get().1
+            data-edge=move || draws.get().2
         >
             <figcaption>{caption}</figcaption>
             <canvas

@@ -3,6 +3,7 @@
 //! is shown.
 
 use crate::client::{
+    live_edge::provide_live_edge,
     state::{ConnectionState, DashboardState},
     visibility::track_page_visibility,
 };
@@ -43,6 +44,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
     provide_context(state);
     let connection = expect_context::<ConnectionState>();
     connection.open(state);
+    provide_live_edge(state);
     track_page_visibility(state.visible);
 
     let definitions = move || state.definitions.get();
