@@ -2,7 +2,7 @@
 //! from the coarsest tier that tiles the step. Runs on reader connections of its own (WAL lets
 //! them read while the writer writes), kept in a small pool.
 
-use super::{connect, tier::Tier, StoreError, SyncMode};
+use super::{connect, seconds, tier::{Aggregate, Tier}, StoreError, SyncMode};
 use crate::protocol::{Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
@@ -55,6 +55,9 @@ fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Buck
     let Some(metric) = metric else { return Ok(None) };
     let step = query.step_ms;
     let from = query.from - query.from.rem_euclid(step);
+    if tier == Tier::Second {
+        return Ok(Some(seconds::read(connection, metric, from, query.to, step)?));
+    }
     let sql = format!(
         "SELECT ts - (ts % ?1) AS bucket, sum(count), sum(sum), min(min), max(max)
          FROM {} WHERE metric = ?2 AND ts >= ?3 AND ts <= ?4
@@ -63,16 +66,8 @@ fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Buck
     );
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params![step, metric, from, query.to], |row| {
-        let count: i64 = row.get(1)?;
-        let sum: f64 = row.get(2)?;
-        Ok(Bucket {
-            ts: row.get(0)?,
-            count,
-            sum,
-            min: row.get(3)?,
-            max: row.get(4)?,
-            avg: sum / count as f64,
-        })
+        let aggregate = Aggregate { count: row.get(1)?, sum: row.get(2)?, min: row.get(3)?, max: row.get(4)? };
+        Ok(aggregate.bucket(row.get(0)?))
     })?;
     Ok(Some(rows.collect::<Result<_, _>>()?))
 }

@@ -1,6 +1,6 @@
 //! The embedded history store: one SQLite file (WAL mode) holding, per dashboard, its epoch,
 //! seq and latest values, the recent updates for replay, and every metric's history in four
-//! tiers (`tier`). One writer thread (`writer`) owns all writes and commits whatever has queued
+//! tiers (`tier`; the per-second one a minute per row, `seconds`). One writer thread (`writer`) owns all writes and commits whatever has queued
 //! up in one transaction (group commit); readers (`history`) use their own connections.
 //!
 //! Durability: an append resolves only after its transaction committed. In WAL mode with
@@ -9,6 +9,7 @@
 //! commit also fsyncs the WAL, which survives power loss and OS crashes too.
 
 pub mod history;
+mod seconds;
 pub mod tier;
 mod writer;
 
@@ -151,10 +152,13 @@ impl Store {
         // The writer revisits the newest pages of every metric on each commit: keep them in
         // memory (64 MiB; the default 2 MiB made a third of its time page reads).
         connection.pragma_update(None, "cache_size", -65_536)?;
+        seconds::register_merge(&connection)?;
         connection.execute_batch(SCHEMA)?;
-        for tier in Tier::ALL {
+        connection.execute_batch(seconds::SCHEMA)?;
+        for tier in Tier::ROLLUPS {
             connection.execute_batch(&tier_schema(tier))?;
         }
+        seconds::migrate_rows_per_second(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
         let state = writer::WriterState::load(connection, &options, &recovered)?;
@@ -351,5 +355,36 @@ mod tests {
         let (store, recovered) = Store::open(options).unwrap();
         assert_eq!(recovered[0].log.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![4, 5, 6]);
         store.close();
+    }
+
+    #[tokio::test]
+    async fn a_store_with_a_row_per_second_is_moved_to_minute_rows_on_open() {
+        let folder = tempfile::tempdir().unwrap();
+        let options = options(folder.path());
+        {
+            let connection = Connection::open(&options.path).unwrap();
+            connection.execute_batch(SCHEMA).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE points_1s (metric INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
+                       sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (metric, ts)) WITHOUT ROWID;
+                     INSERT INTO metrics (id, dashboard, name) VALUES (1, 'd', 'x'), (2, 'd', 'y');
+                     INSERT INTO points_1s VALUES (1, 60000, 1, 5, 5, 5), (1, 61000, 3, 6, 1, 3),
+                       (1, 125000, 1, 2, 2, 2), (2, 61000, 1, 9, 9, 9);",
+                )
+                .unwrap();
+        }
+        let (store, _) = Store::open(options.clone()).unwrap();
+        let seconds = |metric| -> Vec<_> {
+            query(&store, metric, 0, 200_000, 1000).iter().map(|b| (b.ts, b.count, b.sum, b.min, b.max)).collect()
+        };
+        assert_eq!(seconds("x"), vec![(60_000, 1, 5.0, 5.0, 5.0), (61_000, 3, 6.0, 1.0, 3.0), (125_000, 1, 2.0, 2.0, 2.0)]);
+        assert_eq!(seconds("y"), vec![(61_000, 1, 9.0, 9.0, 9.0)]);
+        store.close();
+        let connection = Connection::open(&options.path).unwrap();
+        let old_tables: i64 = connection
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'points_1s'", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(old_tables, 0, "the old table is dropped");
     }
 }

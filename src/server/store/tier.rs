@@ -2,7 +2,7 @@
 //! minute, per hour, per day. Every tier holds count, sum, min and max per bucket, so any tier
 //! can answer any coarser step exactly, and each is a plain merge of the points that fell in it.
 
-use crate::protocol::Millis;
+use crate::protocol::{Bucket, Millis};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,6 +17,10 @@ impl Tier {
     /// Finest first.
     pub const ALL: [Tier; 4] = [Tier::Second, Tier::Minute, Tier::Hour, Tier::Day];
 
+    /// The tiers stored a row per bucket (`table`); the per-second tier is stored a minute
+    /// per row (`seconds`).
+    pub const ROLLUPS: [Tier; 3] = [Tier::Minute, Tier::Hour, Tier::Day];
+
     pub fn step_ms(self) -> Millis {
         match self {
             Tier::Second => 1_000,
@@ -28,7 +32,7 @@ impl Tier {
 
     pub fn table(self) -> &'static str {
         match self {
-            Tier::Second => "points_1s",
+            Tier::Second => "seconds",
             Tier::Minute => "points_1m",
             Tier::Hour => "points_1h",
             Tier::Day => "points_1d",
@@ -43,6 +47,34 @@ impl Tier {
     /// The coarsest tier whose buckets tile `step` exactly, the cheapest one to answer it from.
     pub fn for_step(step_ms: Millis) -> Option<Tier> {
         Tier::ALL.into_iter().rev().find(|tier| step_ms > 0 && step_ms % tier.step_ms() == 0)
+    }
+}
+
+/// count, sum, min, max of the points in one bucket.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Aggregate {
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Aggregate {
+    pub fn of(value: f64) -> Self {
+        Aggregate { count: 1, sum: value, min: value, max: value }
+    }
+
+    pub fn merge(&mut self, other: Aggregate) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// As the history API answers it, for the bucket starting at `ts`.
+    pub fn bucket(self, ts: Millis) -> Bucket {
+        let Aggregate { count, sum, min, max } = self;
+        Bucket { ts, count, sum, min, max, avg: sum / count as f64 }
     }
 }
 

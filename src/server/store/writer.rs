@@ -1,10 +1,11 @@
 //! The writer thread: the only code that writes to the store. It commits every queued append
-//! in one transaction (group commit), merging the batch's points per bucket in memory first so
-//! each tier gets one upsert per (metric, bucket) however many points fell in it, and enforces
-//! retention between commits.
+//! in one transaction (group commit), merging the batch's points in memory first so the
+//! per-second tier gets one upsert per (metric, minute) and each rollup tier one per (metric,
+//! bucket), however many points fell in them, and enforces retention between commits.
 
 use super::{
-    tier::{Retention, Tier},
+    seconds::{self, MinuteCells},
+    tier::{Aggregate, Retention, Tier},
     Entry, Message, RecoveredDashboard, StoreError, StoreOptions,
 };
 use crate::protocol::{Metrics, Millis};
@@ -26,28 +27,6 @@ pub struct Job {
 
 /// Appends committed together at most (bounds one transaction's size and latency).
 const MAX_JOBS_PER_COMMIT: usize = 512;
-
-/// count, sum, min, max of the points in one bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Aggregate {
-    pub count: i64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Aggregate {
-    pub fn of(value: f64) -> Self {
-        Aggregate { count: 1, sum: value, min: value, max: value }
-    }
-
-    pub fn merge(&mut self, other: Aggregate) {
-        self.count += other.count;
-        self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-    }
-}
 
 /// A dashboard's row as the writer last wrote it.
 struct DashboardRow {
@@ -166,6 +145,7 @@ impl WriterState {
     /// Writes every job's updates, dashboard rows and merged points in one transaction.
     fn commit(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
+        let mut minutes: HashMap<(i64, Millis), MinuteCells> = HashMap::default();
         let mut buckets: HashMap<(Tier, i64, Millis), Aggregate> = HashMap::default();
         let mut touched: Vec<String> = Vec::new();
         {
@@ -187,9 +167,11 @@ impl WriterState {
                 row.seq = update.seq;
                 row.ts = update.ts;
                 row.latest.extend(update.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+                let (minute, second) = MinuteCells::locate(update.ts);
                 for (name, &value) in &update.metrics {
                     let metric = metric_id(&transaction, &mut self.metric_ids, &update.dashboard, name)?;
-                    for tier in Tier::ALL {
+                    minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
+                    for tier in Tier::ROLLUPS {
                         buckets
                             .entry((tier, metric, tier.bucket(update.ts)))
                             .and_modify(|aggregate| aggregate.merge(Aggregate::of(value)))
@@ -197,8 +179,12 @@ impl WriterState {
                     }
                 }
             }
+            let mut upsert_minute = transaction.prepare_cached(seconds::UPSERT)?;
+            for ((metric, minute), cells) in &minutes {
+                upsert_minute.execute(params![metric, minute, cells.encode()])?;
+            }
             let mut upserts: HashMap<Tier, rusqlite::CachedStatement<'_>> = HashMap::default();
-            for tier in Tier::ALL {
+            for tier in Tier::ROLLUPS {
                 let sql = format!(
                     "INSERT INTO {} (metric, ts, count, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (metric, ts) DO UPDATE SET count = count + excluded.count,
@@ -233,10 +219,14 @@ impl WriterState {
             let ids: Vec<i64> = self.metric_ids.values().flat_map(|names| names.values().copied()).collect();
             for tier in Tier::ALL {
                 let oldest = now - self.retention.of(tier).as_millis() as Millis;
-                let mut delete = transaction
-                    .prepare_cached(&format!("DELETE FROM {} WHERE metric = ?1 AND ts < ?2", tier.table()))?;
+                // Per-second points go a minute row at a time, once all of its minute is old.
+                let (sql, before) = match tier {
+                    Tier::Second => ("DELETE FROM seconds WHERE metric = ?1 AND minute < ?2".to_owned(), oldest - 60_000 + 1),
+                    _ => (format!("DELETE FROM {} WHERE metric = ?1 AND ts < ?2", tier.table()), oldest),
+                };
+                let mut delete = transaction.prepare_cached(&sql)?;
                 for id in &ids {
-                    delete.execute(params![id, oldest])?;
+                    delete.execute(params![id, before])?;
                 }
             }
             let mut trim = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1 AND seq <= ?2")?;

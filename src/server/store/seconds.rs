@@ -1,0 +1,267 @@
+//! The per-second tier, stored a minute per row: one row per (metric, minute) whose `cells`
+//! blob holds the aggregate of each second of that minute that has points. A batch of a
+//! metric's points costs one upsert per minute it touches instead of one per second, which was
+//! the writer's main cost with a row per second (BENCHMARKS.md). Rows merge inside SQLite
+//! through the `merge_seconds` function registered on the writer's connection, so an upsert
+//! never reads the row back first.
+//!
+//! Cell encoding, seconds in increasing order: a byte `s` (0..=59) with the high bit set when
+//! the second holds a single point, followed by that point's value (f64, little endian; 9
+//! bytes in all), or else by count (i64), sum, min and max (f64), 33 bytes in all. Raw data at
+//! one point per second and metric thus takes 540 bytes a minute, small enough for a row to
+//! stay inside its B-tree page.
+
+use super::tier::{Aggregate, Tier};
+use crate::protocol::{Bucket, Millis};
+use rusqlite::{functions::FunctionFlags, params, Connection};
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS seconds (
+    metric INTEGER NOT NULL,
+    minute INTEGER NOT NULL,
+    cells  BLOB NOT NULL,
+    PRIMARY KEY (metric, minute)
+) WITHOUT ROWID;
+";
+
+/// Inserts a minute's cells, merging them into the row already there.
+pub const UPSERT: &str = "INSERT INTO seconds (metric, minute, cells) VALUES (?1, ?2, ?3)
+    ON CONFLICT (metric, minute) DO UPDATE SET cells = merge_seconds(cells, excluded.cells)";
+
+const SECONDS: usize = 60;
+const SINGLE: u8 = 0x80;
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("unreadable per-second cells at byte {0}")]
+pub struct BadCells(usize);
+
+/// The per-second aggregates of one metric over one minute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinuteCells([Option<Aggregate>; SECONDS]);
+
+impl Default for MinuteCells {
+    fn default() -> Self {
+        MinuteCells([None; SECONDS])
+    }
+}
+
+impl MinuteCells {
+    /// The minute `ts` falls in and its second within it.
+    pub fn locate(ts: Millis) -> (Millis, usize) {
+        let minute = Tier::Minute.bucket(ts);
+        (minute, ((ts - minute) / 1000) as usize)
+    }
+
+    pub fn add(&mut self, second: usize, aggregate: Aggregate) {
+        match &mut self.0[second] {
+            Some(cell) => cell.merge(aggregate),
+            empty => *empty = Some(aggregate),
+        }
+    }
+
+    pub fn merge(&mut self, other: &MinuteCells) {
+        for (second, aggregate) in other.iter() {
+            self.add(second, aggregate);
+        }
+    }
+
+    /// The seconds that have points, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Aggregate)> + '_ {
+        self.0.iter().enumerate().filter_map(|(second, cell)| cell.map(|cell| (second, cell)))
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.iter().count() * 9);
+        for (second, cell) in self.iter() {
+            if cell.count == 1 {
+                bytes.push(second as u8 | SINGLE);
+                bytes.extend_from_slice(&cell.sum.to_le_bytes());
+            } else {
+                bytes.push(second as u8);
+                bytes.extend_from_slice(&cell.count.to_le_bytes());
+                for value in [cell.sum, cell.min, cell.max] {
+                    bytes.extend_from_slice(&value.to_le_bytes());
+                }
+            }
+        }
+        bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MinuteCells, BadCells> {
+        let mut cells = MinuteCells::default();
+        let mut at = 0;
+        let word = |at: usize| -> Result<[u8; 8], BadCells> {
+            bytes.get(at..at + 8).and_then(|slice| slice.try_into().ok()).ok_or(BadCells(at))
+        };
+        while at < bytes.len() {
+            let tag = bytes[at];
+            let second = usize::from(tag & !SINGLE);
+            if second >= SECONDS {
+                return Err(BadCells(at));
+            }
+            let aggregate = if tag & SINGLE != 0 {
+                let value = f64::from_le_bytes(word(at + 1)?);
+                at += 9;
+                Aggregate::of(value)
+            } else {
+                let count = i64::from_le_bytes(word(at + 1)?);
+                let [sum, min, max] = [9, 17, 25].map(|offset| word(at + offset).map(f64::from_le_bytes));
+                at += 33;
+                Aggregate { count, sum: sum?, min: min?, max: max? }
+            };
+            cells.add(second, aggregate);
+        }
+        Ok(cells)
+    }
+}
+
+/// Registers `merge_seconds(old, new)` on `connection`: the cells of both, merged.
+pub fn register_merge(connection: &Connection) -> rusqlite::Result<()> {
+    connection.create_scalar_function(
+        "merge_seconds",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let decode = |index: usize| {
+                let bytes = context.get_raw(index).as_blob().map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
+                MinuteCells::decode(bytes).map_err(|error| rusqlite::Error::UserFunctionError(error.into()))
+            };
+            let mut merged = decode(0)?;
+            merged.merge(&decode(1)?);
+            Ok(merged.encode())
+        },
+    )
+}
+
+/// The per-second points of `metric` in `[from, to]`, merged into buckets of `step_ms` (a
+/// whole number of seconds) aligned to it, oldest first.
+pub fn read(connection: &Connection, metric: i64, from: Millis, to: Millis, step_ms: Millis) -> rusqlite::Result<Vec<Bucket>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute >= ?2 AND minute <= ?3 ORDER BY minute",
+    )?;
+    let mut rows = statement.query(params![metric, Tier::Minute.bucket(from), to])?;
+    let mut buckets: Vec<(Millis, Aggregate)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let minute: Millis = row.get(0)?;
+        let cells = MinuteCells::decode(row.get_ref(1)?.as_blob()?)
+            .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
+        for (second, aggregate) in cells.iter() {
+            let ts = minute + second as Millis * 1000;
+            if ts < from || ts > to {
+                continue;
+            }
+            let bucket = ts - ts.rem_euclid(step_ms);
+            match buckets.last_mut() {
+                Some((last, merged)) if *last == bucket => merged.merge(aggregate),
+                _ => buckets.push((bucket, aggregate)),
+            }
+        }
+    }
+    Ok(buckets.into_iter().map(|(ts, aggregate)| aggregate.bucket(ts)).collect())
+}
+
+/// Moves a store from the former layout, a row per second in `points_1s`, into minute rows.
+pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> {
+    let exists: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'points_1s'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(());
+    }
+    let transaction = connection.unchecked_transaction()?;
+    {
+        let mut select = transaction.prepare("SELECT metric, ts, count, sum, min, max FROM points_1s ORDER BY metric, ts")?;
+        let mut upsert = transaction.prepare(UPSERT)?;
+        let mut rows = select.query([])?;
+        let mut open: Option<(i64, Millis, MinuteCells)> = None;
+        let mut flush = |open: Option<(i64, Millis, MinuteCells)>| match open {
+            Some((metric, minute, cells)) => upsert.execute(params![metric, minute, cells.encode()]).map(drop),
+            None => Ok(()),
+        };
+        while let Some(row) = rows.next()? {
+            let (metric, ts): (i64, Millis) = (row.get(0)?, row.get(1)?);
+            let aggregate = Aggregate { count: row.get(2)?, sum: row.get(3)?, min: row.get(4)?, max: row.get(5)? };
+            let (minute, second) = MinuteCells::locate(ts);
+            if !matches!(&open, Some((m, start, _)) if *m == metric && *start == minute) {
+                flush(open.take())?;
+                open = Some((metric, minute, MinuteCells::default()));
+            }
+            if let Some((_, _, cells)) = &mut open {
+                cells.add(second, aggregate);
+            }
+        }
+        flush(open)?;
+    }
+    transaction.execute_batch("DROP TABLE points_1s")?;
+    transaction.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn single_points_take_nine_bytes_and_merged_seconds_thirty_three() {
+        let mut cells = MinuteCells::default();
+        cells.add(0, Aggregate::of(1.5));
+        cells.add(59, Aggregate::of(-2.0));
+        assert_eq!(cells.encode().len(), 18);
+        cells.add(59, Aggregate::of(4.0));
+        let bytes = cells.encode();
+        assert_eq!(bytes.len(), 9 + 33);
+        let decoded = MinuteCells::decode(&bytes).unwrap();
+        assert_eq!(decoded, cells);
+        assert_eq!(decoded.iter().nth(1), Some((59, Aggregate { count: 2, sum: 2.0, min: -2.0, max: 4.0 })));
+        assert_eq!(MinuteCells::locate(1_700_000_061_500), (1_700_000_040_000, 21));
+    }
+
+    #[test]
+    fn damaged_cells_are_refused() {
+        assert_eq!(MinuteCells::decode(&[60 | SINGLE, 0, 0, 0, 0, 0, 0, 0, 0]), Err(BadCells(0)));
+        assert_eq!(MinuteCells::decode(&[3 | SINGLE, 0, 0]), Err(BadCells(1)));
+        assert_eq!(MinuteCells::decode(&[]), Ok(MinuteCells::default()));
+    }
+
+    #[test]
+    fn sqlite_merges_rows_with_the_registered_function() {
+        let connection = Connection::open_in_memory().unwrap();
+        register_merge(&connection).unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        let write = |second: usize, value: f64| {
+            let mut cells = MinuteCells::default();
+            cells.add(second, Aggregate::of(value));
+            connection.execute(UPSERT, params![7, 60_000, cells.encode()]).unwrap();
+        };
+        write(1, 10.0);
+        write(1, 20.0);
+        write(30, 5.0);
+        let buckets = read(&connection, 7, 60_000, 120_000, 1000).unwrap();
+        assert_eq!(buckets.iter().map(|b| (b.ts, b.count, b.sum)).collect::<Vec<_>>(), vec![(61_000, 2, 30.0), (90_000, 1, 5.0)]);
+        let minute = read(&connection, 7, 0, 120_000, 30_000).unwrap();
+        assert_eq!(minute.iter().map(|b| (b.ts, b.count)).collect::<Vec<_>>(), vec![(60_000, 2), (90_000, 1)]);
+    }
+
+    fn aggregate() -> impl Strategy<Value = Aggregate> {
+        prop_oneof![
+            (-1e12..1e12f64).prop_map(Aggregate::of),
+            (2..1000i64, -1e12..1e12f64, -1e12..1e12f64, -1e12..1e12f64)
+                .prop_map(|(count, sum, min, max)| Aggregate { count, sum, min, max }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn cells_decode_to_what_was_encoded(cells in proptest::collection::vec(proptest::option::of(aggregate()), SECONDS)) {
+            let mut minute = MinuteCells::default();
+            for (second, cell) in cells.into_iter().enumerate() {
+                if let Some(cell) = cell {
+                    minute.add(second, cell);
+                }
+            }
+            prop_assert_eq!(MinuteCells::decode(&minute.encode()).unwrap(), minute);
+        }
+    }
+}
