@@ -1,5 +1,10 @@
 //! The `livedash` server binary: settings, logging, serve, graceful shutdown.
 
+/// mimalloc instead of the system allocator: see the note on the dependency in Cargo.toml.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -8,6 +8,7 @@
 
 use clap::{Parser, ValueEnum};
 use livedash::bench::{percentile, process_usage};
+use std::fmt::Write as _;
 use std::{
     net::SocketAddr,
     sync::{
@@ -61,7 +62,7 @@ fn batch(args: &Args, first_second: i64) -> String {
                 let ts = first_second + step;
                 for series in 0..args.series {
                     let value = (ts % 1000) as f64 + series as f64 / 7.0;
-                    body.push_str(&format!("bench,host=h{series} value={value} {ts}\n"));
+                    let _ = writeln!(body, "bench,host=h{series} value={value} {ts}");
                 }
             }
         }
@@ -72,11 +73,11 @@ fn batch(args: &Args, first_second: i64) -> String {
                 if step > 0 {
                     body.push(',');
                 }
-                body.push_str(&format!(r#"{{"dashboard":"{}","ts":{},"metrics":{{"#, args.dashboard, ts * 1000));
+                let _ = write!(body, r#"{{"dashboard":"{}","ts":{},"metrics":{{"#, args.dashboard, ts * 1000);
                 for series in 0..args.series {
                     let value = (ts % 1000) as f64 + series as f64 / 7.0;
                     let comma = if series > 0 { "," } else { "" };
-                    body.push_str(&format!(r#"{comma}"bench.h{series}.value":{value}"#));
+                    let _ = write!(body, r#"{comma}"bench.h{series}.value":{value}"#);
                 }
                 body.push_str("}}");
             }
