@@ -464,7 +464,7 @@ mod tests {
     fn value_range_has_air_and_respects_zero() {
         assert_eq!(value_range(&[]), (0.0, 1.0));
         let (low, high) = value_range(&[(0, 10.0), (1, 20.0)]);
-        assert!(low < 10.0 && low >= 0.0 && high > 20.0);
+        assert!((0.0..10.0).contains(&low) && high > 20.0);
         let (low, high) = value_range(&[(0, 5.0)]);
         assert!(low < 5.0 && high > 5.0);
         assert_eq!(value_range(&[(0, 0.0), (1, 100.0)]).0, 0.0);

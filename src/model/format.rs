@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(format_value(12_345.0, Format::Bytes, "B/s"), "12.3 KB/s");
         assert_eq!(format_value(512.0, Format::Bytes, ""), "512 B");
         assert_eq!(format_value(0.25, Format::Duration, "s"), "250 ms");
-        assert_eq!(format_value(3.14159, Format::Decimal, ""), "3.14");
+        assert_eq!(format_value(2.34567, Format::Decimal, ""), "2.35");
         assert_eq!(format_value(1.5, Format::Decimal, "req/s"), "1.50 req/s");
     }
 
