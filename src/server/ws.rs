@@ -1,18 +1,14 @@
 //! The WebSocket transport, `GET /ws` (PROTOCOL.md). Framing lives here; meaning is in
-//! `Session::handle`. Each connection is one task running a reader and a writer side by side:
-//! the reader decodes client messages, opens a `Feed` per subscribed dashboard and hands it
-//! (or a reply) to the writer; the writer polls every feed of the connection itself and writes
-//! each frame as it comes, pings on an interval, and closes with 1001 when the server shuts
-//! down. So a delivery wakes one task, and the outgoing queue of a connection is one frame in
-//! the socket writer: a feed is not polled while that frame waits, so a slow reader falls
-//! behind in the hub's shared ring (bounded in frames) and is resynced with one snapshot
-//! (PROTOCOL.md rule 4), whatever its number of subscriptions. Abuse ends a connection with a close code: 1009 for a message
+//! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
+//! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
+//! writer drains a bounded outbox into the socket, pings on an interval, and closes with 1001
+//! when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
 
 use super::{
     api::error_response,
-    broker::{Broker, Frame},
+    broker::Broker,
     feed::Feed,
     limits::RateLimiter,
     telemetry::{GaugeGuard, Telemetry},
@@ -27,10 +23,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use futures::{
-    stream::{AbortHandle, Abortable, BoxStream, SelectAll},
-    SinkExt, StreamExt,
-};
+use futures::{SinkExt, StreamExt};
 use std::{
     collections::HashMap,
     sync::{
@@ -40,18 +33,11 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 
-/// Requests from the reader to the writer queued at most (replies and subscription changes):
-/// a client flooding faster than its socket drains waits, and is then cut by the rate limit.
-const COMMANDS_QUEUED: usize = 64;
-
-/// What the reader asks of the writer.
-enum Command {
-    /// Start sending `dashboard`'s feed, replacing any earlier subscription to it.
-    Subscribe(String, BoxStream<'static, Frame>),
-    Unsubscribe(String),
-    Reply(ServerMessage),
-}
+/// Frames queued for one connection before its feeds wait (and, if it stays slow, fall behind
+/// and get resynced with a snapshot).
+const OUTBOX_FRAMES: usize = 64;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
@@ -95,13 +81,18 @@ async fn serve(socket: WebSocket, state: AppState) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, mut stream) = socket.split();
-    let (commands, mut commanded) = mpsc::channel::<Command>(COMMANDS_QUEUED);
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX_FRAMES);
     let started = Instant::now();
     // Milliseconds after `started` when the client was last heard from.
     let last_heard = AtomicU64::new(0);
     let heartbeat = state.settings.heartbeat;
     let write_timeout = state.settings.write_timeout;
-    let mut session = Session { broker: state.broker.clone(), telemetry: telemetry.clone(), commands };
+    let mut session = Session {
+        broker: state.broker.clone(),
+        telemetry: telemetry.clone(),
+        outbox,
+        feeds: HashMap::new(),
+    };
 
     let settings = &state.settings;
     let mut limiter =
@@ -140,33 +131,15 @@ async fn serve(socket: WebSocket, state: AppState) {
     let writer = async {
         let mut ping = tokio::time::interval(heartbeat);
         ping.reset();
-        // The connection's feeds, polled together; each can be stopped by its dashboard's handle.
-        let mut feeds = SelectAll::<Abortable<BoxStream<'static, Frame>>>::new();
-        let mut handles: HashMap<String, AbortHandle> = HashMap::new();
         loop {
             let message = tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     return Ending::Close(close_code::AWAY, "server shutting down");
                 }
-                command = commanded.recv() => match command {
-                    Some(Command::Subscribe(dashboard, feed)) => {
-                        let (handle, registration) = AbortHandle::new_pair();
-                        if let Some(replaced) = handles.insert(dashboard, handle) {
-                            replaced.abort();
-                        }
-                        feeds.push(Abortable::new(feed, registration));
-                        continue;
-                    }
-                    Some(Command::Unsubscribe(dashboard)) => {
-                        if let Some(handle) = handles.remove(&dashboard) {
-                            handle.abort();
-                        }
-                        continue;
-                    }
-                    Some(Command::Reply(message)) => Message::Text(message.to_json().into()),
+                message = outgoing.recv() => match message {
+                    Some(message) => message,
                     None => return Ending::Gone,
                 },
-                Some(frame) = feeds.next(), if !feeds.is_empty() => Message::Text(frame.json),
                 _ = ping.tick() => {
                     let silent_ms = (started.elapsed().as_millis() as u64)
                         .saturating_sub(last_heard.load(Ordering::Relaxed));
@@ -209,11 +182,13 @@ async fn serve(socket: WebSocket, state: AppState) {
     }
 }
 
-/// The reader's side of a connection: what it asks of the writer.
+/// What one connection has subscribed to, and where its messages go.
 struct Session {
     broker: Arc<dyn Broker>,
     telemetry: Arc<Telemetry>,
-    commands: mpsc::Sender<Command>,
+    outbox: mpsc::Sender<Message>,
+    /// One forwarding task per subscribed dashboard, stopped when dropped.
+    feeds: HashMap<String, AbortOnDropHandle<()>>,
 }
 
 impl Session {
@@ -241,12 +216,14 @@ impl Session {
                     }
                 };
                 // Replacing an existing subscription restarts it from `since`.
+                self.feeds.remove(&dashboard);
                 match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle)
                     .await
                 {
                     Ok(feed) => {
-                        let frames = frames(feed, self.telemetry.clone());
-                        let _ = self.commands.send(Command::Subscribe(dashboard, frames)).await;
+                        let task =
+                            tokio::spawn(forward(feed, self.outbox.clone(), self.telemetry.clone()));
+                        self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
                     }
                     Err(_) => {
                         self.telemetry.error("ws", "unknown_dashboard");
@@ -255,31 +232,31 @@ impl Session {
                 }
             }
             ClientMessage::Unsubscribe { dashboard } => {
-                let _ = self.commands.send(Command::Unsubscribe(dashboard)).await;
+                self.feeds.remove(&dashboard);
             }
             ClientMessage::Ping { id } => self.reply(ServerMessage::Pong { id }).await,
         }
     }
 
     async fn reply(&self, message: ServerMessage) {
-        let _ = self.commands.send(Command::Reply(message)).await;
+        let _ = self.outbox.send(Message::Text(message.to_json().into())).await;
     }
 }
 
-/// A feed's frames as a stream, counted in the subscription gauge while it lives.
-fn frames(feed: Feed, telemetry: Arc<Telemetry>) -> BoxStream<'static, Frame> {
-    let subscribed = GaugeGuard::new(&telemetry.subscriptions);
-    let state = (feed, telemetry, subscribed, false);
-    futures::stream::unfold(state, |(mut feed, telemetry, subscribed, started)| async move {
-        let Some(frame) = feed.next().await else {
-            tracing::debug!(dashboard = feed.dashboard(), "feed ended");
-            return None;
-        };
+/// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
+/// is the backpressure: the feed falls behind the live channel and resyncs with a snapshot.
+async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>, telemetry: Arc<Telemetry>) {
+    let _subscribed = GaugeGuard::new(&telemetry.subscriptions);
+    let mut started = false;
+    while let Some(frame) = feed.next().await {
         // Every snapshot after the first replaces updates this reader could not take.
         if frame.is_snapshot && started {
             telemetry.resync_snapshots.inc();
         }
-        Some((frame, (feed, telemetry, subscribed, true)))
-    })
-    .boxed()
+        started = true;
+        if outbox.send(Message::Text(frame.json)).await.is_err() {
+            break;
+        }
+    }
+    tracing::debug!(dashboard = feed.dashboard(), "feed ended");
 }
