@@ -226,17 +226,23 @@ async fn main() -> std::process::ExitCode {
     let before = args.server_pid.and_then(process_usage);
     let started = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
-    let mut published = 0u64;
-    let mut ingest_errors = 0u64;
+    // Open loop: each update goes out on its tick whether or not the previous one has been
+    // answered, so a server slowed by its fan-out shows as latency, not as a lower rate.
+    let mut requests = tokio::task::JoinSet::new();
     while started.elapsed().as_secs_f64() < args.duration {
         ticker.tick().await;
         let body = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
-        match client.post(format!("{http}/api/v1/ingest")).json(&body).send().await {
-            Ok(response) if response.status().is_success() => published += 1,
+        let request = client.post(format!("{http}/api/v1/ingest")).json(&body).send();
+        requests.spawn(async move { matches!(request.await, Ok(response) if response.status().is_success()) });
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (mut published, mut ingest_errors) = (0u64, 0u64);
+    while let Some(answered) = requests.join_next().await {
+        match answered {
+            Ok(true) => published += 1,
             _ => ingest_errors += 1,
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
     // The seq of the last update: the seed was seq 1 if the dashboard was new; read it back.
     let snapshot: serde_json::Value = client
         .get(format!("{http}/api/v1/dashboards/{}/snapshot", args.dashboard))
