@@ -99,6 +99,32 @@ async fn history_answers_aligned_buckets_from_the_store() {
     running.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_late_point_is_kept_in_history_and_the_card_keeps_the_newest_value() {
+    let folder = tempfile::tempdir().unwrap();
+    let running = start(persisted_settings(folder.path())).await;
+    let base: i64 = 1_700_000_040_000;
+    let write = |ts: i64, value: f64| format!(r#"{{"dashboard":"late","ts":{ts},"metrics":{{"v":{value}}}}}"#);
+    // The newest point first, then what an agent buffered through an outage.
+    assert_eq!(ingest(&running, &write(base + 50_000, 50.0)).await.0, 202);
+    assert_eq!(ingest(&running, &format!("[{},{}]", write(base + 10_000, 10.0), write(base + 20_000, 20.0))).await.0, 202);
+
+    let (_, snapshot) = get_json(http_url(&running, "/api/v1/dashboards/late/snapshot")).await;
+    assert_eq!(snapshot["seq"], 3, "every update is delivered");
+    assert_eq!(snapshot["metrics"]["v"], 50.0, "the newest value stays on the card");
+    assert_eq!(snapshot["ts"], base + 50_000);
+    let url = http_url(&running, &format!("/api/v1/dashboards/late/history?metric=v&from={base}&to={}&step=10s", base + 59_999));
+    let (_, answer) = get_json(url).await;
+    let buckets: Vec<(i64, f64)> = answer["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["ts"].as_i64().unwrap(), b["sum"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(buckets, vec![(base + 10_000, 10.0), (base + 20_000, 20.0), (base + 50_000, 50.0)], "nothing is lost");
+    running.shutdown().await;
+}
+
 /// The real binary, with its history in `folder`, and the address it listens on.
 fn spawn_server(folder: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livedash"))

@@ -5,10 +5,11 @@
 //! the list of dashboards it serves. Messages from the server are applied here and nowhere else.
 
 use crate::model::{
+    latest::Latest,
     sequence::{continuity, Continuity},
     series::SeriesSet,
 };
-use crate::protocol::{MetricDefinition, Metrics, Millis, Position, ServerMessage, Snapshot};
+use crate::protocol::{MetricDefinition, Millis, Position, ServerMessage, Snapshot};
 use leptos::prelude::*;
 
 /// Points kept per metric: more than the longest live window at one update per second.
@@ -255,13 +256,14 @@ pub struct DashboardState {
     pub title: RwSignal<String>,
     /// Metrics in display order.
     pub definitions: RwSignal<Vec<MetricDefinition>>,
-    /// Latest value of every metric.
-    pub latest: RwSignal<Metrics>,
+    /// Latest value of every metric, by each metric's own time.
+    pub latest: RwSignal<Latest>,
     /// Recent points of every metric, in fixed-size rings.
     pub series: RwSignal<SeriesSet>,
     /// Epoch and last seq applied.
     pub position: RwSignal<Position>,
-    /// Server time of the newest update: the right edge of the charts.
+    /// Server time of the newest update (a late one does not move it back): the right edge
+    /// of the charts.
     pub updated_at: RwSignal<Millis>,
     pub window: RwSignal<TimeWindow>,
     /// False while the browser tab is hidden: charts do not draw then.
@@ -285,7 +287,7 @@ impl DashboardState {
             dashboard: StoredValue::new(snapshot.dashboard.clone()),
             title: RwSignal::new(String::new()),
             definitions: RwSignal::new(Vec::new()),
-            latest: RwSignal::new(Metrics::new()),
+            latest: RwSignal::new(Latest::default()),
             series: RwSignal::new(SeriesSet::new(SERIES_CAPACITY)),
             position: RwSignal::new(snapshot.position()),
             updated_at: RwSignal::new(snapshot.ts),
@@ -302,7 +304,7 @@ impl DashboardState {
         self.position.set(snapshot.position());
         self.updated_at.set(snapshot.ts);
         self.series.set(SeriesSet::from_window(&snapshot.history, SERIES_CAPACITY));
-        self.latest.set(snapshot.metrics);
+        self.latest.set(Latest::as_of(snapshot.metrics, snapshot.ts));
         self.definitions.set(snapshot.definitions);
         self.title.set(if snapshot.title.is_empty() { snapshot.dashboard } else { snapshot.title });
     }
@@ -332,14 +334,14 @@ impl DashboardState {
                     Continuity::Next => {}
                 }
                 self.position.update(|held| held.seq = update.seq);
-                self.updated_at.set(update.ts);
+                if update.ts > self.updated_at.get_untracked() {
+                    self.updated_at.set(update.ts);
+                }
                 self.series.update(|series| series.push(update.ts, &update.metrics));
-                let mut new_metric = false;
-                self.latest.update(|latest| {
-                    for (name, value) in update.metrics {
-                        new_metric |= latest.insert(name, value).is_none();
-                    }
+                let new_metric = self.latest.with_untracked(|latest| {
+                    update.metrics.keys().any(|name| !latest.values().contains_key(name))
                 });
+                self.latest.update(|latest| latest.apply(update.ts, &update.metrics));
                 if new_metric {
                     self.add_inferred_definitions();
                 }
@@ -354,6 +356,7 @@ impl DashboardState {
         let missing: Vec<String> = self.latest.with_untracked(|latest| {
             self.definitions.with_untracked(|definitions| {
                 latest
+                    .values()
                     .keys()
                     .filter(|name| !definitions.iter().any(|d| &d.name == *name))
                     .cloned()
@@ -404,7 +407,7 @@ mod tests {
             let state = DashboardState::from_snapshot(snapshot(5));
             assert_eq!(state.apply(update(6, &[("a", 2.0)])), Applied::Ok);
             assert_eq!(state.apply(update(6, &[("a", 99.0)])), Applied::Ok);
-            assert_eq!(state.latest.get_untracked()["a"], 2.0, "the duplicate changed nothing");
+            assert_eq!(state.latest.get_untracked().values()["a"], 2.0, "the duplicate changed nothing");
             assert_eq!(state.apply(update(8, &[("a", 3.0)])), Applied::Gap);
             assert_eq!(state.position.get_untracked().seq, 6);
             assert_eq!(state.series.with_untracked(|s| s.get("a").unwrap().len()), 2);
@@ -422,8 +425,29 @@ mod tests {
             assert_eq!(names, vec!["a", "b"]);
             state.apply(ServerMessage::Snapshot(snapshot(40)));
             assert_eq!(state.position.get_untracked().seq, 40);
-            assert!(!state.latest.get_untracked().contains_key("b"));
+            assert!(!state.latest.get_untracked().values().contains_key("b"));
             assert_eq!(state.apply(ServerMessage::Pong { id: 1 }), Applied::Other);
+        });
+    }
+
+    #[test]
+    fn a_late_update_goes_into_its_place_without_rolling_the_card_or_the_edge_back() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = DashboardState::from_snapshot(snapshot(5));
+            // update(n) is at 1000 + n * 1000 ms; this one is stamped earlier than the snapshot.
+            let late = ServerMessage::Update(crate::protocol::Update {
+                dashboard: "main".into(),
+                seq: 6,
+                from_seq: None,
+                ts: 500,
+                metrics: [("a".to_string(), 0.5)].into(),
+            });
+            assert_eq!(state.apply(late), Applied::Ok);
+            assert_eq!(state.latest.get_untracked().values()["a"], 1.0, "the newer value stays");
+            assert_eq!(state.updated_at.get_untracked(), 1000, "the edge does not go back");
+            let points: Vec<_> = state.series.with_untracked(|s| s.get("a").unwrap().iter().copied().collect());
+            assert_eq!(points, vec![(500, 0.5), (1000, 1.0)], "the late point is drawn where it belongs");
         });
     }
 

@@ -54,7 +54,7 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
     let value = {
         let name = name.clone();
         move || {
-            state.latest.with(|latest| match latest.get(&name) {
+            state.latest.with(|latest| match latest.values().get(&name) {
                 Some(value) => format_value(*value, format, &unit),
                 None => "–".to_owned(),
             })

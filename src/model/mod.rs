@@ -1,8 +1,10 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
-//! series, seq continuity, value formatting and chart decimation. No I/O, no signals.
+//! series, the latest value of each metric, seq continuity, value formatting and chart
+//! decimation. No I/O, no signals.
 
 pub mod decimate;
 pub mod format;
+pub mod latest;
 pub mod ring;
 pub mod series;
 pub mod sequence;

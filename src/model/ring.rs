@@ -23,6 +23,28 @@ impl<T> Ring<T> {
         evicted
     }
 
+    /// Inserts `item` where `key` puts it, the ring being sorted by `key`: appended when it is
+    /// the newest (the usual case), else moved back past newer items. When full, the oldest
+    /// item makes room; an item older than every item of a full ring is not kept. Returns the
+    /// item that is not kept, if any.
+    pub fn insert_by_key<K: Ord>(&mut self, item: T, key: impl Fn(&T) -> K) -> Option<T> {
+        let item_key = key(&item);
+        if self.items.back().is_none_or(|last| key(last) <= item_key) {
+            return self.push(item);
+        }
+        let mut position = self.items.partition_point(|held| key(held) <= item_key);
+        let mut evicted = None;
+        if self.items.len() == self.capacity {
+            if position == 0 {
+                return Some(item);
+            }
+            evicted = self.items.pop_front();
+            position -= 1;
+        }
+        self.items.insert(position, item);
+        evicted
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -101,5 +123,20 @@ mod tests {
         let start = ring.partition_point(|seq| *seq <= 13);
         assert_eq!(ring.iter_from(start).copied().collect::<Vec<_>>(), vec![14, 15]);
         assert_eq!(ring.iter_from(99).count(), 0);
+    }
+
+    #[test]
+    fn late_items_go_where_their_key_puts_them() {
+        let mut ring = Ring::with_capacity(4);
+        for ts in [10, 20, 40] {
+            ring.insert_by_key(ts, |t| *t);
+        }
+        assert_eq!(ring.insert_by_key(30, |t| *t), None);
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), vec![10, 20, 30, 40]);
+        assert_eq!(ring.insert_by_key(25, |t| *t), Some(10), "full: the oldest makes room");
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), vec![20, 25, 30, 40]);
+        assert_eq!(ring.insert_by_key(5, |t| *t), Some(5), "older than all of a full ring");
+        assert_eq!(ring.insert_by_key(50, |t| *t), Some(20));
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), vec![25, 30, 40, 50]);
     }
 }

@@ -28,17 +28,18 @@ impl SeriesSet {
             let ring = set.ring_mut(name);
             for (ts, value) in window.ts.iter().zip(values) {
                 if let Some(value) = value {
-                    ring.push((*ts, *value));
+                    ring.insert_by_key((*ts, *value), |point| point.0);
                 }
             }
         }
         set
     }
 
-    /// Appends one update's values.
+    /// Adds one update's values, each in time order within its metric (a late point goes
+    /// where its time puts it, not at the end).
     pub fn push(&mut self, ts: Millis, metrics: &Metrics) {
         for (name, value) in metrics {
-            self.ring_mut(name).push((ts, *value));
+            self.ring_mut(name).insert_by_key((ts, *value), |point| point.0);
         }
     }
 

@@ -9,7 +9,7 @@
 
 use super::broker::{Broker, BrokerError, Declaration, Frame, Publication, Subscription};
 use super::store::{Entry, RecoveredDashboard, Store};
-use crate::model::ring::Ring;
+use crate::model::{latest::Latest, ring::Ring};
 use crate::protocol::{
     DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, ServerMessage,
     Snapshot, Update,
@@ -82,8 +82,9 @@ struct HubState {
     assigned: u64,
     /// The last seq committed and broadcast.
     seq: u64,
+    /// The newest update time seen (a late update does not move it back).
     ts: Millis,
-    latest: Metrics,
+    latest: Latest,
     /// The most recent updates, oldest first, as frames (each carries its update).
     log: Ring<Frame>,
 }
@@ -176,7 +177,7 @@ impl Hub {
                 assigned: 0,
                 seq: 0,
                 ts: 0,
-                latest: Metrics::new(),
+                latest: Latest::default(),
                 log: Ring::with_capacity(limits.replay_capacity),
             }),
         }
@@ -193,7 +194,7 @@ impl Hub {
             state.assigned = dashboard.seq;
             state.seq = dashboard.seq;
             state.ts = dashboard.ts;
-            state.latest = dashboard.latest;
+            state.latest = Latest::as_of(dashboard.latest, dashboard.ts);
             for frame in dashboard.log {
                 state.log.push(frame);
             }
@@ -222,8 +223,8 @@ impl Hub {
         let mut state = self.lock();
         let update = logged(&frame);
         state.seq = update.seq;
-        state.ts = update.ts;
-        state.latest.extend(update.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        state.ts = state.ts.max(update.ts);
+        state.latest.apply(update.ts, &update.metrics);
         // No receiver is not an error: nobody is watching this dashboard right now.
         let _ = self.live.send(frame.clone());
         state.log.push(frame);
@@ -265,7 +266,7 @@ impl Hub {
             epoch: self.epoch.to_string(),
             seq: state.seq,
             ts: state.ts,
-            metrics: state.latest.clone(),
+            metrics: state.latest.values().clone(),
             history,
             definitions: state.definitions.clone(),
             alerts: Vec::new(),
@@ -447,6 +448,20 @@ mod tests {
             broker.snapshot("c").await.unwrap_err(),
             BrokerError::UnknownDashboard("c".into())
         );
+    }
+
+    #[tokio::test]
+    async fn a_late_point_is_delivered_in_order_but_does_not_roll_latest_back() {
+        let broker = broker(8);
+        publish(&broker, "a", 5_000, 5.0).await;
+        // An agent flushing what it buffered: older than what is shown.
+        publish(&broker, "a", 2_000, 2.0).await;
+        let snapshot = broker.snapshot("a").await.unwrap();
+        assert_eq!(snapshot.seq, 2, "the late update still has its seq: subscribers see it");
+        assert_eq!(snapshot.metrics["x"], 5.0, "the card keeps the newest value");
+        assert_eq!(snapshot.ts, 5_000, "the dashboard's time does not go back");
+        publish(&broker, "a", 6_000, 6.0).await;
+        assert_eq!(broker.snapshot("a").await.unwrap().metrics["x"], 6.0);
     }
 
     #[tokio::test]

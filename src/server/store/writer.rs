@@ -8,7 +8,8 @@ use super::{
     tier::{Aggregate, Retention, Tier},
     Entry, Message, RecoveredDashboard, StoreError, StoreOptions,
 };
-use crate::protocol::{Metrics, Millis};
+use crate::model::latest::Latest;
+use crate::protocol::Millis;
 use rusqlite::{params, Connection};
 // The writer hashes every point several times; SipHash's DoS resistance buys nothing here
 // (keys are ids and timestamps) and cost 3% of its time.
@@ -32,8 +33,9 @@ const MAX_JOBS_PER_COMMIT: usize = 512;
 struct DashboardRow {
     epoch: Arc<str>,
     seq: u64,
+    /// The newest update time written (a late update does not move it back).
     ts: Millis,
-    latest: Metrics,
+    latest: Latest,
 }
 
 pub struct WriterState {
@@ -62,7 +64,7 @@ impl WriterState {
                     epoch: d.epoch.as_str().into(),
                     seq: d.seq,
                     ts: d.ts,
-                    latest: d.latest.clone(),
+                    latest: Latest::as_of(d.latest.clone(), d.ts),
                 };
                 (d.id.clone(), row)
             })
@@ -158,15 +160,15 @@ impl WriterState {
                     epoch: entry.epoch.clone(),
                     seq: 0,
                     ts: 0,
-                    latest: Metrics::new(),
+                    latest: Latest::default(),
                 });
                 if !touched.contains(&update.dashboard) {
                     touched.push(update.dashboard.clone());
                 }
                 row.epoch = entry.epoch.clone();
                 row.seq = update.seq;
-                row.ts = update.ts;
-                row.latest.extend(update.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+                row.ts = row.ts.max(update.ts);
+                row.latest.apply(update.ts, &update.metrics);
                 let (minute, second) = MinuteCells::locate(update.ts);
                 for (name, &value) in &update.metrics {
                     let metric = metric_id(&transaction, &mut self.metric_ids, &update.dashboard, name)?;
@@ -204,7 +206,7 @@ impl WriterState {
             )?;
             for id in &touched {
                 let row = &self.dashboards[id];
-                let latest = serde_json::to_string(&row.latest).expect("numbers serialize");
+                let latest = serde_json::to_string(row.latest.values()).expect("numbers serialize");
                 write_row.execute(params![id, &*row.epoch, row.seq as i64, row.ts, latest])?;
             }
         }
