@@ -57,6 +57,27 @@ async fn a_client_resumes_across_a_restart_without_gap_or_duplicate() {
 }
 
 #[tokio::test]
+async fn an_ingested_dashboard_keeps_its_metric_order_across_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let running = start(persisted_settings(folder.path())).await;
+    for metric in ["zeta", "alpha", "mid"] {
+        let body = format!(r#"{{"dashboard":"order","metrics":{{"{metric}":1}}}}"#);
+        assert_eq!(ingest(&running, &body).await.0, 202);
+    }
+    let names = |snapshot: &serde_json::Value| -> Vec<String> {
+        snapshot["definitions"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let url = http_url(&running, "/api/v1/dashboards/order/snapshot");
+    assert_eq!(names(&get_json(url).await.1), ["zeta", "alpha", "mid"]);
+    running.shutdown().await;
+
+    let running = start(persisted_settings(folder.path())).await;
+    let url = http_url(&running, "/api/v1/dashboards/order/snapshot");
+    assert_eq!(names(&get_json(url).await.1), ["zeta", "alpha", "mid"], "first seen first, as before");
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn history_answers_aligned_buckets_from_the_store() {
     let folder = tempfile::tempdir().unwrap();
     let running = start(persisted_settings(folder.path())).await;

@@ -183,12 +183,13 @@ impl Hub {
         }
     }
 
-    /// A hub as the store last saw it; metric definitions are inferred until declared again.
+    /// A hub as the store last saw it; metric definitions are inferred (in the order the metrics
+    /// first appeared) until declared again.
     fn restore(dashboard: RecoveredDashboard, rank: usize, limits: &HubLimits) -> Self {
         let hub = Hub::new(&dashboard.id, dashboard.epoch.into(), rank, limits);
         {
             let mut state = hub.lock();
-            for name in dashboard.latest.keys() {
+            for name in dashboard.metrics.iter().chain(dashboard.latest.keys()) {
                 state.define(name);
             }
             state.assigned = dashboard.seq;

@@ -73,6 +73,8 @@ pub struct RecoveredDashboard {
     pub seq: u64,
     pub ts: Millis,
     pub latest: Metrics,
+    /// Its metrics in the order they first appeared (an ingested dashboard's display order).
+    pub metrics: Vec<String>,
     /// The retained updates, oldest first.
     pub log: Vec<Frame>,
 }
@@ -210,6 +212,7 @@ fn recover(
     let mut updates = connection.prepare(
         "SELECT json FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq",
     )?;
+    let mut names = connection.prepare("SELECT name FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
     let found = rows.query_map([], |row| {
         Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
     })?;
@@ -227,7 +230,8 @@ fn recover(
                 _ => return Err(StoreError::Sqlite(format!("dashboard '{id}': unreadable update"))),
             }
         }
-        dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, log });
+        let metrics = names.query_map([&id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, metrics, log });
     }
     Ok(dashboards)
 }
@@ -326,6 +330,7 @@ mod tests {
         let seqs: Vec<u64> = d.log.iter().map(|frame| frame.seq).collect();
         assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
         assert_eq!(recovered[1].latest["y"], 2.0);
+        assert_eq!(recovered[1].metrics, vec!["y".to_owned()]);
         store.close();
     }
 
