@@ -1,7 +1,7 @@
 //! The WebSocket transport, `GET /ws` (PROTOCOL.md). Framing lives here; meaning is in
 //! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
 //! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
-//! writer drains a bounded outbox into the socket, pings on an interval, and closes with 1001
+//! writer drains an outbox bounded in frames and in bytes into the socket, pings on an interval, and closes with 1001
 //! when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
@@ -32,12 +32,19 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::AbortOnDropHandle;
 
 /// Frames queued for one connection before its feeds wait (and, if it stays slow, fall behind
 /// and get resynced with a snapshot).
 const OUTBOX_FRAMES: usize = 64;
+
+/// Bytes of feed frames queued for one connection at most; a frame larger than this (a big
+/// snapshot) goes alone.
+const OUTBOX_BYTES: usize = 256 * 1024;
+
+/// A message for the socket, holding its share of the connection's byte budget until written.
+type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
@@ -81,7 +88,7 @@ async fn serve(socket: WebSocket, state: AppState) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX_FRAMES);
+    let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX_FRAMES);
     let started = Instant::now();
     // Milliseconds after `started` when the client was last heard from.
     let last_heard = AtomicU64::new(0);
@@ -91,6 +98,7 @@ async fn serve(socket: WebSocket, state: AppState) {
         broker: state.broker.clone(),
         telemetry: telemetry.clone(),
         outbox,
+        bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         feeds: HashMap::new(),
     };
 
@@ -132,12 +140,13 @@ async fn serve(socket: WebSocket, state: AppState) {
         let mut ping = tokio::time::interval(heartbeat);
         ping.reset();
         loop {
-            let message = tokio::select! {
+            // A frame's share of the byte budget is released once the socket has taken it.
+            let (message, _budget) = tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     return Ending::Close(close_code::AWAY, "server shutting down");
                 }
                 message = outgoing.recv() => match message {
-                    Some(message) => message,
+                    Some(outgoing) => outgoing,
                     None => return Ending::Gone,
                 },
                 _ = ping.tick() => {
@@ -147,7 +156,7 @@ async fn serve(socket: WebSocket, state: AppState) {
                         telemetry.dropped_clients.inc();
                         return Ending::Close(close_code::POLICY, "no answer to pings");
                     }
-                    Message::Ping(Default::default())
+                    (Message::Ping(Default::default()), None)
                 }
             };
             let is_protocol_message = matches!(message, Message::Text(_));
@@ -186,7 +195,9 @@ async fn serve(socket: WebSocket, state: AppState) {
 struct Session {
     broker: Arc<dyn Broker>,
     telemetry: Arc<Telemetry>,
-    outbox: mpsc::Sender<Message>,
+    outbox: mpsc::Sender<Outgoing>,
+    /// The connection's byte budget for queued feed frames (`OUTBOX_BYTES`).
+    bytes: Arc<Semaphore>,
     /// One forwarding task per subscribed dashboard, stopped when dropped.
     feeds: HashMap<String, AbortOnDropHandle<()>>,
 }
@@ -222,7 +233,7 @@ impl Session {
                 {
                     Ok(feed) => {
                         let task =
-                            tokio::spawn(forward(feed, self.outbox.clone(), self.telemetry.clone()));
+                            tokio::spawn(forward(feed, self.outbox.clone(), self.bytes.clone(), self.telemetry.clone()));
                         self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
                     }
                     Err(_) => {
@@ -239,13 +250,19 @@ impl Session {
     }
 
     async fn reply(&self, message: ServerMessage) {
-        let _ = self.outbox.send(Message::Text(message.to_json().into())).await;
+        let _ = self.outbox.send((Message::Text(message.to_json().into()), None)).await;
     }
 }
 
 /// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
-/// is the backpressure: the feed falls behind the live channel and resyncs with a snapshot.
-async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>, telemetry: Arc<Telemetry>) {
+/// (64 frames or 256 KiB) is the backpressure: the feed falls behind the live channel and
+/// resyncs with a snapshot.
+async fn forward(
+    mut feed: Feed,
+    outbox: mpsc::Sender<Outgoing>,
+    bytes: Arc<Semaphore>,
+    telemetry: Arc<Telemetry>,
+) {
     let _subscribed = GaugeGuard::new(&telemetry.subscriptions);
     let mut started = false;
     while let Some(frame) = feed.next().await {
@@ -254,7 +271,9 @@ async fn forward(mut feed: Feed, outbox: mpsc::Sender<Message>, telemetry: Arc<T
             telemetry.resync_snapshots.inc();
         }
         started = true;
-        if outbox.send(Message::Text(frame.json)).await.is_err() {
+        let share = frame.json.len().clamp(1, OUTBOX_BYTES) as u32;
+        let Ok(budget) = bytes.clone().acquire_many_owned(share).await else { break };
+        if outbox.send((Message::Text(frame.json), Some(budget))).await.is_err() {
             break;
         }
     }
