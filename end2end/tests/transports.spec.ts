@@ -47,3 +47,35 @@ test('with WebSocket and SSE both blocked the page stays live over long-polling'
   const seq = await dashboard.seq();
   await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
 });
+
+test('over long-polling, navigating back and forth leaves no request behind and stays live', async ({ page, request }) => {
+  // Two quiet dashboards: their polls wait the full 25 s for news. A poll whose dashboard
+  // closed must be aborted, not left holding one of the browser's six connections per server.
+  const stamp = Date.now();
+  const [first, second] = [`quiet-a-${stamp}`, `quiet-b-${stamp}`];
+  const push = (dashboard: string, value: number) =>
+    request.post('/api/v1/ingest', { data: { dashboard, metrics: { depth: value } } });
+  expect((await push(first, 1)).status()).toBe(202);
+  expect((await push(second, 2)).status()).toBe(202);
+  const waiting = new Set<object>();
+  page.on('request', (sent) => sent.url().includes('/api/v1/poll/') && waiting.add(sent));
+  page.on('requestfinished', (done) => waiting.delete(done));
+  page.on('requestfailed', (failed) => waiting.delete(failed));
+
+  const view = new DashboardPage(page, first);
+  await page.goto(`/d/${first}?transport=poll`);
+  await view.waitForHydration();
+  await expect(view.badge).toHaveText('live', { timeout: 5_000 });
+  const list = page.getByTestId('dashboard-list');
+  for (let round = 0; round < 4; round++) {
+    for (const id of [second, first]) {
+      await page.getByRole('link', { name: 'livedash' }).click();
+      await list.getByRole('link', { name: new RegExp(id) }).click();
+      await expect(view.root).toHaveAttribute('data-dashboard', id);
+    }
+  }
+  await expect(view.badge).toHaveAttribute('data-transport', 'poll');
+  expect((await push(first, 42)).status()).toBe(202);
+  await expect(view.value('depth')).toHaveText('42.00', { timeout: 5_000 });
+  await expect.poll(() => waiting.size).toBeLessThanOrEqual(1);
+});

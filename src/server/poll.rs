@@ -47,6 +47,8 @@ pub async fn poll(
 
     let mut messages = Vec::new();
     let first = tokio::select! {
+        // What is already there goes first, so `timeout=0` answers with it rather than nothing.
+        biased;
         frame = feed.next() => frame,
         _ = tokio::time::sleep(wait) => None,
         _ = state.shutdown.cancelled() => None,
