@@ -79,3 +79,18 @@ test('over long-polling, navigating back and forth leaves no request behind and 
   await expect(view.value('depth')).toHaveText('42.00', { timeout: 5_000 });
   await expect.poll(() => waiting.size).toBeLessThanOrEqual(1);
 });
+
+for (const transport of ['sse', 'poll'] as const) {
+  test(`a quiet dashboard shows live at once over ${transport}, and its next value as it comes`, async ({ page, request }) => {
+    const dashboard = `quiet-${transport}-${Date.now()}`;
+    const push = (value: number) => request.post('/api/v1/ingest', { data: { dashboard, metrics: { depth: value } } });
+    expect((await push(1)).status()).toBe(202);
+    const view = new DashboardPage(page, dashboard);
+    await page.goto(`/d/${dashboard}?transport=${transport}`);
+    await view.waitForHydration();
+    // Nothing new to send, yet the page knows within a moment that it is connected.
+    await expect(view.badge).toHaveText('live', { timeout: 3_000 });
+    expect((await push(7)).status()).toBe(202);
+    await expect(view.value('depth')).toHaveText('7.00', { timeout: 3_000 });
+  });
+}

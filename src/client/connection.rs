@@ -431,9 +431,13 @@ mod live {
         }
         let mut events = futures::stream::select_all(streams);
         // The browser reconnects an EventSource by itself (resuming with Last-Event-ID) and
-        // may keep trying forever; a source not open for two heartbeat intervals is lost.
-        let mut closed_intervals = 0;
+        // may keep trying forever; sources not all open for two heartbeat intervals are lost.
+        // Until the server is heard from, the sources are checked often: a quiet dashboard
+        // sends nothing, and an open source is the proof that it is connected.
+        const OPENING_CHECK_MS: u32 = 250;
+        let mut closed_ms = 0;
         loop {
+            let check_ms = if receiver.heard { heartbeat_ms } else { OPENING_CHECK_MS };
             futures::select! {
                 event = events.next() => {
                     let Some(Ok((_, event))) = event else { return Ended::Lost };
@@ -442,12 +446,13 @@ mod live {
                         return Ended::Restart;
                     }
                 }
-                _ = TimeoutFuture::new(heartbeat_ms).fuse() => {
+                _ = TimeoutFuture::new(check_ms).fuse() => {
                     if sources.iter().all(|source| source.state() == State::Open) {
-                        closed_intervals = 0;
+                        closed_ms = 0;
+                        receiver.live();
                     } else {
-                        closed_intervals += 1;
-                        if closed_intervals >= 2 {
+                        closed_ms += check_ms;
+                        if closed_ms >= 2 * heartbeat_ms {
                             return Ended::Lost;
                         }
                     }
