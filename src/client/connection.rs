@@ -90,7 +90,7 @@ mod live {
 
     /// How a transport's session ended.
     enum Ended {
-        /// Lost or refused: back off, then try again.
+        /// Lost, or never got through: back off, then try again.
         Lost,
         /// The server closed with a code that says not to come back as we are.
         Refused(u16),
