@@ -31,6 +31,7 @@ test('long ranges draw the stored history and keep the live edge moving', async 
   // 144 ten-minute points over the day, plus the live one.
   await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThan(140);
   await expect.poll(() => dashboard.drawnPixels(chart.locator('canvas'))).toBeGreaterThan(500);
+  await chart.screenshot({ path: 'test-results/chart-24h.png' });
 
   // A new point arrives live and is drawn at the right edge.
   const before = Number(await chart.getAttribute('data-points'));

@@ -102,8 +102,47 @@ pub struct ChartSpec<'a> {
     pub scale: f64,
 }
 
-/// Draws a line (or area) chart of `spec` on `backend`, time relative to `spec.to` on the x
-/// axis, values in the metric's format on the y axis.
+/// How the x axis reads: live windows count back from "now"; longer ones show the clock (or
+/// the date), with ticks on whole minutes, hours or days.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum TimeAxis {
+    /// Seconds before the right edge.
+    Relative,
+    /// Absolute time in units of `unit_ms`, so the axis' round numbers are whole units.
+    Clock { unit_ms: Millis },
+}
+
+impl TimeAxis {
+    fn for_span(span_ms: Millis) -> TimeAxis {
+        const MINUTE: Millis = 60_000;
+        match span_ms {
+            span if span <= 10 * MINUTE => TimeAxis::Relative,
+            span if span <= 3 * 60 * MINUTE => TimeAxis::Clock { unit_ms: MINUTE },
+            span if span <= 3 * 24 * 60 * MINUTE => TimeAxis::Clock { unit_ms: 60 * MINUTE },
+            _ => TimeAxis::Clock { unit_ms: 24 * 60 * MINUTE },
+        }
+    }
+
+    /// Where `ts` sits on the axis of a chart ending at `to`.
+    fn position(self, ts: Millis, to: Millis) -> f64 {
+        match self {
+            TimeAxis::Relative => (ts - to) as f64 / 1000.0,
+            TimeAxis::Clock { unit_ms } => ts as f64 / unit_ms as f64,
+        }
+    }
+
+    fn label(self, position: f64) -> String {
+        match self {
+            TimeAxis::Relative if position > -0.5 => "now".to_owned(),
+            TimeAxis::Relative => relative_label(-position),
+            TimeAxis::Clock { unit_ms } => axis_clock_label((position * unit_ms as f64).round() as Millis, unit_ms),
+        }
+    }
+}
+
+/// Draws a line (or area) chart of `spec` on `backend`: time on the x axis (counting back
+/// from "now" for live windows, clock or date for long ones), values in the metric's format on
+/// the y axis.
 pub fn draw_chart<DB: DrawingBackend>(
     backend: DB,
     spec: &ChartSpec,
@@ -114,22 +153,22 @@ pub fn draw_chart<DB: DrawingBackend>(
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
     let (low, high) = value_range(spec.points);
-    let span_secs = (spec.to - spec.from) as f64 / 1000.0;
+    let axis = TimeAxis::for_span(spec.to - spec.from);
+    let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
 
     let mut chart = ChartBuilder::on(&root)
         .margin(px(MARGIN))
         .margin_right(px(MARGIN_RIGHT))
         .x_label_area_size(px(X_LABELS))
         .y_label_area_size(px(y_labels_width(spec.axis_unit)))
-        .build_cartesian_2d(-span_secs..0.0, low..high)?;
+        .build_cartesian_2d(x_range, low..high)?;
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
         .configure_mesh()
-        .x_labels(4)
+        // Clock axes ask for more ticks: their round numbers are coarser (every 5 or 10 hours).
+        .x_labels(if axis == TimeAxis::Relative { 4 } else { 6 })
         .y_labels(4)
-        .x_label_formatter(&|secs| {
-            if *secs > -0.5 { "now".to_owned() } else { relative_label(-*secs) }
-        })
+        .x_label_formatter(&|position| axis.label(*position))
         .y_label_formatter(&|value| match spec.axis_unit {
             Some(unit) => format!("{} {unit}", format_axis(*value, spec.format)),
             None => format_axis(*value, spec.format),
@@ -140,9 +179,9 @@ pub fn draw_chart<DB: DrawingBackend>(
         .axis_style(grid.stroke_width(px(1.0)))
         .draw()?;
 
-    let relative = spec.points.iter().map(|(ts, value)| ((ts - spec.to) as f64 / 1000.0, *value));
+    let placed = spec.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
     let fill = if spec.kind == ChartKind::Area { line.mix(0.35) } else { TRANSPARENT };
-    chart.draw_series(AreaSeries::new(relative, low, fill).border_style(line.stroke_width(px(1.5))))?;
+    chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.stroke_width(px(1.5))))?;
     root.present()
 }
 
@@ -325,6 +364,45 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     }
 }
 
+/// An x axis tick of a long window: "14:20" on minute and hour axes, "20 Nov" on day axes. In
+/// the browser's time zone; UTC where there is no browser (tests).
+fn axis_clock_label(ts: Millis, unit_ms: Millis) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    #[cfg(feature = "hydrate")]
+    let (month, day, hour, minute) = {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
+        (date.get_month() as usize, date.get_date(), date.get_hours(), date.get_minutes())
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let (month, day, hour, minute) = {
+        let days = ts.div_euclid(86_400_000);
+        let minutes_of_day = ts.rem_euclid(86_400_000) / 60_000;
+        let (_, month, day) = civil_from_days(days);
+        (month as usize - 1, day, (minutes_of_day / 60) as u32, (minutes_of_day % 60) as u32)
+    };
+    if unit_ms >= 86_400_000 {
+        format!("{day} {}", MONTHS[month % 12])
+    } else {
+        format!("{hour:02}:{minute:02}")
+    }
+}
+
+/// The (year, month 1-12, day 1-31) of a count of days since 1970-01-01 in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+#[cfg(not(feature = "hydrate"))]
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Local clock time of `ts`; with the date when the chart spans more than a day.
 fn clock_time(ts: Millis, span: Millis) -> String {
     #[cfg(feature = "hydrate")]
@@ -448,6 +526,35 @@ mod tests {
         assert!(percent.iter().any(|l| l.ends_with('%')), "{percent:?}");
         let empty = labels(&render(&[], Format::Decimal));
         assert!(empty.iter().any(|l| l == "now"), "axes without data: {empty:?}");
+    }
+
+    fn render_span(from: Millis, to: Millis) -> Vec<String> {
+        let points: Vec<Point> = (0..=100).map(|i| (from + (to - from) * i / 100, i as f64)).collect();
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (600, 160));
+            let spec = ChartSpec { points: &points, from, to, format: Format::Int, axis_unit: None, kind: ChartKind::Line, palette: Palette::DARK, scale: 1.0 };
+            draw_chart(backend, &spec).unwrap();
+        }
+        // The x labels: the y ones are plain numbers here.
+        labels(&svg).into_iter().filter(|label| label.parse::<f64>().is_err()).collect()
+    }
+
+    #[test]
+    fn long_windows_read_the_clock_or_the_date_on_whole_units() {
+        // 2023-11-14 22:13:20 UTC.
+        let to: Millis = 1_700_000_000_000;
+        let day = render_span(to - 86_400_000, to);
+        assert!(day.len() >= 2 && day.iter().all(|l| l.len() == 5 && l.ends_with(":00")), "24 h: whole hours: {day:?}");
+        let hour = render_span(to - 3_600_000, to);
+        assert!(hour.len() >= 2 && hour.iter().all(|l| l.len() == 5 && l.ends_with('0')), "1 h: round minutes: {hour:?}");
+        let month = render_span(to - 30 * 86_400_000, to);
+        assert!(month.len() >= 2 && month.iter().all(|l| l.ends_with(" Oct") || l.ends_with(" Nov")), "30 d: dates: {month:?}");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_675), (2023, 11, 14));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(axis_clock_label(to, 60_000), "22:13");
+        assert_eq!(axis_clock_label(to, 86_400_000), "14 Nov");
     }
 
     #[test]
