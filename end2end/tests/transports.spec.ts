@@ -30,10 +30,7 @@ test('a blocked WebSocket falls back to SSE', async ({ page }) => {
   const dashboard = new DashboardPage(page, 'main');
   await page.goto('/d/main?heartbeatMs=500');
   await dashboard.waitForHydration();
-  await expect(dashboard.badge).toHaveAttribute('data-transport', 'sse', { timeout: 15_000 });
-  await expect(dashboard.badge).toHaveText('live');
-  const seq = await dashboard.seq();
-  await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
+  await dashboard.expectLiveOver('sse', 15_000);
 });
 
 test('with WebSocket and SSE both blocked the page stays live over long-polling', async ({ page }) => {
@@ -42,10 +39,7 @@ test('with WebSocket and SSE both blocked the page stays live over long-polling'
   const dashboard = new DashboardPage(page, 'main');
   await page.goto('/d/main?heartbeatMs=500');
   await dashboard.waitForHydration();
-  await expect(dashboard.badge).toHaveAttribute('data-transport', 'poll', { timeout: 20_000 });
-  await expect(dashboard.badge).toHaveText('live');
-  const seq = await dashboard.seq();
-  await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
+  await dashboard.expectLiveOver('poll', 20_000);
 });
 
 test('over long-polling, navigating back and forth leaves no request behind and stays live', async ({ page, request }) => {

@@ -175,20 +175,22 @@ mod live {
             };
             // Messages for a dashboard closed a moment ago may still be in flight.
             let dashboard = self.connection.find(id)?;
-            let id = id.clone();
-            if matches!(message, ServerMessage::Snapshot(_) | ServerMessage::Update(_)) && self.recovering.remove(&id) {
+            if matches!(message, ServerMessage::Snapshot(_) | ServerMessage::Update(_)) && self.recovering.remove(id) {
                 self.connection.recovery.set(Some(recovery_by(&message, dashboard)));
             }
+            let resyncing = self.resyncing.contains(id);
+            // The id is copied only when a gap opens or closes, not for every update.
             match dashboard.apply(message) {
-                Applied::Gap if !self.resyncing.contains(&id) => {
+                Applied::Gap if !resyncing => {
+                    let id = dashboard.dashboard.get_value();
                     self.resyncing.insert(id.clone());
                     Some(id)
                 }
-                Applied::Ok => {
-                    self.resyncing.remove(&id);
+                Applied::Ok if resyncing => {
+                    dashboard.dashboard.with_value(|id| self.resyncing.remove(id));
                     None
                 }
-                Applied::Gap | Applied::Other => None,
+                Applied::Ok | Applied::Gap | Applied::Other => None,
             }
         }
 
