@@ -32,8 +32,9 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
   await expect(page.getByTestId('banner-age')).toHaveText(/Last data \d+ s ago\./);
   await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
   await expect(dashboard.badge).toHaveAttribute('data-state', 'reconnecting');
-  const dimmed = await dashboard.value('activeUsers').evaluate((element) => Number(getComputedStyle(element).opacity));
-  expect(dimmed).toBeLessThan(0.6);
+  // Dimming fades in (a 0.3 s transition): wait for it rather than sample it mid-way.
+  const opacity = () => dashboard.value('activeUsers').evaluate((element) => Number(getComputedStyle(element).opacity));
+  await expect.poll(opacity).toBeLessThan(0.6);
 
   // Two failed attempts later the page gives up and says so.
   await expect(banner).toHaveAttribute('data-state', 'offline', { timeout: 15_000 });
