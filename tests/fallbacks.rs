@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use futures::StreamExt;
-use livedash::protocol::ServerMessage;
+use livedash::protocol::{PollResponse, ServerMessage};
 use std::time::{Duration, Instant};
 
 /// One parsed SSE event.
@@ -114,9 +114,9 @@ async fn sse_refuses_unknown_dashboards_and_bad_positions() {
 }
 
 async fn poll(running: &livedash::server::Running, query: &str) -> Vec<ServerMessage> {
-    let answer: serde_json::Value =
+    let answer: PollResponse =
         reqwest::get(http_url(running, &format!("/api/v1/poll/shop{query}"))).await.unwrap().json().await.unwrap();
-    serde_json::from_value(answer["messages"].clone()).unwrap()
+    answer.messages
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use crate::components::{
 use crate::loaders::load_snapshot;
 use crate::pages::not_found::NotFound;
 use crate::protocol::{ChartKind, Snapshot};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -28,9 +29,9 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(Some(snapshot)) => view! { <LiveDashboard snapshot/> }.into_any(),
-                    Ok(None) => view! { <NotFound/> }.into_any(),
-                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    Ok(Some(snapshot)) => EitherOf3::A(view! { <LiveDashboard snapshot/> }),
+                    Ok(None) => EitherOf3::B(view! { <NotFound/> }),
+                    Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
                 }
             })}
         </Suspense>

@@ -1,6 +1,7 @@
 //! `/`: the list of dashboards.
 
 use crate::loaders::list_dashboards;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -16,10 +17,9 @@ pub fn HomePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match dashboards.await {
                         Ok(list) if list.is_empty() => {
-                            view! { <p>"No dashboards yet: push metrics to /api/v1/ingest."</p> }
-                                .into_any()
+                            EitherOf3::A(view! { <p>"No dashboards yet: push metrics to /api/v1/ingest."</p> })
                         }
-                        Ok(list) => {
+                        Ok(list) => EitherOf3::B(
                             view! {
                                 <ul class="dashboard-list" data-testid="dashboard-list">
                                     {list
@@ -43,10 +43,9 @@ pub fn HomePage() -> impl IntoView {
                                         })
                                         .collect_view()}
                                 </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                            },
+                        ),
+                        Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
                     }
                 })}
             </Suspense>
