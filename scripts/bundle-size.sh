@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Prints the size of the client bundle a browser downloads (BENCHMARKS.md): the release WASM
-# and its JS glue, raw and gzip -9 (what a gzip-serving proxy sends).
+# and its JS glue, raw, gzip -9 (what the server sends over plain HTTP) and brotli (what it
+# sends to browsers that accept br, which they do over HTTPS). `make build` writes both.
 set -euo pipefail
 pkg="$(cd "$(dirname "$0")/.." && pwd)/target/site/pkg"
-total_raw=0
-total_gzip=0
+size() { if [ -f "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
+total_raw=0 total_gzip=0 total_br=0
 for file in "$pkg"/livedash.wasm "$pkg"/livedash.js; do
-  raw=$(stat -c %s "$file")
+  raw=$(size "$file")
   gzipped=$(gzip -9 -c "$file" | wc -c)
-  printf '%-20s %9d B raw %9d B gzip\n' "$(basename "$file")" "$raw" "$gzipped"
-  total_raw=$((total_raw + raw))
-  total_gzip=$((total_gzip + gzipped))
+  brotli=$(size "$file.br")
+  printf '%-16s %9d B raw %9d B gzip %9d B brotli\n' "$(basename "$file")" "$raw" "$gzipped" "$brotli"
+  total_raw=$((total_raw + raw)) total_gzip=$((total_gzip + gzipped)) total_br=$((total_br + brotli))
 done
-printf '%-20s %9d B raw %9d B gzip\n' total "$total_raw" "$total_gzip"
+printf '%-16s %9d B raw %9d B gzip %9d B brotli\n' total "$total_raw" "$total_gzip" "$total_br"

@@ -16,3 +16,19 @@ test('the first HTML of a dashboard contains its metric values', async ({ reques
   expect(html).toMatch(/\d+\.\d%/); // error rate as percent
   expect(html).toContain('>connecting<');
 });
+
+// The client bundle travels compressed (BENCHMARKS.md): `make build` precompresses it and the
+// server sends the variant the browser accepts, so a first visit does not fetch ~900 KB.
+test('the browser receives the WASM bundle compressed', async ({ page }) => {
+  const wasm = page.waitForResponse((response) => response.url().endsWith('.wasm'));
+  await page.goto('/d/main');
+  const response = await wasm;
+  expect(response.status()).toBe(200);
+  const headers = await response.allHeaders();
+  expect(['gzip', 'br']).toContain(headers['content-encoding']);
+  const sent = Number(headers['content-length']);
+  const sizes = await response.request().sizes();
+  expect(sizes.responseBodySize).toBe(sent);
+  // Compressed to well under half (gzip ~39%, brotli ~31% of the raw module).
+  expect(sent).toBeLessThan(0.45 * (await response.body()).length);
+});
