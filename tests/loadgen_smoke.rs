@@ -1,5 +1,5 @@
-//! Keeps the load generator from rotting: a tiny run (a few subscribers, about a second)
-//! against a real server must finish with no loss and print its report.
+//! Keeps the benchmark programs from rotting: a tiny run of each (a few connections, about a
+//! second) must finish and print its report; the load generator also with no loss.
 
 mod common;
 
@@ -22,4 +22,18 @@ async fn a_tiny_load_run_reports_no_loss() {
         assert!(report.contains(line), "missing {line:?} in\n{report}");
     }
     running.shutdown().await;
+}
+
+/// The same for the write-floor measurement: a few connections for half a second, every write
+/// counted and the reader process gone when it ends.
+#[test]
+fn a_tiny_write_floor_run_reports_the_cost_per_write() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_write_floor"))
+        .args(["--connections", "4", "--rate", "20", "--duration", "0.5"])
+        .output()
+        .expect("write_floor runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.contains("connections         4"), "{report}");
+    assert!(report.contains("us per write"), "{report}");
 }
