@@ -2,7 +2,8 @@
 //! on one dashboard (spreading source addresses over 127.0.0.x to pass the per-address port
 //! limit), drives updates through the ingest API at a fixed rate with the send time inside the
 //! payload, and prints deliveries/s, loss, ingest-to-client latency, and the server's CPU time
-//! per delivery and RSS per connection (read from /proc when `--server-pid` is given).
+//! per delivery and RSS per connection (read from /proc when `--server-pid` is given), and its
+//! own CPU time per delivery (the two processes share the machine).
 
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
@@ -224,6 +225,8 @@ async fn main() -> std::process::ExitCode {
     let connected = args.server_pid.and_then(process_usage);
 
     let before = args.server_pid.and_then(process_usage);
+    // Its own share of the machine too: the two processes split the same cores.
+    let own_before = process_usage(std::process::id());
     let started = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
     // Open loop: each update goes out on its tick whether or not the previous one has been
@@ -254,6 +257,7 @@ async fn main() -> std::process::ExitCode {
         .unwrap();
     last_published.store(snapshot["seq"].as_u64().unwrap_or(0), Ordering::Relaxed);
     let after = args.server_pid.and_then(process_usage);
+    let own_after = process_usage(std::process::id());
     done.store(true, Ordering::Relaxed);
 
     let mut tallies = Vec::with_capacity(tasks.len());
@@ -287,6 +291,10 @@ async fn main() -> std::process::ExitCode {
     if let (Some((cpu0, _)), Some((cpu1, _))) = (before, after) {
         let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
         println!("server CPU          {:.2} s, {:.2} us per delivery, {:.2} s per million", cpu1 - cpu0, per_delivery * 1e6, per_delivery * 1e6);
+    }
+    if let (Some((cpu0, _)), Some((cpu1, _))) = (own_before, own_after) {
+        let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
+        println!("loadgen CPU         {:.2} s, {:.2} us per delivery", cpu1 - cpu0, per_delivery * 1e6);
     }
     if let (Some((_, rss0)), Some((_, rss1))) = (baseline, connected) {
         let per = rss1.saturating_sub(rss0) as f64 / tallies.len().max(1) as f64;

@@ -3,7 +3,7 @@
 //! The writer accepts N TCP connections and, at a fixed rate, writes one message to each with
 //! plain blocking `write` calls from two threads (no WebSocket framing, no async runtime, no
 //! broadcast); a reader process started from this same binary, on tokio like `loadgen`, drains
-//! every socket beside it. Prints the writer's CPU time per write.
+//! every socket beside it. Prints the writer's CPU time per write, and the reader's per message.
 
 use clap::Parser;
 use livedash::bench::process_usage;
@@ -53,6 +53,7 @@ fn main() -> std::io::Result<()> {
     let message = vec![b'x'; args.bytes];
     let interval = Duration::from_secs_f64(1.0 / args.rate);
     let (cpu_before, _) = process_usage(std::process::id()).expect("/proc readable");
+    let reader_before = process_usage(reader.id());
     let started = Instant::now();
     let mut next_tick = started;
     let mut writes = 0u64;
@@ -72,12 +73,17 @@ fn main() -> std::io::Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let (cpu_after, _) = process_usage(std::process::id()).expect("/proc readable");
+    let reader_after = process_usage(reader.id());
     drop(sockets);
     reader.wait()?;
     let cpu = cpu_after - cpu_before;
     println!("connections         {}", args.connections);
     println!("writes/s            {:.0} ({} bytes each)", writes as f64 / seconds, args.bytes);
     println!("writer CPU          {cpu:.2} s, {:.2} us per write", cpu * 1e6 / writes as f64);
+    if let (Some((before, _)), Some((after, _))) = (reader_before, reader_after) {
+        let read = after - before;
+        println!("reader CPU          {read:.2} s, {:.2} us per message", read * 1e6 / writes as f64);
+    }
     Ok(())
 }
 
