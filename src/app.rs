@@ -6,7 +6,7 @@ use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes, A},
+    components::{FlatRoutes, Route, Router, A},
     path, SsrMode,
 };
 
@@ -63,11 +63,11 @@ pub fn App() -> impl IntoView {
                 </button>
             </nav>
             <main>
-                <Routes fallback=NotFound>
+                <FlatRoutes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/bench/redraw") view=RedrawBench/>
-                </Routes>
+                </FlatRoutes>
             </main>
         </Router>
     }
