@@ -3,9 +3,7 @@
 
 use crate::protocol::{DashboardSummary, Snapshot};
 use leptos::prelude::*;
-use leptos::server_fn::{
-    codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType,
-};
+use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// JSON answers, decoded from text. The browser decodes every other JSON it gets (hydration
