@@ -1,5 +1,6 @@
-//! What the benchmark programs (`src/bin/loadgen.rs`, `src/bin/ingest_bench.rs`) share:
-//! reading a server's CPU time and memory from /proc, and latency percentiles.
+//! What the benchmark programs (`src/bin/loadgen.rs`, `src/bin/write_floor.rs`,
+//! `src/bin/ingest_bench.rs`) share: reading a process's CPU time and memory from /proc,
+//! latency percentiles, and the source addresses of many loopback connections.
 
 /// utime + stime in seconds, and VmRSS in bytes, of `pid`.
 pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
@@ -28,3 +29,10 @@ pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[index] as f64 / 1000.0
 }
 
+
+/// The address the `index`th of many loopback connections binds to: 127.0.0.1 for the first
+/// `per_address`, then 127.0.0.2, and so on, past the ~28,000 ports one address can use.
+pub fn loopback_source(index: usize, per_address: usize) -> std::net::SocketAddr {
+    let host = 1 + (index / per_address) as u8;
+    std::net::SocketAddr::from(([127, 0, 0, host], 0))
+}

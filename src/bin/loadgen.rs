@@ -8,11 +8,11 @@
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use livedash::{
-    bench::{percentile, process_usage},
+    bench::{loopback_source, percentile, process_usage},
     protocol::ClientMessage,
 };
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -98,9 +98,8 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> {
-    let host = 1 + (index / args.per_source_address) as u8;
     let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)), 0))?;
+    socket.bind(loopback_source(index, args.per_source_address))?;
     let stream = socket.connect(args.server).await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://{}/ws", args.server);

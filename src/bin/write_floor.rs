@@ -6,10 +6,10 @@
 //! every socket beside it. Prints the writer's CPU time per write, and the reader's per message.
 
 use clap::Parser;
-use livedash::bench::process_usage;
+use livedash::bench::{loopback_source, process_usage};
 use std::{
     io::Write,
-    net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpListener, TcpStream},
     process::Command,
     time::{Duration, Instant},
 };
@@ -99,8 +99,7 @@ async fn read_all(writer: SocketAddr, connections: usize) -> std::io::Result<()>
     let mut readers = Vec::with_capacity(connections);
     for index in 0..connections {
         let socket = tokio::net::TcpSocket::new_v4()?;
-        let host = 1 + (index / 20_000) as u8;
-        socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)), 0))?;
+        socket.bind(loopback_source(index, 20_000))?;
         let mut stream = socket.connect(writer).await?;
         readers.push(tokio::spawn(async move {
             let mut buffer = [0u8; 4096];
