@@ -36,3 +36,25 @@ pub fn loopback_source(index: usize, per_address: usize) -> std::net::SocketAddr
     let host = 1 + (index / per_address) as u8;
     std::net::SocketAddr::from(([127, 0, 0, host], 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_sources_move_to_the_next_address_every_per_address_connections() {
+        let host = |index| loopback_source(index, 20_000).to_string();
+        assert_eq!(host(0), "127.0.0.1:0");
+        assert_eq!(host(19_999), "127.0.0.1:0");
+        assert_eq!(host(20_000), "127.0.0.2:0");
+        assert_eq!(host(45_000), "127.0.0.3:0");
+    }
+
+    #[test]
+    fn percentiles_of_sorted_microseconds_in_milliseconds() {
+        let sorted: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentile(&sorted, 0.5), 51.0);
+        assert_eq!(percentile(&sorted, 0.99), 99.0);
+        assert!(percentile(&[], 0.5).is_nan());
+    }
+}
