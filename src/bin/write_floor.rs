@@ -45,10 +45,27 @@ fn main() -> std::io::Result<()> {
         .args(["--connections", &args.connections.to_string()])
         .spawn()?;
     let mut sockets = Vec::with_capacity(args.connections);
+    // Accepts without blocking, so a reader that failed (too low an open-file limit) ends the
+    // run instead of leaving it waiting.
+    listener.set_nonblocking(true)?;
     while sockets.len() < args.connections {
-        let (socket, _) = listener.accept()?;
-        socket.set_nodelay(true)?;
-        sockets.push(socket);
+        match listener.accept() {
+            Ok((socket, _)) => {
+                socket.set_nonblocking(false)?;
+                socket.set_nodelay(true)?;
+                sockets.push(socket);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = reader.try_wait()? {
+                    return Err(std::io::Error::other(format!(
+                        "the reader exited ({status}) after {} connections",
+                        sockets.len()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(error) => return Err(error),
+        }
     }
     let message = vec![b'x'; args.bytes];
     let interval = Duration::from_secs_f64(1.0 / args.rate);
