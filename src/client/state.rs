@@ -396,7 +396,7 @@ mod tests {
             seq,
             from_seq: None,
             ts: 1000 + seq as i64 * 1000,
-            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            metrics: crate::model::metrics(metrics),
         })
     }
 

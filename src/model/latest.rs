@@ -46,10 +46,7 @@ impl Latest {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn metrics(pairs: &[(&str, f64)]) -> Metrics {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    }
+    use crate::model::metrics;
 
     #[test]
     fn an_older_point_does_not_replace_a_newer_value() {

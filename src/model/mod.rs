@@ -8,3 +8,9 @@ pub mod latest;
 pub mod ring;
 pub mod series;
 pub mod sequence;
+
+/// Test data: the metrics map of `(name, value)` pairs.
+#[cfg(test)]
+pub(crate) fn metrics(pairs: &[(&str, f64)]) -> crate::protocol::Metrics {
+    pairs.iter().map(|(name, value)| (name.to_string(), *value)).collect()
+}

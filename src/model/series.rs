@@ -73,10 +73,7 @@ impl SeriesSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn metrics(pairs: &[(&str, f64)]) -> Metrics {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    }
+    use crate::model::metrics;
 
     #[test]
     fn window_nulls_become_absent_points() {
