@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     use livedash::server::{
         self,
-        config::{LoadError, Settings},
+        settings::{LoadError, Settings},
     };
     use tracing_subscriber::EnvFilter;
 
@@ -50,7 +50,7 @@ async fn main() -> std::process::ExitCode {
 
 /// What this run uses, so nobody has to guess: configuration, storage, dashboards.
 #[cfg(feature = "ssr")]
-fn print_startup(settings: &livedash::server::config::Settings) {
+fn print_startup(settings: &livedash::server::settings::Settings) {
     let config = settings.config.as_ref().map_or("built-in defaults".to_owned(), |path| path.display().to_string());
     println!("livedash configuration: {config}");
     if settings.persist {

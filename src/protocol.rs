@@ -349,10 +349,31 @@ pub struct ErrorReply {
 pub enum ErrorCode {
     BadRequest,
     UnknownDashboard,
+    /// Reserved for auth (PROTOCOL.md 1.1): a credential that does not cover the dashboard.
     Forbidden,
     RateLimited,
     TooLarge,
     Unauthorized,
+    /// HTTP only: a history request for a metric the dashboard never had.
+    UnknownMetric,
+    /// HTTP only: the server cannot take or answer the request now (the history store); retry.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The code as written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownDashboard => "unknown_dashboard",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnknownMetric => "unknown_metric",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
 }
 
 impl ServerMessage {
@@ -558,5 +579,13 @@ mod tests {
         assert!(":5".parse::<Position>().is_err());
         assert!("e:".parse::<Position>().is_err());
         assert!("e:x".parse::<Position>().is_err());
+    }
+
+    #[test]
+    fn error_codes_are_written_as_their_names() {
+        use ErrorCode::*;
+        for code in [BadRequest, UnknownDashboard, Forbidden, RateLimited, TooLarge, Unauthorized, UnknownMetric, Unavailable] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use livedash::server::config::Settings;
+use livedash::server::settings::Settings;
 use std::process::Command;
 
 #[test]

@@ -1,40 +1,41 @@
-//! The server: ingest, the broker and its hubs, the transports that stream to clients, the
-//! built-in sources, and the wiring that starts and stops them all.
+//! The server, one folder per stage of the flow:
 //!
-//! Data flows `sources`/`ingest` -> `broker` (`hub`) -> `feed` -> `ws`/`sse`/`poll` -> the
-//! browser.
+//! ```text
+//! sources/ (simulator, host)  ─┐
+//!                              ├─> broker/ (seq, persist, fan-out) ─> stream/ (feed -> ws | sse | poll) ─> browser
+//! ingest/ (JSON, line protocol)┘        └─> store/ (SQLite history) <─ http/ (snapshot, history, errors)
+//! ```
+//!
+//! `settings/` reads flags, environment and the config file; `telemetry` serves `/metrics`.
+//! This module wires them: `start` opens the store, builds the broker, starts the sources and
+//! serves the router; `Running::shutdown` stops it all (close 1001 to every socket).
 
-pub mod api;
 pub mod broker;
-pub mod config;
-pub mod config_file;
-pub mod feed;
-pub mod hub;
+pub mod http;
 pub mod ingest;
-pub mod limits;
-pub mod poll;
+pub mod settings;
 pub mod sources;
-pub mod sse;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
-pub mod ws;
 
 use crate::{app::shell, protocol::Millis};
 use axum::{
     extract::{DefaultBodyLimit, FromRef},
+    middleware,
     routing::{get, post},
     Router,
 };
-use broker::Broker;
-use config::Settings;
-use config_file::SourceKind;
-use sources::Source;
-use hub::{HubLimits, MemoryBroker};
-use store::Store;
-use telemetry::Telemetry;
+use broker::{Broker, HubLimits, MemoryBroker};
+use http::api;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use settings::{dashboards::SourceKind, Settings};
+use sources::Source;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
+use store::Store;
+use stream::{poll, sse, ws};
+use telemetry::Telemetry;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -205,6 +206,7 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/api/v1/stream/{dashboard}", get(sse::stream))
         .route("/api/v1/poll/{dashboard}", get(poll::poll))
+        .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(telemetry::metrics));
     api.leptos_routes(&state, routes, {

@@ -4,7 +4,7 @@
 
 use futures::{SinkExt, StreamExt};
 use livedash::protocol::{ClientMessage, ErrorCode, ServerMessage, Snapshot, Update};
-use livedash::server::{self, config::Settings, Running};
+use livedash::server::{self, settings::Settings, Running};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};

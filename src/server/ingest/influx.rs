@@ -15,8 +15,12 @@
 //!   take the server's time.
 
 use super::{apply, authorized, line_protocol, IngestError};
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, Metrics, Millis};
-use crate::server::{broker::BrokerError, broker::Publication, AppState};
+use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
+use crate::server::{
+    broker::Publication,
+    http::{error::ErrorLabel, ApiError},
+    AppState,
+};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, Query, State},
@@ -65,17 +69,21 @@ impl Precision {
     }
 }
 
-/// An InfluxDB-style error answer.
+/// An InfluxDB-style error answer, `{"code": ..., "message": ..., "line": N}`, counted in
+/// `/metrics` under the protocol code of the same case (`ApiError::code`).
 struct WriteError {
     status: StatusCode,
+    /// InfluxDB's code: `invalid`, `unauthorized`, `request too large`, ...
     code: &'static str,
+    label: ErrorCode,
     message: String,
     line: Option<usize>,
 }
 
 impl WriteError {
     fn invalid(message: impl Into<String>, line: Option<usize>) -> Self {
-        WriteError { status: StatusCode::BAD_REQUEST, code: "invalid", message: message.into(), line }
+        let message = message.into();
+        WriteError { status: StatusCode::BAD_REQUEST, code: "invalid", label: ErrorCode::BadRequest, message, line }
     }
 }
 
@@ -85,20 +93,29 @@ impl IntoResponse for WriteError {
         if let Some(line) = self.line {
             body["line"] = line.into();
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorLabel(self.label.as_str()));
+        response
+    }
+}
+
+/// The same cases as every other endpoint, in InfluxDB's words.
+impl From<ApiError> for WriteError {
+    fn from(error: ApiError) -> Self {
+        let code = match error.code() {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::TooLarge if error.status() == StatusCode::PAYLOAD_TOO_LARGE => "request too large",
+            ErrorCode::TooLarge => "unprocessable entity",
+            ErrorCode::Unavailable | ErrorCode::RateLimited => "unavailable",
+            _ => "invalid",
+        };
+        WriteError { status: error.status(), code, label: error.code(), message: error.to_string(), line: None }
     }
 }
 
 impl From<IngestError> for WriteError {
     fn from(error: IngestError) -> Self {
-        let (status, code) = match &error {
-            IngestError::TooManyValues { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
-            IngestError::Broker(BrokerError::LimitExceeded(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable entity")
-            }
-            IngestError::Broker(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        };
-        WriteError { status, code, message: error.to_string(), line: None }
+        ApiError::from(error).into()
     }
 }
 
@@ -110,10 +127,7 @@ pub async fn write(
 ) -> Response {
     match handle(&state, params, &headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => {
-            state.telemetry.error("write", error.code);
-            error.into_response()
-        }
+        Err(error) => error.into_response(),
     }
 }
 
@@ -124,19 +138,9 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), WriteError> {
     if !authorized(state, headers) {
-        return Err(WriteError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "unauthorized access: send Authorization: Token <ingest token>".into(),
-            line: None,
-        });
+        return Err(ApiError::Unauthorized("unauthorized access: send Authorization: Token <ingest token>".into()).into());
     }
-    let body = body.map_err(|rejection| WriteError {
-        status: rejection.status(),
-        code: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE { "request too large" } else { "invalid" },
-        message: rejection.body_text(),
-        line: None,
-    })?;
+    let body = body.map_err(ApiError::from)?;
     let bucket = params.bucket.ok_or_else(|| WriteError::invalid("bucket is required", None))?;
     if !is_valid_dashboard_id(&bucket) {
         return Err(WriteError::invalid(

@@ -1,18 +1,13 @@
 //! `POST /api/v1/ingest`: JSON metrics from any program. A request is validated whole before
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
-use super::{apply, authorized, IngestError};
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
-use crate::server::{
-    api::{broker_error_response, error_response},
-    broker::Publication,
-    AppState,
-};
+use super::{apply, authorized};
+use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, Metrics, Millis};
+use crate::server::{broker::Publication, http::ApiError, AppState};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
@@ -35,68 +30,25 @@ pub struct Rejection {
     pub reason: String,
 }
 
+impl From<Rejection> for ApiError {
+    fn from(Rejection { index, reason }: Rejection) -> Self {
+        ApiError::BadItem { index, reason }
+    }
+}
+
+/// `202 {"accepted": N}` with N the number of items (updates) applied.
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let response = handle(&state, &headers, body).await;
-    if !response.status().is_success() {
-        let code = match response.status() {
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            _ => "bad_request",
-        };
-        state.telemetry.error("ingest", code);
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !authorized(&state, &headers) {
+        return Err(ApiError::Unauthorized("a valid ingest token is required (Authorization: Bearer <token>)".into()));
     }
-    response
-}
-
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if !authorized(state, headers) {
-        let message = "a valid ingest token is required (Authorization: Bearer <token>)";
-        return error_response(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
-    }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ErrorCode::TooLarge
-            } else {
-                ErrorCode::BadRequest
-            };
-            return error_response(rejection.status(), code, rejection.body_text());
-        }
-    };
-    let publications = match parse_batch(&body, crate::server::now_millis()) {
-        Ok(publications) => publications,
-        Err(Rejection { index, reason }) => {
-            return (StatusCode::BAD_REQUEST, Json(json!({ "error": reason, "index": index })))
-                .into_response();
-        }
-    };
+    let publications = parse_batch(&body?, crate::server::now_millis())?;
     let accepted = publications.len();
-    match apply(state, publications).await {
-        Ok(_) => (StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))).into_response(),
-        Err(error) => ingest_error_response(error),
-    }
-}
-
-/// The JSON answer for a request that parsed but was not applied.
-fn ingest_error_response(error: IngestError) -> Response {
-    match error {
-        IngestError::TooManyValues { .. } => {
-            error_response(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, error.to_string())
-        }
-        IngestError::Broker(error) => {
-            tracing::warn!(%error, "ingest not applied");
-            broker_error_response(error)
-        }
-    }
+    apply(&state, publications).await.inspect_err(|error| tracing::warn!(%error, "ingest not applied"))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 
 /// Parses and validates a request body: one object or an array of them.

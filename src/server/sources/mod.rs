@@ -6,7 +6,7 @@ pub mod host;
 pub mod simulator;
 
 use super::broker::{Broker, Declaration, Publication};
-use super::config_file::DashboardConfig;
+use super::settings::dashboards::DashboardConfig;
 use crate::protocol::{Metrics, Millis};
 use std::{sync::Arc, time::Duration};
 use tokio::time::MissedTickBehavior;

@@ -26,7 +26,7 @@ use tier::{Retention, Tier};
 use tokio::sync::oneshot;
 
 /// How much of a commit reaches the disk before it is acknowledged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMode {
     /// Survives the process dying (WAL, `synchronous=NORMAL`).
     Normal,
@@ -226,7 +226,7 @@ fn recover(
         for json in updates.query_map(rusqlite::params![id, first as i64], |row| row.get::<_, String>(0))? {
             let json = json?;
             match serde_json::from_str::<ServerMessage>(&json) {
-                Ok(ServerMessage::Update(update)) => log.push(super::hub::update_frame(update)),
+                Ok(ServerMessage::Update(update)) => log.push(Frame::update(Arc::new(update))),
                 _ => return Err(StoreError::Sqlite(format!("dashboard '{id}': unreadable update"))),
             }
         }
@@ -239,7 +239,7 @@ fn recover(
 #[cfg(test)]
 mod tests {
     use super::{history::HistoryQuery, tier::Tier, *};
-    use crate::{protocol::Update, server::hub::update_frame};
+    use crate::protocol::Update;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
     use std::collections::BTreeMap;
 
@@ -256,7 +256,7 @@ mod tests {
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
         let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics };
-        Entry { epoch: "e1".into(), frame: update_frame(update) }
+        Entry { epoch: "e1".into(), frame: Frame::update(Arc::new(update)) }
     }
 
     async fn append(store: &Store, entries: Vec<Entry>) {

@@ -22,67 +22,11 @@
 //!
 //! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
 
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, ChartKind, Format, MetricDefinition};
+use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
+use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 use toml::Spanned;
-
-/// A producer built into the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// The demo business simulator.
-    Simulator,
-    /// This machine's CPU, memory, load, network and disk.
-    Host,
-}
-
-/// One dashboard as configured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DashboardConfig {
-    pub id: String,
-    /// Empty: the source's title, or the id.
-    pub title: String,
-    pub sources: Vec<SourceKind>,
-    /// Shown first, in this order; metrics the sources or ingest add follow.
-    pub metrics: Vec<MetricConfig>,
-}
-
-/// One metric as configured; absent fields come from the source's own definition.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricConfig {
-    pub name: String,
-    pub label: Option<String>,
-    pub unit: Option<String>,
-    pub format: Option<Format>,
-    pub chart: Option<ChartKind>,
-}
-
-impl MetricConfig {
-    /// The definition shown, filling gaps from `fallback` (the source's definition, if any).
-    pub fn definition(&self, fallback: Option<&MetricDefinition>) -> MetricDefinition {
-        let base = fallback.cloned().unwrap_or_else(|| MetricDefinition::inferred(&self.name));
-        MetricDefinition {
-            name: self.name.clone(),
-            label: self.label.clone().unwrap_or(base.label),
-            unit: self.unit.clone().unwrap_or(base.unit),
-            format: self.format.unwrap_or(base.format),
-            chart: self.chart.unwrap_or(base.chart),
-        }
-    }
-}
-
-/// Without a file: the simulator on `main` and this machine on `host`.
-pub fn default_dashboards() -> Vec<DashboardConfig> {
-    let built_in = |id: &str, source| DashboardConfig {
-        id: id.into(),
-        title: String::new(),
-        sources: vec![source],
-        metrics: Vec::new(),
-    };
-    vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]
-}
 
 /// What a file holds: settings as flag values (`--name value`) with their lines, and dashboards.
 #[derive(Debug, Default)]
@@ -187,6 +131,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ChartKind, Format, MetricDefinition};
 
     const EXAMPLE: &str = r#"
 addr = "0.0.0.0:8080"
@@ -229,7 +174,7 @@ id = "ingested"
 
     #[test]
     fn the_documented_example_is_valid() {
-        let file = parse(include_str!("../../docs/livedash.example.toml"), "example").unwrap();
+        let file = parse(include_str!("../../../docs/livedash.example.toml"), "example").unwrap();
         let ids: Vec<_> = file.dashboards.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["main", "host", "servers"]);
         assert_eq!(file.dashboards[0].metrics[1].chart, Some(ChartKind::None));

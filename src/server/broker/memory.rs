@@ -1,25 +1,32 @@
-//! The in-memory broker: one hub per dashboard holding its epoch, seq, latest values, metric
-//! definitions and a ring of recent updates for replay and chart history. Updates are
-//! serialized once and the same bytes go to every subscriber through a `broadcast` channel.
+//! The in-memory broker: one `Hub` per dashboard in this process, with the cardinality limits
+//! and the order in which updates become visible.
 //!
-//! With a history store, publishing is persist-then-broadcast: seqs are assigned in one order
-//! (the `sequencer`), the store commits, and only then do the updates reach the hubs' logs and
-//! subscribers, so a client never sees a seq that a crash could take back. On start the hubs are
-//! rebuilt from the store with their epoch, seq and retained updates.
+//! Publishing is persist-then-broadcast, so a client never sees a seq that a crash could take
+//! back:
+//!
+//! ```text
+//! publish(batch)
+//!   sequencer lock ── admit (limits) ── Hub::assign (next seq) ── Frame::update (JSON, once)
+//!   │                                                              │
+//!   └─ no store: Hub::commit ──────────────────────────────────────┤
+//!   └─ store: Store::append(entries, on_commit) ── writer thread commits the transaction
+//!                                                  └─ on_commit: Hub::commit (log + broadcast)
+//!   the publisher's future resolves after on_commit ran
+//! ```
+//!
+//! Seqs are assigned under the `sequencer`, and appends are queued in that order, so the
+//! store commits and subscribers see updates in seq order. On start the hubs are rebuilt from
+//! the store with their epoch, seq and retained updates.
 
-use super::broker::{Broker, BrokerError, Declaration, Frame, Publication, Subscription};
-use super::store::{Entry, RecoveredDashboard, Store};
-use crate::model::{latest::Latest, ring::Ring};
-use crate::protocol::{
-    DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, ServerMessage,
-    Snapshot, Update,
-};
+use super::hub::{new_epoch, Hub};
+use super::{Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
+use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
+use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
 };
-use tokio::sync::broadcast;
 
 /// Sizes of what each hub retains, and how many hubs and metrics there may be.
 #[derive(Clone, Debug)]
@@ -59,34 +66,6 @@ pub struct MemoryBroker {
     /// Held while a batch is checked and its seqs assigned, so batches reach the store (and
     /// then subscribers) in seq order. Never held across an `.await`.
     sequencer: Mutex<()>,
-}
-
-struct Hub {
-    id: String,
-    epoch: Arc<str>,
-    /// Order of creation, for listing.
-    rank: usize,
-    live: broadcast::Sender<Frame>,
-    /// A std lock: held only for in-memory work, never across an `.await`.
-    state: Mutex<HubState>,
-}
-
-struct HubState {
-    title: String,
-    /// In display order.
-    definitions: Vec<MetricDefinition>,
-    /// The names in `definitions`, for quick membership checks.
-    known: HashSet<String>,
-    declared: bool,
-    /// The last seq assigned; ahead of `seq` while a batch is being persisted.
-    assigned: u64,
-    /// The last seq committed and broadcast.
-    seq: u64,
-    /// The newest update time seen (a late update does not move it back).
-    ts: Millis,
-    latest: Latest,
-    /// The most recent updates, oldest first, as frames (each carries its update).
-    log: Ring<Frame>,
 }
 
 impl MemoryBroker {
@@ -161,196 +140,10 @@ impl MemoryBroker {
     }
 }
 
-impl Hub {
-    fn new(id: &str, epoch: Arc<str>, rank: usize, limits: &HubLimits) -> Self {
-        let (live, _) = broadcast::channel(limits.live_capacity.max(1));
-        Hub {
-            id: id.to_owned(),
-            epoch,
-            rank,
-            live,
-            state: Mutex::new(HubState {
-                title: id.to_owned(),
-                definitions: Vec::new(),
-                known: HashSet::new(),
-                declared: false,
-                assigned: 0,
-                seq: 0,
-                ts: 0,
-                latest: Latest::default(),
-                log: Ring::with_capacity(limits.replay_capacity),
-            }),
-        }
-    }
-
-    /// A hub as the store last saw it; metric definitions are inferred (in the order the metrics
-    /// first appeared) until declared again.
-    fn restore(dashboard: RecoveredDashboard, rank: usize, limits: &HubLimits) -> Self {
-        let hub = Hub::new(&dashboard.id, dashboard.epoch.into(), rank, limits);
-        {
-            let mut state = hub.lock();
-            for name in dashboard.metrics.iter().chain(dashboard.latest.keys()) {
-                state.define(name);
-            }
-            state.assigned = dashboard.seq;
-            state.seq = dashboard.seq;
-            state.ts = dashboard.ts;
-            state.latest = Latest::as_of(dashboard.latest, dashboard.ts);
-            for frame in dashboard.log {
-                state.log.push(frame);
-            }
-        }
-        hub
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
-        self.state.lock().expect("hub lock poisoned")
-    }
-
-    /// Gives an update the next seq and serializes it; it reaches subscribers on `commit`.
-    fn assign(&self, ts: Millis, metrics: Metrics) -> Frame {
-        let mut state = self.lock();
-        for name in metrics.keys() {
-            state.define(name);
-        }
-        state.assigned += 1;
-        let update =
-            Update { dashboard: self.id.clone(), seq: state.assigned, from_seq: None, ts, metrics };
-        update_frame(update)
-    }
-
-    /// Makes an assigned (and, with a store, persisted) update current and sends it out.
-    fn commit(&self, frame: Frame) {
-        let mut state = self.lock();
-        let update = logged(&frame);
-        state.seq = update.seq;
-        state.ts = state.ts.max(update.ts);
-        state.latest.apply(update.ts, &update.metrics);
-        // No receiver is not an error: nobody is watching this dashboard right now.
-        let _ = self.live.send(frame.clone());
-        state.log.push(frame);
-    }
-
-    fn subscribe(&self, since: Option<&Position>, window_ms: Millis) -> Subscription {
-        let (live, replay_or_snapshot) = {
-            let state = self.lock();
-            // Taken under the lock: `live` sees exactly the updates after `state.seq`.
-            let live = self.live.subscribe();
-            let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
-                Some(replay) => Ok(replay),
-                None => Err(self.snapshot_locked(&state, window_ms)),
-            };
-            (live, start)
-        };
-        // Serialized after the lock is released: a snapshot carries the whole history window,
-        // and publishers must not wait for it.
-        let start = replay_or_snapshot.unwrap_or_else(|snapshot| vec![snapshot_frame(snapshot)]);
-        Subscription { epoch: self.epoch.to_string(), start, live }
-    }
-
-    fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {
-        let from = state.ts - window_ms;
-        let first = state.log.partition_point(|frame| logged(frame).ts < from);
-        let mut history = HistoryWindow::default();
-        for name in state.definitions.iter().map(|d| &d.name) {
-            history.series.insert(name.clone(), Vec::new());
-        }
-        for update in state.log.iter_from(first).map(logged) {
-            history.ts.push(update.ts);
-            for (name, values) in history.series.iter_mut() {
-                values.push(update.metrics.get(name).copied());
-            }
-        }
-        Snapshot {
-            dashboard: self.id.clone(),
-            title: state.title.clone(),
-            epoch: self.epoch.to_string(),
-            seq: state.seq,
-            ts: state.ts,
-            metrics: state.latest.values().clone(),
-            history,
-            definitions: state.definitions.clone(),
-            alerts: Vec::new(),
-        }
-    }
-
-    fn summary(&self) -> DashboardSummary {
-        let state = self.lock();
-        DashboardSummary {
-            id: self.id.clone(),
-            title: state.title.clone(),
-            definitions: state.definitions.clone(),
-        }
-    }
-}
-
-impl HubState {
-    /// Adds an inferred definition for a metric not seen before.
-    fn define(&mut self, name: &str) {
-        if !self.known.contains(name) {
-            self.known.insert(name.to_owned());
-            self.definitions.push(MetricDefinition::inferred(name));
-        }
-    }
-}
-
-/// The retained updates after `since`, or `None` when they cannot all be served: another
-/// epoch, a seq from the future, or updates already evicted from the ring.
-fn replay_after(state: &HubState, epoch: &str, since: &Position) -> Option<Vec<Frame>> {
-    if since.epoch != epoch || since.seq > state.seq {
-        return None;
-    }
-    if since.seq == state.seq {
-        return Some(Vec::new());
-    }
-    let oldest = state.log.first()?.seq;
-    if since.seq + 1 < oldest {
-        return None;
-    }
-    let start = state.log.partition_point(|frame| frame.seq <= since.seq);
-    Some(state.log.iter_from(start).cloned().collect())
-}
-
-/// The update a logged frame carries (every frame in the log is an update).
-fn logged(frame: &Frame) -> &Update {
-    frame.update.as_deref().expect("the log holds update frames")
-}
-
-/// Serializes an update as a frame that keeps the update for merging.
-pub fn update_frame(update: Update) -> Frame {
-    let json = ServerMessage::Update(update.clone()).to_json();
-    Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(Arc::new(update)) }
-}
-
-/// Serializes a snapshot as a frame.
-pub fn snapshot_frame(snapshot: Snapshot) -> Frame {
-    let seq = snapshot.seq;
-    let json = ServerMessage::Snapshot(snapshot).to_json();
-    Frame { seq, is_snapshot: true, json: json.into(), update: None }
-}
-
-/// A fresh epoch: eight base-36 characters, so restarts never reuse one by chance.
-fn new_epoch() -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..8).map(|_| DIGITS[rand::random_range(0..DIGITS.len())] as char).collect()
-}
-
 #[async_trait]
 impl Broker for MemoryBroker {
     async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
-        let hub = self.hub_or_create(&declaration.dashboard);
-        let mut state = hub.lock();
-        state.title = declaration.title;
-        // Declared metrics first, in their order; metrics seen before but not declared stay.
-        let mut definitions = declaration.definitions;
-        for existing in std::mem::take(&mut state.definitions) {
-            if !definitions.iter().any(|d| d.name == existing.name) {
-                definitions.push(existing);
-            }
-        }
-        state.known = definitions.iter().map(|d| d.name.clone()).collect();
-        state.definitions = definitions;
-        state.declared = true;
+        self.hub_or_create(&declaration.dashboard).declare(declaration.title, declaration.definitions);
         Ok(())
     }
 
@@ -362,7 +155,7 @@ impl Broker for MemoryBroker {
                 .into_iter()
                 .map(|publication| {
                     let hub = self.hub_or_create(&publication.dashboard);
-                    let frame = hub.assign(publication.ts, publication.metrics);
+                    let frame = Frame::update(hub.assign(publication.ts, publication.metrics));
                     (hub, frame)
                 })
                 .collect();
@@ -401,15 +194,19 @@ impl Broker for MemoryBroker {
     }
 
     async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError> {
+        Ok(self.hub(dashboard)?.snapshot(self.limits.history_window_ms))
+    }
+
+    async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {
         let hub = self.hub(dashboard)?;
-        let state = hub.lock();
-        Ok(hub.snapshot_locked(&state, self.limits.history_window_ms))
+        Ok(SnapshotFrame { epoch: hub.epoch.to_string(), frame: hub.snapshot_frame(self.limits.history_window_ms) })
     }
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {
         let mut hubs: Vec<Arc<Hub>> =
             self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
-        hubs.sort_by_key(|hub| (!hub.lock().declared, hub.rank));
+        // Each key read once: a key function locks the hub.
+        hubs.sort_by_cached_key(|hub| (!hub.lock().declared, hub.rank));
         hubs.iter().map(|hub| hub.summary()).collect()
     }
 }
@@ -417,6 +214,7 @@ impl Broker for MemoryBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{MetricDefinition, ServerMessage};
 
     fn broker(replay_capacity: usize) -> MemoryBroker {
         MemoryBroker::new(HubLimits {
@@ -529,7 +327,7 @@ mod tests {
         assert_eq!(snapshot.history.series["x"].last(), Some(&None));
         assert_eq!(snapshot.history.series["y"].last(), Some(&Some(7.0)));
         assert_eq!(snapshot.metrics["x"], 29.0);
-        let ServerMessage::Snapshot(decoded) = parse(&snapshot_frame(snapshot.clone())) else {
+        let ServerMessage::Snapshot(decoded) = parse(&Frame::snapshot(&snapshot)) else {
             panic!()
         };
         assert_eq!(decoded, snapshot);

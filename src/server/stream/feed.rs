@@ -5,9 +5,9 @@
 //! A throttled feed (`maxHz`) holds updates for the rest of its interval and merges them into
 //! one, marked `fromSeq..=seq`, with the latest value of each metric.
 
-use super::broker::{Broker, BrokerError, Frame};
-use super::hub::{snapshot_frame, update_frame};
+use crate::model::sequence::{continuity, Continuity};
 use crate::protocol::{Position, Update};
+use crate::server::broker::{Broker, BrokerError, Frame};
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 use tokio::{
     sync::broadcast::{self, error::RecvError},
@@ -115,17 +115,19 @@ impl Feed {
                 self.held = frame.seq;
                 return Some(frame);
             }
-            if frame.seq <= self.held {
-                continue;
+            match continuity(self.held, frame.seq, frame.seq) {
+                Continuity::Duplicate => continue,
+                Continuity::Gap { .. } => {
+                    // One frame per dashboard position, shared by every reader resynced there.
+                    let resync = self.broker.snapshot_frame(&self.dashboard).await.ok()?;
+                    self.epoch = resync.epoch;
+                    self.pending.push_back(resync.frame);
+                }
+                Continuity::Next => {
+                    self.held = frame.seq;
+                    return Some(frame);
+                }
             }
-            if frame.seq != self.held + 1 {
-                let snapshot = self.broker.snapshot(&self.dashboard).await.ok()?;
-                self.epoch.clone_from(&snapshot.epoch);
-                self.pending.push_back(snapshot_frame(snapshot));
-                continue;
-            }
-            self.held = frame.seq;
-            return Some(frame);
         }
     }
 }
@@ -142,21 +144,20 @@ fn merge(mut frames: Vec<Frame>) -> Frame {
     for update in &updates[1..] {
         metrics.extend(update.metrics.iter().map(|(name, value)| (name.clone(), *value)));
     }
-    update_frame(Update {
+    Frame::update(Arc::new(Update {
         dashboard: last.dashboard.clone(),
         seq: last.seq,
         from_seq: Some(first.first_seq()),
         ts: last.ts,
         metrics,
-    })
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::Metrics;
-    use crate::server::broker::Publication;
-    use crate::server::hub::{HubLimits, MemoryBroker};
+    use crate::server::broker::{HubLimits, MemoryBroker, Publication};
 
     async fn publish(broker: &dyn Broker, count: usize) {
         for i in 0..count {

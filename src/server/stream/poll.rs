@@ -3,15 +3,11 @@
 //! with it, whatever is newer at once, or else the first message within `timeout` seconds
 //! (capped by the server), or an empty list.
 
-use super::{
-    api::{broker_error_response, error_response},
-    feed::Feed,
-    AppState,
-};
-use crate::protocol::{ErrorCode, Position};
+use super::{feed::Feed, Since};
+use crate::server::{http::ApiError, AppState};
 use axum::{
     extract::{Path, Query, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
 };
 use futures::FutureExt;
@@ -23,7 +19,6 @@ const MAX_MESSAGES: usize = 1000;
 
 #[derive(Deserialize)]
 pub struct PollQuery {
-    since: Option<String>,
     /// Seconds to wait for something new.
     timeout: Option<u64>,
 }
@@ -31,18 +26,10 @@ pub struct PollQuery {
 pub async fn poll(
     State(state): State<AppState>,
     Path(dashboard): Path<String>,
+    Since(since): Since,
     Query(query): Query<PollQuery>,
-) -> Response {
-    let since = match query.since.as_deref().map(str::parse::<Position>).transpose() {
-        Ok(since) => since,
-        Err(error) => {
-            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, error.to_string())
-        }
-    };
-    let mut feed = match Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await {
-        Ok(feed) => feed,
-        Err(error) => return broker_error_response(error),
-    };
+) -> Result<Response, ApiError> {
+    let mut feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
     let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.settings.max_poll_wait);
 
     let mut messages = Vec::new();
@@ -72,5 +59,5 @@ pub async fn poll(
         body.push_str(message);
     }
     body.push_str("]}");
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

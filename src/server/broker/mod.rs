@@ -1,14 +1,18 @@
 //! The seam between producers and transports on one side and where a dashboard's stream lives
-//! on the other. Producers `publish`, transports `subscribe` and read `snapshot`s; neither knows
-//! whether the broker is this process's memory (`hub::MemoryBroker`) or, later, Redis (seq
-//! assigned there, recent history in a stream, pub/sub between instances).
+//! on the other. Producers (`sources`, `ingest`) `publish`; transports (`stream`) `subscribe`
+//! and read snapshots as `Frame`s; neither knows whether the broker is this process's memory
+//! (`memory::MemoryBroker`, one `hub::Hub` per dashboard) or, later, Redis (seq assigned
+//! there, recent history in a stream, pub/sub between instances).
 
-use crate::protocol::{
-    DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
-};
+pub mod frame;
+mod hub;
+pub mod memory;
+
+pub use frame::Frame;
+pub use memory::{HubLimits, MemoryBroker};
+
+use crate::protocol::{DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot};
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
-use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// One update a producer wants appended to a dashboard's stream.
@@ -28,19 +32,6 @@ pub struct Declaration {
     pub definitions: Vec<MetricDefinition>,
 }
 
-/// A message serialized once and shared by every subscriber (cloning is a reference count).
-#[derive(Clone, Debug)]
-pub struct Frame {
-    /// The seq this message brings its reader to.
-    pub seq: u64,
-    /// A snapshot replaces the reader's state; an update extends it.
-    pub is_snapshot: bool,
-    /// The JSON text of the `ServerMessage`.
-    pub json: Utf8Bytes,
-    /// The update itself, for feeds that merge updates (throttled subscriptions).
-    pub update: Option<Arc<Update>>,
-}
-
 /// The start of a subscription, consistent with its live feed: `live` carries exactly the
 /// updates after the last seq in `start`.
 pub struct Subscription {
@@ -50,6 +41,12 @@ pub struct Subscription {
     pub start: Vec<Frame>,
     /// Updates as they are published.
     pub live: broadcast::Receiver<Frame>,
+}
+
+/// A snapshot serialized for sending, with the epoch it belongs to.
+pub struct SnapshotFrame {
+    pub epoch: String,
+    pub frame: Frame,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -82,6 +79,10 @@ pub trait Broker: Send + Sync + 'static {
 
     /// The latest state of a dashboard with its recent history window.
     async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError>;
+
+    /// `snapshot`, serialized: the same frame for every caller at the same seq, so a burst of
+    /// readers resynced at once costs one serialization.
+    async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError>;
 
     /// Every dashboard, declared ones first in declaration order, then by creation.
     async fn dashboards(&self) -> Vec<DashboardSummary>;

@@ -6,11 +6,10 @@
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
 
-use super::{
-    api::error_response,
+use super::{feed::Feed, rate_limit::RateLimiter};
+use crate::server::{
     broker::Broker,
-    feed::Feed,
-    limits::RateLimiter,
+    http::ApiError,
     telemetry::{GaugeGuard, Telemetry},
     AppState,
 };
@@ -20,7 +19,6 @@ use axum::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         State,
     },
-    http::StatusCode,
     response::Response,
 };
 use futures::{SinkExt, StreamExt};
@@ -46,26 +44,20 @@ const OUTBOX_BYTES: usize = 256 * 1024;
 /// A message for the socket, holding its share of the connection's byte budget until written.
 type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Result<Response, ApiError> {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
-    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::RateLimited,
-            "too many connections; try again later",
-        );
-    };
+    let permit = state.connections.clone().try_acquire_owned().map_err(|_| ApiError::TooManyConnections)?;
     let max = state.settings.max_frame_bytes;
     // Small codec buffers: tungstenite's 128 KiB defaults would dominate per-connection memory,
     // and client messages here are tiny.
     let ws = ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(max).max_frame_size(max);
-    ws.on_upgrade(move |socket| {
+    Ok(ws.on_upgrade(move |socket| {
         let tasks = state.tasks.clone();
         tasks.track_future(async move {
             serve(socket, state).await;
             drop(permit);
         })
-    })
+    }))
 }
 
 /// Whether a read failed because the client sent a frame over the size limit.

@@ -1,13 +1,26 @@
 //! Server settings: command-line flags with `LIVEDASH_*` environment fallbacks (and Leptos'
 //! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
 
-use super::config_file::{self, ConfigError, DashboardConfig};
+pub mod dashboards;
+pub mod file;
+
 use super::store::{tier::Retention, StoreOptions, SyncMode};
+use dashboards::DashboardConfig;
+use file::ConfigError;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| format!("{text:?}: {error} (e.g. 24h, 30d)"))
+}
+
+/// `normal` or `full`; the store itself knows nothing of flags.
+fn parse_sync(text: &str) -> Result<SyncMode, String> {
+    match text {
+        "normal" => Ok(SyncMode::Normal),
+        "full" => Ok(SyncMode::Full),
+        other => Err(format!("{other:?} is not one of normal, full")),
+    }
 }
 
 fn parse_millis(text: &str) -> Result<Duration, String> {
@@ -27,7 +40,7 @@ pub struct Settings {
     pub config: Option<PathBuf>,
 
     /// The dashboards to serve: from `--config`, else the built-in `main` and `host`.
-    #[arg(skip = config_file::default_dashboards())]
+    #[arg(skip = dashboards::default_dashboards())]
     pub dashboards: Vec<DashboardConfig>,
 
     /// Address to listen on.
@@ -117,7 +130,7 @@ pub struct Settings {
 
     /// What an acknowledged ingest survives: `normal` a killed server, `full` also power loss
     /// (an fsync per commit).
-    #[arg(long, env = "LIVEDASH_SYNC", value_enum, default_value = "normal")]
+    #[arg(long, env = "LIVEDASH_SYNC", default_value = "normal", value_parser = parse_sync)]
     pub sync: SyncMode,
 
     /// How long per-second history is kept.
@@ -174,7 +187,7 @@ impl Settings {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let first = Settings::try_parse_from(&args)?;
         let Some(path) = first.config.clone() else { return Ok(first) };
-        let file = config_file::load(&path)?;
+        let file = file::load(&path)?;
         let origin = path.display();
         // The file's values become the flags' defaults, below the environment and the flags.
         let mut command = Settings::command();

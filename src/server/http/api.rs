@@ -1,0 +1,85 @@
+//! Read-only HTTP endpoints: the dashboard list, snapshots, history and liveness.
+
+use super::ApiError;
+use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
+use crate::server::{
+    store::{history::HistoryQuery, tier::parse_step},
+    AppState,
+};
+use axum::{
+    extract::{Path, Query, State},
+    http::header,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+
+pub async fn dashboards(State(state): State<AppState>) -> Json<Vec<DashboardSummary>> {
+    Json(state.broker.dashboards().await)
+}
+
+/// The same object as the WebSocket `snapshot` message, `"type":"snapshot"` included.
+pub async fn snapshot(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let snapshot = state.broker.snapshot(&id).await?;
+    let json = ServerMessage::Snapshot(snapshot).to_json();
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct HistoryParams {
+    metric: String,
+    from: Option<Millis>,
+    to: Option<Millis>,
+    step: Option<String>,
+}
+
+/// Buckets one history answer may hold at most.
+const MAX_BUCKETS: Millis = 100_000;
+
+/// Steps chosen when a request names none: the finest giving at most `AUTO_BUCKETS` buckets.
+const AUTO_STEPS: [&str; 12] = ["1s", "5s", "10s", "30s", "1m", "5m", "10m", "30m", "1h", "6h", "1d", "7d"];
+const AUTO_BUCKETS: Millis = 1_500;
+
+/// `GET /api/v1/dashboards/{id}/history?metric=M&from=T&to=T&step=1m`: from the history store.
+/// `to` defaults to now, `from` to an hour before `to`, `step` to what keeps the answer near
+/// 1,500 buckets.
+pub async fn history(
+    State(state): State<AppState>,
+    Path(dashboard): Path<String>,
+    Query(params): Query<HistoryParams>,
+) -> Result<Json<HistoryAnswer>, ApiError> {
+    let Some(store) = state.store.clone() else {
+        return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
+    };
+    let to = params.to.unwrap_or_else(crate::server::now_millis);
+    let from = params.from.unwrap_or(to - 3_600_000);
+    if from > to {
+        return Err(ApiError::BadRequest(format!("from ({from}) is after to ({to})")));
+    }
+    let step_ms = match params.step.as_deref() {
+        Some(step) => parse_step(step).map_err(ApiError::BadRequest)?,
+        None => AUTO_STEPS
+            .iter()
+            .map(|step| parse_step(step).expect("valid built-in steps"))
+            .find(|step_ms| (to - from) / step_ms <= AUTO_BUCKETS)
+            .unwrap_or(7 * 86_400_000),
+    };
+    if (to - from) / step_ms > MAX_BUCKETS {
+        let asked = (to - from) / step_ms;
+        return Err(ApiError::BadRequest(format!("{asked} buckets asked for; at most {MAX_BUCKETS}: use a larger step")));
+    }
+    let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms };
+    let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
+    match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
+        Ok(Some(buckets)) => Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets })),
+        Ok(None) => Err(ApiError::UnknownMetric { dashboard, metric: params.metric }),
+        Err(error) => {
+            tracing::error!(%error, "history read failed");
+            Err(ApiError::Unavailable(error.to_string()))
+        }
+    }
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,178 @@
+//! `ApiError`: every HTTP answer that is not a success, in one JSON shape
+//! `{"error": message, "code": code}` (plus `"index"` naming an ingest request's bad item),
+//! with one status and one protocol error code per case. Each error answer is marked with its
+//! code (`ErrorLabel`) so that one layer, `count_errors`, counts every endpoint's errors in
+//! `/metrics` the same way. Line protocol writes keep InfluxDB's shape on purpose
+//! (`ingest::influx::WriteError`) and are counted by the same layer.
+
+use crate::protocol::ErrorCode;
+use crate::server::{broker::BrokerError, ingest::IngestError, telemetry::Telemetry};
+use axum::{
+    extract::{rejection::BytesRejection, MatchedPath, Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Item `index` of a request that is applied whole or not at all.
+    #[error("{reason}")]
+    BadItem { index: usize, reason: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("no dashboard named '{0}'")]
+    UnknownDashboard(String),
+    #[error("no history of metric '{metric}' on dashboard '{dashboard}'")]
+    UnknownMetric { dashboard: String, metric: String },
+    /// The request body is over a size or count limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Applying the request would pass a cardinality limit (dashboards, metrics).
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("too many connections; try again later")]
+    TooManyConnections,
+    /// A dependency (the history store) cannot answer now; the request may be retried.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadItem { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::UnknownDashboard(_) | ApiError::UnknownMetric { .. } => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::LimitExceeded(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyConnections | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadItem { .. } => ErrorCode::BadRequest,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::UnknownDashboard(_) => ErrorCode::UnknownDashboard,
+            ApiError::UnknownMetric { .. } => ErrorCode::UnknownMetric,
+            ApiError::TooLarge(_) | ApiError::LimitExceeded(_) => ErrorCode::TooLarge,
+            ApiError::TooManyConnections => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let mut body = json!({ "error": self.to_string(), "code": code });
+        if let ApiError::BadItem { index, .. } = self {
+            body["index"] = index.into();
+        }
+        let mut response = (self.status(), Json(body)).into_response();
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            // Worth retrying soon: the store recovering, a connection slot freeing.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response.extensions_mut().insert(ErrorLabel(code.as_str()));
+        response
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(error: BrokerError) -> Self {
+        match error {
+            BrokerError::UnknownDashboard(dashboard) => ApiError::UnknownDashboard(dashboard),
+            BrokerError::LimitExceeded(_) => ApiError::LimitExceeded(error.to_string()),
+            BrokerError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::TooManyValues { .. } => ApiError::TooLarge(error.to_string()),
+            IngestError::Broker(error) => error.into(),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+/// The protocol error code of an error answer, for `count_errors`.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorLabel(pub &'static str);
+
+/// Counts every error answer of a route in `livedash_errors_total{endpoint, code}`.
+pub async fn count_errors(State(telemetry): State<Arc<Telemetry>>, request: Request, next: Next) -> Response {
+    let endpoint = request.extensions().get::<MatchedPath>().map_or("other", |path| endpoint(path.as_str()));
+    let response = next.run(request).await;
+    if let Some(ErrorLabel(code)) = response.extensions().get::<ErrorLabel>() {
+        telemetry.error(endpoint, code);
+    }
+    response
+}
+
+/// The short name an endpoint has in `/metrics`.
+fn endpoint(route: &str) -> &'static str {
+    match route {
+        "/api/v1/ingest" => "ingest",
+        "/api/v2/write" => "write",
+        "/ws" => "ws",
+        "/api/v1/stream/{dashboard}" => "sse",
+        "/api/v1/poll/{dashboard}" => "poll",
+        "/api/v1/dashboards" => "dashboards",
+        "/api/v1/dashboards/{id}/snapshot" => "snapshot",
+        "/api/v1/dashboards/{id}/history" => "history",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn every_error_has_one_shape_with_its_code() {
+        let (status, json) = body(ApiError::UnknownDashboard("nope".into())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(json, json!({ "error": "no dashboard named 'nope'", "code": "unknown_dashboard" }));
+        let (status, json) = body(ApiError::BadItem { index: 2, reason: "bad".into() }).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json, json!({ "error": "bad", "code": "bad_request", "index": 2 }));
+        let missing = ApiError::UnknownMetric { dashboard: "main".into(), metric: "x".into() };
+        assert_eq!(body(missing).await.1["code"], "unknown_metric");
+    }
+
+    #[test]
+    fn broker_failures_keep_their_meaning() {
+        let unavailable = ApiError::from(BrokerError::Unavailable("disk full".into()));
+        assert_eq!((unavailable.status(), unavailable.code()), (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable));
+        let limit = ApiError::from(BrokerError::LimitExceeded("too many".into()));
+        assert_eq!((limit.status(), limit.code()), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooLarge));
+        let retry = ApiError::Unavailable("x".into()).into_response();
+        assert_eq!(retry.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,64 @@
+//! The dashboards a server shows and what feeds them: the built-in sources, the metric
+//! definitions a configuration file may override, and the defaults without a file (`main` fed
+//! by the simulator, `host` by this machine). Read from `[[dashboards]]` by `settings::file`,
+//! used by `sources` to declare what they feed.
+
+use crate::protocol::{ChartKind, Format, MetricDefinition};
+use serde::Deserialize;
+
+/// A producer built into the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The demo business simulator.
+    Simulator,
+    /// This machine's CPU, memory, load, network and disk.
+    Host,
+}
+
+/// One dashboard as configured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DashboardConfig {
+    pub id: String,
+    /// Empty: the source's title, or the id.
+    pub title: String,
+    pub sources: Vec<SourceKind>,
+    /// Shown first, in this order; metrics the sources or ingest add follow.
+    pub metrics: Vec<MetricConfig>,
+}
+
+/// One metric as configured; absent fields come from the source's own definition.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub name: String,
+    pub label: Option<String>,
+    pub unit: Option<String>,
+    pub format: Option<Format>,
+    pub chart: Option<ChartKind>,
+}
+
+impl MetricConfig {
+    /// The definition shown, filling gaps from `fallback` (the source's definition, if any).
+    pub fn definition(&self, fallback: Option<&MetricDefinition>) -> MetricDefinition {
+        let base = fallback.cloned().unwrap_or_else(|| MetricDefinition::inferred(&self.name));
+        MetricDefinition {
+            name: self.name.clone(),
+            label: self.label.clone().unwrap_or(base.label),
+            unit: self.unit.clone().unwrap_or(base.unit),
+            format: self.format.unwrap_or(base.format),
+            chart: self.chart.unwrap_or(base.chart),
+        }
+    }
+}
+
+/// Without a file: the simulator on `main` and this machine on `host`.
+pub fn default_dashboards() -> Vec<DashboardConfig> {
+    let built_in = |id: &str, source| DashboardConfig {
+        id: id.into(),
+        title: String::new(),
+        sources: vec![source],
+        metrics: Vec::new(),
+    };
+    vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]
+}

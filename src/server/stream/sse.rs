@@ -1,0 +1,33 @@
+//! The Server-Sent Events fallback, `GET /api/v1/stream/{dashboard}`: the same feed as the
+//! WebSocket, one event per message (`event:` its type, `data:` its JSON, `id:` the position
+//! `epoch:seq`), resumable with the standard `Last-Event-ID` header or `?since=E:S`.
+
+use super::{feed::Feed, Since};
+use crate::server::{http::ApiError, AppState};
+use axum::{
+    extract::{Path, State},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::{stream, StreamExt};
+use std::convert::Infallible;
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(dashboard): Path<String>,
+    Since(since): Since,
+) -> Result<Response, ApiError> {
+    let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
+    let events = stream::unfold(feed, |mut feed| async move {
+        let frame = feed.next().await?;
+        let event = Event::default()
+            .event(if frame.is_snapshot { "snapshot" } else { "update" })
+            .id(feed.position().to_string())
+            .data(frame.json.as_str());
+        Some((Ok::<_, Infallible>(event), feed))
+    })
+    .take_until(state.shutdown.clone().cancelled_owned());
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.settings.heartbeat)).into_response())
+}
