@@ -1,10 +1,53 @@
 //! Long time ranges (1 h to 30 d) come from the server's history store rather than the live
 //! stream: each bucket's min and max become two points, so after per-column decimation a
 //! 30-day chart shows the true envelope at the cost of a 30-second one. The live edge (points
-//! newer than the last bucket) is appended from the stream.
+//! newer than the last bucket) is appended from the stream. `use_metric_history` keeps one
+//! chart's long-window history fetched.
 
+use super::state::{DashboardState, TimeWindow};
 use crate::model::series::Point;
 use crate::protocol::{Bucket, Millis};
+use leptos::prelude::*;
+
+/// A metric's history as fetched for one long window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchedHistory {
+    pub window: TimeWindow,
+    /// The buckets' envelope (`envelope`).
+    pub points: Vec<Point>,
+    pub step_ms: Millis,
+}
+
+/// `metric`'s history for the dashboard's chosen window while that window is a long one:
+/// fetched when it is chosen, then again each minute. A fetch still running when the window
+/// changes or the chart goes away is cancelled with it. Always `None` on the server.
+pub fn use_metric_history(state: DashboardState, metric: String) -> ReadSignal<Option<FetchedHistory>> {
+    let (history, set_history) = signal(None::<FetchedHistory>);
+    #[cfg(feature = "hydrate")]
+    {
+        let minute = Memo::new(move |_| state.updated_at.get() / 60_000);
+        Effect::new(move |_| {
+            let window = state.window.get();
+            minute.track();
+            let Some(step) = window.history_step() else { return };
+            let (dashboard, metric) = (state.id.get_value(), metric.clone());
+            let to = state.updated_at.get_untracked();
+            // Scoped to this run of the effect: the next run, or the chart's removal, cancels it.
+            leptos::task::spawn_local_scoped_with_cancellation(async move {
+                match fetch(&dashboard, &metric, to, window.millis(), step).await {
+                    Ok(answer) => {
+                        let points = envelope(&answer.buckets, answer.step_ms);
+                        set_history.set(Some(FetchedHistory { window, points, step_ms: answer.step_ms }));
+                    }
+                    Err(error) => leptos::logging::warn!("{metric}: {error}"),
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (state, metric, set_history);
+    history
+}
 
 /// A bucket's min and max as points (in the order they would have been reached is unknown, so
 /// min first, then max, half a step later), or one point when they are equal.

@@ -3,9 +3,9 @@
 //! and renders the same on the server.
 
 pub mod connection;
-pub mod frames;
 pub mod history;
 pub mod live_edge;
+pub mod redraw;
 pub mod state;
 pub mod theme;
 pub mod visibility;

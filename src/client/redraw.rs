@@ -3,7 +3,7 @@
 //! frame schedules one `requestAnimationFrame`, whose callback runs each requested draw once,
 //! with the state of that moment. A burst of updates (a replay after a reconnect delivers
 //! hundreds at once) so costs one redraw per chart, and the browser never shows a dashboard
-//! half redrawn. The time the last pass took is kept for the redraw benchmark.
+//! half redrawn.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -21,7 +21,6 @@ struct Queue {
 thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::default();
     static NEXT_KEY: Cell<u64> = const { Cell::new(0) };
-    static LAST_PASS_MS: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// A fresh key for one chart's draws.
@@ -46,12 +45,8 @@ pub fn request_draw(key: u64, draw: Draw) {
     }
 }
 
-/// Milliseconds the last drawing pass took, all charts together.
-pub fn last_pass_ms() -> f64 {
-    LAST_PASS_MS.get()
-}
-
-/// Runs every queued draw now, outside a frame: what a frame does, for the benchmark.
+/// Runs every queued draw now (what a frame does; the redraw benchmark calls it directly) and
+/// returns the milliseconds it took, all charts together.
 pub fn draw_now() -> f64 {
     let draws = QUEUE.with_borrow_mut(|queue| {
         queue.scheduled = false;
@@ -61,9 +56,7 @@ pub fn draw_now() -> f64 {
     for (_, draw) in draws {
         draw();
     }
-    let took = now_ms() - started;
-    LAST_PASS_MS.set(took);
-    took
+    now_ms() - started
 }
 
 #[cfg(feature = "hydrate")]

@@ -12,105 +12,13 @@ use crate::model::{
 use crate::protocol::{MetricDefinition, Millis, Position, ServerMessage, Snapshot};
 use leptos::prelude::*;
 
+use super::connection::{
+    policy::Transport,
+    status::{ConnectionStatus, Recovery},
+};
+
 /// Points kept per metric: more than the longest live window at one update per second.
 pub const SERIES_CAPACITY: usize = 4096;
-
-/// What the badge says.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ConnectionStatus {
-    /// First connection attempt, and on the server: nothing is live yet.
-    Connecting,
-    /// Subscribed and receiving.
-    Live,
-    /// Lost; attempt `attempt` starts at `retry_at` (browser ms since the Unix epoch).
-    Reconnecting { attempt: u32, retry_at: f64 },
-    /// Gave up, after `attempts` failed attempts in a row (`?maxAttempts=`) or because the
-    /// server closed with `refused`, a code saying that trying again would not help (see
-    /// `refuses_retry`); waits for "Retry now".
-    Offline { attempts: u32, refused: Option<u16> },
-}
-
-/// Whether a close code means the server does not want this client back as it is: a protocol
-/// violation (1002, 1003), a message over the size limit (1009), or an authentication (4001)
-/// or authorization (4003) failure, which another attempt with the same credentials would
-/// repeat. Every other code (1001 shutdown, 1006 lost, 1008 too slow or silent, 1011, 1012,
-/// 1013 try again later) is worth retrying with backoff. Long-polling maps HTTP 401 and 403
-/// to 4001 and 4003.
-pub fn refuses_retry(code: u16) -> bool {
-    matches!(code, 1002 | 1003 | 1009 | 4001 | 4003)
-}
-
-/// What a refusal's close code means, for the banner.
-pub fn refusal_reason(code: u16) -> &'static str {
-    match code {
-        4001 => "not signed in, or the session expired",
-        4003 => "not allowed to read this dashboard",
-        1009 => "a message was over the size limit",
-        _ => "the client broke the protocol",
-    }
-}
-
-impl ConnectionStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            ConnectionStatus::Connecting => "connecting",
-            ConnectionStatus::Live => "live",
-            ConnectionStatus::Reconnecting { .. } => "reconnecting",
-            ConnectionStatus::Offline { .. } => "offline",
-        }
-    }
-
-    /// Whether what is on screen may no longer be the truth.
-    pub fn is_stale(self) -> bool {
-        matches!(self, ConnectionStatus::Reconnecting { .. } | ConnectionStatus::Offline { .. })
-    }
-}
-
-/// How the last reconnection caught up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recovery {
-    /// The server replayed the missed updates from this seq on: nothing was lost.
-    Resumed { after_seq: u64 },
-    /// The missed updates were no longer available: the state was replaced by a snapshot.
-    Snapshot,
-}
-
-/// How the page reaches the server (PROTOCOL.md): the same messages over three framings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    WebSocket,
-    /// Server-Sent Events.
-    Sse,
-    /// Long-polling.
-    Poll,
-}
-
-impl Transport {
-    /// The name used in `?transport=`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Transport::WebSocket => "ws",
-            Transport::Sse => "sse",
-            Transport::Poll => "poll",
-        }
-    }
-
-    pub fn from_label(label: &str) -> Option<Transport> {
-        [Transport::WebSocket, Transport::Sse, Transport::Poll]
-            .into_iter()
-            .find(|transport| transport.label() == label)
-    }
-
-    /// What to try when this transport cannot get through at all: WebSocket, then SSE, then
-    /// long-polling, which works wherever plain HTTP does.
-    pub fn fallback(self) -> Option<Transport> {
-        match self {
-            Transport::WebSocket => Some(Transport::Sse),
-            Transport::Sse => Some(Transport::Poll),
-            Transport::Poll => None,
-        }
-    }
-}
 
 /// How much history the charts show: the short ones from the live stream's memory, the long
 /// ones from the server's history store (with the live edge appended).
@@ -220,11 +128,11 @@ impl ConnectionState {
 
     /// Serves `dashboard` until the calling component is cleaned up.
     pub fn open(&self, dashboard: DashboardState) {
-        let id = dashboard.dashboard.get_value();
+        let id = dashboard.id.get_value();
         let dashboards = self.dashboards;
         // A newer view of the same dashboard replaces an older one still closing.
         dashboards.update(|open| {
-            open.retain(|d| d.dashboard.try_with_value(|other| other != &id).unwrap_or(false));
+            open.retain(|d| d.id.try_with_value(|other| other != &id).unwrap_or(false));
             open.push(dashboard);
         });
         on_cleanup(move || dashboards.update(|open| open.retain(|d| d != &dashboard)));
@@ -233,13 +141,13 @@ impl ConnectionState {
     /// The open dashboard named `id`.
     pub fn find(&self, id: &str) -> Option<DashboardState> {
         self.dashboards.with_untracked(|open| {
-            open.iter().copied().find(|d| d.dashboard.try_with_value(|other| other == id).unwrap_or(false))
+            open.iter().copied().find(|d| d.id.try_with_value(|other| other == id).unwrap_or(false))
         })
     }
 
     /// Ids of the open dashboards.
     pub fn open_ids(&self) -> Vec<String> {
-        self.dashboards.with_untracked(|open| open.iter().filter_map(|d| d.dashboard.try_get_value()).collect())
+        self.dashboards.with_untracked(|open| open.iter().filter_map(|d| d.id.try_get_value()).collect())
     }
 }
 
@@ -252,7 +160,7 @@ impl Default for ConnectionState {
 #[derive(Clone, Copy)]
 pub struct DashboardState {
     /// The dashboard id; fixed for the state's life.
-    pub dashboard: StoredValue<String>,
+    pub id: StoredValue<String>,
     pub title: RwSignal<String>,
     /// Metrics in display order.
     pub definitions: RwSignal<Vec<MetricDefinition>>,
@@ -277,14 +185,14 @@ pub struct DashboardState {
 /// of a dashboard), which its one `StoredValue` tells.
 impl PartialEq for DashboardState {
     fn eq(&self, other: &Self) -> bool {
-        self.dashboard == other.dashboard
+        self.id == other.id
     }
 }
 
 impl DashboardState {
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
         let state = DashboardState {
-            dashboard: StoredValue::new(snapshot.dashboard.clone()),
+            id: StoredValue::new(snapshot.dashboard.clone()),
             title: RwSignal::new(String::new()),
             definitions: RwSignal::new(Vec::new()),
             latest: RwSignal::new(Latest::default()),
@@ -313,16 +221,16 @@ impl DashboardState {
     pub fn apply(&self, message: ServerMessage) -> Applied {
         match message {
             ServerMessage::Snapshot(snapshot)
-                if snapshot.dashboard == self.dashboard.read_value().as_str() =>
+                if snapshot.dashboard == self.id.read_value().as_str() =>
             {
                 self.replace(snapshot);
                 Applied::Ok
             }
             ServerMessage::Update(update)
-                if update.dashboard == self.dashboard.read_value().as_str() =>
+                if update.dashboard == self.id.read_value().as_str() =>
             {
                 let first = update.first_seq();
-                match self.position.with_untracked(|held| continuity(held, first, update.seq)) {
+                match self.position.with_untracked(|held| continuity(held.seq, first, update.seq)) {
                     Continuity::Duplicate => {
                         self.seq_anomalies.update(|count| *count += 1);
                         return Applied::Ok;
@@ -449,17 +357,6 @@ mod tests {
             let points: Vec<_> = state.series.with_untracked(|s| s.get("a").unwrap().iter().copied().collect());
             assert_eq!(points, vec![(500, 0.5), (1000, 1.0)], "the late point is drawn where it belongs");
         });
-    }
-
-    #[test]
-    fn only_refusals_stop_the_retries() {
-        for code in [1002, 1003, 1009, 4001, 4003] {
-            assert!(refuses_retry(code), "{code}");
-        }
-        for code in [1000, 1001, 1006, 1008, 1011, 1012, 1013, 4000] {
-            assert!(!refuses_retry(code), "{code} is worth retrying");
-        }
-        assert_eq!(refusal_reason(4001), "not signed in, or the session expired");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The badge that says whether the numbers on screen are live.
 
-use crate::client::state::{ConnectionState, ConnectionStatus};
+use crate::client::{connection::status::ConnectionStatus, state::ConnectionState};
 use leptos::prelude::*;
 
 #[component]

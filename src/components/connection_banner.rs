@@ -2,7 +2,10 @@
 //! attempt is next and when, how old the last data is, and (once the page has given up) a
 //! "Retry now" button. Hidden while live.
 
-use crate::client::state::{refusal_reason, ConnectionState, ConnectionStatus};
+use crate::client::{
+    connection::{policy::refusal_reason, status::ConnectionStatus},
+    state::ConnectionState,
+};
 use leptos::prelude::*;
 
 #[component]

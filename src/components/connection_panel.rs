@@ -1,7 +1,10 @@
 //! A small panel of how the connection is doing: transport, round-trip time, reconnections,
 //! and how the last reconnection caught up (every missed update replayed, or a snapshot).
 
-use crate::client::state::{ConnectionState, DashboardState, Recovery};
+use crate::client::{
+    connection::status::Recovery,
+    state::{ConnectionState, DashboardState},
+};
 use leptos::prelude::*;
 
 #[component]

@@ -27,17 +27,80 @@ pub fn format_value(value: f64, format: Format, unit: &str) -> String {
     }
 }
 
-/// A short label for chart axes: three significant digits and an SI suffix.
-pub fn format_axis(value: f64, format: Format) -> String {
-    match format {
-        // Small ratios need a decimal, or neighbouring ticks read the same ("1%", "1%").
-        Format::Percent if value.abs() < 0.1 => format!("{:.1}%", value * 100.0),
-        Format::Percent => format!("{:.0}%", value * 100.0),
-        Format::Bytes => bytes(value),
-        Format::Duration => duration(value),
-        Format::Currency => format!("${}", si(value)),
-        Format::Int | Format::Decimal => si(value),
+/// Labels for the ticks of a value axis: one unit for the whole axis (chosen by its largest
+/// tick, so an axis never reads "900 KB, 1.0 MB") and just enough decimals to tell
+/// neighbouring ticks apart ("0.45%, 0.50%", not "0.5%, 0.5%"; "300 KB", not "300.0 KB").
+#[derive(Clone, Debug, PartialEq)]
+pub struct AxisLabels {
+    prefix: &'static str,
+    /// Tick values are divided by this before they are written.
+    divisor: f64,
+    suffix: &'static str,
+    decimals: usize,
+}
+
+impl AxisLabels {
+    /// Labels for `ticks`, the evenly spaced values an axis marks (in any order).
+    pub fn new(format: Format, ticks: &[f64]) -> Self {
+        let largest = ticks.iter().fold(0.0_f64, |largest, tick| largest.max(tick.abs()));
+        let (prefix, divisor, suffix) = match format {
+            Format::Percent => ("", 0.01, "%"),
+            Format::Bytes => {
+                const UNITS: [&str; 6] = [" B", " KB", " MB", " GB", " TB", " PB"];
+                let power = (0..UNITS.len()).take_while(|&power| largest >= 1000_f64.powi(power as i32)).last().unwrap_or(0);
+                ("", 1000_f64.powi(power as i32), UNITS[power])
+            }
+            Format::Duration => match largest {
+                seconds if seconds < 1e-3 => ("", 1e-6, " µs"),
+                seconds if seconds < 1.0 => ("", 1e-3, " ms"),
+                seconds if seconds < 60.0 => ("", 1.0, " s"),
+                seconds if seconds < 3600.0 => ("", 60.0, " min"),
+                _ => ("", 3600.0, " h"),
+            },
+            Format::Currency | Format::Int | Format::Decimal => {
+                let (divisor, suffix) = match largest {
+                    value if value >= 1e9 => (1e9, "G"),
+                    value if value >= 1e6 => (1e6, "M"),
+                    value if value >= 1e3 => (1e3, "k"),
+                    _ => (1.0, ""),
+                };
+                (if format == Format::Currency { "$" } else { "" }, divisor, suffix)
+            }
+        };
+        let mut sorted: Vec<f64> = ticks.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let step = sorted.windows(2).map(|pair| pair[1] - pair[0]).filter(|step| *step > 0.0).fold(f64::INFINITY, f64::min);
+        let decimals = if step.is_finite() {
+            decimals_for(step / divisor)
+        } else {
+            // One tick: three significant digits, as a card would show it.
+            let scaled = largest / divisor;
+            if scaled == 0.0 || scaled >= 100.0 || scaled.fract() == 0.0 { 0 } else if scaled >= 10.0 { 1 } else { 2 }
+        };
+        AxisLabels { prefix, divisor, suffix, decimals }
     }
+
+    pub fn label(&self, value: f64) -> String {
+        let scaled = value / self.divisor;
+        if format!("{:.*}", self.decimals, scaled.abs()).trim_start_matches(['0', '.']).is_empty() {
+            // Zero: never "-0", and "0", not "0.0k", on an axis of thousands.
+            return match self.suffix {
+                "k" | "M" | "G" => format!("{}0", self.prefix),
+                _ => format!("{}{:.*}{}", self.prefix, self.decimals, 0.0, self.suffix),
+            };
+        }
+        let sign = if scaled < 0.0 && !self.prefix.is_empty() { "-" } else { "" };
+        let number = if sign.is_empty() { scaled } else { -scaled };
+        format!("{sign}{}{number:.*}{}", self.prefix, self.decimals, self.suffix)
+    }
+}
+
+/// The fewest decimals that write `step` (and so its multiples) exactly, at most four.
+fn decimals_for(step: f64) -> usize {
+    (0..=4).find(|&decimals| {
+        let shifted = step * 10_f64.powi(decimals as i32);
+        (shifted - shifted.round()).abs() < 1e-6 * shifted.max(1.0)
+    }).unwrap_or(4)
 }
 
 /// A signed percentage for trends: "+3.2%", "-0.4%".
@@ -107,27 +170,6 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-fn si(value: f64) -> String {
-    let magnitude = value.abs();
-    let (scaled, suffix) = if magnitude >= 1e9 {
-        (value / 1e9, "G")
-    } else if magnitude >= 1e6 {
-        (value / 1e6, "M")
-    } else if magnitude >= 1e3 {
-        (value / 1e3, "k")
-    } else {
-        (value, "")
-    };
-    let text = if scaled.abs() >= 100.0 || scaled.fract() == 0.0 {
-        format!("{scaled:.0}")
-    } else if scaled.abs() >= 10.0 {
-        format!("{scaled:.1}")
-    } else {
-        format!("{scaled:.2}")
-    };
-    format!("{text}{suffix}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,12 +190,28 @@ mod tests {
     }
 
     #[test]
-    fn formats_axes_and_trends_compactly() {
-        assert_eq!(format_axis(1500.0, Format::Int), "1.50k");
-        assert_eq!(format_axis(2_000_000.0, Format::Decimal), "2M");
-        assert_eq!(format_axis(0.05, Format::Percent), "5.0%");
-        assert_eq!(format_axis(0.012, Format::Percent), "1.2%");
-        assert_eq!(format_axis(0.5, Format::Percent), "50%");
+    fn axis_labels_tell_neighbouring_ticks_apart_with_no_more_precision_than_that() {
+        let labels = |format, ticks: &[f64]| -> Vec<String> {
+            let axis = AxisLabels::new(format, ticks);
+            ticks.iter().map(|tick| axis.label(*tick)).collect()
+        };
+        // The error-rate chart that read "0.5%, 0.5%, 0.5%, 0.4%".
+        assert_eq!(labels(Format::Percent, &[0.0040, 0.0045, 0.0050, 0.0055]), ["0.40%", "0.45%", "0.50%", "0.55%"]);
+        assert_eq!(labels(Format::Percent, &[0.0, 0.25, 0.5]), ["0%", "25%", "50%"]);
+        assert_eq!(labels(Format::Percent, &[0.05, 0.06]), ["5%", "6%"]);
+        assert_eq!(labels(Format::Bytes, &[100e3, 200e3, 300e3]), ["100 KB", "200 KB", "300 KB"]);
+        assert_eq!(labels(Format::Bytes, &[800e3, 900e3, 1e6, 1.1e6]), ["0.8 MB", "0.9 MB", "1.0 MB", "1.1 MB"]);
+        assert_eq!(labels(Format::Int, &[1000.0, 1500.0, 2000.0]), ["1.0k", "1.5k", "2.0k"]);
+        assert_eq!(labels(Format::Int, &[0.0, 2e6, 4e6]), ["0", "2M", "4M"]);
+        assert_eq!(labels(Format::Decimal, &[99.0, 99.5, 100.0]), ["99.0", "99.5", "100.0"]);
+        assert_eq!(labels(Format::Currency, &[-500.0, 0.0, 500.0]), ["-$500", "$0", "$500"]);
+        assert_eq!(labels(Format::Duration, &[0.0, 0.2, 0.4]), ["0 ms", "200 ms", "400 ms"]);
+        assert_eq!(labels(Format::Decimal, &[-0.1, 0.0, 0.1]), ["-0.1", "0.0", "0.1"]);
+        assert_eq!(labels(Format::Decimal, &[1500.0]), ["1.50k"], "a lone tick keeps three digits");
+    }
+
+    #[test]
+    fn formats_trends_with_a_sign() {
         assert_eq!(format_trend(0.032), "+3.2%");
         assert_eq!(format_trend(-0.004), "-0.4%");
     }

@@ -49,12 +49,10 @@ impl<T> Ring<T> {
         self.items.len()
     }
 
+    /// Unused by livedash itself; a public `len` without it is a surprise (clippy's
+    /// `len_without_is_empty`).
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     pub fn first(&self) -> Option<&T> {
@@ -82,10 +80,6 @@ impl<T> Ring<T> {
     /// Items from `index` on, oldest first.
     pub fn iter_from(&self, index: usize) -> impl Iterator<Item = &T> {
         self.items.range(index.min(self.items.len())..)
-    }
-
-    pub fn clear(&mut self) {
-        self.items.clear();
     }
 }
 

@@ -59,7 +59,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
         <section
             class="dashboard"
             data-testid="dashboard"
-            data-dashboard=state.dashboard.get_value()
+            data-dashboard=state.id.get_value()
             data-epoch=move || state.position.with(|p| p.epoch.clone())
             data-seq=move || state.position.with(|p| p.seq)
             data-stale=move || connection.status.get().is_stale().to_string()

@@ -92,8 +92,8 @@ async fn measure(
     timings: RwSignal<Option<Timings>>,
     drawn_points: RwSignal<usize>,
 ) {
-    use crate::client::frames::{draw_now, new_key, request_draw};
-    use crate::components::chart::{paint, Look, Palette};
+    use crate::client::redraw::{draw_now, new_key, request_draw};
+    use crate::components::chart::{canvas::paint, ChartSpec, Palette};
     use crate::protocol::{ChartKind, Format};
     use std::{cell::Cell, rc::Rc};
 
@@ -108,8 +108,16 @@ async fn measure(
             request_draw(
                 new_key(),
                 Rc::new(move || {
-                    let look = Look { format: Format::Decimal, axis_unit: Some("ms"), kind: ChartKind::Area, palette: Palette::DARK };
-                    let reduced = paint(&canvas, series[chart].iter(), from, to, &look);
+                    let spec = ChartSpec {
+                        from,
+                        to,
+                        format: Format::Decimal,
+                        axis_unit: Some("ms"),
+                        kind: ChartKind::Area,
+                        palette: Palette::DARK,
+                        scale: 1.0,
+                    };
+                    let reduced = paint(&canvas, series[chart].iter(), &spec);
                     drawn.set(drawn.get() + reduced.len());
                 }),
             );

@@ -1,0 +1,123 @@
+//! Painting on a page's canvas (browser only): sized for the device pixel ratio (plotters
+//! draws in backing-store pixels), with the points reduced to a few per pixel column first,
+//! and redrawn when what it shows changes.
+
+use super::draw::{draw_chart, ChartSpec};
+use super::geometry::axis_unit;
+use super::{palette::Palette, DrawStats, Shown};
+use crate::client::{
+    history::{with_live_edge, FetchedHistory},
+    live_edge::LiveEdge,
+    redraw::{new_key, request_draw, Draw},
+    state::DashboardState,
+    theme::ThemeState,
+};
+use crate::model::{ring::Ring, series::Point};
+use crate::protocol::{ChartKind, Format, Millis};
+use leptos::prelude::*;
+use std::{
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
+
+/// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
+/// it) and draws the points inside `[spec.from, spec.to]`, at most four per pixel column.
+/// `spec.scale` is replaced by the device's. Returns the points it drew.
+pub fn paint<'a>(canvas: &web_sys::HtmlCanvasElement, points: impl Iterator<Item = &'a Point>, spec: &ChartSpec) -> Vec<Point> {
+    let scale = window().device_pixel_ratio().max(1.0);
+    let css_width = f64::from(canvas.client_width().max(1));
+    let css_height = f64::from(canvas.client_height().max(1));
+    let (width, height) = ((css_width * scale).round() as u32, (css_height * scale).round() as u32);
+    if canvas.width() != width || canvas.height() != height {
+        canvas.set_width(width);
+        canvas.set_height(height);
+    }
+    let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone()) else {
+        return Vec::new();
+    };
+    let (from, to): (Millis, Millis) = (spec.from, spec.to);
+    let reduced = crate::model::decimate::decimate(points, from, to, width as usize);
+    if let Err(error) = draw_chart(backend, &reduced, &ChartSpec { scale, ..*spec }) {
+        leptos::logging::warn!("chart draw failed: {error:?}");
+    }
+    reduced
+}
+
+/// One chart's canvas and what its drawing depends on.
+pub struct CanvasChart {
+    pub canvas: NodeRef<leptos::html::Canvas>,
+    pub metric: String,
+    pub format: Format,
+    pub unit: String,
+    pub kind: ChartKind,
+    pub history: ReadSignal<Option<FetchedHistory>>,
+    /// Set after every draw.
+    pub stats: RwSignal<DrawStats>,
+    /// The points drawn last and their span, for the pointer readout.
+    pub shown: StoredValue<Shown>,
+}
+
+/// Redraws the chart (at the next animation frame, with every other chart: `client::redraw`)
+/// whenever its data, window, live edge, theme, fetched history or the page size changes, as
+/// long as the tab is visible.
+pub fn draw_on_change(chart: CanvasChart) {
+    let state = expect_context::<DashboardState>();
+    let edge = expect_context::<LiveEdge>();
+    let theme = expect_context::<ThemeState>();
+    let CanvasChart { canvas, metric, format, unit, kind, history, stats, shown } = chart;
+    let axis_unit = axis_unit(format, &unit).map(str::to_owned);
+    // The draw runs at the next animation frame, reading the state of that moment; the chart
+    // may have been removed by then. Atomic only because `on_cleanup` wants `Send + Sync`.
+    let mounted = Arc::new(AtomicBool::new(true));
+    on_cleanup({
+        let mounted = mounted.clone();
+        move || mounted.store(false, Ordering::Relaxed)
+    });
+    let draw: Draw = Rc::new(move || {
+        if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
+            return;
+        }
+        let Some(canvas) = canvas.get_untracked() else { return };
+        let window = state.window.get_untracked();
+        let to = edge.0.get_untracked();
+        let from = to - window.millis();
+        let palette = Palette::of(theme.0.get_untracked());
+        let spec = ChartSpec { from, to, format, axis_unit: axis_unit.as_deref(), kind, palette, scale: 1.0 };
+        let (points, source) = state.series.with_untracked(|series| {
+            let empty = Ring::with_capacity(1);
+            let live = series.get(&metric).unwrap_or(&empty);
+            history.with_untracked(|history| match history {
+                Some(fetched) if window.history_step().is_some() && fetched.window == window => {
+                    let joined = with_live_edge(&fetched.points, fetched.step_ms, live.iter());
+                    (paint(&canvas, joined.iter(), &spec), "history")
+                }
+                _ => (paint(&canvas, live.iter(), &spec), "live"),
+            })
+        });
+        let seq = state.position.with_untracked(|position| position.seq);
+        stats.update(|stats| *stats = DrawStats { points: points.len(), source, count: stats.count + 1, seq, edge: to });
+        shown.set_value(Shown { points, from, to });
+    });
+    // A new size (window resized, phone turned) needs a new canvas resolution.
+    let resized = RwSignal::new(0u32);
+    let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|count| *count += 1));
+    on_cleanup(move || listener.remove());
+    let key = new_key();
+    Effect::new(move |_| {
+        // Hidden tab: track nothing else, so updates do not even wake this effect; showing
+        // the tab again reruns it once with the latest state.
+        if !state.visible.get() || canvas.get().is_none() {
+            return;
+        }
+        theme.0.track();
+        state.window.track();
+        edge.0.track();
+        state.series.track();
+        history.track();
+        resized.track();
+        request_draw(key, draw.clone());
+    });
+}

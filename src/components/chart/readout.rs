@@ -1,0 +1,42 @@
+//! The pointer readout: with a mouse, pen or finger over a chart, the time and value of the
+//! drawn point nearest to it, in a label that follows the pointer but stays inside the chart.
+
+use super::axis::clock_time;
+use super::geometry::{axis_unit, nearest, time_at};
+use super::Shown;
+use crate::model::format::format_value;
+use crate::protocol::Format;
+use leptos::prelude::*;
+
+/// Half the readout label's width: it is centred on the pointer but kept inside the chart.
+const HALF_READOUT: f64 = 75.0;
+
+/// What the readout shows, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readout {
+    /// CSS pixels from the figure's left edge.
+    pub left: f64,
+    pub text: String,
+}
+
+/// A pointer handler that sets `readout` to what lies under the pointer on `canvas`.
+pub fn on_pointer(
+    canvas: NodeRef<leptos::html::Canvas>,
+    shown: StoredValue<Shown>,
+    format: Format,
+    unit: String,
+    readout: RwSignal<Option<Readout>>,
+) -> impl Fn(leptos::ev::PointerEvent) + Clone {
+    move |event| {
+        let (width, offset) = canvas
+            .get_untracked()
+            .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
+        let x = f64::from(event.offset_x());
+        let text = shown.with_value(|Shown { points, from, to }| {
+            let (ts, value) = nearest(points, time_at(x, width, *from, *to, axis_unit(format, &unit)))?;
+            Some(format!("{} · {}", clock_time(ts, *to - *from), format_value(value, format, &unit)))
+        });
+        let left = offset + x.clamp(HALF_READOUT, (width - HALF_READOUT).max(HALF_READOUT));
+        readout.set(text.map(|text| Readout { left, text }));
+    }
+}
