@@ -22,11 +22,7 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
 
 /// The `p` quantile (0..=1) of sorted microsecond latencies, in milliseconds.
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[index] as f64 / 1000.0
+    crate::model::stats::quantile(sorted, p).map_or(f64::NAN, |micros| f64::from(micros) / 1000.0)
 }
 
 

@@ -37,6 +37,34 @@ pub fn is_valid_metric_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
 }
 
+/// A dashboard id or metric name that breaks its rule; the message states the rule. A long
+/// name is cut short in the message (it is echoed to whoever sent it, and to the log).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InvalidName {
+    #[error("'{0}' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{{0,63}})")]
+    DashboardId(String),
+    #[error("metric name '{0}' is not valid ([A-Za-z][A-Za-z0-9_.]{{0,63}})")]
+    MetricName(String),
+}
+
+/// `name` as an error message shows it: at most `MAX_NAME_LEN` characters, then an ellipsis.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_LEN) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
+/// `Ok` when `id` is a valid dashboard id, else the error that says why.
+pub fn check_dashboard_id(id: &str) -> Result<(), InvalidName> {
+    if is_valid_dashboard_id(id) { Ok(()) } else { Err(InvalidName::DashboardId(shown(id))) }
+}
+
+/// `Ok` when `name` is a valid metric name, else the error that says why.
+pub fn check_metric_name(name: &str) -> Result<(), InvalidName> {
+    if is_valid_metric_name(name) { Ok(()) } else { Err(InvalidName::MetricName(shown(name))) }
+}
+
 /// A client's place in a dashboard's stream, written `"<epoch>:<seq>"`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Position {
@@ -587,5 +615,19 @@ mod tests {
         for code in [BadRequest, UnknownDashboard, Forbidden, RateLimited, TooLarge, Unauthorized, UnknownMetric, Unavailable] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
+    }
+
+    #[test]
+    fn bad_names_are_refused_with_the_rule_and_cut_short() {
+        assert_eq!(check_dashboard_id("main"), Ok(()));
+        assert_eq!(check_metric_name("cpu.user_2"), Ok(()));
+        let error = check_dashboard_id("../etc").unwrap_err().to_string();
+        assert_eq!(error, "'../etc' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{0,63})");
+        let error = check_metric_name("9x").unwrap_err().to_string();
+        assert_eq!(error, "metric name '9x' is not valid ([A-Za-z][A-Za-z0-9_.]{0,63})");
+        let long = "a".repeat(10_000);
+        let error = check_dashboard_id(&long).unwrap_err().to_string();
+        assert!(error.len() < 200 && error.contains("…"), "{error}");
+        assert!(check_dashboard_id("nul\0").is_err() && check_dashboard_id("").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! chart's long-window history fetched.
 
 use super::state::{DashboardState, TimeWindow};
-use crate::model::series::Point;
+use crate::model::{series::Point, time::bucket_start};
 use crate::protocol::{Bucket, Millis};
 use leptos::prelude::*;
 
@@ -68,7 +68,7 @@ pub fn with_live_edge<'a>(
     step_ms: Millis,
     live: impl Iterator<Item = &'a Point>,
 ) -> Vec<Point> {
-    let covered = history.last().map_or(Millis::MIN, |last| last.0 - last.0.rem_euclid(step_ms) + step_ms);
+    let covered = history.last().map_or(Millis::MIN, |last| bucket_start(last.0, step_ms) + step_ms);
     history.iter().copied().chain(live.copied().filter(|point| point.0 >= covered)).collect()
 }
 

@@ -6,6 +6,7 @@
 //! picture moves: about 20 times a second for 30 s, twice a second for 5 min.
 
 use super::state::DashboardState;
+use crate::model::time::bucket_start;
 use crate::protocol::Millis;
 use leptos::prelude::*;
 
@@ -21,7 +22,7 @@ const COLUMNS: Millis = 600;
 pub fn edge_at(newest: Millis, elapsed: Millis, previous: Millis, window_ms: Millis) -> Millis {
     let step = (window_ms / COLUMNS).max(1);
     let ahead = elapsed.clamp(0, MAX_AHEAD_MS);
-    let candidate = newest + ahead - ahead.rem_euclid(step);
+    let candidate = newest + bucket_start(ahead, step);
     if candidate < previous && previous - candidate < window_ms / 10 {
         previous
     } else {
@@ -51,6 +52,7 @@ pub fn provide_live_edge(state: DashboardState) -> LiveEdge {
             arrived.set_value(js_sys::Date::now());
             advance();
         });
+        use super::interval::use_interval;
         // Ticks at the pace of one step of the chosen window; hidden tabs do not tick.
         Effect::new(move |_| {
             let step = (state.window.get().millis() / COLUMNS).max(16);
@@ -59,9 +61,7 @@ pub fn provide_live_edge(state: DashboardState) -> LiveEdge {
                     advance();
                 }
             };
-            if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(step as u64)) {
-                on_cleanup(move || handle.clear());
-            }
+            use_interval(std::time::Duration::from_millis(step as u64), tick);
         });
     }
     edge

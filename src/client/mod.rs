@@ -4,6 +4,8 @@
 
 pub mod connection;
 pub mod history;
+#[cfg(feature = "hydrate")]
+pub mod interval;
 pub mod live_edge;
 pub mod redraw;
 pub mod state;

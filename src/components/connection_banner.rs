@@ -15,17 +15,13 @@ pub fn ConnectionBanner() -> impl IntoView {
     let now = RwSignal::new(0.0);
     #[cfg(feature = "hydrate")]
     {
+        use crate::client::interval::use_interval;
         now.set(js_sys::Date::now());
-        if let Ok(handle) = set_interval_with_handle(
-            move || {
-                if connection.status.get_untracked().is_stale() {
-                    now.set(js_sys::Date::now());
-                }
-            },
-            std::time::Duration::from_millis(250),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
+        use_interval(std::time::Duration::from_millis(250), move || {
+            if connection.status.get_untracked().is_stale() {
+                now.set(js_sys::Date::now());
+            }
+        });
     }
     let status = move || connection.status.get();
     let age = move || {

@@ -1,13 +1,15 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
-//! series, the latest value of each metric, seq continuity, value formatting and chart
-//! decimation. No I/O, no signals.
+//! series, the latest value of each metric, seq continuity, value formatting, chart
+//! decimation, bucket alignment and quantiles. No I/O, no signals.
 
 pub mod decimate;
 pub mod format;
 pub mod latest;
 pub mod ring;
-pub mod series;
 pub mod sequence;
+pub mod series;
+pub mod stats;
+pub mod time;
 
 /// Test data: the metrics map of `(name, value)` pairs.
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `/bench/redraw`: the chart redraw benchmark (BENCHMARKS.md, `make bench-redraw`). Draws
 //! `?charts=` charts (6) of `?points=` synthetic points each (300), through the dashboard's own
-//! path (one frame pass of `client::frames`, per-column decimation, plotters on a canvas),
+//! path (one frame pass of `client::redraw`, per-column decimation, plotters on a canvas),
 //! `?rounds=` times (60), and shows the time per full redraw of all charts: median, p95, max.
 //! Nothing here talks to the server.
 
@@ -14,11 +14,7 @@ struct Timings(Vec<f64>);
 
 impl Timings {
     fn quantile(&self, q: f64) -> f64 {
-        let Timings(sorted) = self;
-        if sorted.is_empty() {
-            return 0.0;
-        }
-        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+        crate::model::stats::quantile(&self.0, q).unwrap_or(0.0)
     }
 }
 

@@ -15,7 +15,7 @@
 //!   take the server's time.
 
 use super::{apply, authorized, line_protocol, IngestError};
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
+use crate::protocol::{check_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
 use crate::server::{
     broker::Publication,
     http::{error::ErrorLabel, ApiError},
@@ -142,12 +142,7 @@ async fn handle(
     }
     let body = body.map_err(ApiError::from)?;
     let bucket = params.bucket.ok_or_else(|| WriteError::invalid("bucket is required", None))?;
-    if !is_valid_dashboard_id(&bucket) {
-        return Err(WriteError::invalid(
-            format!("bucket '{bucket}' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{{0,63}})"),
-            None,
-        ));
-    }
+    check_dashboard_id(&bucket).map_err(|error| WriteError::invalid(format!("bucket {error}"), None))?;
     let precision =
         Precision::parse(params.precision.as_deref()).map_err(|reason| WriteError::invalid(reason, None))?;
     let text = std::str::from_utf8(&body)

@@ -2,7 +2,7 @@
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
 use super::{apply, authorized};
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name, Metrics, Millis};
+use crate::protocol::{check_dashboard_id, check_metric_name, Metrics, Millis};
 use crate::server::{broker::Publication, http::ApiError, AppState};
 use axum::{
     body::Bytes,
@@ -71,12 +71,7 @@ pub fn parse_batch(body: &[u8], now: Millis) -> Result<Vec<Publication>, Rejecti
 
 fn validate(item: Value, now: Millis) -> Result<Publication, String> {
     let item: IngestItem = serde_json::from_value(item).map_err(|error| error.to_string())?;
-    if !is_valid_dashboard_id(&item.dashboard) {
-        return Err(format!(
-            "dashboard '{}' is not a valid id ([a-z0-9][a-z0-9_-]{{0,63}})",
-            item.dashboard
-        ));
-    }
+    check_dashboard_id(&item.dashboard).map_err(|error| error.to_string())?;
     if item.metrics.is_empty() {
         return Err("metrics is empty".into());
     }
@@ -86,11 +81,7 @@ fn validate(item: Value, now: Millis) -> Result<Publication, String> {
     }
     let mut metrics = Metrics::new();
     for (name, value) in item.metrics {
-        if !is_valid_metric_name(&name) {
-            return Err(format!(
-                "metric name '{name}' is not valid ([A-Za-z][A-Za-z0-9_.]{{0,63}})"
-            ));
-        }
+        check_metric_name(&name).map_err(|error| error.to_string())?;
         // serde_json refuses NaN and infinities at parse time; anything else must be a number.
         let number = value
             .as_f64()
@@ -125,7 +116,7 @@ mod tests {
         let cases: [(&[u8], usize, &str); 8] = [
             (b"{not json", 0, "invalid JSON"),
             (b"[]", 0, "empty"),
-            (br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"A!","metrics":{"x":1}}]"#, 1, "not a valid id"),
+            (br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"A!","metrics":{"x":1}}]"#, 1, "not a valid dashboard id"),
             (br#"{"dashboard":"a","metrics":{"9x":1}}"#, 0, "metric name '9x'"),
             (br#"{"dashboard":"a","metrics":{"x":"high"}}"#, 0, "not a finite number"),
             (br#"{"dashboard":"a","metrics":{}}"#, 0, "metrics is empty"),

@@ -23,7 +23,7 @@
 //! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
 
 use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
-use crate::protocol::{is_valid_dashboard_id, is_valid_metric_name};
+use crate::protocol::{check_dashboard_id, check_metric_name};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 use toml::Spanned;
@@ -105,8 +105,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
     for dashboard in shape.dashboards {
         let dashboard = dashboard.into_inner();
         let (id_span, id) = (dashboard.id.span(), dashboard.id.into_inner());
-        if !is_valid_dashboard_id(&id) {
-            return Err(at(id_span.start, format!("key 'id': '{id}' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{{0,63}})")));
+        if let Err(error) = check_dashboard_id(&id) {
+            return Err(at(id_span.start, format!("key 'id': {error}")));
         }
         if dashboards.iter().any(|d| d.id == id) {
             return Err(at(id_span.start, format!("key 'id': dashboard '{id}' is defined twice")));
@@ -115,8 +115,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
         for metric in dashboard.metrics {
             let span = metric.span();
             let metric = metric.into_inner();
-            if !is_valid_metric_name(&metric.name) {
-                return Err(at(span.start, format!("key 'name': '{}' is not a valid metric name ([A-Za-z][A-Za-z0-9_.]{{0,63}})", metric.name)));
+            if let Err(error) = check_metric_name(&metric.name) {
+                return Err(at(span.start, format!("key 'name': {error}")));
             }
             if metrics.iter().any(|m| m.name == metric.name) {
                 return Err(at(span.start, format!("key 'name': metric '{}' is listed twice in '{id}'", metric.name)));

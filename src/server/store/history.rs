@@ -54,7 +54,7 @@ fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Buck
         })?;
     let Some(metric) = metric else { return Ok(None) };
     let step = query.step_ms;
-    let from = query.from - query.from.rem_euclid(step);
+    let from = crate::model::time::bucket_start(query.from, step);
     if tier == Tier::Second {
         return Ok(Some(seconds::read(connection, metric, from, query.to, step)?));
     }
@@ -67,7 +67,7 @@ fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Buck
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params![step, metric, from, query.to], |row| {
         let aggregate = Aggregate { count: row.get(1)?, sum: row.get(2)?, min: row.get(3)?, max: row.get(4)? };
-        Ok(aggregate.bucket(row.get(0)?))
+        Ok(aggregate.to_bucket(row.get(0)?))
     })?;
     Ok(Some(rows.collect::<Result<_, _>>()?))
 }

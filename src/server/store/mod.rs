@@ -293,7 +293,7 @@ mod tests {
         for (step_ms, label) in [(1_000, "1s"), (60_000, "1m"), (300_000, "5m"), (3_600_000, "1h"), (86_400_000, "1d")] {
             let mut expected: BTreeMap<Millis, (i64, f64, f64, f64)> = BTreeMap::new();
             for &(ts, value) in &points {
-                let bucket = ts - ts.rem_euclid(step_ms);
+                let bucket = crate::model::time::bucket_start(ts, step_ms);
                 let slot = expected.entry(bucket).or_insert((0, 0.0, f64::MAX, f64::MIN));
                 slot.0 += 1;
                 slot.1 += value;

@@ -48,7 +48,7 @@ impl Default for MinuteCells {
 impl MinuteCells {
     /// The minute `ts` falls in and its second within it.
     pub fn locate(ts: Millis) -> (Millis, usize) {
-        let minute = Tier::Minute.bucket(ts);
+        let minute = Tier::Minute.bucket_start(ts);
         (minute, ((ts - minute) / 1000) as usize)
     }
 
@@ -139,7 +139,7 @@ pub fn read(connection: &Connection, metric: i64, from: Millis, to: Millis, step
     let mut statement = connection.prepare_cached(
         "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute >= ?2 AND minute <= ?3 ORDER BY minute",
     )?;
-    let mut rows = statement.query(params![metric, Tier::Minute.bucket(from), to])?;
+    let mut rows = statement.query(params![metric, Tier::Minute.bucket_start(from), to])?;
     let mut buckets: Vec<(Millis, Aggregate)> = Vec::new();
     while let Some(row) = rows.next()? {
         let minute: Millis = row.get(0)?;
@@ -150,14 +150,14 @@ pub fn read(connection: &Connection, metric: i64, from: Millis, to: Millis, step
             if ts < from || ts > to {
                 continue;
             }
-            let bucket = ts - ts.rem_euclid(step_ms);
+            let bucket = crate::model::time::bucket_start(ts, step_ms);
             match buckets.last_mut() {
                 Some((last, merged)) if *last == bucket => merged.merge(aggregate),
                 _ => buckets.push((bucket, aggregate)),
             }
         }
     }
-    Ok(buckets.into_iter().map(|(ts, aggregate)| aggregate.bucket(ts)).collect())
+    Ok(buckets.into_iter().map(|(ts, aggregate)| aggregate.to_bucket(ts)).collect())
 }
 
 /// Moves a store from the former layout, a row per second in `points_1s`, into minute rows.

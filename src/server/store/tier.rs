@@ -40,8 +40,8 @@ impl Tier {
     }
 
     /// The start of the bucket `ts` falls in (UTC, so days start at midnight UTC).
-    pub fn bucket(self, ts: Millis) -> Millis {
-        ts - ts.rem_euclid(self.step_ms())
+    pub fn bucket_start(self, ts: Millis) -> Millis {
+        crate::model::time::bucket_start(ts, self.step_ms())
     }
 
     /// The coarsest tier whose buckets tile `step` exactly, the cheapest one to answer it from.
@@ -72,7 +72,7 @@ impl Aggregate {
     }
 
     /// As the history API answers it, for the bucket starting at `ts`.
-    pub fn bucket(self, ts: Millis) -> Bucket {
+    pub fn to_bucket(self, ts: Millis) -> Bucket {
         let Aggregate { count, sum, min, max } = self;
         Bucket { ts, count, sum, min, max, avg: sum / count as f64 }
     }
@@ -133,9 +133,9 @@ mod tests {
 
     #[test]
     fn buckets_align_to_the_step() {
-        assert_eq!(Tier::Minute.bucket(125_000), 120_000);
-        assert_eq!(Tier::Second.bucket(1_999), 1_000);
-        assert_eq!(Tier::Day.bucket(86_400_000 + 5), 86_400_000);
+        assert_eq!(Tier::Minute.bucket_start(125_000), 120_000);
+        assert_eq!(Tier::Second.bucket_start(1_999), 1_000);
+        assert_eq!(Tier::Day.bucket_start(86_400_000 + 5), 86_400_000);
     }
 
     #[test]

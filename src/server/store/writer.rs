@@ -175,7 +175,7 @@ impl WriterState {
                     minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
                     for tier in Tier::ROLLUPS {
                         buckets
-                            .entry((tier, metric, tier.bucket(update.ts)))
+                            .entry((tier, metric, tier.bucket_start(update.ts)))
                             .and_modify(|aggregate| aggregate.merge(Aggregate::of(value)))
                             .or_insert(Aggregate::of(value));
                     }
