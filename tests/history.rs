@@ -5,20 +5,11 @@
 mod common;
 
 use common::*;
-use livedash::protocol::{ClientMessage, Position};
+use livedash::protocol::Position;
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
 };
-
-fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
-    ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }
-}
-
-async fn get_json(url: String) -> (u16, serde_json::Value) {
-    let response = reqwest::get(url).await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(serde_json::Value::Null))
-}
 
 #[tokio::test]
 async fn a_client_resumes_across_a_restart_without_gap_or_duplicate() {

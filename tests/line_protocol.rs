@@ -17,15 +17,6 @@ async fn write(running: &livedash::server::Running, query: &str, body: Vec<u8>, 
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
-async fn snapshot(running: &livedash::server::Running, dashboard: &str) -> serde_json::Value {
-    reqwest::get(http_url(running, &format!("/api/v1/dashboards/{dashboard}/snapshot")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn points_become_metrics_of_the_bucket_dashboard() {
     let running = start(quiet_settings()).await;

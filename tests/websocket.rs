@@ -7,10 +7,6 @@ use common::*;
 use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage};
 use std::time::Duration;
 
-fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
-    ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }
-}
-
 #[tokio::test]
 async fn subscribe_gets_a_snapshot_then_consecutive_updates() {
     let mut settings = quiet_settings();

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use futures::{SinkExt, StreamExt};
-use livedash::protocol::{ClientMessage, ErrorCode, ServerMessage, Snapshot, Update};
+use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage, Snapshot, Update};
 use livedash::server::{self, settings::Settings, Running};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -47,6 +47,22 @@ pub async fn connect(running: &Running) -> Socket {
         .await
         .expect("websocket connects");
     socket
+}
+
+/// A `subscribe` message (not throttled).
+pub fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
+    ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }
+}
+
+/// GETs `url`: the status and the JSON answer (`null` when the body is not JSON).
+pub async fn get_json(url: String) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The snapshot API's answer for `dashboard`.
+pub async fn snapshot(running: &Running, dashboard: &str) -> serde_json::Value {
+    get_json(http_url(running, &format!("/api/v1/dashboards/{dashboard}/snapshot"))).await.1
 }
 
 pub async fn send(socket: &mut Socket, message: &ClientMessage) {

@@ -106,6 +106,13 @@ impl Hub {
         Arc::new(Update { dashboard: self.id.clone(), seq, from_seq: None, ts, metrics })
     }
 
+    /// Takes back the seqs after `seq`, assigned to updates that could not be persisted; the
+    /// next update gets `seq + 1`. Never moves before what was committed.
+    pub(super) fn rewind(&self, seq: u64) {
+        let mut state = self.lock();
+        state.assigned = state.assigned.min(seq.max(state.seq));
+    }
+
     /// Makes an assigned (and, with a store, persisted) update current and sends it out.
     pub(super) fn commit(&self, frame: Frame) {
         let mut state = self.lock();

@@ -169,14 +169,19 @@ impl Broker for MemoryBroker {
                 .iter()
                 .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), frame: frame.clone() })
                 .collect();
-            store.append(
-                entries,
-                Box::new(move || {
-                    for (hub, frame) in assigned {
-                        hub.commit(frame);
-                    }
-                }),
-            )
+            // Not persisted: the seqs are free again, so the dashboard continues without a gap.
+            let rewinds: Vec<(Arc<Hub>, u64)> = assigned.iter().map(|(hub, frame)| (hub.clone(), frame.seq - 1)).collect();
+            let on_fail = Box::new(move || {
+                for (hub, before) in rewinds {
+                    hub.rewind(before);
+                }
+            });
+            let on_commit = Box::new(move || {
+                for (hub, frame) in assigned {
+                    hub.commit(frame);
+                }
+            });
+            store.append(entries, on_commit, on_fail)
         };
         match committed.await {
             Ok(Ok(())) => Ok(()),

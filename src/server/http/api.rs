@@ -3,16 +3,21 @@
 use super::ApiError;
 use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
 use crate::server::{
-    store::{history::HistoryQuery, tier::parse_step},
+    store::{
+        history::HistoryQuery,
+        Health,
+        tier::{parse_step, Tier},
+    },
     AppState,
 };
 use axum::{
     extract::{Path, Query, State},
-    http::header,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
+use serde_json::json;
 
 pub async fn dashboards(State(state): State<AppState>) -> Json<Vec<DashboardSummary>> {
     Json(state.broker.dashboards().await)
@@ -68,7 +73,8 @@ pub async fn history(
         let asked = (to - from) / step_ms;
         return Err(ApiError::BadRequest(format!("{asked} buckets asked for; at most {MAX_BUCKETS}: use a larger step")));
     }
-    let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms };
+    let tier = Tier::for_step(step_ms).ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
+    let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier };
     let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
     match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
         Ok(Some(buckets)) => Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets })),
@@ -80,6 +86,15 @@ pub async fn history(
     }
 }
 
-pub async fn healthz() -> &'static str {
-    "ok"
+/// `ok` while the server serves and stores; `503` with what is wrong while the history store
+/// refuses writes (a full disk), so an orchestrator can act on it.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.as_ref().map(|store| store.health()) {
+        Some(Health::Failing { since, error, refused }) => {
+            let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as Millis);
+            let body = json!({ "status": "failing", "store": { "error": error, "since": since, "refused": refused } });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        _ => "ok".into_response(),
+    }
 }

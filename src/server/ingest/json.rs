@@ -47,7 +47,9 @@ pub async fn ingest(
     }
     let publications = parse_batch(&body?, crate::server::now_millis())?;
     let accepted = publications.len();
-    apply(&state, publications).await.inspect_err(|error| tracing::warn!(%error, "ingest not applied"))?;
+    // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
+    // logs its own failure once.
+    apply(&state, publications).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 

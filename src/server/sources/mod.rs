@@ -62,6 +62,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut interval = tokio::time::interval(tick);
+    // Failed publishes in a row: a failing store refuses every tick, logged once.
+    let mut failures: u64 = 0;
     // After a stall, keep the rhythm instead of bursting to catch up.
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -72,8 +74,17 @@ pub async fn run(
         let ts = super::now_millis();
         let Some(metrics) = source.sample(ts) else { continue };
         let publication = Publication { dashboard: dashboard.clone(), ts, metrics };
-        if let Err(error) = broker.publish(vec![publication]).await {
-            tracing::warn!(%error, dashboard, "source could not publish");
+        match broker.publish(vec![publication]).await {
+            Err(error) if failures == 0 => {
+                tracing::warn!(%error, dashboard, "source cannot publish; retrying every tick");
+                failures = 1;
+            }
+            Err(_) => failures += 1,
+            Ok(()) if failures > 0 => {
+                tracing::info!(dashboard, failures, "source publishes again");
+                failures = 0;
+            }
+            Ok(()) => {}
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct HistoryQuery {
     pub from: Millis,
     pub to: Millis,
     pub step_ms: Millis,
+    /// The tier that answers `step_ms` (`Tier::for_step`).
+    pub tier: Tier,
 }
 
 /// Reader connections, opened on demand and reused.
@@ -42,8 +44,7 @@ impl Readers {
 }
 
 fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Bucket>>, StoreError> {
-    let tier = Tier::for_step(query.step_ms)
-        .ok_or_else(|| StoreError::Sqlite(format!("step {} ms is not whole seconds", query.step_ms)))?;
+    let tier = query.tier;
     let metric: Option<i64> = connection
         .prepare_cached("SELECT id FROM metrics WHERE dashboard = ?1 AND name = ?2")?
         .query_row(params![query.dashboard, query.metric], |row| row.get(0))

@@ -3,6 +3,10 @@
 //! tiers (`tier`; the per-second one a minute per row, `seconds`). One writer thread (`writer`) owns all writes and commits whatever has queued
 //! up in one transaction (group commit); readers (`history`) use their own connections.
 //!
+//! Failure: a commit that fails (a full disk) fails its appends, and the broker takes their
+//! seqs back (`on_fail`); the writer then reports itself failing (`Store::health`, logged once
+//! with a count), probes with backoff, and takes writes again as soon as one succeeds.
+//!
 //! Durability: an append resolves only after its transaction committed. In WAL mode with
 //! `synchronous=NORMAL` (the default, `--sync normal`) a commit is a `write()` into the WAL
 //! file, so it survives the server being killed (`kill -9`, a crash); with `--sync full` each
@@ -20,7 +24,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{mpsc, Arc, Mutex},
     thread::JoinHandle,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 use tier::{Retention, Tier};
 use tokio::sync::oneshot;
@@ -45,19 +49,44 @@ pub struct StoreOptions {
     pub maintenance_interval: Duration,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("history store: {0}")]
-    Sqlite(String),
-    #[error("history store is closed")]
-    Closed,
+    Sqlite(#[from] rusqlite::Error),
+    #[error("history store: cannot create {path}: {source}", path = .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("history store: cannot start the writer: {0}")]
+    Thread(std::io::Error),
+    /// What the store holds cannot be read back.
+    #[error("history store: dashboard '{dashboard}': {reason}")]
+    Corrupt { dashboard: String, reason: String },
+    /// The writer is failing and waits before trying again; the append was not attempted.
+    #[error("history store is failing ({0}); not retried yet")]
+    Failing(String),
+    /// The append's seqs follow updates that failed; the broker has taken them back.
+    #[error("history store: an earlier write failed; this one was not attempted")]
+    OutOfOrder,
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError::Sqlite(error.to_string())
-    }
+/// An append's outcome, shared by every append of one commit.
+pub type Appended = Result<(), Arc<StoreError>>;
+
+/// Whether the store takes writes; served by `/healthz` and to the page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Health {
+    Ok,
+    Failing {
+        /// The first failure of this episode.
+        since: SystemTime,
+        /// What the last attempt said.
+        error: String,
+        /// Appends refused since.
+        refused: u64,
+    },
 }
+
+/// Run by the writer thread after an append committed or failed.
+pub type Callback = Box<dyn FnOnce() + Send>;
 
 /// One update to persist, with the epoch of its dashboard.
 pub struct Entry {
@@ -87,9 +116,11 @@ enum Message {
 
 /// A handle on the store; cheap to share.
 pub struct Store {
-    sender: Mutex<mpsc::Sender<Message>>,
+    /// `Sender` is `Sync`: appends from many tasks need no lock of their own.
+    sender: mpsc::Sender<Message>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: history::Readers,
+    health: Arc<Mutex<Health>>,
 }
 
 const SCHEMA: &str = "
@@ -106,6 +137,11 @@ CREATE TABLE IF NOT EXISTS updates (
     json      TEXT NOT NULL,
     PRIMARY KEY (dashboard, seq)
 ) WITHOUT ROWID;
+-- One row the writer rewrites to learn whether writes work again after a failure.
+CREATE TABLE IF NOT EXISTS writer_probe (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS metrics (
     id        INTEGER PRIMARY KEY,
     dashboard TEXT NOT NULL,
@@ -146,9 +182,7 @@ impl Store {
     /// Opens (or creates) the store at `options.path` and reads back every dashboard.
     pub fn open(options: StoreOptions) -> Result<(Store, Vec<RecoveredDashboard>), StoreError> {
         if let Some(folder) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|error| {
-                StoreError::Sqlite(format!("cannot create {}: {error}", folder.display()))
-            })?;
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Io { path: folder.to_owned(), source })?;
         }
         let connection = connect(&options.path, options.sync, OpenFlags::default())?;
         // The writer revisits the newest pages of every metric on each commit: keep them in
@@ -163,33 +197,37 @@ impl Store {
         seconds::migrate_rows_per_second(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
-        let state = writer::WriterState::load(connection, &options, &recovered)?;
+        let health = Arc::new(Mutex::new(Health::Ok));
+        let state = writer::WriterState::load(connection, &options, &recovered, health.clone())?;
         let writer = std::thread::Builder::new()
             .name("livedash-store".into())
             .spawn(move || writer::run(state, receiver))
-            .map_err(|error| StoreError::Sqlite(format!("cannot start the writer: {error}")))?;
+            .map_err(StoreError::Thread)?;
         let readers = history::Readers::new(options.path.clone(), options.sync);
-        let store = Store { sender: Mutex::new(sender), writer: Mutex::new(Some(writer)), readers };
+        let store = Store { sender, writer: Mutex::new(Some(writer)), readers, health };
         Ok((store, recovered))
     }
 
-    /// Queues `entries` for the next commit. `on_commit` runs on the writer thread right after
-    /// the commit, in the order appends were queued; the receiver resolves after it.
-    pub fn append(
-        &self,
-        entries: Vec<Entry>,
-        on_commit: Box<dyn FnOnce() + Send>,
-    ) -> oneshot::Receiver<Result<(), StoreError>> {
+    /// Queues `entries` (consecutive seqs per dashboard, following what was committed or
+    /// appended before) for the next commit. `on_commit` runs on the writer thread right after
+    /// the commit, in the order appends were queued; `on_fail` instead when the append fails
+    /// (the seqs are free again). The receiver resolves after either.
+    pub fn append(&self, entries: Vec<Entry>, on_commit: Callback, on_fail: Callback) -> oneshot::Receiver<Appended> {
         let (ack, acked) = oneshot::channel();
-        let job = writer::Job { entries, on_commit, ack };
+        let job = writer::Job { entries, on_commit, on_fail, ack };
         // If the writer is gone the job (and its ack sender) is dropped: the receiver errors.
-        let _ = self.sender.lock().expect("store sender lock poisoned").send(Message::Append(job));
+        let _ = self.sender.send(Message::Append(job));
         acked
+    }
+
+    /// Whether the store takes writes now.
+    pub fn health(&self) -> Health {
+        self.health.lock().expect("store health lock poisoned").clone()
     }
 
     /// Writes what is queued and stops the writer. Appends after this fail.
     pub fn close(&self) {
-        let _ = self.sender.lock().expect("store sender lock poisoned").send(Message::Close);
+        let _ = self.sender.send(Message::Close);
         if let Some(writer) = self.writer.lock().expect("store writer lock poisoned").take() {
             if writer.join().is_err() {
                 tracing::error!("the store writer panicked");
@@ -219,15 +257,17 @@ fn recover(
     for row in found {
         let (id, epoch, seq, ts, latest) = row?;
         let seq = seq as u64;
-        let latest: Metrics = serde_json::from_str(&latest)
-            .map_err(|error| StoreError::Sqlite(format!("dashboard '{id}': bad latest values: {error}")))?;
+        let latest: Metrics = serde_json::from_str(&latest).map_err(|error| StoreError::Corrupt {
+            dashboard: id.clone(),
+            reason: format!("bad latest values: {error}"),
+        })?;
         let first = seq.saturating_sub(replay_capacity as u64);
         let mut log = Vec::new();
         for json in updates.query_map(rusqlite::params![id, first as i64], |row| row.get::<_, String>(0))? {
             let json = json?;
             match serde_json::from_str::<ServerMessage>(&json) {
                 Ok(ServerMessage::Update(update)) => log.push(Frame::update(Arc::new(update))),
-                _ => return Err(StoreError::Sqlite(format!("dashboard '{id}': unreadable update"))),
+                _ => return Err(StoreError::Corrupt { dashboard: id, reason: "unreadable update".into() }),
             }
         }
         let metrics = names.query_map([&id], |row| row.get(0))?.collect::<Result<_, _>>()?;
@@ -260,11 +300,12 @@ mod tests {
     }
 
     async fn append(store: &Store, entries: Vec<Entry>) {
-        store.append(entries, Box::new(|| {})).await.unwrap().unwrap();
+        store.append(entries, Box::new(|| {}), Box::new(|| {})).await.unwrap().unwrap();
     }
 
     fn query(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis) -> Vec<crate::protocol::Bucket> {
-        let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms };
+        let tier = Tier::for_step(step_ms).unwrap();
+        let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms, tier };
         store.readers().history(&query).unwrap().unwrap_or_default()
     }
 

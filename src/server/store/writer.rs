@@ -2,11 +2,18 @@
 //! in one transaction (group commit), merging the batch's points in memory first so the
 //! per-second tier gets one upsert per (metric, minute) and each rollup tier one per (metric,
 //! bucket), however many points fell in them, and enforces retention between commits.
+//!
+//! A commit that fails (a full disk) changes nothing here or in the hubs: the dashboard rows
+//! and metric ids it would have added are kept aside until it succeeds, and its appends' seqs
+//! are handed back (`on_fail`). Appends queued behind it on those seqs are refused without an
+//! attempt (`OutOfOrder`). While failing, the writer tries again with backoff (appends that
+//! come in between are refused), probing by itself when nothing comes, and reports its state
+//! through `Health`: one log line when it starts failing, one with a count when it recovers.
 
 use super::{
     seconds::{self, MinuteCells},
     tier::{Aggregate, Retention, Tier},
-    Entry, Message, RecoveredDashboard, StoreError, StoreOptions,
+    Appended, Callback, Entry, Health, Message, RecoveredDashboard, StoreError, StoreOptions,
 };
 use crate::model::latest::Latest;
 use crate::protocol::Millis;
@@ -15,21 +22,27 @@ use rusqlite::{params, Connection};
 // (keys are ids and timestamps) and cost 3% of its time.
 use rustc_hash::FxHashMap as HashMap;
 use std::{
-    sync::{mpsc, Arc},
-    time::{Duration, Instant},
+    sync::{mpsc, Arc, Mutex},
+    time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::oneshot;
 
 pub struct Job {
     pub entries: Vec<Entry>,
-    pub on_commit: Box<dyn FnOnce() + Send>,
-    pub ack: oneshot::Sender<Result<(), StoreError>>,
+    pub on_commit: Callback,
+    pub on_fail: Callback,
+    pub ack: oneshot::Sender<Appended>,
 }
+
+/// The first wait before trying again after a failed commit, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// Appends committed together at most (bounds one transaction's size and latency).
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
 /// A dashboard's row as the writer last wrote it.
+#[derive(Clone)]
 struct DashboardRow {
     epoch: Arc<str>,
     seq: u64,
@@ -46,9 +59,9 @@ pub struct WriterState {
     dashboards: HashMap<String, DashboardRow>,
     /// Metric ids by dashboard, then name.
     metric_ids: HashMap<String, HashMap<String, i64>>,
-    /// Set after a commit failed: the hub's seqs ran ahead of the store, so nothing more is
-    /// accepted until a restart (which resumes from what was committed).
-    failed: Option<StoreError>,
+    health: Arc<Mutex<Health>>,
+    /// While failing: when to try again, and the wait after that.
+    retry: Option<(Instant, Duration)>,
 }
 
 impl WriterState {
@@ -56,6 +69,7 @@ impl WriterState {
         connection: Connection,
         options: &StoreOptions,
         recovered: &[RecoveredDashboard],
+        health: Arc<Mutex<Health>>,
     ) -> Result<Self, StoreError> {
         let dashboards = recovered
             .iter()
@@ -85,7 +99,8 @@ impl WriterState {
             maintenance_interval: options.maintenance_interval,
             dashboards,
             metric_ids,
-            failed: None,
+            health,
+            retry: None,
         })
     }
 }
@@ -100,11 +115,18 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             }
             next_maintenance = Instant::now() + state.maintenance_interval;
         }
-        let wait = next_maintenance.saturating_duration_since(Instant::now());
-        let first = match receiver.recv_timeout(wait) {
+        let wake = state.retry.map_or(next_maintenance, |(at, _)| at.min(next_maintenance));
+        let first = match receiver.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Message::Append(job)) => job,
             Ok(Message::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Nothing to write, but failing: find out whether writes work again.
+                if state.retry.is_some_and(|(at, _)| Instant::now() >= at) {
+                    let probed = state.probe();
+                    state.record(probed.map_err(Arc::new), 0);
+                }
+                continue;
+            }
         };
         let mut jobs = vec![first];
         let mut closing = false;
@@ -118,22 +140,7 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
                 Err(_) => break,
             }
         }
-        let result = match &state.failed {
-            Some(error) => Err(error.clone()),
-            None => state.commit(&jobs),
-        };
-        if let Err(error) = &result {
-            if state.failed.is_none() {
-                tracing::error!(%error, "commit failed; refusing further writes until restarted");
-                state.failed = Some(error.clone());
-            }
-        }
-        for job in jobs {
-            if result.is_ok() {
-                (job.on_commit)();
-            }
-            let _ = job.ack.send(result.clone());
-        }
+        state.write(jobs);
         if closing {
             break;
         }
@@ -144,34 +151,137 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
 }
 
 impl WriterState {
+    /// Commits the jobs that continue their dashboards' seqs and answers every job.
+    fn write(&mut self, jobs: Vec<Job>) {
+        let (jobs, out_of_order) = self.in_order(jobs);
+        for job in out_of_order {
+            fail(job, Arc::new(StoreError::OutOfOrder));
+        }
+        if jobs.is_empty() {
+            return;
+        }
+        let result = match self.retry {
+            Some((at, _)) if Instant::now() < at => Err(Arc::new(StoreError::Failing(self.last_error()))),
+            _ => self.commit(&jobs).map_err(Arc::new),
+        };
+        self.record(result.clone().map(|_| ()), jobs.len() as u64);
+        for job in jobs {
+            match &result {
+                Ok(()) => {
+                    (job.on_commit)();
+                    let _ = job.ack.send(Ok(()));
+                }
+                Err(error) => fail(job, error.clone()),
+            }
+        }
+    }
+
+    /// Splits `jobs` into those whose seqs follow what is committed (and the jobs before them
+    /// in this batch), and those that follow seqs which failed.
+    fn in_order(&self, jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
+        // The seq each dashboard's next update must carry, after the jobs taken so far.
+        let mut next: HashMap<String, u64> = HashMap::default();
+        let (mut fit, mut stale) = (Vec::with_capacity(jobs.len()), Vec::new());
+        for job in jobs {
+            // The same, within this job.
+            let mut claimed: HashMap<&str, u64> = HashMap::default();
+            let continues = job.entries.iter().all(|entry| {
+                let update = entry.frame.logged();
+                let dashboard = update.dashboard.as_str();
+                let want = claimed.get(dashboard).or_else(|| next.get(dashboard)).copied().unwrap_or_else(|| {
+                    self.dashboards.get(dashboard).map_or(0, |row| row.seq) + 1
+                });
+                claimed.insert(dashboard, update.seq + 1);
+                update.seq == want
+            });
+            if continues {
+                next.extend(claimed.into_iter().map(|(dashboard, seq)| (dashboard.to_owned(), seq)));
+                fit.push(job);
+            } else {
+                stale.push(job);
+            }
+        }
+        (fit, stale)
+    }
+
+    /// Takes note of an attempt's outcome: logs the start and the end of a failing episode
+    /// once each, and schedules the next attempt with backoff while failing.
+    fn record(&mut self, result: Result<(), Arc<StoreError>>, appends: u64) {
+        let mut health = self.health.lock().expect("store health lock poisoned");
+        match (result, &mut *health) {
+            (Ok(()), Health::Ok) => {}
+            (Ok(()), Health::Failing { since, refused, .. }) => {
+                let failed_for = since.elapsed().unwrap_or_default();
+                tracing::info!(refused = *refused, ?failed_for, "history store writes again");
+                *health = Health::Ok;
+                self.retry = None;
+            }
+            (Err(error), Health::Ok) => {
+                tracing::error!(%error, "history store cannot write; refusing writes and retrying with backoff");
+                *health = Health::Failing { since: SystemTime::now(), error: error.to_string(), refused: appends };
+                self.retry = Some((Instant::now() + RETRY_FIRST, RETRY_FIRST));
+            }
+            (Err(error), Health::Failing { error: last, refused, .. }) => {
+                *refused += appends;
+                // Refusals while waiting do not move the next attempt; failed attempts do.
+                if !matches!(*error, StoreError::Failing(_)) {
+                    *last = error.to_string();
+                    let wait = self.retry.map_or(RETRY_FIRST, |(_, wait)| (wait * 2).min(RETRY_MAX));
+                    self.retry = Some((Instant::now() + wait, wait));
+                }
+            }
+        }
+    }
+
+    fn last_error(&self) -> String {
+        match &*self.health.lock().expect("store health lock poisoned") {
+            Health::Failing { error, .. } => error.clone(),
+            Health::Ok => String::new(),
+        }
+    }
+
+    /// One small write, to learn whether the store takes writes again.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO writer_probe (id, ts) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts",
+            params![crate::server::now_millis()],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
     /// Writes every job's updates, dashboard rows and merged points in one transaction.
     fn commit(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
         let mut minutes: HashMap<(i64, Millis), MinuteCells> = HashMap::default();
         let mut buckets: HashMap<(Tier, i64, Millis), Aggregate> = HashMap::default();
-        let mut touched: Vec<String> = Vec::new();
+        // The rows and ids this commit changes, kept apart until it succeeds.
+        let mut rows: HashMap<String, DashboardRow> = HashMap::default();
+        let mut new_ids: HashMap<(String, String), i64> = HashMap::default();
         {
             let mut insert_update = transaction
                 .prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
-                let update = entry.frame.update.as_deref().expect("stored frames are updates");
+                let update = entry.frame.logged();
                 insert_update.execute(params![update.dashboard, update.seq as i64, entry.frame.json.as_str()])?;
-                let row = self.dashboards.entry(update.dashboard.clone()).or_insert_with(|| DashboardRow {
-                    epoch: entry.epoch.clone(),
-                    seq: 0,
-                    ts: 0,
-                    latest: Latest::default(),
-                });
-                if !touched.contains(&update.dashboard) {
-                    touched.push(update.dashboard.clone());
+                if !rows.contains_key(&update.dashboard) {
+                    let row = self.dashboards.get(&update.dashboard).cloned().unwrap_or_else(|| DashboardRow {
+                        epoch: entry.epoch.clone(),
+                        seq: 0,
+                        ts: 0,
+                        latest: Latest::default(),
+                    });
+                    rows.insert(update.dashboard.clone(), row);
                 }
+                let row = rows.get_mut(&update.dashboard).expect("inserted above");
                 row.epoch = entry.epoch.clone();
                 row.seq = update.seq;
                 row.ts = row.ts.max(update.ts);
                 row.latest.apply(update.ts, &update.metrics);
                 let (minute, second) = MinuteCells::locate(update.ts);
                 for (name, &value) in &update.metrics {
-                    let metric = metric_id(&transaction, &mut self.metric_ids, &update.dashboard, name)?;
+                    let metric = metric_id(&transaction, &self.metric_ids, &mut new_ids, &update.dashboard, name)?;
                     minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
                     for tier in Tier::ROLLUPS {
                         buckets
@@ -204,13 +314,16 @@ impl WriterState {
                  ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq,
                    ts = excluded.ts, latest = excluded.latest",
             )?;
-            for id in &touched {
-                let row = &self.dashboards[id];
+            for (id, row) in &rows {
                 let latest = serde_json::to_string(row.latest.values()).expect("numbers serialize");
                 write_row.execute(params![id, &*row.epoch, row.seq as i64, row.ts, latest])?;
             }
         }
         transaction.commit()?;
+        self.dashboards.extend(rows);
+        for ((dashboard, name), id) in new_ids {
+            self.metric_ids.entry(dashboard).or_default().insert(name, id);
+        }
         Ok(())
     }
 
@@ -242,20 +355,32 @@ impl WriterState {
     }
 }
 
-/// The id of `dashboard`'s metric `name`, created on first use.
+/// The id of `dashboard`'s metric `name`, created on first use (in `new_ids` until the
+/// transaction commits).
 fn metric_id(
     transaction: &rusqlite::Transaction<'_>,
-    ids: &mut HashMap<String, HashMap<String, i64>>,
+    ids: &HashMap<String, HashMap<String, i64>>,
+    new_ids: &mut HashMap<(String, String), i64>,
     dashboard: &str,
     name: &str,
 ) -> Result<i64, StoreError> {
     if let Some(&id) = ids.get(dashboard).and_then(|names| names.get(name)) {
         return Ok(id);
     }
+    let key = (dashboard.to_owned(), name.to_owned());
+    if let Some(&id) = new_ids.get(&key) {
+        return Ok(id);
+    }
     transaction
         .prepare_cached("INSERT INTO metrics (dashboard, name) VALUES (?1, ?2)")?
         .execute(params![dashboard, name])?;
     let id = transaction.last_insert_rowid();
-    ids.entry(dashboard.to_owned()).or_default().insert(name.to_owned(), id);
+    new_ids.insert(key, id);
     Ok(id)
+}
+
+/// Answers a job that was not committed: its seqs are handed back first.
+fn fail(job: Job, error: Arc<StoreError>) {
+    (job.on_fail)();
+    let _ = job.ack.send(Err(error));
 }
