@@ -60,3 +60,17 @@ pub async fn load_snapshot(dashboard: String) -> Result<Option<Snapshot>, Server
         Err(error) => Err(ServerFnError::new(error.to_string())),
     }
 }
+
+/// What is wrong with the history store, when something is (a full disk): the page says so,
+/// since values it cannot store are not shown either. `None` when all is well.
+#[server(endpoint = "store_problem", output = Post<JsonText>)]
+pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
+    use crate::server::store::Health;
+    let state = use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    Ok(match state.store.map(|store| store.health()) {
+        Some(Health::Failing { error, refused, .. }) => {
+            Some(format!("The history store cannot write ({error}); {refused} writes refused. New values are not saved or shown until it recovers."))
+        }
+        _ => None,
+    })
+}

@@ -82,6 +82,10 @@ async fn a_full_disk_refuses_writes_then_recovers_by_itself_when_space_returns()
     let (status, text) = health(&running).await;
     assert_eq!(status, 503, "healthz tells an orchestrator: {text}");
     assert!(text.contains("failing") && text.contains("full"), "{text}");
+    // What the page's banner asks.
+    let problem = reqwest::Client::new().post(http_url(&running, "/api/store_problem")).send().await.unwrap();
+    let problem: Option<String> = problem.json().await.unwrap();
+    assert!(problem.is_some_and(|text| text.contains("full") && text.contains("not saved or shown")));
 
     // Refused, and nothing of it was applied: the subscriber sees nothing, the seq is unchanged.
     let (status, answer) = ingest(&running, r#"{"dashboard":"shop","metrics":{"x":2}}"#).await;
@@ -97,6 +101,8 @@ async fn a_full_disk_refuses_writes_then_recovers_by_itself_when_space_returns()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(health(&running).await.1, "ok");
+    let problem = reqwest::Client::new().post(http_url(&running, "/api/store_problem")).send().await.unwrap();
+    assert_eq!(problem.json::<Option<String>>().await.unwrap(), None, "the banner goes away");
     push(&running, "shop", 3.0).await;
     let update = expect_update(&mut socket).await;
     assert_eq!((update.seq, update.metrics["x"]), (before.seq + 1, 3.0), "no gap: refused seqs were taken back");

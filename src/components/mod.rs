@@ -5,4 +5,5 @@ pub mod connection_badge;
 pub mod connection_banner;
 pub mod connection_panel;
 pub mod metric_card;
+pub mod store_banner;
 pub mod window_picker;

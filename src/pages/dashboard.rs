@@ -9,7 +9,7 @@ use crate::client::{
 };
 use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
-    connection_panel::ConnectionPanel, metric_card::MetricCard,
+    connection_panel::ConnectionPanel, metric_card::MetricCard, store_banner::StoreBanner,
     window_picker::WindowPicker,
 };
 use crate::loaders::load_snapshot;
@@ -70,6 +70,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
                 <ConnectionBadge/>
             </header>
             <ConnectionBanner/>
+            <StoreBanner/>
             <ConnectionPanel/>
             <div class="cards">
                 <For each=definitions key=|d| d.name.clone() let:definition>
