@@ -58,16 +58,20 @@ fn print_startup(settings: &livedash::server::settings::Settings) {
             "livedash history: {} (sync {:?}; kept {} per second, {} per minute, {} per hour, {} per day)",
             settings.data.display(),
             settings.sync,
-            humantime::format_duration(settings.retain_seconds),
-            humantime::format_duration(settings.retain_minutes),
-            humantime::format_duration(settings.retain_hours),
-            humantime::format_duration(settings.retain_days),
+            settings.retain_seconds,
+            settings.retain_minutes,
+            settings.retain_hours,
+            settings.retain_days,
         );
     } else {
         println!("livedash history: in memory only (--persist false)");
     }
     for dashboard in &settings.dashboards {
-        let sources: Vec<String> = dashboard.sources.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
+        let running = settings.running_sources(dashboard);
+        if running.is_empty() && dashboard.built_in {
+            continue;
+        }
+        let sources: Vec<String> = running.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
         let fed = if sources.is_empty() { "ingest".to_owned() } else { format!("{} + ingest", sources.join(", ")) };
         println!("livedash dashboard: {} ({fed})", dashboard.id);
     }

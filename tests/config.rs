@@ -72,3 +72,28 @@ title = "Edge routers"
     assert_eq!(list[1]["definitions"][0]["unit"], "B/s");
     running.shutdown().await;
 }
+
+#[test]
+fn startup_says_what_was_configured() {
+    use std::io::{BufRead, BufReader};
+    let folder = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livedash"))
+        .args(["--addr", "127.0.0.1:0", "--simulator", "false", "--host-metrics", "true", "--retain-minutes", "90m"])
+        .arg("--data")
+        .arg(folder.path().join("livedash.sqlite"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("livedash listening"))
+        .collect();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    assert!(text.contains("kept 24h per second, 90m per minute, 365d per hour, 1825d per day"), "{text}");
+    assert!(text.contains("livedash dashboard: host (host + ingest)"), "{text}");
+    assert!(!text.contains("dashboard: main"), "the simulator is off, so main is not served: {text}");
+}

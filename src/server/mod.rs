@@ -157,25 +157,22 @@ async fn start_sources(state: &AppState) {
     let settings = &state.settings;
     for (index, dashboard) in settings.dashboards.iter().enumerate() {
         let mut feeding: Vec<Box<dyn Source>> = Vec::new();
-        for kind in &dashboard.sources {
+        for kind in settings.running_sources(dashboard) {
             match kind {
-                SourceKind::Simulator if settings.simulator => {
+                SourceKind::Simulator => {
                     let seed = now_millis() as u64 + index as u64;
                     feeding.push(Box::new(sources::simulator::Simulator::new(seed)));
                 }
-                SourceKind::Host if settings.host_metrics => {
+                SourceKind::Host => {
                     // sysinfo's first reads touch /proc and /sys: keep them off the async workers.
                     let collector = tokio::task::spawn_blocking(sources::host::HostCollector::new)
                         .await
                         .expect("host collector setup panicked");
                     feeding.push(Box::new(collector));
                 }
-                _ => {}
             }
         }
-        // Built-in dashboards whose sources are off are not shown; configured ones always are.
-        let configured = !dashboard.metrics.is_empty() || !dashboard.title.is_empty() || dashboard.sources.is_empty();
-        if feeding.is_empty() && !configured {
+        if feeding.is_empty() && dashboard.built_in {
             continue;
         }
         let built_in = feeding.first().map(|source| source.declaration());

@@ -25,6 +25,9 @@ pub struct DashboardConfig {
     pub sources: Vec<SourceKind>,
     /// Shown first, in this order; metrics the sources or ingest add follow.
     pub metrics: Vec<MetricConfig>,
+    /// One of the defaults used without a configuration file: not shown when its source is
+    /// turned off (a configured dashboard always is).
+    pub built_in: bool,
 }
 
 /// One metric as configured; absent fields come from the source's own definition.
@@ -59,6 +62,7 @@ pub fn default_dashboards() -> Vec<DashboardConfig> {
         title: String::new(),
         sources: vec![source],
         metrics: Vec::new(),
+        built_in: true,
     };
     vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]
 }

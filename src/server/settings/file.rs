@@ -123,7 +123,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             }
             metrics.push(metric);
         }
-        dashboards.push(DashboardConfig { id, title: dashboard.title, sources: dashboard.sources, metrics });
+        dashboards.push(DashboardConfig { id, title: dashboard.title, sources: dashboard.sources, metrics, built_in: false });
     }
     Ok(ConfigFile { settings, dashboards })
 }

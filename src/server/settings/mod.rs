@@ -5,13 +5,31 @@ pub mod dashboards;
 pub mod file;
 
 use super::store::{tier::Retention, StoreOptions, SyncMode};
-use dashboards::DashboardConfig;
+use dashboards::{DashboardConfig, SourceKind};
 use file::ConfigError;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| format!("{text:?}: {error} (e.g. 24h, 30d)"))
+}
+
+/// A duration as it was written (`365d`), so that startup can say what was configured rather
+/// than humantime's `11months 30days 3h 50m 24s`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WrittenDuration {
+    pub duration: Duration,
+    text: String,
+}
+
+impl std::fmt::Display for WrittenDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn parse_written_duration(text: &str) -> Result<WrittenDuration, String> {
+    Ok(WrittenDuration { duration: parse_duration(text)?, text: text.trim().to_owned() })
 }
 
 /// `normal` or `full`; the store itself knows nothing of flags.
@@ -134,20 +152,20 @@ pub struct Settings {
     pub sync: SyncMode,
 
     /// How long per-second history is kept.
-    #[arg(long, env = "LIVEDASH_RETAIN_SECONDS", default_value = "24h", value_parser = parse_duration)]
-    pub retain_seconds: Duration,
+    #[arg(long, env = "LIVEDASH_RETAIN_SECONDS", default_value = "24h", value_parser = parse_written_duration)]
+    pub retain_seconds: WrittenDuration,
 
     /// How long per-minute rollups are kept.
-    #[arg(long, env = "LIVEDASH_RETAIN_MINUTES", default_value = "30d", value_parser = parse_duration)]
-    pub retain_minutes: Duration,
+    #[arg(long, env = "LIVEDASH_RETAIN_MINUTES", default_value = "30d", value_parser = parse_written_duration)]
+    pub retain_minutes: WrittenDuration,
 
     /// How long per-hour rollups are kept.
-    #[arg(long, env = "LIVEDASH_RETAIN_HOURS", default_value = "365d", value_parser = parse_duration)]
-    pub retain_hours: Duration,
+    #[arg(long, env = "LIVEDASH_RETAIN_HOURS", default_value = "365d", value_parser = parse_written_duration)]
+    pub retain_hours: WrittenDuration,
 
     /// How long per-day rollups are kept.
-    #[arg(long, env = "LIVEDASH_RETAIN_DAYS", default_value = "1825d", value_parser = parse_duration)]
-    pub retain_days: Duration,
+    #[arg(long, env = "LIVEDASH_RETAIN_DAYS", default_value = "1825d", value_parser = parse_written_duration)]
+    pub retain_days: WrittenDuration,
 
     /// How often old history is deleted.
     #[arg(long, env = "LIVEDASH_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_duration)]
@@ -225,16 +243,26 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The sources of `dashboard` that run: those not turned off by `--simulator false` or
+    /// `--host-metrics false`.
+    pub fn running_sources(&self, dashboard: &DashboardConfig) -> Vec<SourceKind> {
+        let on = |kind: &SourceKind| match kind {
+            SourceKind::Simulator => self.simulator,
+            SourceKind::Host => self.host_metrics,
+        };
+        dashboard.sources.iter().copied().filter(on).collect()
+    }
+
     /// The history store's options, when persistence is on.
     pub fn store_options(&self) -> Option<StoreOptions> {
         self.persist.then(|| StoreOptions {
             path: self.data.clone(),
             sync: self.sync,
             retention: Retention {
-                second: self.retain_seconds,
-                minute: self.retain_minutes,
-                hour: self.retain_hours,
-                day: self.retain_days,
+                second: self.retain_seconds.duration,
+                minute: self.retain_minutes.duration,
+                hour: self.retain_hours.duration,
+                day: self.retain_days.duration,
             },
             replay_capacity: self.replay_capacity,
             maintenance_interval: self.retention_interval,
