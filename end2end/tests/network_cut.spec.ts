@@ -8,11 +8,10 @@ test('a 5 second network cut: banner within the heartbeat bound, stale data, the
   try {
     const dashboard = new DashboardPage(page, 'main');
     // Heartbeat 1 s: a silent connection is declared dead after 2 s.
-    await page.goto(`http://127.0.0.1:${proxy.port}/d/main?heartbeatMs=1000`);
-    await dashboard.waitForHydration();
+    await dashboard.goto({ base: `http://127.0.0.1:${proxy.port}`, params: { heartbeatMs: 1000 } });
     await expect(dashboard.badge).toHaveText('live');
-    await expect(page.getByTestId('panel-rtt')).toHaveText(/\d+ ms/);
-    const banner = page.getByTestId('connection-banner');
+    await expect(dashboard.panel('rtt')).toHaveText(/\d+ ms/);
+    const banner = dashboard.banner;
     const seqBefore = await dashboard.seq();
 
     proxy.cut();
@@ -29,8 +28,8 @@ test('a 5 second network cut: banner within the heartbeat bound, stale data, the
     await expect(banner).toBeHidden();
     await expect(dashboard.root).toHaveAttribute('data-stale', 'false');
     // The updates published during the cut were replayed, in order, none twice, none missing.
-    await expect(page.getByTestId('panel-recovery')).toHaveText(/^resumed after seq \d+$/);
-    await expect(page.getByTestId('panel-reconnects')).toHaveText('1');
+    await expect(dashboard.panel('recovery')).toHaveText(/^resumed after seq \d+$/);
+    await expect(dashboard.panel('reconnects')).toHaveText('1');
     await expect(page.getByTestId('connection-panel')).toHaveAttribute('data-seq-anomalies', '0');
     await expect.poll(() => dashboard.seq()).toBeGreaterThan(seqDuringCut + 4);
     await page.screenshot({ path: 'test-results/after-network-cut.png' });

@@ -16,10 +16,9 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
 
   const dashboard = new DashboardPage(page, 'main');
   // Short heartbeats so a dead connection is noticed within a second.
-  await page.goto('/d/main?maxAttempts=2&heartbeatMs=500&backoffMs=300&backoffCapMs=600');
-  await dashboard.waitForHydration();
+  await dashboard.goto({ params: { maxAttempts: 2, heartbeatMs: 500, backoffMs: 300, backoffCapMs: 600 } });
   await expect(dashboard.badge).toHaveText('live');
-  const banner = page.getByTestId('connection-banner');
+  const banner = dashboard.banner;
   await expect(banner).toBeHidden();
   await expect(dashboard.root).toHaveAttribute('data-stale', 'false');
 
@@ -28,8 +27,8 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
   for (const ws of open) await ws.close();
   await expect(banner).toBeVisible();
   await expect(banner).toHaveAttribute('data-state', 'reconnecting');
-  await expect(page.getByTestId('banner-message')).toHaveText(/Reconnecting… attempt 1, next try in \d+ s\./);
-  await expect(page.getByTestId('banner-age')).toHaveText(/Last data \d+ s ago\./);
+  await expect(dashboard.bannerMessage).toHaveText(/Reconnecting… attempt 1, next try in \d+ s\./);
+  await expect(dashboard.bannerAge).toHaveText(/Last data \d+ s ago\./);
   await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
   await expect(dashboard.badge).toHaveAttribute('data-state', 'reconnecting');
   // Dimming fades in (a 0.3 s transition): wait for it rather than sample it mid-way.
@@ -38,7 +37,7 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
 
   // Two failed attempts later the page gives up and says so.
   await expect(banner).toHaveAttribute('data-state', 'offline', { timeout: 15_000 });
-  await expect(page.getByTestId('banner-message')).toHaveText('Offline: the server could not be reached after 2 attempts.');
+  await expect(dashboard.bannerMessage).toHaveText('Offline: the server could not be reached after 2 attempts.');
   await expect(dashboard.badge).toHaveText('offline');
   const seqOffline = await dashboard.seq();
   await page.screenshot({ path: 'test-results/offline.png' });
@@ -66,11 +65,10 @@ test('a server that refuses the client (close 4001) puts the page Offline at onc
   });
 
   const dashboard = new DashboardPage(page, 'main');
-  await page.goto('/d/main?heartbeatMs=500&backoffMs=200&backoffCapMs=400');
-  await dashboard.waitForHydration();
-  const banner = page.getByTestId('connection-banner');
+  await dashboard.goto({ params: { heartbeatMs: 500, backoffMs: 200, backoffCapMs: 400 } });
+  const banner = dashboard.banner;
   await expect(banner).toHaveAttribute('data-state', 'offline');
-  await expect(page.getByTestId('banner-message')).toHaveText(
+  await expect(dashboard.bannerMessage).toHaveText(
     'Offline: the server ended the connection (not signed in, or the session expired, code 4001) and asked not to retry.',
   );
   await expect(dashboard.root).toHaveAttribute('data-stale', 'true');

@@ -40,13 +40,12 @@ test('after a server restart the page reconnects by itself and resumes from the 
   let server = await startServer();
   try {
     const dashboard = new DashboardPage(page, 'main');
-    await page.goto(`http://127.0.0.1:${port}/d/main?heartbeatMs=1000`);
-    await dashboard.waitForHydration();
+    await dashboard.goto({ base: `http://127.0.0.1:${port}`, params: { heartbeatMs: 1000 } });
     await expect(dashboard.badge).toHaveText('live');
     const epoch = await dashboard.root.getAttribute('data-epoch');
 
     await stopServer(server);
-    await expect(page.getByTestId('connection-banner')).toBeVisible();
+    await expect(dashboard.banner).toBeVisible();
     await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
     server = await startServer();
 
@@ -54,7 +53,7 @@ test('after a server restart the page reconnects by itself and resumes from the 
     await expect(dashboard.root).toHaveAttribute('data-stale', 'false');
     // The store kept the epoch and seq, so the page resumed rather than starting over.
     await expect(dashboard.root).toHaveAttribute('data-epoch', epoch!);
-    await expect(page.getByTestId('panel-recovery')).toHaveText(/^resumed after seq \d+$/);
+    await expect(dashboard.panel('recovery')).toHaveText(/^resumed after seq \d+$/);
     await expect(page.getByTestId('connection-panel')).toHaveAttribute('data-seq-anomalies', '0');
     const seq = await dashboard.seq();
     await expect.poll(() => dashboard.seq(), { timeout: 8_000 }).toBeGreaterThan(seq + 1);
