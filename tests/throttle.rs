@@ -1,12 +1,13 @@
 //! Throttled subscriptions (`maxHz`) and slow readers over real sockets: a subscriber never
-//! sees more than it asked for, never a gap, and always ends at the true state.
+//! sees a gap and always ends at the true state. (The pace of a throttled feed is checked on
+//! `Feed` itself with paused time, `stream::feed` tests; here only what crosses the socket.)
 
 mod common;
 
 use common::*;
 use futures::StreamExt;
 use livedash::protocol::{ClientMessage, ServerMessage};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -35,29 +36,20 @@ async fn max_hz_merges_updates_and_keeps_seq_contiguous() {
             }
         })
     };
-    let started = Instant::now();
     let mut received = Vec::new();
     while held < snapshot.seq + 60 {
         let update = expect_update(&mut socket).await;
         let first = update.from_seq.unwrap_or(update.seq);
         assert_eq!(first, held + 1, "merged ranges are contiguous");
         held = update.seq;
-        received.push((Instant::now(), update));
+        received.push(update);
     }
     publisher.await.unwrap();
-    let elapsed = started.elapsed().as_secs_f64();
-    assert!(
-        (received.len() as f64) <= elapsed * 4.0 + 2.0,
-        "{} updates in {elapsed:.2} s at maxHz 4",
-        received.len()
-    );
-    for pair in received.windows(2) {
-        assert!(pair[1].0 - pair[0].0 >= Duration::from_millis(200), "at most 4 per second");
-    }
-    let last = &received.last().unwrap().1;
+    assert!(received.len() < 30, "60 updates in about 1.5 s at maxHz 4 were merged: {} sent", received.len());
+    let last = received.last().unwrap();
     assert_eq!(last.metrics["x"], 60.0, "latest value per metric wins");
     // `odd` last changed at 59: a merge that covered it still carries it.
-    let last_odd = received.iter().rev().find_map(|(_, u)| u.metrics.get("odd")).unwrap();
+    let last_odd = received.iter().rev().find_map(|u| u.metrics.get("odd")).unwrap();
     assert_eq!(*last_odd, 59.0);
     running.shutdown().await;
 }

@@ -28,7 +28,10 @@ impl Latest {
                 Some(held) if *held > ts => {}
                 Some(held) => {
                     *held = ts;
-                    self.values.insert(name.clone(), value);
+                    // Known metric: replaced in place, no key allocated (the common case).
+                    if let Some(held_value) = self.values.get_mut(name) {
+                        *held_value = value;
+                    }
                 }
                 None => {
                     self.at.insert(name.clone(), ts);

@@ -189,4 +189,46 @@ mod tests {
         let next = feed.next().await.unwrap();
         assert_eq!((next.seq, next.is_snapshot), (22, false));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_feed_merges_to_at_most_one_frame_per_interval_without_gaps() {
+        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(HubLimits::default()));
+        publish(&*broker, 1).await;
+        let throttle = Duration::from_millis(250);
+        let mut feed = Feed::open_throttled(broker.clone(), "a", None, Some(throttle)).await.unwrap();
+        let snapshot = feed.next().await.unwrap();
+        assert!(snapshot.is_snapshot);
+        // 60 updates, 25 ms apart (1.5 s), `x` counting them and `odd` on odd ones only.
+        let publisher = tokio::spawn({
+            let broker = broker.clone();
+            async move {
+                for i in 1..=60 {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    let mut metrics: Metrics = [("x".to_string(), f64::from(i))].into();
+                    if i % 2 == 1 {
+                        metrics.insert("odd".into(), f64::from(i));
+                    }
+                    broker.publish(vec![Publication { dashboard: "a".into(), ts: i64::from(i), metrics }]).await.unwrap();
+                }
+            }
+        });
+        let mut held = snapshot.seq;
+        let mut sent_at = Vec::new();
+        let mut last_odd = None;
+        while held < snapshot.seq + 60 {
+            let frame = feed.next().await.unwrap();
+            let update = frame.logged();
+            assert_eq!(update.first_seq(), held + 1, "merged ranges are contiguous");
+            held = update.seq;
+            last_odd = update.metrics.get("odd").copied().or(last_odd);
+            sent_at.push((Instant::now(), update.metrics["x"]));
+        }
+        publisher.await.unwrap();
+        for pair in sent_at.windows(2) {
+            assert!(pair[1].0 - pair[0].0 >= throttle, "at most one frame per 250 ms");
+        }
+        assert!(sent_at.len() <= 8, "1.5 s at 4 Hz: {} frames", sent_at.len());
+        assert_eq!(sent_at.last().unwrap().1, 60.0, "the latest value of each metric wins");
+        assert_eq!(last_odd, Some(59.0), "a metric that stopped changing keeps its last value");
+    }
 }

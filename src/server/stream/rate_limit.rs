@@ -1,7 +1,7 @@
 //! Protection against abusive clients: a token bucket for message rates. (Frame sizes are
 //! bounded by the WebSocket codec, connection counts by a semaphore in `AppState`.)
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Allows `rate` events per second on average and bursts of up to `burst`.
 #[derive(Debug)]

@@ -1,8 +1,9 @@
 //! The WebSocket transport, `GET /ws` (PROTOCOL.md). Framing lives here; meaning is in
-//! `Session::handle`. Each connection runs a reader and a writer side by side: the reader
-//! decodes client messages and starts or stops one `Feed` task per subscribed dashboard; the
-//! writer drains an outbox bounded in frames and in bytes into the socket, pings on an interval, and closes with 1001
-//! when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
+//! `Session::handle`. Each connection runs two loops side by side, generic over the socket's
+//! `Stream` and `Sink` halves so that tests drive them over channels with paused time:
+//! `read_loop` decodes client messages and starts or stops one `Feed` task per subscribed
+//! dashboard; `write_loop` drains an outbox bounded in frames and in bytes into the socket,
+//! pings on an interval, and closes with 1001 when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
 //! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
 //! that accepts no data for the write timeout.
 
@@ -21,17 +22,20 @@ use axum::{
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::{
     collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio_util::task::AbortOnDropHandle;
+use tokio::{
+    sync::{mpsc, OwnedSemaphorePermit, Semaphore},
+    time::Instant,
+};
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 /// Frames queued for one connection before its feeds wait (and, if it stays slow, fall behind
 /// and get resynced with a snapshot).
@@ -70,22 +74,58 @@ fn is_too_large(error: &axum::Error) -> bool {
 }
 
 /// Why a connection ended, and what to tell the client.
+#[derive(Debug, PartialEq)]
 enum Ending {
     /// The client closed or the socket failed: nothing more to send.
     Gone,
     Close(u16, &'static str),
 }
 
+/// When the client was last heard from, shared by the two loops of a connection.
+struct Heard {
+    since: Instant,
+    /// Milliseconds after `since`. Atomic only because the connection's future must be `Send`;
+    /// both loops run in one task.
+    at_ms: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Self {
+        Heard { since: Instant::now(), at_ms: AtomicU64::new(0) }
+    }
+
+    fn now(&self) {
+        self.at_ms.store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        Duration::from_millis((self.since.elapsed().as_millis() as u64).saturating_sub(self.at_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// The limits a connection's loops enforce.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// Pings go out this often; a client silent for two is dropped.
+    heartbeat: Duration,
+    /// A socket that takes no data for this long is dropped.
+    write_timeout: Duration,
+    max_messages_per_sec: f64,
+    message_burst: f64,
+}
+
 async fn serve(socket: WebSocket, state: AppState) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX_FRAMES);
-    let started = Instant::now();
-    // Milliseconds after `started` when the client was last heard from.
-    let last_heard = AtomicU64::new(0);
-    let heartbeat = state.settings.heartbeat;
-    let write_timeout = state.settings.write_timeout;
+    let settings = &state.settings;
+    let limits = Limits {
+        heartbeat: settings.heartbeat,
+        write_timeout: settings.write_timeout,
+        max_messages_per_sec: settings.max_messages_per_sec,
+        message_burst: settings.message_burst,
+    };
     let mut session = Session {
         broker: state.broker.clone(),
         telemetry: telemetry.clone(),
@@ -93,97 +133,100 @@ async fn serve(socket: WebSocket, state: AppState) {
         bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         feeds: HashMap::new(),
     };
-
-    let settings = &state.settings;
-    let mut limiter =
-        RateLimiter::new(settings.max_messages_per_sec, settings.message_burst, Instant::now());
-    let reader = async {
-        while let Some(read) = stream.next().await {
-            let message = match read {
-                Ok(message) => message,
-                Err(error) if is_too_large(&error) => {
-                    return Ending::Close(close_code::SIZE, "message too large");
-                }
-                Err(_) => return Ending::Gone,
-            };
-            last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            if !limiter.allow(Instant::now()) {
-                return Ending::Close(close_code::POLICY, "message rate limit exceeded");
-            }
-            match message {
-                Message::Text(text) => session.handle(&text).await,
-                Message::Binary(_) => {
-                    session
-                        .reply(ServerMessage::error(
-                            ErrorCode::BadRequest,
-                            "binary frames are not part of the protocol; send JSON text",
-                            None,
-                        ))
-                        .await
-                }
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => {}
-            }
-        }
-        Ending::Gone
-    };
-
-    let writer = async {
-        let mut ping = tokio::time::interval(heartbeat);
-        ping.reset();
-        // Made once: a fresh `cancelled()` per frame registered and unregistered a waiter on
-        // the token each time (measurable at 100,000 frames/s).
-        let shutdown = state.shutdown.cancelled();
-        tokio::pin!(shutdown);
-        loop {
-            // A frame's share of the byte budget is released once the socket has taken it.
-            let (message, _budget) = tokio::select! {
-                _ = &mut shutdown => {
-                    return Ending::Close(close_code::AWAY, "server shutting down");
-                }
-                message = outgoing.recv() => match message {
-                    Some(outgoing) => outgoing,
-                    None => return Ending::Gone,
-                },
-                _ = ping.tick() => {
-                    let silent_ms = (started.elapsed().as_millis() as u64)
-                        .saturating_sub(last_heard.load(Ordering::Relaxed));
-                    if silent_ms > 2 * heartbeat.as_millis() as u64 {
-                        telemetry.dropped_clients.inc();
-                        return Ending::Close(close_code::POLICY, "no answer to pings");
-                    }
-                    (Message::Ping(Default::default()), None)
-                }
-            };
-            let is_protocol_message = matches!(message, Message::Text(_));
-            tokio::select! {
-                _ = &mut shutdown => {
-                    return Ending::Close(close_code::AWAY, "server shutting down");
-                }
-                sent = tokio::time::timeout(write_timeout, sink.send(message)) => match sent {
-                    Ok(Ok(())) => {
-                        if is_protocol_message {
-                            telemetry.messages_sent.inc();
-                        }
-                    }
-                    Ok(Err(_)) => return Ending::Gone,
-                    // Hopelessly behind: its socket took no data for the whole timeout.
-                    Err(_) => {
-                        telemetry.dropped_clients.inc();
-                        return Ending::Close(close_code::POLICY, "client too slow");
-                    }
-                },
-            }
-        }
-    };
-
+    let heard = Heard::new();
     let ending = tokio::select! {
-        ending = reader => ending,
-        ending = writer => ending,
+        ending = read_loop(stream, &mut session, limits, &heard) => ending,
+        ending = write_loop(&mut sink, &mut outgoing, limits, &heard, &state.shutdown, &telemetry) => ending,
     };
     if let Ending::Close(code, reason) = ending {
         let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    }
+}
+
+/// Reads client messages into `session` until the client leaves or breaks a limit: a message
+/// over the size limit (1009) or a flood (1008).
+async fn read_loop<R>(mut stream: R, session: &mut Session, limits: Limits, heard: &Heard) -> Ending
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let mut limiter = RateLimiter::new(limits.max_messages_per_sec, limits.message_burst, Instant::now());
+    while let Some(read) = stream.next().await {
+        let message = match read {
+            Ok(message) => message,
+            Err(error) if is_too_large(&error) => return Ending::Close(close_code::SIZE, "message too large"),
+            Err(_) => return Ending::Gone,
+        };
+        heard.now();
+        if !limiter.allow(Instant::now()) {
+            return Ending::Close(close_code::POLICY, "message rate limit exceeded");
+        }
+        match message {
+            Message::Text(text) => session.handle(&text).await,
+            Message::Binary(_) => {
+                let message = "binary frames are not part of the protocol; send JSON text";
+                session.reply(ServerMessage::error(ErrorCode::BadRequest, message, None)).await
+            }
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    Ending::Gone
+}
+
+/// Writes the outbox into `sink` and pings every heartbeat, until the outbox closes, the
+/// server shuts down (1001), the client stays silent for two heartbeats (1008) or its socket
+/// takes no data for the write timeout (1008).
+async fn write_loop<W>(
+    sink: &mut W,
+    outgoing: &mut mpsc::Receiver<Outgoing>,
+    limits: Limits,
+    heard: &Heard,
+    shutdown: &CancellationToken,
+    telemetry: &Telemetry,
+) -> Ending
+where
+    W: Sink<Message> + Unpin,
+{
+    let mut ping = tokio::time::interval(limits.heartbeat);
+    ping.reset();
+    // Made once: a fresh `cancelled()` per frame registered and unregistered a waiter on
+    // the token each time (measurable at 100,000 frames/s).
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
+    loop {
+        // A frame's share of the byte budget is released once the socket has taken it.
+        let (message, _budget) = tokio::select! {
+            _ = &mut shutdown => return Ending::Close(close_code::AWAY, "server shutting down"),
+            message = outgoing.recv() => match message {
+                Some(outgoing) => outgoing,
+                None => return Ending::Gone,
+            },
+            _ = ping.tick() => {
+                if heard.silent_for() > 2 * limits.heartbeat {
+                    telemetry.dropped_clients.inc();
+                    return Ending::Close(close_code::POLICY, "no answer to pings");
+                }
+                (Message::Ping(Default::default()), None)
+            }
+        };
+        let is_protocol_message = matches!(message, Message::Text(_));
+        tokio::select! {
+            _ = &mut shutdown => return Ending::Close(close_code::AWAY, "server shutting down"),
+            sent = tokio::time::timeout(limits.write_timeout, sink.send(message)) => match sent {
+                Ok(Ok(())) => {
+                    if is_protocol_message {
+                        telemetry.messages_sent.inc();
+                    }
+                }
+                Ok(Err(_)) => return Ending::Gone,
+                // Hopelessly behind: its socket took no data for the whole timeout.
+                Err(_) => {
+                    telemetry.dropped_clients.inc();
+                    return Ending::Close(close_code::POLICY, "client too slow");
+                }
+            },
+        }
     }
 }
 
@@ -274,4 +317,139 @@ async fn forward(
         }
     }
     tracing::debug!(dashboard = feed.dashboard(), "feed ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::broker::{HubLimits, MemoryBroker};
+    use futures::channel::mpsc as channel;
+    use std::{
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    const HEARTBEAT: Duration = Duration::from_secs(15);
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn limits() -> Limits {
+        Limits { heartbeat: HEARTBEAT, write_timeout: WRITE_TIMEOUT, max_messages_per_sec: 20.0, message_burst: 50.0 }
+    }
+
+    /// A session whose replies queue up (room for 256) for the test to read afterwards.
+    fn new_session(telemetry: Arc<Telemetry>) -> (Session, mpsc::Receiver<Outgoing>) {
+        let (outbox, outgoing) = mpsc::channel(256);
+        let broker = Arc::new(MemoryBroker::new(HubLimits::default()));
+        let session = Session { broker, telemetry, outbox, bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)), feeds: HashMap::new() };
+        (session, outgoing)
+    }
+
+    /// A socket that never takes a byte.
+    struct Stuck;
+
+    impl Sink<Message> for Stuck {
+        type Error = ();
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+        fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), ()> {
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_pinged_then_dropped_after_two_heartbeats() {
+        let (mut sink, mut written) = channel::unbounded::<Message>();
+        let (_outbox, mut outgoing) = mpsc::channel::<Outgoing>(4);
+        let (heard, telemetry, shutdown) = (Heard::new(), Telemetry::new(), CancellationToken::new());
+        let started = Instant::now();
+        let ending = write_loop(&mut sink, &mut outgoing, limits(), &heard, &shutdown, &telemetry).await;
+        assert_eq!(ending, Ending::Close(close_code::POLICY, "no answer to pings"));
+        assert_eq!(started.elapsed(), 3 * HEARTBEAT, "pings at 15 s and 30 s, silence past 30 s seen at 45 s");
+        let mut pings = 0;
+        while let Ok(message) = written.try_recv() {
+            assert!(matches!(message, Message::Ping(_)), "{message:?}");
+            pings += 1;
+        }
+        assert_eq!(pings, 2);
+        assert_eq!(telemetry.dropped_clients.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_answers_stays_until_shutdown_closes_with_1001() {
+        let (mut sink, _written) = channel::unbounded::<Message>();
+        let (_outbox, mut outgoing) = mpsc::channel::<Outgoing>(4);
+        let (heard, telemetry, shutdown) = (Heard::new(), Telemetry::new(), CancellationToken::new());
+        let started = Instant::now();
+        let answering = async {
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                heard.now();
+            }
+            shutdown.cancel();
+            std::future::pending::<()>().await
+        };
+        let ending = tokio::select! {
+            ending = write_loop(&mut sink, &mut outgoing, limits(), &heard, &shutdown, &telemetry) => ending,
+            _ = answering => unreachable!(),
+        };
+        assert_eq!(ending, Ending::Close(close_code::AWAY, "server shutting down"));
+        assert_eq!(started.elapsed(), Duration::from_secs(200), "alive for as long as it answered");
+        assert_eq!(telemetry.dropped_clients.get(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_takes_no_data_is_dropped_after_the_write_timeout() {
+        let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(4);
+        outbox.send((Message::Text("{}".into()), None)).await.unwrap();
+        let (heard, telemetry, shutdown) = (Heard::new(), Telemetry::new(), CancellationToken::new());
+        let started = Instant::now();
+        let ending = write_loop(&mut Stuck, &mut outgoing, limits(), &heard, &shutdown, &telemetry).await;
+        assert_eq!(ending, Ending::Close(close_code::POLICY, "client too slow"));
+        assert_eq!(started.elapsed(), WRITE_TIMEOUT);
+        assert_eq!(telemetry.dropped_clients.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_passes_and_a_flood_closes_with_1008() {
+        let telemetry = Arc::new(Telemetry::new());
+        let ping = || Ok(Message::Text(r#"{"type":"ping","id":1}"#.into()));
+        // The burst allowance (50), then one a tenth of a second apart (the sustained 20/s).
+        let (mut session, mut replies) = new_session(telemetry.clone());
+        let (client, stream) = channel::unbounded();
+        for _ in 0..50 {
+            client.unbounded_send(ping()).unwrap();
+        }
+        let heard = Heard::new();
+        let reading = read_loop(stream, &mut session, limits(), &heard);
+        let paced = async {
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                client.unbounded_send(ping()).unwrap();
+            }
+            client.close_channel();
+        };
+        let (ending, ()) = tokio::join!(reading, paced);
+        assert_eq!(ending, Ending::Gone, "the client left; nothing was refused");
+        let mut pongs = 0;
+        while let Ok((Message::Text(text), _)) = replies.try_recv() {
+            assert!(text.contains("pong"), "{text}");
+            pongs += 1;
+        }
+        assert_eq!(pongs, 70);
+
+        let (mut session, _replies) = new_session(telemetry);
+        let (client, stream) = channel::unbounded();
+        for _ in 0..51 {
+            client.unbounded_send(ping()).unwrap();
+        }
+        let ending = read_loop(stream, &mut session, limits(), &Heard::new()).await;
+        assert_eq!(ending, Ending::Close(close_code::POLICY, "message rate limit exceeded"));
+    }
 }
