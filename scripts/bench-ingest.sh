@@ -8,10 +8,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 port="${BENCH_PORT:-3901}"
-cargo build --release --features loadgen --bin ingest_bench --bin livedash
+# The server `make build` makes; the generator apart (see bench-streaming.sh).
+make --no-print-directory build
+cargo build --release --features loadgen --bin ingest_bench --target-dir target/bench
 
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
-./target/release/ingest_bench --server "127.0.0.1:$port" --server-pid "$server" "$@"
+./target/bench/release/ingest_bench --server "127.0.0.1:$port" --server-pid "$server" "$@"
 echo "store size          $(du -sh "$data" | cut -f1)"

@@ -8,10 +8,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 port="${BENCH_PORT:-3900}"
 
-cargo build --release --features loadgen --bin loadgen --bin livedash
+# The server `make build` makes (and `make run` runs); the generator apart, in its own target
+# folder, so that building it never replaces or rebuilds that server.
+make --no-print-directory build
+cargo build --release --features loadgen --bin loadgen --target-dir target/bench
 ulimit -n 20000
 
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
-./target/release/loadgen --server "127.0.0.1:$port" --server-pid "$server" "$@"
+./target/bench/release/loadgen --server "127.0.0.1:$port" --server-pid "$server" "$@"

@@ -5,6 +5,7 @@
 #   e.g. scripts/bench-write-floor.sh --connections 10000 --rate 10 --duration 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --features loadgen --bin write_floor
+# Built apart from the server (see bench-streaming.sh).
+cargo build --release --features loadgen --bin write_floor --target-dir target/bench
 ulimit -n 20000
-./target/release/write_floor "$@"
+./target/bench/release/write_floor "$@"
