@@ -9,13 +9,8 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb: u64 = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
+    let rss_kb: u64 =
+        status.lines().find(|line| line.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
     // Clock ticks are 100 per second on Linux.
     Some((ticks / 100.0, rss_kb * 1024))
 }
@@ -24,7 +19,6 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     crate::model::stats::quantile(sorted, p).map_or(f64::NAN, |micros| f64::from(micros) / 1000.0)
 }
-
 
 /// The address the `index`th of many loopback connections binds to: 127.0.0.1 for the first
 /// `per_address`, then 127.0.0.2, and so on, past the ~28,000 ports one address can use.

@@ -21,9 +21,7 @@ pub fn is_valid_dashboard_id(id: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_NAME_LEN
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes[1..]
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+        && bytes[1..].iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
 /// `[A-Za-z][A-Za-z0-9_.]{0,63}`
@@ -32,9 +30,7 @@ pub fn is_valid_metric_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_NAME_LEN
         && bytes[0].is_ascii_alphabetic()
-        && bytes[1..]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+        && bytes[1..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
 }
 
 /// A dashboard id or metric name that breaks its rule; the message states the rule. A long
@@ -57,12 +53,20 @@ fn shown(name: &str) -> String {
 
 /// `Ok` when `id` is a valid dashboard id, else the error that says why.
 pub fn check_dashboard_id(id: &str) -> Result<(), InvalidName> {
-    if is_valid_dashboard_id(id) { Ok(()) } else { Err(InvalidName::DashboardId(shown(id))) }
+    if is_valid_dashboard_id(id) {
+        Ok(())
+    } else {
+        Err(InvalidName::DashboardId(shown(id)))
+    }
 }
 
 /// `Ok` when `name` is a valid metric name, else the error that says why.
 pub fn check_metric_name(name: &str) -> Result<(), InvalidName> {
-    if is_valid_metric_name(name) { Ok(()) } else { Err(InvalidName::MetricName(shown(name))) }
+    if is_valid_metric_name(name) {
+        Ok(())
+    } else {
+        Err(InvalidName::MetricName(shown(name)))
+    }
 }
 
 /// A client's place in a dashboard's stream, written `"<epoch>:<seq>"`.
@@ -277,13 +281,7 @@ pub struct MetricDefinition {
 
 impl MetricDefinition {
     pub fn new(name: &str, label: &str, unit: &str, format: Format) -> Self {
-        MetricDefinition {
-            name: name.into(),
-            label: label.into(),
-            unit: unit.into(),
-            format,
-            chart: ChartKind::Line,
-        }
+        MetricDefinition { name: name.into(), label: label.into(), unit: unit.into(), format, chart: ChartKind::Line }
     }
 
     /// What a metric that arrived through ingest without a configuration looks like.
@@ -406,19 +404,11 @@ impl ErrorCode {
 
 impl ServerMessage {
     pub fn error(code: ErrorCode, message: impl Into<String>, dashboard: Option<&str>) -> Self {
-        ServerMessage::Error(ErrorReply {
-            code,
-            message: message.into(),
-            dashboard: dashboard.map(str::to_owned),
-        })
+        ServerMessage::Error(ErrorReply { code, message: message.into(), dashboard: dashboard.map(str::to_owned) })
     }
 
     pub fn unknown_dashboard(dashboard: &str) -> Self {
-        ServerMessage::error(
-            ErrorCode::UnknownDashboard,
-            format!("no dashboard named '{dashboard}'"),
-            Some(dashboard),
-        )
+        ServerMessage::error(ErrorCode::UnknownDashboard, format!("no dashboard named '{dashboard}'"), Some(dashboard))
     }
 
     /// One JSON text, as sent in a WebSocket frame.
@@ -460,8 +450,7 @@ mod tests {
     #[test]
     fn client_messages_decode_as_the_protocol_writes_them() {
         let subscribe: ClientMessage =
-            serde_json::from_str(r#"{"type":"subscribe","dashboard":"main","since":"k3j2:1042"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"type":"subscribe","dashboard":"main","since":"k3j2:1042"}"#).unwrap();
         assert_eq!(
             subscribe,
             ClientMessage::Subscribe {
@@ -475,18 +464,13 @@ mod tests {
         assert!(matches!(throttled, ClientMessage::Subscribe { max_hz: Some(hz), .. } if hz == 2.0));
         let ping: ClientMessage = serde_json::from_str(r#"{"type":"ping","id":7}"#).unwrap();
         assert_eq!(ping, ClientMessage::Ping { id: 7 });
-        let unsubscribe: ClientMessage =
-            serde_json::from_str(r#"{"type":"unsubscribe","dashboard":"main"}"#).unwrap();
+        let unsubscribe: ClientMessage = serde_json::from_str(r#"{"type":"unsubscribe","dashboard":"main"}"#).unwrap();
         assert_eq!(unsubscribe, ClientMessage::Unsubscribe { dashboard: "main".into() });
     }
 
     #[test]
     fn client_messages_round_trip() {
-        round_trip_client(ClientMessage::Subscribe {
-            dashboard: "main".into(),
-            since: None,
-            max_hz: None,
-        });
+        round_trip_client(ClientMessage::Subscribe { dashboard: "main".into(), since: None, max_hz: None });
         round_trip_client(ClientMessage::Subscribe {
             dashboard: "host".into(),
             since: Some(Position { epoch: "e1".into(), seq: u64::MAX }),
@@ -499,14 +483,11 @@ mod tests {
     #[test]
     fn unknown_types_and_bad_positions_are_rejected() {
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"dance"}"#).is_err());
-        assert!(serde_json::from_str::<ClientMessage>(
-            r#"{"type":"subscribe","dashboard":"main","since":"nocolon"}"#
-        )
-        .is_err());
-        assert!(serde_json::from_str::<ClientMessage>(
-            r#"{"type":"subscribe","dashboard":"main","since":"e:-1"}"#
-        )
-        .is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe","dashboard":"main","since":"nocolon"}"#)
+            .is_err());
+        assert!(
+            serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe","dashboard":"main","since":"e:-1"}"#).is_err()
+        );
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe"}"#).is_err());
     }
 
@@ -612,7 +593,9 @@ mod tests {
     #[test]
     fn error_codes_are_written_as_their_names() {
         use ErrorCode::*;
-        for code in [BadRequest, UnknownDashboard, Forbidden, RateLimited, TooLarge, Unauthorized, UnknownMetric, Unavailable] {
+        for code in
+            [BadRequest, UnknownDashboard, Forbidden, RateLimited, TooLarge, Unauthorized, UnknownMetric, Unavailable]
+        {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

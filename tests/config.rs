@@ -11,7 +11,11 @@ use std::process::Command;
 fn the_server_refuses_to_start_half_configured() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("livedash.toml");
-    std::fs::write(&path, "[[dashboards]]\nid = \"shop\"\n\n[[dashboards.metrics]]\nname = \"orders\"\nformat = \"roman\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[[dashboards]]\nid = \"shop\"\n\n[[dashboards.metrics]]\nname = \"orders\"\nformat = \"roman\"\n",
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_livedash"))
         .args(["--addr", "127.0.0.1:0", "--persist", "false"])
         .arg("--config")

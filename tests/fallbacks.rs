@@ -180,10 +180,8 @@ async fn shutdown_ends_streams_and_waiting_polls() {
         .as_str()
         .unwrap()
         .to_owned();
-    let waiting = tokio::spawn(reqwest::get(http_url(
-        &running,
-        &format!("/api/v1/poll/shop?since={epoch}:1&timeout=30"),
-    )));
+    let waiting =
+        tokio::spawn(reqwest::get(http_url(&running, &format!("/api/v1/poll/shop?since={epoch}:1&timeout=30"))));
     tokio::time::sleep(Duration::from_millis(200)).await;
     tokio::time::timeout(PROMPTLY, running.shutdown()).await.expect("shutdown is prompt");
     let answer = tokio::time::timeout(PROMPTLY, waiting).await.unwrap().unwrap().unwrap();

@@ -74,9 +74,8 @@ async fn history_answers_aligned_buckets_from_the_store() {
     let running = start(persisted_settings(folder.path())).await;
     let base: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
     // Two points per minute for an hour: 0, 1, 2, ... at 0 s and 30 s of each minute.
-    let items: Vec<String> = (0..120)
-        .map(|i| format!(r#"{{"dashboard":"h","ts":{},"metrics":{{"v":{i}}}}}"#, base + i * 30_000))
-        .collect();
+    let items: Vec<String> =
+        (0..120).map(|i| format!(r#"{{"dashboard":"h","ts":{},"metrics":{{"v":{i}}}}}"#, base + i * 30_000)).collect();
     let (status, answer) = ingest(&running, &format!("[{}]", items.join(","))).await;
     assert_eq!(status, 202, "{answer}");
 
@@ -119,13 +118,19 @@ async fn a_late_point_is_kept_in_history_and_the_card_keeps_the_newest_value() {
     let write = |ts: i64, value: f64| format!(r#"{{"dashboard":"late","ts":{ts},"metrics":{{"v":{value}}}}}"#);
     // The newest point first, then what an agent buffered through an outage.
     assert_eq!(ingest(&running, &write(base + 50_000, 50.0)).await.0, 202);
-    assert_eq!(ingest(&running, &format!("[{},{}]", write(base + 10_000, 10.0), write(base + 20_000, 20.0))).await.0, 202);
+    assert_eq!(
+        ingest(&running, &format!("[{},{}]", write(base + 10_000, 10.0), write(base + 20_000, 20.0))).await.0,
+        202
+    );
 
     let (_, snapshot) = get_json(http_url(&running, "/api/v1/dashboards/late/snapshot")).await;
     assert_eq!(snapshot["seq"], 3, "every update is delivered");
     assert_eq!(snapshot["metrics"]["v"], 50.0, "the newest value stays on the card");
     assert_eq!(snapshot["ts"], base + 50_000);
-    let url = http_url(&running, &format!("/api/v1/dashboards/late/history?metric=v&from={base}&to={}&step=10s", base + 59_999));
+    let url = http_url(
+        &running,
+        &format!("/api/v1/dashboards/late/history?metric=v&from={base}&to={}&step=10s", base + 59_999),
+    );
     let (_, answer) = get_json(url).await;
     let buckets: Vec<(i64, f64)> = answer["buckets"]
         .as_array()
@@ -161,9 +166,8 @@ async fn an_acknowledged_write_survives_kill_9() {
     let client = reqwest::Client::new();
     let mut acknowledged = 0;
     for batch in 0..40 {
-        let body: String = (0..50)
-            .map(|i| format!("load,host=a v={} {}\n", batch * 50 + i, 1_700_000_000 + batch * 50 + i))
-            .collect();
+        let body: String =
+            (0..50).map(|i| format!("load,host=a v={} {}\n", batch * 50 + i, 1_700_000_000 + batch * 50 + i)).collect();
         let response = client
             .post(format!("http://{addr}/api/v2/write?bucket=durable&precision=s"))
             .body(body)

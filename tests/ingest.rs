@@ -11,11 +11,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn ingested_metrics_reach_a_subscriber() {
     let running = start(quiet_settings()).await;
-    let (status, answer) = ingest(
-        &running,
-        r#"{"dashboard":"shop","ts":1763900000000,"metrics":{"orders":3,"revenue":129.5}}"#,
-    )
-    .await;
+    let (status, answer) =
+        ingest(&running, r#"{"dashboard":"shop","ts":1763900000000,"metrics":{"orders":3,"revenue":129.5}}"#).await;
     assert_eq!((status, answer), (202, json!({"accepted": 1})));
 
     let mut socket = connect(&running).await;
@@ -41,12 +38,8 @@ async fn ingested_metrics_reach_a_subscriber() {
 async fn new_dashboards_appear_in_the_list_with_their_metrics() {
     let running = start(quiet_settings()).await;
     push(&running, "fresh", 1.0).await;
-    let list: serde_json::Value = reqwest::get(http_url(&running, "/api/v1/dashboards"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value =
+        reqwest::get(http_url(&running, "/api/v1/dashboards")).await.unwrap().json().await.unwrap();
     assert_eq!(list[0]["id"], "fresh");
     assert_eq!(list[0]["definitions"][0]["name"], "x");
     running.shutdown().await;
@@ -61,11 +54,9 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     let before = expect_snapshot(&mut socket).await;
 
     // The first item is fine, the second is not: neither is applied.
-    let (status, answer) = ingest(
-        &running,
-        r#"[{"dashboard":"shop","metrics":{"x":2}},{"dashboard":"shop","metrics":{"x":"lots"}}]"#,
-    )
-    .await;
+    let (status, answer) =
+        ingest(&running, r#"[{"dashboard":"shop","metrics":{"x":2}},{"dashboard":"shop","metrics":{"x":"lots"}}]"#)
+            .await;
     assert_eq!(status, 400);
     assert_eq!(answer["index"], 1);
     assert!(answer["error"].as_str().unwrap().contains("'x'"), "{answer}");
@@ -74,7 +65,10 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     let (status, _) = ingest(&running, "not json").await;
     assert_eq!(status, 400);
     // A request over the size limit is refused before it is read whole.
-    let huge = format!(r#"{{"dashboard":"shop","metrics":{{"x":1}},"pad":"{}"}}"#, "a".repeat(quiet_settings().max_ingest_bytes));
+    let huge = format!(
+        r#"{{"dashboard":"shop","metrics":{{"x":1}},"pad":"{}"}}"#,
+        "a".repeat(quiet_settings().max_ingest_bytes)
+    );
     let (status, _) = ingest(&running, &huge).await;
     assert_eq!(status, 413);
     let (status, _) = ingest(&running, r#"{"dashboard":"ghost","metrics":{"x":1e999}}"#).await;

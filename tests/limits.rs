@@ -140,9 +140,7 @@ async fn connections_over_the_cap_are_refused_before_upgrade() {
     drop(first);
     let mut retried = None;
     for _ in 0..50 {
-        if let Ok((socket, _)) =
-            tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await
-        {
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await {
             retried = Some(socket);
             break;
         }

@@ -7,7 +7,12 @@ use common::*;
 use flate2::{write::GzEncoder, Compression};
 use std::io::Write;
 
-async fn write(running: &livedash::server::Running, query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+async fn write(
+    running: &livedash::server::Running,
+    query: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let mut request = reqwest::Client::new().post(http_url(running, &format!("/api/v2/write?{query}"))).body(body);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -42,8 +47,7 @@ async fn gzip_bodies_and_precision() {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(b"m v=1 1700000000\nm v=2 1700000005\n").unwrap();
     let gzipped = encoder.finish().unwrap();
-    let (status, answer) =
-        write(&running, "bucket=zipped&precision=s", gzipped, &[("content-encoding", "gzip")]).await;
+    let (status, answer) = write(&running, "bucket=zipped&precision=s", gzipped, &[("content-encoding", "gzip")]).await;
     assert_eq!(status, 204, "{answer}");
     let snapshot = snapshot(&running, "zipped").await;
     assert_eq!(snapshot["metrics"]["m.v"], 2.0);

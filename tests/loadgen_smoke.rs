@@ -18,7 +18,13 @@ async fn a_tiny_load_run_reports_no_loss() {
     let report = String::from_utf8_lossy(&output.stdout);
     let errors = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{report}\n{errors}");
-    for line in ["subscribers         5", "seq gaps            0", "latency fast (ms)", "server CPU", "converged           5 of 5 fast"] {
+    for line in [
+        "subscribers         5",
+        "seq gaps            0",
+        "latency fast (ms)",
+        "server CPU",
+        "converged           5 of 5 fast",
+    ] {
         assert!(report.contains(line), "missing {line:?} in\n{report}");
     }
     running.shutdown().await;

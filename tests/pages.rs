@@ -16,12 +16,8 @@ async fn dashboard_html_contains_the_current_values() {
     let running = start(quiet_settings()).await;
     let body = r#"{"dashboard":"shop","metrics":{"orders":1234,"ratio":0.5}}"#;
     assert_eq!(ingest(&running, body).await.0, 202);
-    let snapshot: Snapshot = reqwest::get(http_url(&running, "/api/v1/dashboards/shop/snapshot"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot: Snapshot =
+        reqwest::get(http_url(&running, "/api/v1/dashboards/shop/snapshot")).await.unwrap().json().await.unwrap();
 
     let (status, html) = page(&running, "/d/shop").await;
     assert_eq!(status, 200);

@@ -33,7 +33,8 @@ impl SmallDisk {
     }
 
     fn grow(&self, size: &str) {
-        let grown = Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(self.path()).status().unwrap();
+        let grown =
+            Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(self.path()).status().unwrap();
         assert!(grown.success());
     }
 }

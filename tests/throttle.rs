@@ -71,8 +71,7 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     settings.live_buffer = 16;
     let running = start(settings).await;
     // Wide updates, so the backlog outgrows the kernel's socket buffers quickly.
-    let metrics: String =
-        (0..40).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
+    let metrics: String = (0..40).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
     let body = format!(r#"{{"dashboard":"wide","metrics":{{{metrics}}}}}"#);
     assert_eq!(ingest(&running, &body).await.0, 202);
     let mut stalled = connect(&running).await;

@@ -104,8 +104,7 @@ async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> 
     stream.set_nodelay(true)?;
     let url = format!("ws://{}/ws", args.server);
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
-    let subscribe =
-        ClientMessage::Subscribe { dashboard: args.dashboard.clone(), since: None, max_hz: None };
+    let subscribe = ClientMessage::Subscribe { dashboard: args.dashboard.clone(), since: None, max_hz: None };
     ws.send(Message::text(serde_json::to_string(&subscribe)?)).await?;
     Ok(ws)
 }
@@ -206,8 +205,8 @@ async fn main() -> std::process::ExitCode {
             // Read at once: a socket left unread answers no pings, and the server rightly
             // drops it after two heartbeats (this once cost a run 2,000 subscribers).
             Ok(ws) => {
-                let slow = (slow_every > 0 && index % slow_every == 0)
-                    .then(|| Duration::from_millis(args.slow_stall_ms));
+                let slow =
+                    (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
                 tasks.push(tokio::spawn(subscriber(ws, slow, done.clone(), last_published.clone())));
             }
             Err(error) => {
@@ -275,12 +274,28 @@ async fn main() -> std::process::ExitCode {
     fast_latencies.sort_unstable();
 
     println!("subscribers         {} ({} slow, {failed} failed to connect)", tallies.len(), slow.len());
-    println!("published           {published} updates in {elapsed:.1} s ({:.1}/s), {ingest_errors} ingest errors", published as f64 / elapsed);
+    println!(
+        "published           {published} updates in {elapsed:.1} s ({:.1}/s), {ingest_errors} ingest errors",
+        published as f64 / elapsed
+    );
     println!("deliveries/s        {:.0}", deliveries as f64 / elapsed);
-    println!("fast deliveries     {fast_deliveries} of {expected_fast} expected ({} missing)", expected_fast.saturating_sub(fast_deliveries));
+    println!(
+        "fast deliveries     {fast_deliveries} of {expected_fast} expected ({} missing)",
+        expected_fast.saturating_sub(fast_deliveries)
+    );
     println!("seq gaps            {lost} (must be 0: gaps are healed by snapshots)");
-    println!("resync snapshots    {} (fast) {} (slow)", fast.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>(), slow.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>());
-    println!("converged           {} of {} fast, {} of {} slow", fast.iter().filter(|t| t.converged).count(), fast.len(), slow.iter().filter(|t| t.converged).count(), slow.len());
+    println!(
+        "resync snapshots    {} (fast) {} (slow)",
+        fast.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>(),
+        slow.iter().map(|t| t.snapshots.saturating_sub(1)).sum::<u64>()
+    );
+    println!(
+        "converged           {} of {} fast, {} of {} slow",
+        fast.iter().filter(|t| t.converged).count(),
+        fast.len(),
+        slow.iter().filter(|t| t.converged).count(),
+        slow.len()
+    );
     println!(
         "latency fast (ms)   p50 {:.1}  p99 {:.1}  max {:.1}",
         percentile(&fast_latencies, 0.5),
@@ -289,7 +304,12 @@ async fn main() -> std::process::ExitCode {
     );
     if let (Some((cpu0, _)), Some((cpu1, _))) = (before, after) {
         let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
-        println!("server CPU          {:.2} s, {:.2} us per delivery, {:.2} s per million", cpu1 - cpu0, per_delivery * 1e6, per_delivery * 1e6);
+        println!(
+            "server CPU          {:.2} s, {:.2} us per delivery, {:.2} s per million",
+            cpu1 - cpu0,
+            per_delivery * 1e6,
+            per_delivery * 1e6
+        );
     }
     if let (Some((cpu0, _)), Some((cpu1, _))) = (own_before, own_after) {
         let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
@@ -297,13 +317,22 @@ async fn main() -> std::process::ExitCode {
     }
     if let (Some((_, rss0)), Some((_, rss1))) = (baseline, connected) {
         let per = rss1.saturating_sub(rss0) as f64 / tallies.len().max(1) as f64;
-        println!("server RSS          {:.1} MB idle, {:.1} MB connected: {:.1} KB per connection", rss0 as f64 / 1e6, rss1 as f64 / 1e6, per / 1024.0);
+        println!(
+            "server RSS          {:.1} MB idle, {:.1} MB connected: {:.1} KB per connection",
+            rss0 as f64 / 1e6,
+            rss1 as f64 / 1e6,
+            per / 1024.0
+        );
     }
     if let Some((_, rss)) = after {
         println!("server RSS (end)    {:.1} MB", rss as f64 / 1e6);
     }
     let ended: Vec<&str> = tallies.iter().filter_map(|t| t.ended_early.as_deref()).collect();
-    println!("ended early         {}{}", ended.len(), ended.first().map(|why| format!(" (first: {why})")).unwrap_or_default());
+    println!(
+        "ended early         {}{}",
+        ended.len(),
+        ended.first().map(|why| format!(" (first: {why})")).unwrap_or_default()
+    );
     let fast_complete = fast.iter().all(|t| t.converged) && fast_deliveries >= expected_fast;
     if args.require_no_loss && (lost > 0 || !fast_complete || tallies.is_empty()) {
         eprintln!("loadgen: loss detected");

@@ -63,11 +63,7 @@ pub fn envelope(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
 }
 
 /// `history` followed by the live points after its last bucket.
-pub fn with_live_edge<'a>(
-    history: &[Point],
-    step_ms: Millis,
-    live: impl Iterator<Item = &'a Point>,
-) -> Vec<Point> {
+pub fn with_live_edge<'a>(history: &[Point], step_ms: Millis, live: impl Iterator<Item = &'a Point>) -> Vec<Point> {
     let covered = history.last().map_or(Millis::MIN, |last| bucket_start(last.0, step_ms) + step_ms);
     history.iter().copied().chain(live.copied().filter(|point| point.0 >= covered)).collect()
 }
@@ -81,10 +77,8 @@ pub async fn fetch(
     window_ms: Millis,
     step: &str,
 ) -> Result<crate::protocol::HistoryAnswer, String> {
-    let url = format!(
-        "/api/v1/dashboards/{dashboard}/history?metric={metric}&from={}&to={to}&step={step}",
-        to - window_ms
-    );
+    let url =
+        format!("/api/v1/dashboards/{dashboard}/history?metric={metric}&from={}&to={to}&step={step}", to - window_ms);
     let response = gloo_net::http::Request::get(&url).send().await.map_err(|error| error.to_string())?;
     if !response.ok() {
         return Err(format!("history: HTTP {}", response.status()));

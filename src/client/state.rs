@@ -220,15 +220,11 @@ impl DashboardState {
     /// Applies one message from the server.
     pub fn apply(&self, message: ServerMessage) -> Applied {
         match message {
-            ServerMessage::Snapshot(snapshot)
-                if snapshot.dashboard == self.id.read_value().as_str() =>
-            {
+            ServerMessage::Snapshot(snapshot) if snapshot.dashboard == self.id.read_value().as_str() => {
                 self.replace(snapshot);
                 Applied::Ok
             }
-            ServerMessage::Update(update)
-                if update.dashboard == self.id.read_value().as_str() =>
-            {
+            ServerMessage::Update(update) if update.dashboard == self.id.read_value().as_str() => {
                 let first = update.first_seq();
                 match self.position.with_untracked(|held| continuity(held.seq, first, update.seq)) {
                     Continuity::Duplicate => {
@@ -246,9 +242,9 @@ impl DashboardState {
                     self.updated_at.set(update.ts);
                 }
                 self.series.update(|series| series.push(update.ts, &update.metrics));
-                let new_metric = self.latest.with_untracked(|latest| {
-                    update.metrics.keys().any(|name| !latest.values().contains_key(name))
-                });
+                let new_metric = self
+                    .latest
+                    .with_untracked(|latest| update.metrics.keys().any(|name| !latest.values().contains_key(name)));
                 self.latest.update(|latest| latest.apply(update.ts, &update.metrics));
                 if new_metric {
                     self.add_inferred_definitions();
@@ -263,18 +259,12 @@ impl DashboardState {
     fn add_inferred_definitions(&self) {
         let missing: Vec<String> = self.latest.with_untracked(|latest| {
             self.definitions.with_untracked(|definitions| {
-                latest
-                    .values()
-                    .keys()
-                    .filter(|name| !definitions.iter().any(|d| &d.name == *name))
-                    .cloned()
-                    .collect()
+                latest.values().keys().filter(|name| !definitions.iter().any(|d| &d.name == *name)).cloned().collect()
             })
         });
         if !missing.is_empty() {
-            self.definitions.update(|definitions| {
-                definitions.extend(missing.iter().map(|name| MetricDefinition::inferred(name)))
-            });
+            self.definitions
+                .update(|definitions| definitions.extend(missing.iter().map(|name| MetricDefinition::inferred(name))));
         }
     }
 }
@@ -328,8 +318,7 @@ mod tests {
         owner.with(|| {
             let state = DashboardState::from_snapshot(snapshot(1));
             state.apply(update(2, &[("b", 7.0)]));
-            let names: Vec<_> =
-                state.definitions.get_untracked().into_iter().map(|d| d.name).collect();
+            let names: Vec<_> = state.definitions.get_untracked().into_iter().map(|d| d.name).collect();
             assert_eq!(names, vec!["a", "b"]);
             state.apply(ServerMessage::Snapshot(snapshot(40)));
             assert_eq!(state.position.get_untracked().seq, 40);

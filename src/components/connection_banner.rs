@@ -34,7 +34,10 @@ pub fn ConnectionBanner() -> impl IntoView {
             format!("Reconnecting… attempt {attempt}, next try in {}.", seconds(wait))
         }
         ConnectionStatus::Offline { refused: Some(code), .. } => {
-            format!("Offline: the server ended the connection ({}, code {code}) and asked not to retry.", refusal_reason(code))
+            format!(
+                "Offline: the server ended the connection ({}, code {code}) and asked not to retry.",
+                refusal_reason(code)
+            )
         }
         ConnectionStatus::Offline { attempts, .. } => {
             format!("Offline: the server could not be reached after {attempts} attempts.")

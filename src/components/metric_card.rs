@@ -28,13 +28,16 @@ pub fn sparkline<'a>(points: impl IntoIterator<Item = &'a Point>, from: Millis, 
     if reduced.len() < 2 {
         return String::new();
     }
-    let (low, high) = reduced
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+    let (low, high) =
+        reduced.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
     let span = (to - from).max(1) as f64;
     // One unit of air above and below, so the stroke is never cut.
     let y = |value: f64| {
-        if high > low { 1.0 + (high - value) / (high - low) * (SPARK_HEIGHT - 2.0) } else { SPARK_HEIGHT / 2.0 }
+        if high > low {
+            1.0 + (high - value) / (high - low) * (SPARK_HEIGHT - 2.0)
+        } else {
+            SPARK_HEIGHT / 2.0
+        }
     };
     let mut out = String::with_capacity(reduced.len() * 12);
     for (ts, value) in reduced {

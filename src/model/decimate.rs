@@ -81,8 +81,7 @@ mod tests {
         // Every column still shows its true min and max.
         for column in 0..10 {
             let slice = &points[column * 100..(column + 1) * 100];
-            let kept: Vec<_> =
-                reduced.iter().filter(|(t, _)| *t >= slice[0].0 && *t <= slice[99].0).collect();
+            let kept: Vec<_> = reduced.iter().filter(|(t, _)| *t >= slice[0].0 && *t <= slice[99].0).collect();
             let true_max = slice.iter().map(|p| p.1).fold(f64::MIN, f64::max);
             let true_min = slice.iter().map(|p| p.1).fold(f64::MAX, f64::min);
             assert!(kept.iter().any(|p| p.1 == true_max));

@@ -47,7 +47,8 @@ impl AxisLabels {
             Format::Percent => ("", 0.01, "%"),
             Format::Bytes => {
                 const UNITS: [&str; 6] = [" B", " KB", " MB", " GB", " TB", " PB"];
-                let power = (0..UNITS.len()).take_while(|&power| largest >= 1000_f64.powi(power as i32)).last().unwrap_or(0);
+                let power =
+                    (0..UNITS.len()).take_while(|&power| largest >= 1000_f64.powi(power as i32)).last().unwrap_or(0);
                 ("", 1000_f64.powi(power as i32), UNITS[power])
             }
             Format::Duration => match largest {
@@ -69,13 +70,20 @@ impl AxisLabels {
         };
         let mut sorted: Vec<f64> = ticks.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let step = sorted.windows(2).map(|pair| pair[1] - pair[0]).filter(|step| *step > 0.0).fold(f64::INFINITY, f64::min);
+        let step =
+            sorted.windows(2).map(|pair| pair[1] - pair[0]).filter(|step| *step > 0.0).fold(f64::INFINITY, f64::min);
         let decimals = if step.is_finite() {
             decimals_for(step / divisor)
         } else {
             // One tick: three significant digits, as a card would show it.
             let scaled = largest / divisor;
-            if scaled == 0.0 || scaled >= 100.0 || scaled.fract() == 0.0 { 0 } else if scaled >= 10.0 { 1 } else { 2 }
+            if scaled == 0.0 || scaled >= 100.0 || scaled.fract() == 0.0 {
+                0
+            } else if scaled >= 10.0 {
+                1
+            } else {
+                2
+            }
         };
         AxisLabels { prefix, divisor, suffix, decimals }
     }
@@ -97,10 +105,12 @@ impl AxisLabels {
 
 /// The fewest decimals that write `step` (and so its multiples) exactly, at most four.
 fn decimals_for(step: f64) -> usize {
-    (0..=4).find(|&decimals| {
-        let shifted = step * 10_f64.powi(decimals as i32);
-        (shifted - shifted.round()).abs() < 1e-6 * shifted.max(1.0)
-    }).unwrap_or(4)
+    (0..=4)
+        .find(|&decimals| {
+            let shifted = step * 10_f64.powi(decimals as i32);
+            (shifted - shifted.round()).abs() < 1e-6 * shifted.max(1.0)
+        })
+        .unwrap_or(4)
 }
 
 /// A signed percentage for trends: "+3.2%", "-0.4%".

@@ -56,7 +56,11 @@ mod tests {
         let mut latest = Latest::default();
         latest.apply(2000, &metrics(&[("a", 2.0), ("b", 20.0)]));
         latest.apply(1000, &metrics(&[("a", 1.0), ("c", 3.0)]));
-        assert_eq!(latest.values(), &metrics(&[("a", 2.0), ("b", 20.0), ("c", 3.0)]), "a new metric is taken at any time");
+        assert_eq!(
+            latest.values(),
+            &metrics(&[("a", 2.0), ("b", 20.0), ("c", 3.0)]),
+            "a new metric is taken at any time"
+        );
         latest.apply(2000, &metrics(&[("a", 2.5)]));
         assert_eq!(latest.values()["a"], 2.5, "a point as new as the held one replaces it");
         let mut restored = Latest::as_of(metrics(&[("a", 9.0)]), 5000);

@@ -9,8 +9,7 @@ use crate::client::{
 };
 use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
-    connection_panel::ConnectionPanel, metric_card::MetricCard, store_banner::StoreBanner,
-    window_picker::WindowPicker,
+    connection_panel::ConnectionPanel, metric_card::MetricCard, store_banner::StoreBanner, window_picker::WindowPicker,
 };
 use crate::loaders::load_snapshot;
 use crate::pages::not_found::NotFound;

@@ -24,7 +24,8 @@ pub fn RedrawBench() -> impl IntoView {
     let number = move |name: &str, default: usize| {
         query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
     };
-    let (charts, points, rounds) = (number("charts", 6).clamp(1, 24), number("points", 300).max(2), number("rounds", 60).max(1));
+    let (charts, points, rounds) =
+        (number("charts", 6).clamp(1, 24), number("points", 300).max(2), number("rounds", 60).max(1));
     let canvases: Vec<NodeRef<leptos::html::Canvas>> = (0..charts).map(|_| NodeRef::new()).collect();
     let timings = RwSignal::new(None::<Timings>);
     let drawn_points = RwSignal::new(0usize);
@@ -38,7 +39,8 @@ pub fn RedrawBench() -> impl IntoView {
             leptos::task::spawn_local(measure(mounted, points, rounds, timings, drawn_points));
         });
     }
-    let figure = move |q: f64| timings.with(|t| t.as_ref().map(|t| format!("{:.2}", t.quantile(q))).unwrap_or_default());
+    let figure =
+        move |q: f64| timings.with(|t| t.as_ref().map(|t| format!("{:.2}", t.quantile(q))).unwrap_or_default());
     view! {
         <Title text="Redraw benchmark"/>
         <section
@@ -93,7 +95,8 @@ async fn measure(
     use crate::protocol::{ChartKind, Format};
     use std::{cell::Cell, rc::Rc};
 
-    let series: Rc<Vec<Vec<_>>> = Rc::new((0..canvases.len()).map(|chart| synthetic_series(points, chart as f64 * 10.0)).collect());
+    let series: Rc<Vec<Vec<_>>> =
+        Rc::new((0..canvases.len()).map(|chart| synthetic_series(points, chart as f64 * 10.0)).collect());
     let (from, to) = (0, (points as i64 - 1) * 1000);
     let drawn = Rc::new(Cell::new(0usize));
     let mut times = Vec::with_capacity(rounds);

@@ -130,17 +130,18 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 
     let app = router(state.clone());
     let shutdown = state.shutdown.clone();
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
-    });
+    let served =
+        tokio::spawn(
+            async move { axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await },
+        );
     Ok(Running { addr, state, served })
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
     // cargo-leptos compiles the output name in; plain `cargo build`/`cargo test` do not, and
     // Leptos' own reader would then complain on stderr, so it is asked only when it can answer.
-    let built_by_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
-        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let built_by_cargo_leptos =
+        option_env!("LEPTOS_OUTPUT_NAME").is_some() || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
     let mut options = built_by_cargo_leptos
         .then(|| leptos::config::get_configuration(None).ok())
         .flatten()

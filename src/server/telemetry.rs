@@ -109,10 +109,7 @@ impl Drop for GaugeGuard {
 }
 
 pub async fn metrics(State(state): State<super::AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.telemetry.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.telemetry.render())
 }
 
 #[cfg(test)]

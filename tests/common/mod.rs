@@ -43,9 +43,8 @@ pub fn http_url(running: &Running, path: &str) -> String {
 }
 
 pub async fn connect(running: &Running) -> Socket {
-    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr))
-        .await
-        .expect("websocket connects");
+    let (socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await.expect("websocket connects");
     socket
 }
 
@@ -83,9 +82,7 @@ pub async fn next_message(socket: &mut Socket) -> ServerMessage {
             .expect("the socket stays open")
             .expect("the frame is readable");
         match frame {
-            Message::Text(text) => {
-                return serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-            }
+            Message::Text(text) => return serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
             Message::Close(close) => panic!("connection closed: {close:?}"),
             _ => continue,
         }

@@ -161,7 +161,8 @@ impl Retry {
         };
         if !self.proven && !self.forced {
             self.unproven_failures += failures;
-            if let Some(next) = self.transport.fallback().filter(|_| self.unproven_failures >= FAILURES_BEFORE_FALLBACK) {
+            if let Some(next) = self.transport.fallback().filter(|_| self.unproven_failures >= FAILURES_BEFORE_FALLBACK)
+            {
                 self.transport = next;
                 self.unproven_failures = 0;
                 // A new transport starts at once, not after a growing backoff.

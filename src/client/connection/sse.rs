@@ -23,8 +23,7 @@ pub(super) async fn session(dispatcher: &mut Dispatcher, changes: &mut Changes, 
     for dashboard in open {
         let Some(url) = stream_url(dashboard, "stream") else { continue };
         let Ok(mut source) = EventSource::new(&url) else { return Ended::Lost };
-        let (Ok(snapshots), Ok(updates)) = (source.subscribe("snapshot"), source.subscribe("update"))
-        else {
+        let (Ok(snapshots), Ok(updates)) = (source.subscribe("snapshot"), source.subscribe("update")) else {
             return Ended::Lost;
         };
         streams.push(futures::stream::select(snapshots, updates));

@@ -26,7 +26,11 @@ use std::{
 /// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
 /// it) and draws the points inside `[spec.from, spec.to]`, at most four per pixel column.
 /// `spec.scale` is replaced by the device's. Returns the points it drew.
-pub fn paint<'a>(canvas: &web_sys::HtmlCanvasElement, points: impl Iterator<Item = &'a Point>, spec: &ChartSpec) -> Vec<Point> {
+pub fn paint<'a>(
+    canvas: &web_sys::HtmlCanvasElement,
+    points: impl Iterator<Item = &'a Point>,
+    spec: &ChartSpec,
+) -> Vec<Point> {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
     let css_height = f64::from(canvas.client_height().max(1));
@@ -98,7 +102,8 @@ pub fn draw_on_change(chart: CanvasChart) {
             })
         });
         let seq = state.position.with_untracked(|position| position.seq);
-        stats.update(|stats| *stats = DrawStats { points: points.len(), source, count: stats.count + 1, seq, edge: to });
+        stats
+            .update(|stats| *stats = DrawStats { points: points.len(), source, count: stats.count + 1, seq, edge: to });
         shown.set_value(Shown { points, from, to });
     });
     // A new size (window resized, phone turned) needs a new canvas resolution.

@@ -81,7 +81,8 @@ pub fn draw_chart<DB: DrawingBackend>(
 
 /// A y range with some air around the data; non-negative data keeps a floor at zero.
 fn value_range(points: &[Point]) -> (f64, f64) {
-    let (min, max) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+    let (min, max) =
+        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
     if !min.is_finite() {
         return (0.0, 1.0);
     }
@@ -181,9 +182,15 @@ mod tests {
         let day = render_span(to - 86_400_000, to);
         assert!(day.len() >= 2 && day.iter().all(|l| l.len() == 5 && l.ends_with(":00")), "24 h: whole hours: {day:?}");
         let hour = render_span(to - 3_600_000, to);
-        assert!(hour.len() >= 2 && hour.iter().all(|l| l.len() == 5 && l.ends_with('0')), "1 h: round minutes: {hour:?}");
+        assert!(
+            hour.len() >= 2 && hour.iter().all(|l| l.len() == 5 && l.ends_with('0')),
+            "1 h: round minutes: {hour:?}"
+        );
         let month = render_span(to - 30 * 86_400_000, to);
-        assert!(month.len() >= 2 && month.iter().all(|l| l.ends_with(" Oct") || l.ends_with(" Nov")), "30 d: dates: {month:?}");
+        assert!(
+            month.len() >= 2 && month.iter().all(|l| l.ends_with(" Oct") || l.ends_with(" Nov")),
+            "30 d: dates: {month:?}"
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub fn time_at(x: f64, width: f64, from: Millis, to: Millis, axis_unit: Option<&
 pub fn nearest(points: &[Point], ts: Millis) -> Option<Point> {
     let after = points.partition_point(|point| point.0 < ts);
     let candidates = [after.checked_sub(1), Some(after)];
-    candidates.into_iter().flatten().filter_map(|index| points.get(index).copied()).min_by_key(|point| (point.0 - ts).abs())
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|index| points.get(index).copied())
+        .min_by_key(|point| (point.0 - ts).abs())
 }
 
 #[cfg(test)]

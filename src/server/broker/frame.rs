@@ -61,7 +61,8 @@ mod tests {
 
     #[test]
     fn frames_carry_the_same_json_as_server_messages() {
-        let update = Update { dashboard: "a".into(), seq: 7, from_seq: Some(5), ts: 1, metrics: [("x".into(), 2.5)].into() };
+        let update =
+            Update { dashboard: "a".into(), seq: 7, from_seq: Some(5), ts: 1, metrics: [("x".into(), 2.5)].into() };
         let frame = Frame::update(Arc::new(update.clone()));
         assert_eq!((frame.seq, frame.is_snapshot), (7, false));
         assert_eq!(frame.json.as_str(), ServerMessage::Update(update).to_json());

@@ -152,7 +152,10 @@ impl Hub {
             let live = self.live.subscribe();
             let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
                 Some(replay) => Ok(replay),
-                None => self.cached_snapshot(state.seq).map(|frame| vec![frame]).ok_or_else(|| self.snapshot_locked(&state, window_ms)),
+                None => self
+                    .cached_snapshot(state.seq)
+                    .map(|frame| vec![frame])
+                    .ok_or_else(|| self.snapshot_locked(&state, window_ms)),
             };
             (live, start)
         };

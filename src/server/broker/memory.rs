@@ -165,12 +165,11 @@ impl Broker for MemoryBroker {
                 }
                 return Ok(());
             };
-            let entries = assigned
-                .iter()
-                .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), frame: frame.clone() })
-                .collect();
+            let entries =
+                assigned.iter().map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), frame: frame.clone() }).collect();
             // Not persisted: the seqs are free again, so the dashboard continues without a gap.
-            let rewinds: Vec<(Arc<Hub>, u64)> = assigned.iter().map(|(hub, frame)| (hub.clone(), frame.seq - 1)).collect();
+            let rewinds: Vec<(Arc<Hub>, u64)> =
+                assigned.iter().map(|(hub, frame)| (hub.clone(), frame.seq - 1)).collect();
             let on_fail = Box::new(move || {
                 for (hub, before) in rewinds {
                     hub.rewind(before);
@@ -190,11 +189,7 @@ impl Broker for MemoryBroker {
         }
     }
 
-    async fn subscribe(
-        &self,
-        dashboard: &str,
-        since: Option<&Position>,
-    ) -> Result<Subscription, BrokerError> {
+    async fn subscribe(&self, dashboard: &str, since: Option<&Position>) -> Result<Subscription, BrokerError> {
         Ok(self.hub(dashboard)?.subscribe(since, self.limits.history_window_ms))
     }
 
@@ -208,8 +203,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {
-        let mut hubs: Vec<Arc<Hub>> =
-            self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        let mut hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
         // Each key read once: a key function locks the hub.
         hubs.sort_by_cached_key(|hub| (!hub.lock().declared, hub.rank));
         hubs.iter().map(|hub| hub.summary()).collect()
@@ -248,10 +242,7 @@ mod tests {
         publish(&broker, "b", 0, 1.0).await;
         assert_eq!(broker.snapshot("a").await.unwrap().seq, 3);
         assert_eq!(broker.snapshot("b").await.unwrap().seq, 1);
-        assert_eq!(
-            broker.snapshot("c").await.unwrap_err(),
-            BrokerError::UnknownDashboard("c".into())
-        );
+        assert_eq!(broker.snapshot("c").await.unwrap_err(), BrokerError::UnknownDashboard("c".into()));
     }
 
     #[tokio::test]
@@ -312,8 +303,7 @@ mod tests {
             assert_eq!(subscription.start[0].seq, 10);
         }
         // The oldest retained boundary still replays.
-        let subscription =
-            broker.subscribe("a", Some(&Position { epoch, seq: 6 })).await.unwrap();
+        let subscription = broker.subscribe("a", Some(&Position { epoch, seq: 6 })).await.unwrap();
         assert_eq!(subscription.start.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![7, 8, 9, 10]);
     }
 
@@ -332,9 +322,7 @@ mod tests {
         assert_eq!(snapshot.history.series["x"].last(), Some(&None));
         assert_eq!(snapshot.history.series["y"].last(), Some(&Some(7.0)));
         assert_eq!(snapshot.metrics["x"], 29.0);
-        let ServerMessage::Snapshot(decoded) = parse(&Frame::snapshot(&snapshot)) else {
-            panic!()
-        };
+        let ServerMessage::Snapshot(decoded) = parse(&Frame::snapshot(&snapshot)) else { panic!() };
         assert_eq!(decoded, snapshot);
     }
 

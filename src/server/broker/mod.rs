@@ -71,11 +71,7 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Starts a subscription (PROTOCOL.md rules 1 and 2): replay after `since` when it is in
     /// the current epoch and still retained, otherwise a snapshot.
-    async fn subscribe(
-        &self,
-        dashboard: &str,
-        since: Option<&Position>,
-    ) -> Result<Subscription, BrokerError>;
+    async fn subscribe(&self, dashboard: &str, since: Option<&Position>) -> Result<Subscription, BrokerError>;
 
     /// The latest state of a dashboard with its recent history window.
     async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError>;

@@ -5,8 +5,8 @@ use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
 use crate::server::{
     store::{
         history::HistoryQuery,
-        Health,
         tier::{parse_step, Tier},
+        Health,
     },
     AppState,
 };
@@ -71,9 +71,12 @@ pub async fn history(
     };
     if (to - from) / step_ms > MAX_BUCKETS {
         let asked = (to - from) / step_ms;
-        return Err(ApiError::BadRequest(format!("{asked} buckets asked for; at most {MAX_BUCKETS}: use a larger step")));
+        return Err(ApiError::BadRequest(format!(
+            "{asked} buckets asked for; at most {MAX_BUCKETS}: use a larger step"
+        )));
     }
-    let tier = Tier::for_step(step_ms).ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
+    let tier = Tier::for_step(step_ms)
+        .ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
     let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier };
     let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
     match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {

@@ -169,7 +169,10 @@ mod tests {
     #[test]
     fn broker_failures_keep_their_meaning() {
         let unavailable = ApiError::from(BrokerError::Unavailable("disk full".into()));
-        assert_eq!((unavailable.status(), unavailable.code()), (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable));
+        assert_eq!(
+            (unavailable.status(), unavailable.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+        );
         let limit = ApiError::from(BrokerError::LimitExceeded("too many".into()));
         assert_eq!((limit.status(), limit.code()), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooLarge));
         let retry = ApiError::Unavailable("x".into()).into_response();

@@ -138,15 +138,17 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), WriteError> {
     if !authorized(state, headers) {
-        return Err(ApiError::Unauthorized("unauthorized access: send Authorization: Token <ingest token>".into()).into());
+        return Err(
+            ApiError::Unauthorized("unauthorized access: send Authorization: Token <ingest token>".into()).into()
+        );
     }
     let body = body.map_err(ApiError::from)?;
     let bucket = params.bucket.ok_or_else(|| WriteError::invalid("bucket is required", None))?;
     check_dashboard_id(&bucket).map_err(|error| WriteError::invalid(format!("bucket {error}"), None))?;
     let precision =
         Precision::parse(params.precision.as_deref()).map_err(|reason| WriteError::invalid(reason, None))?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|error| WriteError::invalid(format!("body is not UTF-8: {error}"), None))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|error| WriteError::invalid(format!("body is not UTF-8: {error}"), None))?;
     let points = line_protocol::parse(text)
         .map_err(|error| WriteError::invalid(format!("unable to parse: {}", error.reason), Some(error.line)))?;
     let converted = to_publications(&bucket, &points, precision, crate::server::now_millis())
@@ -210,10 +212,8 @@ pub fn to_publications(
             by_time.entry(ts).or_default().insert(name, number);
         }
     }
-    let publications = by_time
-        .into_iter()
-        .map(|(ts, metrics)| Publication { dashboard: dashboard.to_owned(), ts, metrics })
-        .collect();
+    let publications =
+        by_time.into_iter().map(|(ts, metrics)| Publication { dashboard: dashboard.to_owned(), ts, metrics }).collect();
     Ok(Converted { publications, skipped_strings })
 }
 

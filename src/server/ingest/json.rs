@@ -104,11 +104,9 @@ mod tests {
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].ts, 42, "ts defaults to server time");
         assert_eq!(one[0].metrics["orders"], 3.0);
-        let many = parse_batch(
-            br#"[{"dashboard":"a","ts":1,"metrics":{"x":1}},{"dashboard":"b","metrics":{"y":2.5}}]"#,
-            0,
-        )
-        .unwrap();
+        let many =
+            parse_batch(br#"[{"dashboard":"a","ts":1,"metrics":{"x":1}},{"dashboard":"b","metrics":{"y":2.5}}]"#, 0)
+                .unwrap();
         assert_eq!(many.len(), 2);
         assert_eq!(many[0].ts, 1);
     }
@@ -118,7 +116,11 @@ mod tests {
         let cases: [(&[u8], usize, &str); 8] = [
             (b"{not json", 0, "invalid JSON"),
             (b"[]", 0, "empty"),
-            (br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"A!","metrics":{"x":1}}]"#, 1, "not a valid dashboard id"),
+            (
+                br#"[{"dashboard":"a","metrics":{"x":1}},{"dashboard":"A!","metrics":{"x":1}}]"#,
+                1,
+                "not a valid dashboard id",
+            ),
             (br#"{"dashboard":"a","metrics":{"9x":1}}"#, 0, "metric name '9x'"),
             (br#"{"dashboard":"a","metrics":{"x":"high"}}"#, 0, "not a finite number"),
             (br#"{"dashboard":"a","metrics":{}}"#, 0, "metrics is empty"),

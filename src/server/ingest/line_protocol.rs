@@ -54,8 +54,7 @@ pub fn parse(body: &str) -> Result<Vec<(usize, Point<'_>)>, ParseError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let point =
-            parse_line(line).map_err(|reason| ParseError { line: index + 1, reason })?;
+        let point = parse_line(line).map_err(|reason| ParseError { line: index + 1, reason })?;
         points.push((index + 1, point));
     }
     Ok(points)
@@ -317,18 +316,30 @@ mod tests {
 
     #[test]
     fn every_field_type() {
-        let parsed = one(
-            "m float=1.0,plain=1,exp=-1.234456e+78,small=1.0e-1,int=12i,neg=-12i,unsigned=12u,\
-             t=t,T=T,true=true,True=True,TRUE=TRUE,f=f,F=F,false=false,False=False,FALSE=FALSE,s=\"x\"",
-        );
+        let parsed = one("m float=1.0,plain=1,exp=-1.234456e+78,small=1.0e-1,int=12i,neg=-12i,unsigned=12u,\
+             t=t,T=T,true=true,True=True,TRUE=TRUE,f=f,F=F,false=false,False=False,FALSE=FALSE,s=\"x\"");
         let values: Vec<_> = parsed.fields.into_iter().map(|(_, v)| v).collect();
         assert_eq!(
             values,
             vec![
-                Float(1.0), Float(1.0), Float(-1.234456e78), Float(0.1), Integer(12), Integer(-12),
-                Unsigned(12), Boolean(true), Boolean(true), Boolean(true), Boolean(true),
-                Boolean(true), Boolean(false), Boolean(false), Boolean(false), Boolean(false),
-                Boolean(false), string("x")
+                Float(1.0),
+                Float(1.0),
+                Float(-1.234456e78),
+                Float(0.1),
+                Integer(12),
+                Integer(-12),
+                Unsigned(12),
+                Boolean(true),
+                Boolean(true),
+                Boolean(true),
+                Boolean(true),
+                Boolean(true),
+                Boolean(false),
+                Boolean(false),
+                Boolean(false),
+                Boolean(false),
+                Boolean(false),
+                string("x")
             ]
         );
     }

@@ -94,7 +94,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             toml::Value::Float(number) => number.to_string(),
             toml::Value::Boolean(flag) => flag.to_string(),
             other => {
-                return Err(at(value.span().start, format!("key '{key}': expected a string, number or boolean, found {}", other.type_str())))
+                return Err(at(
+                    value.span().start,
+                    format!("key '{key}': expected a string, number or boolean, found {}", other.type_str()),
+                ))
             }
         };
         settings.push(Setting { flag: key.replace('_', "-"), value: text_value, line: line_of(value.span().start) });
@@ -123,7 +126,13 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             }
             metrics.push(metric);
         }
-        dashboards.push(DashboardConfig { id, title: dashboard.title, sources: dashboard.sources, metrics, built_in: false });
+        dashboards.push(DashboardConfig {
+            id,
+            title: dashboard.title,
+            sources: dashboard.sources,
+            metrics,
+            built_in: false,
+        });
     }
     Ok(ConfigFile { settings, dashboards })
 }

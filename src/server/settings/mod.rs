@@ -5,9 +5,9 @@ pub mod dashboards;
 pub mod file;
 
 use super::store::{tier::Retention, StoreOptions, SyncMode};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use dashboards::{DashboardConfig, SourceKind};
 use file::ConfigError;
-use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -277,7 +277,13 @@ mod tests {
     #[test]
     fn flags_override_defaults() {
         let settings = Settings::try_parse_from([
-            "livedash", "--addr", "0.0.0.0:8080", "--simulator", "false", "--tick-ms", "100",
+            "livedash",
+            "--addr",
+            "0.0.0.0:8080",
+            "--simulator",
+            "false",
+            "--tick-ms",
+            "100",
         ])
         .unwrap();
         assert_eq!(settings.addr.port(), 8080);

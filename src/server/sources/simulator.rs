@@ -63,14 +63,9 @@ impl Simulator {
 
         let users = (Self::baseline(now) * (1.0 + self.drift + self.spike)).max(0.0).round();
         let requests = (users * 0.45 * (1.0 + 0.05 * self.gaussian())).max(0.0);
-        let error_rate =
-            (0.004 + self.incident + 0.0015 * self.gaussian().abs()).clamp(0.0, 1.0);
+        let error_rate = (0.004 + self.incident + 0.0015 * self.gaussian().abs()).clamp(0.0, 1.0);
         let orders = self.poisson(users / 300.0);
-        let revenue = if orders > 0.0 {
-            (orders * (42.0 + 12.0 * self.gaussian())).max(orders * 5.0)
-        } else {
-            0.0
-        };
+        let revenue = if orders > 0.0 { (orders * (42.0 + 12.0 * self.gaussian())).max(orders * 5.0) } else { 0.0 };
         [
             ("activeUsers", users),
             ("requestsPerSec", (requests * 10.0).round() / 10.0),

@@ -2,7 +2,11 @@
 //! from the coarsest tier that tiles the step. Runs on reader connections of its own (WAL lets
 //! them read while the writer writes), kept in a small pool.
 
-use super::{connect, seconds, tier::{Aggregate, Tier}, StoreError, SyncMode};
+use super::{
+    connect, seconds,
+    tier::{Aggregate, Tier},
+    StoreError, SyncMode,
+};
 use crate::protocol::{Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};

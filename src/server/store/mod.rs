@@ -241,15 +241,10 @@ impl Store {
 }
 
 /// Reads every dashboard's position, latest values and last `replay_capacity` updates.
-fn recover(
-    connection: &Connection,
-    replay_capacity: usize,
-) -> Result<Vec<RecoveredDashboard>, StoreError> {
+fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<RecoveredDashboard>, StoreError> {
     let mut dashboards = Vec::new();
     let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest FROM dashboards ORDER BY rowid")?;
-    let mut updates = connection.prepare(
-        "SELECT json FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq",
-    )?;
+    let mut updates = connection.prepare("SELECT json FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq")?;
     let mut names = connection.prepare("SELECT name FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
     let found = rows.query_map([], |row| {
         Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
@@ -331,7 +326,8 @@ mod tests {
             }
             append(&store, batch).await;
         }
-        for (step_ms, label) in [(1_000, "1s"), (60_000, "1m"), (300_000, "5m"), (3_600_000, "1h"), (86_400_000, "1d")] {
+        for (step_ms, label) in [(1_000, "1s"), (60_000, "1m"), (300_000, "5m"), (3_600_000, "1h"), (86_400_000, "1d")]
+        {
             let mut expected: BTreeMap<Millis, (i64, f64, f64, f64)> = BTreeMap::new();
             for &(ts, value) in &points {
                 let bucket = crate::model::time::bucket_start(ts, step_ms);
@@ -424,7 +420,10 @@ mod tests {
         let seconds = |metric| -> Vec<_> {
             query(&store, metric, 0, 200_000, 1000).iter().map(|b| (b.ts, b.count, b.sum, b.min, b.max)).collect()
         };
-        assert_eq!(seconds("x"), vec![(60_000, 1, 5.0, 5.0, 5.0), (61_000, 3, 6.0, 1.0, 3.0), (125_000, 1, 2.0, 2.0, 2.0)]);
+        assert_eq!(
+            seconds("x"),
+            vec![(60_000, 1, 5.0, 5.0, 5.0), (61_000, 3, 6.0, 1.0, 3.0), (125_000, 1, 2.0, 2.0, 2.0)]
+        );
         assert_eq!(seconds("y"), vec![(61_000, 1, 9.0, 9.0, 9.0)]);
         store.close();
         let connection = Connection::open(&options.path).unwrap();

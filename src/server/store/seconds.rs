@@ -123,7 +123,10 @@ pub fn register_merge(connection: &Connection) -> rusqlite::Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |context| {
             let decode = |index: usize| {
-                let bytes = context.get_raw(index).as_blob().map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
+                let bytes = context
+                    .get_raw(index)
+                    .as_blob()
+                    .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
                 MinuteCells::decode(bytes).map_err(|error| rusqlite::Error::UserFunctionError(error.into()))
             };
             let mut merged = decode(0)?;
@@ -135,7 +138,13 @@ pub fn register_merge(connection: &Connection) -> rusqlite::Result<()> {
 
 /// The per-second points of `metric` in `[from, to]`, merged into buckets of `step_ms` (a
 /// whole number of seconds) aligned to it, oldest first.
-pub fn read(connection: &Connection, metric: i64, from: Millis, to: Millis, step_ms: Millis) -> rusqlite::Result<Vec<Bucket>> {
+pub fn read(
+    connection: &Connection,
+    metric: i64,
+    from: Millis,
+    to: Millis,
+    step_ms: Millis,
+) -> rusqlite::Result<Vec<Bucket>> {
     let mut statement = connection.prepare_cached(
         "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute >= ?2 AND minute <= ?3 ORDER BY minute",
     )?;
@@ -172,7 +181,8 @@ pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> 
     }
     let transaction = connection.unchecked_transaction()?;
     {
-        let mut select = transaction.prepare("SELECT metric, ts, count, sum, min, max FROM points_1s ORDER BY metric, ts")?;
+        let mut select =
+            transaction.prepare("SELECT metric, ts, count, sum, min, max FROM points_1s ORDER BY metric, ts")?;
         let mut upsert = transaction.prepare(UPSERT)?;
         let mut rows = select.query([])?;
         let mut open: Option<(i64, Millis, MinuteCells)> = None;
@@ -239,7 +249,10 @@ mod tests {
         write(1, 20.0);
         write(30, 5.0);
         let buckets = read(&connection, 7, 60_000, 120_000, 1000).unwrap();
-        assert_eq!(buckets.iter().map(|b| (b.ts, b.count, b.sum)).collect::<Vec<_>>(), vec![(61_000, 2, 30.0), (90_000, 1, 5.0)]);
+        assert_eq!(
+            buckets.iter().map(|b| (b.ts, b.count, b.sum)).collect::<Vec<_>>(),
+            vec![(61_000, 2, 30.0), (90_000, 1, 5.0)]
+        );
         let minute = read(&connection, 7, 0, 120_000, 30_000).unwrap();
         assert_eq!(minute.iter().map(|b| (b.ts, b.count)).collect::<Vec<_>>(), vec![(60_000, 2), (90_000, 1)]);
     }
@@ -247,8 +260,12 @@ mod tests {
     fn aggregate() -> impl Strategy<Value = Aggregate> {
         prop_oneof![
             (-1e12..1e12f64).prop_map(Aggregate::of),
-            (2..1000i64, -1e12..1e12f64, -1e12..1e12f64, -1e12..1e12f64)
-                .prop_map(|(count, sum, min, max)| Aggregate { count, sum, min, max }),
+            (2..1000i64, -1e12..1e12f64, -1e12..1e12f64, -1e12..1e12f64).prop_map(|(count, sum, min, max)| Aggregate {
+                count,
+                sum,
+                min,
+                max
+            }),
         ]
     }
 

@@ -188,9 +188,11 @@ impl WriterState {
             let continues = job.entries.iter().all(|entry| {
                 let update = entry.frame.logged();
                 let dashboard = update.dashboard.as_str();
-                let want = claimed.get(dashboard).or_else(|| next.get(dashboard)).copied().unwrap_or_else(|| {
-                    self.dashboards.get(dashboard).map_or(0, |row| row.seq) + 1
-                });
+                let want = claimed
+                    .get(dashboard)
+                    .or_else(|| next.get(dashboard))
+                    .copied()
+                    .unwrap_or_else(|| self.dashboards.get(dashboard).map_or(0, |row| row.seq) + 1);
                 claimed.insert(dashboard, update.seq + 1);
                 update.seq == want
             });
@@ -260,8 +262,8 @@ impl WriterState {
         let mut rows: HashMap<String, DashboardRow> = HashMap::default();
         let mut new_ids: HashMap<(String, String), i64> = HashMap::default();
         {
-            let mut insert_update = transaction
-                .prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
+            let mut insert_update =
+                transaction.prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
                 let update = entry.frame.logged();
                 insert_update.execute(params![update.dashboard, update.seq as i64, entry.frame.json.as_str()])?;
@@ -336,7 +338,9 @@ impl WriterState {
                 let oldest = now - self.retention.of(tier).as_millis() as Millis;
                 // Per-second points go a minute row at a time, once all of its minute is old.
                 let (sql, before) = match tier {
-                    Tier::Second => ("DELETE FROM seconds WHERE metric = ?1 AND minute < ?2".to_owned(), oldest - 60_000 + 1),
+                    Tier::Second => {
+                        ("DELETE FROM seconds WHERE metric = ?1 AND minute < ?2".to_owned(), oldest - 60_000 + 1)
+                    }
                     _ => (format!("DELETE FROM {} WHERE metric = ?1 AND ts < ?2", tier.table()), oldest),
                 };
                 let mut delete = transaction.prepare_cached(&sql)?;

@@ -32,11 +32,7 @@ pub struct Feed {
 
 impl Feed {
     /// Subscribes to `dashboard`, resuming after `since` when the broker can.
-    pub async fn open(
-        broker: Arc<dyn Broker>,
-        dashboard: &str,
-        since: Option<&Position>,
-    ) -> Result<Feed, BrokerError> {
+    pub async fn open(broker: Arc<dyn Broker>, dashboard: &str, since: Option<&Position>) -> Result<Feed, BrokerError> {
         Feed::open_throttled(broker, dashboard, since, None).await
     }
 
@@ -208,7 +204,10 @@ mod tests {
                     if i % 2 == 1 {
                         metrics.insert("odd".into(), f64::from(i));
                     }
-                    broker.publish(vec![Publication { dashboard: "a".into(), ts: i64::from(i), metrics }]).await.unwrap();
+                    broker
+                        .publish(vec![Publication { dashboard: "a".into(), ts: i64::from(i), metrics }])
+                        .await
+                        .unwrap();
                 }
             }
         });

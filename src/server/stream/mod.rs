@@ -33,13 +33,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Since {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get("last-event-id").and_then(|value| value.to_str().ok()).filter(|value| !value.is_empty());
+        let header =
+            parts.headers.get("last-event-id").and_then(|value| value.to_str().ok()).filter(|value| !value.is_empty());
         let text = match header {
             Some(header) => Some(header.to_owned()),
-            None => Query::<SinceQuery>::try_from_uri(&parts.uri)
-                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?
-                .0
-                .since,
+            None => {
+                Query::<SinceQuery>::try_from_uri(&parts.uri)
+                    .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?
+                    .0
+                    .since
+            }
         };
         let since = text.map(|text| text.parse::<Position>()).transpose();
         since.map(Since).map_err(|error| ApiError::BadRequest(error.to_string()))

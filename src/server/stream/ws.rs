@@ -8,13 +8,13 @@
 //! that accepts no data for the write timeout.
 
 use super::{feed::Feed, rate_limit::RateLimiter};
+use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::server::{
     broker::Broker,
     http::ApiError,
     telemetry::{GaugeGuard, Telemetry},
     AppState,
 };
-use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
@@ -99,7 +99,9 @@ impl Heard {
     }
 
     fn silent_for(&self) -> Duration {
-        Duration::from_millis((self.since.elapsed().as_millis() as u64).saturating_sub(self.at_ms.load(Ordering::Relaxed)))
+        Duration::from_millis(
+            (self.since.elapsed().as_millis() as u64).saturating_sub(self.at_ms.load(Ordering::Relaxed)),
+        )
     }
 }
 
@@ -255,9 +257,7 @@ impl Session {
             ClientMessage::Subscribe { dashboard, since, max_hz } => {
                 let throttle = match max_hz {
                     None => None,
-                    Some(hz) if hz.is_finite() && hz > 0.0 => {
-                        Some(Duration::from_secs_f64(1.0 / hz.min(1000.0)))
-                    }
+                    Some(hz) if hz.is_finite() && hz > 0.0 => Some(Duration::from_secs_f64(1.0 / hz.min(1000.0))),
                     Some(hz) => {
                         self.telemetry.error("ws", "bad_request");
                         let message = format!("maxHz must be a positive number, got {hz}");
@@ -267,12 +267,14 @@ impl Session {
                 };
                 // Replacing an existing subscription restarts it from `since`.
                 self.feeds.remove(&dashboard);
-                match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle)
-                    .await
-                {
+                match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle).await {
                     Ok(feed) => {
-                        let task =
-                            tokio::spawn(forward(feed, self.outbox.clone(), self.bytes.clone(), self.telemetry.clone()));
+                        let task = tokio::spawn(forward(
+                            feed,
+                            self.outbox.clone(),
+                            self.bytes.clone(),
+                            self.telemetry.clone(),
+                        ));
                         self.feeds.insert(dashboard, AbortOnDropHandle::new(task));
                     }
                     Err(_) => {
@@ -296,12 +298,7 @@ impl Session {
 /// Moves one feed's frames into the connection's outbox. Waiting here when the outbox is full
 /// (64 frames or 256 KiB) is the backpressure: the feed falls behind the live channel and
 /// resyncs with a snapshot.
-async fn forward(
-    mut feed: Feed,
-    outbox: mpsc::Sender<Outgoing>,
-    bytes: Arc<Semaphore>,
-    telemetry: Arc<Telemetry>,
-) {
+async fn forward(mut feed: Feed, outbox: mpsc::Sender<Outgoing>, bytes: Arc<Semaphore>, telemetry: Arc<Telemetry>) {
     let _subscribed = GaugeGuard::new(&telemetry.subscriptions);
     let mut started = false;
     while let Some(frame) = feed.next().await {
@@ -340,7 +337,8 @@ mod tests {
     fn new_session(telemetry: Arc<Telemetry>) -> (Session, mpsc::Receiver<Outgoing>) {
         let (outbox, outgoing) = mpsc::channel(256);
         let broker = Arc::new(MemoryBroker::new(HubLimits::default()));
-        let session = Session { broker, telemetry, outbox, bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)), feeds: HashMap::new() };
+        let session =
+            Session { broker, telemetry, outbox, bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)), feeds: HashMap::new() };
         (session, outgoing)
     }
 
