@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run dev build test test-rust test-e2e bench-redraw tools e2e-deps python-deps check
+.PHONY: run dev build test lint test-rust test-e2e bench-smoke bench-redraw tools e2e-deps python-deps check
 
 ## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
 run: build
@@ -24,14 +24,26 @@ build: tools
 	@# cargo-leptos' gzip is 20% larger than zopfli's, and browsers take only gzip over plain HTTP.
 	rzopfli --log-level WARN -f $(LEPTOS_SITE_ROOT)/pkg/livedash.wasm $(LEPTOS_SITE_ROOT)/pkg/livedash.js $(LEPTOS_SITE_ROOT)/pkg/livedash.css
 
-## Every test: unit and integration (real sockets), then browser tests on the release build.
-test: test-rust test-e2e
+## Every test: formatting and lints, unit and integration (real sockets), then browser tests
+## on the release build.
+test: lint test-rust test-e2e
+
+## Formatting (rustfmt.toml) and clippy on both builds, warnings as errors.
+lint: tools
+	cargo fmt --check
+	cargo clippy --all-targets --features loadgen -- -D warnings
+	cargo clippy --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
 
 test-rust: tools python-deps
 	cargo test --features loadgen
 
-test-e2e: build e2e-deps
+## The browser tests run after a tiny benchmark run: a benchmark must leave the release server
+## `make build` made as it was, pages that hydrate included.
+test-e2e: build e2e-deps bench-smoke
 	cd end2end && npx playwright test
+
+bench-smoke: build
+	scripts/bench-streaming.sh --subscribers 5 --rate 20 --duration 1 --require-no-loss
 
 ## Chart redraw benchmark in headless chromium, and the client bundle size (BENCHMARKS.md).
 bench-redraw: build e2e-deps
@@ -40,7 +52,7 @@ bench-redraw: build e2e-deps
 
 ## Fast type checks of both builds while iterating.
 check:
-	cargo check --features ssr
+	cargo check --features ssr --tests
 	cargo check --features hydrate --lib --target wasm32-unknown-unknown
 
 tools:
