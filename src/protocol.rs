@@ -350,6 +350,8 @@ impl ChartKind {
     }
 }
 
+/// Version 1's alert (PROTOCOL.md); reserved: nothing sends it yet, and version 1.1 carries
+/// alert transitions inside updates instead (the alerts issue).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,

@@ -78,6 +78,7 @@ async fn sse_streams_a_snapshot_then_updates_and_resumes_with_last_event_id() {
     push(&running, "shop", 2.0).await;
     let second = reader.next().await;
     assert_eq!((second.event.as_str(), second.id.clone()), ("update", format!("{}:2", snapshot.epoch)));
+    assert_eq!(metric(&running, "livedash_subscriptions").await, 1.0, "an open stream is a subscription");
     drop(reader);
 
     for value in 3..=5 {

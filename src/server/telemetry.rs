@@ -16,7 +16,8 @@ pub struct Telemetry {
     registry: Registry,
     /// Open WebSocket connections.
     pub connections: Gauge,
-    /// Active subscriptions over every transport.
+    /// Active subscriptions over every transport: WebSocket subscriptions, open SSE streams,
+    /// waiting polls.
     pub subscriptions: Gauge,
     /// Protocol messages written to clients.
     pub messages_sent: Counter,

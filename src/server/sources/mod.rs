@@ -72,7 +72,22 @@ pub async fn run(
             _ = interval.tick() => {}
         }
         let ts = super::now_millis();
-        let Some(metrics) = source.sample(ts) else { continue };
+        // A sample may read /proc and the disks (host metrics): kept off the async workers.
+        let sampled = tokio::task::spawn_blocking(move || {
+            let metrics = source.sample(ts);
+            (source, metrics)
+        });
+        let metrics = match sampled.await {
+            Ok((returned, metrics)) => {
+                source = returned;
+                metrics
+            }
+            Err(error) => {
+                tracing::error!(%error, dashboard, "source failed; it stops");
+                return;
+            }
+        };
+        let Some(metrics) = metrics else { continue };
         let publication = Publication { dashboard: dashboard.clone(), ts, metrics };
         match broker.publish(vec![publication]).await {
             Err(error) if failures == 0 => {

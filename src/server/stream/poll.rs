@@ -4,7 +4,7 @@
 //! (capped by the server), or an empty list.
 
 use super::{feed::Feed, Since};
-use crate::server::{http::ApiError, AppState};
+use crate::server::{http::ApiError, telemetry::GaugeGuard, AppState};
 use axum::{
     extract::{Path, Query, State},
     http::header,
@@ -30,6 +30,8 @@ pub async fn poll(
     Query(query): Query<PollQuery>,
 ) -> Result<Response, ApiError> {
     let mut feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
+    // A poll is a subscription for as long as it waits.
+    let _subscribed = GaugeGuard::new(&state.telemetry.subscriptions);
     let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.settings.max_poll_wait);
 
     let mut messages = Vec::new();

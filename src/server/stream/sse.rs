@@ -3,7 +3,7 @@
 //! `epoch:seq`), resumable with the standard `Last-Event-ID` header or `?since=E:S`.
 
 use super::{feed::Feed, Since};
-use crate::server::{http::ApiError, AppState};
+use crate::server::{http::ApiError, telemetry::GaugeGuard, AppState};
 use axum::{
     extract::{Path, State},
     response::{
@@ -20,13 +20,15 @@ pub async fn stream(
     Since(since): Since,
 ) -> Result<Response, ApiError> {
     let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
-    let events = stream::unfold(feed, |mut feed| async move {
+    // Counted for as long as the stream lives.
+    let subscribed = GaugeGuard::new(&state.telemetry.subscriptions);
+    let events = stream::unfold((feed, subscribed), |(mut feed, subscribed)| async move {
         let frame = feed.next().await?;
         let event = Event::default()
             .event(if frame.is_snapshot { "snapshot" } else { "update" })
             .id(feed.position().to_string())
             .data(frame.json.as_str());
-        Some((Ok::<_, Infallible>(event), feed))
+        Some((Ok::<_, Infallible>(event), (feed, subscribed)))
     })
     .take_until(state.shutdown.clone().cancelled_owned());
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.settings.heartbeat)).into_response())
