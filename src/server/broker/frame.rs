@@ -3,7 +3,7 @@
 //! makes them for resync snapshots and merged (throttled) updates. Cloning one is a reference
 //! count, never a copy of its JSON.
 
-use crate::protocol::{Snapshot, Update};
+use crate::protocol::{Metrics, Millis, Snapshot, Update};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::sync::Arc;
@@ -36,7 +36,40 @@ fn to_json(message: Borrowed<'_>) -> Utf8Bytes {
     serde_json::to_string(&message).expect("server messages always serialize").into()
 }
 
+/// The part of a new update's JSON that does not depend on its seq (`"ts":...,"metrics":{...}}`,
+/// nearly all of it), serialized before the seq is assigned: outside the broker's sequencer,
+/// where concurrent publishers serialize in parallel instead of one after the other.
+pub struct UpdateTail(String);
+
+impl UpdateTail {
+    pub fn new(ts: Millis, metrics: &Metrics) -> Self {
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            ts: Millis,
+            metrics: &'a Metrics,
+        }
+        UpdateTail(serde_json::to_string(&Tail { ts, metrics }).expect("numbers are finite"))
+    }
+}
+
 impl Frame {
+    /// An update's frame from its tail made beforehand: the same JSON as `Frame::update`, for
+    /// an update that merges nothing (no `fromSeq`).
+    pub fn update_with_tail(update: Arc<Update>, tail: &UpdateTail) -> Frame {
+        debug_assert!(update.from_seq.is_none(), "a tail has no fromSeq");
+        let dashboard = serde_json::to_string(&update.dashboard).expect("strings serialize");
+        let seq = update.seq.to_string();
+        let mut json = String::with_capacity(40 + dashboard.len() + seq.len() + tail.0.len());
+        json.push_str(r#"{"type":"update","dashboard":"#);
+        json.push_str(&dashboard);
+        json.push_str(r#","seq":"#);
+        json.push_str(&seq);
+        json.push(',');
+        // The tail's own opening brace is this object's.
+        json.push_str(&tail.0[1..]);
+        Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(update) }
+    }
+
     /// An update's frame; it keeps the update for merging and for the broker's log.
     pub fn update(update: Arc<Update>) -> Frame {
         let json = to_json(Borrowed::Update(&update));
@@ -59,6 +92,16 @@ mod tests {
     use super::*;
     use crate::protocol::{HistoryWindow, ServerMessage};
 
+    fn update_for_tail() -> Update {
+        Update {
+            dashboard: "ops-1".into(),
+            seq: 12_345,
+            from_seq: None,
+            ts: 1_700_000_000_123,
+            metrics: Metrics::new(),
+        }
+    }
+
     #[test]
     fn frames_carry_the_same_json_as_server_messages() {
         let update =
@@ -66,6 +109,11 @@ mod tests {
         let frame = Frame::update(Arc::new(update.clone()));
         assert_eq!((frame.seq, frame.is_snapshot), (7, false));
         assert_eq!(frame.json.as_str(), ServerMessage::Update(update).to_json());
+        let new =
+            Update { from_seq: None, metrics: [("a.b".into(), -0.5), ("x".into(), 1e21)].into(), ..update_for_tail() };
+        let tail = UpdateTail::new(new.ts, &new.metrics);
+        let spliced = Frame::update_with_tail(Arc::new(new.clone()), &tail);
+        assert_eq!(spliced.json.as_str(), ServerMessage::Update(new).to_json(), "spliced JSON is the same");
 
         let snapshot = Snapshot {
             dashboard: "a".into(),

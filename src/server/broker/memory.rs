@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! publish(batch)
-//!   sequencer lock ── admit (limits) ── Hub::assign (next seq) ── Frame::update (JSON, once)
+//!   UpdateTail per update (JSON of all but the seq, in parallel across publishers)
+//!   sequencer lock ── admit (limits) ── Hub::assign (next seq) ── Frame::update_with_tail
 //!   │                                                              │
 //!   └─ no store: Hub::commit ──────────────────────────────────────┤
 //!   └─ store: Store::append(entries, on_commit) ── writer thread commits the transaction
@@ -18,6 +19,7 @@
 //! store commits and subscribers see updates in seq order. On start the hubs are rebuilt from
 //! the store with their epoch, seq and retained updates.
 
+use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
 use super::{Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
@@ -148,14 +150,17 @@ impl Broker for MemoryBroker {
     }
 
     async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+        // Serialized before the sequencer, all but the seq: publishers do this in parallel.
+        let tails: Vec<UpdateTail> = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics)).collect();
         let committed = {
             let _order = self.sequencer.lock().expect("sequencer lock poisoned");
             self.admit(&batch)?;
             let assigned: Vec<(Arc<Hub>, Frame)> = batch
                 .into_iter()
-                .map(|publication| {
+                .zip(&tails)
+                .map(|(publication, tail)| {
                     let hub = self.hub_or_create(&publication.dashboard);
-                    let frame = Frame::update(hub.assign(publication.ts, publication.metrics));
+                    let frame = Frame::update_with_tail(hub.assign(publication.ts, publication.metrics), tail);
                     (hub, frame)
                 })
                 .collect();
