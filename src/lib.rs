@@ -2,13 +2,16 @@
 //! browser client (`hydrate`, WASM).
 //!
 //! # Layout
-//! Data flows source -> hub -> transport -> client state -> chart:
+//! Data flows `server::sources`/`server::ingest` -> `server::broker` -> `server::stream` ->
+//! `client::connection` -> `client::state` -> `components` (docs/architecture.md):
 //! - `protocol`: the wire messages of PROTOCOL.md, shared by both builds.
-//! - `model`: ring buffers, time series, seq continuity, formatting, decimation (pure).
-//! - `server` (ssr): sources and ingest publish into the broker's hubs; the WebSocket
-//!   transport streams feeds to clients; wiring and shutdown.
+//! - `model`: ring buffers, time series, seq continuity, time buckets, quantiles, formatting,
+//!   decimation (pure).
+//! - `server` (ssr): one folder per stage: `sources`, `ingest`, `broker` (seq, frames, hubs),
+//!   `store` (history), `stream` (feed, WebSocket, SSE, long-polling), `http` (read-only
+//!   endpoints, errors), `settings`; wiring and shutdown in `server` itself.
 //! - `loaders`: server functions the pages load their first render from.
-//! - `client`: the browser's state signals and its live connection.
+//! - `client`: the browser's state signals and its live connection (`client::connection`).
 //! - `app`: the HTML shell, routes and the `App` component.
 //! - `bench` (loadgen): what the benchmark programs in `src/bin` share.
 //! - `pages`: one route per file. `components`: one component per file; charts draw through

@@ -85,6 +85,11 @@ impl Frame {
     pub fn logged(&self) -> &Update {
         self.update.as_deref().expect("the log holds update frames")
     }
+
+    /// The same, shared.
+    pub fn logged_arc(&self) -> Arc<Update> {
+        self.update.clone().expect("the log holds update frames")
+    }
 }
 
 #[cfg(test)]

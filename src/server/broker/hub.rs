@@ -81,8 +81,8 @@ impl Hub {
             state.seq = dashboard.seq;
             state.ts = dashboard.ts;
             state.latest = Latest::as_of(dashboard.latest, dashboard.ts);
-            for frame in dashboard.log {
-                state.log.push(frame);
+            for update in dashboard.log {
+                state.log.push(Frame::update(Arc::new(update)));
             }
         }
         hub

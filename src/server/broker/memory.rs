@@ -170,8 +170,14 @@ impl Broker for MemoryBroker {
                 }
                 return Ok(());
             };
-            let entries =
-                assigned.iter().map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), frame: frame.clone() }).collect();
+            let entries = assigned
+                .iter()
+                .map(|(hub, frame)| Entry {
+                    epoch: hub.epoch.clone(),
+                    update: frame.logged_arc(),
+                    json: frame.json.clone(),
+                })
+                .collect();
             // Not persisted: the seqs are free again, so the dashboard continues without a gap.
             let rewinds: Vec<(Arc<Hub>, u64)> =
                 assigned.iter().map(|(hub, frame)| (hub.clone(), frame.seq - 1)).collect();

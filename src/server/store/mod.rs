@@ -17,8 +17,8 @@ mod seconds;
 pub mod tier;
 mod writer;
 
-use super::broker::Frame;
-use crate::protocol::{Metrics, Millis, ServerMessage};
+use crate::protocol::{Metrics, Millis, ServerMessage, Update};
+use axum::extract::ws::Utf8Bytes;
 use rusqlite::{Connection, OpenFlags};
 use std::{
     path::{Path, PathBuf},
@@ -88,10 +88,12 @@ pub enum Health {
 /// Run by the writer thread after an append committed or failed.
 pub type Callback = Box<dyn FnOnce() + Send>;
 
-/// One update to persist, with the epoch of its dashboard.
+/// One update to persist, with the epoch of its dashboard and its JSON as sent to clients
+/// (kept as the replay log; the broker's frame shares these bytes).
 pub struct Entry {
     pub epoch: Arc<str>,
-    pub frame: Frame,
+    pub update: Arc<Update>,
+    pub json: Utf8Bytes,
 }
 
 /// A dashboard as it was when the server last stopped.
@@ -105,7 +107,7 @@ pub struct RecoveredDashboard {
     /// Its metrics in the order they first appeared (an ingested dashboard's display order).
     pub metrics: Vec<String>,
     /// The retained updates, oldest first.
-    pub log: Vec<Frame>,
+    pub log: Vec<Update>,
 }
 
 enum Message {
@@ -261,7 +263,7 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
         for json in updates.query_map(rusqlite::params![id, first as i64], |row| row.get::<_, String>(0))? {
             let json = json?;
             match serde_json::from_str::<ServerMessage>(&json) {
-                Ok(ServerMessage::Update(update)) => log.push(Frame::update(Arc::new(update))),
+                Ok(ServerMessage::Update(update)) => log.push(update),
                 _ => return Err(StoreError::Corrupt { dashboard: id, reason: "unreadable update".into() }),
             }
         }
@@ -291,7 +293,8 @@ mod tests {
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
         let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics };
-        Entry { epoch: "e1".into(), frame: Frame::update(Arc::new(update)) }
+        let json = ServerMessage::Update(update.clone()).to_json().into();
+        Entry { epoch: "e1".into(), update: Arc::new(update), json }
     }
 
     async fn append(store: &Store, entries: Vec<Entry>) {
@@ -364,7 +367,7 @@ mod tests {
         assert_eq!((d.id.as_str(), d.epoch.as_str(), d.seq, d.ts), ("d", "e1", 150, 150_000));
         assert_eq!(d.latest["x"], 150.0);
         // The last `replay_capacity` updates, in order.
-        let seqs: Vec<u64> = d.log.iter().map(|frame| frame.seq).collect();
+        let seqs: Vec<u64> = d.log.iter().map(|update| update.seq).collect();
         assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
         assert_eq!(recovered[1].latest["y"], 2.0);
         assert_eq!(recovered[1].metrics, vec!["y".to_owned()]);
@@ -395,7 +398,7 @@ mod tests {
         assert_eq!(hours.iter().map(|b| b.count).sum::<i64>(), 6, "hours are kept a year");
         store.close();
         let (store, recovered) = Store::open(options).unwrap();
-        assert_eq!(recovered[0].log.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![4, 5, 6]);
+        assert_eq!(recovered[0].log.iter().map(|u| u.seq).collect::<Vec<_>>(), vec![4, 5, 6]);
         store.close();
     }
 

@@ -186,7 +186,7 @@ impl WriterState {
             // The same, within this job.
             let mut claimed: HashMap<&str, u64> = HashMap::default();
             let continues = job.entries.iter().all(|entry| {
-                let update = entry.frame.logged();
+                let update = &entry.update;
                 let dashboard = update.dashboard.as_str();
                 let want = claimed
                     .get(dashboard)
@@ -265,8 +265,8 @@ impl WriterState {
             let mut insert_update =
                 transaction.prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
-                let update = entry.frame.logged();
-                insert_update.execute(params![update.dashboard, update.seq as i64, entry.frame.json.as_str()])?;
+                let update = &entry.update;
+                insert_update.execute(params![update.dashboard, update.seq as i64, entry.json.as_str()])?;
                 if !rows.contains_key(&update.dashboard) {
                     let row = self.dashboards.get(&update.dashboard).cloned().unwrap_or_else(|| DashboardRow {
                         epoch: entry.epoch.clone(),
