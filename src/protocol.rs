@@ -377,7 +377,8 @@ pub struct ErrorReply {
 pub enum ErrorCode {
     BadRequest,
     UnknownDashboard,
-    /// Reserved for auth (PROTOCOL.md 1.1): a credential that does not cover the dashboard.
+    /// Not allowed: a foreign origin or Host (HTTP 403); with auth (PROTOCOL.md 1.1), a
+    /// credential that does not cover the dashboard.
     Forbidden,
     RateLimited,
     TooLarge,

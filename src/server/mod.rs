@@ -10,6 +10,7 @@
 //! This module wires them: `start` opens the store, builds the broker, starts the sources and
 //! serves the router; `Running::shutdown` stops it all (close 1001 to every socket).
 
+pub mod auth;
 pub mod broker;
 pub mod http;
 pub mod ingest;
@@ -189,6 +190,16 @@ async fn start_sources(state: &AppState) {
     }
 }
 
+/// Where requests may come from: bound to a loopback address (local open mode), only a
+/// loopback `Host`; from a browser, only this server's own origin or an allowed one.
+fn origin_policy(state: &AppState) -> Arc<auth::origin::OriginPolicy> {
+    Arc::new(auth::origin::OriginPolicy {
+        loopback_only: state.leptos_options.site_addr.ip().is_loopback(),
+        allowed: state.settings.allowed_origins.clone(),
+        telemetry: state.telemetry.clone(),
+    })
+}
+
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(crate::app::App);
     let api = Router::new()
@@ -212,6 +223,8 @@ fn router(state: AppState) -> Router {
         move || shell(options.clone())
     })
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+    // Before any handler, upgrade or body, pages and files included.
+    .layer(middleware::from_fn_with_state(origin_policy(&state), auth::origin::check_origin))
     .layer(tower_http::trace::TraceLayer::new_for_http())
     .with_state(state)
 }

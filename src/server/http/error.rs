@@ -26,6 +26,9 @@ pub enum ApiError {
     BadItem { index: usize, reason: String },
     #[error("{0}")]
     Unauthorized(String),
+    /// Not from here: a foreign origin, a Host that is not this server's.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no dashboard named '{0}'")]
     UnknownDashboard(String),
     #[error("no history of metric '{metric}' on dashboard '{dashboard}'")]
@@ -48,6 +51,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::BadItem { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownDashboard(_) | ApiError::UnknownMetric { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::LimitExceeded(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -59,6 +63,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::BadItem { .. } => ErrorCode::BadRequest,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::UnknownDashboard(_) => ErrorCode::UnknownDashboard,
             ApiError::UnknownMetric { .. } => ErrorCode::UnknownMetric,
             ApiError::TooLarge(_) | ApiError::LimitExceeded(_) => ErrorCode::TooLarge,

@@ -93,6 +93,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             toml::Value::Integer(number) => number.to_string(),
             toml::Value::Float(number) => number.to_string(),
             toml::Value::Boolean(flag) => flag.to_string(),
+            // A list setting (`allowed_origins = [...]`), as the flag takes it: comma-separated.
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => {
+                items.iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(",")
+            }
             other => {
                 return Err(at(
                     value.span().start,

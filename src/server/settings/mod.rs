@@ -4,6 +4,7 @@
 pub mod dashboards;
 pub mod file;
 
+use super::auth::origin::Origin;
 use super::store::{tier::Retention, StoreOptions, SyncMode};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use dashboards::{DashboardConfig, SourceKind};
@@ -30,6 +31,10 @@ impl std::fmt::Display for WrittenDuration {
 
 fn parse_written_duration(text: &str) -> Result<WrittenDuration, String> {
     Ok(WrittenDuration { duration: parse_duration(text)?, text: text.trim().to_owned() })
+}
+
+fn parse_origin(text: &str) -> Result<Origin, String> {
+    Origin::parse(text.trim()).ok_or_else(|| format!("{text:?} is not an origin like https://dash.example.com"))
 }
 
 /// `normal` or `full`; the store itself knows nothing of flags.
@@ -132,6 +137,11 @@ pub struct Settings {
     /// Metrics per dashboard at most; ingest that would add more is refused (422).
     #[arg(long, env = "LIVEDASH_MAX_METRICS_PER_DASHBOARD", default_value_t = 10_000)]
     pub max_metrics_per_dashboard: usize,
+
+    /// Origins allowed to call the server from a browser besides its own, comma-separated
+    /// (`https://dash.example.com`); requests from any other origin get 403.
+    #[arg(long, env = "LIVEDASH_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub allowed_origins: Vec<Origin>,
 
     /// Token ingest requests must carry (`Authorization: Token <t>` or `Bearer <t>`);
     /// without one, ingest is open to whoever can reach the address.
@@ -333,5 +343,21 @@ mod tests {
         }
         let missing = Settings::load(["livedash", "--config", "/nonexistent/livedash.toml"]);
         assert!(matches!(missing, Err(LoadError::File(error)) if error.0.contains("cannot read")));
+    }
+
+    #[test]
+    fn allowed_origins_come_as_a_list_or_comma_separated_and_are_checked() {
+        let config = file("allowed_origins = [\"https://dash.example.com\", \"http://localhost:8080\"]\n");
+        let path = config.path().to_str().unwrap();
+        let settings = Settings::load(["livedash", "--config", path]).unwrap();
+        let shown: Vec<String> = settings.allowed_origins.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["https://dash.example.com:443", "http://localhost:8080"]);
+        let flags =
+            Settings::try_parse_from(["livedash", "--allowed-origins", "https://a.example,https://b.example:8443"])
+                .unwrap();
+        assert_eq!(flags.allowed_origins.len(), 2);
+        let bad =
+            Settings::try_parse_from(["livedash", "--allowed-origins", "dash.example.com"]).unwrap_err().to_string();
+        assert!(bad.contains("not an origin like https://dash.example.com"), "{bad}");
     }
 }

@@ -1,0 +1,223 @@
+//! Origins and hosts (PROTOCOL.md, "Auth"): a request that carries an `Origin` must come from
+//! the server's own origin (its host and port equal to the `Host` it was sent to) or from one
+//! listed in `--allowed-origins`; a write that says it is cross-site (`Sec-Fetch-Site`) is
+//! refused even without one. Bound to a loopback address (local open mode: `make run` on a
+//! laptop), the `Host` must be a loopback name or address too, so that a web page cannot reach
+//! the server through a DNS name it rebinds to 127.0.0.1. Refusals are `403 forbidden`, before
+//! any upgrade or body, and are logged with the Origin, the Host and the allowed list.
+
+use crate::server::{http::ApiError, telemetry::Telemetry};
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, Method},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::{net::IpAddr, sync::Arc};
+
+/// A web origin: scheme, host (lowercase, IPv6 without brackets) and port (the scheme's default
+/// when absent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// `scheme://host[:port]` as browsers send it in `Origin`; nothing else (no path, no user,
+    /// not `null`).
+    pub fn parse(text: &str) -> Option<Origin> {
+        let (scheme, rest) = text.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let (host, port) = parse_host(rest)?;
+        Some(Origin { scheme, host, port: port.unwrap_or(default_port) })
+    }
+
+    /// Whether this origin is the server's own, reached as `host` (a `Host` header). The scheme
+    /// is not compared: `Host` does not carry it, and behind a TLS proxy the page is `https`
+    /// while the server speaks `http`; nothing else can serve a page from the same host:port.
+    fn is_host(&self, host: &str) -> bool {
+        let Some((name, port)) = parse_host(host) else { return false };
+        let port = port.unwrap_or(if self.scheme == "https" { 443 } else { 80 });
+        name == self.host && port == self.port
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        write!(f, "{}://{host}:{}", self.scheme, self.port)
+    }
+}
+
+/// `host[:port]` (a `Host` header, or an origin's authority): the host lowercased (IPv6
+/// without brackets) and the port if given. `None` for anything else.
+fn parse_host(text: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?.parse().ok()?),
+        };
+        (v6.to_owned(), port)
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port.parse().ok()?)),
+            None => (text.to_owned(), None),
+        }
+    };
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && (text.starts_with('[')
+            || host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')));
+    valid.then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// Whether a `Host` names this machine's loopback: `localhost` (and `*.localhost`, RFC 6761),
+/// 127.0.0.0/8 or ::1.
+pub fn is_loopback_host(host: &str) -> bool {
+    let Some((name, _)) = parse_host(host) else { return false };
+    name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The origin rules of one server.
+pub struct OriginPolicy {
+    /// Bound to a loopback address: the `Host` must name the loopback.
+    pub loopback_only: bool,
+    /// Origins allowed besides the server's own.
+    pub allowed: Vec<Origin>,
+    /// Refusals are counted as `livedash_errors_total{endpoint="origin",code="forbidden"}`.
+    pub telemetry: Arc<Telemetry>,
+}
+
+impl OriginPolicy {
+    /// Why a request with these headers is refused, if it is.
+    pub fn refusal(&self, method: &Method, headers: &HeaderMap) -> Option<&'static str> {
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
+        if self.loopback_only && !host.is_some_and(is_loopback_host) {
+            return Some("this server answers only to a loopback Host (localhost, 127.0.0.1, ::1)");
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().ok().and_then(Origin::parse);
+            let own = origin.as_ref().zip(host).is_some_and(|(origin, host)| origin.is_host(host));
+            let listed = origin.as_ref().is_some_and(|origin| self.allowed.contains(origin));
+            if !own && !listed {
+                return Some("requests from this origin are not allowed (see --allowed-origins)");
+            }
+        } else if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && headers.get("sec-fetch-site").is_some_and(|site| site == "cross-site")
+        {
+            return Some("cross-site writes are not allowed");
+        }
+        None
+    }
+}
+
+/// The layer that applies `OriginPolicy` to every request.
+pub async fn check_origin(State(policy): State<Arc<OriginPolicy>>, request: Request, next: Next) -> Response {
+    if let Some(reason) = policy.refusal(request.method(), request.headers()) {
+        let headers = request.headers();
+        let shown =
+            |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+        let allowed: Vec<String> = policy.allowed.iter().map(Origin::to_string).collect();
+        tracing::warn!(
+            origin = shown(header::ORIGIN),
+            host = shown(header::HOST),
+            ?allowed,
+            path = request.uri().path(),
+            "refused: {reason}"
+        );
+        policy.telemetry.error("origin", "forbidden");
+        return ApiError::Forbidden(reason.to_owned()).into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs.iter().map(|(name, value)| (name.parse().unwrap(), HeaderValue::from_str(value).unwrap())).collect()
+    }
+
+    fn policy(loopback_only: bool, allowed: &[&str]) -> OriginPolicy {
+        let allowed = allowed.iter().map(|o| Origin::parse(o).unwrap()).collect();
+        OriginPolicy { loopback_only, allowed, telemetry: Arc::new(Telemetry::new()) }
+    }
+
+    #[test]
+    fn origins_and_hosts_are_normalized() {
+        assert_eq!(Origin::parse("HTTP://LocalHost:3000"), Origin::parse("http://localhost:3000"));
+        assert_eq!(Origin::parse("https://dash.example.com"), Origin::parse("https://dash.example.com:443"));
+        assert_eq!(Origin::parse("http://[::1]:3000").unwrap().to_string(), "http://[::1]:3000");
+        for bad in
+            ["null", "", "file://", "http://", "http://a b", "ftp://x", "http://x:99999", "http://u@x", "http://x/path"]
+        {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+        for host in ["localhost", "localhost:3000", "127.0.0.1:3000", "127.9.9.9", "[::1]:3000", "app.localhost:80"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in
+            ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example:3000", "[::2]:3000", "10.0.0.1", ""]
+        {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn only_the_own_or_a_listed_origin_passes() {
+        let policy = policy(true, &["https://dash.example.com"]);
+        let get = Method::GET;
+        let post = Method::POST;
+        let own = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        assert_eq!(policy.refusal(&post, &own), None);
+        assert_eq!(policy.refusal(&post, &headers(&[("host", "127.0.0.1:3000")])), None, "no Origin: curl, agents");
+        let listed = headers(&[("host", "localhost:3000"), ("origin", "https://dash.example.com")]);
+        assert_eq!(policy.refusal(&get, &listed), None);
+        for origin in ["http://evil.example", "null", "http://127.0.0.1:3001", "http://127.0.0.1.evil.example:3000"] {
+            let foreign = headers(&[("host", "127.0.0.1:3000"), ("origin", origin)]);
+            assert!(policy.refusal(&get, &foreign).is_some(), "{origin}");
+        }
+        let rebound = headers(&[("host", "evil.example:3000"), ("origin", "http://evil.example:3000")]);
+        assert!(policy.refusal(&get, &rebound).unwrap().contains("loopback"), "DNS rebinding");
+        let cross_site = headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")]);
+        assert!(policy.refusal(&post, &cross_site).is_some());
+        assert_eq!(policy.refusal(&get, &cross_site), None, "a cross-site link to a page is fine");
+        let open = self::policy(false, &[]);
+        assert_eq!(open.refusal(&get, &headers(&[("host", "dash.internal:3000")])), None, "any Host off loopback");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        /// Whatever the Origin and Host say, a request passes only when the origin is the
+        /// listed one or names exactly the host it was sent to.
+        #[test]
+        fn never_grants_more_than_own_or_listed(origin in "[a-zA-Z:/.\\[\\]0-9-]{0,40}", host in "[a-zA-Z:.\\[\\]0-9-]{0,30}") {
+            let policy = policy(false, &["https://dash.example.com"]);
+            let Ok(origin_value) = HeaderValue::from_str(&origin) else { return Ok(()) };
+            let Ok(host_value) = HeaderValue::from_str(&host) else { return Ok(()) };
+            let mut map = HeaderMap::new();
+            map.insert(header::ORIGIN, origin_value);
+            map.insert(header::HOST, host_value);
+            if policy.refusal(&Method::POST, &map).is_none() {
+                let parsed = Origin::parse(&origin).expect("a passing origin parses");
+                let listed = parsed == Origin::parse("https://dash.example.com").unwrap();
+                let (name, port) = parse_host(&host).expect("a passing host parses");
+                let own = name == parsed.host && port.unwrap_or(if parsed.scheme == "https" { 443 } else { 80 }) == parsed.port;
+                prop_assert!(listed || own, "{origin} from {host}");
+            }
+        }
+    }
+}
