@@ -12,6 +12,9 @@ use leptos_router::{
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's Content-Security-Policy allows the inline scripts carrying this response's nonce.
+    #[cfg(feature = "ssr")]
+    crate::server::http::headers::send_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -20,7 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <script inner_html=PICK_BEFORE_PAINT></script>
+                <script nonce=leptos::nonce::use_nonce() inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -44,3 +44,31 @@ async fn home_lists_dashboards_and_unknown_ones_are_404() {
     assert!(html.contains("Not found"));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
+    let running = start(quiet_settings()).await;
+    push(&running, "shop", 1.0).await;
+    let response = reqwest::get(http_url(&running, "/d/shop")).await.unwrap();
+    let headers = response.headers().clone();
+    let html = response.text().await.unwrap();
+    let policy = headers["content-security-policy"].to_str().unwrap().to_owned();
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
+    assert!(nonce.len() >= 16, "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("'wasm-unsafe-eval'"), "{policy}");
+    // Every inline script carries this response's nonce.
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "a script without the nonce: <script{tag}>");
+    }
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    // A new nonce per response.
+    let again = reqwest::get(http_url(&running, "/d/shop")).await.unwrap();
+    assert_ne!(again.headers()["content-security-policy"].to_str().unwrap(), policy);
+    let api = reqwest::get(http_url(&running, "/api/v1/dashboards")).await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    running.shutdown().await;
+}

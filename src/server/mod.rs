@@ -225,6 +225,7 @@ fn router(state: AppState) -> Router {
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
     // Before any handler, upgrade or body, pages and files included.
     .layer(middleware::from_fn_with_state(origin_policy(&state), auth::origin::check_origin))
+    .layer(http::headers::layers())
     .layer(tower_http::trace::TraceLayer::new_for_http())
     .with_state(state)
 }

@@ -1,7 +1,9 @@
 //! The HTTP edge that is not streaming: read-only endpoints (`api`: dashboard list, snapshots,
-//! history, liveness) and the one error type every HTTP endpoint answers with (`error`).
+//! history, liveness), the one error type every HTTP endpoint answers with (`error`), and the
+//! security headers every response carries (`headers`).
 
 pub mod api;
 pub mod error;
+pub mod headers;
 
 pub use error::ApiError;

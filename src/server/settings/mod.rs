@@ -33,6 +33,18 @@ fn parse_written_duration(text: &str) -> Result<WrittenDuration, String> {
     Ok(WrittenDuration { duration: parse_duration(text)?, text: text.trim().to_owned() })
 }
 
+/// CSP source expressions separated by spaces; nothing that could end the directive.
+fn parse_frame_ancestors(text: &str) -> Result<String, String> {
+    let sources: Vec<&str> = text.split_whitespace().collect();
+    let valid = !sources.is_empty()
+        && sources.iter().all(|source| source.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',')));
+    if valid {
+        Ok(sources.join(" "))
+    } else {
+        Err(format!("{text:?} is not a list of CSP sources like 'self' https://portal.example.com"))
+    }
+}
+
 fn parse_origin(text: &str) -> Result<Origin, String> {
     Origin::parse(text.trim()).ok_or_else(|| format!("{text:?} is not an origin like https://dash.example.com"))
 }
@@ -142,6 +154,11 @@ pub struct Settings {
     /// (`https://dash.example.com`); requests from any other origin get 403.
     #[arg(long, env = "LIVEDASH_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub allowed_origins: Vec<Origin>,
+
+    /// Who may show the pages in a frame: the CSP `frame-ancestors` sources (`'self'`,
+    /// `https://portal.example.com`); `'none'` forbids framing.
+    #[arg(long, env = "LIVEDASH_FRAME_ANCESTORS", default_value = "'none'", value_parser = parse_frame_ancestors)]
+    pub frame_ancestors: String,
 
     /// Token ingest requests must carry (`Authorization: Token <t>` or `Bearer <t>`);
     /// without one, ingest is open to whoever can reach the address.
