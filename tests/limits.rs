@@ -150,6 +150,38 @@ async fn connections_over_the_cap_are_refused_before_upgrade() {
     running.shutdown().await;
 }
 
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_share() {
+    let mut settings = quiet_settings();
+    settings.max_connections_per_client = 2;
+    let running = start(settings).await;
+    push(&running, "shop", 1.0).await;
+    let first = connect(&running).await;
+    // An SSE stream counts as a connection too.
+    let stream = reqwest::get(http_url(&running, "/api/v1/stream/shop")).await.unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    match tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        other => panic!("expected 503 before the upgrade, got {other:?}"),
+    }
+    let refused = reqwest::get(http_url(&running, "/api/v1/stream/shop")).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.text().await.unwrap().contains("from this address"));
+    // Short requests are not limited, and closing a stream frees its slot.
+    assert_eq!(get_json(http_url(&running, "/api/v1/dashboards")).await.0, 200);
+    drop((first, stream));
+    let mut reopened = false;
+    for _ in 0..50 {
+        if tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await.is_ok() {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened, "the freed slots are reusable");
+    running.shutdown().await;
+}
+
 /// A WebSocket peer that subscribes and then never reads again.
 async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;

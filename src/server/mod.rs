@@ -52,6 +52,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// One permit per open WebSocket, up to `settings.max_connections`.
     pub connections: Arc<Semaphore>,
+    /// Long-lived connections per client address, up to `settings.max_connections_per_client`.
+    pub per_client: Arc<stream::per_client::PerClient>,
     pub telemetry: Arc<Telemetry>,
     /// The history store, unless running with `--persist false`.
     pub store: Option<Arc<Store>>,
@@ -122,6 +124,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         leptos_options: leptos_options(&settings, addr),
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
+        per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
         telemetry: Arc::new(Telemetry::new()),
         settings: Arc::new(settings),
         shutdown: CancellationToken::new(),
@@ -131,10 +134,11 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 
     let app = router(state.clone());
     let shutdown = state.shutdown.clone();
-    let served =
-        tokio::spawn(
-            async move { axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await },
-        );
+    let served = tokio::spawn(async move {
+        // The peer address, for the per-client connection bound.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    });
     Ok(Running { addr, state, served })
 }
 

@@ -41,6 +41,8 @@ pub enum ApiError {
     LimitExceeded(String),
     #[error("too many connections; try again later")]
     TooManyConnections,
+    #[error("too many connections from this address; close some first")]
+    TooManyFromClient,
     /// A dependency (the history store) cannot answer now; the request may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -55,7 +57,9 @@ impl ApiError {
             ApiError::UnknownDashboard(_) | ApiError::UnknownMetric { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::LimitExceeded(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyConnections | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyConnections | ApiError::TooManyFromClient | ApiError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -67,7 +71,7 @@ impl ApiError {
             ApiError::UnknownDashboard(_) => ErrorCode::UnknownDashboard,
             ApiError::UnknownMetric { .. } => ErrorCode::UnknownMetric,
             ApiError::TooLarge(_) | ApiError::LimitExceeded(_) => ErrorCode::TooLarge,
-            ApiError::TooManyConnections => ErrorCode::RateLimited,
+            ApiError::TooManyConnections | ApiError::TooManyFromClient => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }

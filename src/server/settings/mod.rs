@@ -130,6 +130,11 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS", default_value_t = 16384)]
     pub max_connections: usize,
 
+    /// WebSocket connections and SSE streams one client address may hold open; more get 503.
+    /// Behind a proxy every client shares its address: raise it there.
+    #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 1000)]
+    pub max_connections_per_client: usize,
+
     /// A client whose socket accepts no data for this long is dropped, in milliseconds.
     #[arg(long = "write-timeout-ms", env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
     pub write_timeout: Duration,

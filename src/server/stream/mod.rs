@@ -6,6 +6,7 @@
 //! A new transport takes a `Feed` and writes its frames; it never reads the broker itself.
 
 pub mod feed;
+pub mod per_client;
 pub mod poll;
 pub mod rate_limit;
 pub mod sse;

@@ -5,23 +5,25 @@
 use super::{feed::Feed, Since};
 use crate::server::{http::ApiError, telemetry::GaugeGuard, AppState};
 use axum::{
-    extract::{Path, State},
+    extract::{ConnectInfo, Path, State},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
 };
 use futures::{stream, StreamExt};
-use std::convert::Infallible;
+use std::{convert::Infallible, net::SocketAddr};
 
 pub async fn stream(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(dashboard): Path<String>,
     Since(since): Since,
 ) -> Result<Response, ApiError> {
+    let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
     let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
-    // Counted for as long as the stream lives.
-    let subscribed = GaugeGuard::new(&state.telemetry.subscriptions);
+    // Counted, and holding its client's slot, for as long as the stream lives.
+    let subscribed = (GaugeGuard::new(&state.telemetry.subscriptions), slot);
     let events = stream::unfold((feed, subscribed), |(mut feed, subscribed)| async move {
         let frame = feed.next().await?;
         let event = Event::default()

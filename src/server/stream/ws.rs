@@ -18,13 +18,14 @@ use crate::server::{
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
-        State,
+        ConnectInfo, State,
     },
     response::Response,
 };
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -48,8 +49,13 @@ const OUTBOX_BYTES: usize = 256 * 1024;
 /// A message for the socket, holding its share of the connection's byte budget until written.
 type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
+    let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
     let permit = state.connections.clone().try_acquire_owned().map_err(|_| ApiError::TooManyConnections)?;
     let max = state.settings.max_frame_bytes;
     // Small codec buffers: tungstenite's 128 KiB defaults would dominate per-connection memory,
@@ -59,7 +65,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         let tasks = state.tasks.clone();
         tasks.track_future(async move {
             serve(socket, state).await;
-            drop(permit);
+            drop((permit, slot));
         })
     }))
 }
