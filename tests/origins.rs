@@ -44,7 +44,7 @@ async fn foreign_origins_and_rebound_hosts_are_refused_before_anything_happens()
     assert_eq!(post_with(&running, &[]).await, 202);
     assert_eq!(post_with(&running, &[("origin", own.clone())]).await, 202);
     assert_eq!(
-        post_with(&running, &[("host", format!("localhost:{port}")), ("origin", format!("http://localhost:{port}"))])
+        post_with(&running, &[("host", format!("localhost:{port}")), ("origin", format!("http://LocalHost:{port}"))])
             .await,
         202
     );

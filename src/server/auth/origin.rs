@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn origins_and_hosts_are_normalized() {
-        assert_eq!(Origin::parse("HTTP://LocalHost:3000"), Origin::parse("http://localhost:3000"));
+        assert_eq!(Origin::parse("HTTP://LocalHost:3000"), Origin::parse("http://LOCALHOST:3000"));
         assert_eq!(Origin::parse("https://dash.example.com"), Origin::parse("https://dash.example.com:443"));
         assert_eq!(Origin::parse("http://[::1]:3000").unwrap().to_string(), "http://[::1]:3000");
         for bad in

@@ -369,11 +369,11 @@ mod tests {
 
     #[test]
     fn allowed_origins_come_as_a_list_or_comma_separated_and_are_checked() {
-        let config = file("allowed_origins = [\"https://dash.example.com\", \"http://localhost:8080\"]\n");
+        let config = file("allowed_origins = [\"https://dash.example.com\", \"http://app.localhost:8080\"]\n");
         let path = config.path().to_str().unwrap();
         let settings = Settings::load(["livedash", "--config", path]).unwrap();
         let shown: Vec<String> = settings.allowed_origins.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["https://dash.example.com:443", "http://localhost:8080"]);
+        assert_eq!(shown, ["https://dash.example.com:443", "http://app.localhost:8080"]);
         let flags =
             Settings::try_parse_from(["livedash", "--allowed-origins", "https://a.example,https://b.example:8443"])
                 .unwrap();
