@@ -41,6 +41,8 @@ pub fn App() -> impl IntoView {
     let theme = provide_theme();
     let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
+    // Rendered on the server with the page, so it is there before the WASM loads.
+    let access = Resource::new(|| (), |_| crate::loaders::access_notice());
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -54,6 +56,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
                 <A href="/" attr:class="brand">"livedash"</A>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        access.await.ok().map(|text| view! {
+                            <span class="access-notice" data-testid="access-notice" title="No sign-in is configured">{text}</span>
+                        })
+                    })}
+                </Suspense>
                 <button
                     type="button"
                     class="theme-toggle"

@@ -74,3 +74,15 @@ pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
         _ => None,
     })
 }
+
+/// What the top bar says about access: while there is no sign-in, that anyone who can reach
+/// the server reads and writes everything; bound to loopback, that this is only this machine.
+#[server(endpoint = "access_notice", output = Post<JsonText>)]
+pub async fn access_notice() -> Result<String, ServerFnError> {
+    let state = use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    Ok(if state.leptos_options.site_addr.ip().is_loopback() {
+        "Open access on this machine".to_owned()
+    } else {
+        "Open access: anyone who can reach this address can read and ingest".to_owned()
+    })
+}

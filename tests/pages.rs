@@ -30,6 +30,19 @@ async fn dashboard_html_contains_the_current_values() {
 }
 
 #[tokio::test]
+async fn every_page_says_access_is_open_on_this_machine() {
+    let running = start(quiet_settings()).await;
+    for path in ["/", "/d/nope"] {
+        let (_, html) = page(&running, path).await;
+        assert!(
+            html.contains(r#"data-testid="access-notice""#) && html.contains("Open access on this machine"),
+            "{path}"
+        );
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn home_lists_dashboards_and_unknown_ones_are_404() {
     let mut settings = quiet_settings();
     settings.simulator = true;
