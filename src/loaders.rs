@@ -37,11 +37,15 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
     }
 }
 
+/// The server's state, as every server function reads it.
+#[cfg(feature = "ssr")]
+fn app_state() -> Result<crate::server::AppState, ServerFnError> {
+    use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+}
+
 #[cfg(feature = "ssr")]
 fn broker() -> Result<std::sync::Arc<dyn crate::server::broker::Broker>, ServerFnError> {
-    use_context::<crate::server::AppState>()
-        .map(|state| state.broker)
-        .ok_or_else(|| ServerFnError::new("server state missing"))
+    app_state().map(|state| state.broker)
 }
 
 /// Every dashboard with its metric definitions.
@@ -66,7 +70,7 @@ pub async fn load_snapshot(dashboard: String) -> Result<Option<Snapshot>, Server
 #[server(endpoint = "store_problem", output = Post<JsonText>)]
 pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
     use crate::server::store::Health;
-    let state = use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    let state = app_state()?;
     Ok(match state.store.map(|store| store.health()) {
         Some(Health::Failing { error, refused, .. }) => {
             Some(format!("The history store cannot write ({error}); {refused} writes refused. New values are not saved or shown until it recovers."))
@@ -79,7 +83,7 @@ pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
 /// the server reads and writes everything; bound to loopback, that this is only this machine.
 #[server(endpoint = "access_notice", output = Post<JsonText>)]
 pub async fn access_notice() -> Result<String, ServerFnError> {
-    let state = use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    let state = app_state()?;
     Ok(if state.leptos_options.site_addr.ip().is_loopback() {
         "Open access on this machine".to_owned()
     } else {
