@@ -2,7 +2,9 @@
 
 use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
+use crate::loaders::Visitor;
 use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBench};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -35,6 +37,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The top bar's word on access: the open-access notice, or who is signed in with a sign-out
+/// button (a plain form, so it works before the WASM loads).
+#[component]
+fn AccessNote(visitor: Visitor) -> impl IntoView {
+    match visitor {
+        Visitor::Open(text) => EitherOf3::A(view! {
+            <span class="access-notice" data-testid="access-notice" title="No sign-in is configured">{text}</span>
+        }),
+        Visitor::SignedIn { user } => EitherOf3::B(view! {
+            <form class="signed-in" method="post" action="/logout">
+                <span data-testid="signed-in-user" title="Signed in">{user}</span>
+                <button type="submit" data-testid="sign-out">"Sign out"</button>
+            </form>
+        }),
+        Visitor::Token { name } => EitherOf3::C(view! {
+            <span class="signed-in" data-testid="signed-in-user" title="Using an API token">{name}</span>
+        }),
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -57,11 +79,7 @@ pub fn App() -> impl IntoView {
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
                 <A href="/" attr:class="brand">"livedash"</A>
                 <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        access.await.ok().map(|text| view! {
-                            <span class="access-notice" data-testid="access-notice" title="No sign-in is configured">{text}</span>
-                        })
-                    })}
+                    {move || Suspend::new(async move { access.await.ok().map(|visitor| view! { <AccessNote visitor/> }) })}
                 </Suspense>
                 <button
                     type="button"

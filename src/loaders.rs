@@ -43,24 +43,46 @@ fn app_state() -> Result<crate::server::AppState, ServerFnError> {
     use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
 }
 
+/// What the request's credential allows, as the gate decided (`server::auth::gate`).
 #[cfg(feature = "ssr")]
-fn broker() -> Result<std::sync::Arc<dyn crate::server::broker::Broker>, ServerFnError> {
-    app_state().map(|state| state.broker)
+fn access() -> crate::server::auth::Access {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::server::auth::Access>().cloned())
+        .unwrap_or(crate::server::auth::Access::Anonymous)
 }
 
-/// Every dashboard with its metric definitions.
+/// The dashboards the visitor may see, with their metric definitions.
 #[server(output = Post<JsonText>)]
 pub async fn list_dashboards() -> Result<Vec<DashboardSummary>, ServerFnError> {
-    Ok(broker()?.dashboards().await)
+    use crate::server::auth::{authorize, Action};
+    let access = access();
+    let mut dashboards = app_state()?.broker.dashboards().await;
+    dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
+    Ok(dashboards)
 }
 
-/// The snapshot of `dashboard`, or `None` when there is no such dashboard.
+/// What a dashboard page shows.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum DashboardLoad {
+    Ready(Snapshot),
+    NotFound,
+    /// The visitor's credential does not cover it.
+    Forbidden,
+}
+
+/// The snapshot of `dashboard`, if there is one the visitor may see.
 #[server(output = Post<JsonText>)]
-pub async fn load_snapshot(dashboard: String) -> Result<Option<Snapshot>, ServerFnError> {
-    use crate::server::broker::BrokerError;
-    match broker()?.snapshot(&dashboard).await {
-        Ok(snapshot) => Ok(Some(snapshot)),
-        Err(BrokerError::UnknownDashboard(_)) => Ok(None),
+pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnError> {
+    use crate::server::{
+        auth::{authorize, Action},
+        broker::BrokerError,
+    };
+    if authorize(&access(), &dashboard, Action::Read).is_err() {
+        return Ok(DashboardLoad::Forbidden);
+    }
+    match app_state()?.broker.snapshot(&dashboard).await {
+        Ok(snapshot) => Ok(DashboardLoad::Ready(snapshot)),
+        Err(BrokerError::UnknownDashboard(_)) => Ok(DashboardLoad::NotFound),
         Err(error) => Err(ServerFnError::new(error.to_string())),
     }
 }
@@ -79,14 +101,28 @@ pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
     })
 }
 
-/// What the top bar says about access: while there is no sign-in, that anyone who can reach
-/// the server reads and writes everything; bound to loopback, that this is only this machine.
+/// Who the visitor is, for the top bar.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Visitor {
+    /// No sign-in: anyone who can reach the server reads and writes everything (on loopback,
+    /// only this machine).
+    Open(String),
+    /// Someone signed in with a session (who can sign out).
+    SignedIn { user: String },
+    /// A token (no session to end).
+    Token { name: String },
+}
+
 #[server(endpoint = "access_notice", output = Post<JsonText>)]
-pub async fn access_notice() -> Result<String, ServerFnError> {
+pub async fn access_notice() -> Result<Visitor, ServerFnError> {
+    use crate::server::auth::Access;
     let state = app_state()?;
-    Ok(if state.leptos_options.site_addr.ip().is_loopback() {
-        "Open access on this machine".to_owned()
-    } else {
-        "Open access: anyone who can reach this address can read and ingest".to_owned()
+    Ok(match access() {
+        Access::Granted(principal) if principal.session.is_some() => Visitor::SignedIn { user: principal.name.clone() },
+        Access::Granted(principal) => Visitor::Token { name: principal.name.clone() },
+        _ if state.leptos_options.site_addr.ip().is_loopback() => {
+            Visitor::Open("Open access on this machine".to_owned())
+        }
+        _ => Visitor::Open("Open access: anyone who can reach this address can read and ingest".to_owned()),
     })
 }

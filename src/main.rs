@@ -17,7 +17,12 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let settings = match Settings::load(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `livedash hash-password`, `livedash token ...`: tools, not the server.
+    if args.get(1).and_then(|arg| arg.to_str()).is_some_and(server::auth::tools::is_tool) {
+        return server::auth::tools::run(&args);
+    }
+    let settings = match Settings::load(&args) {
         Ok(settings) => settings,
         Err(LoadError::Flags(error)) => error.exit(),
         Err(LoadError::File(error)) => {
@@ -26,6 +31,10 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(refusal) = settings.refuses_to_start() {
+        eprintln!("livedash: {refusal}");
+        return std::process::ExitCode::from(2);
+    }
     let listener = match tokio::net::TcpListener::bind(settings.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -75,8 +84,23 @@ fn print_startup(settings: &livedash::server::settings::Settings) {
         let fed = if sources.is_empty() { "ingest".to_owned() } else { format!("{} + ingest", sources.join(", ")) };
         println!("livedash dashboard: {} ({fed})", dashboard.id);
     }
-    if settings.ingest_token.is_none() {
-        println!("livedash ingest: open (set LIVEDASH_INGEST_TOKEN to require a token)");
+    if settings.is_secured() {
+        println!(
+            "livedash access: sign-in required ({} users, {} API tokens{}; sessions last {} idle, {} at most)",
+            settings.users.len(),
+            settings.tokens.len(),
+            if settings.ingest_token.is_some() { ", ingest token" } else { "" },
+            settings.session_idle,
+            settings.session_absolute,
+        );
+    } else if !settings.addr.ip().is_loopback() {
+        println!("livedash access: OPEN TO EVERYONE who can reach {} (--insecure-open): no sign-in, every dashboard readable{}", settings.addr,
+            if settings.ingest_token.is_some() { "" } else { " and writable" });
+    } else {
+        println!("livedash access: open on this machine only (add [[users]] to require sign-in; docs/security.md)");
+        if settings.ingest_token.is_none() {
+            println!("livedash ingest: open (set LIVEDASH_INGEST_TOKEN to require a token)");
+        }
     }
 }
 

@@ -134,6 +134,10 @@ pub enum ClientMessage {
         #[serde(default)]
         id: u64,
     },
+    /// Replaces the connection's credential (version 1.1 auth).
+    Refresh {
+        token: String,
+    },
 }
 
 /// Messages the server sends. Decoded by `decode_type_first` below.
@@ -142,9 +146,21 @@ pub enum ClientMessage {
 pub enum ServerMessage {
     Snapshot(Snapshot),
     Update(Update),
-    Alert { dashboard: String, alert: Alert },
+    Alert {
+        dashboard: String,
+        alert: Alert,
+    },
     Error(ErrorReply),
-    Pong { id: u64 },
+    Pong {
+        id: u64,
+    },
+    /// With auth, the first message on a connection and the answer to a `refresh`: who the
+    /// credential names and when it expires (`null`: never).
+    Session {
+        user: String,
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<Millis>,
+    },
 }
 
 /// serde's derived decoder for an internally tagged enum buffers the whole object before it
@@ -163,6 +179,7 @@ mod decode_type_first {
         Alert,
         Error,
         Pong,
+        Session,
     }
 
     #[derive(Deserialize)]
@@ -174,6 +191,13 @@ mod decode_type_first {
     #[derive(Deserialize)]
     struct PongBody {
         id: u64,
+    }
+
+    #[derive(Deserialize)]
+    struct SessionBody {
+        user: String,
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<Millis>,
     }
 
     impl<'de> Deserialize<'de> for ServerMessage {
@@ -206,6 +230,10 @@ mod decode_type_first {
                 }
                 Kind::Error => ServerMessage::Error(ErrorReply::deserialize(rest)?),
                 Kind::Pong => ServerMessage::Pong { id: PongBody::deserialize(rest)?.id },
+                Kind::Session => {
+                    let SessionBody { user, expires_at } = SessionBody::deserialize(rest)?;
+                    ServerMessage::Session { user, expires_at }
+                }
             })
         }
     }

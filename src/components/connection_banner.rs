@@ -1,12 +1,18 @@
 //! The banner that says, while the connection is down, that the numbers are not live: which
 //! attempt is next and when, how old the last data is, and (once the page has given up) a
-//! "Retry now" button. Hidden while live.
+//! "Retry now" button; when the session ended (close 4001), "Signed out" and a link to sign in
+//! again instead, since retrying without signing in cannot help. Hidden while live.
 
 use crate::client::{
     connection::{policy::refusal_reason, status::ConnectionStatus},
     state::ConnectionState,
 };
+use crate::model::url::encode_component;
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+/// The close code of an ended credential (PROTOCOL.md): expired, or signed out elsewhere.
+const SIGNED_OUT: u16 = 4001;
 
 #[component]
 pub fn ConnectionBanner() -> impl IntoView {
@@ -24,6 +30,12 @@ pub fn ConnectionBanner() -> impl IntoView {
         });
     }
     let status = move || connection.status.get();
+    let signed_out = move || matches!(status(), ConnectionStatus::Offline { refused: Some(SIGNED_OUT), .. });
+    let location = use_location();
+    let sign_in = move || {
+        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        format!("/login?next={}", encode_component(&here))
+    };
     let age = move || {
         let heard_at = connection.heard_at.get();
         (heard_at > 0.0).then(|| format!("Last data {} ago.", seconds(now.get() - heard_at)))
@@ -32,6 +44,9 @@ pub fn ConnectionBanner() -> impl IntoView {
         ConnectionStatus::Reconnecting { attempt, retry_at } => {
             let wait = (retry_at - now.get()).max(0.0);
             format!("Reconnecting… attempt {attempt}, next try in {}.", seconds(wait))
+        }
+        ConnectionStatus::Offline { refused: Some(SIGNED_OUT), .. } => {
+            "Signed out: the session ended or expired. These numbers are no longer live.".to_owned()
         }
         ConnectionStatus::Offline { refused: Some(code), .. } => {
             format!(
@@ -46,13 +61,25 @@ pub fn ConnectionBanner() -> impl IntoView {
     };
     view! {
         <Show when=move || status().is_stale()>
-            <div class="connection-banner" data-testid="connection-banner" data-state=move || status().label() role="alert">
+            <div
+                class="connection-banner"
+                data-testid="connection-banner"
+                data-state=move || if signed_out() { "signed-out" } else { status().label() }
+                role="alert"
+            >
                 <span data-testid="banner-message">{message}</span>
                 " "
                 <span class="banner-age" data-testid="banner-age">{age}</span>
-                <button type="button" on:click=move |_| connection.retry_now.set(true)>
-                    "Retry now"
-                </button>
+                <Show
+                    when=signed_out
+                    fallback=move || view! {
+                        <button type="button" on:click=move |_| connection.retry_now.set(true)>
+                            "Retry now"
+                        </button>
+                    }
+                >
+                    <a href=sign_in rel="external" data-testid="sign-in-again">"Sign in again"</a>
+                </Show>
             </div>
         </Show>
     }

@@ -1,6 +1,6 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
 //! series, the latest value of each metric, seq continuity, value formatting, chart
-//! decimation, bucket alignment and quantiles. No I/O, no signals.
+//! decimation, bucket alignment, quantiles and URL encoding. No I/O, no signals.
 
 pub mod decimate;
 pub mod format;
@@ -10,6 +10,7 @@ pub mod sequence;
 pub mod series;
 pub mod stats;
 pub mod time;
+pub mod url;
 
 /// Test data: the metrics map of `(name, value)` pairs.
 #[cfg(test)]

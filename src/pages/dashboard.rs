@@ -11,10 +11,10 @@ use crate::components::{
     chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
     connection_panel::ConnectionPanel, metric_card::MetricCard, store_banner::StoreBanner, window_picker::WindowPicker,
 };
-use crate::loaders::load_snapshot;
-use crate::pages::not_found::NotFound;
+use crate::loaders::{load_snapshot, DashboardLoad};
+use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::{ChartKind, Snapshot};
-use leptos::either::EitherOf3;
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -28,9 +28,10 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(Some(snapshot)) => EitherOf3::A(view! { <LiveDashboard snapshot/> }),
-                    Ok(None) => EitherOf3::B(view! { <NotFound/> }),
-                    Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
+                    Ok(DashboardLoad::Ready(snapshot)) => EitherOf4::A(view! { <LiveDashboard snapshot/> }),
+                    Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
+                    Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
+                    Err(error) => EitherOf4::D(view! { <p class="error">{error.to_string()}</p> }),
                 }
             })}
         </Suspense>

@@ -57,6 +57,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// The history store, unless running with `--persist false`.
     pub store: Option<Arc<Store>>,
+    /// Credentials: keys, users, tokens, sessions.
+    pub auth: Arc<auth::Auth>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -64,6 +66,11 @@ pub fn now_millis() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as Millis)
+}
+
+/// Seconds since the Unix epoch, now (JWT time).
+pub fn now_secs() -> u64 {
+    (now_millis() / 1000).max(0) as u64
 }
 
 /// A running server.
@@ -119,7 +126,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
             (Arc::new(MemoryBroker::with_store(limits, store.clone(), recovered)), Some(store))
         }
     };
+    let auth = auth::Auth::new(&settings).map_err(std::io::Error::other)?;
     let state = AppState {
+        auth: Arc::new(auth),
         store,
         leptos_options: leptos_options(&settings, addr),
         broker,
@@ -221,15 +230,23 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/poll/{dashboard}", get(poll::poll))
         .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
         .route("/healthz", get(api::healthz))
-        .route("/metrics", get(telemetry::metrics));
+        .route("/metrics", get(telemetry::metrics))
+        .route("/login", get(auth::login::form).post(auth::login::sign_in).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route("/logout", post(auth::login::sign_out));
     api.leptos_routes(&state, routes, {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     })
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-    // Before any handler, upgrade or body, pages and files included.
+    // Before any handler, upgrade or body, pages and files included: where from, then who.
+    .layer(middleware::from_fn_with_state(state.clone(), auth::gate::require))
     .layer(middleware::from_fn_with_state(origin_policy(&state), auth::origin::check_origin))
-    .layer(http::headers::layers())
-    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(http::headers::layers(state.settings.public_url.as_ref().is_some_and(|url| url.is_https())))
+    // Method and path only: a query may carry `access_token`, which must never reach a log.
+    .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+        |request: &axum::http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        },
+    ))
     .with_state(state)
 }

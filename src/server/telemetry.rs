@@ -1,13 +1,21 @@
 //! The server's own metrics, served at `GET /metrics` in the Prometheus text format:
 //! connections, subscriptions, messages sent, resync snapshots sent to slow readers, slow
-//! clients dropped, ingest volume and errors by code.
+//! clients dropped, ingest volume and errors by code. Readable by an admin credential or a
+//! loopback peer.
 
-use axum::{extract::State, http::header, response::IntoResponse};
+use crate::server::{auth::Access, http::ApiError};
+use axum::{
+    extract::{ConnectInfo, State},
+    http::header,
+    response::IntoResponse,
+    Extension,
+};
 use prometheus_client::{
     encoding::text::encode,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
+use std::net::SocketAddr;
 
 /// Labels of an error counter: which endpoint, which protocol error code.
 type ErrorLabels = Vec<(&'static str, &'static str)>;
@@ -109,8 +117,22 @@ impl Drop for GaugeGuard {
     }
 }
 
-pub async fn metrics(State(state): State<super::AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.telemetry.render())
+/// `GET /metrics`: for an admin credential, a loopback peer (a local Prometheus or sidecar), or
+/// anyone in local open mode.
+pub async fn metrics(
+    State(state): State<super::AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(access): Extension<Access>,
+) -> Result<impl IntoResponse, ApiError> {
+    let allowed = matches!(access, Access::Open { .. }) || access.is_admin() || peer.ip().is_loopback();
+    if !allowed {
+        return Err(match access {
+            Access::Anonymous => ApiError::Unauthorized("/metrics needs an admin credential".into()),
+            _ => ApiError::Forbidden("/metrics needs admin scope".into()),
+        });
+    }
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], state.telemetry.render()))
 }
 
 #[cfg(test)]

@@ -85,6 +85,9 @@ impl Dispatcher {
                 leptos::logging::warn!("server: {} ({:?})", error.message, error.code);
                 return None;
             }
+            // Who is signed in is on the page already (the top bar); expiry ends the socket
+            // with 4001, which the retry policy handles.
+            ServerMessage::Session { .. } => return None,
         };
         // Messages for a dashboard closed a moment ago may still be in flight.
         let dashboard = self.connection.find(id)?;

@@ -1,5 +1,362 @@
-//! Who may talk to the server. For now: which origins and hosts a request may come from
-//! (`origin`), checked before any handler, upgrade or body. Sign-in, tokens and sessions land
-//! here too (issue 13).
+//! Who may do what. Every request passes `gate::require` (after `origin::check_origin`), which
+//! turns its credential into an `Access` before any handler, upgrade or body; every path then
+//! asks the one `authorize(access, dashboard, action)`.
+//!
+//! Two modes (docs/security.md): **local open** when no secret, user or API token is
+//! configured (reads open, writes open unless `--ingest-token`), **secured** otherwise (every
+//! read and write needs a credential). Credentials, in PROTOCOL.md's order: `Authorization:
+//! Bearer|Token`, the `access_token` query parameter, the `livedash_session` cookie. A bearer
+//! is the ingest token, an API token (`api_tokens`) or a JWT (`jwt`); a JWT with a `sid` is a
+//! sign-in session (`session`) of a configured user (`users`), checked against sign-outs.
 
+pub mod api_tokens;
+pub mod gate;
+pub mod jwt;
+pub mod login;
 pub mod origin;
+pub mod patterns;
+pub mod secret;
+pub mod session;
+pub mod tools;
+pub mod users;
+
+use crate::protocol::Millis;
+use crate::server::{http::ApiError, settings::Settings};
+use api_tokens::ApiTokens;
+use jwt::{Claims, Keys};
+use patterns::DashboardPatterns;
+use serde::{Deserialize, Serialize};
+use session::{Lifetimes, Sessions, SignOutWatch};
+use std::{sync::Arc, time::Duration};
+use users::{LoginLimiter, Users};
+
+/// What a credential may do (a JWT's `scope`, an API token's `scope`, a user's role).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// View dashboards.
+    Read,
+    /// Ingest into dashboards.
+    Write,
+    /// Everything, `/metrics` included.
+    Admin,
+}
+
+/// What a request wants to do with a dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+}
+
+impl Scope {
+    fn allows(self, action: Action) -> bool {
+        matches!((self, action), (Scope::Admin, _) | (Scope::Read, Action::Read) | (Scope::Write, Action::Write))
+    }
+}
+
+/// Someone a credential names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    /// The user, the JWT's `sub`, or the API token's name.
+    pub name: String,
+    pub scope: Scope,
+    pub dashboards: DashboardPatterns,
+    /// When the credential stops being valid (milliseconds); `None` for API tokens.
+    pub expires_at: Option<Millis>,
+    /// The sign-in session it comes from, if any.
+    pub session: Option<String>,
+}
+
+/// What a request may do, decided once by the gate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    /// Local open mode: everyone reads; writes need the ingest token when one is set.
+    Open {
+        writes: bool,
+    },
+    /// Secured mode, no credential: only the public paths (sign-in, health, assets).
+    Anonymous,
+    Granted(Arc<Principal>),
+}
+
+impl Access {
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Access::Granted(principal) if principal.scope == Scope::Admin)
+    }
+
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Access::Granted(principal) => Some(principal),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `access` may do `action` on `dashboard`: `401 unauthorized` without a credential,
+/// `403 forbidden` when the credential does not cover it.
+pub fn authorize(access: &Access, dashboard: &str, action: Action) -> Result<(), ApiError> {
+    match access {
+        Access::Open { writes } if action == Action::Read || *writes => Ok(()),
+        Access::Open { .. } => Err(ApiError::Unauthorized(
+            "a valid ingest token is required (Authorization: Bearer <token> or Token <token>)".into(),
+        )),
+        Access::Anonymous => Err(ApiError::Unauthorized("sign in or send a token".into())),
+        Access::Granted(principal) if principal.scope.allows(action) && principal.dashboards.covers(dashboard) => {
+            Ok(())
+        }
+        Access::Granted(principal) => {
+            let verb = if action == Action::Read { "read" } else { "write to" };
+            Err(ApiError::Forbidden(format!("'{}' may not {verb} dashboard '{dashboard}'", principal.name)))
+        }
+    }
+}
+
+/// Whether `access` may write at all, asked before an ingest body is read: `401` without a
+/// credential (or the ingest token, in open mode), `403` for a read-only one.
+pub fn authorize_writing(access: &Access) -> Result<(), ApiError> {
+    match access {
+        Access::Granted(principal) if !principal.scope.allows(Action::Write) => {
+            Err(ApiError::Forbidden(format!("'{}' may not write (scope is read)", principal.name)))
+        }
+        Access::Granted(_) | Access::Open { writes: true } => Ok(()),
+        // The same refusal `authorize` gives, whatever the dashboard.
+        Access::Open { writes: false } | Access::Anonymous => authorize(access, "", Action::Write),
+    }
+}
+
+/// How a stream's credential can end while the stream is open: at its expiry, or when its
+/// session signs out. Streams select on `ended` (WebSocket: close 4001; SSE: end).
+pub struct Lease {
+    expires_at: Option<Millis>,
+    sign_out: Option<SignOutWatch>,
+}
+
+/// Why a lease ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LeaseEnd {
+    Expired,
+    SignedOut,
+}
+
+impl LeaseEnd {
+    /// The close reason sent with 4001.
+    pub fn reason(self) -> &'static str {
+        match self {
+            LeaseEnd::Expired => "token expired",
+            LeaseEnd::SignedOut => "signed out",
+        }
+    }
+}
+
+impl Lease {
+    pub fn new(access: &Access, sessions: &Sessions) -> Self {
+        let principal = access.principal();
+        Lease {
+            expires_at: principal.and_then(|p| p.expires_at),
+            sign_out: principal.and_then(|p| p.session.as_deref()).map(|sid| sessions.watch(sid)),
+        }
+    }
+
+    /// A refreshed credential's lease replaces this one.
+    pub fn renew(&mut self, access: &Access, sessions: &Sessions) {
+        *self = Lease::new(access, sessions);
+    }
+
+    pub fn expires_at(&self) -> Option<Millis> {
+        self.expires_at
+    }
+
+    /// Resolves when the credential ends; never, for one without expiry or session.
+    pub async fn ended(&self) -> LeaseEnd {
+        let expiry = async {
+            match self.expires_at {
+                Some(at) => {
+                    let left = (at - crate::server::now_millis()).max(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(left)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let signed_out = async {
+            match &self.sign_out {
+                Some(watch) => watch.signed_out.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = signed_out => LeaseEnd::SignedOut,
+            () = expiry => LeaseEnd::Expired,
+        }
+    }
+}
+
+/// A credential as presented, before it is checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Presented<'a> {
+    /// From `Authorization` or `access_token`.
+    Bearer(&'a str),
+    /// The session cookie.
+    Cookie(&'a str),
+}
+
+/// A checked credential: its access, and a renewed session cookie to send back, if due.
+pub struct Checked {
+    pub access: Access,
+    pub renewed_cookie: Option<String>,
+}
+
+/// The configured ways in: keys, users, API tokens, the ingest token, sessions.
+pub struct Auth {
+    /// Secured mode's keys; `None` in local open mode.
+    keys: Option<Keys>,
+    pub users: Arc<Users>,
+    tokens: ApiTokens,
+    ingest_token: Option<String>,
+    pub sessions: Sessions,
+    pub logins: LoginLimiter,
+}
+
+/// Name of the principal the ingest token stands for.
+const INGEST_TOKEN_NAME: &str = "ingest-token";
+
+impl Auth {
+    /// From the settings; in secured mode without `--auth-secret`, the secret kept in the data
+    /// directory (made on first start).
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let keys = match settings.is_secured() {
+            true => Some(Keys::new(&secret::signing_secret(settings)?)),
+            false => None,
+        };
+        let secure_cookies = settings.public_url.as_ref().is_some_and(|url| url.is_https());
+        let lifetimes =
+            Lifetimes { idle: settings.session_idle.duration, absolute: settings.session_absolute.duration };
+        Ok(Auth {
+            keys,
+            users: Arc::new(Users::new(&settings.users)),
+            tokens: ApiTokens::new(&settings.tokens),
+            ingest_token: settings.ingest_token.as_ref().map(|token| token.expose().to_owned()),
+            sessions: Sessions::new(lifetimes, secure_cookies),
+            logins: LoginLimiter::default(),
+        })
+    }
+
+    pub fn is_secured(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    pub fn keys(&self) -> Option<&Keys> {
+        self.keys.as_ref()
+    }
+
+    /// What `presented` (if anything) may do, at `now_secs`.
+    pub fn check(&self, presented: Option<Presented<'_>>, now_secs: u64) -> Result<Checked, ApiError> {
+        let unrenewed = |access| Checked { access, renewed_cookie: None };
+        let Some(keys) = &self.keys else {
+            let writes = match (&self.ingest_token, presented) {
+                (None, _) => true,
+                (Some(expected), Some(Presented::Bearer(token))) => constant_time_eq(token, expected),
+                (Some(_), _) => false,
+            };
+            return Ok(unrenewed(Access::Open { writes }));
+        };
+        let token = match presented {
+            None => return Ok(unrenewed(Access::Anonymous)),
+            Some(Presented::Bearer(token) | Presented::Cookie(token)) => token,
+        };
+        if let Some(expected) = &self.ingest_token {
+            if constant_time_eq(token, expected) {
+                return Ok(unrenewed(Access::Granted(Arc::new(Principal {
+                    name: INGEST_TOKEN_NAME.into(),
+                    scope: Scope::Write,
+                    dashboards: DashboardPatterns::all(),
+                    expires_at: None,
+                    session: None,
+                }))));
+            }
+        }
+        if let Some(entry) = self.tokens.find(token) {
+            return Ok(unrenewed(Access::Granted(Arc::new(Principal {
+                name: entry.name.clone(),
+                scope: entry.scope,
+                dashboards: entry.dashboards(),
+                expires_at: None,
+                session: None,
+            }))));
+        }
+        let claims = keys.verify(token).map_err(|error| ApiError::Unauthorized(error.to_string()))?;
+        let renewed_cookie = match presented {
+            Some(Presented::Cookie(_)) if claims.sid.is_some() => self.sessions.renewal(keys, &claims, now_secs),
+            _ => None,
+        };
+        Ok(Checked { access: Access::Granted(Arc::new(self.principal(claims)?)), renewed_cookie })
+    }
+
+    /// Whom checked `claims` name: a session's user as configured now, or the JWT's own claims.
+    fn principal(&self, claims: Claims) -> Result<Principal, ApiError> {
+        let expires_at = Some(Millis::try_from(claims.exp.saturating_mul(1000)).unwrap_or(Millis::MAX));
+        let Some(sid) = claims.sid else {
+            let scope = claims.scope.unwrap_or(Scope::Read);
+            let dashboards = match (claims.dashboards, scope) {
+                (Some(patterns), _) => patterns,
+                (None, Scope::Admin) => DashboardPatterns::all(),
+                (None, _) => DashboardPatterns::default(),
+            };
+            return Ok(Principal { name: claims.sub, scope, dashboards, expires_at, session: None });
+        };
+        if self.sessions.is_revoked(&sid) {
+            return Err(ApiError::Unauthorized("signed out; sign in again".into()));
+        }
+        let user = self.users.get(&claims.sub).ok_or_else(|| ApiError::Unauthorized("no such user any more".into()))?;
+        Ok(Principal {
+            name: user.name.clone(),
+            scope: user.role.scope(),
+            dashboards: user.dashboards(),
+            expires_at,
+            session: Some(sid),
+        })
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a token.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn granted(scope: Scope, dashboards: &[&str]) -> Access {
+        Access::Granted(Arc::new(Principal {
+            name: "alice".into(),
+            scope,
+            dashboards: DashboardPatterns::new(dashboards.iter().map(|d| d.to_string()).collect()),
+            expires_at: None,
+            session: None,
+        }))
+    }
+
+    #[test]
+    fn authorize_by_scope_and_dashboard() {
+        let code = |result: Result<(), ApiError>| result.map_err(|error| error.code().as_str());
+        assert_eq!(code(authorize(&granted(Scope::Read, &["main"]), "main", Action::Read)), Ok(()));
+        assert_eq!(code(authorize(&granted(Scope::Read, &["main"]), "host", Action::Read)), Err("forbidden"));
+        assert_eq!(code(authorize(&granted(Scope::Read, &["*"]), "main", Action::Write)), Err("forbidden"));
+        assert_eq!(code(authorize(&granted(Scope::Write, &["shop"]), "shop", Action::Write)), Ok(()));
+        assert_eq!(code(authorize(&granted(Scope::Write, &["shop"]), "shop", Action::Read)), Err("forbidden"));
+        assert_eq!(code(authorize(&granted(Scope::Admin, &["*"]), "any", Action::Write)), Ok(()));
+        assert_eq!(code(authorize(&Access::Anonymous, "main", Action::Read)), Err("unauthorized"));
+        assert_eq!(code(authorize(&Access::Open { writes: false }, "main", Action::Read)), Ok(()));
+        assert_eq!(code(authorize(&Access::Open { writes: false }, "main", Action::Write)), Err("unauthorized"));
+        assert_eq!(code(authorize(&Access::Open { writes: true }, "main", Action::Write)), Ok(()));
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq("secret", "secret"));
+        assert!(!constant_time_eq("secret", "secreT"));
+        assert!(!constant_time_eq("secret", "secret2"));
+    }
+}

@@ -39,6 +39,10 @@ impl Origin {
         Some(Origin { scheme, host, port: port.unwrap_or(default_port) })
     }
 
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+
     /// Whether this origin is the server's own, reached as `host` (a `Host` header). The scheme
     /// is not compared: `Host` does not carry it, and behind a TLS proxy the page is `https`
     /// while the server speaks `http`; nothing else can serve a page from the same host:port.

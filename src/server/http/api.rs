@@ -3,6 +3,7 @@
 use super::ApiError;
 use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
 use crate::server::{
+    auth::{authorize, Access, Action},
     store::{
         history::HistoryQuery,
         tier::{parse_step, Tier},
@@ -14,17 +15,28 @@ use axum::{
     extract::{Path, Query, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 use serde::Deserialize;
 use serde_json::json;
 
-pub async fn dashboards(State(state): State<AppState>) -> Json<Vec<DashboardSummary>> {
-    Json(state.broker.dashboards().await)
+/// The dashboards the credential covers; the others are not mentioned.
+pub async fn dashboards(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Json<Vec<DashboardSummary>> {
+    let mut dashboards = state.broker.dashboards().await;
+    dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
+    Json(dashboards)
 }
 
 /// The same object as the WebSocket `snapshot` message, `"type":"snapshot"` included.
-pub async fn snapshot(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn snapshot(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Extension(access): Extension<Access>,
+) -> Result<Response, ApiError> {
+    authorize(&access, &id, Action::Read)?;
     let snapshot = state.broker.snapshot(&id).await?;
     let json = ServerMessage::Snapshot(snapshot).to_json();
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
@@ -52,7 +64,9 @@ pub async fn history(
     State(state): State<AppState>,
     Path(dashboard): Path<String>,
     Query(params): Query<HistoryParams>,
+    Extension(access): Extension<Access>,
 ) -> Result<Json<HistoryAnswer>, ApiError> {
+    authorize(&access, &dashboard, Action::Read)?;
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
     };

@@ -89,6 +89,10 @@ impl IntoResponse for ApiError {
             // Worth retrying soon: the store recovering, a connection slot freeing.
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if response.status() == StatusCode::UNAUTHORIZED {
+            // RFC 6750: which scheme to answer with.
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response.extensions_mut().insert(ErrorLabel(code.as_str()));
         response
     }
@@ -109,6 +113,7 @@ impl From<IngestError> for ApiError {
         match error {
             IngestError::TooManyValues { .. } => ApiError::TooLarge(error.to_string()),
             IngestError::Broker(error) => error.into(),
+            IngestError::Refused(error) => error,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Security headers. Every response: `X-Content-Type-Options: nosniff` and
-//! `Referrer-Policy: no-referrer` (`layers`). Every page: a Content-Security-Policy that lets
+//! `Referrer-Policy: no-referrer`, and `Strict-Transport-Security` when the public URL is https
+//! (`layers`). Every page: a Content-Security-Policy that lets
 //! scripts run only from this origin or inline with the response's nonce (Leptos puts it on
 //! its hydration and resource scripts; `app::shell` on its own), WASM compile
 //! (`'wasm-unsafe-eval'`), styles and connections to this origin only, no plugins, no `<base>`,
@@ -10,11 +11,20 @@ use axum::http::{header, HeaderValue};
 use leptos::prelude::use_context;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The headers every response carries (unless a handler set its own).
-pub fn layers() -> (SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>) {
+/// The headers every response carries (unless a handler set its own); HSTS only when served
+/// over https (`hsts`), since browsers ignore it over plain http anyway.
+pub fn layers(
+    hsts: bool,
+) -> (
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<Option<HeaderValue>>,
+) {
+    let transport_security = hsts.then(|| HeaderValue::from_static("max-age=31536000"));
     (
         SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, transport_security),
     )
 }
 

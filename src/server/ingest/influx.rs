@@ -14,9 +14,10 @@
 //! - every distinct timestamp becomes one update, in time order; points without a timestamp
 //!   take the server's time.
 
-use super::{apply, authorized, line_protocol, IngestError};
+use super::{apply, line_protocol, IngestError};
 use crate::protocol::{check_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
 use crate::server::{
+    auth::Access,
     broker::Publication,
     http::{error::ErrorLabel, ApiError},
     AppState,
@@ -24,9 +25,9 @@ use crate::server::{
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 use line_protocol::{FieldValue, Point};
 use serde::Deserialize;
@@ -71,7 +72,7 @@ impl Precision {
 
 /// An InfluxDB-style error answer, `{"code": ..., "message": ..., "line": N}`, counted in
 /// `/metrics` under the protocol code of the same case (`ApiError::code`).
-struct WriteError {
+pub struct WriteError {
     status: StatusCode,
     /// InfluxDB's code: `invalid`, `unauthorized`, `request too large`, ...
     code: &'static str,
@@ -104,6 +105,7 @@ impl From<ApiError> for WriteError {
     fn from(error: ApiError) -> Self {
         let code = match error.code() {
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::TooLarge if error.status() == StatusCode::PAYLOAD_TOO_LARGE => "request too large",
             ErrorCode::TooLarge => "unprocessable entity",
             ErrorCode::Unavailable | ErrorCode::RateLimited => "unavailable",
@@ -122,10 +124,10 @@ impl From<IngestError> for WriteError {
 pub async fn write(
     State(state): State<AppState>,
     Query(params): Query<WriteParams>,
-    headers: HeaderMap,
+    Extension(access): Extension<Access>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, params, &headers, body).await {
+    match handle(&state, params, &access, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => error.into_response(),
     }
@@ -134,14 +136,9 @@ pub async fn write(
 async fn handle(
     state: &AppState,
     params: WriteParams,
-    headers: &HeaderMap,
+    access: &Access,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), WriteError> {
-    if !authorized(state, headers) {
-        return Err(
-            ApiError::Unauthorized("unauthorized access: send Authorization: Token <ingest token>".into()).into()
-        );
-    }
     let body = body.map_err(ApiError::from)?;
     let bucket = params.bucket.ok_or_else(|| WriteError::invalid("bucket is required", None))?;
     check_dashboard_id(&bucket).map_err(|error| WriteError::invalid(format!("bucket {error}"), None))?;
@@ -154,7 +151,7 @@ async fn handle(
     let converted = to_publications(&bucket, &points, precision, crate::server::now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
-    apply(state, converted.publications).await?;
+    apply(state, access, converted.publications).await?;
     Ok(())
 }
 

@@ -1,14 +1,14 @@
 //! `POST /api/v1/ingest`: JSON metrics from any program. A request is validated whole before
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
-use super::{apply, authorized};
+use super::apply;
 use crate::protocol::{check_dashboard_id, check_metric_name, Metrics, Millis};
-use crate::server::{broker::Publication, http::ApiError, AppState};
+use crate::server::{auth::Access, broker::Publication, http::ApiError, AppState};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
-    http::{HeaderMap, StatusCode},
-    Json,
+    http::StatusCode,
+    Extension, Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,17 +39,14 @@ impl From<Rejection> for ApiError {
 /// `202 {"accepted": N}` with N the number of items (updates) applied.
 pub async fn ingest(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(access): Extension<Access>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !authorized(&state, &headers) {
-        return Err(ApiError::Unauthorized("a valid ingest token is required (Authorization: Bearer <token>)".into()));
-    }
     let publications = parse_batch(&body?, crate::server::now_millis())?;
     let accepted = publications.len();
     // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
     // logs its own failure once.
-    apply(&state, publications).await?;
+    apply(&state, &access, publications).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 

@@ -24,6 +24,12 @@
 
 use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use crate::protocol::{check_dashboard_id, check_metric_name};
+use crate::server::auth::{
+    api_tokens::{check_sha256, TokenConfig},
+    patterns::DashboardPatterns,
+    users::{check_password_hash, Role, UserConfig},
+    Scope,
+};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 use toml::Spanned;
@@ -33,6 +39,8 @@ use toml::Spanned;
 pub struct ConfigFile {
     pub settings: Vec<Setting>,
     pub dashboards: Vec<DashboardConfig>,
+    pub users: Vec<UserConfig>,
+    pub tokens: Vec<TokenConfig>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -47,6 +55,37 @@ pub struct Setting {
 struct Shape {
     #[serde(default)]
     dashboards: Vec<Spanned<DashboardShape>>,
+    #[serde(default)]
+    users: Vec<Spanned<UserShape>>,
+    #[serde(default)]
+    tokens: Vec<Spanned<TokenShape>>,
+}
+
+/// The tables that are not settings.
+const SECTIONS: [&str; 3] = ["dashboards", "users", "tokens"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserShape {
+    name: Spanned<String>,
+    /// Only so that a plaintext password is refused by name, not as an unknown key.
+    #[serde(default)]
+    password: Option<Spanned<String>>,
+    #[serde(default)]
+    password_hash: Option<Spanned<String>>,
+    role: Role,
+    #[serde(default)]
+    dashboards: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenShape {
+    name: Spanned<String>,
+    sha256: Spanned<String>,
+    scope: Scope,
+    #[serde(default)]
+    dashboards: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +124,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
     let document: BTreeMap<String, Spanned<toml::Value>> = toml::from_str(text).map_err(toml_error)?;
     let mut settings = Vec::new();
     for (key, value) in &document {
-        if key == "dashboards" {
+        if SECTIONS.contains(&key.as_str()) {
             continue;
         }
         let text_value = match value.get_ref() {
@@ -138,7 +177,69 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             built_in: false,
         });
     }
-    Ok(ConfigFile { settings, dashboards })
+    let mut users: Vec<UserConfig> = Vec::new();
+    for user in shape.users {
+        let (span, user) = (user.span(), user.into_inner());
+        let name = user.name.get_ref();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(at(user.name.span().start, "key 'name': 1 to 64 characters, no control characters".into()));
+        }
+        if users.iter().any(|u| &u.name == name) {
+            return Err(at(user.name.span().start, format!("key 'name': user '{name}' is defined twice")));
+        }
+        if let Some(password) = &user.password {
+            let message = "key 'password': plaintext passwords are refused; put the output of `livedash hash-password` in password_hash";
+            return Err(at(password.span().start, message.into()));
+        }
+        let Some(hash) = user.password_hash else {
+            return Err(at(
+                span.start,
+                format!("user '{name}': key 'password_hash' is missing (`livedash hash-password`)"),
+            ));
+        };
+        check_password_hash(hash.get_ref())
+            .map_err(|error| at(hash.span().start, format!("key 'password_hash': {error}")))?;
+        let dashboards = user.dashboards.map(|patterns| checked_patterns(patterns, &at)).transpose()?;
+        users.push(UserConfig {
+            name: user.name.into_inner(),
+            password_hash: hash.into_inner(),
+            role: user.role,
+            dashboards,
+        });
+    }
+    let mut tokens: Vec<TokenConfig> = Vec::new();
+    for token in shape.tokens {
+        let token = token.into_inner();
+        check_sha256(token.sha256.get_ref())
+            .map_err(|error| at(token.sha256.span().start, format!("key 'sha256': {error}")))?;
+        if tokens.iter().any(|t| t.name == *token.name.get_ref()) {
+            return Err(at(
+                token.name.span().start,
+                format!("key 'name': token '{}' is defined twice", token.name.get_ref()),
+            ));
+        }
+        let dashboards = token.dashboards.map(|patterns| checked_patterns(patterns, &at)).transpose()?;
+        tokens.push(TokenConfig {
+            name: token.name.into_inner(),
+            sha256: token.sha256.into_inner().to_ascii_lowercase(),
+            scope: token.scope,
+            dashboards,
+        });
+    }
+    Ok(ConfigFile { settings, dashboards, users, tokens })
+}
+
+/// A `dashboards` list of names and `*` patterns, each of which could match a dashboard id.
+fn checked_patterns(
+    patterns: Spanned<Vec<String>>,
+    at: &impl Fn(usize, String) -> ConfigError,
+) -> Result<DashboardPatterns, ConfigError> {
+    let start = patterns.span().start;
+    let patterns = DashboardPatterns::new(patterns.into_inner());
+    if let Some(bad) = patterns.first_invalid() {
+        return Err(at(start, format!("key 'dashboards': {bad:?} is not a dashboard name or pattern like ops-*")));
+    }
+    Ok(patterns)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 pub mod dashboards;
 pub mod file;
 
-use super::auth::origin::Origin;
+use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
 use super::store::{tier::Retention, StoreOptions, SyncMode};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use dashboards::{DashboardConfig, SourceKind};
@@ -43,6 +43,47 @@ fn parse_frame_ancestors(text: &str) -> Result<String, String> {
     } else {
         Err(format!("{text:?} is not a list of CSP sources like 'self' https://portal.example.com"))
     }
+}
+
+/// A secret: shown as `Secret(..)` in any debug output, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Secret(text.to_owned())
+    }
+}
+
+fn parse_token(text: &str) -> Result<Secret, String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(Secret(text.trim().to_owned()))
+}
+
+fn parse_auth_secret(text: &str) -> Result<Secret, String> {
+    if text.len() < MIN_SECRET_BYTES {
+        return Err(format!("must be at least {MIN_SECRET_BYTES} bytes (try `openssl rand -hex 32`)"));
+    }
+    Ok(Secret(text.to_owned()))
+}
+
+/// The public origin; a trailing `/` is forgiven.
+fn parse_public_url(text: &str) -> Result<Origin, String> {
+    parse_origin(text.trim().trim_end_matches('/'))
 }
 
 fn parse_origin(text: &str) -> Result<Origin, String> {
@@ -167,8 +208,40 @@ pub struct Settings {
 
     /// Token ingest requests must carry (`Authorization: Token <t>` or `Bearer <t>`);
     /// without one, ingest is open to whoever can reach the address.
-    #[arg(long, env = "LIVEDASH_INGEST_TOKEN", hide_env_values = true)]
-    pub ingest_token: Option<String>,
+    #[arg(long, env = "LIVEDASH_INGEST_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub ingest_token: Option<Secret>,
+
+    /// The HS256 secret that signs sessions and JWTs (at least 32 bytes). Setting it turns
+    /// sign-in on; without it a secured server keeps a generated one beside `--data`.
+    /// Instances that share sessions share it.
+    #[arg(long, env = "LIVEDASH_AUTH_SECRET", hide_env_values = true, value_parser = parse_auth_secret)]
+    pub auth_secret: Option<Secret>,
+
+    /// People who sign in: `[[users]]` in the config file (docs/security.md).
+    #[arg(skip)]
+    pub users: Vec<UserConfig>,
+
+    /// API tokens for agents and scripts: `[[tokens]]` in the config file (docs/security.md).
+    #[arg(skip)]
+    pub tokens: Vec<TokenConfig>,
+
+    /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
+    /// session cookies become `Secure` and HSTS is sent.
+    #[arg(long, env = "LIVEDASH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<Origin>,
+
+    /// Serve without sign-in on an address other than loopback: anyone who can reach it reads
+    /// and writes everything.
+    #[arg(long, env = "LIVEDASH_INSECURE_OPEN", action = ArgAction::SetTrue)]
+    pub insecure_open: bool,
+
+    /// A sign-in session unused for this long ends.
+    #[arg(long, env = "LIVEDASH_SESSION_IDLE", default_value = "7d", value_parser = parse_written_duration)]
+    pub session_idle: WrittenDuration,
+
+    /// A sign-in session ends this long after signing in, used or not.
+    #[arg(long, env = "LIVEDASH_SESSION_ABSOLUTE", default_value = "30d", value_parser = parse_written_duration)]
+    pub session_absolute: WrittenDuration,
 
     /// Keep history in the embedded store at `--data`; `false` keeps everything in memory only.
     #[arg(long, env = "LIVEDASH_PERSIST", default_value_t = true, action = ArgAction::Set)]
@@ -272,7 +345,30 @@ impl Settings {
         if !file.dashboards.is_empty() {
             settings.dashboards = file.dashboards;
         }
+        settings.users = file.users;
+        settings.tokens = file.tokens;
         Ok(settings)
+    }
+
+    /// Secured mode: a secret, a user or an API token is configured, so every read and write
+    /// needs a credential. (`--ingest-token` alone guards ingest only, as before.)
+    pub fn is_secured(&self) -> bool {
+        self.auth_secret.is_some() || !self.users.is_empty() || !self.tokens.is_empty()
+    }
+
+    /// Why this server must not start as configured: open to every reader on an address other
+    /// than loopback, unless `--insecure-open` says that is wanted.
+    pub fn refuses_to_start(&self) -> Option<String> {
+        if self.is_secured() || self.insecure_open || self.addr.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "refusing to serve {} without sign-in: anyone who can reach it would read and write every dashboard.\n\
+             Add a user: `livedash hash-password` reads a password and prints its hash; put it in the config file as\n\
+             \n  [[users]]\n  name = \"admin\"\n  password_hash = \"<the hash>\"\n  role = \"admin\"\n\n\
+             (or set LIVEDASH_AUTH_SECRET, or add [[tokens]]); or pass --insecure-open to serve it open anyway.",
+            self.addr
+        ))
     }
 
     /// The sources of `dashboard` that run: those not turned off by `--simulator false` or

@@ -4,11 +4,17 @@
 //! (capped by the server), or an empty list.
 
 use super::{feed::Feed, Since};
-use crate::server::{http::ApiError, telemetry::GaugeGuard, AppState};
+use crate::server::{
+    auth::{authorize, Access, Action},
+    http::ApiError,
+    telemetry::GaugeGuard,
+    AppState,
+};
 use axum::{
     extract::{Path, Query, State},
     http::header,
     response::{IntoResponse, Response},
+    Extension,
 };
 use futures::FutureExt;
 use serde::Deserialize;
@@ -28,7 +34,10 @@ pub async fn poll(
     Path(dashboard): Path<String>,
     Since(since): Since,
     Query(query): Query<PollQuery>,
+    Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
+    // Each poll is checked on its own.
+    authorize(&access, &dashboard, Action::Read)?;
     let mut feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
     // A poll is a subscription for as long as it waits.
     let _subscribed = GaugeGuard::new(&state.telemetry.subscriptions);

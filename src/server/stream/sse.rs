@@ -1,15 +1,22 @@
 //! The Server-Sent Events fallback, `GET /api/v1/stream/{dashboard}`: the same feed as the
 //! WebSocket, one event per message (`event:` its type, `data:` its JSON, `id:` the position
-//! `epoch:seq`), resumable with the standard `Last-Event-ID` header or `?since=E:S`.
+//! `epoch:seq`), resumable with the standard `Last-Event-ID` header or `?since=E:S`. A stream
+//! ends when its credential expires or its session signs out.
 
 use super::{feed::Feed, Since};
-use crate::server::{http::ApiError, telemetry::GaugeGuard, AppState};
+use crate::server::{
+    auth::{authorize, Access, Action, Lease},
+    http::ApiError,
+    telemetry::GaugeGuard,
+    AppState,
+};
 use axum::{
     extract::{ConnectInfo, Path, State},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
+    Extension,
 };
 use futures::{stream, StreamExt};
 use std::{convert::Infallible, net::SocketAddr};
@@ -19,7 +26,9 @@ pub async fn stream(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(dashboard): Path<String>,
     Since(since): Since,
+    Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
+    authorize(&access, &dashboard, Action::Read)?;
     let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
     let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
     // Counted, and holding its client's slot, for as long as the stream lives.
@@ -32,6 +41,14 @@ pub async fn stream(
             .data(frame.json.as_str());
         Some((Ok::<_, Infallible>(event), (feed, subscribed)))
     })
-    .take_until(state.shutdown.clone().cancelled_owned());
+    .take_until(ends(state.clone(), Lease::new(&access, &state.auth.sessions)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.settings.heartbeat)).into_response())
+}
+
+/// Resolves when the stream must end: shutdown, or its credential ending.
+async fn ends(state: AppState, lease: Lease) {
+    tokio::select! {
+        () = state.shutdown.cancelled() => {}
+        _ = lease.ended() => {}
+    }
 }

@@ -3,13 +3,17 @@
 //! `Stream` and `Sink` halves so that tests drive them over channels with paused time:
 //! `read_loop` decodes client messages and starts or stops one `Feed` task per subscribed
 //! dashboard; `write_loop` drains an outbox bounded in frames and in bytes into the socket,
-//! pings on an interval, and closes with 1001 when the server shuts down. Abuse ends a connection with a close code: 1009 for a message
-//! over the size limit, 1008 for a message flood, silence past two heartbeats, or a socket
-//! that accepts no data for the write timeout.
+//! pings on an interval, and closes with 1001 when the server shuts down. Abuse ends a
+//! connection with a close code: 1009 for a message over the size limit, 1008 for a message
+//! flood, silence past two heartbeats, or a socket that accepts no data for the write timeout.
+//! With auth, the first message is `session`; a subscription the credential does not cover is
+//! answered `forbidden`; `refresh` replaces the credential (4500 if it names someone else); the
+//! connection closes with 4001 when its credential expires or its session signs out.
 
 use super::{feed::Feed, rate_limit::RateLimiter};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::server::{
+    auth::{authorize, Access, Action, Auth, Lease, Presented},
     broker::Broker,
     http::ApiError,
     telemetry::{GaugeGuard, Telemetry},
@@ -21,6 +25,7 @@ use axum::{
         ConnectInfo, State,
     },
     response::Response,
+    Extension,
 };
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::{
@@ -46,6 +51,12 @@ const OUTBOX_FRAMES: usize = 64;
 /// snapshot) goes alone.
 const OUTBOX_BYTES: usize = 256 * 1024;
 
+/// Close code: the credential expired or its session signed out (sign in again, then reconnect).
+pub const CLOSE_CREDENTIAL_ENDED: u16 = 4001;
+
+/// Close code: a `refresh` carried another user's credential (do not retry with it).
+pub const CLOSE_INVALID_CREDENTIAL: u16 = 4500;
+
 /// A message for the socket, holding its share of the connection's byte budget until written.
 type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 
@@ -53,6 +64,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
     let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
@@ -64,7 +76,7 @@ pub async fn upgrade(
     Ok(ws.on_upgrade(move |socket| {
         let tasks = state.tasks.clone();
         tasks.track_future(async move {
-            serve(socket, state).await;
+            serve(socket, state, access).await;
             drop((permit, slot));
         })
     }))
@@ -122,7 +134,7 @@ struct Limits {
     message_burst: f64,
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
+async fn serve(socket: WebSocket, state: AppState, access: Access) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, stream) = socket.split();
@@ -140,7 +152,13 @@ async fn serve(socket: WebSocket, state: AppState) {
         outbox,
         bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         feeds: HashMap::new(),
+        lease: Lease::new(&access, &state.auth.sessions),
+        access,
+        auth: state.auth.clone(),
     };
+    if state.auth.is_secured() {
+        session.announce().await;
+    }
     let heard = Heard::new();
     let ending = tokio::select! {
         ending = read_loop(stream, &mut session, limits, &heard) => ending,
@@ -159,7 +177,12 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut limiter = RateLimiter::new(limits.max_messages_per_sec, limits.message_burst, Instant::now());
-    while let Some(read) = stream.next().await {
+    loop {
+        let read = tokio::select! {
+            read = stream.next() => read,
+            end = session.lease.ended() => return Ending::Close(CLOSE_CREDENTIAL_ENDED, end.reason()),
+        };
+        let Some(read) = read else { break };
         let message = match read {
             Ok(message) => message,
             Err(error) if is_too_large(&error) => return Ending::Close(close_code::SIZE, "message too large"),
@@ -170,7 +193,11 @@ where
             return Ending::Close(close_code::POLICY, "message rate limit exceeded");
         }
         match message {
-            Message::Text(text) => session.handle(&text).await,
+            Message::Text(text) => {
+                if let Some(ending) = session.handle(&text).await {
+                    return ending;
+                }
+            }
             Message::Binary(_) => {
                 let message = "binary frames are not part of the protocol; send JSON text";
                 session.reply(ServerMessage::error(ErrorCode::BadRequest, message, None)).await
@@ -247,16 +274,22 @@ struct Session {
     bytes: Arc<Semaphore>,
     /// One forwarding task per subscribed dashboard, stopped when dropped.
     feeds: HashMap<String, AbortOnDropHandle<()>>,
+    /// What the connection's credential allows, and when it ends.
+    access: Access,
+    lease: Lease,
+    auth: Arc<Auth>,
 }
 
 impl Session {
-    async fn handle(&mut self, text: &str) {
+    /// Handles one client message; the connection's end, when the message ends it.
+    async fn handle(&mut self, text: &str) -> Option<Ending> {
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
             Err(error) => {
                 self.telemetry.error("ws", "bad_request");
                 let reply = ServerMessage::error(ErrorCode::BadRequest, error.to_string(), None);
-                return self.reply(reply).await;
+                self.reply(reply).await;
+                return None;
             }
         };
         match message {
@@ -268,9 +301,14 @@ impl Session {
                         self.telemetry.error("ws", "bad_request");
                         let message = format!("maxHz must be a positive number, got {hz}");
                         let reply = ServerMessage::error(ErrorCode::BadRequest, message, Some(&dashboard));
-                        return self.reply(reply).await;
+                        self.reply(reply).await;
+                        return None;
                     }
                 };
+                if let Err(error) = authorize(&self.access, &dashboard, Action::Read) {
+                    self.refuse(error, Some(&dashboard)).await;
+                    return None;
+                }
                 // Replacing an existing subscription restarts it from `since`.
                 self.feeds.remove(&dashboard);
                 match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle).await {
@@ -293,7 +331,58 @@ impl Session {
                 self.feeds.remove(&dashboard);
             }
             ClientMessage::Ping { id } => self.reply(ServerMessage::Pong { id }).await,
+            ClientMessage::Refresh { token } => return self.refresh(&token).await,
         }
+        None
+    }
+
+    /// Tells the client who its credential names and until when (`session`).
+    async fn announce(&self) {
+        if let Some(principal) = self.access.principal() {
+            let user = principal.name.clone();
+            self.reply(ServerMessage::Session { user, expires_at: principal.expires_at }).await;
+        }
+    }
+
+    /// Replaces the credential in flight: the same user's new token extends the connection
+    /// and may narrow it (subscriptions it no longer covers end `forbidden`); another user's
+    /// closes it with 4500; an invalid one changes nothing.
+    async fn refresh(&mut self, token: &str) -> Option<Ending> {
+        if !self.auth.is_secured() {
+            self.refuse(ApiError::BadRequest("no sign-in is configured: nothing to refresh".into()), None).await;
+            return None;
+        }
+        let checked = self.auth.check(Some(Presented::Bearer(token)), crate::server::now_secs());
+        let principal = match checked.map(|checked| checked.access) {
+            Ok(Access::Granted(principal)) => principal,
+            Ok(_) => return None,
+            Err(error) => {
+                self.refuse(error, None).await;
+                return None;
+            }
+        };
+        if self.access.principal().map(|current| current.name.as_str()) != Some(principal.name.as_str()) {
+            return Some(Ending::Close(CLOSE_INVALID_CREDENTIAL, "refresh for another user"));
+        }
+        self.access = Access::Granted(principal);
+        self.lease.renew(&self.access, &self.auth.sessions);
+        self.announce().await;
+        let uncovered: Vec<String> =
+            self.feeds.keys().filter(|id| authorize(&self.access, id, Action::Read).is_err()).cloned().collect();
+        for dashboard in uncovered {
+            self.feeds.remove(&dashboard);
+            if let Err(error) = authorize(&self.access, &dashboard, Action::Read) {
+                self.refuse(error, Some(&dashboard)).await;
+            }
+        }
+        None
+    }
+
+    /// Answers a refused request with its error, counted.
+    async fn refuse(&self, error: ApiError, dashboard: Option<&str>) {
+        let code = error.code();
+        self.telemetry.error("ws", code.as_str());
+        self.reply(ServerMessage::error(code, error.to_string(), dashboard)).await;
     }
 
     async fn reply(&self, message: ServerMessage) {
@@ -343,8 +432,18 @@ mod tests {
     fn new_session(telemetry: Arc<Telemetry>) -> (Session, mpsc::Receiver<Outgoing>) {
         let (outbox, outgoing) = mpsc::channel(256);
         let broker = Arc::new(MemoryBroker::new(HubLimits::default()));
-        let session =
-            Session { broker, telemetry, outbox, bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)), feeds: HashMap::new() };
+        let auth = Arc::new(Auth::new(&crate::server::settings::Settings::defaults()).unwrap());
+        let access = Access::Open { writes: true };
+        let session = Session {
+            broker,
+            telemetry,
+            outbox,
+            bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
+            feeds: HashMap::new(),
+            lease: Lease::new(&access, &auth.sessions),
+            access,
+            auth,
+        };
         (session, outgoing)
     }
 

@@ -1,0 +1,24 @@
+//! What a dashboard the visitor's credential does not cover shows (HTTP 403).
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <section class="not-found" data-testid="forbidden">
+            <h1>"Not allowed"</h1>
+            <p>
+                "Your sign-in does not cover this dashboard. "
+                <A href="/">"See the dashboards you can use"</A>
+                ", or "
+                <a href="/login" rel="external">"sign in as someone else"</a>
+                "."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,158 @@
+//! Signing in and out. `GET /login` is a plain server-rendered form (it works before, and
+//! without, the WASM); `POST /login` (form fields `username`, `password`, `next`) checks the
+//! password, sets a fresh `livedash_session` and goes to `next` (a path on this server only);
+//! `POST /logout` ends the session everywhere: the cookie is cleared, the session id revoked
+//! and every stream it holds closed with 4001. Failures re-render the form with 401, too many
+//! of them 429 with `Retry-After`, an over-long password 400 (unhashed).
+
+use super::{users::MAX_PASSWORD_BYTES, Access};
+use crate::server::{http::headers::content_security_policy, now_secs, AppState};
+use axum::{
+    extract::{Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+    Extension, Form,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `GET /login`. Without sign-in configured there is nothing to sign into: on to `next`.
+pub async fn form(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+    let next = local_path(&query.next);
+    if !state.auth.is_secured() {
+        return redirect(next);
+    }
+    page(&state, StatusCode::OK, next, "", None)
+}
+
+/// `POST /login`.
+pub async fn sign_in(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = local_path(&form.next);
+    let Some(keys) = state.auth.keys() else { return redirect(next) };
+    let name = form.username.trim();
+    if form.password.len() > MAX_PASSWORD_BYTES {
+        let message = format!("Passwords are at most {MAX_PASSWORD_BYTES} bytes.");
+        return page(&state, StatusCode::BAD_REQUEST, next, name, Some(&message));
+    }
+    if let Err(wait) = state.auth.logins.check(name) {
+        tracing::warn!(user = name, "sign-in refused: too many failures");
+        let seconds = wait.as_secs().max(1);
+        let message = format!("Too many failed sign-ins for this user. Try again in {seconds} s.");
+        let mut response = page(&state, StatusCode::TOO_MANY_REQUESTS, next, name, Some(&message));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let Some(user) = state.auth.users.check(name, &form.password).await else {
+        state.auth.logins.failed(name);
+        tracing::warn!(user = name, "sign-in failed");
+        return page(&state, StatusCode::UNAUTHORIZED, next, name, Some("Wrong user name or password."));
+    };
+    state.auth.logins.succeeded(name);
+    tracing::info!(user = user.name, "signed in");
+    let session = state.auth.sessions.start(keys, &user.name, now_secs());
+    with_cookie(redirect(next), &state.auth.sessions.cookie(Some(session)))
+}
+
+/// `POST /logout`: whatever the cookie, it is cleared.
+pub async fn sign_out(State(state): State<AppState>, Extension(access): Extension<Access>) -> Response {
+    if let Some(principal) = access.principal() {
+        if let (Some(sid), Some(expires_at)) = (&principal.session, principal.expires_at) {
+            state.auth.sessions.end(sid, (expires_at / 1000).max(0) as u64, now_secs());
+            tracing::info!(user = principal.name, "signed out");
+        }
+    }
+    with_cookie(redirect("/login"), &state.auth.sessions.cookie(None))
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `next` if it is a path on this server, else `/`: never `//evil.example` or `https://...`.
+pub fn local_path(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.bytes().all(|b| b.is_ascii_graphic())
+        && next.len() <= 2048;
+    if local {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The sign-in page; no script at all, so its policy allows none.
+fn page(state: &AppState, status: StatusCode, next: &str, name: &str, error: Option<&str>) -> Response {
+    let error = error.map_or(String::new(), |message| {
+        format!(r#"<p class="login-error" role="alert" data-testid="login-error">{}</p>"#, escape(message))
+    });
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="dark light"><title>Sign in · livedash</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/pkg/livedash.css"></head>
+<body><nav class="topbar"><a class="brand" href="/">livedash</a></nav>
+<main><form class="login" method="post" action="/login" data-testid="login-form">
+<h1>Sign in</h1>{error}
+<label>User name <input name="username" autocomplete="username" required autofocus value="{name}"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<input type="hidden" name="next" value="{next}">
+<button type="submit">Sign in</button>
+</form></main></body></html>"#,
+        name = escape(name),
+        next = escape(next),
+    );
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let policy = content_security_policy(&nonce, &state.settings.frame_ancestors);
+    let mut response = (status, Html(html)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert_eq!(local_path("/d/main?window=1h"), "/d/main?window=1h");
+        for hostile in ["https://evil.example/", "//evil.example", "/\\evil.example", "", "d/main", "/a b", "/\n"] {
+            assert_eq!(local_path(hostile), "/", "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_and_escaping() {
+        assert_eq!(escape(r#""><script>"#), "&quot;&gt;&lt;script&gt;");
+    }
+}
