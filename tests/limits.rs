@@ -8,17 +8,6 @@ use futures::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Message};
 
-/// Reads until the server's close frame and returns its code and reason.
-async fn close_of(socket: &mut Socket) -> (CloseCode, String) {
-    loop {
-        match tokio::time::timeout(PROMPTLY, socket.next()).await.expect("closed in time") {
-            Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn an_oversized_message_closes_with_1009() {
     let mut settings = quiet_settings();

@@ -7,7 +7,10 @@ use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage, Snap
 use livedash::server::{self, settings::Settings, Running};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{
+    tungstenite::{protocol::frame::coding::CloseCode, Message},
+    MaybeTlsStream, WebSocketStream,
+};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -119,6 +122,17 @@ pub async fn metric(running: &livedash::server::Running, name: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+}
+
+/// Reads until the server's close frame and returns its code and reason.
+pub async fn close_of(socket: &mut Socket) -> (CloseCode, String) {
+    loop {
+        match tokio::time::timeout(PROMPTLY, socket.next()).await.expect("closed in time") {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
 }
 
 /// Asserts that nothing arrives for `wait`.
