@@ -295,6 +295,36 @@ id = "ingested"
     }
 
     #[test]
+    fn users_and_tokens() {
+        let hash = crate::server::auth::users::hash_password("pw");
+        let text = format!(
+            "[[users]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\ndashboards = [\"main\", \"ops-*\"]\n\n\
+             [[tokens]]\nname = \"ci\"\nsha256 = \"{}\"\nscope = \"write\"\n",
+            "AB".repeat(32)
+        );
+        let file = parse(&text, "livedash.toml").unwrap();
+        assert!(file.settings.is_empty(), "sections are not settings");
+        assert_eq!(file.users[0].name, "alice");
+        assert!(file.users[0].dashboards().covers("ops-db") && !file.users[0].dashboards().covers("host"));
+        assert_eq!((file.tokens[0].scope, file.tokens[0].sha256.as_str()), (Scope::Write, "ab".repeat(32).as_str()));
+        let user = |body: &str| format!("[[users]]\nname = \"a\"\nrole = \"admin\"\n{body}\n");
+        let cases = [
+            (user("password = \"hunter2\""), "livedash.toml:4:", "plaintext passwords are refused"),
+            (user("password_hash = \"hunter2\""), "livedash.toml:4:", "livedash hash-password"),
+            (user(""), "livedash.toml:1:", "password_hash' is missing"),
+            (user(&format!("password_hash = \"{hash}\"\ndashboards = [\"Main!\"]")), "livedash.toml:5:", "Main!"),
+            (user("").replace("admin", "root"), "livedash.toml:", "root"),
+            ("[[tokens]]\nname = \"ci\"\nsha256 = \"abc\"\nscope = \"write\"\n".into(), "livedash.toml:3:", "64 hex"),
+            ("[[tokens]]\nname = \"ci\"\nsha256 = \"abc\"\nscope = \"all\"\n".into(), "livedash.toml:", "all"),
+        ];
+        for (text, location, expected) in cases {
+            let error = parse(&text, "livedash.toml").unwrap_err().0;
+            assert!(error.starts_with(location) && error.contains(expected), "{text:?}: {error}");
+            assert!(!error.contains("hunter2"), "a password is never repeated: {error}");
+        }
+    }
+
+    #[test]
     fn errors_name_file_line_and_key() {
         let cases = [
             ("[[dashboards]]\nid = \"shop\"\ncolour = \"red\"\n", "livedash.toml:3:", "colour"),
