@@ -47,24 +47,6 @@ async fn a_flood_closes_with_1008_but_normal_traffic_passes() {
     running.shutdown().await;
 }
 
-/// A raw TCP connection upgraded to a WebSocket by hand, so a test controls exactly what the
-/// peer reads and answers (tungstenite would answer pings whenever it reads).
-async fn raw_websocket(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let handshake = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(handshake.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"\r\n\r\n") {
-        answer.push(stream.read_u8().await.unwrap());
-    }
-    assert!(answer.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&answer));
-    stream
-}
-
 /// A WebSocket peer that never answers anything; it returns the server's frames as
 /// (opcode, payload) once the server hangs up.
 async fn silent_peer(addr: std::net::SocketAddr) -> Vec<(u8, Vec<u8>)> {
