@@ -644,4 +644,37 @@ mod tests {
         assert!(error.len() < 200 && error.contains("…"), "{error}");
         assert!(check_dashboard_id("nul\0").is_err() && check_dashboard_id("").is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON-ish text: fragments of the protocol's own words, so that decoding goes deep.
+        fn protocolish() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", "\"type\"", "\"subscribe\"", "\"refresh\"", "\"ping\"",
+                "\"dashboard\"", "\"since\"", "\"maxHz\"", "\"id\"", "\"token\"", "\"a:1\"", "1e400",
+                "-0", "null", "true", "18446744073709551616", "\"\\u0000\"", "\"\\ud800\"", " ",
+            ]);
+            prop::collection::vec(pieces, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn the_client_decoder_never_panics_and_what_it_accepts_round_trips(text in protocolish()) {
+                if let Ok(message) = serde_json::from_str::<ClientMessage>(&text) {
+                    let again = serde_json::to_string(&message).unwrap();
+                    prop_assert_eq!(serde_json::from_str::<ClientMessage>(&again).unwrap(), message);
+                }
+            }
+
+            #[test]
+            fn the_server_decoder_never_panics(text in protocolish(), raw in ".{0,200}") {
+                let _ = serde_json::from_str::<ServerMessage>(&text);
+                let _ = serde_json::from_str::<ServerMessage>(&raw);
+            }
+        }
+    }
 }

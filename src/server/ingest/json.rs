@@ -130,4 +130,36 @@ mod tests {
             assert!(rejection.reason.contains(reason), "{} -> {}", String::from_utf8_lossy(body), rejection.reason);
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn ingestish() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", "\"dashboard\"", "\"metrics\"", "\"ts\"", "\"shop\"", "\"../x\"",
+                "\"orders\"", "\"9x\"", "1", "-0", "1e308", "1e400", "9007199254740993", "-1", "\"1\"", "null",
+                "true", " ",
+            ]);
+            prop::collection::vec(pieces, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+
+            /// Whatever comes in, the decoder answers; what it accepts is valid and finite.
+            #[test]
+            fn accepts_only_valid_finite_updates(text in ingestish()) {
+                if let Ok(batch) = parse_batch(text.as_bytes(), 1_000) {
+                    prop_assert!(!batch.is_empty());
+                    for publication in batch {
+                        prop_assert!(check_dashboard_id(&publication.dashboard).is_ok());
+                        for (name, value) in &publication.metrics {
+                            prop_assert!(check_metric_name(name).is_ok() && value.is_finite());
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -346,4 +346,32 @@ id = "ingested"
             assert!(error.contains(key), "{text:?}: {error}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn tomlish() -> impl Strategy<Value = String> {
+            let pieces = prop::sample::select(vec![
+                "[[dashboards]]\n", "[[users]]\n", "[[tokens]]\n", "[[dashboards.metrics]]\n", "id = \"a\"\n",
+                "name = \"x\"\n", "role = \"admin\"\n", "password = \"p\"\n", "password_hash = \"$argon2id$\"\n",
+                "sha256 = \"ab\"\n", "scope = \"read\"\n", "dashboards = [\"*\"]\n", "tick_ms = 0\n",
+                "addr = [1]\n", "format = \"roman\"\n", "= \n", "\"\n", "[x\n",
+            ]);
+            prop::collection::vec(pieces, 0..12).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+            /// Any file is either read or refused with its name and a line, never a panic.
+            #[test]
+            fn errors_always_name_the_file(text in tomlish()) {
+                if let Err(error) = parse(&text, "livedash.toml") {
+                    prop_assert!(error.0.starts_with("livedash.toml"), "{}", error.0);
+                    prop_assert!(!error.0.contains("\"p\""), "a plaintext password is never repeated");
+                }
+            }
+        }
+    }
 }
