@@ -1,43 +1,26 @@
 import { expect, test } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DashboardPage } from './fixtures/dashboard_page';
+import { startServer, stopServer } from './fixtures/livedash_server';
 
 // A server of this test's own (the shared one must keep running), with its own store; the
 // first start picks a free port, the restart reuses it so the page finds the server again.
 const data = mkdtempSync(path.join(tmpdir(), 'livedash-restart-'));
 let port = 0;
 
-async function startServer(): Promise<ChildProcess> {
-  const server = spawn('./target/release/livedash', ['--host-metrics', 'false', '--data', path.join(data, 'store.sqlite')], {
-    cwd: path.join(__dirname, '..', '..'),
-    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, LEPTOS_SITE_ROOT: 'target/site', RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    server.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const found = output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (found) resolve(Number(found[1]));
-    });
-    server.once('exit', (code) => reject(new Error(`livedash exited with ${code}: ${output}`)));
-  });
-  return server;
-}
-
-async function stopServer(server: ChildProcess) {
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGTERM');
-  await exited;
+async function startRestartable(): Promise<ChildProcess> {
+  const started = await startServer(['--host-metrics', 'false', '--data', path.join(data, 'store.sqlite')], port);
+  port = started.port;
+  return started.server;
 }
 
 test.afterAll(() => rmSync(data, { recursive: true, force: true }));
 
 test('after a server restart the page reconnects by itself and resumes from the kept history', async ({ page }) => {
-  let server = await startServer();
+  let server = await startRestartable();
   try {
     const dashboard = new DashboardPage(page, 'main');
     await dashboard.goto({ base: `http://127.0.0.1:${port}`, params: { heartbeatMs: 1000 } });
@@ -47,7 +30,7 @@ test('after a server restart the page reconnects by itself and resumes from the 
     await stopServer(server);
     await expect(dashboard.banner).toBeVisible();
     await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
-    server = await startServer();
+    server = await startRestartable();
 
     await expect(dashboard.badge).toHaveText('live', { timeout: 15_000 });
     await expect(dashboard.root).toHaveAttribute('data-stale', 'false');

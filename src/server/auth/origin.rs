@@ -1,9 +1,11 @@
 //! Origins and hosts (PROTOCOL.md, "Auth"): a request that carries an `Origin` must come from
 //! the server's own origin (its host and port equal to the `Host` it was sent to) or from one
 //! listed in `--allowed-origins`; a write that says it is cross-site (`Sec-Fetch-Site`) is
-//! refused even without one. Bound to a loopback address (local open mode: `make run` on a
-//! laptop), the `Host` must be a loopback name or address too, so that a web page cannot reach
-//! the server through a DNS name it rebinds to 127.0.0.1. Refusals are `403 forbidden`, before
+//! refused even without one. `Origin: null` passes only with `Sec-Fetch-Site: same-origin`:
+//! that is how a browser sends this server's own forms under `Referrer-Policy: no-referrer`.
+//! Bound to a loopback address (local open mode: `make run` on a laptop), the `Host` must be a
+//! loopback name or address too, so that a web page cannot reach the server through a DNS
+//! name it rebinds to 127.0.0.1. Refusals are `403 forbidden`, before
 //! any upgrade or body, and are logged with the Origin, the Host and the allowed list.
 
 use crate::server::{http::ApiError, telemetry::Telemetry};
@@ -108,7 +110,13 @@ impl OriginPolicy {
         if self.loopback_only && !host.is_some_and(is_loopback_host) {
             return Some("this server answers only to a loopback Host (localhost, 127.0.0.1, ::1)");
         }
-        if let Some(origin) = headers.get(header::ORIGIN) {
+        let fetch_site = headers.get("sec-fetch-site");
+        // A form POST from a page with `Referrer-Policy: no-referrer` (ours) carries
+        // `Origin: null`; the browser's own `Sec-Fetch-Site`, which no page can set, says
+        // whether it came from this origin.
+        let null_but_same_origin = headers.get(header::ORIGIN).is_some_and(|origin| origin == "null")
+            && fetch_site.is_some_and(|site| site == "same-origin");
+        if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !null_but_same_origin) {
             let origin = origin.to_str().ok().and_then(Origin::parse);
             let own = origin.as_ref().zip(host).is_some_and(|(origin, host)| origin.is_host(host));
             let listed = origin.as_ref().is_some_and(|origin| self.allowed.contains(origin));
@@ -116,7 +124,7 @@ impl OriginPolicy {
                 return Some("requests from this origin are not allowed (see --allowed-origins)");
             }
         } else if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-            && headers.get("sec-fetch-site").is_some_and(|site| site == "cross-site")
+            && fetch_site.is_some_and(|site| site == "cross-site")
         {
             return Some("cross-site writes are not allowed");
         }
@@ -198,6 +206,13 @@ mod tests {
         let cross_site = headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")]);
         assert!(policy.refusal(&post, &cross_site).is_some());
         assert_eq!(policy.refusal(&get, &cross_site), None, "a cross-site link to a page is fine");
+        // Our own form POSTs (the sign-in form) under `Referrer-Policy: no-referrer`.
+        let null_same_origin = [("host", "127.0.0.1:3000"), ("origin", "null"), ("sec-fetch-site", "same-origin")];
+        assert_eq!(policy.refusal(&post, &headers(&null_same_origin)), None);
+        for site in ["same-site", "cross-site", "none"] {
+            let null = headers(&[("host", "127.0.0.1:3000"), ("origin", "null"), ("sec-fetch-site", site)]);
+            assert!(policy.refusal(&post, &null).is_some(), "Origin null from {site}");
+        }
         let open = self::policy(false, &[]);
         assert_eq!(open.refusal(&get, &headers(&[("host", "dash.internal:3000")])), None, "any Host off loopback");
     }
