@@ -14,6 +14,14 @@ make --no-print-directory build
 cargo build --release --features loadgen --bin loadgen --target-dir target/bench
 ulimit -n 20000
 
+# BENCH_AUTH=1: sign-in on (a secret), every subscriber and ingest carrying an admin JWT, so
+# the figures include the credential check at upgrade and the lease on every connection.
+if [[ "${BENCH_AUTH:-}" == 1 ]]; then
+  export LIVEDASH_AUTH_SECRET="bench-secret-bench-secret-bench-secret"
+  LOADGEN_TOKEN="$(./target/release/livedash token jwt --sub bench --scope admin --ttl 1h)"
+  export LOADGEN_TOKEN
+fi
+
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 

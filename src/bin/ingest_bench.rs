@@ -51,6 +51,9 @@ struct Args {
     /// The server's pid, to report its CPU time per point.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// A write credential sent as `Authorization: Bearer` (sign-in on).
+    #[arg(long, env = "LOADGEN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// One batch starting at `first_second`.
@@ -99,7 +102,11 @@ async fn main() -> std::process::ExitCode {
     let clock = Arc::new(AtomicI64::new(
         (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 86_000) as i64,
     ));
-    let client = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &args.token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("a header-safe token"));
+    }
+    let client = reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client");
     let before = args.server_pid.and_then(process_usage);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration);

@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::net::TcpSocket;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 #[derive(Parser, Debug)]
 #[command(about = "Drive a livedash server with WebSocket subscribers and ingest traffic.")]
@@ -55,6 +55,10 @@ struct Args {
     /// Exit non-zero unless every fast subscriber received every update.
     #[arg(long)]
     require_no_loss: bool,
+    /// A credential (an admin JWT or API token) sent as `Authorization: Bearer` on every
+    /// upgrade and ingest, to measure with sign-in on.
+    #[arg(long, env = "LOADGEN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// The fields of a server message the generator reads.
@@ -102,8 +106,11 @@ async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> 
     socket.bind(loopback_source(index, args.per_source_address))?;
     let stream = socket.connect(args.server).await?;
     stream.set_nodelay(true)?;
-    let url = format!("ws://{}/ws", args.server);
-    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let mut request = format!("ws://{}/ws", args.server).into_client_request()?;
+    if let Some(token) = &args.token {
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
     let subscribe = ClientMessage::Subscribe { dashboard: args.dashboard.clone(), since: None, max_hz: None };
     ws.send(Message::text(serde_json::to_string(&subscribe)?)).await?;
     Ok(ws)
@@ -183,7 +190,11 @@ async fn main() -> std::process::ExitCode {
     let http = format!("http://{}", args.server);
 
     // Make sure the dashboard exists before anyone subscribes.
-    let client = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &args.token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("a header-safe token"));
+    }
+    let client = reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client");
     let seed = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
     let first = client.post(format!("{http}/api/v1/ingest")).json(&seed).send().await;
     let Ok(first) = first.and_then(|r| r.error_for_status()) else {
