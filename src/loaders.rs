@@ -64,7 +64,7 @@ pub async fn list_dashboards() -> Result<Vec<DashboardSummary>, ServerFnError> {
 /// What a dashboard page shows.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DashboardLoad {
-    Ready(Snapshot),
+    Ready(Box<Snapshot>),
     NotFound,
     /// The visitor's credential does not cover it.
     Forbidden,
@@ -81,7 +81,7 @@ pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnE
         return Ok(DashboardLoad::Forbidden);
     }
     match app_state()?.broker.snapshot(&dashboard).await {
-        Ok(snapshot) => Ok(DashboardLoad::Ready(snapshot)),
+        Ok(snapshot) => Ok(DashboardLoad::Ready(Box::new(snapshot))),
         Err(BrokerError::UnknownDashboard(_)) => Ok(DashboardLoad::NotFound),
         Err(error) => Err(ServerFnError::new(error.to_string())),
     }

@@ -17,6 +17,8 @@ type Printed = std::thread::JoinHandle<String>;
 
 /// Starts the server and returns it with its address, once it listens.
 fn spawn_listening(command: &mut Command) -> (Child, String, Vec<String>, Printed) {
+    // Waited for by the caller, which gets the child.
+    #[allow(clippy::zombie_processes)]
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = Vec::new();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());

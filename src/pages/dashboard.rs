@@ -28,7 +28,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(DashboardLoad::Ready(snapshot)) => EitherOf4::A(view! { <LiveDashboard snapshot/> }),
+                    Ok(DashboardLoad::Ready(snapshot)) => EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot/> }),
                     Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
                     Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
                     Err(error) => EitherOf4::D(view! { <p class="error">{error.to_string()}</p> }),
