@@ -52,13 +52,13 @@ test('a lost connection shows the banner and stale data, gives up after maxAttem
   await page.screenshot({ path: 'test-results/reconnected.png' });
 });
 
-test('a server that refuses the client (close 4001) puts the page Offline at once, and it does not retry by itself', async ({ page }) => {
+test('a server that refuses the client (close 4003) puts the page Offline at once, and it does not retry by itself', async ({ page }) => {
   let refusing = true;
   let attempts = 0;
   await page.routeWebSocket(/\/ws$/, (ws) => {
     attempts++;
     if (refusing) {
-      ws.close({ code: 4001, reason: 'token expired' });
+      ws.close({ code: 4003, reason: 'forbidden' });
       return;
     }
     ws.connectToServer();
@@ -69,7 +69,7 @@ test('a server that refuses the client (close 4001) puts the page Offline at onc
   const banner = dashboard.banner;
   await expect(banner).toHaveAttribute('data-state', 'offline');
   await expect(dashboard.bannerMessage).toHaveText(
-    'Offline: the server ended the connection (not signed in, or the session expired, code 4001) and asked not to retry.',
+    'Offline: the server ended the connection (not allowed to read this dashboard, code 4003) and asked not to retry.',
   );
   await expect(dashboard.root).toHaveAttribute('data-stale', 'true');
   // Several backoff periods later it has still not tried again, nor fallen back to SSE.
@@ -82,4 +82,22 @@ test('a server that refuses the client (close 4001) puts the page Offline at onc
   await expect(dashboard.badge).toHaveText('live');
   await expect(banner).toBeHidden();
   expect(attempts).toBe(2);
+});
+
+test('a server that ends the session (close 4001) shows signed out with a sign-in link, not a retry', async ({ page }) => {
+  let attempts = 0;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    attempts++;
+    ws.close({ code: 4001, reason: 'token expired' });
+  });
+  const dashboard = new DashboardPage(page, 'main');
+  await dashboard.goto({ params: { heartbeatMs: 500, backoffMs: 200, backoffCapMs: 400 } });
+  await expect(dashboard.banner).toHaveAttribute('data-state', 'signed-out');
+  await expect(dashboard.bannerMessage).toHaveText(
+    'Signed out: the session ended or expired. These numbers are no longer live.',
+  );
+  await expect(page.getByRole('button', { name: 'Retry now' })).toHaveCount(0);
+  await expect(page.getByTestId('sign-in-again')).toHaveAttribute('href', /^\/login\?next=\/d\/main/);
+  await page.waitForTimeout(1_500);
+  expect(attempts).toBe(1);
 });
