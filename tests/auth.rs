@@ -444,3 +444,41 @@ async fn metrics_answer_an_admin_or_a_loopback_peer() {
     assert!(text.contains(r#"livedash_errors_total{endpoint="auth",code="unauthorized"} 1"#), "{text}");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_from_one_instance_works_on_another_sharing_the_secret() {
+    let first = start_secured(secured_settings()).await;
+    let second = start_secured(secured_settings()).await;
+    let (_, _, cookie) = sign_in(&first, "alice", ALICE_PASSWORD, "/").await;
+    let cookie = cookie.unwrap();
+    assert_eq!(get(&second, "/api/v1/dashboards/main/snapshot", None, Some(&cookie)).await.status(), 200);
+    let mut socket = connect_as(&second, None, Some(&cookie)).await.unwrap();
+    assert_eq!(expect_session(&mut socket).await.0, "alice");
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn behind_an_https_public_url_cookies_are_secure_and_hsts_is_sent() {
+    let mut settings = secured_settings();
+    settings.public_url = Some(livedash::server::auth::origin::Origin::parse("https://dash.example.com").unwrap());
+    let running = start_secured(settings).await;
+    assert_eq!(get(&running, "/healthz", None, None).await.headers()["strict-transport-security"], "max-age=31536000");
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(http_url(&running, "/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username=alice&password={}", livedash::model::url::encode_component(ALICE_PASSWORD)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    // Plain http without a public URL: no HSTS.
+    let plain = start_secured(secured_settings()).await;
+    assert!(get(&plain, "/healthz", None, None).await.headers().get("strict-transport-security").is_none());
+    running.shutdown().await;
+    plain.shutdown().await;
+}

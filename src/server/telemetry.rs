@@ -124,20 +124,46 @@ pub async fn metrics(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(access): Extension<Access>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let allowed = matches!(access, Access::Open { .. }) || access.is_admin() || peer.ip().is_loopback();
-    if !allowed {
-        return Err(match access {
-            Access::Anonymous => ApiError::Unauthorized("/metrics needs an admin credential".into()),
-            _ => ApiError::Forbidden("/metrics needs admin scope".into()),
-        });
-    }
+    may_read_metrics(&access, peer)?;
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     Ok(([(header::CONTENT_TYPE, content_type)], state.telemetry.render()))
+}
+
+/// `/metrics` is for an admin, a loopback peer, or anyone in local open mode.
+fn may_read_metrics(access: &Access, peer: SocketAddr) -> Result<(), ApiError> {
+    if matches!(access, Access::Open { .. }) || access.is_admin() || peer.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(match access {
+        Access::Anonymous => ApiError::Unauthorized("/metrics needs an admin credential".into()),
+        _ => ApiError::Forbidden("/metrics needs admin scope".into()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_are_for_admins_and_loopback_peers() {
+        use crate::server::auth::{patterns::DashboardPatterns, Principal, Scope};
+        let remote: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let with = |scope| {
+            Access::Granted(std::sync::Arc::new(Principal {
+                name: "x".into(),
+                scope,
+                dashboards: DashboardPatterns::all(),
+                expires_at: None,
+                session: None,
+            }))
+        };
+        assert!(may_read_metrics(&with(Scope::Admin), remote).is_ok());
+        assert_eq!(may_read_metrics(&with(Scope::Read), remote).unwrap_err().code().as_str(), "forbidden");
+        assert_eq!(may_read_metrics(&Access::Anonymous, remote).unwrap_err().code().as_str(), "unauthorized");
+        assert!(may_read_metrics(&Access::Anonymous, local).is_ok());
+        assert!(may_read_metrics(&Access::Open { writes: false }, remote).is_ok());
+    }
 
     #[test]
     fn renders_counters_gauges_and_labelled_errors() {
