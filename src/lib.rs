@@ -28,6 +28,8 @@ pub mod pages;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(test)]
+mod testing;
 
 /// The browser entry point: attaches the client to the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -651,33 +651,35 @@ mod tests {
 
         /// JSON-ish text: fragments of the protocol's own words, so that decoding goes deep.
         fn protocolish() -> impl Strategy<Value = String> {
-            let pieces = prop::sample::select(vec![
-                "{",
-                "}",
-                "[",
-                "]",
-                ",",
-                ":",
-                "\"type\"",
-                "\"subscribe\"",
-                "\"refresh\"",
-                "\"ping\"",
-                "\"dashboard\"",
-                "\"since\"",
-                "\"maxHz\"",
-                "\"id\"",
-                "\"token\"",
-                "\"a:1\"",
-                "1e400",
-                "-0",
-                "null",
-                "true",
-                "18446744073709551616",
-                "\"\\u0000\"",
-                "\"\\ud800\"",
-                " ",
-            ]);
-            prop::collection::vec(pieces, 0..40).prop_map(|pieces| pieces.concat())
+            crate::testing::fragments(
+                vec![
+                    "{",
+                    "}",
+                    "[",
+                    "]",
+                    ",",
+                    ":",
+                    "\"type\"",
+                    "\"subscribe\"",
+                    "\"refresh\"",
+                    "\"ping\"",
+                    "\"dashboard\"",
+                    "\"since\"",
+                    "\"maxHz\"",
+                    "\"id\"",
+                    "\"token\"",
+                    "\"a:1\"",
+                    "1e400",
+                    "-0",
+                    "null",
+                    "true",
+                    "18446744073709551616",
+                    "\"\\u0000\"",
+                    "\"\\ud800\"",
+                    " ",
+                ],
+                40,
+            )
         }
 
         proptest! {

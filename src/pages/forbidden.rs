@@ -5,10 +5,7 @@ use leptos_router::components::A;
 
 #[component]
 pub fn Forbidden() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(axum::http::StatusCode::FORBIDDEN);
-    }
+    super::set_status(403);
     view! {
         <section class="not-found" data-testid="forbidden">
             <h1>"Not allowed"</h1>

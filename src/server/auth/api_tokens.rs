@@ -25,11 +25,7 @@ pub struct TokenConfig {
 impl TokenConfig {
     /// The dashboards this token may use: those listed; absent, every one for `admin`.
     pub fn dashboards(&self) -> DashboardPatterns {
-        match (&self.dashboards, self.scope) {
-            (Some(patterns), _) => patterns.clone(),
-            (None, Scope::Admin) => DashboardPatterns::all(),
-            (None, _) => DashboardPatterns::default(),
-        }
+        DashboardPatterns::listed_or_default(self.dashboards.as_ref(), self.scope == Scope::Admin)
     }
 }
 

@@ -297,11 +297,7 @@ impl Auth {
         let expires_at = Some(Millis::try_from(claims.exp.saturating_mul(1000)).unwrap_or(Millis::MAX));
         let Some(sid) = claims.sid else {
             let scope = claims.scope.unwrap_or(Scope::Read);
-            let dashboards = match (claims.dashboards, scope) {
-                (Some(patterns), _) => patterns,
-                (None, Scope::Admin) => DashboardPatterns::all(),
-                (None, _) => DashboardPatterns::default(),
-            };
+            let dashboards = DashboardPatterns::listed_or_default(claims.dashboards.as_ref(), scope == Scope::Admin);
             return Ok(Principal { name: claims.sub, scope, dashboards, expires_at, session: None });
         };
         if self.sessions.is_revoked(&sid) {

@@ -20,6 +20,16 @@ impl DashboardPatterns {
         DashboardPatterns(patterns)
     }
 
+    /// What a credential listing `listed` covers: the list; without one, every dashboard for an
+    /// admin and none for anyone else (PROTOCOL.md's `dashboards` claim, users and API tokens).
+    pub fn listed_or_default(listed: Option<&DashboardPatterns>, admin: bool) -> Self {
+        match (listed, admin) {
+            (Some(patterns), _) => patterns.clone(),
+            (None, true) => DashboardPatterns::all(),
+            (None, false) => DashboardPatterns::default(),
+        }
+    }
+
     /// From a comma-separated list (`shop,servers`), as `livedash token create` takes it.
     pub fn from_list(text: &str) -> Self {
         DashboardPatterns(text.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())

@@ -59,11 +59,7 @@ pub struct UserConfig {
 impl UserConfig {
     /// The dashboards this user may use.
     pub fn dashboards(&self) -> DashboardPatterns {
-        match (&self.dashboards, self.role) {
-            (Some(patterns), _) => patterns.clone(),
-            (None, Role::Admin) => DashboardPatterns::all(),
-            (None, Role::Viewer) => DashboardPatterns::default(),
-        }
+        DashboardPatterns::listed_or_default(self.dashboards.as_ref(), self.role == Role::Admin)
     }
 }
 

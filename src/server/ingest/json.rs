@@ -136,32 +136,34 @@ mod tests {
         use proptest::prelude::*;
 
         fn ingestish() -> impl Strategy<Value = String> {
-            let pieces = prop::sample::select(vec![
-                "{",
-                "}",
-                "[",
-                "]",
-                ",",
-                ":",
-                "\"dashboard\"",
-                "\"metrics\"",
-                "\"ts\"",
-                "\"shop\"",
-                "\"../x\"",
-                "\"orders\"",
-                "\"9x\"",
-                "1",
-                "-0",
-                "1e308",
-                "1e400",
-                "9007199254740993",
-                "-1",
-                "\"1\"",
-                "null",
-                "true",
-                " ",
-            ]);
-            prop::collection::vec(pieces, 0..40).prop_map(|pieces| pieces.concat())
+            crate::testing::fragments(
+                vec![
+                    "{",
+                    "}",
+                    "[",
+                    "]",
+                    ",",
+                    ":",
+                    "\"dashboard\"",
+                    "\"metrics\"",
+                    "\"ts\"",
+                    "\"shop\"",
+                    "\"../x\"",
+                    "\"orders\"",
+                    "\"9x\"",
+                    "1",
+                    "-0",
+                    "1e308",
+                    "1e400",
+                    "9007199254740993",
+                    "-1",
+                    "\"1\"",
+                    "null",
+                    "true",
+                    " ",
+                ],
+                40,
+            )
         }
 
         proptest! {

@@ -352,27 +352,29 @@ id = "ingested"
         use proptest::prelude::*;
 
         fn tomlish() -> impl Strategy<Value = String> {
-            let pieces = prop::sample::select(vec![
-                "[[dashboards]]\n",
-                "[[users]]\n",
-                "[[tokens]]\n",
-                "[[dashboards.metrics]]\n",
-                "id = \"a\"\n",
-                "name = \"x\"\n",
-                "role = \"admin\"\n",
-                "password = \"p\"\n",
-                "password_hash = \"$argon2id$\"\n",
-                "sha256 = \"ab\"\n",
-                "scope = \"read\"\n",
-                "dashboards = [\"*\"]\n",
-                "tick_ms = 0\n",
-                "addr = [1]\n",
-                "format = \"roman\"\n",
-                "= \n",
-                "\"\n",
-                "[x\n",
-            ]);
-            prop::collection::vec(pieces, 0..12).prop_map(|pieces| pieces.concat())
+            crate::testing::fragments(
+                vec![
+                    "[[dashboards]]\n",
+                    "[[users]]\n",
+                    "[[tokens]]\n",
+                    "[[dashboards.metrics]]\n",
+                    "id = \"a\"\n",
+                    "name = \"x\"\n",
+                    "role = \"admin\"\n",
+                    "password = \"p\"\n",
+                    "password_hash = \"$argon2id$\"\n",
+                    "sha256 = \"ab\"\n",
+                    "scope = \"read\"\n",
+                    "dashboards = [\"*\"]\n",
+                    "tick_ms = 0\n",
+                    "addr = [1]\n",
+                    "format = \"roman\"\n",
+                    "= \n",
+                    "\"\n",
+                    "[x\n",
+                ],
+                12,
+            )
         }
 
         proptest! {
