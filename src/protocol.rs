@@ -3,6 +3,7 @@
 //!
 //! Pure data and validation only: no I/O here, so it is unit-tested directly.
 
+pub use crate::model::alerts::{AlertPhase, Severity};
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
@@ -146,10 +147,6 @@ pub enum ClientMessage {
 pub enum ServerMessage {
     Snapshot(Snapshot),
     Update(Update),
-    Alert {
-        dashboard: String,
-        alert: Alert,
-    },
     Error(ErrorReply),
     Pong {
         id: u64,
@@ -176,16 +173,9 @@ mod decode_type_first {
     enum Kind {
         Snapshot,
         Update,
-        Alert,
         Error,
         Pong,
         Session,
-    }
-
-    #[derive(Deserialize)]
-    struct AlertBody {
-        dashboard: String,
-        alert: Alert,
     }
 
     #[derive(Deserialize)]
@@ -224,10 +214,6 @@ mod decode_type_first {
             Ok(match kind {
                 Kind::Snapshot => ServerMessage::Snapshot(Snapshot::deserialize(rest)?),
                 Kind::Update => ServerMessage::Update(Update::deserialize(rest)?),
-                Kind::Alert => {
-                    let AlertBody { dashboard, alert } = AlertBody::deserialize(rest)?;
-                    ServerMessage::Alert { dashboard, alert }
-                }
                 Kind::Error => ServerMessage::Error(ErrorReply::deserialize(rest)?),
                 Kind::Pong => ServerMessage::Pong { id: PongBody::deserialize(rest)?.id },
                 Kind::Session => {
@@ -256,7 +242,8 @@ pub struct Snapshot {
     pub history: HistoryWindow,
     /// In display order.
     pub definitions: Vec<MetricDefinition>,
-    pub alerts: Vec<Alert>,
+    /// Every rule that is not inactive (pending, firing, nodata), as its last change said.
+    pub alerts: Vec<AlertChange>,
 }
 
 impl Snapshot {
@@ -284,6 +271,9 @@ pub struct Update {
     pub from_seq: Option<u64>,
     pub ts: Millis,
     pub metrics: Metrics,
+    /// Alert rules whose state this update changed (version 1.1); absent when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertChange>,
 }
 
 impl Update {
@@ -378,18 +368,22 @@ impl ChartKind {
     }
 }
 
-/// Version 1's alert (PROTOCOL.md); reserved: nothing sends it yet, and version 1.1 carries
-/// alert transitions inside updates instead (the alerts issue).
+/// One alert rule's change of state (PROTOCOL.md "Alerts (version 1.1)"), carried inside the
+/// update that caused it, so it is ordered, persisted and replayed with the values; a
+/// snapshot lists the rules that are not inactive in the same shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
-    pub id: String,
-    pub severity: String,
-    pub state: String,
+pub struct AlertChange {
+    pub rule: String,
+    pub severity: Severity,
+    pub state: AlertPhase,
     pub metric: String,
-    pub value: f64,
-    pub threshold: f64,
+    /// The value that caused it; `null` for `nodata`.
+    pub value: Option<f64>,
+    /// The threshold of `severity` (for a change rule, the ratio); `null` for `nodata`.
+    pub threshold: Option<f64>,
+    /// When the announced state began.
+    pub since: Millis,
     pub message: String,
-    pub ts: Millis,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -543,20 +537,17 @@ mod tests {
             from_seq: Some(1040),
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
+            alerts: vec![AlertChange {
+                rule: "high_error_rate".into(),
+                severity: Severity::Critical,
+                state: AlertPhase::Firing,
+                metric: "errorRate".into(),
+                value: Some(0.07),
+                threshold: Some(0.05),
+                since: 1_763_899_991_000,
+                message: "Error rate 7% above 5%".into(),
+            }],
         }));
-        round_trip_server(ServerMessage::Alert {
-            dashboard: "main".into(),
-            alert: Alert {
-                id: "cpu-high".into(),
-                severity: "warning".into(),
-                state: "firing".into(),
-                metric: "cpu".into(),
-                value: 93.5,
-                threshold: 90.0,
-                message: "CPU above 90%".into(),
-                ts: 1_763_900_002_000,
-            },
-        });
         round_trip_server(ServerMessage::unknown_dashboard("nope"));
         round_trip_server(ServerMessage::Pong { id: 7 });
     }
@@ -575,6 +566,37 @@ mod tests {
     }
 
     #[test]
+    fn alert_changes_ride_in_updates_as_the_protocol_shows() {
+        let update = ServerMessage::Update(Update {
+            dashboard: "main".into(),
+            seq: 1043,
+            from_seq: None,
+            ts: 1_763_900_001_000,
+            metrics: [("errorRate".to_string(), 0.07)].into(),
+            alerts: vec![AlertChange {
+                rule: "high_error_rate".into(),
+                severity: Severity::Critical,
+                state: AlertPhase::Firing,
+                metric: "errorRate".into(),
+                value: Some(0.07),
+                threshold: Some(0.05),
+                since: 1_763_899_991_000,
+                message: "Error rate 7% above 5%".into(),
+            }],
+        });
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&update.to_json()).unwrap(),
+            json!({"type":"update","dashboard":"main","seq":1043,"ts":1_763_900_001_000_i64,"metrics":{"errorRate":0.07},
+                   "alerts":[{"rule":"high_error_rate","severity":"critical","state":"firing","metric":"errorRate",
+                              "value":0.07,"threshold":0.05,"since":1_763_899_991_000_i64,"message":"Error rate 7% above 5%"}]})
+        );
+        let nodata = json!({"rule":"r","severity":"warning","state":"nodata","metric":"m","value":null,
+                            "threshold":null,"since":1,"message":"m: no data"});
+        let decoded: AlertChange = serde_json::from_value(nodata).unwrap();
+        assert_eq!((decoded.state, decoded.value), (AlertPhase::NoData, None));
+    }
+
+    #[test]
     fn server_messages_encode_as_the_protocol_shows() {
         let update = ServerMessage::Update(Update {
             dashboard: "main".into(),
@@ -582,6 +604,7 @@ mod tests {
             from_seq: None,
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
+            alerts: Vec::new(),
         });
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&update.to_json()).unwrap(),

@@ -295,6 +295,7 @@ mod tests {
             from_seq: None,
             ts: 1000 + seq as i64 * 1000,
             metrics: crate::model::metrics(metrics),
+            alerts: Vec::new(),
         })
     }
 
@@ -339,6 +340,7 @@ mod tests {
                 from_seq: None,
                 ts: 500,
                 metrics: [("a".to_string(), 0.5)].into(),
+                alerts: Vec::new(),
             });
             assert_eq!(state.apply(late), Applied::Ok);
             assert_eq!(state.latest.get_untracked().values()["a"], 1.0, "the newer value stays");

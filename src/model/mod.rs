@@ -1,7 +1,9 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
 //! series, the latest value of each metric, seq continuity, value formatting, chart
-//! decimation, bucket alignment, quantiles and URL encoding. No I/O, no signals.
+//! decimation, bucket alignment, quantiles, URL encoding and the alert state machine. No I/O,
+//! no signals.
 
+pub mod alerts;
 pub mod decimate;
 pub mod format;
 pub mod latest;

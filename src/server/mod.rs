@@ -6,10 +6,13 @@
 //! ingest/ (JSON, line protocol)┘        └─> store/ (SQLite history) <─ http/ (snapshot, history, errors)
 //! ```
 //!
-//! `settings/` reads flags, environment and the config file; `telemetry` serves `/metrics`.
+//! `settings/` reads flags, environment and the config file; `auth/` decides who may do what;
+//! `alerts/` evaluates alert rules on the broker's publishing path; `telemetry` serves
+//! `/metrics`.
 //! This module wires them: `start` opens the store, builds the broker, starts the sources and
 //! serves the router; `Running::shutdown` stops it all (close 1001 to every socket).
 
+pub mod alerts;
 pub mod auth;
 pub mod broker;
 pub mod http;
@@ -114,8 +117,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         max_dashboards: settings.max_dashboards,
         max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
     };
+    let rules: Vec<Arc<alerts::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
     let (broker, store): (Arc<dyn Broker>, _) = match settings.store_options() {
-        None => (Arc::new(MemoryBroker::new(limits)), None),
+        None => (Arc::new(MemoryBroker::new(limits).with_alert_rules(rules)), None),
         Some(options) => {
             let (store, recovered) = tokio::task::spawn_blocking(move || Store::open(options))
                 .await
@@ -123,7 +127,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
                 .map_err(std::io::Error::other)?;
             tracing::info!(dashboards = recovered.len(), "history store opened");
             let store = Arc::new(store);
-            (Arc::new(MemoryBroker::with_store(limits, store.clone(), recovered)), Some(store))
+            let broker = MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules);
+            (Arc::new(broker), Some(store))
         }
     };
     let auth = auth::Auth::new(&settings).map_err(std::io::Error::other)?;
@@ -140,6 +145,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         tasks: TaskTracker::new(),
     };
     start_sources(&state).await;
+    if !state.settings.alerts.is_empty() {
+        state.tasks.spawn(alerts::tick_every_second(state.broker.clone(), state.shutdown.clone()));
+    }
 
     let app = router(state.clone());
     let shutdown = state.shutdown.clone();

@@ -80,7 +80,6 @@ impl Dispatcher {
             }
             ServerMessage::Snapshot(snapshot) => &snapshot.dashboard,
             ServerMessage::Update(update) => &update.dashboard,
-            ServerMessage::Alert { dashboard, .. } => dashboard,
             ServerMessage::Error(error) => {
                 leptos::logging::warn!("server: {} ({:?})", error.message, error.code);
                 return None;

@@ -54,9 +54,13 @@ impl UpdateTail {
 
 impl Frame {
     /// An update's frame from its tail made beforehand: the same JSON as `Frame::update`, for
-    /// an update that merges nothing (no `fromSeq`).
+    /// an update that merges nothing (no `fromSeq`). One that changes alerts (rare) is
+    /// serialized whole, its changes after the values.
     pub fn update_with_tail(update: Arc<Update>, tail: &UpdateTail) -> Frame {
         debug_assert!(update.from_seq.is_none(), "a tail has no fromSeq");
+        if !update.alerts.is_empty() {
+            return Frame::update(update);
+        }
         let dashboard = serde_json::to_string(&update.dashboard).expect("strings serialize");
         let seq = update.seq.to_string();
         let mut json = String::with_capacity(40 + dashboard.len() + seq.len() + tail.0.len());
@@ -104,13 +108,13 @@ mod tests {
             from_seq: None,
             ts: 1_700_000_000_123,
             metrics: Metrics::new(),
+            alerts: Vec::new(),
         }
     }
 
     #[test]
     fn frames_carry_the_same_json_as_server_messages() {
-        let update =
-            Update { dashboard: "a".into(), seq: 7, from_seq: Some(5), ts: 1, metrics: [("x".into(), 2.5)].into() };
+        let update = Update { seq: 7, from_seq: Some(5), metrics: [("x".into(), 2.5)].into(), ..update_for_tail() };
         let frame = Frame::update(Arc::new(update.clone()));
         assert_eq!((frame.seq, frame.is_snapshot), (7, false));
         assert_eq!(frame.json.as_str(), ServerMessage::Update(update).to_json());
@@ -118,7 +122,22 @@ mod tests {
             Update { from_seq: None, metrics: [("a.b".into(), -0.5), ("x".into(), 1e21)].into(), ..update_for_tail() };
         let tail = UpdateTail::new(new.ts, &new.metrics);
         let spliced = Frame::update_with_tail(Arc::new(new.clone()), &tail);
-        assert_eq!(spliced.json.as_str(), ServerMessage::Update(new).to_json(), "spliced JSON is the same");
+        assert_eq!(spliced.json.as_str(), ServerMessage::Update(new.clone()).to_json(), "spliced JSON is the same");
+        // An update that changes alerts carries them after its values.
+        let change = crate::protocol::AlertChange {
+            rule: "hot".into(),
+            severity: crate::protocol::Severity::Warning,
+            state: crate::protocol::AlertPhase::Firing,
+            metric: "x".into(),
+            value: Some(1e21),
+            threshold: Some(10.0),
+            since: 1,
+            message: "x above 10".into(),
+        };
+        let alerting = Update { alerts: vec![change], ..new };
+        let frame = Frame::update_with_tail(Arc::new(alerting.clone()), &tail);
+        assert_eq!(frame.json.as_str(), ServerMessage::Update(alerting).to_json());
+        assert!(frame.json.as_str().ends_with(r#""message":"x above 10"}]}"#), "{}", frame.json.as_str());
 
         let snapshot = Snapshot {
             dashboard: "a".into(),

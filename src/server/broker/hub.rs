@@ -1,14 +1,17 @@
 //! One dashboard's stream in this process: its epoch, seq, latest values, metric definitions
 //! and a ring of recent updates (as frames) for replay and snapshots. `MemoryBroker` owns one
 //! hub per dashboard and decides when an update is committed; the hub only keeps the state
-//! consistent and hands subscribers a start that matches their live channel exactly.
+//! consistent and hands subscribers a start that matches their live channel exactly. It also
+//! holds the dashboard's alert rules' states: an update's alert changes are decided when its
+//! seq is assigned (so they are persisted and broadcast inside it), and taken back with the
+//! seq if it cannot be persisted.
 
 use super::{Frame, HubLimits, Subscription};
 use crate::model::{latest::Latest, ring::Ring};
 use crate::protocol::{DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update};
-use crate::server::store::RecoveredDashboard;
+use crate::server::{alerts::DashboardAlerts, store::RecoveredDashboard};
 use std::{
-    collections::HashSet,
+    collections::{HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
 };
 use tokio::sync::broadcast;
@@ -43,6 +46,13 @@ pub(super) struct HubState {
     latest: Latest,
     /// The most recent updates, oldest first, as frames (each carries its update).
     log: Ring<Frame>,
+    /// The alert rules' states as of the last assigned seq.
+    alerts: DashboardAlerts,
+    /// The same as of the last committed seq (what snapshots show).
+    committed_alerts: DashboardAlerts,
+    /// The states after each assigned seq not yet committed, oldest first, to go back to if
+    /// a later one cannot be persisted. Empty for a dashboard without rules.
+    in_flight_alerts: VecDeque<(u64, DashboardAlerts)>,
 }
 
 impl Hub {
@@ -63,6 +73,9 @@ impl Hub {
                 ts: 0,
                 latest: Latest::default(),
                 log: Ring::with_capacity(limits.replay_capacity),
+                alerts: DashboardAlerts::default(),
+                committed_alerts: DashboardAlerts::default(),
+                in_flight_alerts: VecDeque::new(),
             }),
             snapshot: Mutex::new(None),
         }
@@ -88,29 +101,68 @@ impl Hub {
         hub
     }
 
+    /// Gives the hub its alert rules. After a restart their states are rebuilt by replaying
+    /// the retained log through them (the changes found again are already in that log).
+    pub(super) fn with_alerts(self, mut alerts: DashboardAlerts) -> Self {
+        {
+            let mut state = self.lock();
+            if !alerts.is_empty() {
+                for frame in state.log.iter_from(0) {
+                    let update = frame.logged();
+                    alerts.evaluate(&update.metrics, update.ts);
+                }
+            }
+            state.committed_alerts = alerts.clone();
+            state.alerts = alerts;
+        }
+        self
+    }
+
+    /// Whether the no-data timer has something to announce for this dashboard at `ts`.
+    pub(super) fn no_data_due(&self, ts: Millis) -> bool {
+        self.lock().alerts.no_data_due(ts)
+    }
+
     pub(super) fn lock(&self) -> MutexGuard<'_, HubState> {
         self.state.lock().expect("hub lock poisoned")
     }
 
-    /// Gives an update the next seq; it reaches subscribers on `commit`. Serialized by the
+    /// Gives an update the next seq and the alert changes its values cause (an update without
+    /// values is the no-data timer's); it reaches subscribers on `commit`. Serialized by the
     /// caller, after the hub lock is released.
     pub(super) fn assign(&self, ts: Millis, metrics: Metrics) -> Arc<Update> {
-        let seq = {
+        let (seq, alerts) = {
             let mut state = self.lock();
             for name in metrics.keys() {
                 state.define(name);
             }
             state.assigned += 1;
-            state.assigned
+            let seq = state.assigned;
+            let alerts = if state.alerts.is_empty() {
+                Vec::new()
+            } else {
+                let changes = state.alerts.evaluate(&metrics, ts);
+                let after = state.alerts.clone();
+                state.in_flight_alerts.push_back((seq, after));
+                changes
+            };
+            (seq, alerts)
         };
-        Arc::new(Update { dashboard: self.id.clone(), seq, from_seq: None, ts, metrics })
+        Arc::new(Update { dashboard: self.id.clone(), seq, from_seq: None, ts, metrics, alerts })
     }
 
-    /// Takes back the seqs after `seq`, assigned to updates that could not be persisted; the
-    /// next update gets `seq + 1`. Never moves before what was committed.
+    /// Takes back the seqs after `seq`, assigned to updates that could not be persisted, and
+    /// the alert states they made; the next update gets `seq + 1`. Never moves before what was
+    /// committed.
     pub(super) fn rewind(&self, seq: u64) {
         let mut state = self.lock();
         state.assigned = state.assigned.min(seq.max(state.seq));
+        if !state.alerts.is_empty() {
+            let kept = state.assigned;
+            state.in_flight_alerts.retain(|(seq, _)| *seq <= kept);
+            let restored = state.in_flight_alerts.back().map(|(_, alerts)| alerts.clone());
+            state.alerts = restored.unwrap_or_else(|| state.committed_alerts.clone());
+        }
     }
 
     /// Makes an assigned (and, with a store, persisted) update current and sends it out.
@@ -119,6 +171,11 @@ impl Hub {
         let update = frame.logged();
         state.seq = update.seq;
         state.ts = state.ts.max(update.ts);
+        while state.in_flight_alerts.front().is_some_and(|(seq, _)| *seq <= update.seq) {
+            if let Some((_, alerts)) = state.in_flight_alerts.pop_front() {
+                state.committed_alerts = alerts;
+            }
+        }
         state.latest.apply(update.ts, &update.metrics);
         // No receiver is not an error: nobody is watching this dashboard right now.
         let _ = self.live.send(frame.clone());
@@ -219,7 +276,7 @@ impl Hub {
             metrics: state.latest.values().clone(),
             history,
             definitions: state.definitions.clone(),
-            alerts: Vec::new(),
+            alerts: state.committed_alerts.active(),
         }
     }
 

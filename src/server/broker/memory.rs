@@ -23,6 +23,7 @@ use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
 use super::{Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
+use crate::server::alerts::{rules::AlertRule, DashboardAlerts};
 use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
 use std::{
@@ -68,11 +69,36 @@ pub struct MemoryBroker {
     /// Held while a batch is checked and its seqs assigned, so batches reach the store (and
     /// then subscribers) in seq order. Never held across an `.await`.
     sequencer: Mutex<()>,
+    /// Every alert rule; each hub holds the states of its dashboard's.
+    alert_rules: Vec<Arc<AlertRule>>,
 }
 
 impl MemoryBroker {
     pub fn new(limits: HubLimits) -> Self {
-        MemoryBroker { hubs: RwLock::new(HashMap::new()), limits, store: None, sequencer: Mutex::new(()) }
+        MemoryBroker {
+            hubs: RwLock::new(HashMap::new()),
+            limits,
+            store: None,
+            sequencer: Mutex::new(()),
+            alert_rules: Vec::new(),
+        }
+    }
+
+    /// Evaluates `rules` on every update of their dashboards from now on (and on the updates
+    /// already retained, to rebuild their states after a restart).
+    pub fn with_alert_rules(mut self, rules: Vec<Arc<AlertRule>>) -> Self {
+        let hubs = std::mem::take(self.hubs.get_mut().expect("hub map lock poisoned"));
+        let hubs = hubs
+            .into_iter()
+            .map(|(id, hub)| {
+                let hub = Arc::into_inner(hub).expect("hubs are not shared before the broker is");
+                let alerts = DashboardAlerts::for_dashboard(&id, &rules);
+                (id, Arc::new(hub.with_alerts(alerts)))
+            })
+            .collect();
+        *self.hubs.get_mut().expect("hub map lock poisoned") = hubs;
+        self.alert_rules = rules;
+        self
     }
 
     /// A broker that persists to `store`, starting from the dashboards it recovered.
@@ -82,7 +108,13 @@ impl MemoryBroker {
             .enumerate()
             .map(|(rank, dashboard)| (dashboard.id.clone(), Arc::new(Hub::restore(dashboard, rank, &limits))))
             .collect();
-        MemoryBroker { hubs: RwLock::new(hubs), limits, store: Some(store), sequencer: Mutex::new(()) }
+        MemoryBroker {
+            hubs: RwLock::new(hubs),
+            limits,
+            store: Some(store),
+            sequencer: Mutex::new(()),
+            alert_rules: Vec::new(),
+        }
     }
 
     fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
@@ -101,7 +133,10 @@ impl MemoryBroker {
         let mut hubs = self.hubs.write().expect("hub map lock poisoned");
         let rank = hubs.len();
         hubs.entry(dashboard.to_owned())
-            .or_insert_with(|| Arc::new(Hub::new(dashboard, new_epoch().into(), rank, &self.limits)))
+            .or_insert_with(|| {
+                let hub = Hub::new(dashboard, new_epoch().into(), rank, &self.limits);
+                Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules)))
+            })
             .clone()
     }
 
@@ -211,6 +246,19 @@ impl Broker for MemoryBroker {
     async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {
         let hub = self.hub(dashboard)?;
         Ok(SnapshotFrame { epoch: hub.epoch.to_string(), frame: hub.snapshot_frame(self.limits.history_window_ms) })
+    }
+
+    async fn tick(&self, now: Millis) -> Result<(), BrokerError> {
+        let hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        let due: Vec<Publication> = hubs
+            .iter()
+            .filter(|hub| hub.no_data_due(now))
+            .map(|hub| Publication { dashboard: hub.id.clone(), ts: now, metrics: Default::default() })
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        self.publish(due).await
     }
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {

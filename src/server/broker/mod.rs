@@ -82,4 +82,8 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Every dashboard, declared ones first in declaration order, then by creation.
     async fn dashboards(&self) -> Vec<DashboardSummary>;
+
+    /// Time passing at `now` (ms): alert rules with `no_data` that have waited long enough
+    /// announce it, in an update without values. Called about once a second.
+    async fn tick(&self, now: Millis) -> Result<(), BrokerError>;
 }

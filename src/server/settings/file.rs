@@ -24,6 +24,7 @@
 
 use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use crate::protocol::{check_dashboard_id, check_metric_name};
+use crate::server::alerts::rules::{AlertRule, RuleShape};
 use crate::server::auth::{
     api_tokens::{check_sha256, TokenConfig},
     patterns::DashboardPatterns,
@@ -41,6 +42,7 @@ pub struct ConfigFile {
     pub dashboards: Vec<DashboardConfig>,
     pub users: Vec<UserConfig>,
     pub tokens: Vec<TokenConfig>,
+    pub alerts: Vec<AlertRule>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -59,10 +61,12 @@ struct Shape {
     users: Vec<Spanned<UserShape>>,
     #[serde(default)]
     tokens: Vec<Spanned<TokenShape>>,
+    #[serde(default)]
+    alerts: Vec<Spanned<RuleShape>>,
 }
 
 /// The tables that are not settings.
-const SECTIONS: [&str; 3] = ["dashboards", "users", "tokens"];
+const SECTIONS: [&str; 4] = ["dashboards", "users", "tokens", "alerts"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,7 +230,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             dashboards,
         });
     }
-    Ok(ConfigFile { settings, dashboards, users, tokens })
+    let alerts = crate::server::alerts::rules::check(shape.alerts, &at)?;
+    Ok(ConfigFile { settings, dashboards, users, tokens, alerts })
 }
 
 /// A `dashboards` list of names and `*` patterns, each of which could match a dashboard id.

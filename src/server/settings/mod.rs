@@ -4,6 +4,7 @@
 pub mod dashboards;
 pub mod file;
 
+use super::alerts::rules::AlertRule;
 use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
 use super::store::{tier::Retention, StoreOptions, SyncMode};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
@@ -225,6 +226,10 @@ pub struct Settings {
     #[arg(skip)]
     pub tokens: Vec<TokenConfig>,
 
+    /// Alert rules: `[[alerts]]` in the config file (docs/alerts.md).
+    #[arg(skip)]
+    pub alerts: Vec<AlertRule>,
+
     /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
     /// session cookies become `Secure` and HSTS is sent.
     #[arg(long, env = "LIVEDASH_PUBLIC_URL", value_parser = parse_public_url)]
@@ -347,6 +352,7 @@ impl Settings {
         }
         settings.users = file.users;
         settings.tokens = file.tokens;
+        settings.alerts = file.alerts;
         Ok(settings)
     }
 

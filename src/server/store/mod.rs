@@ -292,7 +292,7 @@ mod tests {
 
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
-        let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics };
+        let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics, alerts: Vec::new() };
         let json = ServerMessage::Update(update.clone()).to_json().into();
         Entry { epoch: "e1".into(), update: Arc::new(update), json }
     }

@@ -140,12 +140,15 @@ fn merge(mut frames: Vec<Frame>) -> Frame {
     for update in &updates[1..] {
         metrics.extend(update.metrics.iter().map(|(name, value)| (name.clone(), *value)));
     }
+    // Every alert change in the range, in order: merging values must not lose one.
+    let alerts = updates.iter().flat_map(|update| update.alerts.iter().cloned()).collect();
     Frame::update(Arc::new(Update {
         dashboard: last.dashboard.clone(),
         seq: last.seq,
         from_seq: Some(first.first_seq()),
         ts: last.ts,
         metrics,
+        alerts,
     }))
 }
 

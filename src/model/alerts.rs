@@ -1,0 +1,427 @@
+//! The alert state machine, shared by the server (which evaluates rules on every update) and
+//! the browser (which previews a rule over the history it holds): `step(rule, state, input)`
+//! gives the next state and the transitions to announce, and nothing else. Pure: no clock (the
+//! time is the update's), no I/O.
+//!
+//! States: inactive -> pending (breached, waiting `for`) -> firing -> resolved (back to
+//! inactive), and nodata (no value for `no_data`). A level is entered past its threshold and
+//! left only past its `clear` value, so a value inside the band between them never changes
+//! anything (hysteresis); warning escalates to critical and back without a resolve between.
+
+use crate::protocol::Millis;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// Which side of the threshold is bad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Above,
+    Below,
+}
+
+/// One level of a rule: breached past `threshold`, cleared only past `clear`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub direction: Direction,
+    pub threshold: f64,
+    /// Where a breach ends; the threshold itself when no band is configured.
+    pub clear: f64,
+}
+
+impl Level {
+    /// Whether `value` is past the threshold, given whether the level holds now: entering
+    /// needs the threshold crossed, leaving needs `clear` crossed.
+    fn holds(&self, value: f64, holding: bool) -> bool {
+        match (self.direction, holding) {
+            (Direction::Above, false) => value > self.threshold,
+            (Direction::Above, true) => value >= self.clear,
+            (Direction::Below, false) => value < self.threshold,
+            (Direction::Below, true) => value <= self.clear,
+        }
+    }
+}
+
+/// What `step` needs of a rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub warn: Option<Level>,
+    pub crit: Option<Level>,
+    /// How long a breach must last before it fires.
+    pub for_ms: Millis,
+    /// How long a firing alert stays firing after its breach ends.
+    pub keep_firing_for_ms: Millis,
+    /// No value for this long: `nodata`. `None`: never.
+    pub no_data_ms: Option<Millis>,
+}
+
+impl Thresholds {
+    /// The level `value` is at, given the severity held now (hysteresis per level).
+    fn severity_of(&self, value: f64, held: Option<Severity>) -> Option<Severity> {
+        let crit = self.crit.is_some_and(|level| level.holds(value, held == Some(Severity::Critical)));
+        let warn = self.warn.is_some_and(|level| level.holds(value, held.is_some()));
+        if crit {
+            Some(Severity::Critical)
+        } else if warn {
+            Some(Severity::Warning)
+        } else {
+            None
+        }
+    }
+
+    pub fn level(&self, severity: Severity) -> Option<&Level> {
+        match severity {
+            Severity::Warning => self.warn.as_ref(),
+            Severity::Critical => self.crit.as_ref(),
+        }
+    }
+}
+
+/// Where a rule is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "lowercase")]
+pub enum Phase {
+    #[default]
+    Inactive,
+    /// Breached at `severity` since `since`, not yet for long enough.
+    Pending {
+        severity: Severity,
+        since: Millis,
+    },
+    /// Firing at `severity` since `since`; `breach_ended` once the value went back (while
+    /// `keep_firing_for` runs).
+    Firing {
+        severity: Severity,
+        since: Millis,
+        breach_ended: Option<Millis>,
+    },
+    NoData {
+        since: Millis,
+    },
+}
+
+/// A rule's state: its phase and when it last saw a value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertState {
+    pub phase: Phase,
+    /// The time of the last value, for `no_data`.
+    pub last_value_at: Option<Millis>,
+    pub last_value: Option<f64>,
+}
+
+/// What is announced when a state changes (PROTOCOL.md "Alerts", without the rule's name and
+/// message, which the caller adds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertPhase {
+    Pending,
+    Firing,
+    Resolved,
+    NoData,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transition {
+    pub state: AlertPhase,
+    /// The severity it concerns (the one that ended, for `resolved`); `None` for `nodata`.
+    pub severity: Option<Severity>,
+    /// The value that caused it (`None` for `nodata`).
+    pub value: Option<f64>,
+    /// When the state it announces began.
+    pub since: Millis,
+    /// Whether a firing alert ended (so receivers are told); a pending one that never fired
+    /// resolves quietly.
+    pub was_firing: bool,
+}
+
+/// What happened: a value of the metric at `ts`, or time passing without one (the no-data
+/// timer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Input {
+    Value(f64),
+    Tick,
+}
+
+/// The next state of a rule after `input` at `ts`, and the transitions to announce.
+pub fn step(rule: &Thresholds, state: AlertState, input: Input, ts: Millis) -> (AlertState, Vec<Transition>) {
+    let mut next = state;
+    let mut transitions = Vec::new();
+    let value = match input {
+        Input::Value(value) if value.is_finite() => value,
+        Input::Value(_) => return (state, transitions),
+        Input::Tick => {
+            let silent_for = ts - state.last_value_at.unwrap_or(ts);
+            let waited = rule.no_data_ms.is_some_and(|limit| state.last_value_at.is_some() && silent_for >= limit);
+            if waited && !matches!(state.phase, Phase::NoData { .. }) {
+                let since = state.last_value_at.unwrap_or(ts) + rule.no_data_ms.unwrap_or(0);
+                next.phase = Phase::NoData { since };
+                let was_firing = matches!(state.phase, Phase::Firing { .. });
+                transitions.push(Transition {
+                    state: AlertPhase::NoData,
+                    severity: None,
+                    value: None,
+                    since,
+                    was_firing,
+                });
+            }
+            return (next, transitions);
+        }
+    };
+    next.last_value_at = Some(ts);
+    next.last_value = Some(value);
+    let held = match state.phase {
+        Phase::Pending { severity, .. } | Phase::Firing { severity, breach_ended: None, .. } => Some(severity),
+        // Kept firing after the breach ended: the value must breach afresh.
+        Phase::Firing { .. } | Phase::Inactive | Phase::NoData { .. } => None,
+    };
+    let breached = rule.severity_of(value, held);
+    let announce = |state, severity, since, was_firing| Transition {
+        state,
+        severity: Some(severity),
+        value: Some(value),
+        since,
+        was_firing,
+    };
+    match (state.phase, breached) {
+        (Phase::Inactive, None) => {}
+        (Phase::NoData { since }, None) => {
+            // Values again, none breaching: the no-data state ends.
+            next.phase = Phase::Inactive;
+            transitions.push(Transition {
+                state: AlertPhase::Resolved,
+                severity: None,
+                value: Some(value),
+                since,
+                was_firing: false,
+            });
+        }
+        (Phase::Inactive | Phase::NoData { .. }, Some(severity)) => {
+            if rule.for_ms <= 0 {
+                next.phase = Phase::Firing { severity, since: ts, breach_ended: None };
+                transitions.push(announce(AlertPhase::Firing, severity, ts, false));
+            } else {
+                next.phase = Phase::Pending { severity, since: ts };
+                transitions.push(announce(AlertPhase::Pending, severity, ts, false));
+            }
+        }
+        (Phase::Pending { severity, since }, None) => {
+            next.phase = Phase::Inactive;
+            transitions.push(announce(AlertPhase::Resolved, severity, since, false));
+        }
+        (Phase::Pending { since, .. }, Some(severity)) => {
+            if ts - since >= rule.for_ms {
+                next.phase = Phase::Firing { severity, since: ts, breach_ended: None };
+                transitions.push(announce(AlertPhase::Firing, severity, ts, false));
+            } else {
+                next.phase = Phase::Pending { severity, since };
+                if Some(severity) != held {
+                    transitions.push(announce(AlertPhase::Pending, severity, since, false));
+                }
+            }
+        }
+        (Phase::Firing { severity, since, breach_ended }, None) => {
+            let ended = breach_ended.unwrap_or(ts);
+            if ts - ended >= rule.keep_firing_for_ms {
+                next.phase = Phase::Inactive;
+                transitions.push(announce(AlertPhase::Resolved, severity, since, true));
+            } else {
+                next.phase = Phase::Firing { severity, since, breach_ended: Some(ended) };
+            }
+        }
+        (Phase::Firing { severity: was, since, .. }, Some(severity)) => {
+            next.phase = Phase::Firing { severity, since, breach_ended: None };
+            if severity != was {
+                // Escalation or de-escalation: still firing, no resolve between.
+                transitions.push(announce(AlertPhase::Firing, severity, since, false));
+            }
+        }
+    }
+    (next, transitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn above(threshold: f64, clear: f64) -> Option<Level> {
+        Some(Level { direction: Direction::Above, threshold, clear })
+    }
+
+    /// Netdata's example: warn above 85 (clear 75), crit above 95 (clear 85).
+    fn rule(for_ms: Millis) -> Thresholds {
+        Thresholds {
+            warn: above(85.0, 75.0),
+            crit: above(95.0, 85.0),
+            for_ms,
+            keep_firing_for_ms: 0,
+            no_data_ms: Some(60_000),
+        }
+    }
+
+    /// What each step announced: (state, severity) pairs.
+    type Announced = Vec<Vec<(AlertPhase, Option<Severity>)>>;
+
+    /// Feeds `inputs` one second apart; what each step announced.
+    fn run(rule: &Thresholds, inputs: &[Input]) -> Announced {
+        let mut state = AlertState::default();
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &input)| {
+                let (next, transitions) = step(rule, state, input, i as Millis * 1000);
+                state = next;
+                transitions.iter().map(|t| (t.state, t.severity)).collect()
+            })
+            .collect()
+    }
+
+    use AlertPhase::*;
+    use Input::{Tick, Value as V};
+    use Severity::*;
+
+    #[test]
+    fn every_transition() {
+        let cases: Vec<(&str, Thresholds, Vec<Input>, Announced)> = vec![
+            ("quiet stays quiet", rule(0), vec![V(10.0), V(80.0), V(85.0)], vec![vec![], vec![], vec![]]),
+            ("fires at once without for", rule(0), vec![V(86.0)], vec![vec![(Firing, Some(Warning))]]),
+            (
+                "pending, then firing once for has passed",
+                rule(2000),
+                vec![V(86.0), V(87.0), V(88.0), V(88.0)],
+                vec![vec![(Pending, Some(Warning))], vec![], vec![(Firing, Some(Warning))], vec![]],
+            ),
+            (
+                "pending that ends before for resolves quietly",
+                rule(5000),
+                vec![V(86.0), V(70.0)],
+                vec![vec![(Pending, Some(Warning))], vec![(Resolved, Some(Warning))]],
+            ),
+            (
+                "escalates and de-escalates without a resolve",
+                rule(0),
+                vec![V(86.0), V(96.0), V(90.0), V(80.0), V(70.0)],
+                vec![
+                    vec![(Firing, Some(Warning))],
+                    vec![(Firing, Some(Critical))],
+                    vec![],
+                    vec![(Firing, Some(Warning))],
+                    vec![(Resolved, Some(Warning))],
+                ],
+            ),
+            (
+                "straight to critical",
+                rule(0),
+                vec![V(99.0), V(10.0)],
+                vec![vec![(Firing, Some(Critical))], vec![(Resolved, Some(Critical))]],
+            ),
+            ("no data after silence, then back", rule(0), vec![V(10.0), Tick, V(20.0)], vec![vec![], vec![], vec![]]),
+            ("a NaN changes nothing", rule(0), vec![V(f64::NAN)], vec![vec![]]),
+            (
+                "no data ends with a value",
+                Thresholds { no_data_ms: Some(500), ..rule(0) },
+                vec![V(10.0), Tick, V(20.0)],
+                vec![vec![], vec![(NoData, None)], vec![(Resolved, None)]],
+            ),
+        ];
+        for (name, rule, inputs, expected) in cases {
+            assert_eq!(run(&rule, &inputs), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn no_data_after_the_configured_silence() {
+        let rule = rule(0);
+        let (state, _) = step(&rule, AlertState::default(), V(10.0), 0);
+        assert_eq!(step(&rule, state, Tick, 59_999).1, vec![]);
+        let (state, transitions) = step(&rule, state, Tick, 60_000);
+        assert_eq!(transitions[0].state, NoData);
+        assert_eq!(transitions[0].since, 60_000);
+        assert_eq!(step(&rule, state, Tick, 120_000).1, vec![], "announced once");
+        let (state, transitions) = step(&rule, state, V(99.0), 121_000);
+        assert_eq!(transitions[0].state, Firing);
+        assert!(matches!(state.phase, Phase::Firing { .. }));
+        // Never seen a value: no data is not claimed from nothing.
+        assert_eq!(step(&rule, AlertState::default(), Tick, 1_000_000).1, vec![]);
+    }
+
+    #[test]
+    fn keep_firing_for_holds_after_the_breach_ends() {
+        let rule = Thresholds { keep_firing_for_ms: 3000, ..rule(0) };
+        let seen = run(&rule, &[V(90.0), V(10.0), V(10.0), V(10.0), V(10.0)]);
+        assert_eq!(seen, vec![vec![(Firing, Some(Warning))], vec![], vec![], vec![], vec![(Resolved, Some(Warning))]]);
+        let again = run(&rule, &[V(90.0), V(10.0), V(90.0), V(10.0)]);
+        assert_eq!(again[2], vec![], "breached again while kept: still the same firing");
+    }
+
+    #[test]
+    fn below_rules() {
+        let rule = Thresholds {
+            warn: None,
+            crit: Some(Level { direction: Direction::Below, threshold: 10.0, clear: 20.0 }),
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            no_data_ms: None,
+        };
+        let seen = run(&rule, &[V(11.0), V(9.0), V(15.0), V(21.0)]);
+        assert_eq!(seen, vec![vec![], vec![(Firing, Some(Critical))], vec![], vec![(Resolved, Some(Critical))]]);
+    }
+
+    #[test]
+    fn flapping_across_a_threshold_fires_once() {
+        // crit above 85, clear 75: 84/86/84/86 notifies once.
+        let rule =
+            Thresholds { warn: None, crit: above(85.0, 75.0), for_ms: 0, keep_firing_for_ms: 0, no_data_ms: None };
+        let seen: Vec<_> = run(&rule, &[V(84.0), V(86.0), V(84.0), V(86.0), V(84.0)]).concat();
+        assert_eq!(seen, vec![(Firing, Some(Critical))]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        /// Once a level is entered, noise inside its band adds no transition.
+        #[test]
+        fn noise_inside_the_band_adds_nothing(noise in prop::collection::vec(75.0f64..=85.0, 1..50), for_ms in 0i64..3) {
+            let rule = Thresholds { warn: above(85.0, 75.0), crit: None, for_ms: for_ms * 1000, keep_firing_for_ms: 0, no_data_ms: None };
+            let (mut state, _) = step(&rule, AlertState::default(), V(90.0), 0);
+            let (next, _) = step(&rule, state, V(90.0), 10_000);
+            state = next;
+            let before = state.phase;
+            for (i, value) in noise.iter().enumerate() {
+                let (next, transitions) = step(&rule, state, V(*value), 11_000 + i as Millis * 1000);
+                prop_assert!(transitions.is_empty(), "{value} made {transitions:?}");
+                state = next;
+            }
+            prop_assert_eq!(std::mem::discriminant(&state.phase), std::mem::discriminant(&before));
+        }
+
+        /// Whatever the values, states and announcements agree: each transition names the
+        /// phase the state is now in.
+        #[test]
+        fn announcements_match_the_state(values in prop::collection::vec(0.0f64..120.0, 1..60)) {
+            let rule = rule(1000);
+            let mut state = AlertState::default();
+            for (i, value) in values.iter().enumerate() {
+                let (next, transitions) = step(&rule, state, V(*value), i as Millis * 700);
+                for transition in &transitions {
+                    let agrees = matches!(
+                        (transition.state, next.phase),
+                        (Pending, Phase::Pending { .. })
+                            | (Firing, Phase::Firing { .. })
+                            | (Resolved, Phase::Inactive)
+                            | (NoData, Phase::NoData { .. })
+                    );
+                    prop_assert!(agrees, "{transition:?} but {:?}", next.phase);
+                }
+                prop_assert!(transitions.len() <= 1);
+                state = next;
+            }
+        }
+    }
+}
