@@ -213,26 +213,11 @@ fn b64(bytes: &[u8]) -> String {
 
 /// A token with this header and claims, signed HS256 with `secret`.
 fn hand_made(header: &str, claims: &str, secret: &[u8]) -> String {
-    use hmac_sha256::sign;
+    use hmac::{Mac, SimpleHmac};
     let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-    format!("{signing_input}.{}", b64(&sign(secret, signing_input.as_bytes())))
-}
-
-/// HMAC-SHA256 from `sha2`, so that hostile tokens can carry a valid signature.
-mod hmac_sha256 {
-    use sha2::{Digest, Sha256};
-
-    pub fn sign(key: &[u8], message: &[u8]) -> Vec<u8> {
-        let mut block = [0u8; 64];
-        if key.len() > 64 {
-            block[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-        let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-        Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().to_vec()
-    }
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
 }
 
 #[tokio::test]

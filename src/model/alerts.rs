@@ -126,6 +126,27 @@ pub enum AlertPhase {
     NoData,
 }
 
+impl AlertPhase {
+    /// As written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertPhase::Pending => "pending",
+            AlertPhase::Firing => "firing",
+            AlertPhase::Resolved => "resolved",
+            AlertPhase::NoData => "nodata",
+        }
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Transition {
     pub state: AlertPhase,

@@ -62,6 +62,8 @@ pub struct AppState {
     pub store: Option<Arc<Store>>,
     /// Credentials: keys, users, tokens, sessions.
     pub auth: Arc<auth::Auth>,
+    /// Alert deliveries, when receivers are configured.
+    pub outbox: Option<Arc<alerts::delivery::Outbox>>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -132,7 +134,23 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         }
     };
     let auth = auth::Auth::new(&settings).map_err(std::io::Error::other)?;
+    let outbox = match (&store, settings.receivers.is_empty()) {
+        (_, true) => None,
+        (None, false) => {
+            let message = "alert receivers need the history store (--persist true): deliveries are kept there";
+            return Err(std::io::Error::other(message));
+        }
+        (Some(_), false) => {
+            let path = settings.data.clone();
+            let opened = tokio::task::spawn_blocking(move || alerts::delivery::Outbox::open(&path))
+                .await
+                .expect("opening the alert outbox panicked")
+                .map_err(std::io::Error::other)?;
+            Some(Arc::new(opened))
+        }
+    };
     let state = AppState {
+        outbox: outbox.clone(),
         auth: Arc::new(auth),
         store,
         leptos_options: leptos_options(&settings, addr),
@@ -147,6 +165,18 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     start_sources(&state).await;
     if !state.settings.alerts.is_empty() {
         state.tasks.spawn(alerts::tick_every_second(state.broker.clone(), state.shutdown.clone()));
+    }
+    if let Some(outbox) = outbox {
+        let settings = &state.settings;
+        let base_url = settings.public_url.as_ref().map_or_else(|| format!("http://{addr}"), ToString::to_string);
+        let config = alerts::delivery::DeliveryConfig {
+            receivers: settings.receivers.clone(),
+            rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
+            path: settings.data.clone(),
+            retry_min: settings.alert_retry_min,
+            base_url,
+        };
+        state.tasks.spawn(alerts::delivery::run(config, outbox, state.shutdown.clone()));
     }
 
     let app = router(state.clone());
@@ -236,6 +266,9 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/api/v1/stream/{dashboard}", get(sse::stream))
         .route("/api/v1/poll/{dashboard}", get(poll::poll))
+        .route("/api/v1/alerts", get(http::alerts::active))
+        .route("/api/v1/alerts/rules", get(http::alerts::rules))
+        .route("/api/v1/alerts/deliveries", get(http::alerts::deliveries))
         .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(telemetry::metrics))

@@ -3,8 +3,12 @@
 //! each new update changes, and the changes join that update before it is persisted and
 //! broadcast, so they are ordered, stored and replayed with the values (PROTOCOL.md "Alerts").
 //! The state machine itself is `model::alerts::step`, shared with the browser. A timer asks
-//! for `nodata` (`no_data_due`): its changes go out as an update without values.
+//! for `nodata` (`no_data_due`): its changes go out as an update without values. The store
+//! records every change with its update; `delivery` takes them from there to the receivers
+//! (`receivers`).
 
+pub mod delivery;
+pub mod receivers;
 pub mod rules;
 
 use crate::model::alerts::{AlertPhase, AlertState, Input, Phase};

@@ -73,7 +73,7 @@ impl AlertRule {
             .replace("{{value}}", &shown(value))
             .replace("{{threshold}}", &shown(threshold))
             .replace("{{metric}}", &self.metric)
-            .replace("{{severity}}", if severity == Severity::Critical { "critical" } else { "warning" })
+            .replace("{{severity}}", severity.as_str())
     }
 }
 

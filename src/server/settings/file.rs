@@ -24,7 +24,10 @@
 
 use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use crate::protocol::{check_dashboard_id, check_metric_name};
-use crate::server::alerts::rules::{AlertRule, RuleShape};
+use crate::server::alerts::{
+    receivers::{ReceiverConfig, ReceiverShape},
+    rules::{AlertRule, RuleShape},
+};
 use crate::server::auth::{
     api_tokens::{check_sha256, TokenConfig},
     patterns::DashboardPatterns,
@@ -43,6 +46,7 @@ pub struct ConfigFile {
     pub users: Vec<UserConfig>,
     pub tokens: Vec<TokenConfig>,
     pub alerts: Vec<AlertRule>,
+    pub receivers: Vec<ReceiverConfig>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -63,10 +67,12 @@ struct Shape {
     tokens: Vec<Spanned<TokenShape>>,
     #[serde(default)]
     alerts: Vec<Spanned<RuleShape>>,
+    #[serde(default)]
+    receivers: Vec<Spanned<ReceiverShape>>,
 }
 
 /// The tables that are not settings.
-const SECTIONS: [&str; 4] = ["dashboards", "users", "tokens", "alerts"];
+const SECTIONS: [&str; 5] = ["dashboards", "users", "tokens", "alerts", "receivers"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,7 +237,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
         });
     }
     let alerts = crate::server::alerts::rules::check(shape.alerts, &at)?;
-    Ok(ConfigFile { settings, dashboards, users, tokens, alerts })
+    let receivers = crate::server::alerts::receivers::check(shape.receivers, &at)?;
+    Ok(ConfigFile { settings, dashboards, users, tokens, alerts, receivers })
 }
 
 /// A `dashboards` list of names and `*` patterns, each of which could match a dashboard id.

@@ -4,7 +4,7 @@
 pub mod dashboards;
 pub mod file;
 
-use super::alerts::rules::AlertRule;
+use super::alerts::{receivers::ReceiverConfig, rules::AlertRule};
 use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
 use super::store::{tier::Retention, StoreOptions, SyncMode};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
@@ -230,6 +230,15 @@ pub struct Settings {
     #[arg(skip)]
     pub alerts: Vec<AlertRule>,
 
+    /// Where alerts are delivered: `[[receivers]]` in the config file (docs/alerts.md).
+    #[arg(skip)]
+    pub receivers: Vec<ReceiverConfig>,
+
+    /// The first retry of a failed alert delivery waits about this long, in milliseconds;
+    /// each next one twice as long, at most five minutes.
+    #[arg(long = "alert-retry-min-ms", env = "LIVEDASH_ALERT_RETRY_MIN_MS", default_value = "1000", value_parser = parse_millis)]
+    pub alert_retry_min: Duration,
+
     /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
     /// session cookies become `Secure` and HSTS is sent.
     #[arg(long, env = "LIVEDASH_PUBLIC_URL", value_parser = parse_public_url)]
@@ -353,6 +362,7 @@ impl Settings {
         settings.users = file.users;
         settings.tokens = file.tokens;
         settings.alerts = file.alerts;
+        settings.receivers = file.receivers;
         Ok(settings)
     }
 

@@ -139,6 +139,19 @@ CREATE TABLE IF NOT EXISTS updates (
     json      TEXT NOT NULL,
     PRIMARY KEY (dashboard, seq)
 ) WITHOUT ROWID;
+-- Alert changes, written with the update that carries them: the alert history, and what
+-- alert delivery reads (`alerts::delivery`), so no committed change can miss it.
+CREATE TABLE IF NOT EXISTS alert_events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    dashboard TEXT NOT NULL,
+    epoch     TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,
+    rule      TEXT NOT NULL,
+    state     TEXT NOT NULL,
+    json      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
 -- One row the writer rewrites to learn whether writes work again after a failure.
 CREATE TABLE IF NOT EXISTS writer_probe (
     id INTEGER PRIMARY KEY,

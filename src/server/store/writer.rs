@@ -264,9 +264,24 @@ impl WriterState {
         {
             let mut insert_update =
                 transaction.prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
+            let mut insert_alert = transaction.prepare_cached(
+                "INSERT INTO alert_events (dashboard, epoch, seq, ts, rule, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
                 let update = &entry.update;
                 insert_update.execute(params![update.dashboard, update.seq as i64, entry.json.as_str()])?;
+                for change in &update.alerts {
+                    let json = serde_json::to_string(change).expect("alert changes serialize");
+                    insert_alert.execute(params![
+                        update.dashboard,
+                        &*entry.epoch,
+                        update.seq as i64,
+                        update.ts,
+                        change.rule,
+                        change.state.as_str(),
+                        json
+                    ])?;
+                }
                 if !rows.contains_key(&update.dashboard) {
                     let row = self.dashboards.get(&update.dashboard).cloned().unwrap_or_else(|| DashboardRow {
                         epoch: entry.epoch.clone(),

@@ -1,0 +1,205 @@
+//! Alert delivery against real local receivers: an HTTP server on 127.0.0.1:0 that answers
+//! what each test scripts. Retries keep the same id with growing delays, a 4xx is not retried,
+//! the body is Alertmanager's webhook payload, resolved follows firing, and a restart in the
+//! middle of retrying still delivers exactly once.
+
+mod common;
+
+use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
+use common::*;
+use livedash::server::{settings::file, settings::Settings, Running};
+use serde_json::Value;
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// What the receiver saw: when, which headers, which body.
+#[derive(Clone, Debug)]
+struct Received {
+    at: Instant,
+    headers: HeaderMap,
+    raw: String,
+    body: Value,
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    /// Statuses to answer, in order; 200 once they run out.
+    script: Arc<Mutex<VecDeque<u16>>>,
+    seen: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(script: &[u16]) -> (Receiver, String) {
+        let receiver =
+            Receiver { script: Arc::new(Mutex::new(script.iter().copied().collect())), ..Default::default() };
+        async fn hook(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+            let parsed = serde_json::from_str(&body).unwrap_or(Value::Null);
+            receiver.seen.lock().unwrap().push(Received { at: Instant::now(), headers, raw: body, body: parsed });
+            let status = receiver.script.lock().unwrap().pop_front().unwrap_or(200);
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = Router::new().route("/hook", post(hook)).with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    fn seen(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` requests arrived.
+    async fn until(&self, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.seen();
+            if seen.len() >= count {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "only {} of {count} requests arrived", seen.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn settings(folder: &std::path::Path, url: &str) -> Settings {
+    let text = format!(
+        r#"
+[[alerts]]
+name = "hot_cpu"
+dashboard = "servers"
+metric = "cpu"
+crit = {{ above = 85, clear = 75 }}
+labels = {{ team = "infra" }}
+summary = "CPU {{{{value}}}}% above {{{{threshold}}}}%"
+
+[[receivers]]
+name = "ops-hook"
+kind = "webhook"
+url = "{url}"
+severities = ["critical"]
+secret = "hook-secret"
+"#
+    );
+    let file = file::parse(&text, "livedash.toml").unwrap();
+    let mut settings = persisted_settings(folder);
+    settings.alerts = file.alerts;
+    settings.receivers = file.receivers;
+    settings.alert_retry_min = Duration::from_millis(300);
+    settings
+}
+
+async fn cpu(running: &Running, value: f64) {
+    let (status, answer) = ingest(running, &format!(r#"{{"dashboard":"servers","metrics":{{"cpu":{value}}}}}"#)).await;
+    assert_eq!(status, 202, "{answer}");
+}
+
+fn header<'a>(received: &'a Received, name: &str) -> &'a str {
+    received.headers.get(name).map_or("", |value| value.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_retries_with_one_id_and_growing_delays_and_alertmanagers_payload() {
+    let folder = tempfile::tempdir().unwrap();
+    let (receiver, url) = Receiver::start(&[500, 500, 200]).await;
+    let running = start(settings(folder.path(), &url)).await;
+    cpu(&running, 50.0).await;
+    cpu(&running, 91.5).await;
+    let seen = receiver.until(3).await;
+    let key = header(&seen[0], "idempotency-key");
+    assert!(key.starts_with("livedash-servers-"), "{key}");
+    for attempt in &seen {
+        assert_eq!(header(attempt, "idempotency-key"), key);
+        assert_eq!(header(attempt, "webhook-id"), key);
+        assert_eq!(attempt.body, seen[0].body, "the same body every time");
+    }
+    let (first, second) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
+    // Backoff 150-300 ms, then 300-600 ms.
+    assert!(first >= Duration::from_millis(140) && second > first, "{first:?} then {second:?}");
+
+    let body = &seen[0].body;
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["receiver"], "ops-hook");
+    assert_eq!(body["groupKey"], r#"{}:{alertname="hot_cpu", dashboard="servers"}"#);
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["labels"]["alertname"], "hot_cpu");
+    assert_eq!(alert["labels"]["dashboard"], "servers");
+    assert_eq!(alert["labels"]["metric"], "cpu");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["team"], "infra");
+    assert_eq!(alert["annotations"]["summary"], "CPU 91.5% above 85%");
+    assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    assert!(alert["startsAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(alert["generatorURL"], format!("http://{}/d/servers", running.addr));
+    assert_eq!(alert["fingerprint"].as_str().unwrap().len(), 16);
+    // The signature is the HMAC of the body with the receiver's secret.
+    use hmac::{Mac, SimpleHmac};
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(b"hook-secret").unwrap();
+    mac.update(seen[0].raw.as_bytes());
+    assert_eq!(
+        header(&seen[0], "x-livedash-signature"),
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+
+    // Visible in the API once delivered.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, deliveries) = get_json(http_url(&running, "/api/v1/alerts/deliveries")).await;
+        if deliveries[0]["status"] == "delivered" {
+            assert_eq!(deliveries[0]["attempts"], 3);
+            assert_eq!(deliveries[0]["rule"], "hot_cpu");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{deliveries}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Resolved follows, with its end time.
+    cpu(&running, 10.0).await;
+    let seen = receiver.until(4).await;
+    assert_eq!(seen[3].body["status"], "resolved");
+    assert_ne!(seen[3].body["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_ne!(header(&seen[3], "idempotency-key"), key, "another change, another id");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_4xx_is_not_retried_and_shows_as_failed() {
+    let folder = tempfile::tempdir().unwrap();
+    let (receiver, url) = Receiver::start(&[400]).await;
+    let running = start(settings(folder.path(), &url)).await;
+    cpu(&running, 99.0).await;
+    receiver.until(1).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(receiver.seen().len(), 1, "one attempt only");
+    let (_, deliveries) = get_json(http_url(&running, "/api/v1/alerts/deliveries")).await;
+    assert_eq!(deliveries[0]["status"], "failed");
+    assert!(deliveries[0]["lastError"].as_str().unwrap().contains("400"), "{deliveries}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_retrying_still_delivers_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let (receiver, url) = Receiver::start(&[503]).await;
+    let mut config = settings(folder.path(), &url);
+    // The retry comes after the restart.
+    config.alert_retry_min = Duration::from_millis(1500);
+    let running = start(config.clone()).await;
+    cpu(&running, 99.0).await;
+    receiver.until(1).await;
+    running.shutdown().await;
+
+    let running = start(config).await;
+    let seen = receiver.until(2).await;
+    assert_eq!(header(&seen[1], "idempotency-key"), header(&seen[0], "idempotency-key"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.seen().len(), 2, "delivered once, nothing replayed after the restart");
+    running.shutdown().await;
+}
