@@ -9,7 +9,7 @@ use crate::model::{
     sequence::{continuity, Continuity},
     series::SeriesSet,
 };
-use crate::protocol::{MetricDefinition, Millis, Position, ServerMessage, Snapshot};
+use crate::protocol::{AlertChange, AlertPhase, MetricDefinition, Millis, Position, ServerMessage, Snapshot};
 use leptos::prelude::*;
 
 use super::connection::{
@@ -179,7 +179,22 @@ pub struct DashboardState {
     /// Updates that did not continue the held seq (duplicates, gaps): zero when the stream
     /// kept its contract through every cut and reconnect.
     pub seq_anomalies: RwSignal<u32>,
+    /// Alert rules that are not inactive, as their last change said.
+    pub alerts: RwSignal<Vec<AlertChange>>,
+    /// Alert changes to tell the person about (firing, escalation, resolve), newest last.
+    pub notices: RwSignal<Vec<AlertNotice>>,
 }
+
+/// An alert change shown as a toast. `key` names the change (dashboard, epoch, seq, rule), so
+/// the same change is never shown twice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertNotice {
+    pub key: String,
+    pub change: AlertChange,
+}
+
+/// Toasts kept at most per dashboard; older ones go first.
+const MAX_NOTICES: usize = 5;
 
 /// Identity, not contents: two states are equal when they are the same state (the same view
 /// of a dashboard), which its one `StoredValue` tells.
@@ -202,6 +217,8 @@ impl DashboardState {
             window: RwSignal::new(TimeWindow::Seconds30),
             visible: RwSignal::new(true),
             seq_anomalies: RwSignal::new(0),
+            alerts: RwSignal::new(Vec::new()),
+            notices: RwSignal::new(Vec::new()),
         };
         state.replace(snapshot);
         state
@@ -214,7 +231,41 @@ impl DashboardState {
         self.series.set(SeriesSet::from_window(&snapshot.history, SERIES_CAPACITY));
         self.latest.set(Latest::as_of(snapshot.metrics, snapshot.ts));
         self.definitions.set(snapshot.definitions);
+        // A snapshot says what is active; it announces nothing (a reload shows no toast again).
+        self.alerts.set(snapshot.alerts);
         self.title.set(if snapshot.title.is_empty() { snapshot.dashboard } else { snapshot.title });
+    }
+
+    /// Applies an update's alert changes: the active list follows them, and firing, escalation
+    /// and the resolve of a fired alert become notices (each change once).
+    fn apply_alerts(&self, epoch: &str, seq: u64, changes: Vec<AlertChange>) {
+        let dashboard = self.id.get_value();
+        for change in changes {
+            let was_firing = self.alerts.with_untracked(|active| {
+                active.iter().any(|shown| shown.rule == change.rule && shown.state == AlertPhase::Firing)
+            });
+            let tell = match change.state {
+                AlertPhase::Firing => true,
+                AlertPhase::Resolved => was_firing,
+                AlertPhase::Pending | AlertPhase::NoData => false,
+            };
+            self.alerts.update(|active| {
+                active.retain(|shown| shown.rule != change.rule);
+                if change.state != AlertPhase::Resolved {
+                    active.push(change.clone());
+                }
+            });
+            if tell {
+                let key = format!("{dashboard}:{epoch}:{seq}:{}", change.rule);
+                self.notices.update(|notices| {
+                    if !notices.iter().any(|notice| notice.key == key) {
+                        notices.push(AlertNotice { key, change });
+                        let excess = notices.len().saturating_sub(MAX_NOTICES);
+                        notices.drain(..excess);
+                    }
+                });
+            }
+        }
     }
 
     /// Applies one message from the server.
@@ -238,6 +289,10 @@ impl DashboardState {
                     Continuity::Next => {}
                 }
                 self.position.update(|held| held.seq = update.seq);
+                if !update.alerts.is_empty() {
+                    let epoch = self.position.with_untracked(|held| held.epoch.clone());
+                    self.apply_alerts(&epoch, update.seq, update.alerts);
+                }
                 if update.ts > self.updated_at.get_untracked() {
                     self.updated_at.set(update.ts);
                 }
@@ -365,6 +420,49 @@ mod tests {
             assert_eq!(connection.open_ids(), vec!["main".to_owned()]);
             view.cleanup();
             assert!(connection.dashboards.with_untracked(Vec::is_empty), "closing the view closes it");
+        });
+    }
+
+    fn alerting(seq: u64, state: crate::protocol::AlertPhase) -> ServerMessage {
+        let change = crate::protocol::AlertChange {
+            rule: "hot".into(),
+            severity: crate::protocol::Severity::Critical,
+            state,
+            metric: "a".into(),
+            value: Some(99.0),
+            threshold: Some(90.0),
+            since: 1,
+            message: "a above 90".into(),
+        };
+        let ServerMessage::Update(mut update) = update(seq, &[("a", 99.0)]) else { unreachable!() };
+        update.alerts = vec![change];
+        ServerMessage::Update(update)
+    }
+
+    #[test]
+    fn alert_changes_follow_updates_and_are_told_once() {
+        use crate::protocol::AlertPhase::*;
+        Owner::new().with(|| {
+            let state = DashboardState::from_snapshot(snapshot(5));
+            state.apply(alerting(6, Pending));
+            assert_eq!(state.alerts.get_untracked()[0].state, Pending);
+            assert!(state.notices.get_untracked().is_empty(), "pending is shown on the card, not told");
+            state.apply(alerting(7, Firing));
+            assert_eq!(state.alerts.get_untracked().len(), 1);
+            assert_eq!(state.notices.get_untracked().len(), 1);
+            assert_eq!(state.notices.get_untracked()[0].key, "main:e:7:hot");
+            assert_eq!(state.apply(alerting(7, Firing)), Applied::Ok, "a duplicate is skipped");
+            assert_eq!(state.notices.get_untracked().len(), 1, "told once");
+            state.apply(alerting(8, Resolved));
+            assert!(state.alerts.get_untracked().is_empty());
+            assert_eq!(state.notices.get_untracked()[1].change.state, Resolved);
+            // A snapshot says what is active and tells nothing.
+            let mut active = snapshot(9);
+            let ServerMessage::Update(firing) = alerting(9, Firing) else { unreachable!() };
+            active.alerts = firing.alerts;
+            state.apply(ServerMessage::Snapshot(active));
+            assert_eq!(state.alerts.get_untracked().len(), 1);
+            assert_eq!(state.notices.get_untracked().len(), 2);
         });
     }
 }

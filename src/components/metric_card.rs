@@ -1,5 +1,6 @@
-//! A metric's card: label, current value in its format, the trend against 30 s ago, and a
-//! sparkline of the last minute.
+//! A metric's card: label, current value in its format, the trend against 30 s ago, a
+//! sparkline of the last minute, and its frame tinted by the worst alert on the metric (firing
+//! critical or warning, nodata; dashed while pending).
 
 use crate::client::state::DashboardState;
 use crate::model::{
@@ -7,7 +8,7 @@ use crate::model::{
     format::{format_trend, format_value},
     series::Point,
 };
-use crate::protocol::{MetricDefinition, Millis};
+use crate::protocol::{AlertChange, AlertPhase, MetricDefinition, Millis};
 use leptos::prelude::*;
 
 /// How far back the trend compares.
@@ -50,6 +51,21 @@ pub fn sparkline<'a>(points: impl IntoIterator<Item = &'a Point>, from: Millis, 
     out
 }
 
+/// The alert that matters most for `metric`: firing before nodata before pending, critical
+/// before warning.
+pub fn worst_alert<'a>(active: &'a [AlertChange], metric: &str) -> Option<&'a AlertChange> {
+    let rank = |change: &AlertChange| {
+        let state = match change.state {
+            AlertPhase::Firing => 3,
+            AlertPhase::NoData => 2,
+            AlertPhase::Pending => 1,
+            AlertPhase::Resolved => 0,
+        };
+        (state, change.severity)
+    };
+    active.iter().filter(|change| change.metric == metric).max_by_key(|change| rank(change))
+}
+
 #[component]
 pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
@@ -76,6 +92,15 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
             })
         })
     };
+    let alert = {
+        let name = name.clone();
+        Memo::new(move |_| {
+            state.alerts.with(|active| worst_alert(active, &name).map(|c| (c.state, c.severity, c.message.clone())))
+        })
+    };
+    let alert_state = move || alert.get().map(|(state, ..)| state.as_str());
+    let alert_severity = move || alert.get().map(|(_, severity, _)| severity.as_str());
+    let alert_message = move || alert.get().map(|(.., message)| message);
     let direction = move || match trend.get() {
         Some(ratio) if ratio > 0.0005 => "up",
         Some(ratio) if ratio < -0.0005 => "down",
@@ -93,7 +118,14 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
         None => "no trend yet".to_owned(),
     };
     view! {
-        <article class="card" data-testid=format!("card-{name}") data-metric=name.clone()>
+        <article
+            class="card"
+            data-testid=format!("card-{name}")
+            data-metric=name.clone()
+            data-alert-state=alert_state
+            data-alert-severity=alert_severity
+            title=alert_message
+        >
             <h2 class="card-label">{label}</h2>
             <p class="card-value" data-testid="metric-value">{value}</p>
             <p class="card-trend" data-direction=direction>{trend_text}</p>

@@ -8,8 +8,9 @@ use crate::client::{
     visibility::track_page_visibility,
 };
 use crate::components::{
-    chart::MetricChart, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
-    connection_panel::ConnectionPanel, metric_card::MetricCard, store_banner::StoreBanner, window_picker::WindowPicker,
+    alert_toasts::AlertToasts, chart::MetricChart, connection_badge::ConnectionBadge,
+    connection_banner::ConnectionBanner, connection_panel::ConnectionPanel, metric_card::MetricCard,
+    store_banner::StoreBanner, window_picker::WindowPicker,
 };
 use crate::loaders::{load_snapshot, DashboardLoad};
 use crate::pages::{forbidden::Forbidden, not_found::NotFound};
@@ -71,6 +72,7 @@ fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
             </header>
             <ConnectionBanner/>
             <StoreBanner/>
+            <AlertToasts/>
             <ConnectionPanel/>
             <div class="cards">
                 <For each=definitions key=|d| d.name.clone() let:definition>
