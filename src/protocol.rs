@@ -537,16 +537,7 @@ mod tests {
             from_seq: Some(1040),
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
-            alerts: vec![AlertChange {
-                rule: "high_error_rate".into(),
-                severity: Severity::Critical,
-                state: AlertPhase::Firing,
-                metric: "errorRate".into(),
-                value: Some(0.07),
-                threshold: Some(0.05),
-                since: 1_763_899_991_000,
-                message: "Error rate 7% above 5%".into(),
-            }],
+            alerts: vec![error_rate_alert()],
         }));
         round_trip_server(ServerMessage::unknown_dashboard("nope"));
         round_trip_server(ServerMessage::Pong { id: 7 });
@@ -565,6 +556,20 @@ mod tests {
         assert!(decode(r#"{}"#).is_err());
     }
 
+    /// PROTOCOL.md's example alert change.
+    fn error_rate_alert() -> AlertChange {
+        AlertChange {
+            rule: "high_error_rate".into(),
+            severity: Severity::Critical,
+            state: AlertPhase::Firing,
+            metric: "errorRate".into(),
+            value: Some(0.07),
+            threshold: Some(0.05),
+            since: 1_763_899_991_000,
+            message: "Error rate 7% above 5%".into(),
+        }
+    }
+
     #[test]
     fn alert_changes_ride_in_updates_as_the_protocol_shows() {
         let update = ServerMessage::Update(Update {
@@ -573,16 +578,7 @@ mod tests {
             from_seq: None,
             ts: 1_763_900_001_000,
             metrics: [("errorRate".to_string(), 0.07)].into(),
-            alerts: vec![AlertChange {
-                rule: "high_error_rate".into(),
-                severity: Severity::Critical,
-                state: AlertPhase::Firing,
-                metric: "errorRate".into(),
-                value: Some(0.07),
-                threshold: Some(0.05),
-                since: 1_763_899_991_000,
-                message: "Error rate 7% above 5%".into(),
-            }],
+            alerts: vec![error_rate_alert()],
         });
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&update.to_json()).unwrap(),

@@ -142,5 +142,12 @@ async fn a_restart_keeps_the_alert_state() {
     assert!(expect_update(&mut socket).await.alerts.is_empty());
     put(&running, "cpu", 10.0).await;
     assert_eq!(changes(&expect_update(&mut socket).await), vec![(AlertPhase::Resolved, Severity::Critical)]);
+    // The history holds both changes, across the restart.
+    let (status, history) = get_json(http_url(&running, "/api/v1/alerts/history?dashboard=servers")).await;
+    assert_eq!(status, 200, "{history}");
+    let states: Vec<&str> = history.as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["firing", "resolved"]);
+    let (_, rules) = get_json(http_url(&running, "/api/v1/alerts/rules")).await;
+    assert_eq!(rules[0]["crit"]["clear"], 75.0);
     running.shutdown().await;
 }

@@ -268,6 +268,7 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/poll/{dashboard}", get(poll::poll))
         .route("/api/v1/alerts", get(http::alerts::active))
         .route("/api/v1/alerts/rules", get(http::alerts::rules))
+        .route("/api/v1/alerts/history", get(http::alerts::history))
         .route("/api/v1/alerts/deliveries", get(http::alerts::deliveries))
         .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
         .route("/healthz", get(api::healthz))

@@ -28,27 +28,6 @@ use std::{
 };
 use tokio_util::sync::CancellationToken;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-    id         INTEGER PRIMARY KEY,
-    event      INTEGER NOT NULL,
-    receiver   TEXT NOT NULL,
-    attempts   INTEGER NOT NULL,
-    next_at    INTEGER NOT NULL,
-    status     TEXT NOT NULL,
-    last_error TEXT,
-    created    INTEGER NOT NULL,
-    updated    INTEGER NOT NULL,
-    UNIQUE (event, receiver)
-);
-CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
--- The last alert event handed to the receivers.
-CREATE TABLE IF NOT EXISTS alert_cursor (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    event INTEGER NOT NULL
-);
-";
-
 /// How long a delivery is retried before it is given up.
 const GIVE_UP_AFTER_MS: Millis = 24 * 3_600_000;
 /// The longest wait between attempts.
@@ -90,12 +69,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Opens the outbox beside the store's tables; the cursor starts after every change already
-    /// recorded, so configuring a receiver does not replay the past to it.
+    /// Opens the outbox (tables of the history store, which the store made); the cursor starts
+    /// after every change already recorded, so configuring a receiver does not replay the past
+    /// to it.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
-        connection.execute_batch(SCHEMA)?;
         connection.execute(
             "INSERT OR IGNORE INTO alert_cursor (id, event) SELECT 1, COALESCE(MAX(id), 0) FROM alert_events",
             [],

@@ -1,18 +1,21 @@
 //! The alerts API: `GET /api/v1/alerts` (what is active, per dashboard), `GET
-//! /api/v1/alerts/rules` (the rules with their thresholds, for charts) and `GET
-//! /api/v1/alerts/deliveries` (the latest deliveries and their status). Each lists only the
-//! dashboards the credential covers.
+//! /api/v1/alerts/history?dashboard=&from=&to=` (recorded changes), `GET /api/v1/alerts/rules`
+//! (the rules with their thresholds, for charts) and `GET /api/v1/alerts/deliveries` (the
+//! latest deliveries and their status). Each covers only the dashboards the credential covers.
 
 use super::ApiError;
 use crate::model::alerts::Level;
-use crate::protocol::AlertChange;
+use crate::protocol::{AlertChange, Millis};
 use crate::server::{
     alerts::delivery::DeliveryRecord,
     auth::{authorize, Access, Action},
     AppState,
 };
-use axum::{extract::State, Extension, Json};
-use serde::Serialize;
+use axum::{
+    extract::{Query, State},
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Every dashboard's rules that are not inactive, by dashboard.
@@ -31,6 +34,38 @@ pub async fn active(
         }
     }
     Ok(Json(active))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryParams {
+    dashboard: String,
+    from: Option<Millis>,
+    to: Option<Millis>,
+}
+
+/// Changes recorded at most per answer.
+const MAX_HISTORY: usize = 10_000;
+
+/// `dashboard`'s alert changes between `from` and `to` (default: the last 24 hours), oldest
+/// first.
+pub async fn history(
+    State(state): State<AppState>,
+    Query(params): Query<HistoryParams>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<Vec<AlertChange>>, ApiError> {
+    authorize(&access, &params.dashboard, Action::Read)?;
+    let Some(store) = state.store.clone() else {
+        return Err(ApiError::Unavailable("alert history is not kept: the server runs with --persist false".into()));
+    };
+    let to = params.to.unwrap_or_else(crate::server::now_millis);
+    let from = params.from.unwrap_or(to - 86_400_000);
+    let dashboard = params.dashboard;
+    let read = tokio::task::spawn_blocking(move || store.readers().alert_history(&dashboard, from, to, MAX_HISTORY));
+    let changes = read
+        .await
+        .map_err(|error| ApiError::Unavailable(error.to_string()))?
+        .map_err(|error| ApiError::Unavailable(format!("alert history unreadable: {error}")))?;
+    Ok(Json(changes))
 }
 
 #[derive(Serialize)]

@@ -153,7 +153,7 @@ fn endpoint(route: &str) -> &'static str {
         "/api/v1/dashboards" => "dashboards",
         "/api/v1/dashboards/{id}/snapshot" => "snapshot",
         "/api/v1/dashboards/{id}/history" => "history",
-        "/api/v1/alerts" | "/api/v1/alerts/rules" | "/api/v1/alerts/deliveries" => "alerts",
+        "/api/v1/alerts" | "/api/v1/alerts/rules" | "/api/v1/alerts/history" | "/api/v1/alerts/deliveries" => "alerts",
         _ => "other",
     }
 }

@@ -1,5 +1,5 @@
 //! Reading history back: buckets of count/sum/min/max/avg aligned to a requested step, answered
-//! from the coarsest tier that tiles the step. Runs on reader connections of its own (WAL lets
+//! from the coarsest tier that tiles the step; and the alert changes recorded with updates. Runs on reader connections of its own (WAL lets
 //! them read while the writer writes), kept in a small pool.
 
 use super::{
@@ -7,7 +7,7 @@ use super::{
     tier::{Aggregate, Tier},
     StoreError, SyncMode,
 };
-use crate::protocol::{Bucket, Millis};
+use crate::protocol::{AlertChange, Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
 
@@ -37,11 +37,40 @@ impl Readers {
     /// The buckets of `query` with data, oldest first; `None` if the metric was never stored.
     /// Blocking: call from a blocking thread.
     pub fn history(&self, query: &HistoryQuery) -> Result<Option<Vec<Bucket>>, StoreError> {
+        self.with_connection(|connection| read(connection, query))
+    }
+
+    /// `dashboard`'s alert changes from `from` to `to` (ms, inclusive), oldest first, at most
+    /// `limit`. Blocking.
+    pub fn alert_history(
+        &self,
+        dashboard: &str,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<AlertChange>, StoreError> {
+        self.with_connection(|connection| {
+            let mut select = connection.prepare_cached(
+                "SELECT json FROM alert_events WHERE dashboard = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY id LIMIT ?4",
+            )?;
+            let rows = select.query_map(params![dashboard, from, to, limit as i64], |row| row.get::<_, String>(0))?;
+            let mut changes = Vec::new();
+            for json in rows {
+                // Written by this program from the same type: a row that does not read is skipped.
+                if let Ok(change) = serde_json::from_str(&json?) {
+                    changes.push(change);
+                }
+            }
+            Ok(changes)
+        })
+    }
+
+    fn with_connection<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let connection = match self.idle.lock().expect("reader pool poisoned").pop() {
             Some(connection) => connection,
             None => connect(&self.path, self.sync, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
         };
-        let answer = read(&connection, query);
+        let answer = read(&connection);
         self.idle.lock().expect("reader pool poisoned").push(connection);
         answer
     }

@@ -152,6 +152,25 @@ CREATE TABLE IF NOT EXISTS alert_events (
     json      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
+-- Deliveries of alert changes to receivers (`alerts::delivery`): one per change and receiver.
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id         INTEGER PRIMARY KEY,
+    event      INTEGER NOT NULL,
+    receiver   TEXT NOT NULL,
+    attempts   INTEGER NOT NULL,
+    next_at    INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    last_error TEXT,
+    created    INTEGER NOT NULL,
+    updated    INTEGER NOT NULL,
+    UNIQUE (event, receiver)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
+-- The last alert event handed to the receivers.
+CREATE TABLE IF NOT EXISTS alert_cursor (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    event INTEGER NOT NULL
+);
 -- One row the writer rewrites to learn whether writes work again after a failure.
 CREATE TABLE IF NOT EXISTS writer_probe (
     id INTEGER PRIMARY KEY,
@@ -388,7 +407,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn retention_deletes_old_points_per_tier_and_trims_the_replay_log() {
+    async fn retention_deletes_alert_history_older_than_hours() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut options = options(folder.path());
+        options.retention.second = Duration::from_secs(60);
+        options.retention.minute = Duration::from_secs(3600);
+        options.retention.hour = Duration::from_secs(3 * 3600);
+        options.replay_capacity = 3;
+        options.maintenance_interval = Duration::from_millis(100);
+        let (store, _) = Store::open(options.clone()).unwrap();
+        let now = crate::server::now_millis();
+        let old = now - 2 * 3_600_000;
+        let ancient = now - 4 * 3_600_000;
+        // Alert changes are kept as long as hours: the ancient one goes, the old one stays.
+        let alerting = |seq, ts| {
+            let mut with_alert = entry("d", seq, ts, &[("x", 1.0)]);
+            let mut update = (*with_alert.update).clone();
+            update.alerts = vec![crate::protocol::AlertChange {
+                rule: "r".into(),
+                severity: crate::protocol::Severity::Warning,
+                state: crate::protocol::AlertPhase::Firing,
+                metric: "x".into(),
+                value: Some(1.0),
+                threshold: Some(0.5),
+                since: ts,
+                message: String::new(),
+            }];
+            with_alert.update = Arc::new(update);
+            with_alert
+        };
+        append(&store, vec![alerting(1, ancient)]).await;
+        append(&store, vec![alerting(2, old)]).await;
+        for seq in 3..=6 {
+            append(&store, vec![entry("d", seq, now, &[("x", 2.0)])]).await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let kept = store.readers().alert_history("d", 0, now, 100).unwrap();
+        assert_eq!(kept.iter().map(|change| change.since).collect::<Vec<_>>(), vec![old], "the ancient one is gone");
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn retention_of_points_per_tier_and_of_the_replay_log() {
         let folder = tempfile::tempdir().unwrap();
         let mut options = options(folder.path());
         options.retention.second = Duration::from_secs(60);

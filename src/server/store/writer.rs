@@ -344,7 +344,8 @@ impl WriterState {
         Ok(())
     }
 
-    /// Deletes points older than each tier's retention and updates beyond the replay capacity.
+    /// Deletes points older than each tier's retention, updates beyond the replay capacity, and
+    /// alert changes and finished deliveries older than the hourly tier's retention.
     pub fn enforce_retention(&mut self, now: Millis) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
         {
@@ -363,6 +364,15 @@ impl WriterState {
                     delete.execute(params![id, before])?;
                 }
             }
+            // Not while a delivery still needs one.
+            let alerts_before = now - self.retention.of(Tier::Hour).as_millis() as Millis;
+            transaction.execute(
+                "DELETE FROM alert_events WHERE ts < ?1 AND id NOT IN
+                   (SELECT event FROM alert_deliveries WHERE status = 'pending')",
+                [alerts_before],
+            )?;
+            transaction
+                .execute("DELETE FROM alert_deliveries WHERE status != 'pending' AND updated < ?1", [alerts_before])?;
             let mut trim = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1 AND seq <= ?2")?;
             for (id, row) in &self.dashboards {
                 let keep_after = row.seq.saturating_sub(self.replay_capacity as u64);
