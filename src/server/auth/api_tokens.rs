@@ -58,10 +58,6 @@ impl ApiTokens {
         ApiTokens { by_hash: tokens.iter().map(|token| (token.sha256.to_ascii_lowercase(), token.clone())).collect() }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
-    }
-
     /// The entry `token` hashes to. A hash lookup reveals nothing useful through timing: finding
     /// a token from it would take finding a SHA-256 preimage.
     pub fn find(&self, token: &str) -> Option<&TokenConfig> {

@@ -163,10 +163,6 @@ impl Lease {
         *self = Lease::new(access, sessions);
     }
 
-    pub fn expires_at(&self) -> Option<Millis> {
-        self.expires_at
-    }
-
     /// Resolves when the credential ends; never, for one without expiry or session.
     pub async fn ended(&self) -> LeaseEnd {
         let expiry = async {

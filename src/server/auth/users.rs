@@ -96,10 +96,6 @@ impl Users {
         Users { by_name, dummy_hash: OnceLock::new() }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
-
     pub fn get(&self, name: &str) -> Option<&UserConfig> {
         self.by_name.get(name)
     }
