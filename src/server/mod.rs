@@ -64,6 +64,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Alert deliveries, when receivers are configured.
     pub outbox: Option<Arc<alerts::delivery::Outbox>>,
+    /// Silences and acks.
+    pub controls: Arc<alerts::silences::Controls>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -149,8 +151,19 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
             Some(Arc::new(opened))
         }
     };
+    let controls = match &store {
+        None => alerts::silences::Controls::in_memory(),
+        Some(_) => {
+            let path = settings.data.clone();
+            tokio::task::spawn_blocking(move || alerts::silences::Controls::open(&path))
+                .await
+                .expect("reading silences panicked")
+                .map_err(std::io::Error::other)?
+        }
+    };
     let state = AppState {
         outbox: outbox.clone(),
+        controls: Arc::new(controls),
         auth: Arc::new(auth),
         store,
         leptos_options: leptos_options(&settings, addr),
@@ -169,14 +182,16 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     if let Some(outbox) = outbox {
         let settings = &state.settings;
         let base_url = settings.public_url.as_ref().map_or_else(|| format!("http://{addr}"), ToString::to_string);
-        let config = alerts::delivery::DeliveryConfig {
+        let config = Arc::new(alerts::delivery::DeliveryConfig {
             receivers: settings.receivers.clone(),
             rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
-            path: settings.data.clone(),
             retry_min: settings.alert_retry_min,
+            resend: settings.alert_resend,
             base_url,
-        };
-        state.tasks.spawn(alerts::delivery::run(config, outbox, state.shutdown.clone()));
+        });
+        let (controls, shutdown) = (state.controls.clone(), state.shutdown.clone());
+        state.tasks.spawn(alerts::delivery::run(config.clone(), outbox, controls.clone(), shutdown.clone()));
+        state.tasks.spawn(alerts::delivery::resend_to_alertmanagers(config, state.broker.clone(), controls, shutdown));
     }
 
     let app = router(state.clone());

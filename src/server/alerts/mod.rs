@@ -10,11 +10,23 @@
 pub mod delivery;
 pub mod receivers;
 pub mod rules;
+pub mod silences;
 
 use crate::model::alerts::{AlertPhase, AlertState, Input, Phase};
 use crate::protocol::{AlertChange, Metrics, Millis};
 use rules::{AlertRule, RuleState};
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
+
+/// An alert's labels, as receivers and silences see them: the rule's own, then `alertname`,
+/// `dashboard`, `metric` and `severity`.
+pub fn labels(dashboard: &str, change: &AlertChange, rule: Option<&AlertRule>) -> BTreeMap<String, String> {
+    let mut labels = rule.map(|rule| rule.labels.clone()).unwrap_or_default();
+    labels.insert("alertname".into(), change.rule.clone());
+    labels.insert("dashboard".into(), dashboard.to_owned());
+    labels.insert("metric".into(), change.metric.clone());
+    labels.insert("severity".into(), change.severity.as_str().to_owned());
+    labels
+}
 
 /// Ticks the broker once a second, so that `no_data` is announced on time, until shutdown.
 pub async fn tick_every_second(

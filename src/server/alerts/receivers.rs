@@ -3,11 +3,25 @@
 //! ```toml
 //! [[receivers]]
 //! name = "ops-hook"
-//! kind = "webhook"                 # webhook (alertmanager and email: to come)
+//! kind = "webhook"                 # webhook | alertmanager | email
 //! url = "http://127.0.0.1:9000/hook"
 //! severities = ["warning", "critical"]
 //! send_resolved = true             # default true
-//! secret = "..."                   # optional: X-Livedash-Signature: sha256=<HMAC of the body>
+//! secret = "..."                   # webhook only: X-Livedash-Signature: sha256=<HMAC of the body>
+//!
+//! [[receivers]]
+//! name = "am"
+//! kind = "alertmanager"
+//! url = "http://127.0.0.1:9093"    # the Alertmanager; livedash POSTs to <url>/api/v2/alerts
+//!
+//! [[receivers]]
+//! name = "oncall-mail"
+//! kind = "email"
+//! smtp = "smtps://user:password@mail.example.com"   # smtp://host[:port][?tls=required] or smtps://
+//! from = "livedash@example.com"
+//! to = ["oncall@example.com"]
+//! severities = ["critical"]
+//! max_per_hour = 20                # then one digest
 //! ```
 
 use crate::model::alerts::Severity;
@@ -18,12 +32,39 @@ use toml::Spanned;
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReceiverConfig {
     pub name: String,
-    pub url: reqwest::Url,
+    pub kind: ReceiverKind,
     pub severities: Vec<Severity>,
     pub send_resolved: bool,
-    /// HMAC-SHA256 key for the signature header.
-    pub secret: Option<Secret>,
 }
+
+/// How a receiver is reached.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReceiverKind {
+    /// Alertmanager's webhook payload, POSTed to `url`.
+    Webhook {
+        url: reqwest::Url,
+        /// HMAC-SHA256 key for the signature header.
+        secret: Option<Secret>,
+    },
+    /// An Alertmanager: alerts POSTed to its `/api/v2/alerts`, re-sent while firing.
+    Alertmanager {
+        url: reqwest::Url,
+    },
+    Email(EmailReceiver),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmailReceiver {
+    /// The SMTP server's URL, as lettre reads it; a secret, since it may hold a password.
+    pub smtp: Secret,
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    /// Mails per rolling hour; what comes after waits for one digest.
+    pub max_per_hour: u32,
+}
+
+/// Mails per hour when `max_per_hour` is not given.
+const DEFAULT_MAX_PER_HOUR: u32 = 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +78,15 @@ pub(crate) struct ReceiverShape {
     #[serde(default)]
     send_resolved: Option<bool>,
     #[serde(default)]
-    secret: Option<String>,
+    secret: Option<Spanned<String>>,
+    #[serde(default)]
+    smtp: Option<Spanned<String>>,
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    max_per_hour: Option<Spanned<u32>>,
 }
 
 /// Checks the `[[receivers]]` of a file.
@@ -48,33 +97,118 @@ pub(crate) fn check(
     let mut receivers: Vec<ReceiverConfig> = Vec::new();
     for shape in shapes {
         let (span, shape) = (shape.span(), shape.into_inner());
-        let name = shape.name.get_ref();
-        if name.is_empty() || receivers.iter().any(|r| &r.name == name) {
+        let name = shape.name.get_ref().clone();
+        if name.is_empty() || receivers.iter().any(|r| r.name == name) {
             return Err(at(
                 shape.name.span().start,
                 format!("key 'name': receiver {name:?} is empty or defined twice"),
             ));
         }
-        if shape.kind.get_ref() != "webhook" {
-            return Err(at(
-                shape.kind.span().start,
-                format!("key 'kind': {:?}: this version delivers to webhook receivers only", shape.kind.get_ref()),
-            ));
-        }
-        let Some(url) = shape.url else {
-            return Err(at(span.start, format!("receiver '{name}': key 'url' is missing")));
+        let missing = |key: &str| at(span.start, format!("receiver '{name}': key '{key}' is missing"));
+        let kind_name = shape.kind.get_ref().as_str();
+        // Each kind refuses the keys of the others, so a misplaced key is not silently ignored.
+        let foreign = |keys: &[(&str, Option<usize>)]| match keys.iter().find_map(|(key, at)| Some((key, (*at)?))) {
+            Some((key, offset)) => Err(at(offset, format!("key '{key}': not a key of {kind_name:?} receivers"))),
+            None => Ok(()),
         };
-        let parsed = reqwest::Url::parse(url.get_ref())
-            .ok()
-            .filter(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
-            .ok_or_else(|| at(url.span().start, format!("key 'url': {:?} is not an http(s) URL", url.get_ref())))?;
+        let offset = |span: Option<std::ops::Range<usize>>| span.map(|span| span.start);
+        let email_keys = [
+            ("smtp", offset(shape.smtp.as_ref().map(Spanned::span))),
+            ("from", offset(shape.from.as_ref().map(Spanned::span))),
+            ("to", offset(shape.to.as_ref().map(Spanned::span))),
+            ("max_per_hour", offset(shape.max_per_hour.as_ref().map(Spanned::span))),
+        ];
+        let url_key = ("url", offset(shape.url.as_ref().map(Spanned::span)));
+        let secret_key = ("secret", offset(shape.secret.as_ref().map(Spanned::span)));
+        let kind = match shape.kind.get_ref().as_str() {
+            "webhook" => {
+                foreign(&email_keys)?;
+                let url = http_url(shape.url.as_ref().ok_or_else(|| missing("url"))?, at)?;
+                ReceiverKind::Webhook {
+                    url,
+                    secret: shape.secret.as_ref().map(|secret| Secret::from(secret.get_ref().as_str())),
+                }
+            }
+            "alertmanager" => {
+                foreign(&email_keys)?;
+                foreign(&[secret_key])?;
+                let url = http_url(shape.url.as_ref().ok_or_else(|| missing("url"))?, at)?;
+                ReceiverKind::Alertmanager { url }
+            }
+            "email" => {
+                foreign(&[url_key, secret_key])?;
+                let smtp = shape.smtp.as_ref().ok_or_else(|| missing("smtp"))?;
+                check_smtp(smtp, at)?;
+                let from = shape.from.as_ref().ok_or_else(|| missing("from"))?;
+                let from = mailbox(from.get_ref(), from.span().start, "from", at)?;
+                let to = shape.to.as_ref().ok_or_else(|| missing("to"))?;
+                let addresses = to
+                    .get_ref()
+                    .iter()
+                    .map(|address| mailbox(address, to.span().start, "to", at))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if addresses.is_empty() {
+                    return Err(at(to.span().start, "key 'to': no address".into()));
+                }
+                let max_per_hour = shape.max_per_hour.as_ref().map_or(DEFAULT_MAX_PER_HOUR, |max| *max.get_ref());
+                if max_per_hour == 0 {
+                    let at_max = shape.max_per_hour.as_ref().map_or(span.start, |max| max.span().start);
+                    return Err(at(at_max, "key 'max_per_hour': must be at least 1".into()));
+                }
+                ReceiverKind::Email(EmailReceiver {
+                    smtp: Secret::from(smtp.get_ref().as_str()),
+                    from,
+                    to: addresses,
+                    max_per_hour,
+                })
+            }
+            other => {
+                return Err(at(
+                    shape.kind.span().start,
+                    format!("key 'kind': {other:?} is not one of webhook, alertmanager, email"),
+                ))
+            }
+        };
         receivers.push(ReceiverConfig {
-            name: name.clone(),
-            url: parsed,
+            name,
+            kind,
             severities: shape.severities.unwrap_or_else(|| vec![Severity::Warning, Severity::Critical]),
             send_resolved: shape.send_resolved.unwrap_or(true),
-            secret: shape.secret.as_deref().map(Secret::from),
         });
     }
     Ok(receivers)
+}
+
+fn http_url(url: &Spanned<String>, at: &impl Fn(usize, String) -> ConfigError) -> Result<reqwest::Url, ConfigError> {
+    reqwest::Url::parse(url.get_ref())
+        .ok()
+        .filter(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
+        .ok_or_else(|| at(url.span().start, format!("key 'url': {:?} is not an http(s) URL", url.get_ref())))
+}
+
+/// An SMTP URL lettre accepts; a password only over TLS, or to this machine. Never repeats
+/// the URL (it may hold the password).
+fn check_smtp(smtp: &Spanned<String>, at: &impl Fn(usize, String) -> ConfigError) -> Result<(), ConfigError> {
+    let refuse = |why: &str| at(smtp.span().start, format!("key 'smtp': {why}"));
+    let url =
+        reqwest::Url::parse(smtp.get_ref()).map_err(|_| refuse("not a URL (smtp://host:port or smtps://host)"))?;
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(smtp.get_ref()).map_err(|_| {
+        refuse("not an SMTP URL: smtp://host[:port][?tls=required|opportunistic] or smtps://host[:port]")
+    })?;
+    let tls = url.scheme() == "smtps" || url.query_pairs().any(|(key, value)| key == "tls" && value == "required");
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if url.password().is_some() && !tls && !loopback {
+        return Err(refuse("a password would cross the network in clear: use smtps:// or ?tls=required"));
+    }
+    Ok(())
+}
+
+fn mailbox(
+    address: &str,
+    offset: usize,
+    key: &str,
+    at: &impl Fn(usize, String) -> ConfigError,
+) -> Result<lettre::message::Mailbox, ConfigError> {
+    address.parse().map_err(|_| at(offset, format!("key '{key}': {address:?} is not an email address")))
 }

@@ -239,6 +239,11 @@ pub struct Settings {
     #[arg(long = "alert-retry-min-ms", env = "LIVEDASH_ALERT_RETRY_MIN_MS", default_value = "1000", value_parser = parse_millis)]
     pub alert_retry_min: Duration,
 
+    /// How often firing alerts are sent again to `alertmanager` receivers, in milliseconds
+    /// (Prometheus' `--rules.alert.resend-delay`); each says it holds four times as long.
+    #[arg(long = "alert-resend-ms", env = "LIVEDASH_ALERT_RESEND_MS", default_value = "60000", value_parser = parse_millis)]
+    pub alert_resend: Duration,
+
     /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
     /// session cookies become `Secure` and HSTS is sent.
     #[arg(long, env = "LIVEDASH_PUBLIC_URL", value_parser = parse_public_url)]

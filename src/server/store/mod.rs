@@ -125,7 +125,7 @@ pub struct Store {
     health: Arc<Mutex<Health>>,
 }
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dashboards (
     id     TEXT PRIMARY KEY,
     epoch  TEXT NOT NULL,
@@ -152,20 +152,40 @@ CREATE TABLE IF NOT EXISTS alert_events (
     json      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
--- Deliveries of alert changes to receivers (`alerts::delivery`): one per change and receiver.
+CREATE INDEX IF NOT EXISTS alert_events_by_rule ON alert_events (dashboard, rule, id);
+-- Deliveries of alert changes to receivers (`alerts::delivery`): one per change, receiver
+-- and round (0, then one more per `repeat` while the alert stays firing).
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     id         INTEGER PRIMARY KEY,
     event      INTEGER NOT NULL,
     receiver   TEXT NOT NULL,
+    round      INTEGER NOT NULL DEFAULT 0,
     attempts   INTEGER NOT NULL,
     next_at    INTEGER NOT NULL,
     status     TEXT NOT NULL,
     last_error TEXT,
     created    INTEGER NOT NULL,
     updated    INTEGER NOT NULL,
-    UNIQUE (event, receiver)
+    UNIQUE (event, receiver, round)
 );
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
+-- Mails sent to each email receiver, for its `max_per_hour`.
+CREATE TABLE IF NOT EXISTS alert_mails (
+    receiver TEXT NOT NULL,
+    sent     INTEGER NOT NULL
+);
+-- Silences and acks (`alerts::silences`), as JSON.
+CREATE TABLE IF NOT EXISTS alert_silences (
+    id      INTEGER PRIMARY KEY,
+    ends_at INTEGER NOT NULL,
+    json    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_acks (
+    dashboard TEXT NOT NULL,
+    rule      TEXT NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (dashboard, rule)
+);
 -- The last alert event handed to the receivers.
 CREATE TABLE IF NOT EXISTS alert_cursor (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
@@ -212,6 +232,32 @@ fn connect(path: &Path, sync: SyncMode, flags: OpenFlags) -> Result<Connection, 
     Ok(connection)
 }
 
+/// Moves alert deliveries made before `repeat` (one per change and receiver) into the table
+/// with rounds.
+fn add_delivery_rounds(connection: &Connection) -> rusqlite::Result<()> {
+    let has_rounds: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('alert_deliveries') WHERE name = 'round'",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_rounds {
+        return Ok(());
+    }
+    let transaction = connection.unchecked_transaction()?;
+    transaction.execute_batch(
+        "ALTER TABLE alert_deliveries RENAME TO alert_deliveries_without_rounds;
+         DROP INDEX IF EXISTS alert_deliveries_due;",
+    )?;
+    transaction.execute_batch(SCHEMA)?;
+    transaction.execute_batch(
+        "INSERT INTO alert_deliveries (id, event, receiver, round, attempts, next_at, status, last_error, created, updated)
+         SELECT id, event, receiver, 0, attempts, next_at, status, last_error, created, updated
+         FROM alert_deliveries_without_rounds;
+         DROP TABLE alert_deliveries_without_rounds;",
+    )?;
+    transaction.commit()
+}
+
 impl Store {
     /// Opens (or creates) the store at `options.path` and reads back every dashboard.
     pub fn open(options: StoreOptions) -> Result<(Store, Vec<RecoveredDashboard>), StoreError> {
@@ -229,6 +275,7 @@ impl Store {
             connection.execute_batch(&tier_schema(tier))?;
         }
         seconds::migrate_rows_per_second(&connection)?;
+        add_delivery_rounds(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
         let health = Arc::new(Mutex::new(Health::Ok));
@@ -404,6 +451,38 @@ mod tests {
         assert_eq!(recovered[1].latest["y"], 2.0);
         assert_eq!(recovered[1].metrics, vec!["y".to_owned()]);
         store.close();
+    }
+
+    #[test]
+    fn deliveries_of_a_store_before_rounds_are_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let before = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        before
+            .execute_batch(
+                "CREATE TABLE alert_deliveries (id INTEGER PRIMARY KEY, event INTEGER NOT NULL, receiver TEXT NOT NULL,
+                   attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, status TEXT NOT NULL, last_error TEXT,
+                   created INTEGER NOT NULL, updated INTEGER NOT NULL, UNIQUE (event, receiver));
+                 CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_at);
+                 INSERT INTO alert_deliveries VALUES (7, 1, 'hook', 2, 99, 'pending', 'HTTP 500', 10, 20);",
+            )
+            .unwrap();
+        drop(before);
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        drop(store);
+        let after = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        let row: (i64, String, i64, i64, String) = after
+            .query_row("SELECT id, receiver, round, attempts, status FROM alert_deliveries", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            })
+            .unwrap();
+        assert_eq!(row, (7, "hook".into(), 0, 2, "pending".into()));
+        after
+            .execute(
+                "INSERT INTO alert_deliveries (event, receiver, round, attempts, next_at, status, created, updated)
+                       VALUES (1, 'hook', 1, 0, 0, 'pending', 0, 0)",
+                [],
+            )
+            .expect("a second round of the same change");
     }
 
     #[tokio::test]
