@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run dev build test lint test-rust test-e2e bench-smoke bench-redraw tools e2e-deps python-deps check
+.PHONY: run dev build test lint test-rust test-e2e bench-smoke bench-redraw tools e2e-deps python-deps services check
 
 ## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
 run: build
@@ -34,7 +34,7 @@ lint: tools
 	cargo clippy --all-targets --features loadgen -- -D warnings
 	cargo clippy --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
 
-test-rust: tools python-deps
+test-rust: tools python-deps services
 	cargo test --features loadgen
 
 ## The browser tests run after a tiny benchmark run: a benchmark must leave the release server
@@ -63,3 +63,6 @@ e2e-deps:
 
 python-deps:
 	@scripts/install-python-deps.sh
+
+services:
+	@scripts/install-services.sh

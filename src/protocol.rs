@@ -409,6 +409,8 @@ pub enum ErrorCode {
     UnknownMetric,
     /// HTTP only: the server cannot take or answer the request now (the history store); retry.
     Unavailable,
+    /// HTTP only: no such silence, or no such active alert to ack.
+    NotFound,
 }
 
 impl ErrorCode {
@@ -423,6 +425,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnknownMetric => "unknown_metric",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotFound => "not_found",
         }
     }
 }

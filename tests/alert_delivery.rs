@@ -1,7 +1,8 @@
 //! Alert delivery against real local receivers: an HTTP server on 127.0.0.1:0 that answers
 //! what each test scripts. Retries keep the same id with growing delays, a 4xx is not retried,
 //! the body is Alertmanager's webhook payload, resolved follows firing, and a restart in the
-//! middle of retrying still delivers exactly once.
+//! middle of retrying still delivers exactly once. A repeating rule notifies again while firing
+//! until someone acks it; a silence keeps its alerts from receivers until it ends.
 
 mod common;
 
@@ -67,6 +68,11 @@ impl Receiver {
 }
 
 fn settings(folder: &std::path::Path, url: &str) -> Settings {
+    settings_with(folder, url, "")
+}
+
+/// `settings` with more keys on the rule.
+fn settings_with(folder: &std::path::Path, url: &str, rule: &str) -> Settings {
     let text = format!(
         r#"
 [[alerts]]
@@ -74,6 +80,7 @@ name = "hot_cpu"
 dashboard = "servers"
 metric = "cpu"
 crit = {{ above = 85, clear = 75 }}
+{rule}
 labels = {{ team = "infra" }}
 summary = "CPU {{{{value}}}}% above {{{{threshold}}}}%"
 
@@ -201,5 +208,95 @@ async fn a_restart_in_the_middle_of_retrying_still_delivers_once() {
     assert_eq!(header(&seen[1], "idempotency-key"), header(&seen[0], "idempotency-key"));
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.seen().len(), 2, "delivered once, nothing replayed after the restart");
+    running.shutdown().await;
+}
+
+/// POSTs (or DELETEs, with `body` None) JSON: the status and the JSON answer.
+async fn send_json(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until the latest delivery has `status`.
+async fn latest_delivery(running: &Running, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, deliveries) = get_json(http_url(running, "/api/v1/alerts/deliveries")).await;
+        if deliveries[0]["status"] == status {
+            return deliveries[0].clone();
+        }
+        assert!(Instant::now() < deadline, "{deliveries}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifications_until_it_ends() {
+    let folder = tempfile::tempdir().unwrap();
+    let (receiver, url) = Receiver::start(&[]).await;
+    let running = start(settings_with(folder.path(), &url, r#"repeat = "1s""#)).await;
+    let ack_url = http_url(&running, "/api/v1/alerts/acks");
+    cpu(&running, 50.0).await;
+    let (status, refused) = send_json(
+        reqwest::Method::POST,
+        ack_url.clone(),
+        Some(serde_json::json!({"dashboard": "servers", "rule": "hot_cpu"})),
+    )
+    .await;
+    assert_eq!((status, refused["code"].as_str()), (404, Some("not_found")), "nothing to ack yet: {refused}");
+
+    cpu(&running, 99.0).await;
+    let seen = receiver.until(2).await;
+    let key = header(&seen[0], "idempotency-key").to_owned();
+    assert_eq!(header(&seen[1], "idempotency-key"), format!("{key}-repeat-1"));
+    assert_eq!(seen[1].body["status"], "firing");
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(900), "a second apart");
+
+    let ack = serde_json::json!({"dashboard": "servers", "rule": "hot_cpu", "comment": "on it"});
+    let (status, acked) = send_json(reqwest::Method::POST, ack_url, Some(ack)).await;
+    assert_eq!(status, 201, "{acked}");
+    assert_eq!(acked["by"], "anonymous");
+    let (_, active) = get_json(http_url(&running, "/api/v1/alerts")).await;
+    assert_eq!(active["servers"][0]["acked"]["comment"], "on it", "{active}");
+    let after_ack = receiver.seen().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.seen().len(), after_ack, "no repeat once acked");
+
+    // A silence on the rule: the resolve is recorded as silenced, not sent.
+    let silences = http_url(&running, "/api/v1/alerts/silences");
+    let (status, bad) =
+        send_json(reqwest::Method::POST, silences.clone(), Some(serde_json::json!({"matchers": [], "endsAt": 1})))
+            .await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("bad_request")), "{bad}");
+    let ends_at = livedash::server::now_millis() + 60_000;
+    let silence = serde_json::json!({
+        "matchers": [{"name": "alertname", "value": "hot_cpu"}, {"name": "dashboard", "value": "servers"}],
+        "endsAt": ends_at,
+        "comment": "maintenance",
+    });
+    let (status, made) = send_json(reqwest::Method::POST, silences.clone(), Some(silence)).await;
+    assert_eq!(status, 201, "{made}");
+    let (_, listed) = get_json(silences.clone()).await;
+    assert_eq!(listed[0]["comment"], "maintenance");
+    assert_eq!(listed[0]["createdBy"], "anonymous");
+    let (_, active) = get_json(http_url(&running, "/api/v1/alerts")).await;
+    assert_eq!(active["servers"][0]["silencedBy"], serde_json::json!([made["id"]]), "{active}");
+    let before = receiver.seen().len();
+    cpu(&running, 10.0).await;
+    let silenced = latest_delivery(&running, "silenced").await;
+    assert_eq!(silenced["state"], "resolved");
+
+    // Expired: the next firing is sent again.
+    let (status, expired) = send_json(reqwest::Method::DELETE, format!("{silences}/{}", made["id"]), None).await;
+    assert_eq!(status, 200, "{expired}");
+    assert!(expired["endsAt"].as_i64().unwrap() < ends_at);
+    cpu(&running, 99.0).await;
+    let seen = receiver.until(before + 1).await;
+    assert_eq!(seen[before].body["status"], "firing");
+    assert_eq!(receiver.seen().len(), before + 1, "the silenced resolve was never sent");
     running.shutdown().await;
 }

@@ -285,6 +285,12 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/rules", get(http::alerts::rules))
         .route("/api/v1/alerts/history", get(http::alerts::history))
         .route("/api/v1/alerts/deliveries", get(http::alerts::deliveries))
+        .route(
+            "/api/v1/alerts/silences",
+            get(http::alerts::silences).post(http::alerts::create_silence).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route("/api/v1/alerts/silences/{id}", axum::routing::delete(http::alerts::expire_silence))
+        .route("/api/v1/alerts/acks", post(http::alerts::ack).layer(DefaultBodyLimit::max(16 * 1024)))
         .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(telemetry::metrics))

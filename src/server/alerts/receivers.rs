@@ -212,3 +212,87 @@ fn mailbox(
 ) -> Result<lettre::message::Mailbox, ConfigError> {
     address.parse().map_err(|_| at(offset, format!("key '{key}': {address:?} is not an email address")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::settings::file::parse;
+
+    #[test]
+    fn the_documented_receivers_read_as_written() {
+        let text = r#"
+[[receivers]]
+name = "ops-hook"
+kind = "webhook"
+url = "http://127.0.0.1:9000/hook"
+severities = ["warning", "critical"]
+secret = "s3cret"
+
+[[receivers]]
+name = "am"
+kind = "alertmanager"
+url = "http://127.0.0.1:9093"
+send_resolved = false
+
+[[receivers]]
+name = "oncall-mail"
+kind = "email"
+smtp = "smtps://user:hunter2@mail.example.com"
+from = "livedash@example.com"
+to = ["oncall@example.com", "Ops <ops@example.com>"]
+severities = ["critical"]
+"#;
+        let receivers = parse(text, "livedash.toml").unwrap().receivers;
+        assert!(matches!(&receivers[0].kind, ReceiverKind::Webhook { secret: Some(_), .. }));
+        assert!(matches!(&receivers[1].kind, ReceiverKind::Alertmanager { .. }));
+        assert!(!receivers[1].send_resolved);
+        let ReceiverKind::Email(mail) = &receivers[2].kind else { panic!("{receivers:?}") };
+        assert_eq!((mail.to.len(), mail.max_per_hour), (2, 20));
+        assert_eq!(receivers[2].severities, vec![Severity::Critical]);
+        let shown = format!("{receivers:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "secrets stay out of logs: {shown}");
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_file_and_line() {
+        let receiver = |body: &str| format!("[[receivers]]\nname = \"r\"\n{body}\n");
+        let mail = "kind = \"email\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]";
+        let cases = [
+            (receiver("kind = \"pager\""), ":3:", "not one of webhook, alertmanager, email"),
+            (receiver("kind = \"webhook\""), ":1:", "key 'url' is missing"),
+            (receiver("kind = \"alertmanager\"\nurl = \"ftp://x\""), ":4:", "not an http(s) URL"),
+            (
+                receiver("kind = \"webhook\"\nurl = \"http://x\"\nsmtp = \"smtp://x\""),
+                ":5:",
+                "not a key of \"webhook\"",
+            ),
+            (receiver("kind = \"alertmanager\"\nurl = \"http://x\"\nsecret = \"s\""), ":5:", "key 'secret'"),
+            (receiver(&format!("{mail}\nurl = \"http://x\"\nsmtp = \"smtp://x\"")), ":6:", "key 'url'"),
+            (receiver(mail), ":1:", "key 'smtp' is missing"),
+            (receiver(&format!("{mail}\nsmtp = \"imap://x\"")), ":6:", "not an SMTP URL"),
+            (
+                receiver(&format!("{mail}\nsmtp = \"smtp://u:hunter2@mail.example.com\"")),
+                ":6:",
+                "in clear: use smtps:// or ?tls=required",
+            ),
+            (receiver(&format!("{mail}\nsmtp = \"smtp://x\"\nmax_per_hour = 0")), ":7:", "at least 1"),
+            (
+                receiver("kind = \"email\"\nsmtp = \"smtp://x\"\nfrom = \"nobody\"\nto = [\"b@example.com\"]"),
+                ":5:",
+                "not an email address",
+            ),
+            (receiver("kind = \"webhook\"\nurl = \"http://x\"").repeat(2), ":6:", "defined twice"),
+        ];
+        for (text, line, expected) in cases {
+            let error = parse(&text, "livedash.toml").unwrap_err().0;
+            assert!(
+                error.starts_with("livedash.toml") && error.contains(line) && error.contains(expected),
+                "{text:?}: {error}"
+            );
+            assert!(!error.contains("hunter2"), "the password is never repeated: {error}");
+        }
+        // A password in clear to this machine is allowed (a local relay).
+        let local = receiver(&format!("{mail}\nsmtp = \"smtp://u:p@127.0.0.1:2525\""));
+        assert!(parse(&local, "livedash.toml").is_ok());
+    }
+}

@@ -67,13 +67,17 @@ impl Silence {
         self.is_active(now) && self.matchers.iter().all(|matcher| matcher.matches(labels))
     }
 
-    /// The dashboard an equality matcher names, if any: whose write access a silence needs.
     pub fn dashboard(&self) -> Option<&str> {
-        self.matchers
-            .iter()
-            .find(|matcher| matcher.name == "dashboard" && matcher.is_equal && !matcher.is_regex)
-            .map(|matcher| matcher.value.as_str())
+        dashboard_of(&self.matchers)
     }
+}
+
+/// The dashboard an equality matcher names, if any: whose write access a silence needs.
+fn dashboard_of(matchers: &[Matcher]) -> Option<&str> {
+    matchers
+        .iter()
+        .find(|matcher| matcher.name == "dashboard" && matcher.is_equal && !matcher.is_regex)
+        .map(|matcher| matcher.value.as_str())
 }
 
 /// A silence as asked for (`POST /api/v1/alerts/silences`).
@@ -92,6 +96,10 @@ pub struct NewSilence {
 }
 
 impl NewSilence {
+    pub fn dashboard(&self) -> Option<&str> {
+        dashboard_of(&self.matchers)
+    }
+
     /// What is wrong with it, if anything.
     pub fn check(&self, now: Millis) -> Result<(), String> {
         if self.matchers.is_empty() || self.matchers.len() > 32 {

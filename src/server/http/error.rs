@@ -46,6 +46,9 @@ pub enum ApiError {
     /// A dependency (the history store) cannot answer now; the request may be retried.
     #[error("{0}")]
     Unavailable(String),
+    /// No such silence, no such active alert.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl ApiError {
@@ -54,7 +57,9 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::BadItem { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::UnknownDashboard(_) | ApiError::UnknownMetric { .. } => StatusCode::NOT_FOUND,
+            ApiError::UnknownDashboard(_) | ApiError::UnknownMetric { .. } | ApiError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::LimitExceeded(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyConnections | ApiError::TooManyFromClient | ApiError::Unavailable(_) => {
@@ -73,6 +78,7 @@ impl ApiError {
             ApiError::TooLarge(_) | ApiError::LimitExceeded(_) => ErrorCode::TooLarge,
             ApiError::TooManyConnections | ApiError::TooManyFromClient => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
         }
     }
 }
@@ -153,7 +159,7 @@ fn endpoint(route: &str) -> &'static str {
         "/api/v1/dashboards" => "dashboards",
         "/api/v1/dashboards/{id}/snapshot" => "snapshot",
         "/api/v1/dashboards/{id}/history" => "history",
-        "/api/v1/alerts" | "/api/v1/alerts/rules" | "/api/v1/alerts/history" | "/api/v1/alerts/deliveries" => "alerts",
+        route if route.starts_with("/api/v1/alerts") => "alerts",
         _ => "other",
     }
 }

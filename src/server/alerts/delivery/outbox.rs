@@ -141,7 +141,7 @@ impl Outbox {
              WHERE d.status = 'pending' AND d.next_at <= ?1 ORDER BY d.next_at LIMIT 32",
         )?;
         let rows = select.query_map([now], due_row)?;
-        Ok(rows.filter_map(|row| row.transpose()).collect::<Result<_, _>>()?)
+        rows.filter_map(|row| row.transpose()).collect()
     }
 
     /// An email receiver's deliveries waiting for its digest, oldest first.
@@ -153,7 +153,7 @@ impl Outbox {
              WHERE d.status = 'held' AND d.receiver = ?1 ORDER BY d.id LIMIT 1000",
         )?;
         let rows = select.query_map([receiver], due_row)?;
-        Ok(rows.filter_map(|row| row.transpose()).collect::<Result<_, _>>()?)
+        rows.filter_map(|row| row.transpose()).collect()
     }
 
     /// Mails sent to `receiver` in the hour before `now`.
