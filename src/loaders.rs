@@ -64,7 +64,8 @@ pub async fn list_dashboards() -> Result<Vec<DashboardSummary>, ServerFnError> {
 /// What a dashboard page shows.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DashboardLoad {
-    Ready(Box<Snapshot>),
+    /// The snapshot, and the alert rules on the dashboard (for the charts' thresholds).
+    Ready(Box<Snapshot>, Vec<crate::model::alerts::RuleSummary>),
     NotFound,
     /// The visitor's credential does not cover it.
     Forbidden,
@@ -81,7 +82,11 @@ pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnE
         return Ok(DashboardLoad::Forbidden);
     }
     match app_state()?.broker.snapshot(&dashboard).await {
-        Ok(snapshot) => Ok(DashboardLoad::Ready(Box::new(snapshot))),
+        Ok(snapshot) => {
+            let state = app_state()?;
+            let rules = state.settings.alerts.iter().filter(|rule| rule.dashboard == dashboard);
+            Ok(DashboardLoad::Ready(Box::new(snapshot), rules.map(|rule| rule.summary()).collect()))
+        }
         Err(BrokerError::UnknownDashboard(_)) => Ok(DashboardLoad::NotFound),
         Err(error) => Err(ServerFnError::new(error.to_string())),
     }

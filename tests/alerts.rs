@@ -147,6 +147,7 @@ async fn a_restart_keeps_the_alert_state() {
     assert_eq!(status, 200, "{history}");
     let states: Vec<&str> = history.as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["firing", "resolved"]);
+    assert!(history[0]["ts"].as_i64().unwrap() <= history[1]["ts"].as_i64().unwrap(), "{history}");
     let (_, rules) = get_json(http_url(&running, "/api/v1/alerts/rules")).await;
     assert_eq!(rules[0]["crit"]["clear"], 75.0);
     running.shutdown().await;

@@ -5,6 +5,7 @@
 //! the list of dashboards it serves. Messages from the server are applied here and nowhere else.
 
 use crate::model::{
+    alerts::{RecordedChange, RuleSummary},
     latest::Latest,
     sequence::{continuity, Continuity},
     series::SeriesSet,
@@ -183,7 +184,15 @@ pub struct DashboardState {
     pub alerts: RwSignal<Vec<AlertChange>>,
     /// Alert changes to tell the person about (firing, escalation, resolve), newest last.
     pub notices: RwSignal<Vec<AlertNotice>>,
+    /// The dashboard's alert rules (for the charts' thresholds); fixed for the page's life.
+    pub rules: StoredValue<Vec<RuleSummary>>,
+    /// Alert changes seen, oldest first: the recorded history fetched with the page, then what
+    /// updates carried (for the charts' firing spans). At most `MAX_ALERT_LOG`.
+    pub alert_log: RwSignal<Vec<RecordedChange>>,
 }
+
+/// Alert changes kept for the charts.
+const MAX_ALERT_LOG: usize = 2_000;
 
 /// An alert change shown as a toast. `key` names the change (dashboard, epoch, seq, rule), so
 /// the same change is never shown twice.
@@ -219,9 +228,31 @@ impl DashboardState {
             seq_anomalies: RwSignal::new(0),
             alerts: RwSignal::new(Vec::new()),
             notices: RwSignal::new(Vec::new()),
+            rules: StoredValue::new(Vec::new()),
+            alert_log: RwSignal::new(Vec::new()),
         };
         state.replace(snapshot);
         state
+    }
+
+    /// The state with the dashboard's alert rules.
+    pub fn with_rules(self, rules: Vec<RuleSummary>) -> Self {
+        self.rules.set_value(rules);
+        self
+    }
+
+    /// Adds recorded alert changes from before the page (the alert history), keeping the
+    /// log in time order without a change twice.
+    pub fn add_alert_history(&self, recorded: Vec<RecordedChange>) {
+        self.alert_log.update(|log| {
+            let mut merged: Vec<RecordedChange> =
+                recorded.into_iter().filter(|earlier| !log.contains(earlier)).collect();
+            merged.append(log);
+            merged.sort_by_key(|recorded| recorded.ts);
+            let excess = merged.len().saturating_sub(MAX_ALERT_LOG);
+            merged.drain(..excess);
+            *log = merged;
+        });
     }
 
     /// Replaces everything with `snapshot`.
@@ -238,8 +269,13 @@ impl DashboardState {
 
     /// Applies an update's alert changes: the active list follows them, and firing, escalation
     /// and the resolve of a fired alert become notices (each change once).
-    fn apply_alerts(&self, epoch: &str, seq: u64, changes: Vec<AlertChange>) {
+    fn apply_alerts(&self, epoch: &str, seq: u64, ts: Millis, changes: Vec<AlertChange>) {
         let dashboard = self.id.get_value();
+        self.alert_log.update(|log| {
+            log.extend(changes.iter().map(|change| RecordedChange { ts, change: change.clone() }));
+            let excess = log.len().saturating_sub(MAX_ALERT_LOG);
+            log.drain(..excess);
+        });
         for change in changes {
             let was_firing = self.alerts.with_untracked(|active| {
                 active.iter().any(|shown| shown.rule == change.rule && shown.state == AlertPhase::Firing)
@@ -291,7 +327,7 @@ impl DashboardState {
                 self.position.update(|held| held.seq = update.seq);
                 if !update.alerts.is_empty() {
                     let epoch = self.position.with_untracked(|held| held.epoch.clone());
-                    self.apply_alerts(&epoch, update.seq, update.alerts);
+                    self.apply_alerts(&epoch, update.seq, update.ts, update.alerts);
                 }
                 if update.ts > self.updated_at.get_untracked() {
                     self.updated_at.set(update.ts);

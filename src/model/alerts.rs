@@ -266,6 +266,126 @@ pub fn step(rule: &Thresholds, state: AlertState, input: Input, ts: Millis) -> (
     (next, transitions)
 }
 
+/// A rule as the browser sees it (`GET /api/v1/alerts/rules`, and with a dashboard's page):
+/// enough to draw its thresholds on the metric's chart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    pub name: String,
+    pub dashboard: String,
+    pub metric: String,
+    pub warn: Option<Level>,
+    pub crit: Option<Level>,
+    #[serde(rename = "forMs")]
+    pub for_ms: Millis,
+    #[serde(rename = "noDataMs")]
+    pub no_data_ms: Option<Millis>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl RuleSummary {
+    /// Its levels, warning first.
+    pub fn levels(&self) -> impl Iterator<Item = (Severity, Level)> + '_ {
+        [(Severity::Warning, self.warn), (Severity::Critical, self.crit)]
+            .into_iter()
+            .filter_map(|(severity, level)| Some((severity, level?)))
+    }
+}
+
+/// An alert change with the time of the update that carried it (the alert history).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedChange {
+    pub ts: Millis,
+    #[serde(flatten)]
+    pub change: crate::protocol::AlertChange,
+}
+
+/// A stretch of time a rule was firing, at one severity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FiringSpan {
+    pub from: Millis,
+    pub to: Millis,
+    pub severity: Severity,
+}
+
+/// Where the rules on `metric` were firing, from the recorded changes (oldest first) and the
+/// alerts active now (for a firing that began before the record); a span still open ends at
+/// `now`. An escalation ends one span and starts the next at its own severity.
+pub fn firing_spans(
+    log: &[RecordedChange],
+    active: &[crate::protocol::AlertChange],
+    metric: &str,
+    now: Millis,
+) -> Vec<FiringSpan> {
+    let mut spans = Vec::new();
+    let mut open: std::collections::BTreeMap<&str, (Millis, Severity)> = std::collections::BTreeMap::new();
+    for change in active.iter().filter(|change| change.metric == metric && change.state == AlertPhase::Firing) {
+        let before_log = log.first().is_none_or(|first| change.since < first.ts);
+        if before_log {
+            open.insert(&change.rule, (change.since, change.severity));
+        }
+    }
+    for RecordedChange { ts, change } in log.iter().filter(|recorded| recorded.change.metric == metric) {
+        if let Some((from, severity)) = open.remove(change.rule.as_str()) {
+            spans.push(FiringSpan { from, to: *ts, severity });
+        }
+        if change.state == AlertPhase::Firing {
+            open.insert(&change.rule, (*ts, change.severity));
+        }
+    }
+    spans.extend(open.into_values().map(|(from, severity)| FiringSpan { from, to: now, severity }));
+    spans.sort_by_key(|span| span.from);
+    spans
+}
+
+/// What a rule would have done over some values: where it fired, and how many notifications
+/// it would have sent (firing, escalation, and the resolve of what fired).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preview {
+    pub spans: Vec<FiringSpan>,
+    pub notifications: usize,
+    /// Times it started firing.
+    pub fired: usize,
+}
+
+/// Runs `step` over `points` (oldest first), as the server would have on those updates.
+pub fn preview(rule: &Thresholds, points: &[(Millis, f64)], now: Millis) -> Preview {
+    let mut state = AlertState::default();
+    let mut log = Vec::new();
+    let mut outcome = Preview::default();
+    for &(ts, value) in points {
+        let (next, transitions) = step(rule, state, Input::Value(value), ts);
+        state = next;
+        for transition in transitions {
+            let was_firing =
+                matches!(log.last(), Some(RecordedChange { change, .. }) if change.state == AlertPhase::Firing);
+            match transition.state {
+                AlertPhase::Firing => {
+                    outcome.notifications += 1;
+                    outcome.fired += usize::from(!was_firing);
+                }
+                AlertPhase::Resolved if transition.was_firing => outcome.notifications += 1,
+                _ => {}
+            }
+            log.push(RecordedChange {
+                ts,
+                change: crate::protocol::AlertChange {
+                    rule: String::new(),
+                    severity: transition.severity.unwrap_or(Severity::Critical),
+                    state: transition.state,
+                    metric: String::new(),
+                    value: transition.value,
+                    threshold: None,
+                    since: transition.since,
+                    message: String::new(),
+                },
+            });
+        }
+    }
+    outcome.spans = firing_spans(&log, &[], "", now);
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +521,56 @@ mod tests {
             Thresholds { warn: None, crit: above(85.0, 75.0), for_ms: 0, keep_firing_for_ms: 0, no_data_ms: None };
         let seen: Vec<_> = run(&rule, &[V(84.0), V(86.0), V(84.0), V(86.0), V(84.0)]).concat();
         assert_eq!(seen, vec![(Firing, Some(Critical))]);
+    }
+
+    fn recorded(ts: Millis, rule: &str, state: AlertPhase, severity: Severity) -> RecordedChange {
+        RecordedChange {
+            ts,
+            change: crate::protocol::AlertChange {
+                rule: rule.into(),
+                severity,
+                state,
+                metric: "cpu".into(),
+                value: Some(1.0),
+                threshold: Some(1.0),
+                since: ts,
+                message: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn firing_spans_follow_firing_escalation_and_resolve() {
+        let log = [
+            recorded(1_000, "hot", Pending, Warning),
+            recorded(2_000, "hot", Firing, Warning),
+            recorded(5_000, "hot", Firing, Critical),
+            recorded(7_000, "hot", Resolved, Critical),
+            recorded(9_000, "hot", Firing, Critical),
+        ];
+        let spans = firing_spans(&log, &[], "cpu", 10_000);
+        let shown: Vec<_> = spans.iter().map(|s| (s.from, s.to, s.severity)).collect();
+        assert_eq!(shown, vec![(2_000, 5_000, Warning), (5_000, 7_000, Critical), (9_000, 10_000, Critical)]);
+        assert!(firing_spans(&log, &[], "memory", 10_000).is_empty(), "other metrics' rules are not drawn");
+        // Firing since before the record: from the active alert's own start.
+        let active = [crate::protocol::AlertChange { since: 500, ..recorded(0, "cold", Firing, Warning).change }];
+        assert_eq!(
+            firing_spans(&log, &active, "cpu", 10_000)[0],
+            FiringSpan { from: 500, to: 10_000, severity: Warning }
+        );
+    }
+
+    #[test]
+    fn a_preview_counts_what_would_have_been_sent() {
+        let rule =
+            Thresholds { warn: None, crit: above(85.0, 75.0), for_ms: 0, keep_firing_for_ms: 0, no_data_ms: None };
+        // Flapping inside the band, a resolve, then a second firing still open.
+        let values = [50.0, 90.0, 84.0, 86.0, 80.0, 70.0, 95.0];
+        let points: Vec<(Millis, f64)> = values.iter().enumerate().map(|(i, v)| (i as Millis * 1000, *v)).collect();
+        let outcome = preview(&rule, &points, 10_000);
+        assert_eq!((outcome.fired, outcome.notifications), (2, 3), "{outcome:?}");
+        let spans: Vec<_> = outcome.spans.iter().map(|s| (s.from, s.to)).collect();
+        assert_eq!(spans, vec![(1_000, 5_000), (6_000, 10_000)]);
     }
 
     proptest! {

@@ -13,6 +13,7 @@ use crate::components::{
     store_banner::StoreBanner, window_picker::WindowPicker,
 };
 use crate::loaders::{load_snapshot, DashboardLoad};
+use crate::model::alerts::RuleSummary;
 use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::{ChartKind, Snapshot};
 use leptos::either::EitherOf4;
@@ -29,7 +30,9 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(DashboardLoad::Ready(snapshot)) => EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot/> }),
+                    Ok(DashboardLoad::Ready(snapshot, rules)) => {
+                        EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot rules/> })
+                    }
                     Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
                     Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
                     Err(error) => EitherOf4::D(view! { <p class="error">{error.to_string()}</p> }),
@@ -41,9 +44,23 @@ pub fn DashboardPage() -> impl IntoView {
 
 /// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.
 #[component]
-fn LiveDashboard(snapshot: Snapshot) -> impl IntoView {
-    let state = DashboardState::from_snapshot(snapshot);
+fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
+    let state = DashboardState::from_snapshot(snapshot).with_rules(rules);
     provide_context(state);
+    #[cfg(feature = "hydrate")]
+    if !state.rules.with_value(Vec::is_empty) {
+        // Where the rules fired before the page opened, for the charts (none without a store).
+        leptos::task::spawn_local(async move {
+            let url = format!("/api/v1/alerts/history?dashboard={}", state.id.get_value());
+            let fetched = match gloo_net::http::Request::get(&url).send().await {
+                Ok(answer) if answer.ok() => answer.json::<Vec<crate::model::alerts::RecordedChange>>().await.ok(),
+                _ => None,
+            };
+            if let Some(recorded) = fetched {
+                state.add_alert_history(recorded);
+            }
+        });
+    }
     let connection = expect_context::<ConnectionState>();
     connection.open(state);
     provide_live_edge(state);

@@ -91,7 +91,7 @@ async fn measure(
     drawn_points: RwSignal<usize>,
 ) {
     use crate::client::redraw::{draw_now, new_key, request_draw};
-    use crate::components::chart::{canvas::paint, ChartSpec, Palette};
+    use crate::components::chart::{canvas::paint, ChartAlerts, ChartSpec, Palette};
     use crate::protocol::{ChartKind, Format};
     use std::{cell::Cell, rc::Rc};
 
@@ -115,6 +115,7 @@ async fn measure(
                         kind: ChartKind::Area,
                         palette: Palette::DARK,
                         scale: 1.0,
+                        alerts: ChartAlerts::NONE,
                     };
                     let reduced = paint(&canvas, series[chart].iter(), &spec);
                     drawn.set(drawn.get() + reduced.len());

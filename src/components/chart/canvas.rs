@@ -2,7 +2,7 @@
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
 //! and redrawn when what it shows changes.
 
-use super::draw::{draw_chart, ChartSpec};
+use super::draw::{draw_chart, ChartAlerts, ChartSpec};
 use super::geometry::axis_unit;
 use super::{palette::Palette, DrawStats, Shown};
 use crate::client::{
@@ -50,6 +50,18 @@ pub fn paint<'a>(
     reduced
 }
 
+/// What the dashboard's alert rules on `metric` draw: their levels, and where they fired up to
+/// `to`.
+fn alerts_on(state: DashboardState, metric: &str, to: Millis) -> ChartAlerts {
+    let levels = state
+        .rules
+        .with_value(|rules| rules.iter().filter(|rule| rule.metric == metric).flat_map(|rule| rule.levels()).collect());
+    let spans = state.alert_log.with_untracked(|log| {
+        state.alerts.with_untracked(|active| crate::model::alerts::firing_spans(log, active, metric, to))
+    });
+    ChartAlerts { levels, spans }
+}
+
 /// One chart's canvas and what its drawing depends on.
 pub struct CanvasChart {
     pub canvas: NodeRef<leptos::html::Canvas>,
@@ -89,7 +101,9 @@ pub fn draw_on_change(chart: CanvasChart) {
         let to = edge.0.get_untracked();
         let from = to - window.millis();
         let palette = Palette::of(theme.0.get_untracked());
-        let spec = ChartSpec { from, to, format, axis_unit: axis_unit.as_deref(), kind, palette, scale: 1.0 };
+        let alerts = alerts_on(state, &metric, to);
+        let spec =
+            ChartSpec { from, to, format, axis_unit: axis_unit.as_deref(), kind, palette, scale: 1.0, alerts: &alerts };
         let (points, source) = state.series.with_untracked(|series| {
             let empty = Ring::with_capacity(1);
             let live = series.get(&metric).unwrap_or(&empty);
@@ -102,8 +116,12 @@ pub fn draw_on_change(chart: CanvasChart) {
             })
         });
         let seq = state.position.with_untracked(|position| position.seq);
-        stats
-            .update(|stats| *stats = DrawStats { points: points.len(), source, count: stats.count + 1, seq, edge: to });
+        let (thresholds, spans) =
+            (alerts.levels.len(), alerts.spans.iter().filter(|span| span.to > from && span.from < to).count());
+        stats.update(|stats| {
+            *stats =
+                DrawStats { points: points.len(), source, count: stats.count + 1, seq, edge: to, thresholds, spans }
+        });
         shown.set_value(Shown { points, from, to });
     });
     // A new size (window resized, phone turned) needs a new canvas resolution.
@@ -122,6 +140,8 @@ pub fn draw_on_change(chart: CanvasChart) {
         edge.0.track();
         state.series.track();
         history.track();
+        state.alert_log.track();
+        state.alerts.track();
         resized.track();
         request_draw(key, draw.clone());
     });

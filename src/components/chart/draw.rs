@@ -1,11 +1,17 @@
 //! Drawing a chart with plotters, on any `DrawingBackend`: the page passes a `CanvasBackend`
 //! (`canvas::paint`), tests an `SVGBackend` and read the labels back. Time runs along the x
-//! axis (`axis::TimeAxis`), values in the metric's format up the y axis.
+//! axis (`axis::TimeAxis`), values in the metric's format up the y axis. The alert rules on
+//! the metric add, under the line: shaded spans where a rule was firing, each level's clear
+//! band, and a dashed line at each threshold (`ChartAlerts`).
 
 use super::axis::TimeAxis;
 use super::geometry::{y_labels_width, MARGIN, MARGIN_RIGHT, X_LABELS};
 use super::palette::Palette;
-use crate::model::{format::AxisLabels, series::Point};
+use crate::model::{
+    alerts::{Direction, FiringSpan, Level, Severity},
+    format::AxisLabels,
+    series::Point,
+};
 use crate::protocol::{ChartKind, Format, Millis};
 use plotters::coord::{
     ranged1d::{BoldPoints, Ranged},
@@ -30,6 +36,20 @@ pub struct ChartSpec<'a> {
     pub palette: Palette,
     /// Device pixels per CSS pixel: fonts and strokes scale with it to stay crisp.
     pub scale: f64,
+    pub alerts: &'a ChartAlerts,
+}
+
+/// What the alert rules on a metric add to its chart.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChartAlerts {
+    /// Each rule's levels: a threshold line and its clear band.
+    pub levels: Vec<(Severity, Level)>,
+    /// Where the rules were firing.
+    pub spans: Vec<FiringSpan>,
+}
+
+impl ChartAlerts {
+    pub const NONE: &'static ChartAlerts = &ChartAlerts { levels: Vec::new(), spans: Vec::new() };
 }
 
 /// Draws `points` (already reduced to the chart's width) as a line or area chart.
@@ -39,11 +59,11 @@ pub fn draw_chart<DB: DrawingBackend>(
     spec: &ChartSpec,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let root = backend.into_drawing_area();
-    let Palette { background, grid, text, line } = spec.palette;
+    let Palette { background, grid, text, line, warning, critical } = spec.palette;
     root.fill(&background)?;
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
-    let (low, high) = value_range(points);
+    let (low, high) = value_range(points, &spec.alerts.levels);
     let axis = TimeAxis::for_span(spec.to - spec.from);
     let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
     // The same ticks plotters will mark, so their labels can be told apart.
@@ -55,7 +75,7 @@ pub fn draw_chart<DB: DrawingBackend>(
         .margin_right(px(MARGIN_RIGHT))
         .x_label_area_size(px(X_LABELS))
         .y_label_area_size(px(y_labels_width(spec.axis_unit)))
-        .build_cartesian_2d(x_range, low..high)?;
+        .build_cartesian_2d(x_range.clone(), low..high)?;
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
         .configure_mesh()
@@ -73,16 +93,40 @@ pub fn draw_chart<DB: DrawingBackend>(
         .axis_style(grid.stroke_width(px(1.0)))
         .draw()?;
 
+    let colour = |severity| if severity == Severity::Critical { critical } else { warning };
+    let (left, right) = (x_range.start, x_range.end);
+    let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
+    let spans = spec.alerts.spans.iter().filter(|span| span.to > spec.from && span.from < spec.to);
+    chart.draw_series(spans.map(|span| {
+        Rectangle::new([(at(span.from), high), (at(span.to), low)], colour(span.severity).mix(0.16).filled())
+    }))?;
+    for (severity, level) in &spec.alerts.levels {
+        // The clear band: between the threshold and where a breach ends.
+        let (band_low, band_high) = match level.direction {
+            Direction::Above => (level.clear, level.threshold),
+            Direction::Below => (level.threshold, level.clear),
+        };
+        if band_high > band_low {
+            let band = Rectangle::new([(left, band_high), (right, band_low)], colour(*severity).mix(0.10).filled());
+            chart.draw_series(std::iter::once(band))?;
+        }
+        let threshold = [(left, level.threshold), (right, level.threshold)];
+        let style = colour(*severity).stroke_width(px(1.0));
+        chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
+    }
+
     let placed = points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
     let fill = if spec.kind == ChartKind::Area { line.mix(0.35) } else { TRANSPARENT };
     chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.stroke_width(px(1.5))))?;
     root.present()
 }
 
-/// A y range with some air around the data; non-negative data keeps a floor at zero.
-fn value_range(points: &[Point]) -> (f64, f64) {
-    let (min, max) =
-        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| (lo.min(*v), hi.max(*v)));
+/// A y range with some air around the data and the thresholds (so each line is in view);
+/// non-negative data keeps a floor at zero.
+fn value_range(points: &[Point], levels: &[(Severity, Level)]) -> (f64, f64) {
+    let values =
+        points.iter().map(|(_, v)| *v).chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]));
+    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !min.is_finite() {
         return (0.0, 1.0);
     }
@@ -97,7 +141,16 @@ mod tests {
     use crate::components::chart::geometry::axis_unit;
 
     fn spec(from: Millis, to: Millis, format: Format, axis_unit: Option<&str>) -> ChartSpec<'_> {
-        ChartSpec { from, to, format, axis_unit, kind: ChartKind::Area, palette: Palette::DARK, scale: 1.0 }
+        ChartSpec {
+            from,
+            to,
+            format,
+            axis_unit,
+            kind: ChartKind::Area,
+            palette: Palette::DARK,
+            scale: 1.0,
+            alerts: ChartAlerts::NONE,
+        }
     }
 
     fn render(points: &[Point], format: Format) -> String {
@@ -205,11 +258,47 @@ mod tests {
 
     #[test]
     fn value_range_has_air_and_respects_zero() {
-        assert_eq!(value_range(&[]), (0.0, 1.0));
-        let (low, high) = value_range(&[(0, 10.0), (1, 20.0)]);
+        assert_eq!(value_range(&[], &[]), (0.0, 1.0));
+        let (low, high) = value_range(&[(0, 10.0), (1, 20.0)], &[]);
         assert!((0.0..10.0).contains(&low) && high > 20.0);
-        let (low, high) = value_range(&[(0, 5.0)]);
+        let (low, high) = value_range(&[(0, 5.0)], &[]);
         assert!(low < 5.0 && high > 5.0);
-        assert_eq!(value_range(&[(0, 0.0), (1, 100.0)]).0, 0.0);
+        assert_eq!(value_range(&[(0, 0.0), (1, 100.0)], &[]).0, 0.0);
+        let crit = Level { direction: Direction::Above, threshold: 85.0, clear: 75.0 };
+        let (_, high) = value_range(&[(0, 10.0), (1, 20.0)], &[(Severity::Critical, crit)]);
+        assert!(high > 85.0, "the threshold is in view");
+    }
+
+    #[test]
+    fn thresholds_clear_bands_and_firing_spans_are_drawn_in_their_severity() {
+        let points: Vec<Point> = (0..=30).map(|s| (s * 1000, 60.0 + s as f64)).collect();
+        let alerts = ChartAlerts {
+            levels: vec![
+                (Severity::Warning, Level { direction: Direction::Above, threshold: 70.0, clear: 70.0 }),
+                (Severity::Critical, Level { direction: Direction::Above, threshold: 85.0, clear: 75.0 }),
+            ],
+            spans: vec![FiringSpan { from: 20_000, to: 40_000, severity: Severity::Critical }],
+        };
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            let spec = ChartSpec { alerts: &alerts, ..spec(0, 30_000, Format::Int, None) };
+            draw_chart(backend, &points, &spec).unwrap();
+        }
+        let critical = format!(
+            "#{:02X}{:02X}{:02X}",
+            Palette::DARK.critical.0,
+            Palette::DARK.critical.1,
+            Palette::DARK.critical.2
+        );
+        let warning =
+            format!("#{:02X}{:02X}{:02X}", Palette::DARK.warning.0, Palette::DARK.warning.1, Palette::DARK.warning.2);
+        assert!(svg.contains(&format!(r#"stroke="{warning}""#)), "the warning line");
+        assert!(svg.contains(&format!(r#"stroke="{critical}""#)), "the critical line");
+        // Filled in the critical colour: the firing span and the clear band (none for warning,
+        // whose clear is its threshold).
+        let filled = svg.matches(&format!(r#"fill="{critical}""#)).count();
+        assert_eq!(filled, 2, "{svg}");
+        assert_eq!(svg.matches(&format!(r#"fill="{warning}""#)).count(), 0);
     }
 }

@@ -17,7 +17,7 @@ mod geometry;
 pub mod palette;
 mod readout;
 
-pub use draw::{draw_chart, ChartSpec};
+pub use draw::{draw_chart, ChartAlerts, ChartSpec};
 pub use palette::Palette;
 
 use crate::client::{history::use_metric_history, state::DashboardState};
@@ -38,6 +38,9 @@ pub struct DrawStats {
     /// The seq and the right edge of the last draw.
     pub seq: u64,
     pub edge: Millis,
+    /// Alert threshold lines and firing spans drawn.
+    pub thresholds: usize,
+    pub spans: usize,
 }
 
 /// The points last drawn and the span they were drawn in.
@@ -54,7 +57,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let MetricDefinition { name, label, unit, format, chart: kind } = definition;
     let history = use_metric_history(state, name.clone());
-    let stats = RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0 });
+    let stats =
+        RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });
     let shown = StoredValue::new(Shown::default());
     let readout = RwSignal::new(None::<Readout>);
     #[cfg(feature = "hydrate")]
@@ -83,6 +87,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
             data-draws=move || stats.get().count
             data-drawn-seq=move || stats.get().seq
             data-edge=move || stats.get().edge
+            data-thresholds=move || stats.get().thresholds
+            data-firing-spans=move || stats.get().spans
         >
             <figcaption>{caption}</figcaption>
             <canvas

@@ -37,6 +37,20 @@ pub struct AlertRule {
 }
 
 impl AlertRule {
+    /// What the browser and the rules API are told.
+    pub fn summary(&self) -> crate::model::alerts::RuleSummary {
+        crate::model::alerts::RuleSummary {
+            name: self.name.clone(),
+            dashboard: self.dashboard.clone(),
+            metric: self.metric.clone(),
+            warn: self.thresholds.warn,
+            crit: self.thresholds.crit,
+            for_ms: self.thresholds.for_ms,
+            no_data_ms: self.thresholds.no_data_ms,
+            labels: self.labels.clone(),
+        }
+    }
+
     /// What a transition of this rule says on the wire.
     pub fn change(&self, transition: &Transition) -> AlertChange {
         let severity = transition.severity.unwrap_or_else(|| self.worst_severity());

@@ -7,7 +7,7 @@
 //! acks need write access to the dashboard.
 
 use super::ApiError;
-use crate::model::alerts::Level;
+use crate::model::alerts::{RecordedChange, RuleSummary};
 use crate::protocol::{AlertChange, Millis};
 use crate::server::{
     alerts::{
@@ -197,7 +197,7 @@ pub async fn history(
     State(state): State<AppState>,
     Query(params): Query<HistoryParams>,
     Extension(access): Extension<Access>,
-) -> Result<Json<Vec<AlertChange>>, ApiError> {
+) -> Result<Json<Vec<RecordedChange>>, ApiError> {
     authorize(&access, &params.dashboard, Action::Read)?;
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("alert history is not kept: the server runs with --persist false".into()));
@@ -213,36 +213,10 @@ pub async fn history(
     Ok(Json(changes))
 }
 
-#[derive(Serialize)]
-pub struct RuleView {
-    name: String,
-    dashboard: String,
-    metric: String,
-    warn: Option<Level>,
-    crit: Option<Level>,
-    #[serde(rename = "forMs")]
-    for_ms: i64,
-    #[serde(rename = "noDataMs")]
-    no_data_ms: Option<i64>,
-    labels: BTreeMap<String, String>,
-}
-
-pub async fn rules(State(state): State<AppState>, Extension(access): Extension<Access>) -> Json<Vec<RuleView>> {
+/// The rules of the dashboards the credential covers, with their thresholds.
+pub async fn rules(State(state): State<AppState>, Extension(access): Extension<Access>) -> Json<Vec<RuleSummary>> {
     let visible = state.settings.alerts.iter().filter(|rule| authorize(&access, &rule.dashboard, Action::Read).is_ok());
-    Json(
-        visible
-            .map(|rule| RuleView {
-                name: rule.name.clone(),
-                dashboard: rule.dashboard.clone(),
-                metric: rule.metric.clone(),
-                warn: rule.thresholds.warn,
-                crit: rule.thresholds.crit,
-                for_ms: rule.thresholds.for_ms,
-                no_data_ms: rule.thresholds.no_data_ms,
-                labels: rule.labels.clone(),
-            })
-            .collect(),
-    )
+    Json(visible.map(|rule| rule.summary()).collect())
 }
 
 /// The latest 200 deliveries, newest first.

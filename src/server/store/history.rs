@@ -7,7 +7,8 @@ use super::{
     tier::{Aggregate, Tier},
     StoreError, SyncMode,
 };
-use crate::protocol::{AlertChange, Bucket, Millis};
+use crate::model::alerts::RecordedChange;
+use crate::protocol::{Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
 
@@ -48,17 +49,20 @@ impl Readers {
         from: Millis,
         to: Millis,
         limit: usize,
-    ) -> Result<Vec<AlertChange>, StoreError> {
+    ) -> Result<Vec<RecordedChange>, StoreError> {
         self.with_connection(|connection| {
             let mut select = connection.prepare_cached(
-                "SELECT json FROM alert_events WHERE dashboard = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY id LIMIT ?4",
+                "SELECT ts, json FROM alert_events WHERE dashboard = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY id LIMIT ?4",
             )?;
-            let rows = select.query_map(params![dashboard, from, to, limit as i64], |row| row.get::<_, String>(0))?;
+            let rows = select.query_map(params![dashboard, from, to, limit as i64], |row| {
+                Ok((row.get::<_, Millis>(0)?, row.get::<_, String>(1)?))
+            })?;
             let mut changes = Vec::new();
-            for json in rows {
+            for row in rows {
+                let (ts, json) = row?;
                 // Written by this program from the same type: a row that does not read is skipped.
-                if let Ok(change) = serde_json::from_str(&json?) {
-                    changes.push(change);
+                if let Ok(change) = serde_json::from_str(&json) {
+                    changes.push(RecordedChange { ts, change });
                 }
             }
             Ok(changes)

@@ -522,7 +522,11 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(400)).await;
         let kept = store.readers().alert_history("d", 0, now, 100).unwrap();
-        assert_eq!(kept.iter().map(|change| change.since).collect::<Vec<_>>(), vec![old], "the ancient one is gone");
+        assert_eq!(
+            kept.iter().map(|recorded| recorded.change.since).collect::<Vec<_>>(),
+            vec![old],
+            "the ancient one is gone"
+        );
         store.close();
     }
 
