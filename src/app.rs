@@ -2,6 +2,7 @@
 
 use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
+use crate::components::alert_list::AlertBadge;
 use crate::loaders::Visitor;
 use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBench};
 use leptos::either::EitherOf3;
@@ -57,29 +58,6 @@ fn AccessNote(visitor: Visitor) -> impl IntoView {
     }
 }
 
-/// How many alerts are firing on the dashboards open on the page; hidden when none. Its title
-/// lists them.
-#[component]
-fn FiringBadge() -> impl IntoView {
-    let connection = expect_context::<crate::client::state::ConnectionState>();
-    let firing = Memo::new(move |_| {
-        connection.dashboards.with(|open| {
-            open.iter()
-                .flat_map(|dashboard| dashboard.alerts.get())
-                .filter(|change| change.state == crate::protocol::AlertPhase::Firing)
-                .map(|change| format!("{}: {}", change.rule, change.message))
-                .collect::<Vec<_>>()
-        })
-    });
-    view! {
-        <Show when=move || !firing.with(Vec::is_empty)>
-            <span class="alert-badge" data-testid="alert-badge" title=move || firing.get().join("\n") role="status">
-                {move || format!("{} firing", firing.with(Vec::len))}
-            </span>
-        </Show>
-    }
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -104,7 +82,7 @@ pub fn App() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move { access.await.ok().map(|visitor| view! { <AccessNote visitor/> }) })}
                 </Suspense>
-                <FiringBadge/>
+                <AlertBadge/>
                 <button
                     type="button"
                     class="theme-toggle"

@@ -1,5 +1,6 @@
 //! One component per file.
 
+pub mod alert_list;
 pub mod alert_toasts;
 pub mod chart;
 pub mod connection_badge;

@@ -300,6 +300,59 @@ pub struct RecordedChange {
     pub change: crate::protocol::AlertChange,
 }
 
+/// An alert someone is on: the rule's state, severity and start when it was acked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub dashboard: String,
+    pub rule: String,
+    pub state: AlertPhase,
+    pub severity: Severity,
+    pub since: Millis,
+    pub by: String,
+    pub comment: String,
+    pub at: Millis,
+}
+
+impl Ack {
+    /// Whether it still holds for the alert as it now stands.
+    pub fn covers(&self, dashboard: &str, change: &crate::protocol::AlertChange) -> bool {
+        self.dashboard == dashboard
+            && self.rule == change.rule
+            && self.state == change.state
+            && self.severity == change.severity
+            && self.since == change.since
+    }
+}
+
+/// An active alert as `GET /api/v1/alerts` shows it: its last change, its ack, and the
+/// active silences that match it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActiveAlert {
+    #[serde(flatten)]
+    pub change: crate::protocol::AlertChange,
+    pub acked: Option<Ack>,
+    #[serde(rename = "silencedBy")]
+    pub silenced_by: Vec<i64>,
+}
+
+/// One delivery of an alert change to a receiver, as `GET /api/v1/alerts/deliveries` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub receiver: String,
+    pub dashboard: String,
+    pub rule: String,
+    pub state: String,
+    pub round: i64,
+    /// pending, delivered, failed, silenced or held.
+    pub status: String,
+    pub attempts: i64,
+    #[serde(rename = "nextAt")]
+    pub next_at: Millis,
+    #[serde(rename = "lastError")]
+    pub last_error: Option<String>,
+}
+
 /// A stretch of time a rule was firing, at one severity.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FiringSpan {

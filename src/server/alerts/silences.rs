@@ -4,6 +4,7 @@
 //! changes. Both are kept in the history store's SQLite when there is one (so they outlive a
 //! restart), in memory otherwise; this module owns both copies.
 
+pub use crate::model::alerts::Ack;
 use crate::protocol::{AlertChange, Millis};
 use regex::Regex;
 use rusqlite::{params, Connection};
@@ -131,30 +132,6 @@ impl NewSilence {
             return Err(format!("comment longer than {MAX_TEXT} bytes or createdBy longer than 128"));
         }
         Ok(())
-    }
-}
-
-/// An alert someone is on: the rule's state, severity and start when it was acked.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ack {
-    pub dashboard: String,
-    pub rule: String,
-    pub state: crate::protocol::AlertPhase,
-    pub severity: crate::model::alerts::Severity,
-    pub since: Millis,
-    pub by: String,
-    pub comment: String,
-    pub at: Millis,
-}
-
-impl Ack {
-    /// Whether it still holds for the alert as it now stands.
-    pub fn covers(&self, dashboard: &str, change: &AlertChange) -> bool {
-        self.dashboard == dashboard
-            && self.rule == change.rule
-            && self.state == change.state
-            && self.severity == change.severity
-            && self.since == change.since
     }
 }
 

@@ -7,8 +7,8 @@
 //! acks need write access to the dashboard.
 
 use super::ApiError;
-use crate::model::alerts::{RecordedChange, RuleSummary};
-use crate::protocol::{AlertChange, Millis};
+use crate::model::alerts::{ActiveAlert, RecordedChange, RuleSummary};
+use crate::protocol::Millis;
 use crate::server::{
     alerts::{
         delivery::DeliveryRecord,
@@ -23,20 +23,8 @@ use axum::{
     http::StatusCode,
     Extension, Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// An active alert with what people said about it.
-#[derive(Serialize)]
-pub struct ActiveAlert {
-    #[serde(flatten)]
-    change: AlertChange,
-    /// Who is on it, while the alert stays as it was acked.
-    acked: Option<Ack>,
-    /// The active silences that match it.
-    #[serde(rename = "silencedBy")]
-    silenced_by: Vec<i64>,
-}
 
 /// Every dashboard's rules that are not inactive, by dashboard.
 pub async fn active(

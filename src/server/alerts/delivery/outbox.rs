@@ -5,27 +5,11 @@
 //! sent) or `held` (over an email receiver's hourly limit, waiting for its digest).
 
 use super::{Outcome, Wanted};
+pub use crate::model::alerts::DeliveryRecord;
 use crate::protocol::{AlertChange, AlertPhase, Millis};
 use crate::server::alerts::{receivers::ReceiverConfig, rules::AlertRule, silences::Controls};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{path::Path, sync::Arc, sync::Mutex, time::Duration};
-
-/// One delivery's state, as the API shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct DeliveryRecord {
-    pub id: i64,
-    pub receiver: String,
-    pub dashboard: String,
-    pub rule: String,
-    pub state: String,
-    pub round: i64,
-    pub status: String,
-    pub attempts: i64,
-    #[serde(rename = "nextAt")]
-    pub next_at: Millis,
-    #[serde(rename = "lastError")]
-    pub last_error: Option<String>,
-}
 
 /// A delivery to attempt.
 #[derive(Clone, Debug)]
