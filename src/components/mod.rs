@@ -7,5 +7,6 @@ pub mod connection_badge;
 pub mod connection_banner;
 pub mod connection_panel;
 pub mod metric_card;
+pub mod rule_preview;
 pub mod store_banner;
 pub mod window_picker;

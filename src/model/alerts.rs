@@ -36,6 +36,21 @@ pub struct Level {
 }
 
 impl Level {
+    /// A level past `threshold`, cleared past `clear` (the threshold itself when none), if
+    /// `clear` is on the good side of it.
+    pub fn checked(direction: Direction, threshold: f64, clear: Option<f64>) -> Result<Level, String> {
+        let clear = clear.unwrap_or(threshold);
+        let wrong_side = match direction {
+            Direction::Above => clear > threshold,
+            Direction::Below => clear < threshold,
+        };
+        if !threshold.is_finite() || !clear.is_finite() || wrong_side {
+            let side = if direction == Direction::Above { "at or below" } else { "at or above" };
+            return Err(format!("clear ({clear}) must be a number {side} the threshold ({threshold})"));
+        }
+        Ok(Level { direction, threshold, clear })
+    }
+
     /// Whether `value` is past the threshold, given whether the level holds now: entering
     /// needs the threshold crossed, leaving needs `clear` crossed.
     fn holds(&self, value: f64, holding: bool) -> bool {
@@ -437,6 +452,41 @@ pub fn preview(rule: &Thresholds, points: &[(Millis, f64)], now: Millis) -> Prev
     }
     outcome.spans = firing_spans(&log, &[], "", now);
     outcome
+}
+
+/// The `[[alerts]]` entry for `rule` on `dashboard`'s `metric`, as the config file takes it
+/// (what the rule preview offers to copy).
+pub fn rule_toml(name: &str, dashboard: &str, metric: &str, rule: &Thresholds) -> String {
+    let level = |level: &Level| {
+        let side = if level.direction == Direction::Above { "above" } else { "below" };
+        if level.clear == level.threshold {
+            format!("{{ {side} = {} }}", level.threshold)
+        } else {
+            format!("{{ {side} = {}, clear = {} }}", level.threshold, level.clear)
+        }
+    };
+    let mut toml = format!("[[alerts]]\nname = \"{name}\"\ndashboard = \"{dashboard}\"\nmetric = \"{metric}\"\n");
+    if let Some(warn) = &rule.warn {
+        toml.push_str(&format!("warn = {}\n", level(warn)));
+    }
+    if let Some(crit) = &rule.crit {
+        toml.push_str(&format!("crit = {}\n", level(crit)));
+    }
+    if rule.for_ms > 0 {
+        toml.push_str(&format!("for = \"{}s\"\n", rule.for_ms / 1000));
+    }
+    toml
+}
+
+/// A rule name for `metric`: lower case letters, digits and `_`, then `_alert`.
+pub fn rule_name_for(metric: &str) -> String {
+    let mut name: String = metric
+        .chars()
+        .flat_map(|c| if c.is_ascii_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] })
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '_' })
+        .collect();
+    name = name.trim_matches('_').to_owned();
+    format!("{name}_alert")
 }
 
 #[cfg(test)]

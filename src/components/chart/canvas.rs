@@ -74,6 +74,8 @@ pub struct CanvasChart {
     pub stats: RwSignal<DrawStats>,
     /// The points drawn last and their span, for the pointer readout.
     pub shown: StoredValue<Shown>,
+    /// A rule being previewed (`RulePreview`): drawn instead of the configured ones.
+    pub preview: RwSignal<Option<ChartAlerts>>,
 }
 
 /// Redraws the chart (at the next animation frame, with every other chart: `client::redraw`)
@@ -83,7 +85,7 @@ pub fn draw_on_change(chart: CanvasChart) {
     let state = expect_context::<DashboardState>();
     let edge = expect_context::<LiveEdge>();
     let theme = expect_context::<ThemeState>();
-    let CanvasChart { canvas, metric, format, unit, kind, history, stats, shown } = chart;
+    let CanvasChart { canvas, metric, format, unit, kind, history, stats, shown, preview } = chart;
     let axis_unit = axis_unit(format, &unit).map(str::to_owned);
     // The draw runs at the next animation frame, reading the state of that moment; the chart
     // may have been removed by then. Atomic only because `on_cleanup` wants `Send + Sync`.
@@ -101,7 +103,7 @@ pub fn draw_on_change(chart: CanvasChart) {
         let to = edge.0.get_untracked();
         let from = to - window.millis();
         let palette = Palette::of(theme.0.get_untracked());
-        let alerts = alerts_on(state, &metric, to);
+        let alerts = preview.get_untracked().unwrap_or_else(|| alerts_on(state, &metric, to));
         let spec =
             ChartSpec { from, to, format, axis_unit: axis_unit.as_deref(), kind, palette, scale: 1.0, alerts: &alerts };
         let (points, source) = state.series.with_untracked(|series| {
@@ -141,6 +143,7 @@ pub fn draw_on_change(chart: CanvasChart) {
         state.series.track();
         history.track();
         state.alert_log.track();
+        preview.track();
         state.alerts.track();
         resized.track();
         request_draw(key, draw.clone());

@@ -21,6 +21,7 @@ pub use draw::{draw_chart, ChartAlerts, ChartSpec};
 pub use palette::Palette;
 
 use crate::client::{history::use_metric_history, state::DashboardState};
+use crate::components::rule_preview::RulePreview;
 use crate::model::series::Point;
 use crate::protocol::{MetricDefinition, Millis};
 use leptos::prelude::*;
@@ -61,6 +62,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });
     let shown = StoredValue::new(Shown::default());
     let readout = RwSignal::new(None::<Readout>);
+    // A rule being previewed, drawn instead of the configured ones while it is.
+    let preview = RwSignal::new(None::<ChartAlerts>);
     #[cfg(feature = "hydrate")]
     canvas::draw_on_change(canvas::CanvasChart {
         canvas,
@@ -71,6 +74,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
         history,
         stats,
         shown,
+        preview,
     });
     #[cfg(not(feature = "hydrate"))]
     let _ = (kind, history);
@@ -108,6 +112,7 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                     {move || readout.with(|r| r.as_ref().map(|r| r.text.clone()).unwrap_or_default())}
                 </output>
             </Show>
+            <RulePreview metric=name.clone() overlay=preview/>
         </figure>
     }
 }

@@ -181,16 +181,10 @@ pub(crate) fn check(
                 (None, Some(below)) => (Direction::Below, below),
                 _ => return fail("give exactly one of above, below".into()),
             };
-            let clear = level.clear.unwrap_or(threshold);
-            let wrong_side = match direction {
-                Direction::Above => clear > threshold,
-                Direction::Below => clear < threshold,
-            };
-            if !threshold.is_finite() || !clear.is_finite() || wrong_side {
-                let side = if direction == Direction::Above { "at or below" } else { "at or above" };
-                return fail(format!("clear ({clear}) must be a number {side} the threshold ({threshold})"));
+            match Level::checked(direction, threshold, level.clear) {
+                Ok(level) => Ok(Some(level)),
+                Err(message) => fail(message),
             }
-            Ok(Some(Level { direction, threshold, clear }))
         };
         let warn = level("warn", shape.warn)?;
         let crit = level("crit", shape.crit)?;
@@ -265,6 +259,23 @@ summary = "Error rate {{value}} above {{threshold}}"
         );
         assert_eq!(rule.repeat, Some(std::time::Duration::from_secs(3600)));
         assert_eq!(rule.labels["team"], "shop");
+    }
+
+    #[test]
+    fn the_toml_the_rule_preview_offers_reads_back_as_the_same_rule() {
+        use crate::model::alerts::{rule_name_for, rule_toml, Thresholds};
+        let thresholds = Thresholds {
+            warn: Some(Level { direction: Direction::Below, threshold: 0.5, clear: 0.75 }),
+            crit: Some(Level { direction: Direction::Below, threshold: 0.25, clear: 0.25 }),
+            for_ms: 30_000,
+            keep_firing_for_ms: 0,
+            no_data_ms: None,
+        };
+        let name = rule_name_for("activeUsers.eu_west");
+        assert_eq!(name, "active_users_eu_west_alert");
+        let text = rule_toml(&name, "main", "activeUsers.eu_west", &thresholds);
+        let rules = parse(&text, "preview.toml").unwrap_or_else(|error| panic!("{text}: {}", error.0)).alerts;
+        assert_eq!((rules[0].name.as_str(), &rules[0].thresholds), (name.as_str(), &thresholds), "{text}");
     }
 
     #[test]
