@@ -44,6 +44,7 @@ fn hundred_rules(c: &mut Criterion) {
                 repeat: None,
                 labels: Default::default(),
                 summary: String::new(),
+                change: None,
             })
         })
         .collect();

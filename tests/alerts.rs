@@ -152,3 +152,88 @@ async fn a_restart_keeps_the_alert_state() {
     assert_eq!(rules[0]["crit"]["clear"], 75.0);
     running.shutdown().await;
 }
+
+/// Revenue at `ts` (ms since the epoch), as its producer timestamped it.
+async fn revenue_at(running: &livedash::server::Running, ts: i64, value: f64) {
+    let body = format!(r#"{{"dashboard":"shop","ts":{ts},"metrics":{{"revenue":{value}}}}}"#);
+    let (status, answer) = ingest(running, &body).await;
+    assert_eq!(status, 202, "{answer}");
+}
+
+#[tokio::test]
+async fn a_change_rule_fires_on_window_averages_gives_nodata_without_a_baseline_and_keeps_it_across_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let rule = r#"
+[[alerts]]
+name = "revenue_drop"
+dashboard = "shop"
+metric = "revenue"
+crit = { change_below = 0.5, clear = 0.6, window = "1m", versus = "10m" }
+"#;
+    let mut settings = persisted_settings(folder.path());
+    settings.alerts = file::parse(rule, "rules.toml").unwrap().alerts;
+    // A log shorter than the baseline: after the restart it must come from the history tiers.
+    settings.replay_capacity = 8;
+    let running = start(settings.clone()).await;
+    let t0 = livedash::server::now_millis() - 20 * 60_000;
+    revenue_at(&running, t0, 100.0).await;
+    let mut socket = connect(&running).await;
+    send(&mut socket, &subscribe("shop", None)).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    assert_eq!(snapshot.alerts.len(), 1, "no baseline yet: nodata");
+    assert_eq!(snapshot.alerts[0].state, AlertPhase::NoData);
+    assert_eq!(snapshot.alerts[0].message, "revenue: no baseline to compare with");
+
+    // Ten minutes of 100 every 10 s: no baseline ten minutes back yet, so nothing new.
+    for step in 1..60 {
+        revenue_at(&running, t0 + step * 10_000, 100.0).await;
+        assert!(expect_update(&mut socket).await.alerts.is_empty(), "step {step}");
+    }
+    // Ten minutes after the first value there is a baseline: the ratio is 1, the nodata ends.
+    revenue_at(&running, t0 + 600_000, 100.0).await;
+    let back = expect_update(&mut socket).await;
+    assert_eq!(changes(&back), vec![(AlertPhase::Resolved, Severity::Critical)]);
+    revenue_at(&running, t0 + 610_000, 100.0).await;
+    assert!(expect_update(&mut socket).await.alerts.is_empty());
+    // One zero among a minute of 100s: an average, not a point, so nothing.
+    revenue_at(&running, t0 + 615_000, 0.0).await;
+    assert!(expect_update(&mut socket).await.alerts.is_empty());
+    // Then revenue drops to 30: the one-minute average falls below half of ten minutes ago.
+    let mut fired = None;
+    for step in 0..8 {
+        revenue_at(&running, t0 + 620_000 + step * 10_000, 30.0).await;
+        let update = expect_update(&mut socket).await;
+        if let Some(change) = update.alerts.first() {
+            fired = Some(change.clone());
+            break;
+        }
+    }
+    let fired = fired.expect("the drop fires");
+    assert_eq!((fired.state, fired.severity, fired.threshold), (AlertPhase::Firing, Severity::Critical, Some(0.5)));
+    assert!(fired.value.unwrap() < 0.5, "{fired:?}");
+    assert!(fired.message.starts_with("revenue: 1m average at "), "{}", fired.message);
+    let last = t0 + 700_000;
+    revenue_at(&running, last, 30.0).await;
+    running.shutdown().await;
+
+    // After a restart the baseline comes from the history store: still firing, no nodata.
+    let running = start(settings).await;
+    let mut socket = connect(&running).await;
+    send(&mut socket, &subscribe("shop", None)).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    assert_eq!(snapshot.alerts.iter().map(|a| a.state).collect::<Vec<_>>(), vec![AlertPhase::Firing]);
+    revenue_at(&running, last + 10_000, 30.0).await;
+    let update = expect_update(&mut socket).await;
+    assert!(update.alerts.is_empty(), "still firing, with a baseline: {:?}", update.alerts);
+    // Back to 100: the average climbs past the clear ratio and it resolves.
+    let mut resolved = false;
+    for step in 2..12 {
+        revenue_at(&running, last + step * 10_000, 100.0).await;
+        if changes(&expect_update(&mut socket).await) == vec![(AlertPhase::Resolved, Severity::Critical)] {
+            resolved = true;
+            break;
+        }
+    }
+    assert!(resolved, "the recovery resolves it");
+    running.shutdown().await;
+}

@@ -56,6 +56,10 @@ test('a value crossing a threshold: a toast, a tinted card, a badge; a reload do
   await expect(card).toHaveAttribute('data-alert-state', 'firing');
   await expect(card).toHaveAttribute('data-alert-severity', 'critical');
   await expect(page.getByTestId('alert-badge')).toHaveText('1 firing');
+  // The chart draws the threshold (and its clear band) and shades where the rule fires.
+  const chart = page.getByTestId('chart-cpu');
+  await expect(chart).toHaveAttribute('data-thresholds', '1');
+  await expect(chart).toHaveAttribute('data-firing-spans', '1');
   // Inside the band: nothing new.
   await cpu(page, 80);
   await expect(dashboard.value('cpu')).toHaveText('80.00');
@@ -67,6 +71,8 @@ test('a value crossing a threshold: a toast, a tinted card, a badge; a reload do
   await expect(card).toHaveAttribute('data-alert-state', 'firing');
   await expect(page.getByTestId('alert-badge')).toHaveText('1 firing');
   await expect(page.getByTestId('alert-toast')).toHaveCount(0);
+  // The span is still drawn after the reload: from the alert history.
+  await expect(chart).toHaveAttribute('data-firing-spans', '1');
 
   await cpu(page, 10);
   await expect(page.getByTestId('alert-toast')).toHaveCount(1);
@@ -76,4 +82,67 @@ test('a value crossing a threshold: a toast, a tinted card, a badge; a reload do
   await expect(page.getByTestId('alert-badge')).toHaveCount(0);
   await page.getByRole('button', { name: 'Dismiss' }).click();
   await expect(page.getByTestId('alert-toast')).toHaveCount(0);
+});
+
+test('the badge opens the list of active alerts: ack and silence from it', async ({ page }) => {
+  await cpu(page, 50);
+  const dashboard = new DashboardPage(page, 'alerting');
+  await dashboard.goto({ base: base() });
+  await expect(dashboard.badge).toHaveText('live');
+  await cpu(page, 96);
+  const badge = page.getByTestId('alert-badge');
+  await expect(badge).toHaveText('1 firing');
+  await badge.click();
+  const row = page.getByTestId('alert-list').getByTestId('alert-row');
+  await expect(row).toHaveCount(1);
+  await expect(row).toHaveAttribute('data-rule', 'hot_cpu');
+  await expect(row).toHaveAttribute('data-severity', 'critical');
+  await expect(row).toContainText('CPU 96% above 85%');
+
+  await row.getByTestId('ack').click();
+  await expect(row).toHaveAttribute('data-acked', 'true');
+  await expect(row.getByTestId('alert-note')).toHaveText('acked by anonymous');
+  await expect(row.getByTestId('ack')).toBeDisabled();
+
+  await row.getByTestId('silence').click();
+  await expect(row).toHaveAttribute('data-silenced', 'true');
+  const silences = await (await page.request.get(`${base()}/api/v1/alerts/silences`)).json();
+  expect(silences).toHaveLength(1);
+  expect(silences[0].matchers).toEqual([
+    { name: 'alertname', value: 'hot_cpu', isRegex: false, isEqual: true },
+    { name: 'dashboard', value: 'alerting', isRegex: false, isEqual: true },
+  ]);
+  expect(silences[0].endsAt - silences[0].startsAt).toBe(3_600_000);
+
+  // Leave things as they were: resolved, the silence ended.
+  await cpu(page, 10);
+  await expect(badge).toHaveText('0 active');
+  const expired = await page.request.delete(`${base()}/api/v1/alerts/silences/${silences[0].id}`);
+  expect(expired.status()).toBe(200);
+});
+
+test('a rule preview: typed thresholds show where it would have fired, drawn on the chart, with its TOML', async ({ page }) => {
+  for (const value of [40, 97, 30]) await cpu(page, value);
+  const dashboard = new DashboardPage(page, 'alerting');
+  await dashboard.goto({ base: base() });
+  await expect(dashboard.badge).toHaveText('live');
+  const chart = page.getByTestId('chart-cpu');
+  await expect(chart).toHaveAttribute('data-thresholds', '1');
+  const preview = chart.getByTestId('rule-preview');
+  await preview.locator('summary').click();
+  await preview.getByTestId('preview-warn').fill('60');
+  await preview.getByTestId('preview-crit').fill('90');
+  await preview.getByTestId('preview-crit-clear').fill('80');
+  await expect(preview.getByTestId('preview-summary')).toContainText(/would have fired [1-9]\d* times and sent [1-9]\d* notifications/);
+  await expect(chart).toHaveAttribute('data-thresholds', '2');
+  const toml = preview.getByTestId('preview-toml');
+  await expect(toml).toContainText('metric = "cpu"');
+  await expect(toml).toContainText('dashboard = "alerting"');
+  await expect(toml).toContainText('warn = { above = 60 }');
+  await expect(toml).toContainText('crit = { above = 90, clear = 80 }');
+  // A clear on the wrong side is refused in words, and nothing is drawn for it.
+  await preview.getByTestId('preview-crit-clear').fill('95');
+  await expect(preview.getByTestId('preview-summary')).toContainText('must be a number at or below the threshold');
+  await expect(toml).toHaveCount(0);
+  await expect(chart).toHaveAttribute('data-thresholds', '1');
 });

@@ -110,7 +110,7 @@ fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
                 <p class="alert-list-empty">"No active alerts."</p>
             </Show>
             <ul>
-                <For each=rows key=|(dashboard, alert)| format!("{dashboard}:{}:{}:{}", alert.change.rule, alert.change.since, alert.acked.is_some()) let:row>
+                <For each=rows key=|(dashboard, alert)| format!("{dashboard}:{alert:?}") let:row>
                     <AlertRow dashboard=row.0 alert=row.1 act/>
                 </For>
             </ul>

@@ -182,6 +182,9 @@ pub struct Transition {
 pub enum Input {
     Value(f64),
     Tick,
+    /// A change rule's value arrived but there is nothing to compare it with (no baseline):
+    /// `nodata` at once, never a firing.
+    NoBaseline,
 }
 
 /// The next state of a rule after `input` at `ts`, and the transitions to announce.
@@ -203,6 +206,22 @@ pub fn step(rule: &Thresholds, state: AlertState, input: Input, ts: Millis) -> (
                     severity: None,
                     value: None,
                     since,
+                    was_firing,
+                });
+            }
+            return (next, transitions);
+        }
+        Input::NoBaseline => {
+            // Values do arrive: the no-data timer has nothing to add.
+            next.last_value_at = Some(ts);
+            if !matches!(state.phase, Phase::NoData { .. }) {
+                next.phase = Phase::NoData { since: ts };
+                let was_firing = matches!(state.phase, Phase::Firing { .. });
+                transitions.push(Transition {
+                    state: AlertPhase::NoData,
+                    severity: None,
+                    value: None,
+                    since: ts,
                     was_firing,
                 });
             }
@@ -296,15 +315,30 @@ pub struct RuleSummary {
     pub no_data_ms: Option<Millis>,
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// A change rule's spans: its levels are then ratios, not values of the metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeWindow>,
 }
 
 impl RuleSummary {
-    /// Its levels, warning first.
+    /// Its levels in the metric's units, warning first (none for a change rule, whose levels
+    /// are ratios).
     pub fn levels(&self) -> impl Iterator<Item = (Severity, Level)> + '_ {
         [(Severity::Warning, self.warn), (Severity::Critical, self.crit)]
             .into_iter()
+            .filter(|_| self.change.is_none())
             .filter_map(|(severity, level)| Some((severity, level?)))
     }
+}
+
+/// The two spans a change rule compares: the average over the last `window` against the
+/// average over the same span `versus` earlier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeWindow {
+    #[serde(rename = "windowMs")]
+    pub window_ms: Millis,
+    #[serde(rename = "versusMs")]
+    pub versus_ms: Millis,
 }
 
 /// An alert change with the time of the update that carried it (the alert history).
@@ -640,6 +674,18 @@ mod tests {
                 message: String::new(),
             },
         }
+    }
+
+    #[test]
+    fn no_baseline_is_nodata_at_once_and_values_end_it() {
+        let rule =
+            Thresholds { warn: None, crit: above(85.0, 75.0), for_ms: 0, keep_firing_for_ms: 0, no_data_ms: None };
+        let seen = run(&rule, &[V(90.0), Input::NoBaseline, Input::NoBaseline, V(10.0)]);
+        assert_eq!(
+            seen,
+            vec![vec![(Firing, Some(Critical))], vec![(NoData, None)], vec![], vec![(Resolved, None)]],
+            "nodata once; a value inside the limits ends it"
+        );
     }
 
     #[test]

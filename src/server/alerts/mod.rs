@@ -7,13 +7,14 @@
 //! records every change with its update; `delivery` takes them from there to the receivers
 //! (`receivers`).
 
+pub mod change;
 pub mod delivery;
 pub mod receivers;
 pub mod rules;
 pub mod silences;
 
 use crate::model::alerts::{AlertPhase, AlertState, Input, Phase};
-use crate::protocol::{AlertChange, Metrics, Millis};
+use crate::protocol::{AlertChange, Bucket, Metrics, Millis};
 use rules::{AlertRule, RuleState};
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -58,7 +59,12 @@ impl DashboardAlerts {
         let rules = all
             .iter()
             .filter(|rule| rule.dashboard == dashboard)
-            .map(|rule| RuleState { rule: rule.clone(), state: AlertState::default(), shown: None })
+            .map(|rule| RuleState {
+                rule: rule.clone(),
+                state: AlertState::default(),
+                shown: None,
+                change: rule.change.map(change::ChangeSeries::new),
+            })
             .collect();
         DashboardAlerts { rules }
     }
@@ -67,15 +73,34 @@ impl DashboardAlerts {
         self.rules.is_empty()
     }
 
+    /// Fills the change rules' memory from the history store (`history(metric, from, to,
+    /// step)`: its buckets), up to the bucket holding `before` (where the retained log, which
+    /// is replayed after, begins): a restart does not leave them without a baseline.
+    pub fn seed(&mut self, before: Millis, history: impl Fn(&str, Millis, Millis, Millis) -> Vec<Bucket>) {
+        for rule in &mut self.rules {
+            let (Some(series), Some(window)) = (&mut rule.change, rule.rule.change) else { continue };
+            let step = change::bucket_ms(&window);
+            let to = before - before.rem_euclid(step) - 1;
+            let from = to - window.versus_ms - window.window_ms - step;
+            for bucket in history(&rule.rule.metric, from, to, step) {
+                series.add(bucket.ts, bucket.sum, bucket.count.max(0) as u64);
+            }
+        }
+    }
+
     /// What an update with `metrics` at `ts` changes; an update without values is the no-data
     /// timer's.
     pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
         let mut changes = Vec::new();
         for rule in &mut self.rules {
-            let input = match metrics.get(&rule.rule.metric) {
-                Some(&value) => Input::Value(value),
-                None if metrics.is_empty() => Input::Tick,
-                None => continue,
+            let input = match (metrics.get(&rule.rule.metric), &mut rule.change) {
+                (Some(&value), None) => Input::Value(value),
+                (Some(&value), Some(series)) => {
+                    series.add(ts, value, 1);
+                    series.ratio(ts).map_or(Input::NoBaseline, Input::Value)
+                }
+                (None, _) if metrics.is_empty() => Input::Tick,
+                (None, _) => continue,
             };
             let (next, transitions) = crate::model::alerts::step(&rule.rule.thresholds, rule.state, input, ts);
             rule.state = next;
@@ -124,6 +149,7 @@ mod tests {
             repeat: None,
             labels: Default::default(),
             summary: "CPU {{value}}% above {{threshold}}%".into(),
+            change: None,
         })
     }
 

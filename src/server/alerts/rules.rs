@@ -14,9 +14,18 @@
 //! repeat = "1h"                     # re-notify while firing (default off)
 //! labels = { team = "shop" }
 //! summary = "Error rate {{value}} above {{threshold}}"
+//!
+//! [[alerts]]
+//! name = "revenue_drop"
+//! dashboard = "main"
+//! metric = "revenue"
+//! crit = { change_below = 0.5, window = "5m", versus = "1h" }   # 5 min average < 50% of the same 5 min an hour ago
 //! ```
+//!
+//! A change rule's value is that ratio (`change`); its levels, `{{value}}` and `{{threshold}}`
+//! are ratios.
 
-use crate::model::alerts::{AlertState, Direction, Level, Severity, Thresholds, Transition};
+use crate::model::alerts::{AlertState, ChangeWindow, Direction, Level, Severity, Thresholds, Transition};
 use crate::protocol::{check_dashboard_id, check_metric_name, AlertChange, Millis};
 use serde::Deserialize;
 use std::{collections::BTreeMap, time::Duration};
@@ -34,6 +43,8 @@ pub struct AlertRule {
     pub labels: BTreeMap<String, String>,
     /// With `{{value}}`, `{{threshold}}`, `{{metric}}`, `{{severity}}` filled in.
     pub summary: String,
+    /// For a change rule, the spans it compares.
+    pub change: Option<ChangeWindow>,
 }
 
 impl AlertRule {
@@ -48,6 +59,7 @@ impl AlertRule {
             for_ms: self.thresholds.for_ms,
             no_data_ms: self.thresholds.no_data_ms,
             labels: self.labels.clone(),
+            change: self.change,
         }
     }
 
@@ -77,11 +89,30 @@ impl AlertRule {
     }
 
     fn message(&self, severity: Severity, value: Option<f64>, threshold: Option<f64>) -> String {
-        let Some(value) = value else { return format!("{}: no data", self.metric) };
+        let Some(value) = value else {
+            return match self.change {
+                Some(_) => format!("{}: no baseline to compare with", self.metric),
+                None => format!("{}: no data", self.metric),
+            };
+        };
         let shown = |number: Option<f64>| number.map_or_else(String::new, |n| format!("{n}"));
         let value = Some(value);
-        if self.summary.is_empty() {
-            return format!("{} {} (threshold {})", self.metric, shown(value), shown(threshold));
+        match (self.summary.is_empty(), self.change) {
+            (true, Some(change)) => {
+                let span = |ms: Millis| humantime::format_duration(Duration::from_millis(ms as u64)).to_string();
+                let percent =
+                    |ratio: Option<f64>| ratio.map_or_else(String::new, |ratio| format!("{:.0}%", ratio * 100.0));
+                return format!(
+                    "{}: {} average at {} of the same span {} earlier (threshold {})",
+                    self.metric,
+                    span(change.window_ms),
+                    percent(value),
+                    span(change.versus_ms),
+                    percent(threshold)
+                );
+            }
+            (true, None) => return format!("{} {} (threshold {})", self.metric, shown(value), shown(threshold)),
+            (false, _) => {}
         }
         self.summary
             .replace("{{value}}", &shown(value))
@@ -98,6 +129,8 @@ pub struct RuleState {
     pub state: AlertState,
     /// The last change announced, while the rule is not inactive (what snapshots list).
     pub shown: Option<AlertChange>,
+    /// A change rule's memory of its metric.
+    pub change: Option<super::change::ChangeSeries>,
 }
 
 #[derive(Deserialize)]
@@ -165,29 +198,67 @@ pub(crate) fn check(
             .map_err(|error| at(shape.dashboard.span().start, format!("key 'dashboard': {error}")))?;
         check_metric_name(shape.metric.get_ref())
             .map_err(|error| at(shape.metric.span().start, format!("key 'metric': {error}")))?;
-        let level = |key: &str, shape: Option<Spanned<LevelShape>>| -> Result<Option<Level>, _> {
+        let duration = |key: &str, text: Option<Spanned<String>>| -> Result<Option<Duration>, _> {
+            text.map(|text| {
+                humantime::parse_duration(text.get_ref())
+                    .map_err(|error| at(text.span().start, format!("key '{key}': {:?}: {error}", text.get_ref())))
+            })
+            .transpose()
+        };
+        // A level: `above`/`below` a value, or `change_below`/`change_above` a ratio of window
+        // averages (with its `window` and `versus`).
+        let level = |key: &str,
+                     shape: Option<Spanned<LevelShape>>|
+         -> Result<Option<(Level, Option<ChangeWindow>)>, _> {
             let Some(shape) = shape else { return Ok(None) };
             let (start, level) = (shape.span().start, shape.into_inner());
             let fail = |message: String| Err(at(start, format!("key '{key}': {message}")));
-            if level.change_below.is_some()
-                || level.change_above.is_some()
-                || level.window.is_some()
-                || level.versus.is_some()
-            {
-                return fail("change rules (change_below, change_above, window, versus) are not evaluated by this version; use above or below".into());
-            }
-            let (direction, threshold) = match (level.above, level.below) {
-                (Some(above), None) => (Direction::Above, above),
-                (None, Some(below)) => (Direction::Below, below),
-                _ => return fail("give exactly one of above, below".into()),
+            let (direction, threshold, change) =
+                match (level.above, level.below, level.change_below, level.change_above) {
+                    (Some(above), None, None, None) => (Direction::Above, above, false),
+                    (None, Some(below), None, None) => (Direction::Below, below, false),
+                    (None, None, Some(ratio), None) => (Direction::Below, ratio, true),
+                    (None, None, None, Some(ratio)) => (Direction::Above, ratio, true),
+                    _ => return fail("give exactly one of above, below, change_below, change_above".into()),
+                };
+            let window = match (change, level.window, level.versus) {
+                (false, None, None) => None,
+                (false, ..) => return fail("window and versus belong to change_below or change_above".into()),
+                (true, Some(window), Some(versus)) => {
+                    let span = |text: &str| humantime::parse_duration(text).ok().map(|d| d.as_millis() as Millis);
+                    match (span(&window), span(&versus)) {
+                        (Some(window_ms), Some(versus_ms)) if window_ms >= 1000 && versus_ms >= window_ms => {
+                            Some(ChangeWindow { window_ms, versus_ms })
+                        }
+                        _ => {
+                            return fail(format!(
+                                "window ({window:?}) and versus ({versus:?}) must be durations, window at least 1s and versus at least window"
+                            ))
+                        }
+                    }
+                }
+                (true, ..) => {
+                    return fail("a change level needs window and versus (window = \"5m\", versus = \"1h\")".into())
+                }
             };
+            if change && threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return fail(format!("the ratio ({threshold}) must be above 0"));
+            }
             match Level::checked(direction, threshold, level.clear) {
-                Ok(level) => Ok(Some(level)),
+                Ok(level) => Ok(Some((level, window))),
                 Err(message) => fail(message),
             }
         };
         let warn = level("warn", shape.warn)?;
         let crit = level("crit", shape.crit)?;
+        let change = match (warn.map(|(_, change)| change), crit.map(|(_, change)| change)) {
+            (Some(warn), Some(crit)) if warn != crit => {
+                let why = "warn and crit must both be change levels with the same window and versus, or neither";
+                return Err(at(span.start, format!("alert '{name}': {why}")));
+            }
+            (warn, crit) => warn.or(crit).flatten(),
+        };
+        let (warn, crit) = (warn.map(|(level, _)| level), crit.map(|(level, _)| level));
         if warn.is_none() && crit.is_none() {
             return Err(at(span.start, format!("alert '{name}': give warn, crit or both")));
         }
@@ -196,13 +267,6 @@ pub(crate) fn check(
                 return Err(at(span.start, format!("alert '{name}': warn and crit must both be above or both below")));
             }
         }
-        let duration = |key: &str, text: Option<Spanned<String>>| -> Result<Option<Duration>, _> {
-            text.map(|text| {
-                humantime::parse_duration(text.get_ref())
-                    .map_err(|error| at(text.span().start, format!("key '{key}': {:?}: {error}", text.get_ref())))
-            })
-            .transpose()
-        };
         let millis = |duration: Option<Duration>| duration.map_or(0, |d| d.as_millis() as Millis);
         let thresholds = Thresholds {
             warn,
@@ -219,6 +283,7 @@ pub(crate) fn check(
             repeat: duration("repeat", shape.repeat)?,
             labels: shape.labels,
             summary: shape.summary,
+            change,
         });
     }
     Ok(rules)
@@ -289,7 +354,15 @@ summary = "Error rate {{value}} above {{threshold}}"
             ),
             (rule("crit = { below = 5, clear = 1 }"), ":5:", "at or above"),
             (rule("crit = { above = 1, below = 2 }"), ":5:", "exactly one of above, below"),
-            (rule("crit = { change_below = 0.5, window = \"5m\", versus = \"1h\" }"), ":5:", "change rules"),
+            (rule("crit = { change_below = 0.5 }"), ":5:", "needs window and versus"),
+            (rule("crit = { above = 5, window = \"5m\" }"), ":5:", "belong to change_below"),
+            (rule("crit = { change_below = 0.5, window = \"1h\", versus = \"5m\" }"), ":5:", "versus at least window"),
+            (rule("crit = { change_below = 0, window = \"5m\", versus = \"1h\" }"), ":5:", "must be above 0"),
+            (
+                rule("warn = { change_below = 0.8, window = \"5m\", versus = \"1h\" }\ncrit = { below = 1 }"),
+                ":1:",
+                "same window and versus",
+            ),
             (rule(""), ":1:", "give warn, crit or both"),
             (rule("crit = { above = 1 }\nfor = \"soon\""), ":6:", "key 'for'"),
             (rule("warn = { above = 1 }\ncrit = { below = 0 }"), ":1:", "must both be above or both below"),

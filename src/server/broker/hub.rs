@@ -103,10 +103,17 @@ impl Hub {
 
     /// Gives the hub its alert rules. After a restart their states are rebuilt by replaying
     /// the retained log through them (the changes found again are already in that log).
-    pub(super) fn with_alerts(self, mut alerts: DashboardAlerts) -> Self {
+    pub(super) fn with_alerts(
+        self,
+        mut alerts: DashboardAlerts,
+        seed: impl FnOnce(&mut DashboardAlerts, Millis),
+    ) -> Self {
         {
             let mut state = self.lock();
             if !alerts.is_empty() {
+                let first =
+                    state.log.iter_from(0).next().map_or_else(crate::server::now_millis, |frame| frame.logged().ts);
+                seed(&mut alerts, first);
                 for frame in state.log.iter_from(0) {
                     let update = frame.logged();
                     alerts.evaluate(&update.metrics, update.ts);

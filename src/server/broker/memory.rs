@@ -88,12 +88,21 @@ impl MemoryBroker {
     /// already retained, to rebuild their states after a restart).
     pub fn with_alert_rules(mut self, rules: Vec<Arc<AlertRule>>) -> Self {
         let hubs = std::mem::take(self.hubs.get_mut().expect("hub map lock poisoned"));
+        let store = self.store.clone();
         let hubs = hubs
             .into_iter()
             .map(|(id, hub)| {
                 let hub = Arc::into_inner(hub).expect("hubs are not shared before the broker is");
                 let alerts = DashboardAlerts::for_dashboard(&id, &rules);
-                (id, Arc::new(hub.with_alerts(alerts)))
+                let seed = |alerts: &mut DashboardAlerts, before| {
+                    if let Some(store) = &store {
+                        alerts.seed(before, |metric, from, to, step_ms| {
+                            stored_buckets(store, &id, metric, from, to, step_ms)
+                        });
+                    }
+                };
+                let hub = hub.with_alerts(alerts, seed);
+                (id, Arc::new(hub))
             })
             .collect();
         *self.hubs.get_mut().expect("hub map lock poisoned") = hubs;
@@ -135,7 +144,8 @@ impl MemoryBroker {
         hubs.entry(dashboard.to_owned())
             .or_insert_with(|| {
                 let hub = Hub::new(dashboard, new_epoch().into(), rank, &self.limits);
-                Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules)))
+                // New: no history to seed change rules from.
+                Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}))
             })
             .clone()
     }
@@ -266,6 +276,34 @@ impl Broker for MemoryBroker {
         // Each key read once: a key function locks the hub.
         hubs.sort_by_cached_key(|hub| (!hub.lock().declared, hub.rank));
         hubs.iter().map(|hub| hub.summary()).collect()
+    }
+}
+
+/// `metric`'s buckets on `dashboard` from the history store (none when it cannot answer: the
+/// change rules then start without a baseline). Blocking: called once per rule at startup.
+fn stored_buckets(
+    store: &Store,
+    dashboard: &str,
+    metric: &str,
+    from: Millis,
+    to: Millis,
+    step_ms: Millis,
+) -> Vec<crate::protocol::Bucket> {
+    let Some(tier) = crate::server::store::tier::Tier::for_step(step_ms) else { return Vec::new() };
+    let query = crate::server::store::history::HistoryQuery {
+        dashboard: dashboard.to_owned(),
+        metric: metric.to_owned(),
+        from,
+        to,
+        step_ms,
+        tier,
+    };
+    match store.readers().history(&query) {
+        Ok(buckets) => buckets.unwrap_or_default(),
+        Err(error) => {
+            tracing::warn!(%error, dashboard, metric, "change rule: history unreadable, starting without a baseline");
+            Vec::new()
+        }
     }
 }
 
