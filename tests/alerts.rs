@@ -153,6 +153,37 @@ async fn a_restart_keeps_the_alert_state() {
     running.shutdown().await;
 }
 
+#[tokio::test]
+async fn an_alert_that_fired_before_the_retained_log_is_still_firing_since_then_after_a_restart() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut settings = with_rules(persisted_settings(folder.path()));
+    settings.replay_capacity = 4;
+    let running = start(settings.clone()).await;
+    put(&running, "cpu", 95.0).await;
+    let fired = snapshot(&running, "servers").await["alerts"][0].clone();
+    // Ten more updates, still firing: the firing change leaves the retained log.
+    for _ in 0..10 {
+        put(&running, "cpu", 96.0).await;
+    }
+    running.shutdown().await;
+
+    let running = start(settings).await;
+    let after = snapshot(&running, "servers").await["alerts"][0].clone();
+    assert_eq!(
+        (after["state"].as_str(), after["since"].as_i64()),
+        (Some("firing"), fired["since"].as_i64()),
+        "{after}"
+    );
+    let mut socket = connect(&running).await;
+    send(&mut socket, &subscribe("servers", None)).await;
+    expect_snapshot(&mut socket).await;
+    put(&running, "cpu", 97.0).await;
+    assert!(expect_update(&mut socket).await.alerts.is_empty(), "no second firing");
+    put(&running, "cpu", 10.0).await;
+    assert_eq!(changes(&expect_update(&mut socket).await), vec![(AlertPhase::Resolved, Severity::Critical)]);
+    running.shutdown().await;
+}
+
 /// Revenue at `ts` (ms since the epoch), as its producer timestamped it.
 async fn revenue_at(running: &livedash::server::Running, ts: i64, value: f64) {
     let body = format!(r#"{{"dashboard":"shop","ts":{ts},"metrics":{{"revenue":{value}}}}}"#);

@@ -47,6 +47,15 @@ pub async fn tick_every_second(
     }
 }
 
+/// Where a dashboard's retained log begins: what a restart knows only from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogStart {
+    pub epoch: String,
+    /// The first retained update's seq (the next seq when nothing is retained).
+    pub seq: u64,
+    pub ts: Millis,
+}
+
 /// One dashboard's rules and where each stands.
 #[derive(Clone, Debug, Default)]
 pub struct DashboardAlerts {
@@ -71,6 +80,22 @@ impl DashboardAlerts {
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Sets each rule where its last recorded change (before the retained log) left it, so an
+    /// alert that fired long ago is still firing, since the same time, after a restart.
+    pub fn restore(&mut self, last_changes: Vec<AlertChange>) {
+        for change in last_changes {
+            let Some(rule) = self.rules.iter_mut().find(|rule| rule.rule.name == change.rule) else { continue };
+            let (severity, since) = (change.severity, change.since);
+            rule.state.phase = match change.state {
+                AlertPhase::Firing => Phase::Firing { severity, since, breach_ended: None },
+                AlertPhase::Pending => Phase::Pending { severity, since },
+                AlertPhase::NoData => Phase::NoData { since },
+                AlertPhase::Resolved => Phase::Inactive,
+            };
+            rule.shown = (change.state != AlertPhase::Resolved).then_some(change);
+        }
     }
 
     /// Fills the change rules' memory from the history store (`history(metric, from, to,

@@ -9,7 +9,10 @@
 use super::{Frame, HubLimits, Subscription};
 use crate::model::{latest::Latest, ring::Ring};
 use crate::protocol::{DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update};
-use crate::server::{alerts::DashboardAlerts, store::RecoveredDashboard};
+use crate::server::{
+    alerts::{DashboardAlerts, LogStart},
+    store::RecoveredDashboard,
+};
 use std::{
     collections::{HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
@@ -101,19 +104,27 @@ impl Hub {
         hub
     }
 
-    /// Gives the hub its alert rules. After a restart their states are rebuilt by replaying
-    /// the retained log through them (the changes found again are already in that log).
+    /// Gives the hub its alert rules. After a restart `restore` sets them where the store
+    /// says they stood before the retained log, then the log is replayed through them (the
+    /// changes found again are already in that log).
     pub(super) fn with_alerts(
         self,
         mut alerts: DashboardAlerts,
-        seed: impl FnOnce(&mut DashboardAlerts, Millis),
+        restore: impl FnOnce(&mut DashboardAlerts, &LogStart),
     ) -> Self {
         {
             let mut state = self.lock();
             if !alerts.is_empty() {
-                let first =
-                    state.log.iter_from(0).next().map_or_else(crate::server::now_millis, |frame| frame.logged().ts);
-                seed(&mut alerts, first);
+                let start = match state.log.iter_from(0).next() {
+                    Some(frame) => {
+                        let first = frame.logged();
+                        LogStart { epoch: self.epoch.to_string(), seq: first.seq, ts: first.ts }
+                    }
+                    None => {
+                        LogStart { epoch: self.epoch.to_string(), seq: state.seq + 1, ts: crate::server::now_millis() }
+                    }
+                };
+                restore(&mut alerts, &start);
                 for frame in state.log.iter_from(0) {
                     let update = frame.logged();
                     alerts.evaluate(&update.metrics, update.ts);

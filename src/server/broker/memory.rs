@@ -23,7 +23,7 @@ use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
 use super::{Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
-use crate::server::alerts::{rules::AlertRule, DashboardAlerts};
+use crate::server::alerts::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
 use std::{
@@ -94,14 +94,17 @@ impl MemoryBroker {
             .map(|(id, hub)| {
                 let hub = Arc::into_inner(hub).expect("hubs are not shared before the broker is");
                 let alerts = DashboardAlerts::for_dashboard(&id, &rules);
-                let seed = |alerts: &mut DashboardAlerts, before| {
-                    if let Some(store) = &store {
-                        alerts.seed(before, |metric, from, to, step_ms| {
-                            stored_buckets(store, &id, metric, from, to, step_ms)
-                        });
+                let restore = |alerts: &mut DashboardAlerts, start: &LogStart| {
+                    let Some(store) = &store else { return };
+                    match store.readers().last_alert_changes(&id, &start.epoch, start.seq) {
+                        Ok(changes) => alerts.restore(changes),
+                        Err(error) => tracing::warn!(%error, dashboard = id, "alert states before the log unreadable"),
                     }
+                    alerts.seed(start.ts, |metric, from, to, step_ms| {
+                        stored_buckets(store, &id, metric, from, to, step_ms)
+                    });
                 };
-                let hub = hub.with_alerts(alerts, seed);
+                let hub = hub.with_alerts(alerts, restore);
                 (id, Arc::new(hub))
             })
             .collect();

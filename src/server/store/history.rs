@@ -8,7 +8,7 @@ use super::{
     StoreError, SyncMode,
 };
 use crate::model::alerts::RecordedChange;
-use crate::protocol::{Bucket, Millis};
+use crate::protocol::{AlertChange, Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
 
@@ -63,6 +63,30 @@ impl Readers {
                 // Written by this program from the same type: a row that does not read is skipped.
                 if let Ok(change) = serde_json::from_str(&json) {
                     changes.push(RecordedChange { ts, change });
+                }
+            }
+            Ok(changes)
+        })
+    }
+
+    /// Each rule's last alert change on `dashboard` in `epoch` before seq `before`: where the
+    /// rules stood before the retained log. Blocking.
+    pub fn last_alert_changes(
+        &self,
+        dashboard: &str,
+        epoch: &str,
+        before: u64,
+    ) -> Result<Vec<AlertChange>, StoreError> {
+        self.with_connection(|connection| {
+            let mut select = connection.prepare_cached(
+                "SELECT json FROM alert_events WHERE id IN
+                   (SELECT MAX(id) FROM alert_events WHERE dashboard = ?1 AND epoch = ?2 AND seq < ?3 GROUP BY rule)",
+            )?;
+            let rows = select.query_map(params![dashboard, epoch, before as i64], |row| row.get::<_, String>(0))?;
+            let mut changes = Vec::new();
+            for json in rows {
+                if let Ok(change) = serde_json::from_str(&json?) {
+                    changes.push(change);
                 }
             }
             Ok(changes)
