@@ -1,6 +1,7 @@
 //! What evaluating alert rules costs per update (BENCHMARKS.md "Alerts"):
 //! `cargo bench --bench alerts`. One rule stepping through values (`step`), and a dashboard's
-//! 100 rules taking an update that carries all their metrics (`DashboardAlerts::evaluate`).
+//! 100 rules taking an update that carries all their metrics (`DashboardAlerts::evaluate`), and
+//! one change rule (5 min against an hour before) holding its full hour of buckets.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livedash::model::alerts::{step, AlertState, Direction, Input, Level, Thresholds};
@@ -59,5 +60,30 @@ fn hundred_rules(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, one_rule, hundred_rules);
+fn change_rule(c: &mut Criterion) {
+    let text = r#"
+[[alerts]]
+name = "revenue_drop"
+dashboard = "bench"
+metric = "revenue"
+crit = { change_below = 0.5, window = "5m", versus = "1h" }
+"#;
+    let rule = livedash::server::settings::file::parse(text, "bench.toml").unwrap().alerts.remove(0);
+    let mut alerts = DashboardAlerts::for_dashboard("bench", &[Arc::new(rule)]);
+    let metrics: Metrics = [("revenue".to_owned(), 100.0)].into();
+    // An hour and five minutes of one value a second first: every bucket is there.
+    let mut ts = 0;
+    for _ in 0..3_900 {
+        ts += 1000;
+        alerts.evaluate(&metrics, ts);
+    }
+    c.bench_function("evaluate, one change rule (5m versus 1h), one update", |b| {
+        b.iter(|| {
+            ts += 1000;
+            black_box(alerts.evaluate(black_box(&metrics), ts))
+        })
+    });
+}
+
+criterion_group!(benches, one_rule, hundred_rules, change_rule);
 criterion_main!(benches);

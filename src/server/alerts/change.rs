@@ -69,12 +69,14 @@ impl ChangeSeries {
         (then != 0.0).then(|| now / then)
     }
 
-    /// The average of the buckets starting in `(from, to]`.
+    /// The average of the buckets that hold a time in `(from, to]` (found by binary search:
+    /// this runs on every update of the metric).
     fn average(&self, from: Millis, to: Millis) -> Option<f64> {
+        let first = self.buckets.partition_point(|bucket| bucket.start <= from - bucket_ms(&self.window));
+        let end = self.buckets.partition_point(|bucket| bucket.start <= to);
         let (sum, count) = self
             .buckets
-            .iter()
-            .filter(|bucket| bucket.start > from - bucket_ms(&self.window) && bucket.start <= to)
+            .range(first..end.max(first))
             .fold((0.0, 0), |(sum, count), bucket| (sum + bucket.sum, count + bucket.count));
         (count > 0).then(|| sum / count as f64)
     }
