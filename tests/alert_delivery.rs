@@ -8,7 +8,7 @@ mod common;
 
 use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
 use common::*;
-use livedash::server::{settings::file, settings::Settings, Running};
+use livedash::server::{settings::Settings, Running};
 use serde_json::Value;
 use std::{
     collections::VecDeque,
@@ -92,17 +92,11 @@ severities = ["critical"]
 secret = "hook-secret"
 "#
     );
-    let file = file::parse(&text, "livedash.toml").unwrap();
-    let mut settings = persisted_settings(folder);
-    settings.alerts = file.alerts;
-    settings.receivers = file.receivers;
-    settings.alert_retry_min = Duration::from_millis(300);
-    settings
+    alerting_settings(folder, &text, Duration::from_millis(300))
 }
 
 async fn cpu(running: &Running, value: f64) {
-    let (status, answer) = ingest(running, &format!(r#"{{"dashboard":"servers","metrics":{{"cpu":{value}}}}}"#)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_metric(running, "servers", "cpu", value).await;
 }
 
 fn header<'a>(received: &'a Received, name: &str) -> &'a str {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use livedash::server::{settings::file, settings::Settings, Running};
+use livedash::server::{settings::Settings, Running};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
@@ -55,17 +55,11 @@ summary = "CPU {{{{value}}}}% above {{{{threshold}}}}%"
 {receivers}
 "#
     );
-    let file = file::parse(&text, "livedash.toml").unwrap();
-    let mut settings = persisted_settings(folder);
-    settings.alerts = file.alerts;
-    settings.receivers = file.receivers;
-    settings.alert_retry_min = Duration::from_millis(200);
-    settings
+    alerting_settings(folder, &text, Duration::from_millis(200))
 }
 
 async fn cpu(running: &Running, value: f64) {
-    let (status, answer) = ingest(running, &format!(r#"{{"dashboard":"servers","metrics":{{"cpu":{value}}}}}"#)).await;
-    assert_eq!(status, 202, "{answer}");
+    push_metric(running, "servers", "cpu", value).await;
 }
 
 /// Debian's Alertmanager on a free loopback port, clustering off, its data in `folder`.

@@ -32,9 +32,7 @@ fn with_rules(mut settings: Settings) -> Settings {
 }
 
 async fn put(running: &livedash::server::Running, metric: &str, value: f64) {
-    let body = format!(r#"{{"dashboard":"servers","metrics":{{"{metric}":{value}}}}}"#);
-    let (status, answer) = ingest(running, &body).await;
-    assert_eq!(status, 202, "{answer}");
+    push_metric(running, "servers", metric, value).await;
 }
 
 /// The (state, severity) changes of one update.

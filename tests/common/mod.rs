@@ -164,9 +164,25 @@ pub async fn ingest(running: &Running, body: &str) -> (u16, serde_json::Value) {
 
 /// Ingests one value of metric `x` into `dashboard`.
 pub async fn push(running: &Running, dashboard: &str, value: f64) {
-    let body = format!(r#"{{"dashboard":"{dashboard}","metrics":{{"x":{value}}}}}"#);
+    push_metric(running, dashboard, "x", value).await;
+}
+
+/// Ingests one value of `metric` into `dashboard`.
+pub async fn push_metric(running: &Running, dashboard: &str, metric: &str, value: f64) {
+    let body = format!(r#"{{"dashboard":"{dashboard}","metrics":{{"{metric}":{value}}}}}"#);
     let (status, answer) = ingest(running, &body).await;
     assert_eq!(status, 202, "{answer}");
+}
+
+/// `persisted_settings` in `folder` with the `[[alerts]]` and `[[receivers]]` of `config`, the
+/// first delivery retry after about `retry_min`.
+pub fn alerting_settings(folder: &std::path::Path, config: &str, retry_min: Duration) -> Settings {
+    let file = livedash::server::settings::file::parse(config, "livedash.toml").unwrap();
+    let mut settings = persisted_settings(folder);
+    settings.alerts = file.alerts;
+    settings.receivers = file.receivers;
+    settings.alert_retry_min = retry_min;
+    settings
 }
 
 /// A raw TCP connection upgraded to a WebSocket by hand, so a test controls exactly what the
