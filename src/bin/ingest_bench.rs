@@ -51,13 +51,29 @@ struct Args {
     /// The server's pid, to report its CPU time per point.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Dashboards written to, in turn (`<dashboard>0`, `<dashboard>1`...; just `<dashboard>`
+    /// when 1).
+    #[arg(long, default_value_t = 1)]
+    dashboards: usize,
+    /// Stop once every dashboard got this many seconds (updates) of points.
+    #[arg(long)]
+    steps_per_dashboard: Option<usize>,
     /// A write credential sent as `Authorization: Bearer` (sign-in on).
     #[arg(long, env = "LOADGEN_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
-/// One batch starting at `first_second`.
-fn batch(args: &Args, first_second: i64) -> String {
+/// The name of dashboard `index`.
+fn dashboard(args: &Args, index: usize) -> String {
+    if args.dashboards == 1 {
+        args.dashboard.clone()
+    } else {
+        format!("{}{index}", args.dashboard)
+    }
+}
+
+/// One batch for `dashboard` starting at `first_second`.
+fn batch(args: &Args, dashboard: &str, first_second: i64) -> String {
     let mut body = String::with_capacity(args.series * args.steps * 40);
     match args.format {
         Format::Lp => {
@@ -76,7 +92,7 @@ fn batch(args: &Args, first_second: i64) -> String {
                 if step > 0 {
                     body.push(',');
                 }
-                let _ = write!(body, r#"{{"dashboard":"{}","ts":{},"metrics":{{"#, args.dashboard, ts * 1000);
+                let _ = write!(body, r#"{{"dashboard":"{dashboard}","ts":{},"metrics":{{"#, ts * 1000);
                 for series in 0..args.series {
                     let value = (ts % 1000) as f64 + series as f64 / 7.0;
                     let comma = if series > 0 { "," } else { "" };
@@ -93,15 +109,19 @@ fn batch(args: &Args, first_second: i64) -> String {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Arc::new(Args::parse());
-    let url = match args.format {
-        Format::Lp => format!("http://{}/api/v2/write?bucket={}&precision=s", args.server, args.dashboard),
+    let url = |dashboard: &str| match args.format {
+        Format::Lp => format!("http://{}/api/v2/write?bucket={dashboard}&precision=s", args.server),
         Format::Json => format!("http://{}/api/v1/ingest", args.server),
     };
     let points_per_batch = (args.series * args.steps) as u64;
     // Start a day ago so the per-second tier keeps everything written.
-    let clock = Arc::new(AtomicI64::new(
-        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 86_000) as i64,
-    ));
+    let start = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 86_000) as i64;
+    // Batches handed out so far: batch `b` goes to dashboard `b % dashboards`, its round `b /
+    // dashboards` of `steps` seconds.
+    let handed = Arc::new(AtomicI64::new(0));
+    let urls: Arc<Vec<(String, String)>> = Arc::new(
+        (0..args.dashboards.max(1)).map(|index| (dashboard(&args, index), url(&dashboard(&args, index)))).collect(),
+    );
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = &args.token {
         headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("a header-safe token"));
@@ -112,15 +132,19 @@ async fn main() -> std::process::ExitCode {
     let deadline = started + Duration::from_secs_f64(args.duration);
     let writers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (args, client, url, clock) = (args.clone(), client.clone(), url.clone(), clock.clone());
+            let (args, client, urls, handed) = (args.clone(), client.clone(), urls.clone(), handed.clone());
             tokio::spawn(async move {
                 let mut latencies_us = Vec::new();
                 let mut failures = 0u64;
                 while Instant::now() < deadline {
-                    let first = clock.fetch_add(args.steps as i64, Ordering::Relaxed);
-                    let body = batch(&args, first);
+                    let handed = handed.fetch_add(1, Ordering::Relaxed) as usize;
+                    let (round, (dashboard, url)) = (handed / urls.len(), &urls[handed % urls.len()]);
+                    if args.steps_per_dashboard.is_some_and(|limit| round * args.steps >= limit) {
+                        break;
+                    }
+                    let body = batch(&args, dashboard, start + (round * args.steps) as i64);
                     let sent = Instant::now();
-                    match client.post(&url).body(body).send().await {
+                    match client.post(url).body(body).send().await {
                         Ok(response) if response.status().is_success() => {
                             latencies_us.push(sent.elapsed().as_micros() as u32);
                         }
@@ -152,7 +176,7 @@ async fn main() -> std::process::ExitCode {
     let points = latencies_us.len() as u64 * points_per_batch;
     println!("format              {:?}", args.format);
     println!("batch               {} points ({} series x {} s)", points_per_batch, args.series, args.steps);
-    println!("concurrency         {}", args.concurrency);
+    println!("concurrency         {} writers, {} dashboard(s)", args.concurrency, args.dashboards);
     println!("requests            {} ok, {failures} failed, in {elapsed:.1} s", latencies_us.len());
     println!("points/s            {:.0}", points as f64 / elapsed);
     println!(

@@ -120,7 +120,14 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         live_capacity: settings.live_buffer,
         max_dashboards: settings.max_dashboards,
         max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
+        budget: broker::budget::RetainBudget::new(settings.retain_memory()),
     };
+    tracing::info!(
+        "retaining at most {} in memory for resuming clients and chart history (--retain-memory)",
+        broker::budget::format_size(limits.budget.limit())
+    );
+    let mut telemetry = Telemetry::new();
+    telemetry.watch_retention(&limits.budget);
     let rules: Vec<Arc<alerts::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
     let (broker, store): (Arc<dyn Broker>, _) = match settings.store_options() {
         None => (Arc::new(MemoryBroker::new(limits).with_alert_rules(rules)), None),
@@ -170,7 +177,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
-        telemetry: Arc::new(Telemetry::new()),
+        telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),

@@ -82,6 +82,18 @@ impl Telemetry {
         Telemetry { registry, ..telemetry }
     }
 
+    /// Shows the retention budget: bytes retained, the limit, and updates evicted.
+    pub fn watch_retention(&mut self, budget: &crate::server::broker::budget::RetainBudget) {
+        let (used, limit, evicted) = budget.metrics();
+        self.registry.register("retained_bytes", "Bytes retained in memory for replay and chart history", used);
+        self.registry.register("retained_limit_bytes", "The retention budget (--retain-memory)", limit);
+        self.registry.register(
+            "retained_evictions",
+            "Updates dropped from memory to stay within the retention budget",
+            evicted,
+        );
+    }
+
     /// Counts one error answered by `endpoint` with `code` (a protocol error code).
     pub fn error(&self, endpoint: &'static str, code: &'static str) {
         self.errors.get_or_create(&vec![("endpoint", endpoint), ("code", code)]).inc();

@@ -1,13 +1,16 @@
 //! One dashboard's stream in this process: its epoch, seq, latest values, metric definitions
-//! and a ring of recent updates (as frames) for replay and snapshots. `MemoryBroker` owns one
+//! and its recent updates (`log::UpdateLog`, compact) for replay and snapshots. Frames for a
+//! replay are made when a client resumes, the last replay's kept so that a burst of clients
+//! resuming from one position serializes each update once; what the hub retains counts
+//! against the server's byte budget (`budget`), which may take its oldest updates back. `MemoryBroker` owns one
 //! hub per dashboard and decides when an update is committed; the hub only keeps the state
 //! consistent and hands subscribers a start that matches their live channel exactly. It also
 //! holds the dashboard's alert rules' states: an update's alert changes are decided when its
 //! seq is assigned (so they are persisted and broadcast inside it), and taken back with the
 //! seq if it cannot be persisted.
 
-use super::{Frame, HubLimits, Subscription};
-use crate::model::{latest::Latest, ring::Ring};
+use super::{budget::RetainBudget, log::UpdateLog, Frame, HubLimits, Subscription};
+use crate::model::latest::Latest;
 use crate::protocol::{DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update};
 use crate::server::{
     alerts::{DashboardAlerts, LogStart},
@@ -15,8 +18,22 @@ use crate::server::{
 };
 use std::{
     collections::{HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
 };
+
+/// A replay's frames kept for the next client resuming from the same position, up to this
+/// many bytes of JSON.
+const MAX_CACHED_REPLAY: usize = 4 << 20;
+
+/// The frames of the last replay: updates `since + 1` on, serialized.
+struct CachedReplay {
+    since: u64,
+    frames: Vec<Frame>,
+    bytes: usize,
+}
 use tokio::sync::broadcast;
 
 pub(super) struct Hub {
@@ -31,6 +48,15 @@ pub(super) struct Hub {
     /// burst of lagging readers resyncs with one serialization). Never locked while waiting
     /// for `state`.
     snapshot: Mutex<Option<Frame>>,
+    /// The last replay made (`CachedReplay`). Never locked while waiting for `state`.
+    replay: Mutex<Option<CachedReplay>>,
+    /// The server's retention budget, which counts `retained`.
+    budget: RetainBudget,
+    /// Bytes of the log and of the cached replay, readable without the locks.
+    log_bytes: AtomicUsize,
+    replay_bytes: AtomicUsize,
+    /// Updates serialized for replays, for `/metrics` and tests.
+    pub(super) replay_serializations: AtomicU64,
 }
 
 pub(super) struct HubState {
@@ -47,8 +73,8 @@ pub(super) struct HubState {
     /// The newest update time seen (a late update does not move it back).
     ts: Millis,
     latest: Latest,
-    /// The most recent updates, oldest first, as frames (each carries its update).
-    log: Ring<Frame>,
+    /// The most recent updates, oldest first.
+    log: UpdateLog,
     /// The alert rules' states as of the last assigned seq.
     alerts: DashboardAlerts,
     /// The same as of the last committed seq (what snapshots show).
@@ -75,12 +101,17 @@ impl Hub {
                 seq: 0,
                 ts: 0,
                 latest: Latest::default(),
-                log: Ring::with_capacity(limits.replay_capacity),
+                log: UpdateLog::new(limits.replay_capacity),
                 alerts: DashboardAlerts::default(),
                 committed_alerts: DashboardAlerts::default(),
                 in_flight_alerts: VecDeque::new(),
             }),
             snapshot: Mutex::new(None),
+            replay: Mutex::new(None),
+            budget: limits.budget.clone(),
+            log_bytes: AtomicUsize::new(0),
+            replay_bytes: AtomicUsize::new(0),
+            replay_serializations: AtomicU64::new(0),
         }
     }
 
@@ -97,9 +128,11 @@ impl Hub {
             state.seq = dashboard.seq;
             state.ts = dashboard.ts;
             state.latest = Latest::as_of(dashboard.latest, dashboard.ts);
-            for update in dashboard.log {
-                state.log.push(Frame::update(Arc::new(update)));
+            let mut added = 0;
+            for update in &dashboard.log {
+                added += state.log.push(update);
             }
+            hub.account(&state, added);
         }
         hub
     }
@@ -115,19 +148,16 @@ impl Hub {
         {
             let mut state = self.lock();
             if !alerts.is_empty() {
-                let start = match state.log.iter_from(0).next() {
-                    Some(frame) => {
-                        let first = frame.logged();
-                        LogStart { epoch: self.epoch.to_string(), seq: first.seq, ts: first.ts }
-                    }
-                    None => {
+                let start = match (state.log.first_seq(), state.log.first_ts()) {
+                    (Some(seq), Some(ts)) => LogStart { epoch: self.epoch.to_string(), seq, ts },
+                    _ => {
                         LogStart { epoch: self.epoch.to_string(), seq: state.seq + 1, ts: crate::server::now_millis() }
                     }
                 };
                 restore(&mut alerts, &start);
-                for frame in state.log.iter_from(0) {
-                    let update = frame.logged();
-                    alerts.evaluate(&update.metrics, update.ts);
+                for (ts, values) in state.log.rows_from(0) {
+                    let metrics: Metrics = values.map(|(name, value)| (name.to_owned(), value)).collect();
+                    alerts.evaluate(&metrics, ts);
                 }
             }
             state.committed_alerts = alerts.clone();
@@ -195,9 +225,39 @@ impl Hub {
             }
         }
         state.latest.apply(update.ts, &update.metrics);
+        let added = state.log.push(update);
+        self.account(&state, added);
         // No receiver is not an error: nobody is watching this dashboard right now.
-        let _ = self.live.send(frame.clone());
-        state.log.push(frame);
+        let _ = self.live.send(frame);
+    }
+
+    /// Counts `delta` bytes against the budget and notes what the hub now retains.
+    fn account(&self, state: &HubState, delta: isize) {
+        self.budget.add(delta);
+        self.log_bytes.store(state.log.bytes(), Ordering::Relaxed);
+    }
+
+    /// The first seq retained and how many updates are (for tests).
+    #[cfg(test)]
+    pub(super) fn log_span(&self) -> (Option<u64>, usize) {
+        let state = self.lock();
+        (state.log.first_seq(), state.log.len())
+    }
+
+    /// Bytes this hub retains: its log and its cached replay.
+    pub(super) fn retained(&self) -> usize {
+        self.log_bytes.load(Ordering::Relaxed) + self.replay_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Frees about `wanted` bytes for the budget: the cached replay first (it can be made
+    /// again), then the oldest updates (the newest always stays). Returns the updates dropped.
+    pub(super) fn evict(&self, wanted: usize) -> usize {
+        let mut state = self.lock();
+        let cached = self.replay.lock().expect("replay cache lock poisoned").take().map_or(0, |replay| replay.bytes);
+        self.replay_bytes.store(0, Ordering::Relaxed);
+        let (freed, rows) = state.log.evict_oldest(wanted.saturating_sub(cached));
+        self.account(&state, -((freed + cached) as isize));
+        rows
     }
 
     /// Sets the title and definitions a producer declared.
@@ -225,19 +285,55 @@ impl Hub {
             let state = self.lock();
             // Taken under the lock: `live` sees exactly the updates after `state.seq`.
             let live = self.live.subscribe();
-            let start = match since.and_then(|since| replay_after(&state, &self.epoch, since)) {
-                Some(replay) => Ok(replay),
-                None => self
-                    .cached_snapshot(state.seq)
-                    .map(|frame| vec![frame])
-                    .ok_or_else(|| self.snapshot_locked(&state, window_ms)),
+            let start = match since.filter(|since| can_replay(&state, &self.epoch, since)) {
+                Some(since) => self.replay_locked(&state, since.seq),
+                None => match self.cached_snapshot(state.seq) {
+                    Some(frame) => Start::Ready(vec![frame]),
+                    None => Start::Snapshot(self.snapshot_locked(&state, window_ms)),
+                },
             };
             (live, start)
         };
         // Serialized after the lock is released: a snapshot carries the whole history window,
-        // and publishers must not wait for it.
-        let start = start.unwrap_or_else(|snapshot| vec![self.cache(&snapshot)]);
+        // a replay possibly thousands of updates, and publishers must not wait for either.
+        let start = match start {
+            Start::Ready(frames) => frames,
+            Start::Snapshot(snapshot) => vec![self.cache(&snapshot)],
+            Start::Replay { since, cached, missing } => self.replay_frames(since, cached, missing),
+        };
         Subscription { epoch: self.epoch.to_string(), start, live }
+    }
+
+    /// What a replay after `since` needs, under the lock: the frames the last replay from the
+    /// same position already made, and the updates after them.
+    fn replay_locked(&self, state: &HubState, since: u64) -> Start {
+        let cached: Vec<Frame> = match &*self.replay.lock().expect("replay cache lock poisoned") {
+            Some(replay) if replay.since == since => replay.frames.clone(),
+            _ => Vec::new(),
+        };
+        let from = cached.last().map_or(since, |frame| frame.seq);
+        let first = state.log.after_seq(from);
+        let missing = (first..state.log.len()).filter_map(|index| state.log.update_at(index, &self.id)).collect();
+        Start::Replay { since, cached, missing }
+    }
+
+    /// Serializes the missing updates after the cached frames, and keeps the whole replay for
+    /// the next client resuming from `since`.
+    fn replay_frames(&self, since: u64, mut frames: Vec<Frame>, missing: Vec<Update>) -> Vec<Frame> {
+        if missing.is_empty() {
+            return frames;
+        }
+        self.replay_serializations.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        frames.extend(missing.into_iter().map(|update| Frame::update(Arc::new(update))));
+        let bytes: usize = frames.iter().map(|frame| frame.json.len()).sum();
+        if bytes <= MAX_CACHED_REPLAY {
+            let mut cache = self.replay.lock().expect("replay cache lock poisoned");
+            let before = cache.as_ref().map_or(0, |replay| replay.bytes);
+            *cache = Some(CachedReplay { since, frames: frames.clone(), bytes });
+            self.replay_bytes.store(bytes, Ordering::Relaxed);
+            self.budget.add(bytes as isize - before as isize);
+        }
+        frames
     }
 
     /// The current snapshot as a frame: the cached one when nothing was committed since it
@@ -273,16 +369,21 @@ impl Hub {
     }
 
     fn snapshot_locked(&self, state: &HubState, window_ms: Millis) -> Snapshot {
-        let from = state.ts - window_ms;
-        let first = state.log.partition_point(|frame| frame.logged().ts < from);
+        let first = state.log.at_or_after(state.ts - window_ms);
         let mut history = HistoryWindow::default();
         for name in state.definitions.iter().map(|d| &d.name) {
             history.series.insert(name.clone(), Vec::new());
         }
-        for update in state.log.iter_from(first).map(Frame::logged) {
-            history.ts.push(update.ts);
-            for (name, values) in history.series.iter_mut() {
-                values.push(update.metrics.get(name).copied());
+        for (ts, values) in state.log.rows_from(first) {
+            let row = history.ts.len();
+            history.ts.push(ts);
+            for series in history.series.values_mut() {
+                series.push(None);
+            }
+            for (name, value) in values {
+                if let Some(series) = history.series.get_mut(name) {
+                    series[row] = Some(value);
+                }
             }
         }
         Snapshot {
@@ -314,21 +415,25 @@ impl HubState {
     }
 }
 
-/// The retained updates after `since`, or `None` when they cannot all be served: another
-/// epoch, a seq from the future, or updates already evicted from the ring.
-fn replay_after(state: &HubState, epoch: &str, since: &Position) -> Option<Vec<Frame>> {
+/// How a subscription starts, decided under the lock and serialized after it.
+enum Start {
+    Ready(Vec<Frame>),
+    Snapshot(Snapshot),
+    /// The updates after `since`: frames already made, then the updates still to serialize.
+    Replay {
+        since: u64,
+        cached: Vec<Frame>,
+        missing: Vec<Update>,
+    },
+}
+
+/// Whether every update after `since` can be replayed: not when it is of another epoch, from
+/// the future, or older than the retained log (the ring or the budget let it go).
+fn can_replay(state: &HubState, epoch: &str, since: &Position) -> bool {
     if since.epoch != epoch || since.seq > state.seq {
-        return None;
+        return false;
     }
-    if since.seq == state.seq {
-        return Some(Vec::new());
-    }
-    let oldest = state.log.first()?.seq;
-    if since.seq + 1 < oldest {
-        return None;
-    }
-    let start = state.log.partition_point(|frame| frame.seq <= since.seq);
-    Some(state.log.iter_from(start).cloned().collect())
+    since.seq == state.seq || state.log.first_seq().is_some_and(|oldest| since.seq + 1 >= oldest)
 }
 
 /// A fresh epoch: eight base-36 characters, so restarts never reuse one by chance.

@@ -21,7 +21,7 @@
 
 use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
-use super::{Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
+use super::{budget::RetainBudget, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
 use crate::server::alerts::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::store::{Entry, RecoveredDashboard, Store};
@@ -45,6 +45,8 @@ pub struct HubLimits {
     pub max_dashboards: usize,
     /// Metrics per dashboard at most; publishing that would add more is refused.
     pub max_metrics_per_dashboard: usize,
+    /// What every hub's retained updates count against (`--retain-memory`).
+    pub budget: RetainBudget,
 }
 
 impl Default for HubLimits {
@@ -56,6 +58,7 @@ impl Default for HubLimits {
             live_capacity: 1024,
             max_dashboards: 1_000,
             max_metrics_per_dashboard: 10_000,
+            budget: RetainBudget::unlimited(),
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct MemoryBroker {
     sequencer: Mutex<()>,
     /// Every alert rule; each hub holds the states of its dashboard's.
     alert_rules: Vec<Arc<AlertRule>>,
+    /// Held by the one publisher enforcing the retention budget; others go on.
+    evicting: Mutex<()>,
 }
 
 impl MemoryBroker {
@@ -81,6 +86,7 @@ impl MemoryBroker {
             store: None,
             sequencer: Mutex::new(()),
             alert_rules: Vec::new(),
+            evicting: Mutex::new(()),
         }
     }
 
@@ -120,13 +126,17 @@ impl MemoryBroker {
             .enumerate()
             .map(|(rank, dashboard)| (dashboard.id.clone(), Arc::new(Hub::restore(dashboard, rank, &limits))))
             .collect();
-        MemoryBroker {
+        let broker = MemoryBroker {
             hubs: RwLock::new(hubs),
             limits,
             store: Some(store),
             sequencer: Mutex::new(()),
             alert_rules: Vec::new(),
-        }
+            evicting: Mutex::new(()),
+        };
+        // What was recovered counts against the budget too.
+        broker.enforce_budget();
+        broker
     }
 
     fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
@@ -151,6 +161,33 @@ impl MemoryBroker {
                 Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}))
             })
             .clone()
+    }
+
+    /// Keeps what the hubs retain within the budget: while over it, the hub holding the most
+    /// gives back its oldest updates, down to the next biggest hub's size (so the largest
+    /// shrink first and evenly), until 95% of the limit. One publisher at a time does it.
+    fn enforce_budget(&self) {
+        let budget = &self.limits.budget;
+        if !budget.is_over() {
+            return;
+        }
+        let Ok(_one) = self.evicting.try_lock() else { return };
+        let hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        // Biggest first: (bytes retained, index in `hubs`).
+        let mut by_size: std::collections::BinaryHeap<(usize, usize)> =
+            hubs.iter().enumerate().map(|(index, hub)| (hub.retained(), index)).collect();
+        while budget.used() > budget.target() {
+            let Some((_, index)) = by_size.pop() else { break };
+            let biggest = &hubs[index];
+            let next = by_size.peek().map_or(0, |(bytes, _)| *bytes);
+            let excess = budget.used() - budget.target();
+            let wanted = excess.min(biggest.retained().saturating_sub(next)).max(1);
+            let dropped = biggest.evict(wanted);
+            budget.evicted(dropped);
+            if dropped > 0 {
+                by_size.push((biggest.retained(), index));
+            }
+        }
     }
 
     /// Refuses a batch that would pass the dashboard or metric limits.
@@ -216,15 +253,13 @@ impl Broker for MemoryBroker {
                 for (hub, frame) in assigned {
                     hub.commit(frame);
                 }
+                drop(_order);
+                self.enforce_budget();
                 return Ok(());
             };
             let entries = assigned
                 .iter()
-                .map(|(hub, frame)| Entry {
-                    epoch: hub.epoch.clone(),
-                    update: frame.logged_arc(),
-                    json: frame.json.clone(),
-                })
+                .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), update: frame.logged_arc() })
                 .collect();
             // Not persisted: the seqs are free again, so the dashboard continues without a gap.
             let rewinds: Vec<(Arc<Hub>, u64)> =
@@ -241,7 +276,9 @@ impl Broker for MemoryBroker {
             });
             store.append(entries, on_commit, on_fail)
         };
-        match committed.await {
+        let committed = committed.await;
+        self.enforce_budget();
+        match committed {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
             Err(_) => Err(BrokerError::Unavailable("the history store is closed".into())),
@@ -443,5 +480,64 @@ mod tests {
         assert_eq!(list.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), vec!["main", "ingested"]);
         let names: Vec<_> = list[0].definitions.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, vec!["z", "x"]);
+    }
+
+    #[tokio::test]
+    async fn past_the_budget_the_oldest_updates_of_the_biggest_dashboard_go_first() {
+        let budget = RetainBudget::new(40_000);
+        let broker =
+            MemoryBroker::new(HubLimits { replay_capacity: 10_000, budget: budget.clone(), ..HubLimits::default() });
+        for i in 0..50 {
+            publish(&broker, "small", i, 1.0).await;
+        }
+        for i in 0..400 {
+            publish(&broker, "big", i, 1.0).await;
+        }
+        assert_eq!(budget.evictions(), 0, "{} bytes", budget.used());
+        for i in 400..500 {
+            publish(&broker, "big", i, 1.0).await;
+        }
+        assert!(budget.evictions() > 0);
+        assert!(budget.used() <= budget.limit(), "{} of {}", budget.used(), budget.limit());
+        let (small, big) = (broker.hub("small").unwrap(), broker.hub("big").unwrap());
+        assert_eq!(small.log_span(), (Some(1), 50), "the small dashboard kept everything");
+        let (oldest, kept) = big.log_span();
+        let oldest = oldest.unwrap();
+        assert!(oldest > 1, "the big one gave its oldest updates");
+        assert_eq!(budget.evictions(), oldest - 1);
+        assert_eq!(kept as u64, 500 - (oldest - 1), "newest kept, no hole");
+
+        // A client whose position was dropped gets a snapshot; one still retained, the replay.
+        let epoch = broker.snapshot("big").await.unwrap().epoch;
+        let dropped = broker.subscribe("big", Some(&Position { epoch: epoch.clone(), seq: 1 })).await.unwrap();
+        assert!(dropped.start.len() == 1 && dropped.start[0].is_snapshot);
+        let kept = broker.subscribe("big", Some(&Position { epoch, seq: 498 })).await.unwrap();
+        assert_eq!(kept.start.iter().map(|frame| frame.seq).collect::<Vec<_>>(), vec![499, 500]);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_resumes_from_one_position_serializes_each_update_once() {
+        let broker = broker(100);
+        for i in 0..50 {
+            publish(&broker, "a", i, i as f64).await;
+        }
+        let epoch = broker.snapshot("a").await.unwrap().epoch;
+        let since = Position { epoch, seq: 10 };
+        let first = broker.subscribe("a", Some(&since)).await.unwrap();
+        for _ in 0..20 {
+            let again = broker.subscribe("a", Some(&since)).await.unwrap();
+            let json = |frames: &[Frame]| frames.iter().map(|frame| frame.json.to_string()).collect::<Vec<_>>();
+            assert_eq!(json(&again.start), json(&first.start));
+        }
+        let hub = broker.hub("a").unwrap();
+        assert_eq!(hub.replay_serializations.load(std::sync::atomic::Ordering::Relaxed), 40);
+        // Two more updates: the next resume from there serializes just those.
+        publish(&broker, "a", 50, 50.0).await;
+        publish(&broker, "a", 51, 51.0).await;
+        let later = broker.subscribe("a", Some(&since)).await.unwrap();
+        assert_eq!(later.start.len(), 42);
+        assert_eq!(hub.replay_serializations.load(std::sync::atomic::Ordering::Relaxed), 42);
+        let ServerMessage::Update(last) = parse(later.start.last().unwrap()) else { panic!() };
+        assert_eq!((last.seq, last.metrics["x"]), (52, 51.0));
     }
 }

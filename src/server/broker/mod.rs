@@ -4,8 +4,10 @@
 //! (`memory::MemoryBroker`, one `hub::Hub` per dashboard) or, later, Redis (seq assigned
 //! there, recent history in a stream, pub/sub between instances).
 
+pub mod budget;
 pub mod frame;
 mod hub;
+mod log;
 pub mod memory;
 
 pub use frame::Frame;

@@ -144,6 +144,12 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_REPLAY_CAPACITY", default_value_t = 4096)]
     pub replay_capacity: usize,
 
+    /// Memory for what the server retains for resuming clients and chart history, across all
+    /// dashboards (`512MiB`, `2GB`); past it the oldest updates go first. Default: a quarter
+    /// of this machine's memory.
+    #[arg(long, env = "LIVEDASH_RETAIN_MEMORY", value_parser = crate::server::broker::budget::parse_size)]
+    pub retain_memory: Option<usize>,
+
     /// How much history a snapshot carries for charts, in seconds.
     #[arg(long, env = "LIVEDASH_HISTORY_WINDOW_SECS", default_value_t = 300)]
     pub history_window_secs: u32,
@@ -316,6 +322,20 @@ pub enum LoadError {
 
 impl Settings {
     /// The defaults, as `livedash` with no flags and no environment would run.
+    /// `--retain-memory`, or a quarter of this machine's memory when not given.
+    pub fn retain_memory(&self) -> usize {
+        self.retain_memory.unwrap_or_else(|| {
+            let system = sysinfo::System::new_with_specifics(
+                sysinfo::RefreshKind::nothing().with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+            );
+            match system.total_memory() as usize {
+                // A machine that does not say: 1 GiB.
+                0 => 1 << 30,
+                total => (total / 4).max(64 << 20),
+            }
+        })
+    }
+
     pub fn defaults() -> Self {
         Settings::parse_from(["livedash"])
     }

@@ -13,12 +13,12 @@
 //! commit also fsyncs the WAL, which survives power loss and OS crashes too.
 
 pub mod history;
+mod replay;
 mod seconds;
 pub mod tier;
 mod writer;
 
-use crate::protocol::{Metrics, Millis, ServerMessage, Update};
-use axum::extract::ws::Utf8Bytes;
+use crate::protocol::{Metrics, Millis, Update};
 use rusqlite::{Connection, OpenFlags};
 use std::{
     path::{Path, PathBuf},
@@ -93,7 +93,6 @@ pub type Callback = Box<dyn FnOnce() + Send>;
 pub struct Entry {
     pub epoch: Arc<str>,
     pub update: Arc<Update>,
-    pub json: Utf8Bytes,
 }
 
 /// A dashboard as it was when the server last stopped.
@@ -133,10 +132,11 @@ CREATE TABLE IF NOT EXISTS dashboards (
     ts     INTEGER NOT NULL,
     latest TEXT NOT NULL
 );
+-- The replay log: each retained update, binary (`replay.rs`).
 CREATE TABLE IF NOT EXISTS updates (
     dashboard TEXT NOT NULL,
     seq       INTEGER NOT NULL,
-    json      TEXT NOT NULL,
+    body      BLOB NOT NULL,
     PRIMARY KEY (dashboard, seq)
 ) WITHOUT ROWID;
 -- Alert changes, written with the update that carries them: the alert history, and what
@@ -276,6 +276,7 @@ impl Store {
         }
         seconds::migrate_rows_per_second(&connection)?;
         add_delivery_rounds(&connection)?;
+        replay::migrate_json_rows(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
         let health = Arc::new(Mutex::new(Health::Ok));
@@ -325,8 +326,9 @@ impl Store {
 fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<RecoveredDashboard>, StoreError> {
     let mut dashboards = Vec::new();
     let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest FROM dashboards ORDER BY rowid")?;
-    let mut updates = connection.prepare("SELECT json FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq")?;
-    let mut names = connection.prepare("SELECT name FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
+    let mut updates =
+        connection.prepare("SELECT seq, body FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq")?;
+    let mut names = connection.prepare("SELECT id, name FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
     let found = rows.query_map([], |row| {
         Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
     })?;
@@ -338,15 +340,22 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
             reason: format!("bad latest values: {error}"),
         })?;
         let first = seq.saturating_sub(replay_capacity as u64);
+        let ids: Vec<(i64, String)> =
+            names.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
+        let by_id: std::collections::HashMap<i64, String> = ids.iter().cloned().collect();
         let mut log = Vec::new();
-        for json in updates.query_map(rusqlite::params![id, first as i64], |row| row.get::<_, String>(0))? {
-            let json = json?;
-            match serde_json::from_str::<ServerMessage>(&json) {
-                Ok(ServerMessage::Update(update)) => log.push(update),
-                _ => return Err(StoreError::Corrupt { dashboard: id, reason: "unreadable update".into() }),
-            }
+        let rows = updates.query_map(rusqlite::params![id, first as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        for row in rows {
+            let (update_seq, body) = row?;
+            let (ts, metrics, alerts) = replay::decode(&body, &by_id).map_err(|reason| StoreError::Corrupt {
+                dashboard: id.clone(),
+                reason: format!("update {update_seq}: {reason}"),
+            })?;
+            log.push(Update { dashboard: id.clone(), seq: update_seq as u64, from_seq: None, ts, metrics, alerts });
         }
-        let metrics = names.query_map([&id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+        let metrics = ids.into_iter().map(|(_, name)| name).collect();
         dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, metrics, log });
     }
     Ok(dashboards)
@@ -355,8 +364,10 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
 #[cfg(test)]
 mod tests {
     use super::{history::HistoryQuery, tier::Tier, *};
+    use crate::protocol::ServerMessage;
     use crate::protocol::Update;
     use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use rusqlite::params;
     use std::collections::BTreeMap;
 
     fn options(folder: &Path) -> StoreOptions {
@@ -372,8 +383,7 @@ mod tests {
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
         let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics, alerts: Vec::new() };
-        let json = ServerMessage::Update(update.clone()).to_json().into();
-        Entry { epoch: "e1".into(), update: Arc::new(update), json }
+        Entry { epoch: "e1".into(), update: Arc::new(update) }
     }
 
     async fn append(store: &Store, entries: Vec<Entry>) {
@@ -451,6 +461,61 @@ mod tests {
         assert_eq!(recovered[1].latest["y"], 2.0);
         assert_eq!(recovered[1].metrics, vec!["y".to_owned()]);
         store.close();
+    }
+
+    #[test]
+    fn a_replay_log_written_as_json_is_converted_and_reads_the_same() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        store.close();
+        // The layout before: JSON rows, one metric (`b`) never given an id.
+        let before = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        let published: Vec<Update> = (1..=3)
+            .map(|seq| {
+                let metrics = [("a".to_owned(), seq as f64 * 0.1), ("b".to_owned(), -0.0)].into();
+                Update {
+                    dashboard: "d".into(),
+                    seq,
+                    from_seq: None,
+                    ts: seq as Millis * 1000,
+                    metrics,
+                    alerts: Vec::new(),
+                }
+            })
+            .collect();
+        before
+            .execute_batch(
+                "DROP TABLE updates;
+                 CREATE TABLE updates (dashboard TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
+                                       PRIMARY KEY (dashboard, seq)) WITHOUT ROWID;
+                 INSERT INTO metrics (dashboard, name) VALUES ('d', 'a');
+                 INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES ('d', 'e1', 3, 3000, '{\"a\":0.3,\"b\":-0.0}');",
+            )
+            .unwrap();
+        for update in &published {
+            let json = ServerMessage::Update(update.clone()).to_json();
+            before
+                .execute(
+                    "INSERT INTO updates (dashboard, seq, json) VALUES ('d', ?1, ?2)",
+                    params![update.seq as i64, json],
+                )
+                .unwrap();
+        }
+        drop(before);
+
+        let (store, recovered) = Store::open(options(folder.path())).unwrap();
+        store.close();
+        assert_eq!(recovered[0].log, published);
+        assert!(recovered[0].log[0].metrics["b"].is_sign_negative());
+        let after = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        let columns: Vec<String> = after
+            .prepare("SELECT name FROM pragma_table_info('updates')")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns, ["dashboard", "seq", "body"]);
     }
 
     #[test]

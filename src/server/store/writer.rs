@@ -263,13 +263,21 @@ impl WriterState {
         let mut new_ids: HashMap<(String, String), i64> = HashMap::default();
         {
             let mut insert_update =
-                transaction.prepare_cached("INSERT INTO updates (dashboard, seq, json) VALUES (?1, ?2, ?3)")?;
+                transaction.prepare_cached("INSERT INTO updates (dashboard, seq, body) VALUES (?1, ?2, ?3)")?;
             let mut insert_alert = transaction.prepare_cached(
                 "INSERT INTO alert_events (dashboard, epoch, seq, ts, rule, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
                 let update = &entry.update;
-                insert_update.execute(params![update.dashboard, update.seq as i64, entry.json.as_str()])?;
+                let mut values = Vec::with_capacity(update.metrics.len());
+                for (name, &value) in &update.metrics {
+                    values.push((
+                        metric_id(&transaction, &self.metric_ids, &mut new_ids, &update.dashboard, name)?,
+                        value,
+                    ));
+                }
+                let body = super::replay::encode(update.ts, &values, &update.alerts);
+                insert_update.execute(params![update.dashboard, update.seq as i64, body])?;
                 for change in &update.alerts {
                     let json = serde_json::to_string(change).expect("alert changes serialize");
                     insert_alert.execute(params![
@@ -297,8 +305,7 @@ impl WriterState {
                 row.ts = row.ts.max(update.ts);
                 row.latest.apply(update.ts, &update.metrics);
                 let (minute, second) = MinuteCells::locate(update.ts);
-                for (name, &value) in &update.metrics {
-                    let metric = metric_id(&transaction, &self.metric_ids, &mut new_ids, &update.dashboard, name)?;
+                for &(metric, value) in &values {
                     minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
                     for tier in Tier::ROLLUPS {
                         buckets
