@@ -18,7 +18,7 @@ SERVER_FLAGS="--persist false --replay-capacity $steps ${RETAIN:+--retain-memory
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
-rss() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$server/status"; }
+rss() { awk '/^VmRSS/ { printf "%d", $2 * 1024 }' "/proc/$server/status"; }
 before=$(rss)
 ./target/bench/release/ingest_bench --server "127.0.0.1:$port" --server-pid "$server" --format lp \
   --dashboards "$dashboards" --series "$series" --steps 64 --steps-per-dashboard "$steps" \
@@ -27,7 +27,8 @@ sleep 1
 after=$(rss)
 values=$((dashboards * series * steps))
 metrics=$(curl -fs "http://127.0.0.1:$port/metrics")
-retained=$(awk '/^livedash_retained_bytes / { print $2 }' <<<"$metrics")
+retained=$(awk '/^livedash_retained_bytes / { printf "%d", $2 }' <<<"$metrics")
+retained=${retained:-0}
 evicted=$(awk '/^livedash_retained_evictions_total / { print $2 }' <<<"$metrics")
 echo "values written       $dashboards dashboards x $series metrics x $steps updates = $values"
 echo "RSS                  $((before / 1048576)) MiB -> $((after / 1048576)) MiB"

@@ -1,9 +1,10 @@
 # Sourced by the benchmark scripts: starts a release server on $port with its built-in sources
 # off and a fresh history store in a temporary folder ($data), sets $server to its pid, stops it
 # and removes the store on exit, and waits until it answers. Extra server flags: $SERVER_FLAGS.
-# Every generated connection comes from 127.0.0.x: the per-client bound is lifted.
+# Every generated connection comes from 127.0.0.x: the per-client bound is lifted. Another
+# build of the server (to compare in one run): $LIVEDASH_BIN.
 data="$(mktemp -d)"
-LEPTOS_SITE_ROOT=target/site RUST_LOG=warn ./target/release/livedash --addr "127.0.0.1:$port" \
+LEPTOS_SITE_ROOT=target/site RUST_LOG=warn "${LIVEDASH_BIN:-./target/release/livedash}" --addr "127.0.0.1:$port" \
   --simulator false --host-metrics false --data "$data/bench.sqlite" \
   --max-connections-per-client 100000 ${SERVER_FLAGS:-} &
 server=$!

@@ -12,6 +12,7 @@
 //! file, so it survives the server being killed (`kill -9`, a crash); with `--sync full` each
 //! commit also fsyncs the WAL, which survives power loss and OS crashes too.
 
+mod floats;
 pub mod history;
 mod replay;
 mod seconds;
@@ -275,6 +276,7 @@ impl Store {
             connection.execute_batch(&tier_schema(tier))?;
         }
         seconds::migrate_rows_per_second(&connection)?;
+        seconds::migrate_cells(&connection)?;
         add_delivery_rounds(&connection)?;
         replay::migrate_json_rows(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;

@@ -9,54 +9,12 @@
 //! (varint; 0 when there are none). Stores written before this layout (JSON rows) are
 //! converted when opened (`migrate_json_rows`).
 
+use super::floats::{put_varint, unzigzag, zigzag, Reader};
 use crate::protocol::{AlertChange, Metrics, Millis, ServerMessage};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
 
 const VERSION: u8 = 1;
-
-fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        bytes.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    bytes.push(value as u8);
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    (value >> 1) as i64 ^ -((value & 1) as i64)
-}
-
-/// Reads from a body, saying where it went wrong.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.bytes.get(self.at).ok_or_else(|| format!("cut short at byte {}", self.at))?;
-            self.at += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(format!("a varint too long at byte {}", self.at))
-    }
-
-    fn take(&mut self, count: usize) -> Result<&[u8], String> {
-        let slice = self.bytes.get(self.at..self.at + count).ok_or_else(|| format!("cut short at byte {}", self.at))?;
-        self.at += count;
-        Ok(slice)
-    }
-}
 
 /// The body of an update at `ts` with `values` (metric id, value) and `alerts`.
 pub fn encode(ts: Millis, values: &[(i64, f64)], alerts: &[AlertChange]) -> Vec<u8> {
@@ -83,26 +41,28 @@ pub fn encode(ts: Millis, values: &[(i64, f64)], alerts: &[AlertChange]) -> Vec<
 /// An update's time, values by name and alert changes from its body; `names` maps the
 /// dashboard's metric ids to names.
 pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metrics, Vec<AlertChange>), String> {
-    let mut reader = Reader { bytes: body, at: 0 };
-    let version = reader.take(1)?[0];
+    let cut = |at: usize| format!("cut short at byte {at}");
+    let mut reader = Reader::new(body);
+    let version = reader.byte().map_err(cut)?;
     if version != VERSION {
         return Err(format!("unknown replay row version {version}"));
     }
-    let ts = unzigzag(reader.varint()?);
-    let count = reader.varint()? as usize;
+    let ts = unzigzag(reader.varint().map_err(cut)?);
+    let count = reader.varint().map_err(cut)? as usize;
     let mut metrics = Metrics::new();
     let mut id = 0;
     for _ in 0..count.min(body.len()) {
-        id += unzigzag(reader.varint()?);
-        let value = f64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"));
+        id += unzigzag(reader.varint().map_err(cut)?);
+        let value = f64::from_le_bytes(reader.take(8).map_err(cut)?.try_into().expect("eight bytes"));
         let name = names.get(&id).ok_or_else(|| format!("metric id {id} is not in the metrics table"))?;
         metrics.insert(name.clone(), value);
     }
-    let alerts_len = reader.varint()? as usize;
+    let alerts_len = reader.varint().map_err(cut)? as usize;
     let alerts = if alerts_len == 0 {
         Vec::new()
     } else {
-        serde_json::from_slice(reader.take(alerts_len)?).map_err(|error| format!("alert changes: {error}"))?
+        serde_json::from_slice(reader.take(alerts_len).map_err(cut)?)
+            .map_err(|error| format!("alert changes: {error}"))?
     };
     Ok((ts, metrics, alerts))
 }

@@ -5,13 +5,23 @@
 //! through the `merge_seconds` function registered on the writer's connection, so an upsert
 //! never reads the row back first.
 //!
-//! Cell encoding, seconds in increasing order: a byte `s` (0..=59) with the high bit set when
-//! the second holds a single point, followed by that point's value (f64, little endian; 9
-//! bytes in all), or else by count (i64), sum, min and max (f64), 33 bytes in all. Raw data at
-//! one point per second and metric thus takes 540 bytes a minute, small enough for a row to
-//! stay inside its B-tree page.
+//! Cell encoding, version 2 (`encode`): the byte `0xF2`; a flags byte (every second present;
+//! every present second holds one point; the seconds listed rather than masked); the seconds
+//! present (none when all are, a byte each when fewer than 8, else a 64-bit mask); the seconds
+//! holding several points (none when every cell is single, else a mask); then the single
+//! points' values as one compressed run (`floats`: decimal delta-of-delta, Gorilla XOR or XOR
+//! of differences, whichever is shortest), then for the other cells their counts (varints)
+//! and their sums, minimums and maximums as three runs. A minute of a metric written with two
+//! decimals takes one to two bytes a point.
+//!
+//! Version 1 (stores before it, converted on open by `migrate_cells`): seconds in order, a
+//! byte `s` (0..=59) with the high bit set for a single point and its value (9 bytes), or else
+//! count, sum, min and max (33 bytes).
 
-use super::tier::{Aggregate, Tier};
+use super::{
+    floats,
+    tier::{Aggregate, Tier},
+};
 use crate::protocol::{Bucket, Millis};
 use rusqlite::{functions::FunctionFlags, params, Connection};
 
@@ -30,6 +40,13 @@ pub const UPSERT: &str = "INSERT INTO seconds (metric, minute, cells) VALUES (?1
 
 const SECONDS: usize = 60;
 const SINGLE: u8 = 0x80;
+/// The first byte of a version 2 row (version 1 starts with a second, below 0xC0).
+const VERSION_2: u8 = 0xF2;
+const ALL_PRESENT: u8 = 1;
+const ALL_SINGLE: u8 = 2;
+const LISTED: u8 = 4;
+/// Seconds listed a byte each below this many.
+const LIST_BELOW: usize = 8;
 
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("unreadable per-second cells at byte {0}")]
@@ -71,23 +88,99 @@ impl MinuteCells {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.iter().count() * 9);
-        for (second, cell) in self.iter() {
-            if cell.count == 1 {
-                bytes.push(second as u8 | SINGLE);
-                bytes.extend_from_slice(&cell.sum.to_le_bytes());
-            } else {
-                bytes.push(second as u8);
-                bytes.extend_from_slice(&cell.count.to_le_bytes());
-                for value in [cell.sum, cell.min, cell.max] {
-                    bytes.extend_from_slice(&value.to_le_bytes());
-                }
+        let cells: Vec<(usize, Aggregate)> = self.iter().collect();
+        let mask = |keep: &dyn Fn(&Aggregate) -> bool| {
+            cells.iter().filter(|(_, cell)| keep(cell)).fold(0u64, |mask, (second, _)| mask | 1 << second)
+        };
+        let several = mask(&|cell| cell.count != 1);
+        let mut flags = 0;
+        if cells.len() == SECONDS {
+            flags |= ALL_PRESENT;
+        } else if cells.len() < LIST_BELOW {
+            flags |= LISTED;
+        }
+        if several == 0 {
+            flags |= ALL_SINGLE;
+        }
+        let mut bytes = Vec::with_capacity(8 + cells.len() * 2);
+        bytes.extend_from_slice(&[VERSION_2, flags]);
+        if flags & LISTED != 0 {
+            bytes.push(cells.len() as u8);
+            bytes.extend(cells.iter().map(|(second, _)| *second as u8));
+        } else if flags & ALL_PRESENT == 0 {
+            bytes.extend_from_slice(&mask(&|_| true).to_le_bytes());
+        }
+        if several != 0 {
+            bytes.extend_from_slice(&several.to_le_bytes());
+        }
+        let singles: Vec<f64> = cells.iter().filter(|(_, cell)| cell.count == 1).map(|(_, cell)| cell.sum).collect();
+        floats::encode(&singles, &mut bytes);
+        let others: Vec<&Aggregate> = cells.iter().filter(|(_, cell)| cell.count != 1).map(|(_, cell)| cell).collect();
+        if !others.is_empty() {
+            for cell in &others {
+                floats::put_varint(&mut bytes, floats::zigzag(cell.count));
+            }
+            for field in [|cell: &Aggregate| cell.sum, |cell: &Aggregate| cell.min, |cell: &Aggregate| cell.max] {
+                let run: Vec<f64> = others.iter().map(|cell| field(cell)).collect();
+                floats::encode(&run, &mut bytes);
             }
         }
         bytes
     }
 
     pub fn decode(bytes: &[u8]) -> Result<MinuteCells, BadCells> {
+        match bytes.first() {
+            Some(&VERSION_2) => Self::decode_v2(bytes).map_err(BadCells),
+            _ => Self::decode_v1(bytes),
+        }
+    }
+
+    fn decode_v2(bytes: &[u8]) -> Result<MinuteCells, usize> {
+        let mut reader = floats::Reader::new(bytes);
+        reader.byte()?;
+        let flags = reader.byte()?;
+        let present: Vec<usize> = if flags & LISTED != 0 {
+            let count = reader.byte()? as usize;
+            reader.take(count)?.iter().map(|second| *second as usize).collect()
+        } else if flags & ALL_PRESENT != 0 {
+            (0..SECONDS).collect()
+        } else {
+            let mask = u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"));
+            (0..SECONDS).filter(|second| mask & (1 << second) != 0).collect()
+        };
+        if present.iter().any(|second| *second >= SECONDS) {
+            return Err(reader.at);
+        }
+        let several = if flags & ALL_SINGLE != 0 {
+            0
+        } else {
+            u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"))
+        };
+        let (single_seconds, other_seconds): (Vec<usize>, Vec<usize>) =
+            present.iter().partition(|second| several & (1 << **second) == 0);
+        let mut cells = MinuteCells::default();
+        for (second, value) in single_seconds.iter().zip(floats::decode(&mut reader, single_seconds.len())?) {
+            cells.add(*second, Aggregate::of(value));
+        }
+        if !other_seconds.is_empty() {
+            let counts: Vec<i64> =
+                (0..other_seconds.len()).map(|_| reader.varint().map(floats::unzigzag)).collect::<Result<_, _>>()?;
+            let sums = floats::decode(&mut reader, other_seconds.len())?;
+            let mins = floats::decode(&mut reader, other_seconds.len())?;
+            let maxs = floats::decode(&mut reader, other_seconds.len())?;
+            for (index, second) in other_seconds.iter().enumerate() {
+                let aggregate =
+                    Aggregate { count: counts[index], sum: sums[index], min: mins[index], max: maxs[index] };
+                cells.add(*second, aggregate);
+            }
+        }
+        if !reader.is_done() {
+            return Err(reader.at);
+        }
+        Ok(cells)
+    }
+
+    fn decode_v1(bytes: &[u8]) -> Result<MinuteCells, BadCells> {
         let mut cells = MinuteCells::default();
         let mut at = 0;
         let word = |at: usize| -> Result<[u8; 8], BadCells> {
@@ -113,6 +206,21 @@ impl MinuteCells {
         }
         Ok(cells)
     }
+}
+
+/// Converts the per-second rows of a store written with version 1 cells (once: the store's
+/// `user_version` says it is done).
+pub fn migrate_cells(connection: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version >= 2 {
+        return Ok(());
+    }
+    let transaction = connection.unchecked_transaction()?;
+    // Merging with nothing decodes either version and encodes the current one.
+    transaction
+        .execute("UPDATE seconds SET cells = merge_seconds(cells, x'') WHERE substr(cells, 1, 1) != x'F2'", [])?;
+    transaction.pragma_update(None, "user_version", 2)?;
+    transaction.commit()
 }
 
 /// Registers `merge_seconds(old, new)` on `connection`: the cells of both, merged.
@@ -213,19 +321,63 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Version 1 bytes of `cells` (the layout before), for the conversion tests.
+    fn version_1(cells: &MinuteCells) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (second, cell) in cells.iter() {
+            if cell.count == 1 {
+                bytes.push(second as u8 | SINGLE);
+                bytes.extend_from_slice(&cell.sum.to_le_bytes());
+            } else {
+                bytes.push(second as u8);
+                bytes.extend_from_slice(&cell.count.to_le_bytes());
+                for value in [cell.sum, cell.min, cell.max] {
+                    bytes.extend_from_slice(&value.to_le_bytes());
+                }
+            }
+        }
+        bytes
+    }
+
     #[test]
-    fn single_points_take_nine_bytes_and_merged_seconds_thirty_three() {
-        let mut cells = MinuteCells::default();
-        cells.add(0, Aggregate::of(1.5));
-        cells.add(59, Aggregate::of(-2.0));
-        assert_eq!(cells.encode().len(), 18);
-        cells.add(59, Aggregate::of(4.0));
-        let bytes = cells.encode();
-        assert_eq!(bytes.len(), 9 + 33);
-        let decoded = MinuteCells::decode(&bytes).unwrap();
-        assert_eq!(decoded, cells);
+    fn a_minute_of_two_decimal_values_takes_under_two_bytes_a_point() {
+        let mut revenue = MinuteCells::default();
+        for second in 0..SECONDS {
+            let value = ((1_000.0 + (second as f64 * 0.9).sin() * 37.0) * 100.0).round() / 100.0;
+            revenue.add(second, Aggregate::of(value));
+        }
+        let bytes = revenue.encode();
+        assert!(bytes.len() < 2 * SECONDS, "{} bytes", bytes.len());
+        assert_eq!(MinuteCells::decode(&bytes).unwrap(), revenue);
+        // Sparse and merged seconds too.
+        let mut sparse = MinuteCells::default();
+        sparse.add(0, Aggregate::of(1.5));
+        sparse.add(59, Aggregate::of(-2.0));
+        assert!(sparse.encode().len() <= 10, "{} bytes (18 before)", sparse.encode().len());
+        sparse.add(59, Aggregate::of(4.0));
+        let decoded = MinuteCells::decode(&sparse.encode()).unwrap();
         assert_eq!(decoded.iter().nth(1), Some((59, Aggregate { count: 2, sum: 2.0, min: -2.0, max: 4.0 })));
         assert_eq!(MinuteCells::locate(1_700_000_061_500), (1_700_000_040_000, 21));
+    }
+
+    #[test]
+    fn version_1_rows_read_and_are_converted_once() {
+        let mut cells = MinuteCells::default();
+        cells.add(3, Aggregate::of(1.25));
+        cells.add(4, Aggregate { count: 3, sum: 6.0, min: 1.0, max: 3.0 });
+        assert_eq!(MinuteCells::decode(&version_1(&cells)).unwrap(), cells);
+        let connection = Connection::open_in_memory().unwrap();
+        register_merge(&connection).unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        connection
+            .execute("INSERT INTO seconds (metric, minute, cells) VALUES (1, 0, ?1)", [version_1(&cells)])
+            .unwrap();
+        migrate_cells(&connection).unwrap();
+        let stored: Vec<u8> = connection.query_row("SELECT cells FROM seconds", [], |row| row.get(0)).unwrap();
+        assert_eq!(stored[0], VERSION_2);
+        assert_eq!(MinuteCells::decode(&stored).unwrap(), cells);
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, 2);
     }
 
     #[test]
@@ -233,6 +385,8 @@ mod tests {
         assert_eq!(MinuteCells::decode(&[60 | SINGLE, 0, 0, 0, 0, 0, 0, 0, 0]), Err(BadCells(0)));
         assert_eq!(MinuteCells::decode(&[3 | SINGLE, 0, 0]), Err(BadCells(1)));
         assert_eq!(MinuteCells::decode(&[]), Ok(MinuteCells::default()));
+        assert!(MinuteCells::decode(&[VERSION_2, LISTED, 1, 61, 1]).is_err(), "a second past 59");
+        assert!(MinuteCells::decode(&[VERSION_2, ALL_PRESENT | ALL_SINGLE, 1]).is_err(), "cut short");
     }
 
     #[test]
