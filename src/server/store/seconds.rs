@@ -360,6 +360,33 @@ mod tests {
         assert_eq!(MinuteCells::locate(1_700_000_061_500), (1_700_000_040_000, 21));
     }
 
+    /// The simulator's metrics (BENCHMARKS.md "Disk"): an hour of them, a point a second, in
+    /// minute rows: bytes a point of the cells, each metric's and in all.
+    #[test]
+    fn an_hour_of_the_simulators_metrics_takes_under_two_bytes_a_point() {
+        let mut simulator = crate::server::sources::simulator::Simulator::new(7);
+        let mut minutes: std::collections::BTreeMap<(String, Millis), MinuteCells> = Default::default();
+        let start = 1_700_000_040_000;
+        for second in 0..3600 {
+            let ts = start + second * 1000;
+            for (name, value) in simulator.next(ts) {
+                let (minute, at) = MinuteCells::locate(ts);
+                minutes.entry((name, minute)).or_default().add(at, Aggregate::of(value));
+            }
+        }
+        let mut per_metric: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        for ((name, _), cells) in &minutes {
+            let entry = per_metric.entry(name.clone()).or_default();
+            entry.0 += cells.encode().len();
+            entry.1 += cells.iter().count();
+        }
+        let (bytes, points) = per_metric.values().fold((0, 0), |(b, p), (bytes, points)| (b + bytes, p + points));
+        let report: Vec<String> =
+            per_metric.iter().map(|(name, (b, p))| format!("{name} {:.2}", *b as f64 / *p as f64)).collect();
+        println!("simulator: {:.2} bytes a point ({})", bytes as f64 / points as f64, report.join(", "));
+        assert!((bytes as f64) < 2.0 * points as f64, "{report:?}");
+    }
+
     #[test]
     fn version_1_rows_read_and_are_converted_once() {
         let mut cells = MinuteCells::default();

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Bytes on disk per point, per table (BENCHMARKS.md "Disk"): a release server with its history
+# store on takes POINTS points (SERIES metrics, a point a second each; the ingest benchmark's
+# values) through line protocol; SQLite's dbstat then gives each table's bytes, per point.
+#   scripts/bench-disk.sh                       # a million points
+#   LIVEDASH_BIN=/path/to/other/livedash scripts/bench-disk.sh   # another build, same method
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+port="${BENCH_PORT:-3904}"
+points="${POINTS:-1000000}"
+series="${SERIES:-100}"
+make --no-print-directory build
+cargo build --release --features loadgen --bin ingest_bench --target-dir target/bench
+
+# shellcheck source=scripts/bench-server.sh
+source scripts/bench-server.sh
+
+./target/bench/release/ingest_bench --server "127.0.0.1:$port" --format lp --series "$series" --steps 50 \
+  --steps-per-dashboard $((points / series)) --concurrency 4 --duration 3600 | grep -E "points/s|requests"
+# Stopped first, so what it wrote is checkpointed into the file.
+kill "$server"
+wait "$server" 2>/dev/null || true
+trap 'rm -rf "$data"' EXIT
+python3 - "$data/bench.sqlite" "$points" <<'PY'
+import sqlite3, sys
+path, points = sys.argv[1], int(sys.argv[2])
+db = sqlite3.connect(path)
+rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+total = sum(size for _, size in rows)
+for name, size in rows:
+    if size >= 1 << 16:
+        print(f"{name:40} {size / 1048576:8.2f} MiB  {size / points:6.2f} bytes a point")
+print(f"{'all':40} {total / 1048576:8.2f} MiB  {total / points:6.2f} bytes a point")
+PY
