@@ -75,6 +75,10 @@ fn print_startup(settings: &livedash::server::settings::Settings) {
     } else {
         println!("livedash history: in memory only (--persist false)");
     }
+    println!(
+        "livedash memory: at most {} of updates kept for resuming clients and charts (--retain-memory)",
+        livedash::server::broker::budget::format_size(settings.retain_memory())
+    );
     for dashboard in &settings.dashboards {
         let running = settings.running_sources(dashboard);
         if running.is_empty() && dashboard.built_in {

@@ -122,10 +122,6 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
         budget: broker::budget::RetainBudget::new(settings.retain_memory()),
     };
-    tracing::info!(
-        "retaining at most {} in memory for resuming clients and chart history (--retain-memory)",
-        broker::budget::format_size(limits.budget.limit())
-    );
     let mut telemetry = Telemetry::new();
     telemetry.watch_retention(&limits.budget);
     let rules: Vec<Arc<alerts::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();

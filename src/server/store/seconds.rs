@@ -156,11 +156,17 @@ impl MinuteCells {
         } else {
             u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"))
         };
-        let (single_seconds, other_seconds): (Vec<usize>, Vec<usize>) =
-            present.iter().partition(|second| several & (1 << **second) == 0);
         let mut cells = MinuteCells::default();
-        for (second, value) in single_seconds.iter().zip(floats::decode(&mut reader, single_seconds.len())?) {
-            cells.add(*second, Aggregate::of(value));
+        let single_count = present.iter().filter(|second| several & (1 << **second) == 0).count();
+        let mut singles = floats::decode(&mut reader, single_count)?.into_iter();
+        let mut other_seconds = Vec::new();
+        for &second in &present {
+            if several & (1 << second) == 0 {
+                // Each second once: a plain store, no merge.
+                cells.0[second] = singles.next().map(Aggregate::of);
+            } else {
+                other_seconds.push(second);
+            }
         }
         if !other_seconds.is_empty() {
             let counts: Vec<i64> =
