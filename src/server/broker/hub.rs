@@ -2,16 +2,19 @@
 //! and its recent updates (`log::UpdateLog`, compact) for replay and snapshots. Frames for a
 //! replay are made when a client resumes, the last replay's kept so that a burst of clients
 //! resuming from one position serializes each update once; what the hub retains counts
-//! against the server's byte budget (`budget`), which may take its oldest updates back. `MemoryBroker` owns one
-//! hub per dashboard and decides when an update is committed; the hub only keeps the state
-//! consistent and hands subscribers a start that matches their live channel exactly. It also
+//! against the server's byte budget (`budget`), which may take its oldest updates back.
+//! `MemoryBroker` owns one hub per dashboard and decides when an update is committed; the hub
+//! only keeps the state consistent and hands subscribers a start that matches their live
+//! channel exactly. It also
 //! holds the dashboard's alert rules' states: an update's alert changes are decided when its
 //! seq is assigned (so they are persisted and broadcast inside it), and taken back with the
 //! seq if it cannot be persisted.
 
 use super::{budget::RetainBudget, log::UpdateLog, Frame, HubLimits, Subscription};
 use crate::model::latest::Latest;
-use crate::protocol::{DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update};
+use crate::protocol::{
+    AlertChange, DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
+};
 use crate::server::{
     alerts::{DashboardAlerts, LogStart},
     store::RecoveredDashboard,
@@ -23,6 +26,7 @@ use std::{
         Arc, Mutex, MutexGuard,
     },
 };
+use tokio::sync::broadcast;
 
 /// A replay's frames kept for the next client resuming from the same position, up to this
 /// many bytes of JSON.
@@ -34,7 +38,6 @@ struct CachedReplay {
     frames: Vec<Frame>,
     bytes: usize,
 }
-use tokio::sync::broadcast;
 
 pub(super) struct Hub {
     pub(super) id: String,
@@ -55,7 +58,7 @@ pub(super) struct Hub {
     /// Bytes of the log and of the cached replay, readable without the locks.
     log_bytes: AtomicUsize,
     replay_bytes: AtomicUsize,
-    /// Updates serialized for replays, for `/metrics` and tests.
+    /// Updates serialized for replays (tests count them).
     pub(super) replay_serializations: AtomicU64,
 }
 
@@ -362,6 +365,11 @@ impl Hub {
             *cached = Some(frame.clone());
         }
         frame
+    }
+
+    /// The alerts a snapshot would list now.
+    pub(super) fn active_alerts(&self) -> Vec<AlertChange> {
+        self.lock().committed_alerts.active()
     }
 
     pub(super) fn snapshot(&self, window_ms: Millis) -> Snapshot {

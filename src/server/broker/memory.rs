@@ -22,7 +22,7 @@
 use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
 use super::{budget::RetainBudget, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
-use crate::protocol::{DashboardSummary, Millis, Position, Snapshot};
+use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot};
 use crate::server::alerts::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
@@ -291,6 +291,10 @@ impl Broker for MemoryBroker {
 
     async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError> {
         Ok(self.hub(dashboard)?.snapshot(self.limits.history_window_ms))
+    }
+
+    async fn active_alerts(&self, dashboard: &str) -> Result<Vec<AlertChange>, BrokerError> {
+        Ok(self.hub(dashboard)?.active_alerts())
     }
 
     async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {

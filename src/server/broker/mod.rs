@@ -13,7 +13,7 @@ pub mod memory;
 pub use frame::Frame;
 pub use memory::{HubLimits, MemoryBroker};
 
-use crate::protocol::{DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot};
+use crate::protocol::{AlertChange, DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
@@ -77,6 +77,10 @@ pub trait Broker: Send + Sync + 'static {
 
     /// The latest state of a dashboard with its recent history window.
     async fn snapshot(&self, dashboard: &str) -> Result<Snapshot, BrokerError>;
+
+    /// The alert rules of `dashboard` that are not inactive, as their last change said: what a
+    /// snapshot lists, without building one.
+    async fn active_alerts(&self, dashboard: &str) -> Result<Vec<AlertChange>, BrokerError>;
 
     /// `snapshot`, serialized: the same frame for every caller at the same seq, so a burst of
     /// readers resynced at once costs one serialization.

@@ -37,7 +37,7 @@ pub async fn active(
         if authorize(&access, &dashboard.id, Action::Read).is_err() {
             continue;
         }
-        let alerts = state.broker.snapshot(&dashboard.id).await?.alerts;
+        let alerts = state.broker.active_alerts(&dashboard.id).await?;
         let shown: Vec<ActiveAlert> = alerts
             .into_iter()
             .map(|change| {
@@ -146,7 +146,7 @@ pub async fn ack(
 ) -> Result<(StatusCode, Json<Ack>), ApiError> {
     let request: AckRequest = json_body(&body)?;
     authorize(&access, &request.dashboard, Action::Write)?;
-    let active = state.broker.snapshot(&request.dashboard).await?.alerts;
+    let active = state.broker.active_alerts(&request.dashboard).await?;
     let change = active.into_iter().find(|change| change.rule == request.rule).ok_or_else(|| {
         ApiError::NotFound(format!("no active alert '{}' on dashboard '{}'", request.rule, request.dashboard))
     })?;

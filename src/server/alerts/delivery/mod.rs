@@ -221,7 +221,7 @@ async fn attempt(client: &reqwest::Client, config: &DeliveryConfig, outbox: &Arc
             let (work, name) = (outbox.clone(), receiver.name.clone());
             let (sent, held) = blocking("count mails", move || {
                 let now = now_millis();
-                Ok((work.mails_in_last_hour(&name, now)?, !work.held(&name)?.is_empty()))
+                Ok((work.mails_in_last_hour(&name, now)?, work.has_held(&name)?))
             })
             .await
             .unwrap_or((u32::MAX, true));
@@ -319,10 +319,9 @@ pub async fn resend_to_alertmanagers(
         let now = now_millis();
         let mut firing = Vec::new();
         for dashboard in &dashboards {
-            let Ok(snapshot) = broker.snapshot(dashboard).await else { continue };
+            let Ok(active) = broker.active_alerts(dashboard).await else { continue };
             firing.extend(
-                snapshot
-                    .alerts
+                active
                     .into_iter()
                     .filter(|change| change.state == AlertPhase::Firing)
                     .map(|change| (dashboard.to_string(), change)),

@@ -140,6 +140,15 @@ impl Outbox {
         rows.filter_map(|row| row.transpose()).collect()
     }
 
+    /// Whether `receiver` has deliveries waiting for its digest.
+    pub fn has_held(&self, receiver: &str) -> rusqlite::Result<bool> {
+        self.connection().query_row(
+            "SELECT EXISTS (SELECT 1 FROM alert_deliveries WHERE status = 'held' AND receiver = ?1)",
+            [receiver],
+            |row| row.get(0),
+        )
+    }
+
     /// Mails sent to `receiver` in the hour before `now`.
     pub fn mails_in_last_hour(&self, receiver: &str, now: Millis) -> rusqlite::Result<u32> {
         self.connection().query_row(
