@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Installs the real services the Rust tests talk to, only when missing: Debian's
-# prometheus-alertmanager (alert delivery to an Alertmanager, tests/alert_receivers.rs). The
-# package's own service is not started; the tests run their own on free loopback ports.
+# Installs the real services the tests talk to, only when missing: Debian's
+# prometheus-alertmanager (alert delivery, tests/alert_receivers.rs), redis-server (several
+# instances, tests/redis_*.rs) and nginx (the load balancer of end2end/tests/scale_out.spec.ts).
+# The packages' own services are not started; the tests run their own on free loopback ports.
 set -euo pipefail
 
-if ! [ -x /usr/bin/prometheus-alertmanager ]; then
-  echo "[install-services] installing Debian prometheus-alertmanager" >&2
+missing=()
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install-services] installing Debian ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+  # Installing must not start the packages' own services (ports 6379, 80): policy-rc.d says no.
+  own_policy=false
+  if ! [ -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    own_policy=true
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if $own_policy; then rm -f /usr/sbin/policy-rc.d; fi
 fi

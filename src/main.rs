@@ -79,6 +79,9 @@ fn print_startup(settings: &livedash::server::settings::Settings) {
         "livedash memory: at most {} of updates kept for resuming clients and charts (--retain-memory)",
         livedash::server::broker::budget::format_size(settings.retain_memory())
     );
+    if settings.redis.is_some() {
+        println!("livedash instances: one of several, through Redis (--redis)");
+    }
     for dashboard in &settings.dashboards {
         let running = settings.running_sources(dashboard);
         if running.is_empty() && dashboard.built_in {

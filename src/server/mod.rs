@@ -125,8 +125,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     let mut telemetry = Telemetry::new();
     telemetry.watch_retention(&limits.budget);
     let rules: Vec<Arc<alerts::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
-    let (broker, store): (Arc<dyn Broker>, _) = match settings.store_options() {
-        None => (Arc::new(MemoryBroker::new(limits).with_alert_rules(rules)), None),
+    let (cache, store) = match settings.store_options() {
+        None => (MemoryBroker::new(limits).with_alert_rules(rules), None),
         Some(options) => {
             let (store, recovered) = tokio::task::spawn_blocking(move || Store::open(options))
                 .await
@@ -134,8 +134,18 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
                 .map_err(std::io::Error::other)?;
             tracing::info!(dashboards = recovered.len(), "history store opened");
             let store = Arc::new(store);
-            let broker = MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules);
-            (Arc::new(broker), Some(store))
+            (MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules), Some(store))
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let broker: Arc<dyn Broker> = match &settings.redis {
+        None => Arc::new(cache),
+        Some(url) => {
+            let broker = broker::redis::RedisBroker::start(url.expose(), cache, shutdown.clone())
+                .await
+                .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
+            tracing::info!("one of several instances: seqs and recent updates in Redis");
+            broker
         }
     };
     let auth = auth::Auth::new(&settings).map_err(std::io::Error::other)?;
@@ -175,7 +185,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
         telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),
-        shutdown: CancellationToken::new(),
+        shutdown,
         tasks: TaskTracker::new(),
     };
     start_sources(&state).await;

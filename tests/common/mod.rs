@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use futures::{SinkExt, StreamExt};
 use livedash::protocol::{ClientMessage, ErrorCode, Position, ServerMessage, Snapshot, Update};
 use livedash::server::{self, settings::Settings, Running};

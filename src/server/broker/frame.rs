@@ -50,6 +50,11 @@ impl UpdateTail {
         }
         UpdateTail(serde_json::to_string(&Tail { ts, metrics }).expect("numbers are finite"))
     }
+
+    /// The JSON after its opening brace, which is the update object's own.
+    pub fn after_brace(&self) -> &str {
+        &self.0[1..]
+    }
 }
 
 impl Frame {
@@ -63,14 +68,14 @@ impl Frame {
         }
         let dashboard = serde_json::to_string(&update.dashboard).expect("strings serialize");
         let seq = update.seq.to_string();
-        let mut json = String::with_capacity(40 + dashboard.len() + seq.len() + tail.0.len());
+        let mut json = String::with_capacity(40 + dashboard.len() + seq.len() + tail.0.len() - 1);
         json.push_str(r#"{"type":"update","dashboard":"#);
         json.push_str(&dashboard);
         json.push_str(r#","seq":"#);
         json.push_str(&seq);
         json.push(',');
         // The tail's own opening brace is this object's.
-        json.push_str(&tail.0[1..]);
+        json.push_str(tail.after_brace());
         Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(update) }
     }
 

@@ -221,6 +221,7 @@ impl Hub {
         let mut state = self.lock();
         let update = frame.logged();
         state.seq = update.seq;
+        state.assigned = state.assigned.max(update.seq);
         state.ts = state.ts.max(update.ts);
         while state.in_flight_alerts.front().is_some_and(|(seq, _)| *seq <= update.seq) {
             if let Some((_, alerts)) = state.in_flight_alerts.pop_front() {
@@ -232,6 +233,47 @@ impl Hub {
         self.account(&state, added);
         // No receiver is not an error: nobody is watching this dashboard right now.
         let _ = self.live.send(frame);
+    }
+
+    /// Starts the hub again from a state read elsewhere (the Redis broker's log and latest
+    /// values, when this node missed more than that log holds): seq, time, latest values and
+    /// the retained updates, oldest first. Subscribers get the new state as a snapshot on
+    /// their live channel, so they jump to it without reconnecting (PROTOCOL.md rule 4).
+    pub(super) fn reset(&self, seq: u64, ts: Millis, latest: Latest, log: &[Update], window_ms: Millis) {
+        let snapshot = {
+            let mut state = self.lock();
+            for name in latest.values().keys() {
+                state.define(name);
+            }
+            for update in log {
+                for name in update.metrics.keys() {
+                    state.define(name);
+                }
+            }
+            state.seq = seq;
+            state.assigned = seq;
+            state.ts = ts;
+            state.latest = latest;
+            let before = state.log.bytes() as isize;
+            state.log = UpdateLog::new(state.log.capacity());
+            state.log.push_all(log);
+            let delta = state.log.bytes() as isize - before;
+            self.account(&state, delta);
+            self.snapshot_locked(&state, window_ms)
+        };
+        let frame = self.cache(&snapshot);
+        let _ = self.live.send(frame);
+    }
+
+    /// The title and definitions, for a hub that replaces this one.
+    pub(super) fn declaration(&self) -> (String, Vec<MetricDefinition>, bool) {
+        let state = self.lock();
+        (state.title.clone(), state.definitions.clone(), state.declared)
+    }
+
+    /// The last seq committed.
+    pub(super) fn seq(&self) -> u64 {
+        self.lock().seq
     }
 
     /// Counts `delta` bytes against the budget and notes what the hub now retains.

@@ -143,6 +143,17 @@ impl UpdateLog {
         (freed, rows)
     }
 
+    /// Appends every update, oldest first.
+    pub fn push_all(&mut self, updates: &[Update]) {
+        for update in updates {
+            self.push(update);
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -139,7 +139,7 @@ impl MemoryBroker {
         broker
     }
 
-    fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
+    pub(super) fn hub(&self, dashboard: &str) -> Result<Arc<Hub>, BrokerError> {
         self.hubs
             .read()
             .expect("hub map lock poisoned")
@@ -163,10 +163,48 @@ impl MemoryBroker {
             .clone()
     }
 
+    /// The hub of `dashboard` in `epoch` (the Redis broker's): the one held when it has that
+    /// epoch, otherwise a new empty one in its place, with the old one's rank and declaration.
+    /// Subscribers of a replaced hub see their live channel close and subscribe again.
+    pub(super) fn hub_in_epoch(&self, dashboard: &str, epoch: &str) -> Arc<Hub> {
+        if let Ok(hub) = self.hub(dashboard) {
+            if &*hub.epoch == epoch {
+                return hub;
+            }
+        }
+        let mut hubs = self.hubs.write().expect("hub map lock poisoned");
+        let held = hubs.get(dashboard).cloned();
+        if let Some(hub) = held.as_ref().filter(|hub| &*hub.epoch == epoch) {
+            return hub.clone();
+        }
+        let rank = held.as_ref().map_or(hubs.len(), |hub| hub.rank);
+        let hub = Hub::new(dashboard, epoch.into(), rank, &self.limits);
+        if let Some(old) = &held {
+            let (title, definitions, declared) = old.declaration();
+            if declared {
+                hub.declare(title, definitions);
+            }
+            old.evict(usize::MAX);
+            // What the old hub retained no longer counts once its subscribers let go of it.
+            self.limits.budget.add(-(old.retained() as isize));
+        }
+        let hub = Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}));
+        hubs.insert(dashboard.to_owned(), hub.clone());
+        hub
+    }
+
+    pub(super) fn limits(&self) -> &HubLimits {
+        &self.limits
+    }
+
+    pub(super) fn store(&self) -> Option<&Arc<Store>> {
+        self.store.as_ref()
+    }
+
     /// Keeps what the hubs retain within the budget: while over it, the hub holding the most
     /// gives back its oldest updates, down to the next biggest hub's size (so the largest
     /// shrink first and evenly), until 95% of the limit. One publisher at a time does it.
-    fn enforce_budget(&self) {
+    pub(super) fn enforce_budget(&self) {
         let budget = &self.limits.budget;
         if !budget.is_over() {
             return;
@@ -191,7 +229,7 @@ impl MemoryBroker {
     }
 
     /// Refuses a batch that would pass the dashboard or metric limits.
-    fn admit(&self, batch: &[Publication]) -> Result<(), BrokerError> {
+    pub(super) fn admit(&self, batch: &[Publication]) -> Result<(), BrokerError> {
         let hubs = self.hubs.read().expect("hub map lock poisoned");
         let mut new_dashboards = HashSet::new();
         let mut new_metrics: HashMap<&str, HashSet<&str>> = HashMap::new();

@@ -1,14 +1,16 @@
 //! The seam between producers and transports on one side and where a dashboard's stream lives
 //! on the other. Producers (`sources`, `ingest`) `publish`; transports (`stream`) `subscribe`
 //! and read snapshots as `Frame`s; neither knows whether the broker is this process's memory
-//! (`memory::MemoryBroker`, one `hub::Hub` per dashboard) or, later, Redis (seq assigned
-//! there, recent history in a stream, pub/sub between instances).
+//! (`memory::MemoryBroker`, one `hub::Hub` per dashboard) or Redis (`redis::RedisBroker`:
+//! seq assigned there, recent updates in a log there, pub/sub between instances, each
+//! instance's hubs a cache).
 
 pub mod budget;
 pub mod frame;
 mod hub;
 mod log;
 pub mod memory;
+pub mod redis;
 
 pub use frame::Frame;
 pub use memory::{HubLimits, MemoryBroker};

@@ -82,6 +82,27 @@ fn parse_auth_secret(text: &str) -> Result<Secret, String> {
     Ok(Secret(text.to_owned()))
 }
 
+/// A Redis URL the client library accepts; kept secret (it may carry a password).
+fn parse_redis_url(text: &str) -> Result<Secret, String> {
+    match redis::Client::open(text.trim()) {
+        Ok(_) => Ok(Secret(text.trim().to_owned())),
+        // The library's message, without the URL (it may carry a password).
+        Err(error) => {
+            Err(format!("not a Redis URL like redis://host:6379/0 or unix:///run/redis.sock ({:?})", error.kind()))
+        }
+    }
+}
+
+/// What goes after `host-` in a dashboard id.
+fn parse_instance_name(text: &str) -> Result<String, String> {
+    let name = text.trim().to_ascii_lowercase();
+    if crate::protocol::is_valid_dashboard_id(&format!("host-{name}")) {
+        Ok(name)
+    } else {
+        Err(format!("{text:?}: letters, digits, '-' and '_' only (it names the dashboard host-<name>)"))
+    }
+}
+
 /// The public origin; a trailing `/` is forgiven.
 fn parse_public_url(text: &str) -> Result<Origin, String> {
     parse_origin(text.trim().trim_end_matches('/'))
@@ -268,6 +289,17 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_SESSION_ABSOLUTE", default_value = "30d", value_parser = parse_written_duration)]
     pub session_absolute: WrittenDuration,
 
+    /// The Redis that makes this instance one of a deployment (`redis://host:6379/0`,
+    /// `unix:///run/redis.sock`): seqs, recent updates and latest values live there, and every
+    /// instance serves every dashboard (docs/deploy.md). Without it this process is alone.
+    #[arg(long, env = "LIVEDASH_REDIS", hide_env_values = true, value_parser = parse_redis_url)]
+    pub redis: Option<Secret>,
+
+    /// This instance's name among several (`--redis`): its host metrics go to the dashboard
+    /// `host-<name>`. Default: the machine's host name and the port it listens on.
+    #[arg(long, env = "LIVEDASH_INSTANCE_NAME", value_parser = parse_instance_name)]
+    pub instance_name: Option<String>,
+
     /// Keep history in the embedded store at `--data`; `false` keeps everything in memory only.
     #[arg(long, env = "LIVEDASH_PERSIST", default_value_t = true, action = ArgAction::Set)]
     pub persist: bool,
@@ -322,6 +354,16 @@ pub enum LoadError {
 
 impl Settings {
     /// The defaults, as `livedash` with no flags and no environment would run.
+    /// `--instance-name`, or this machine's host name and `port`, the one it listens on.
+    pub fn instance(&self, port: u16) -> String {
+        self.instance_name.clone().unwrap_or_else(|| {
+            let host = sysinfo::System::host_name().unwrap_or_default().to_ascii_lowercase();
+            let host: String =
+                host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).take(40).collect();
+            format!("{}-{}", if host.is_empty() { "node" } else { host.trim_matches('-') }, port)
+        })
+    }
+
     /// `--retain-memory`, or a quarter of this machine's memory when not given.
     pub fn retain_memory(&self) -> usize {
         self.retain_memory.unwrap_or_else(|| {

@@ -298,10 +298,24 @@ impl Store {
     /// (the seqs are free again). The receiver resolves after either.
     pub fn append(&self, entries: Vec<Entry>, on_commit: Callback, on_fail: Callback) -> oneshot::Receiver<Appended> {
         let (ack, acked) = oneshot::channel();
-        let job = writer::Job { entries, on_commit, on_fail, ack };
+        let job = writer::Job { entries, follows: false, on_commit, on_fail, ack };
         // If the writer is gone the job (and its ack sender) is dropped: the receiver errors.
         let _ = self.sender.send(Message::Append(job));
         acked
+    }
+
+    /// Queues updates whose seqs another system assigned (the Redis broker's log), in its
+    /// order, for history: nothing waits for the commit, and a failed one is only logged (a
+    /// node's history then misses those seconds; its live state does not).
+    pub fn follow(&self, entries: Vec<Entry>) {
+        let (ack, acked) = oneshot::channel();
+        let job = writer::Job { entries, follows: true, on_commit: Box::new(|| {}), on_fail: Box::new(|| {}), ack };
+        let _ = self.sender.send(Message::Append(job));
+        tokio::spawn(async move {
+            if let Ok(Err(error)) = acked.await {
+                tracing::warn!(%error, "followed updates not written to the history store");
+            }
+        });
     }
 
     /// Whether the store takes writes now.

@@ -29,6 +29,9 @@ use tokio::sync::oneshot;
 
 pub struct Job {
     pub entries: Vec<Entry>,
+    /// Updates whose seqs were assigned elsewhere (Redis) and that this store follows: taken
+    /// whatever seq they carry; a new epoch or a jump restarts the dashboard's replay log.
+    pub follows: bool,
     pub on_commit: Callback,
     pub on_fail: Callback,
     pub ack: oneshot::Sender<Appended>,
@@ -183,6 +186,10 @@ impl WriterState {
         let mut next: HashMap<String, u64> = HashMap::default();
         let (mut fit, mut stale) = (Vec::with_capacity(jobs.len()), Vec::new());
         for job in jobs {
+            if job.follows {
+                fit.push(job);
+                continue;
+            }
             // The same, within this job.
             let mut claimed: HashMap<&str, u64> = HashMap::default();
             let continues = job.entries.iter().all(|entry| {
@@ -267,8 +274,27 @@ impl WriterState {
             let mut insert_alert = transaction.prepare_cached(
                 "INSERT INTO alert_events (dashboard, epoch, seq, ts, rule, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
+            let mut restart_log = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1")?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
                 let update = &entry.update;
+                if !rows.contains_key(&update.dashboard) {
+                    let row = self.dashboards.get(&update.dashboard).cloned().unwrap_or_else(|| DashboardRow {
+                        epoch: entry.epoch.clone(),
+                        seq: 0,
+                        ts: 0,
+                        latest: Latest::default(),
+                    });
+                    rows.insert(update.dashboard.clone(), row);
+                }
+                let row = rows.get_mut(&update.dashboard).expect("inserted above");
+                // Only a followed update can do either (appends are checked by `in_order`).
+                if row.epoch == entry.epoch && update.seq <= row.seq {
+                    continue; // already written
+                }
+                if row.epoch != entry.epoch || update.seq != row.seq + 1 {
+                    // A replay log continues its seqs without a hole, or starts again.
+                    restart_log.execute(params![update.dashboard])?;
+                }
                 let mut values = Vec::with_capacity(update.metrics.len());
                 for (name, &value) in &update.metrics {
                     values.push((
@@ -289,15 +315,6 @@ impl WriterState {
                         change.state.as_str(),
                         json
                     ])?;
-                }
-                if !rows.contains_key(&update.dashboard) {
-                    let row = self.dashboards.get(&update.dashboard).cloned().unwrap_or_else(|| DashboardRow {
-                        epoch: entry.epoch.clone(),
-                        seq: 0,
-                        ts: 0,
-                        latest: Latest::default(),
-                    });
-                    rows.insert(update.dashboard.clone(), row);
                 }
                 let row = rows.get_mut(&update.dashboard).expect("inserted above");
                 row.epoch = entry.epoch.clone();

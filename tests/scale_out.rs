@@ -1,0 +1,255 @@
+//! Several instances behind one Redis (docs/deploy.md, PROTOCOL.md "Several server
+//! instances"): a real `redis-server` on a unix socket with persistence off, real livedash
+//! instances (in this process, or as processes a test kills with SIGKILL), real sockets.
+
+mod common;
+
+use common::redis::{Instance, RedisServer};
+use common::*;
+use livedash::protocol::{ClientMessage, Position, ServerMessage};
+use livedash::server::{settings::Secret, Running};
+use std::{collections::BTreeMap, time::Duration};
+
+fn redis_settings(redis: &RedisServer) -> livedash::server::settings::Settings {
+    let mut settings = quiet_settings();
+    settings.redis = Some(Secret::from(redis.url().as_str()));
+    settings
+}
+
+async fn instance(redis: &RedisServer) -> Running {
+    start(redis_settings(redis)).await
+}
+
+async fn ingest_at(addr: std::net::SocketAddr, dashboard: &str, value: f64) -> u16 {
+    let body = format!(r#"{{"dashboard":"{dashboard}","metrics":{{"x":{value}}}}}"#);
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/ingest"))
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    response.map_or(0, |response| response.status().as_u16())
+}
+
+async fn connect_to(addr: std::net::SocketAddr) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("websocket connects").0
+}
+
+/// Reads updates until `seq` is reached: (seq, x) of each, in arrival order. Panics on a
+/// snapshot unless `snapshots` allows them.
+async fn updates_until(socket: &mut Socket, seq: u64) -> Vec<(u64, f64)> {
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|(last, _)| *last < seq) {
+        match next_message(socket).await {
+            ServerMessage::Update(update) => seen.push((update.seq, update.metrics["x"])),
+            other => panic!("expected updates up to {seq}, got {other:?} after {seen:?}"),
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_subscriber_on_one_instance_gets_every_update_ingested_through_another_once_in_order() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    push(&b, "orders", 0.0).await;
+    let mut socket = connect(&a).await;
+    send(&mut socket, &subscribe("orders", None)).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    assert_eq!((snapshot.seq, snapshot.metrics["x"]), (1, 0.0), "A knows what B took");
+    for i in 1..=50 {
+        push(&b, "orders", f64::from(i)).await;
+    }
+    let seen = updates_until(&mut socket, 51).await;
+    assert_eq!(seen, (2..=51).map(|seq| (seq, (seq - 1) as f64)).collect::<Vec<_>>());
+    expect_silence(&mut socket, Duration::from_millis(300)).await;
+    // Both instances serve the same epoch and seq.
+    let (on_a, on_b) = (snapshot_of(&a, "orders").await, snapshot_of(&b, "orders").await);
+    assert_eq!((&on_a["epoch"], &on_a["seq"]), (&on_b["epoch"], &on_b["seq"]));
+}
+
+async fn snapshot_of(running: &Running, dashboard: &str) -> serde_json::Value {
+    snapshot(running, dashboard).await
+}
+
+#[tokio::test]
+async fn concurrent_ingest_through_two_instances_makes_one_sequence_every_subscriber_sees_alike() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    push(&a, "shared", -1.0).await;
+    let mut on_a = connect(&a).await;
+    let mut on_b = connect(&b).await;
+    for socket in [&mut on_a, &mut on_b] {
+        send(socket, &subscribe("shared", None)).await;
+        assert_eq!(expect_snapshot(socket).await.seq, 1);
+    }
+    let writers = [(a.addr, 0.0), (b.addr, 1000.0)].map(|(addr, base)| {
+        tokio::spawn(async move {
+            for i in 0..100 {
+                assert_eq!(ingest_at(addr, "shared", base + f64::from(i)).await, 202);
+            }
+        })
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let (seen_a, seen_b) = (updates_until(&mut on_a, 201).await, updates_until(&mut on_b, 201).await);
+    assert_eq!(seen_a.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (2..=201).collect::<Vec<_>>());
+    assert_eq!(seen_a, seen_b, "one order for everyone");
+    let mut values: Vec<f64> = seen_a.iter().map(|(_, x)| *x).collect();
+    values.sort_by(f64::total_cmp);
+    let expected: Vec<f64> = (0..100).map(f64::from).chain((0..100).map(|i| 1000.0 + f64::from(i))).collect();
+    assert_eq!(values, expected, "every update once");
+}
+
+#[tokio::test]
+async fn a_killed_pubsub_connection_leaves_no_gap() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    push(&b, "d", 0.0).await;
+    let mut socket = connect(&a).await;
+    send(&mut socket, &subscribe("d", None)).await;
+    expect_snapshot(&mut socket).await;
+    let writer = tokio::spawn(async move {
+        for i in 1..=150 {
+            push(&b, "d", f64::from(i)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        b
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut admin = redis.connection().await;
+    let killed: u64 = ::redis::cmd("CLIENT").arg(&["KILL", "TYPE", "pubsub"]).query_async(&mut admin).await.unwrap();
+    assert!(killed >= 2, "both instances' pub/sub links cut ({killed})");
+    let _b = writer.await.unwrap();
+    let seen = updates_until(&mut socket, 151).await;
+    assert_eq!(seen, (2..=151).map(|seq| (seq, (seq - 1) as f64)).collect::<Vec<_>>(), "repaired from the log");
+}
+
+#[tokio::test]
+async fn a_client_of_a_killed_instance_resumes_on_another_with_exactly_what_it_missed() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let mut a = Instance::start(&redis.url(), &[]);
+    let b = Instance::start(&redis.url(), &[]);
+    assert_eq!(ingest_at(b.addr, "d", 0.0).await, 202);
+    let mut socket = connect_to(a.addr).await;
+    send(&mut socket, &subscribe("d", None)).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    let b_addr = b.addr;
+    let writer = tokio::spawn(async move {
+        for i in 1..=200 {
+            assert_eq!(ingest_at(b_addr, "d", f64::from(i)).await, 202);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let mut seen = updates_until(&mut socket, 20).await;
+    a.kill_9();
+    let held = seen.last().unwrap().0;
+    let mut resumed = connect_to(b.addr).await;
+    let since = Position { epoch: snapshot.epoch.clone(), seq: held };
+    send(&mut resumed, &subscribe("d", Some(since))).await;
+    writer.await.unwrap();
+    seen.extend(updates_until(&mut resumed, 201).await);
+    assert_eq!(
+        seen,
+        (2..=201).map(|seq| (seq, (seq - 1) as f64)).collect::<Vec<_>>(),
+        "no seq missing, none twice, no snapshot"
+    );
+}
+
+#[tokio::test]
+async fn redis_down_refuses_ingest_keeps_connections_and_recovers_and_a_restart_is_a_new_epoch() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start(folder.path());
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    push(&b, "d", 1.0).await;
+    let mut socket = connect(&a).await;
+    send(&mut socket, &subscribe("d", None)).await;
+    let before = expect_snapshot(&mut socket).await;
+
+    // Down (not answering): ingest is refused, never given an invented seq.
+    redis.pause(true);
+    let response = reqwest::Client::new()
+        .post(http_url(&b, "/api/v1/ingest"))
+        .body(r#"{"dashboard":"d","metrics":{"x":2}}"#)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "unavailable", "{answer}");
+    // The open connection stays, with its last data.
+    expect_silence(&mut socket, Duration::from_millis(500)).await;
+    assert_eq!(snapshot(&a, "d").await["metrics"]["x"], 1.0);
+
+    // Back: the stream continues where it was.
+    redis.pause(false);
+    push(&b, "d", 3.0).await;
+    let update = expect_update(&mut socket).await;
+    assert_eq!((update.seq, update.metrics["x"]), (2, 3.0));
+
+    // Restarted with nothing: a new epoch, seqs afresh, old positions get a snapshot.
+    redis.restart();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ingest_at(b.addr, "d", 4.0).await;
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 202, "ingest works again once Redis is back");
+    let mut fresh = connect(&a).await;
+    let since = Position { epoch: before.epoch.clone(), seq: 2 };
+    let mut snapshot = None;
+    for _ in 0..50 {
+        send(&mut fresh, &subscribe("d", Some(since.clone()))).await;
+        let got = expect_snapshot(&mut fresh).await;
+        if got.epoch != before.epoch {
+            snapshot = Some(got);
+            break;
+        }
+        send(&mut fresh, &ClientMessage::Unsubscribe { dashboard: "d".into() }).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let snapshot = snapshot.expect("a new epoch reaches instance A");
+    assert_eq!((snapshot.seq, snapshot.metrics["x"]), (1, 4.0), "seq starts afresh");
+}
+
+#[tokio::test]
+async fn a_client_away_longer_than_the_log_gets_a_snapshot_equal_to_what_redis_holds() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let mut settings = redis_settings(&redis);
+    settings.replay_capacity = 8;
+    let a = start(settings.clone()).await;
+    let b = start(settings).await;
+    for i in 0..3 {
+        push_metric(&b, "d", "y", f64::from(i)).await;
+    }
+    let epoch = snapshot(&a, "d").await["epoch"].as_str().unwrap().to_owned();
+    for i in 0..30 {
+        push(&b, "d", f64::from(i) * 1.5).await;
+    }
+    let mut socket = connect(&a).await;
+    send(&mut socket, &subscribe("d", Some(Position { epoch: epoch.clone(), seq: 2 }))).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    assert_eq!((snapshot.epoch.as_str(), snapshot.seq), (epoch.as_str(), 33));
+    let mut admin = redis.connection().await;
+    let latest: BTreeMap<String, String> =
+        ::redis::cmd("HGETALL").arg("livedash:{d}:latest").query_async(&mut admin).await.unwrap();
+    let in_redis: BTreeMap<String, f64> =
+        latest.iter().map(|(name, point)| (name.clone(), point.split_once(' ').unwrap().1.parse().unwrap())).collect();
+    let shown: BTreeMap<String, f64> = snapshot.metrics.into_iter().collect();
+    assert_eq!(shown, in_redis);
+    assert_eq!(in_redis, BTreeMap::from([("x".to_owned(), 43.5), ("y".to_owned(), 2.0)]));
+    let log_length: u64 = ::redis::cmd("XLEN").arg("livedash:{d}:log").query_async(&mut admin).await.unwrap();
+    assert_eq!(log_length, 8, "the log is bounded by --replay-capacity");
+}
