@@ -444,6 +444,40 @@ async fn a_session_from_one_instance_works_on_another_sharing_the_secret() {
 }
 
 #[tokio::test]
+async fn signing_out_on_one_instance_ends_the_session_on_every_instance_of_a_deployment() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = common::redis::RedisServer::start(folder.path());
+    let mut settings = secured_settings();
+    settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
+    let first = start_secured(settings.clone()).await;
+    let second = start(settings.clone()).await;
+    let (_, _, cookie) = sign_in(&first, "alice", ALICE_PASSWORD, "/").await;
+    let cookie = cookie.unwrap();
+    let mut on_second = connect_as(&second, None, Some(&cookie)).await.unwrap();
+    assert_eq!(expect_session(&mut on_second).await.0, "alice");
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let out = client.post(http_url(&first, "/logout")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert_eq!(close_of(&mut on_second).await, (CloseCode::Library(4001), "signed out".to_owned()));
+    assert_eq!(get(&second, "/api/v1/dashboards", None, Some(&cookie)).await.status(), 401);
+    // An instance started after the sign-out knows it too.
+    let third = start(settings).await;
+    let mut refused = 0;
+    for _ in 0..50 {
+        refused = get(&third, "/api/v1/dashboards", None, Some(&cookie)).await.status().as_u16();
+        if refused == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused, 401);
+    for running in [first, second, third] {
+        running.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn behind_an_https_public_url_cookies_are_secure_and_hsts_is_sent() {
     let mut settings = secured_settings();
     settings.public_url = Some(livedash::server::auth::origin::Origin::parse("https://dash.example.com").unwrap());

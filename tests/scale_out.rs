@@ -253,3 +253,43 @@ async fn a_client_away_longer_than_the_log_gets_a_snapshot_equal_to_what_redis_h
     let log_length: u64 = ::redis::cmd("XLEN").arg("livedash:{d}:log").query_async(&mut admin).await.unwrap();
     assert_eq!(log_length, 8, "the log is bounded by --replay-capacity");
 }
+
+#[tokio::test]
+async fn the_simulator_runs_on_one_instance_at_a_time_and_each_keeps_its_own_host_metrics() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let sources = ["--simulator", "true", "--host-metrics", "true", "--tick-ms", "50"];
+    let mut a = Instance::start(&redis.url(), &[&sources[..], &["--instance-name", "a"]].concat());
+    let b = Instance::start(&redis.url(), &[&sources[..], &["--instance-name", "b"]].concat());
+    let seq_at = |addr| async move {
+        let (_, snapshot) = get_json(format!("http://{addr}/api/v1/dashboards/main/snapshot")).await;
+        snapshot["seq"].as_u64().unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = seq_at(b.addr).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ticks = seq_at(b.addr).await - start;
+    // One simulator ticks 40 times in 2 s (fewer on a busy machine); two would tick 80.
+    assert!((10..=45).contains(&ticks), "{ticks} updates of main in 2 s");
+
+    let (_, list) = get_json(format!("http://{}/api/v1/dashboards", b.addr)).await;
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"host-a") && ids.contains(&"host-b"), "{ids:?}");
+    assert!(!ids.contains(&"host"), "no dashboard gets two machines' metrics: {ids:?}");
+
+    // The holder killed: the other instance takes the simulator over within its lease.
+    let mut admin = redis.connection().await;
+    let holder: String =
+        ::redis::cmd("GET").arg("livedash:lease:{main}:source:simulator").query_async(&mut admin).await.unwrap();
+    let survivor = if holder.starts_with(&a.pid().to_string()) {
+        a.kill_9();
+        b.addr
+    } else {
+        drop(b);
+        a.addr
+    };
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let before = seq_at(survivor).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(seq_at(survivor).await > before + 5, "the simulator goes on after its instance died");
+}

@@ -62,6 +62,8 @@ pub struct AppState {
     pub store: Option<Arc<Store>>,
     /// Credentials: keys, users, tokens, sessions.
     pub auth: Arc<auth::Auth>,
+    /// Sign-outs shared with the other instances (`--redis`).
+    pub sign_outs: Option<Arc<auth::sign_outs::SharedSignOuts>>,
     /// Alert deliveries, when receivers are configured.
     pub outbox: Option<Arc<alerts::delivery::Outbox>>,
     /// Silences and acks.
@@ -138,17 +140,19 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         }
     };
     let shutdown = CancellationToken::new();
-    let broker: Arc<dyn Broker> = match &settings.redis {
-        None => Arc::new(cache),
+    let auth = Arc::new(auth::Auth::new(&settings).map_err(std::io::Error::other)?);
+    let (broker, sign_outs): (Arc<dyn Broker>, _) = match &settings.redis {
+        None => (Arc::new(cache), None),
         Some(url) => {
             let broker = broker::redis::RedisBroker::start(url.expose(), cache, shutdown.clone())
                 .await
                 .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
             tracing::info!("one of several instances: seqs and recent updates in Redis");
-            broker
+            let (client, connection) = broker.redis();
+            let sign_outs = auth::sign_outs::SharedSignOuts::start(client, connection, auth.clone(), shutdown.clone());
+            (broker as Arc<dyn Broker>, Some(sign_outs))
         }
     };
-    let auth = auth::Auth::new(&settings).map_err(std::io::Error::other)?;
     let outbox = match (&store, settings.receivers.is_empty()) {
         (_, true) => None,
         (None, false) => {
@@ -177,7 +181,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     let state = AppState {
         outbox: outbox.clone(),
         controls: Arc::new(controls),
-        auth: Arc::new(auth),
+        auth,
+        sign_outs,
         store,
         leptos_options: leptos_options(&settings, addr),
         broker,
@@ -233,38 +238,47 @@ fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
 }
 
 /// Declares every configured dashboard, in the configured order, and starts the sources that
-/// feed them (unless turned off by `--simulator false` / `--host-metrics false`).
+/// feed them (unless turned off by `--simulator false` / `--host-metrics false`). With several
+/// instances (`--redis`), a dashboard fed by this machine's metrics is this instance's own,
+/// `<id>-<instance>` (`host-web1-3000`), and every other source runs on one instance at a time.
 async fn start_sources(state: &AppState) {
     let settings = &state.settings;
     for (index, dashboard) in settings.dashboards.iter().enumerate() {
-        let mut feeding: Vec<Box<dyn Source>> = Vec::new();
+        let mut feeding: Vec<(SourceKind, Box<dyn Source>)> = Vec::new();
         for kind in settings.running_sources(dashboard) {
             match kind {
                 SourceKind::Simulator => {
                     let seed = now_millis() as u64 + index as u64;
-                    feeding.push(Box::new(sources::simulator::Simulator::new(seed)));
+                    feeding.push((kind, Box::new(sources::simulator::Simulator::new(seed))));
                 }
                 SourceKind::Host => {
                     // sysinfo's first reads touch /proc and /sys: keep them off the async workers.
                     let collector = tokio::task::spawn_blocking(sources::host::HostCollector::new)
                         .await
                         .expect("host collector setup panicked");
-                    feeding.push(Box::new(collector));
+                    feeding.push((kind, Box::new(collector)));
                 }
             }
         }
         if feeding.is_empty() && dashboard.built_in {
             continue;
         }
-        let built_in = feeding.first().map(|source| source.declaration());
-        let declaration = sources::configured_declaration(dashboard, built_in);
+        let built_in = feeding.first().map(|(_, source)| source.declaration());
+        let mut declaration = sources::configured_declaration(dashboard, built_in);
+        if settings.redis.is_some() && feeding.iter().any(|(kind, _)| *kind == SourceKind::Host) {
+            let instance = settings.instance(state.leptos_options.site_addr.port());
+            declaration.dashboard = format!("{}-{instance}", dashboard.id);
+            declaration.title = format!("{} ({instance})", declaration.title);
+        }
+        let id = declaration.dashboard.clone();
         if let Err(error) = state.broker.declare(declaration).await {
-            tracing::error!(%error, dashboard = dashboard.id, "cannot declare dashboard");
+            tracing::error!(%error, dashboard = id, "cannot declare dashboard");
             continue;
         }
-        for source in feeding {
+        for (kind, source) in feeding {
             let (broker, shutdown) = (state.broker.clone(), state.shutdown.clone());
-            state.tasks.spawn(sources::run(source, dashboard.id.clone(), broker, settings.tick, shutdown));
+            let lease = format!("{{{id}}}:source:{kind:?}").to_lowercase();
+            state.tasks.spawn(sources::run(source, id.clone(), broker, settings.tick, lease, shutdown));
         }
     }
 }

@@ -95,8 +95,11 @@ impl Instance {
     pub fn start(redis_url: &str, args: &[&str]) -> Instance {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_livedash"))
-            .args(["--addr", "127.0.0.1:0", "--simulator", "false", "--host-metrics", "false", "--persist", "false"])
-            .args(["--redis", redis_url])
+            .args(["--addr", "127.0.0.1:0", "--redis", redis_url])
+            // Defaults a test's `args` may override.
+            .env("LIVEDASH_SIMULATOR", "false")
+            .env("LIVEDASH_HOST_METRICS", "false")
+            .env("LIVEDASH_PERSIST", "false")
             .args(args)
             .env("RUST_LOG", "warn")
             .env_remove("LIVEDASH_CONFIG")
@@ -118,6 +121,10 @@ impl Instance {
             .parse()
             .unwrap();
         Instance { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill_9(&mut self) {

@@ -72,7 +72,15 @@ pub async fn sign_in(State(state): State<AppState>, Form(form): Form<LoginForm>)
 pub async fn sign_out(State(state): State<AppState>, Extension(access): Extension<Access>) -> Response {
     if let Some(principal) = access.principal() {
         if let (Some(sid), Some(expires_at)) = (&principal.session, principal.expires_at) {
-            state.auth.sessions.end(sid, (expires_at / 1000).max(0) as u64, now_secs());
+            let expires_secs = (expires_at / 1000).max(0) as u64;
+            state.auth.sessions.end(sid, expires_secs, now_secs());
+            if let Some(shared) = &state.sign_outs {
+                if let Err(error) = shared.announce(sid, expires_secs).await {
+                    // Still signed out here; other instances would accept the cookie until it
+                    // expires. Said in the log; the user's browser has dropped it already.
+                    tracing::error!(%error, user = principal.name, "sign-out not shared with the other instances");
+                }
+            }
             tracing::info!(user = principal.name, "signed out");
         }
     }

@@ -17,6 +17,7 @@ pub mod origin;
 pub mod patterns;
 pub mod secret;
 pub mod session;
+pub mod sign_outs;
 pub mod tools;
 pub mod users;
 

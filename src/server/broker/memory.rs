@@ -353,6 +353,10 @@ impl Broker for MemoryBroker {
         self.publish(due).await
     }
 
+    async fn lease(&self, _name: &str, _ttl: std::time::Duration) -> bool {
+        true
+    }
+
     async fn dashboards(&self) -> Vec<DashboardSummary> {
         let mut hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
         // Each key read once: a key function locks the hub.

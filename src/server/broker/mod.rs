@@ -91,6 +91,12 @@ pub trait Broker: Send + Sync + 'static {
     /// Every dashboard, declared ones first in declaration order, then by creation.
     async fn dashboards(&self) -> Vec<DashboardSummary>;
 
+    /// Whether this instance may be the one that does `name` (run a dashboard's simulator,
+    /// evaluate its alert rules) for the next `ttl`: asked again before `ttl` passes, it keeps
+    /// it; when it stops asking (killed), another instance gets it after `ttl`. A process alone
+    /// always may. Names of one dashboard's leases start with `{<dashboard>}`.
+    async fn lease(&self, name: &str, ttl: std::time::Duration) -> bool;
+
     /// Time passing at `now` (ms): alert rules with `no_data` that have waited long enough
     /// announce it, in an update without values. Called about once a second.
     async fn tick(&self, now: Millis) -> Result<(), BrokerError>;

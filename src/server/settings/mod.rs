@@ -442,6 +442,13 @@ impl Settings {
     /// Why this server must not start as configured: open to every reader on an address other
     /// than loopback, unless `--insecure-open` says that is wanted.
     pub fn refuses_to_start(&self) -> Option<String> {
+        if self.redis.is_some() && self.is_secured() && self.auth_secret.is_none() {
+            return Some(
+                "several instances (--redis) sign sessions and tokens with one secret: give each the same \
+                 --auth-secret (LIVEDASH_AUTH_SECRET, e.g. `openssl rand -hex 32`)"
+                    .to_owned(),
+            );
+        }
         if self.is_secured() || self.insecure_open || self.addr.ip().is_loopback() {
             return None;
         }

@@ -53,14 +53,19 @@ pub fn configured_declaration(config: &DashboardConfig, built_in: Option<Declara
 }
 
 /// Publishes a sample of `source` into `dashboard` (already declared) every `tick` until
-/// `shutdown`.
+/// `shutdown`, on the ticks where this instance holds the lease `lease` (with several
+/// instances, one of them runs each source; a process alone always does).
 pub async fn run(
     mut source: impl Source,
     dashboard: String,
     broker: Arc<dyn Broker>,
     tick: Duration,
+    lease: String,
     shutdown: CancellationToken,
 ) {
+    // Held over a few missed ticks, so a slow tick does not hand it over; a killed holder's
+    // source moves to another instance within this.
+    let lease_ttl = tick * 3 + Duration::from_secs(2);
     let mut interval = tokio::time::interval(tick);
     // Failed publishes in a row: a failing store refuses every tick, logged once.
     let mut failures: u64 = 0;
@@ -70,6 +75,9 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
+        }
+        if !broker.lease(&lease, lease_ttl).await {
+            continue;
         }
         let ts = super::now_millis();
         // A sample may read /proc and the disks (host metrics): kept off the async workers.

@@ -71,6 +71,9 @@ pub struct RedisBroker {
     redis: ConnectionManager,
     publish: redis::Script,
     new_epoch: redis::Script,
+    lease: redis::Script,
+    /// This process among the deployment's instances (for leases): random at each start.
+    node: String,
     /// Held while updates are applied to the hubs, so each hub takes its updates once and in
     /// seq order whether they come from pub/sub, a publish's answer or the log.
     applying: tokio::sync::Mutex<()>,
@@ -101,6 +104,8 @@ impl RedisBroker {
             redis,
             publish: redis::Script::new(include_str!("publish.lua")),
             new_epoch: redis::Script::new(include_str!("new_epoch.lua")),
+            lease: redis::Script::new(include_str!("lease.lua")),
+            node: format!("{}-{}", std::process::id(), new_epoch()),
             applying: tokio::sync::Mutex::new(()),
             listed: Mutex::new(HashSet::new()),
         });
@@ -110,6 +115,11 @@ impl RedisBroker {
             tracing::warn!("Redis did not answer at startup; serving what this instance holds until it does");
         }
         Ok(broker)
+    }
+
+    /// The Redis this broker uses, for what else instances share through it (sign-outs).
+    pub fn redis(&self) -> (redis::Client, ConnectionManager) {
+        (self.client.clone(), self.redis.clone())
     }
 
     /// Appends the batch in Redis: one script per update, all in one transaction when the
@@ -405,6 +415,19 @@ impl Broker for RedisBroker {
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {
         self.cache.dashboards().await
+    }
+
+    async fn lease(&self, name: &str, ttl: Duration) -> bool {
+        let mut connection = self.redis.clone();
+        let held: Result<u8, _> = self
+            .lease
+            .key(format!("livedash:lease:{name}"))
+            .arg(&self.node)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut connection)
+            .await;
+        // Redis unreachable: nobody can be sure to be the only one, so nobody is.
+        held.is_ok_and(|held| held == 1)
     }
 
     async fn tick(&self, _now: Millis) -> Result<(), BrokerError> {
