@@ -294,3 +294,54 @@ async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifi
     assert_eq!(receiver.seen().len(), before + 1, "the silenced resolve was never sent");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_several_instances_one_decides_and_each_change_is_delivered_once_even_when_it_dies() {
+    let redis_folder = tempfile::tempdir().unwrap();
+    let redis = common::redis::RedisServer::start(redis_folder.path());
+    let (receiver, url) = Receiver::start(&[]).await;
+    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut instances = Vec::new();
+    for folder in &folders {
+        let mut settings = settings(folder.path(), &url);
+        settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
+        instances.push(start(settings).await);
+    }
+    // Leases are taken on the first ticks.
+    cpu(&instances[0], 50.0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (i, value) in [60.0, 91.0, 92.0, 93.0].into_iter().enumerate() {
+        cpu(&instances[i % 2], value).await;
+    }
+    let firing = receiver.until(1).await;
+    assert_eq!(firing[0].body["status"], "firing");
+    for running in &instances {
+        let (_, active) = get_json(http_url(running, "/api/v1/alerts")).await;
+        assert_eq!(active["servers"][0]["rule"], "hot_cpu", "every instance shows it: {active}");
+    }
+    for (i, value) in [70.0, 60.0].into_iter().enumerate() {
+        cpu(&instances[i % 2], value).await;
+    }
+    let seen = receiver.until(2).await;
+    assert_eq!(seen[1].body["status"], "resolved");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.seen().len(), 2, "once each, not once per instance");
+
+    // The instance that delivered goes away; the other decides from then on.
+    let mut delivered_by = None;
+    for (index, running) in instances.iter().enumerate() {
+        let (_, deliveries) = get_json(http_url(running, "/api/v1/alerts/deliveries")).await;
+        if !deliveries.as_array().unwrap().is_empty() {
+            delivered_by = Some(index);
+        }
+    }
+    let gone = instances.remove(delivered_by.expect("one instance delivered"));
+    gone.shutdown().await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let survivor = &instances[0];
+    cpu(survivor, 95.0).await;
+    let seen = receiver.until(3).await;
+    assert_eq!(seen[2].body["status"], "firing");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.seen().len(), 3);
+}

@@ -3,7 +3,7 @@
 //! makes them for resync snapshots and merged (throttled) updates. Cloning one is a reference
 //! count, never a copy of its JSON.
 
-use crate::protocol::{Metrics, Millis, Snapshot, Update};
+use crate::protocol::{AlertChange, Metrics, Millis, Snapshot, Update};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::sync::Arc;
@@ -43,12 +43,19 @@ pub struct UpdateTail(String);
 
 impl UpdateTail {
     pub fn new(ts: Millis, metrics: &Metrics) -> Self {
+        UpdateTail::with_alerts(ts, metrics, &[])
+    }
+
+    /// The tail of an update that also carries alert changes (as `Update` serializes them).
+    pub fn with_alerts(ts: Millis, metrics: &Metrics, alerts: &[AlertChange]) -> Self {
         #[derive(Serialize)]
         struct Tail<'a> {
             ts: Millis,
             metrics: &'a Metrics,
+            #[serde(skip_serializing_if = "<[AlertChange]>::is_empty")]
+            alerts: &'a [AlertChange],
         }
-        UpdateTail(serde_json::to_string(&Tail { ts, metrics }).expect("numbers are finite"))
+        UpdateTail(serde_json::to_string(&Tail { ts, metrics, alerts }).expect("numbers are finite"))
     }
 
     /// The JSON after its opening brace, which is the update object's own.

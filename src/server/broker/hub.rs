@@ -265,6 +265,33 @@ impl Hub {
         let _ = self.live.send(frame);
     }
 
+    /// Runs the alert rules over an update whose seq was assigned elsewhere (the Redis broker):
+    /// every instance does, so each keeps its rules' memory (change windows, pending times)
+    /// ready to take over; only the one holding the dashboard's alert lease announces what
+    /// changed.
+    pub(super) fn evaluate(&self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
+        let mut state = self.lock();
+        if state.alerts.is_empty() {
+            return Vec::new();
+        }
+        state.alerts.evaluate(metrics, ts)
+    }
+
+    /// Takes alert changes announced by the instance that decides them: what snapshots show,
+    /// and, unless this instance decided them itself, its rules' states too.
+    pub(super) fn follow_alerts(&self, changes: &[AlertChange], decided_here: bool) {
+        let mut state = self.lock();
+        state.committed_alerts.restore(changes.to_vec());
+        if !decided_here {
+            state.alerts.restore(changes.to_vec());
+        }
+    }
+
+    /// Whether this dashboard has alert rules.
+    pub(super) fn has_alert_rules(&self) -> bool {
+        !self.lock().alerts.is_empty()
+    }
+
     /// The title and definitions, for a hub that replaces this one.
     pub(super) fn declaration(&self) -> (String, Vec<MetricDefinition>, bool) {
         let state = self.lock();

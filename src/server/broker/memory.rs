@@ -297,7 +297,7 @@ impl Broker for MemoryBroker {
             };
             let entries = assigned
                 .iter()
-                .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), update: frame.logged_arc() })
+                .map(|(hub, frame)| Entry { epoch: hub.epoch.clone(), update: frame.logged_arc(), decided_here: true })
                 .collect();
             // Not persisted: the seqs are free again, so the dashboard continues without a gap.
             let rewinds: Vec<(Arc<Hub>, u64)> =

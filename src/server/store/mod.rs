@@ -94,6 +94,9 @@ pub type Callback = Box<dyn FnOnce() + Send>;
 pub struct Entry {
     pub epoch: Arc<str>,
     pub update: Arc<Update>,
+    /// This instance decided the update's alert changes, so it delivers them. With several
+    /// instances (`--redis`) one decides and the others record them for their history.
+    pub decided_here: bool,
 }
 
 /// A dashboard as it was when the server last stopped.
@@ -150,7 +153,9 @@ CREATE TABLE IF NOT EXISTS alert_events (
     ts        INTEGER NOT NULL,
     rule      TEXT NOT NULL,
     state     TEXT NOT NULL,
-    json      TEXT NOT NULL
+    json      TEXT NOT NULL,
+    -- 1: this instance decided the change and delivers it (`Entry::decided_here`).
+    decided_here INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
 CREATE INDEX IF NOT EXISTS alert_events_by_rule ON alert_events (dashboard, rule, id);
@@ -259,6 +264,20 @@ fn add_delivery_rounds(connection: &Connection) -> rusqlite::Result<()> {
     transaction.commit()
 }
 
+/// Gives a store from before several instances its `alert_events.decided_here` (every change
+/// in it was decided by the one instance).
+fn add_alert_deciders(connection: &Connection) -> rusqlite::Result<()> {
+    let has_column: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('alert_events') WHERE name = 'decided_here'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_column {
+        connection.execute_batch("ALTER TABLE alert_events ADD COLUMN decided_here INTEGER NOT NULL DEFAULT 1")?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (or creates) the store at `options.path` and reads back every dashboard.
     pub fn open(options: StoreOptions) -> Result<(Store, Vec<RecoveredDashboard>), StoreError> {
@@ -278,6 +297,7 @@ impl Store {
         seconds::migrate_rows_per_second(&connection)?;
         seconds::migrate_cells(&connection)?;
         add_delivery_rounds(&connection)?;
+        add_alert_deciders(&connection)?;
         replay::migrate_json_rows(&connection)?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
@@ -399,7 +419,7 @@ mod tests {
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
         let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics, alerts: Vec::new() };
-        Entry { epoch: "e1".into(), update: Arc::new(update) }
+        Entry { epoch: "e1".into(), update: Arc::new(update), decided_here: true }
     }
 
     async fn append(store: &Store, entries: Vec<Entry>) {

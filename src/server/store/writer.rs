@@ -272,7 +272,8 @@ impl WriterState {
             let mut insert_update =
                 transaction.prepare_cached("INSERT INTO updates (dashboard, seq, body) VALUES (?1, ?2, ?3)")?;
             let mut insert_alert = transaction.prepare_cached(
-                "INSERT INTO alert_events (dashboard, epoch, seq, ts, rule, state, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO alert_events (dashboard, epoch, seq, ts, rule, state, json, decided_here)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut restart_log = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1")?;
             for entry in jobs.iter().flat_map(|job| &job.entries) {
@@ -313,7 +314,8 @@ impl WriterState {
                         update.ts,
                         change.rule,
                         change.state.as_str(),
-                        json
+                        json,
+                        entry.decided_here
                     ])?;
                 }
                 let row = rows.get_mut(&update.dashboard).expect("inserted above");

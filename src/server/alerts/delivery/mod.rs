@@ -316,6 +316,10 @@ pub async fn resend_to_alertmanagers(
             _ = every.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        // With several instances, one of them resends.
+        if !broker.lease("alertmanager-resend", config.resend * 2).await {
+            continue;
+        }
         let now = now_millis();
         let mut firing = Vec::new();
         for dashboard in &dashboards {

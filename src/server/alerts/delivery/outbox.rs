@@ -68,8 +68,9 @@ impl Outbox {
         let transaction = connection.transaction()?;
         let cursor: i64 = transaction.query_row("SELECT event FROM alert_cursor WHERE id = 1", [], |row| row.get(0))?;
         let events: Vec<(i64, String, String)> = {
-            let mut select = transaction
-                .prepare("SELECT id, dashboard, json FROM alert_events WHERE id > ?1 ORDER BY id LIMIT 500")?;
+            let mut select = transaction.prepare(
+                "SELECT id, dashboard, json FROM alert_events WHERE id > ?1 AND decided_here = 1 ORDER BY id LIMIT 500",
+            )?;
             let rows = select.query_map([cursor], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };

@@ -42,6 +42,9 @@ const INDEX: &str = "livedash:dashboards";
 
 /// How long a Redis command may take before the request that needed it fails (503).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an instance decides a dashboard's alerts after it last renewed (every second): an
+/// instance killed hands them over within this.
+const ALERT_LEASE: Duration = Duration::from_secs(5);
 /// An update must reach Redis this long after it was sent at most, or it is refused there: by
 /// then its request has been answered 503 (see `publish.lua`). A margin under the timeout.
 const PUBLISH_DEADLINE: Millis = 1_750;
@@ -51,6 +54,8 @@ struct Keys {
     meta: String,
     log: String,
     latest: String,
+    /// Each alert rule's last announced change (JSON), by rule name.
+    alerts: String,
 }
 
 impl Keys {
@@ -59,6 +64,7 @@ impl Keys {
             meta: format!("livedash:{{{dashboard}}}:meta"),
             log: format!("livedash:{{{dashboard}}}:log"),
             latest: format!("livedash:{{{dashboard}}}:latest"),
+            alerts: format!("livedash:{{{dashboard}}}:alerts"),
         }
     }
 }
@@ -79,6 +85,37 @@ pub struct RedisBroker {
     applying: tokio::sync::Mutex<()>,
     /// Dashboards this instance has seen listed in `INDEX`.
     listed: Mutex<HashSet<String>>,
+    /// Dashboards whose alert lease this instance holds: it decides their alert changes.
+    deciding: Mutex<HashSet<String>>,
+    /// Alert changes decided here, to announce in the order they were decided.
+    announcements: tokio::sync::mpsc::UnboundedSender<Announcement>,
+}
+
+/// Alert changes this instance decided on `dashboard` at `ts`.
+struct Announcement {
+    dashboard: String,
+    ts: Millis,
+    changes: Vec<AlertChange>,
+}
+
+/// Announces alert changes one after the other (an announcement takes a Redis round trip,
+/// which `commit`, running under `applying`, cannot wait for).
+async fn announce_all(
+    broker: Arc<RedisBroker>,
+    mut announced: tokio::sync::mpsc::UnboundedReceiver<Announcement>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let announcement = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = announced.recv() => match next { Some(next) => next, None => return },
+        };
+        let dashboard = announcement.dashboard.clone();
+        if let Err(error) = broker.announce(announcement).await {
+            // Redis down: nobody can announce; the rules decide again on the next updates.
+            tracing::warn!(%error, dashboard, "alert changes not announced");
+        }
+    }
 }
 
 impl RedisBroker {
@@ -98,6 +135,7 @@ impl RedisBroker {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let redis = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let (announcements, announced) = tokio::sync::mpsc::unbounded_channel();
         let broker = Arc::new(RedisBroker {
             cache,
             client,
@@ -108,7 +146,10 @@ impl RedisBroker {
             node: format!("{}-{}", std::process::id(), new_epoch()),
             applying: tokio::sync::Mutex::new(()),
             listed: Mutex::new(HashSet::new()),
+            deciding: Mutex::new(HashSet::new()),
+            announcements,
         });
+        tokio::spawn(announce_all(broker.clone(), announced, shutdown.clone()));
         let (ready, caught_up) = tokio::sync::oneshot::channel();
         tokio::spawn(follow::run(broker.clone(), ready, shutdown));
         if tokio::time::timeout(Duration::from_secs(5), caught_up).await.is_err() {
@@ -122,17 +163,18 @@ impl RedisBroker {
         (self.client.clone(), self.redis.clone())
     }
 
-    /// Appends the batch in Redis: one script per update, all in one transaction when the
-    /// batch has several. Returns each update's epoch and frame, in the batch's order.
-    async fn append(&self, batch: &[Publication]) -> Result<Vec<(String, Frame)>, redis::RedisError> {
-        let tails: Vec<UpdateTail> = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics)).collect();
+    /// Appends `drafts` (updates without their seq) in Redis: one script per update, all in
+    /// one transaction when there are several. Returns each one's epoch and frame, in order.
+    async fn append(&self, drafts: Vec<Update>) -> Result<Vec<(String, Frame)>, redis::RedisError> {
+        let tails: Vec<UpdateTail> =
+            drafts.iter().map(|draft| UpdateTail::with_alerts(draft.ts, &draft.metrics, &draft.alerts)).collect();
         let capacity = self.cache.limits().replay_capacity;
         let mut connection = self.redis.clone();
-        let answers: Vec<(String, u64, u8)> = if let [publication] = batch {
-            let keys = Keys::of(&publication.dashboard);
+        let answers: Vec<(String, u64, u8)> = if let [draft] = &drafts[..] {
+            let keys = Keys::of(&draft.dashboard);
             let mut invocation = self.publish.prepare_invoke();
             invocation.key(&keys.meta).key(&keys.log).key(&keys.latest);
-            for arg in script_args(publication, &tails[0], capacity) {
+            for arg in script_args(draft, &tails[0], capacity) {
                 invocation.arg(arg);
             }
             vec![invocation.invoke_async(&mut connection).await?]
@@ -140,43 +182,36 @@ impl RedisBroker {
             // EVAL, not EVALSHA: inside MULTI a missing script could not be loaded and retried.
             let mut pipe = redis::pipe();
             pipe.atomic();
-            for (publication, tail) in batch.iter().zip(&tails) {
-                let keys = Keys::of(&publication.dashboard);
+            for (draft, tail) in drafts.iter().zip(&tails) {
+                let keys = Keys::of(&draft.dashboard);
                 pipe.cmd("EVAL")
                     .arg(include_str!("publish.lua"))
                     .arg(3)
                     .arg(&keys.meta)
                     .arg(&keys.log)
                     .arg(&keys.latest);
-                for arg in script_args(publication, tail, capacity) {
+                for arg in script_args(draft, tail, capacity) {
                     pipe.arg(arg);
                 }
             }
             pipe.query_async(&mut connection).await?
         };
-        let created: Vec<&str> = batch
+        let created: Vec<&str> = drafts
             .iter()
             .zip(&answers)
-            .filter(|(publication, (_, _, created))| *created == 1 || !self.is_listed(&publication.dashboard))
-            .map(|(publication, _)| publication.dashboard.as_str())
+            .filter(|(draft, (_, _, created))| *created == 1 || !self.is_listed(&draft.dashboard))
+            .map(|(draft, _)| draft.dashboard.as_str())
             .collect();
         if !created.is_empty() {
             redis::cmd("SADD").arg(INDEX).arg(&created).exec_async(&mut connection).await?;
             self.listed.lock().expect("listed lock poisoned").extend(created.iter().map(|id| id.to_string()));
         }
-        Ok(batch
-            .iter()
+        Ok(drafts
+            .into_iter()
             .zip(tails)
             .zip(answers)
-            .map(|((publication, tail), (epoch, seq, _))| {
-                let update = Update {
-                    dashboard: publication.dashboard.clone(),
-                    seq,
-                    from_seq: None,
-                    ts: publication.ts,
-                    metrics: publication.metrics.clone(),
-                    alerts: Vec::new(),
-                };
+            .map(|((mut update, tail), (epoch, seq, _))| {
+                update.seq = seq;
                 // The same bytes the script published.
                 (epoch, Frame::update_with_tail(Arc::new(update), &tail))
             })
@@ -192,6 +227,12 @@ impl RedisBroker {
     /// to Redis' log first.
     async fn apply(&self, epoch: &str, frame: Frame) -> Result<(), redis::RedisError> {
         let _one = self.applying.lock().await;
+        self.apply_locked(epoch, frame, None).await
+    }
+
+    /// `apply` with `applying` held; `own` is the seq of an alert update this instance
+    /// announced (it delivers that one's changes).
+    async fn apply_locked(&self, epoch: &str, frame: Frame, own: Option<u64>) -> Result<(), redis::RedisError> {
         let dashboard = frame.logged().dashboard.clone();
         match self.cache.hub(&dashboard) {
             Ok(hub) if &*hub.epoch == epoch => {
@@ -200,32 +241,79 @@ impl RedisBroker {
                     return Ok(());
                 }
                 if frame.seq == held + 1 {
-                    self.commit(&hub, frame);
+                    self.commit(&hub, frame, own);
                     return Ok(());
                 }
             }
             Err(_) if frame.seq == 1 => {
                 let hub = self.cache.hub_in_epoch(&dashboard, epoch);
-                self.commit(&hub, frame);
+                self.commit(&hub, frame, own);
                 return Ok(());
             }
             _ => {}
         }
-        self.catch_up(&dashboard).await
+        self.catch_up(&dashboard, own).await
     }
 
-    fn commit(&self, hub: &super::hub::Hub, frame: Frame) {
+    /// Makes `frame` current on `hub` and records it for history; runs the dashboard's alert
+    /// rules over it, and if this instance decides them and something changed, announces it.
+    fn commit(&self, hub: &super::hub::Hub, frame: Frame, own: Option<u64>) {
+        let update = frame.logged_arc();
+        let decided_here = own == Some(update.seq);
         if let Some(store) = self.cache.store() {
-            store.follow(vec![Entry { epoch: hub.epoch.clone(), update: frame.logged_arc() }]);
+            store.follow(vec![Entry { epoch: hub.epoch.clone(), update: update.clone(), decided_here }]);
         }
         hub.commit(frame);
+        if !update.alerts.is_empty() {
+            hub.follow_alerts(&update.alerts, decided_here);
+        }
+        if !update.metrics.is_empty() {
+            let changes = hub.evaluate(&update.metrics, update.ts);
+            if !changes.is_empty() && self.decides(&update.dashboard) {
+                let _ = self.announcements.send(Announcement {
+                    dashboard: update.dashboard.clone(),
+                    ts: update.ts,
+                    changes,
+                });
+            }
+        }
         self.cache.enforce_budget();
+    }
+
+    /// Whether this instance holds `dashboard`'s alert lease (renewed by `tick`).
+    fn decides(&self, dashboard: &str) -> bool {
+        self.deciding.lock().expect("deciding lock poisoned").contains(dashboard)
+    }
+
+    /// Publishes alert changes this instance decided, as an update without values, and
+    /// applies it here as this instance's own (so it is the one delivering them). Also keeps
+    /// each rule's last change in Redis, for an instance that starts later.
+    async fn announce(&self, announcement: Announcement) -> Result<(), redis::RedisError> {
+        let Announcement { dashboard, ts, changes } = announcement;
+        let _one = self.applying.lock().await;
+        let draft = Update {
+            dashboard: dashboard.clone(),
+            seq: 0,
+            from_seq: None,
+            ts,
+            metrics: Default::default(),
+            alerts: changes,
+        };
+        let Some((epoch, frame)) = self.append(vec![draft]).await?.pop() else { return Ok(()) };
+        let mut states = redis::pipe();
+        for change in &frame.logged().alerts {
+            let json = serde_json::to_string(change).expect("alert changes serialize");
+            states.hset(Keys::of(&dashboard).alerts, &change.rule, json);
+        }
+        states.exec_async(&mut self.redis.clone()).await?;
+        let seq = frame.seq;
+        self.apply_locked(&epoch, frame, Some(seq)).await
     }
 
     /// Brings the hub of `dashboard` to what Redis holds: the updates after its seq from the
     /// log when the log still has them all, otherwise the whole state again (`resync`).
-    /// Called with `applying` held.
-    async fn catch_up(&self, dashboard: &str) -> Result<(), redis::RedisError> {
+    /// Called with `applying` held; `own` as in `apply_locked`.
+    async fn catch_up(&self, dashboard: &str, own: Option<u64>) -> Result<(), redis::RedisError> {
         let keys = Keys::of(dashboard);
         let hub = self.cache.hub(dashboard).ok();
         let after = hub.as_ref().map_or(0, |hub| hub.seq());
@@ -252,7 +340,7 @@ impl RedisBroker {
             return self.resync(dashboard).await;
         }
         for frame in frames {
-            self.commit(&hub, frame);
+            self.commit(&hub, frame, own);
         }
         Ok(())
     }
@@ -263,12 +351,18 @@ impl RedisBroker {
     async fn resync(&self, dashboard: &str) -> Result<(), redis::RedisError> {
         let keys = Keys::of(dashboard);
         let mut connection = self.redis.clone();
-        type Read = ((Option<String>, Option<u64>, Option<Millis>), Vec<LogEntry>, Vec<(String, String)>);
-        let ((epoch, seq, ts), entries, latest): Read = redis::pipe()
+        type Read = (
+            (Option<String>, Option<u64>, Option<Millis>),
+            Vec<LogEntry>,
+            Vec<(String, String)>,
+            Vec<(String, String)>,
+        );
+        let ((epoch, seq, ts), entries, latest, alerts): Read = redis::pipe()
             .atomic()
             .hmget(&keys.meta, &["epoch", "seq", "ts"])
             .xrange_all(&keys.log)
             .hgetall(&keys.latest)
+            .hgetall(&keys.alerts)
             .query_async(&mut connection)
             .await?;
         let (Some(epoch), Some(seq), Some(ts)) = (epoch, seq, ts) else { return Ok(()) };
@@ -276,9 +370,19 @@ impl RedisBroker {
         let updates: Vec<Arc<Update>> = parse_entries(entries).into_iter().map(|frame| frame.logged_arc()).collect();
         let log: Vec<Update> = updates.iter().map(|update| (**update).clone()).collect();
         hub.reset(seq, ts, parse_latest(&latest), &log, self.cache.limits().history_window_ms);
+        if hub.has_alert_rules() {
+            // The rules' memory from the log, then their states as last announced.
+            for update in &log {
+                hub.evaluate(&update.metrics, update.ts);
+            }
+            let changes: Vec<AlertChange> =
+                alerts.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
+            hub.follow_alerts(&changes, false);
+        }
         if let Some(store) = self.cache.store() {
             let epoch: Arc<str> = epoch.as_str().into();
-            store.follow(updates.into_iter().map(|update| Entry { epoch: epoch.clone(), update }).collect());
+            let entries = updates.into_iter().map(|update| Entry { epoch: epoch.clone(), update, decided_here: false });
+            store.follow(entries.collect());
         }
         self.cache.enforce_budget();
         tracing::info!(dashboard, epoch, seq, "caught up from Redis' latest values and log");
@@ -304,7 +408,7 @@ impl RedisBroker {
             let current = self.cache.hub(dashboard).is_ok_and(|hub| *hub.epoch == *epoch && hub.seq() == seq);
             if !current {
                 let _one = self.applying.lock().await;
-                self.catch_up(dashboard).await?;
+                self.catch_up(dashboard, None).await?;
             }
         }
         Ok(())
@@ -315,16 +419,16 @@ impl RedisBroker {
 type LogEntry = (String, Vec<String>);
 
 /// The script's arguments after its keys (see `publish.lua`).
-fn script_args(publication: &Publication, tail: &UpdateTail, capacity: usize) -> Vec<String> {
-    let mut args = Vec::with_capacity(7 + 2 * publication.metrics.len());
+fn script_args(draft: &Update, tail: &UpdateTail, capacity: usize) -> Vec<String> {
+    let mut args = Vec::with_capacity(7 + 2 * draft.metrics.len());
     args.push(new_epoch());
     args.push(capacity.to_string());
     args.push(CHANNEL.to_owned());
-    args.push(serde_json::to_string(&publication.dashboard).expect("strings serialize"));
-    args.push(publication.ts.to_string());
+    args.push(serde_json::to_string(&draft.dashboard).expect("strings serialize"));
+    args.push(draft.ts.to_string());
     args.push(tail.after_brace().to_owned());
     args.push((crate::server::now_millis() + PUBLISH_DEADLINE).to_string());
-    for (name, value) in &publication.metrics {
+    for (name, value) in &draft.metrics {
         args.push(name.clone());
         // Debug: the shortest text that reads back as the same f64.
         args.push(format!("{value:?}"));
@@ -376,7 +480,18 @@ impl Broker for RedisBroker {
             return Ok(());
         }
         self.cache.admit(&batch)?;
-        let appended = self.append(&batch).await.map_err(unavailable)?;
+        let drafts = batch
+            .into_iter()
+            .map(|Publication { dashboard, ts, metrics }| Update {
+                dashboard,
+                seq: 0,
+                from_seq: None,
+                ts,
+                metrics,
+                alerts: Vec::new(),
+            })
+            .collect();
+        let appended = self.append(drafts).await.map_err(unavailable)?;
         for (epoch, frame) in appended {
             // Published already; this instance shows it now rather than after the round trip
             // through pub/sub (which then skips it).
@@ -393,7 +508,7 @@ impl Broker for RedisBroker {
         if let (Some(since), Ok(hub)) = (since, self.cache.hub(dashboard)) {
             if since.epoch == *hub.epoch && since.seq > hub.seq() {
                 let _one = self.applying.lock().await;
-                if let Err(error) = self.catch_up(dashboard).await {
+                if let Err(error) = self.catch_up(dashboard, None).await {
                     tracing::warn!(%error, dashboard, "cannot catch up before a resume");
                 }
             }
@@ -430,7 +545,30 @@ impl Broker for RedisBroker {
         held.is_ok_and(|held| held == 1)
     }
 
-    async fn tick(&self, _now: Millis) -> Result<(), BrokerError> {
+    /// Renews this instance's alert leases (one per dashboard with rules: the instance holding
+    /// it decides and announces that dashboard's changes), and runs the no-data timers of the
+    /// dashboards it decides.
+    async fn tick(&self, now: Millis) -> Result<(), BrokerError> {
+        for summary in self.cache.dashboards().await {
+            let Ok(hub) = self.cache.hub(&summary.id) else { continue };
+            if !hub.has_alert_rules() {
+                continue;
+            }
+            let held = self.lease(&format!("{{{}}}:alerts", summary.id), ALERT_LEASE).await;
+            let mut deciding = self.deciding.lock().expect("deciding lock poisoned");
+            if held {
+                deciding.insert(summary.id.clone());
+            } else {
+                deciding.remove(&summary.id);
+            }
+            drop(deciding);
+            if held && hub.no_data_due(now) {
+                let changes = hub.evaluate(&Default::default(), now);
+                if !changes.is_empty() {
+                    let _ = self.announcements.send(Announcement { dashboard: summary.id, ts: now, changes });
+                }
+            }
+        }
         Ok(())
     }
 }
