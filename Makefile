@@ -39,7 +39,7 @@ test-rust: tools python-deps services
 
 ## The browser tests run after a tiny benchmark run: a benchmark must leave the release server
 ## `make build` made as it was, pages that hydrate included.
-test-e2e: build e2e-deps bench-smoke
+test-e2e: build e2e-deps services bench-smoke
 	cd end2end && npx playwright test
 
 bench-smoke: build
