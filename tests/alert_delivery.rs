@@ -345,3 +345,69 @@ async fn with_several_instances_one_decides_and_each_change_is_delivered_once_ev
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(receiver.seen().len(), 3);
 }
+
+#[tokio::test]
+async fn with_several_instances_a_silence_or_ack_made_through_any_instance_holds_on_all() {
+    let redis_folder = tempfile::tempdir().unwrap();
+    let redis = common::redis::RedisServer::start(redis_folder.path());
+    let (receiver, url) = Receiver::start(&[]).await;
+    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut instances = Vec::new();
+    for folder in &folders {
+        let mut settings = settings(folder.path(), &url);
+        settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
+        instances.push(start(settings).await);
+    }
+    cpu(&instances[0], 50.0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Through each instance, one silence: whichever decides honours both, and ids never clash.
+    let mut ids = Vec::new();
+    for (i, running) in instances.iter().enumerate() {
+        let silence = serde_json::json!({
+            "matchers": [{"name": "alertname", "value": "hot_cpu"}],
+            "endsAt": livedash::server::now_millis() + 60_000,
+            "comment": format!("made through instance {i}"),
+        });
+        let (status, made) =
+            send_json(reqwest::Method::POST, http_url(running, "/api/v1/alerts/silences"), Some(silence)).await;
+        assert_eq!(status, 201, "{made}");
+        ids.push(made["id"].as_i64().unwrap());
+    }
+    assert_ne!(ids[0], ids[1]);
+    for running in &instances {
+        let listed = async || get_json(http_url(running, "/api/v1/alerts/silences")).await.1;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while listed().await.as_array().unwrap().len() < 2 {
+            assert!(Instant::now() < deadline, "both silences on every instance: {}", listed().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    cpu(&instances[1], 99.0).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    'silenced: loop {
+        for running in &instances {
+            let (_, deliveries) = get_json(http_url(running, "/api/v1/alerts/deliveries")).await;
+            if deliveries.as_array().unwrap().iter().any(|delivery| delivery["status"] == "silenced") {
+                break 'silenced;
+            }
+        }
+        assert!(Instant::now() < deadline, "the firing recorded as silenced by the instance deciding");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An ack through one instance shows on the other.
+    let ack = serde_json::json!({"dashboard": "servers", "rule": "hot_cpu", "comment": "on it"});
+    let (status, acked) =
+        send_json(reqwest::Method::POST, http_url(&instances[0], "/api/v1/alerts/acks"), Some(ack)).await;
+    assert_eq!(status, 201, "{acked}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, active) = get_json(http_url(&instances[1], "/api/v1/alerts")).await;
+        if active["servers"][0]["acked"]["comment"] == "on it" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ack reaches the other instance: {active}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.seen().is_empty(), "nothing sent while silenced");
+}

@@ -68,6 +68,8 @@ pub struct AppState {
     pub outbox: Option<Arc<alerts::delivery::Outbox>>,
     /// Silences and acks.
     pub controls: Arc<alerts::silences::Controls>,
+    /// The same, shared with the other instances (`--redis`).
+    pub shared_controls: Option<Arc<alerts::shared::SharedControls>>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -141,16 +143,21 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
     };
     let shutdown = CancellationToken::new();
     let auth = Arc::new(auth::Auth::new(&settings).map_err(std::io::Error::other)?);
-    let (broker, sign_outs): (Arc<dyn Broker>, _) = match &settings.redis {
-        None => (Arc::new(cache), None),
+    let (broker, sign_outs, redis): (Arc<dyn Broker>, _, _) = match &settings.redis {
+        None => (Arc::new(cache), None, None),
         Some(url) => {
             let broker = broker::redis::RedisBroker::start(url.expose(), cache, shutdown.clone())
                 .await
                 .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
             tracing::info!("one of several instances: seqs and recent updates in Redis");
             let (client, connection) = broker.redis();
-            let sign_outs = auth::sign_outs::SharedSignOuts::start(client, connection, auth.clone(), shutdown.clone());
-            (broker as Arc<dyn Broker>, Some(sign_outs))
+            let sign_outs = auth::sign_outs::SharedSignOuts::start(
+                client.clone(),
+                connection.clone(),
+                auth.clone(),
+                shutdown.clone(),
+            );
+            (broker as Arc<dyn Broker>, Some(sign_outs), Some((client, connection)))
         }
     };
     let outbox = match (&store, settings.receivers.is_empty()) {
@@ -178,9 +185,14 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
                 .map_err(std::io::Error::other)?
         }
     };
+    let controls = Arc::new(controls);
+    let shared_controls = redis.map(|(client, connection)| {
+        alerts::shared::SharedControls::start(client, connection, controls.clone(), shutdown.clone())
+    });
     let state = AppState {
         outbox: outbox.clone(),
-        controls: Arc::new(controls),
+        controls,
+        shared_controls,
         auth,
         sign_outs,
         store,

@@ -11,6 +11,7 @@ pub mod change;
 pub mod delivery;
 pub mod receivers;
 pub mod rules;
+pub mod shared;
 pub mod silences;
 
 use crate::model::alerts::{AlertPhase, AlertState, Input, Phase};

@@ -194,15 +194,21 @@ impl Controls {
         self.held().silences.iter().filter(|silence| silence.silences(labels, now)).map(|silence| silence.id).collect()
     }
 
-    /// Adds a checked silence; blocking (SQLite).
-    pub fn add_silence(&self, new: NewSilence, author: String, now: Millis) -> Result<Silence, String> {
+    /// Adds a checked silence, numbered `id` or the next number here; blocking (SQLite).
+    pub fn add_silence(
+        &self,
+        new: NewSilence,
+        author: String,
+        now: Millis,
+        id: Option<i64>,
+    ) -> Result<Silence, String> {
         let mut held = self.held();
         held.silences.retain(|silence| silence.ends_at > now - EXPIRED_KEPT_MS);
         if held.silences.len() >= MAX_SILENCES {
             return Err(format!("at most {MAX_SILENCES} silences are kept: expire some first"));
         }
         let silence = Silence {
-            id: held.next_id,
+            id: id.unwrap_or(held.next_id),
             matchers: new.matchers,
             starts_at: new.starts_at.unwrap_or(now),
             ends_at: new.ends_at,
@@ -210,9 +216,22 @@ impl Controls {
             comment: new.comment,
         };
         self.save_silence(&silence, now).map_err(|error| format!("cannot keep the silence: {error}"))?;
-        held.next_id += 1;
+        held.next_id = held.next_id.max(silence.id + 1);
         held.silences.push(silence.clone());
         Ok(silence)
+    }
+
+    /// Takes a silence made or changed by another instance (`shared`): added, or replacing
+    /// the one with its id; blocking (SQLite).
+    pub fn take_silence(&self, silence: Silence, now: Millis) -> Result<(), String> {
+        let mut held = self.held();
+        self.save_silence(&silence, now).map_err(|error| format!("cannot keep the silence: {error}"))?;
+        held.next_id = held.next_id.max(silence.id + 1);
+        match held.silences.iter_mut().find(|kept| kept.id == silence.id) {
+            Some(kept) => *kept = silence,
+            None => held.silences.push(silence),
+        }
+        Ok(())
     }
 
     /// Ends a silence now; `None` when there is no such silence.
@@ -303,7 +322,7 @@ mod tests {
         assert!(new(None, 500).check(1_000).is_err(), "ends in the past");
         let bad_regex = NewSilence { matchers: vec![matcher("team", "(", true, true)], ..new(None, 5_000) };
         assert!(bad_regex.check(1_000).unwrap_err().contains("regular expression"));
-        let silence = controls.add_silence(new(Some(2_000), 5_000), "ana".into(), 1_000).unwrap();
+        let silence = controls.add_silence(new(Some(2_000), 5_000), "ana".into(), 1_000, None).unwrap();
         assert!(!controls.is_silenced(&labels(), 1_500), "not started");
         assert!(controls.is_silenced(&labels(), 2_000));
         let ack = Ack {
@@ -336,7 +355,7 @@ mod tests {
         assert_eq!(reopened.ack_of("main", &escalated_later), None, "a new state ends the ack");
         reopened.expire_silence(silence.id, 3_000).unwrap();
         assert!(!reopened.is_silenced(&labels(), 3_000));
-        let next = reopened.add_silence(new(None, 9_000), "bo".into(), 3_000).unwrap();
+        let next = reopened.add_silence(new(None, 9_000), "bo".into(), 3_000, None).unwrap();
         assert_eq!(next.id, silence.id + 1);
     }
 }

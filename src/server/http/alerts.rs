@@ -100,11 +100,16 @@ pub async fn create_silence(
     new.check(now).map_err(ApiError::BadRequest)?;
     authorize_silence(&access, new.dashboard())?;
     let author = author(&access, new.created_by.take());
-    let controls = state.controls.clone();
-    let made = tokio::task::spawn_blocking(move || controls.add_silence(new, author, now))
-        .await
-        .map_err(|error| ApiError::Unavailable(error.to_string()))?
-        .map_err(ApiError::Unavailable)?;
+    let made = match &state.shared_controls {
+        Some(shared) => shared.add_silence(new, author, now).await.map_err(ApiError::Unavailable)?,
+        None => {
+            let controls = state.controls.clone();
+            tokio::task::spawn_blocking(move || controls.add_silence(new, author, now, None))
+                .await
+                .map_err(|error| ApiError::Unavailable(error.to_string()))?
+                .map_err(ApiError::Unavailable)?
+        }
+    };
     tracing::info!(id = made.id, by = made.created_by, "silence added");
     Ok((StatusCode::CREATED, Json(made)))
 }
@@ -124,7 +129,11 @@ pub async fn expire_silence(
         .await
         .map_err(|error| ApiError::Unavailable(error.to_string()))?
         .map_err(ApiError::Unavailable)?;
-    expired.map(Json).ok_or_else(|| ApiError::NotFound(format!("no silence {id}")))
+    let expired = expired.ok_or_else(|| ApiError::NotFound(format!("no silence {id}")))?;
+    if let Some(shared) = &state.shared_controls {
+        shared.silence_changed(&expired).await.map_err(ApiError::Unavailable)?;
+    }
+    Ok(Json(expired))
 }
 
 #[derive(Deserialize)]
@@ -165,6 +174,9 @@ pub async fn ack(
         .await
         .map_err(|error| ApiError::Unavailable(error.to_string()))?
         .map_err(ApiError::BadRequest)?;
+    if let Some(shared) = &state.shared_controls {
+        shared.acked(&ack).await.map_err(ApiError::Unavailable)?;
+    }
     tracing::info!(dashboard = ack.dashboard, rule = ack.rule, by = ack.by, "alert acked");
     Ok((StatusCode::CREATED, Json(ack)))
 }
