@@ -102,7 +102,8 @@ impl SharedControls {
     /// Everything Redis holds, taken; silences ended more than a day ago are dropped there.
     async fn take_all(&self) -> Result<(), redis::RedisError> {
         let mut connection = self.redis.clone();
-        let (silences, acks): (Vec<(i64, String)>, Vec<(String, String)>) =
+        type Recorded = (Vec<(i64, String)>, Vec<(String, String)>);
+        let (silences, acks): Recorded =
             redis::pipe().hgetall(SILENCES).hgetall(ACKS).query_async(&mut connection).await?;
         let mut stale = Vec::new();
         for (id, json) in silences {
