@@ -3,6 +3,9 @@
 # runs the load generator beside it on the same machine, prints the report, stops the server.
 #   scripts/bench-streaming.sh [loadgen flags...]
 #   e.g. scripts/bench-streaming.sh --subscribers 10000 --rate 10 --duration 20
+# BENCH_INSTANCES=2: first the same run against one process, then against two instances
+# sharing a Redis (Debian's redis-server on a unix socket, persistence off), half the
+# subscribers on each and ingest through the first, with each instance's and Redis' CPU.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -30,6 +33,32 @@ if [[ -n "${BENCH_RULES:-}" ]]; then
     printf '[[alerts]]\nname = "bench_%s"\ndashboard = "loadgen"\nmetric = "sentUs"\ncrit = { above = 1e300 }\n' "$i"
   done > "$rules"
   SERVER_FLAGS="${SERVER_FLAGS:-} --config $rules"
+fi
+
+if [[ "${BENCH_INSTANCES:-1}" == 2 ]]; then
+  scripts/install-services.sh
+  echo "== one process"
+  BENCH_INSTANCES=1 BENCH_PORT="$((port + 10))" "$0" "$@"
+  echo
+  echo "== two instances behind Redis"
+  work="$(mktemp -d)"
+  redis-server --port 0 --unixsocket "$work/redis.sock" --save "" --appendonly no --dir "$work" >/dev/null &
+  redis=$!
+  pids=("$redis")
+  trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 50); do [[ -S "$work/redis.sock" ]] && break; sleep 0.1; done
+  for n in 0 1; do
+    LEPTOS_SITE_ROOT=target/site RUST_LOG=warn "${LIVEDASH_BIN:-./target/release/livedash}" \
+      --addr "127.0.0.1:$((port + n))" --simulator false --host-metrics false --data "$work/bench-$n.sqlite" \
+      --max-connections-per-client 100000 --redis "unix://$work/redis.sock" ${SERVER_FLAGS:-} &
+    pids+=($!)
+  done
+  for n in 0 1; do
+    for _ in $(seq 50); do curl -fs "http://127.0.0.1:$((port + n))/healthz" >/dev/null && break; sleep 0.1; done
+  done
+  ./target/bench/release/loadgen --server "127.0.0.1:$port" --server-pid "${pids[1]}" \
+    --also-subscribe "127.0.0.1:$((port + 1))" --also-server-pid "${pids[2]}" --redis-pid "$redis" "$@"
+  exit
 fi
 
 # shellcheck source=scripts/bench-server.sh

@@ -238,10 +238,13 @@ async fn a_client_away_longer_than_the_log_gets_a_snapshot_equal_to_what_redis_h
     for i in 0..30 {
         push(&b, "d", f64::from(i) * 1.5).await;
     }
+    // A late point (an agent flushing its buffer) of x, and of a metric not seen before.
+    let (status, _) = ingest(&a, r#"{"dashboard":"d","ts":1000,"metrics":{"x":-5,"z":7}}"#).await;
+    assert_eq!(status, 202);
     let mut socket = connect(&a).await;
     send(&mut socket, &subscribe("d", Some(Position { epoch: epoch.clone(), seq: 2 }))).await;
     let snapshot = expect_snapshot(&mut socket).await;
-    assert_eq!((snapshot.epoch.as_str(), snapshot.seq), (epoch.as_str(), 33));
+    assert_eq!((snapshot.epoch.as_str(), snapshot.seq), (epoch.as_str(), 34));
     let mut admin = redis.connection().await;
     let latest: BTreeMap<String, String> =
         ::redis::cmd("HGETALL").arg("livedash:{d}:latest").query_async(&mut admin).await.unwrap();
@@ -249,7 +252,11 @@ async fn a_client_away_longer_than_the_log_gets_a_snapshot_equal_to_what_redis_h
         latest.iter().map(|(name, point)| (name.clone(), point.split_once(' ').unwrap().1.parse().unwrap())).collect();
     let shown: BTreeMap<String, f64> = snapshot.metrics.into_iter().collect();
     assert_eq!(shown, in_redis);
-    assert_eq!(in_redis, BTreeMap::from([("x".to_owned(), 43.5), ("y".to_owned(), 2.0)]));
+    assert_eq!(
+        in_redis,
+        BTreeMap::from([("x".to_owned(), 43.5), ("y".to_owned(), 2.0), ("z".to_owned(), 7.0)]),
+        "the late x did not replace the newer one; the late z is the only z"
+    );
     let log_length: u64 = ::redis::cmd("XLEN").arg("livedash:{d}:log").query_async(&mut admin).await.unwrap();
     assert_eq!(log_length, 8, "the log is bounded by --replay-capacity");
 }
@@ -292,4 +299,58 @@ async fn the_simulator_runs_on_one_instance_at_a_time_and_each_keeps_its_own_hos
     let before = seq_at(survivor).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(seq_at(survivor).await > before + 5, "the simulator goes on after its instance died");
+}
+
+/// Points of `v` on dashboard `h` in the hour after `base`, as `instance`'s history API counts.
+async fn history_count(running: &Running, base: i64) -> i64 {
+    let url = http_url(running, &format!("/api/v1/dashboards/h/history?metric=v&from={base}&to={}&step=1h", base + 3_599_999));
+    let (status, answer) = get_json(url).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["buckets"].as_array().unwrap().iter().map(|bucket| bucket["count"].as_i64().unwrap()).sum()
+}
+
+async fn ingest_points(running: &Running, base: i64, range: std::ops::Range<i64>) {
+    let items: Vec<String> =
+        range.map(|i| format!(r#"{{"dashboard":"h","ts":{},"metrics":{{"v":{i}}}}}"#, base + i * 1_000)).collect();
+    for chunk in items.chunks(10) {
+        let (status, answer) = ingest(running, &format!("[{}]", chunk.join(","))).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn every_instance_answers_history_completely_and_one_that_was_down_catches_up_from_the_log() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let persisted = |name: &str| {
+        let mut settings = persisted_settings(&folder.path().join(name));
+        settings.redis = Some(Secret::from(redis.url().as_str()));
+        settings
+    };
+    let base: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
+    let a = start(persisted("a")).await;
+    let b = start(persisted("b")).await;
+    ingest_points(&b, base, 0..40).await;
+    let deadline = std::time::Instant::now() + PROMPTLY;
+    while history_count(&a, base).await < 40 {
+        assert!(std::time::Instant::now() < deadline, "A's history has what went through B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(history_count(&b, base).await, 40);
+
+    // A stops; 30 more points go through B; A comes back and reads them from the log.
+    a.shutdown().await;
+    ingest_points(&b, base, 40..70).await;
+    let a = start(persisted("a")).await;
+    let deadline = std::time::Instant::now() + PROMPTLY;
+    while history_count(&a, base).await < 70 {
+        assert!(std::time::Instant::now() < deadline, "A caught up from its cursor: {}", history_count(&a, base).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(history_count(&a, base).await, 70, "nothing twice");
+    let (on_a, on_b) = (snapshot(&a, "h").await, snapshot(&b, "h").await);
+    assert_eq!((&on_a["epoch"], &on_a["seq"]), (&on_b["epoch"], &on_b["seq"]));
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -59,6 +59,29 @@ struct Args {
     /// upgrade and ingest, to measure with sign-in on.
     #[arg(long, env = "LOADGEN_TOKEN", hide_env_values = true)]
     token: Option<String>,
+
+    /// A second instance of the same deployment (`--redis`): every other subscriber connects
+    /// to it; ingest still goes to `--server`.
+    #[arg(long)]
+    also_subscribe: Option<SocketAddr>,
+
+    /// The second instance's pid, for its CPU time per delivery.
+    #[arg(long)]
+    also_server_pid: Option<u32>,
+
+    /// Redis' pid, for its CPU time.
+    #[arg(long)]
+    redis_pid: Option<u32>,
+}
+
+impl Args {
+    /// Where subscriber `index` connects: alternately to each instance when there are two.
+    fn subscriber_target(&self, index: usize) -> (usize, SocketAddr) {
+        match self.also_subscribe {
+            Some(other) if index % 2 == 1 => (1, other),
+            _ => (0, self.server),
+        }
+    }
 }
 
 /// The fields of a server message the generator reads.
@@ -92,6 +115,8 @@ struct Tally {
     /// Why its stream ended before draining, if it did (server close, socket error).
     ended_early: Option<String>,
     slow: bool,
+    /// Which instance it is connected to (0: `--server`, 1: `--also-subscribe`).
+    instance: usize,
 }
 
 fn now_us() -> u64 {
@@ -104,9 +129,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(loopback_source(index, args.per_source_address))?;
-    let stream = socket.connect(args.server).await?;
+    let (_, target) = args.subscriber_target(index);
+    let stream = socket.connect(target).await?;
     stream.set_nodelay(true)?;
-    let mut request = format!("ws://{}/ws", args.server).into_client_request()?;
+    let mut request = format!("ws://{target}/ws").into_client_request()?;
     if let Some(token) = &args.token {
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
     }
@@ -118,11 +144,12 @@ async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> 
 
 async fn subscriber(
     mut ws: Socket,
+    instance: usize,
     slow: Option<Duration>,
     done: Arc<AtomicBool>,
     last_published: Arc<AtomicU64>,
 ) -> Tally {
-    let mut tally = Tally { slow: slow.is_some(), ..Tally::default() };
+    let mut tally = Tally { slow: slow.is_some(), instance, ..Tally::default() };
     let mut held: Option<u64> = None;
     let mut next_stall = Instant::now() + Duration::from_millis(500);
     loop {
@@ -218,7 +245,8 @@ async fn main() -> std::process::ExitCode {
             Ok(ws) => {
                 let slow =
                     (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
-                tasks.push(tokio::spawn(subscriber(ws, slow, done.clone(), last_published.clone())));
+                let (instance, _) = args.subscriber_target(index);
+                tasks.push(tokio::spawn(subscriber(ws, instance, slow, done.clone(), last_published.clone())));
             }
             Err(error) => {
                 failed += 1;
@@ -234,6 +262,8 @@ async fn main() -> std::process::ExitCode {
     let connected = args.server_pid.and_then(process_usage);
 
     let before = args.server_pid.and_then(process_usage);
+    let also_before = args.also_server_pid.and_then(process_usage);
+    let redis_before = args.redis_pid.and_then(process_usage);
     // Its own share of the machine too: the two processes split the same cores.
     let own_before = process_usage(std::process::id());
     let started = Instant::now();
@@ -266,6 +296,8 @@ async fn main() -> std::process::ExitCode {
         .unwrap();
     last_published.store(snapshot["seq"].as_u64().unwrap_or(0), Ordering::Relaxed);
     let after = args.server_pid.and_then(process_usage);
+    let also_after = args.also_server_pid.and_then(process_usage);
+    let redis_after = args.redis_pid.and_then(process_usage);
     let own_after = process_usage(std::process::id());
     done.store(true, Ordering::Relaxed);
 
@@ -313,13 +345,32 @@ async fn main() -> std::process::ExitCode {
         percentile(&fast_latencies, 0.99),
         percentile(&fast_latencies, 1.0)
     );
-    if let (Some((cpu0, _)), Some((cpu1, _))) = (before, after) {
-        let per_delivery = (cpu1 - cpu0) / deliveries.max(1) as f64;
+    // With two instances each one's CPU is set against the deliveries of its own subscribers
+    // (the ingesting one also runs ingest).
+    let delivered_by = |instance: usize| -> u64 {
+        let own: u64 = tallies.iter().filter(|t| t.instance == instance).map(|t| t.deliveries).sum();
+        if args.also_subscribe.is_some() {
+            own
+        } else {
+            deliveries
+        }
+    };
+    for (label, instance, usage) in [("server CPU        ", 0, (before, after)), ("server 2 CPU      ", 1, (also_before, also_after))] {
+        if let (Some((cpu0, _)), Some((cpu1, _))) = usage {
+            let per_delivery = (cpu1 - cpu0) / delivered_by(instance).max(1) as f64;
+            println!(
+                "{label}  {:.2} s, {:.2} us per delivery, {:.2} s per million",
+                cpu1 - cpu0,
+                per_delivery * 1e6,
+                per_delivery * 1e6
+            );
+        }
+    }
+    if let (Some((cpu0, _)), Some((cpu1, _))) = (redis_before, redis_after) {
         println!(
-            "server CPU          {:.2} s, {:.2} us per delivery, {:.2} s per million",
+            "redis CPU           {:.2} s, {:.1} us per published update",
             cpu1 - cpu0,
-            per_delivery * 1e6,
-            per_delivery * 1e6
+            (cpu1 - cpu0) / published.max(1) as f64 * 1e6
         );
     }
     if let (Some((cpu0, _)), Some((cpu1, _))) = (own_before, own_after) {

@@ -34,31 +34,40 @@ local frame = '{"type":"update","dashboard":' .. ARGV[4] .. ',"seq":' .. seq .. 
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'f', frame)
 
 local ts = tonumber(ARGV[5])
-if ts > tonumber(redis.call('HGET', KEYS[1], 'ts')) then
-  redis.call('HSET', KEYS[1], 'ts', ARGV[5])
-end
+local newest = tonumber(redis.call('HGET', KEYS[1], 'ts'))
 -- A late point does not replace a newer one (model/latest.rs). In chunks: unpack is bounded.
 local chunk = 500
 local first = 8
 while first <= #ARGV do
   local last = math.min(#ARGV, first + 2 * chunk - 1)
-  local names = {}
-  for i = first, last, 2 do
-    names[#names + 1] = ARGV[i]
-  end
-  local held = redis.call('HMGET', KEYS[3], unpack(names))
   local newer = {}
-  for k = 1, #names do
-    local point = held[k]
-    if not point or tonumber(string.match(point, '^(%S+)')) <= ts then
-      newer[#newer + 1] = names[k]
-      newer[#newer + 1] = ARGV[5] .. ' ' .. ARGV[first + 2 * k - 1]
+  if ts >= newest then
+    -- Not late (the usual case): no metric holds a newer point than the dashboard's newest.
+    for i = first, last, 2 do
+      newer[#newer + 1] = ARGV[i]
+      newer[#newer + 1] = ARGV[5] .. ' ' .. ARGV[i + 1]
+    end
+  else
+    local names = {}
+    for i = first, last, 2 do
+      names[#names + 1] = ARGV[i]
+    end
+    local held = redis.call('HMGET', KEYS[3], unpack(names))
+    for k = 1, #names do
+      local point = held[k]
+      if not point or tonumber(string.match(point, '^(%S+)')) <= ts then
+        newer[#newer + 1] = names[k]
+        newer[#newer + 1] = ARGV[5] .. ' ' .. ARGV[first + 2 * k - 1]
+      end
     end
   end
   if #newer > 0 then
     redis.call('HSET', KEYS[3], unpack(newer))
   end
   first = last + 1
+end
+if ts > newest then
+  redis.call('HSET', KEYS[1], 'ts', ARGV[5])
 end
 
 redis.call('PUBLISH', ARGV[3], epoch .. ' ' .. frame)
