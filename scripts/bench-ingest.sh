@@ -4,6 +4,8 @@
 # prints the report, stops the server.
 #   scripts/bench-ingest.sh [ingest_bench flags...]
 #   e.g. scripts/bench-ingest.sh --format lp --series 100 --steps 50 --duration 20
+# BENCH_REDIS=1: the server is one instance of a deployment (`--redis`, Debian's redis-server
+# on a unix socket, persistence off); Redis' CPU time is printed too.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -12,8 +14,26 @@ port="${BENCH_PORT:-3901}"
 make --no-print-directory build
 cargo build --release --features loadgen --bin ingest_bench --target-dir target/bench
 
+if [[ "${BENCH_REDIS:-}" == 1 ]]; then
+  scripts/install-services.sh
+  redis_dir="$(mktemp -d)"
+  redis-server --port 0 --unixsocket "$redis_dir/redis.sock" --save "" --appendonly no --dir "$redis_dir" >/dev/null &
+  redis=$!
+  for _ in $(seq 50); do [[ -S "$redis_dir/redis.sock" ]] && break; sleep 0.1; done
+  SERVER_FLAGS="${SERVER_FLAGS:-} --redis unix://$redis_dir/redis.sock"
+fi
+# Seconds of CPU (user + system) a process has used.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
+if [[ -n "${redis:-}" ]]; then
+  trap 'kill "$server" "$redis" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data" "$redis_dir"' EXIT
+  redis_before="$(cpu_of "$redis")"
+fi
 
 ./target/bench/release/ingest_bench --server "127.0.0.1:$port" --server-pid "$server" "$@"
+if [[ -n "${redis:-}" ]]; then
+  awk -v a="$redis_before" -v b="$(cpu_of "$redis")" 'BEGIN { printf "redis CPU           %.2f s\n", b - a }'
+fi
 echo "store size          $(du -sh "$data" | cut -f1)"

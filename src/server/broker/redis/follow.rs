@@ -71,6 +71,10 @@ async fn follow(
                 };
                 let Ok(payload) = message.get_payload::<String>() else { continue };
                 let Some((epoch, json)) = payload.split_once(' ') else { continue };
+                // This instance's own updates come back too, already applied: skipped unparsed.
+                if broker.already_applied(epoch, json) {
+                    continue;
+                }
                 let Some(frame) = Frame::received(json.to_owned()) else {
                     tracing::warn!("a message on {CHANNEL} is not an update; skipped");
                     continue;

@@ -218,6 +218,14 @@ impl RedisBroker {
             .collect())
     }
 
+    /// Whether the update `json` of `epoch` is one this instance's hub already has, read from
+    /// the head the script writes (`{"type":"update","dashboard":"<id>","seq":<n>,`) without
+    /// parsing the rest. Seqs only grow, so a yes stays true; anything unexpected is a no.
+    fn already_applied(&self, epoch: &str, json: &str) -> bool {
+        let Some((dashboard, seq)) = update_head(json) else { return false };
+        self.cache.hub(dashboard).is_ok_and(|hub| &*hub.epoch == epoch && seq <= hub.seq())
+    }
+
     fn is_listed(&self, dashboard: &str) -> bool {
         self.listed.lock().expect("listed lock poisoned").contains(dashboard)
     }
@@ -436,6 +444,14 @@ fn script_args(draft: &Update, tail: &UpdateTail, capacity: usize) -> Vec<String
     args
 }
 
+/// The dashboard and seq at the head of an update's JSON as the script writes it.
+fn update_head(json: &str) -> Option<(&str, u64)> {
+    let rest = json.strip_prefix(r#"{"type":"update","dashboard":""#)?;
+    let (dashboard, rest) = rest.split_once('"')?;
+    let rest = rest.strip_prefix(r#","seq":"#)?;
+    Some((dashboard, rest.split(',').next()?.parse().ok()?))
+}
+
 /// The frames of log entries (`XRANGE`), in order; an entry that does not read as an update
 /// (written by something else) is skipped with a warning.
 fn parse_entries(entries: Vec<LogEntry>) -> Vec<Frame> {
@@ -579,5 +595,30 @@ impl Frame {
     fn received(json: String) -> Option<Frame> {
         let ServerMessage::Update(update) = serde_json::from_str(&json).ok()? else { return None };
         Some(Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(Arc::new(update)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_of_an_update_is_read_as_the_script_writes_it() {
+        let update = Update {
+            dashboard: "web-1".into(),
+            seq: 42,
+            from_seq: None,
+            ts: 1_000,
+            metrics: [("x".to_owned(), 1.5)].into(),
+            alerts: Vec::new(),
+        };
+        let tail = UpdateTail::new(update.ts, &update.metrics);
+        // `publish.lua` writes exactly this head before the tail.
+        let scripted = format!(r#"{{"type":"update","dashboard":"web-1","seq":42,{}"#, tail.after_brace());
+        let frame = Frame::update_with_tail(Arc::new(update), &tail);
+        assert_eq!(frame.json.as_str(), scripted);
+        assert_eq!(update_head(&scripted), Some(("web-1", 42)));
+        assert_eq!(update_head(r#"{"type":"snapshot","dashboard":"web-1","seq":42}"#), None);
+        assert_eq!(update_head(r#"{"type":"update","dashboard":"d","seq":x,"#), None);
     }
 }
