@@ -303,7 +303,10 @@ async fn the_simulator_runs_on_one_instance_at_a_time_and_each_keeps_its_own_hos
 
 /// Points of `v` on dashboard `h` in the hour after `base`, as `instance`'s history API counts.
 async fn history_count(running: &Running, base: i64) -> i64 {
-    let url = http_url(running, &format!("/api/v1/dashboards/h/history?metric=v&from={base}&to={}&step=1h", base + 3_599_999));
+    let url = http_url(
+        running,
+        &format!("/api/v1/dashboards/h/history?metric=v&from={base}&to={}&step=1h", base + 3_599_999),
+    );
     let (status, answer) = get_json(url).await;
     assert_eq!(status, 200, "{answer}");
     answer["buckets"].as_array().unwrap().iter().map(|bucket| bucket["count"].as_i64().unwrap()).sum()

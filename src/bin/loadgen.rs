@@ -355,7 +355,9 @@ async fn main() -> std::process::ExitCode {
             deliveries
         }
     };
-    for (label, instance, usage) in [("server CPU        ", 0, (before, after)), ("server 2 CPU      ", 1, (also_before, also_after))] {
+    for (label, instance, usage) in
+        [("server CPU        ", 0, (before, after)), ("server 2 CPU      ", 1, (also_before, also_after))]
+    {
         if let (Some((cpu0, _)), Some((cpu1, _))) = usage {
             let per_delivery = (cpu1 - cpu0) / delivered_by(instance).max(1) as f64;
             println!(
