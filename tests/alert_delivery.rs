@@ -295,21 +295,26 @@ async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifi
     running.shutdown().await;
 }
 
-#[tokio::test]
-async fn with_several_instances_one_decides_and_each_change_is_delivered_once_even_when_it_dies() {
-    let redis_folder = tempfile::tempdir().unwrap();
-    let redis = common::redis::RedisServer::start(redis_folder.path());
-    let (receiver, url) = Receiver::start(&[]).await;
-    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+/// Two instances sharing a Redis (all in `folder`), with `settings`, their alert leases taken.
+async fn deployment(folder: &std::path::Path, url: &str) -> (common::redis::RedisServer, Vec<Running>) {
+    let redis = common::redis::RedisServer::start(folder);
     let mut instances = Vec::new();
-    for folder in &folders {
-        let mut settings = settings(folder.path(), &url);
+    for name in ["a", "b"] {
+        let mut settings = settings(&folder.join(name), url);
         settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
         instances.push(start(settings).await);
     }
     // Leases are taken on the first ticks.
     cpu(&instances[0], 50.0).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    (redis, instances)
+}
+
+#[tokio::test]
+async fn with_several_instances_one_decides_and_each_change_is_delivered_once_even_when_it_dies() {
+    let folder = tempfile::tempdir().unwrap();
+    let (receiver, url) = Receiver::start(&[]).await;
+    let (_redis, mut instances) = deployment(folder.path(), &url).await;
     for (i, value) in [60.0, 91.0, 92.0, 93.0].into_iter().enumerate() {
         cpu(&instances[i % 2], value).await;
     }
@@ -348,18 +353,9 @@ async fn with_several_instances_one_decides_and_each_change_is_delivered_once_ev
 
 #[tokio::test]
 async fn with_several_instances_a_silence_or_ack_made_through_any_instance_holds_on_all() {
-    let redis_folder = tempfile::tempdir().unwrap();
-    let redis = common::redis::RedisServer::start(redis_folder.path());
+    let folder = tempfile::tempdir().unwrap();
     let (receiver, url) = Receiver::start(&[]).await;
-    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let mut instances = Vec::new();
-    for folder in &folders {
-        let mut settings = settings(folder.path(), &url);
-        settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
-        instances.push(start(settings).await);
-    }
-    cpu(&instances[0], 50.0).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_redis, instances) = deployment(folder.path(), &url).await;
     // Through each instance, one silence: whichever decides honours both, and ids never clash.
     let mut ids = Vec::new();
     for (i, running) in instances.iter().enumerate() {

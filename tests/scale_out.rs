@@ -221,6 +221,14 @@ async fn redis_down_refuses_ingest_keeps_connections_and_recovers_and_a_restart_
     }
     let snapshot = snapshot.expect("a new epoch reaches instance A");
     assert_eq!((snapshot.seq, snapshot.metrics["x"]), (1, 4.0), "seq starts afresh");
+    // The connection open all along goes on in the new epoch, from a snapshot.
+    let on_the_open_connection = loop {
+        let snapshot = expect_snapshot(&mut socket).await;
+        if snapshot.seq >= 1 && snapshot.epoch != before.epoch {
+            break snapshot;
+        }
+    };
+    assert_eq!((on_the_open_connection.epoch, on_the_open_connection.metrics["x"]), (snapshot.epoch, 4.0));
 }
 
 #[tokio::test]
@@ -356,4 +364,46 @@ async fn every_instance_answers_history_completely_and_one_that_was_down_catches
     assert_eq!((&on_a["epoch"], &on_a["seq"]), (&on_b["epoch"], &on_b["seq"]));
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_polling_and_sse_resume_on_any_instance_and_redis_by_tcp_is_the_same_deployment() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let a = instance(&redis).await;
+    // B reaches the same Redis over TCP.
+    let mut over_tcp = quiet_settings();
+    over_tcp.redis = Some(Secret::from(redis.tcp_url().as_str()));
+    let b = start(over_tcp).await;
+    for i in 0..5 {
+        push(&a, "d", f64::from(i)).await;
+    }
+    let (_, first) = get_json(http_url(&a, "/api/v1/poll/d")).await;
+    let epoch = first["messages"][0]["epoch"].as_str().unwrap().to_owned();
+    assert_eq!(first["messages"][0]["seq"], 5);
+    for i in 5..8 {
+        push(&a, "d", f64::from(i)).await;
+    }
+    // The next poll goes to the other instance, from the position the first one gave.
+    let (_, next) = get_json(http_url(&b, &format!("/api/v1/poll/d?since={epoch}:5&timeout=0"))).await;
+    let seqs: Vec<u64> = next["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![6, 7, 8], "{next}");
+    assert!(next["messages"].as_array().unwrap().iter().all(|m| m["type"] == "update"));
+
+    // SSE resumed on A with the Last-Event-ID B's stream would have given.
+    let response = reqwest::Client::new()
+        .get(http_url(&a, "/api/v1/stream/d"))
+        .header("last-event-id", format!("{epoch}:6"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains(&format!("id: {epoch}:8")) {
+        let chunk =
+            tokio::time::timeout(PROMPTLY, futures::StreamExt::next(&mut body)).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with(&format!("event: update\nid: {epoch}:7\n")), "{text}");
+    assert!(!text.contains("event: snapshot"), "{text}");
 }

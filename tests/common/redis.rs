@@ -12,13 +12,16 @@ pub struct RedisServer {
     child: Option<Child>,
     folder: PathBuf,
     pub socket: PathBuf,
+    /// Its TCP port on 127.0.0.1 (one that was free when it started).
+    pub port: u16,
 }
 
 impl RedisServer {
     /// A fresh Redis in `folder` (its socket and nothing else: no RDB, no AOF).
     pub fn start(folder: &Path) -> RedisServer {
         let socket = folder.join("redis.sock");
-        let mut redis = RedisServer { child: None, folder: folder.to_owned(), socket };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = RedisServer { child: None, folder: folder.to_owned(), socket, port };
         redis.spawn();
         redis
     }
@@ -26,7 +29,9 @@ impl RedisServer {
     fn spawn(&mut self) {
         let _ = std::fs::remove_file(&self.socket);
         let child = Command::new("redis-server")
-            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocketperm", "700"])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--unixsocketperm", "700"])
+            .arg("--port")
+            .arg(self.port.to_string())
             .arg("--unixsocket")
             .arg(&self.socket)
             .arg("--dir")
@@ -46,6 +51,10 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("unix://{}", self.socket.display())
+    }
+
+    pub fn tcp_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
     }
 
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {

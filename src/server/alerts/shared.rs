@@ -8,11 +8,13 @@
 use super::silences::{Controls, NewSilence, Silence};
 use crate::model::alerts::Ack;
 use crate::protocol::Millis;
-use crate::server::now_millis;
-use futures::StreamExt;
+use crate::server::{
+    broker::redis::{hear, Listener},
+    now_millis,
+};
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 const CHANNEL: &str = "livedash:alert-controls";
@@ -45,7 +47,7 @@ impl SharedControls {
         shutdown: CancellationToken,
     ) -> Arc<SharedControls> {
         let shared = Arc::new(SharedControls { redis, controls });
-        tokio::spawn(hear(client, shared.clone(), shutdown));
+        tokio::spawn(hear(client, CHANNEL, "silences and acks", shared.clone(), shutdown));
         shared
     }
 
@@ -87,7 +89,7 @@ impl SharedControls {
     }
 
     /// Takes what another instance shared.
-    async fn take(&self, shared: Shared) {
+    async fn take_shared(&self, shared: Shared) {
         let controls = self.controls.clone();
         let taken = tokio::task::spawn_blocking(move || match shared {
             Shared::Silence(silence) => controls.take_silence(silence, now_millis()),
@@ -109,13 +111,13 @@ impl SharedControls {
         for (id, json) in silences {
             match serde_json::from_str::<Shared>(&json) {
                 Ok(Shared::Silence(silence)) if silence.ends_at <= now_millis() - EXPIRED_KEPT_MS => stale.push(id),
-                Ok(shared) => self.take(shared).await,
+                Ok(shared) => self.take_shared(shared).await,
                 Err(_) => stale.push(id),
             }
         }
         for (_, json) in acks {
             if let Ok(shared) = serde_json::from_str::<Shared>(&json) {
-                self.take(shared).await;
+                self.take_shared(shared).await;
             }
         }
         if !stale.is_empty() {
@@ -125,31 +127,16 @@ impl SharedControls {
     }
 }
 
-/// Subscribes, takes everything recorded, then what is announced; again after any failure.
-async fn hear(client: redis::Client, shared: Arc<SharedControls>, shutdown: CancellationToken) {
-    loop {
-        let heard = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(CHANNEL).await?;
-            shared.take_all().await?;
-            let mut messages = pubsub.on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(payload) = message.get_payload::<String>() else { continue };
-                if let Ok(taken) = serde_json::from_str::<Shared>(&payload) {
-                    shared.take(taken).await;
-                }
-            }
-            Ok::<(), redis::RedisError>(())
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            result = heard => if let Err(error) = result {
-                tracing::debug!(%error, "silences and acks from other instances: Redis link lost");
-            },
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+/// Everything recorded, then each announced silence and ack, into the controls.
+#[async_trait::async_trait]
+impl Listener for SharedControls {
+    async fn reload(&self) -> Result<(), redis::RedisError> {
+        self.take_all().await
+    }
+
+    async fn take(&self, announcement: String) {
+        if let Ok(shared) = serde_json::from_str::<Shared>(&announcement) {
+            self.take_shared(shared).await;
         }
     }
 }

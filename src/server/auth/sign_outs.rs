@@ -6,10 +6,12 @@
 //! started later misses none.
 
 use super::Auth;
-use crate::server::now_secs;
-use futures::StreamExt;
+use crate::server::{
+    broker::redis::{hear, Listener},
+    now_secs,
+};
 use redis::aio::ConnectionManager;
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// The channel sign-outs are announced on, as `<sid> <expiry in seconds>`.
@@ -19,6 +21,7 @@ const REVOKED: &str = "livedash:revoked-sessions";
 
 pub struct SharedSignOuts {
     redis: ConnectionManager,
+    auth: Arc<Auth>,
 }
 
 impl SharedSignOuts {
@@ -29,8 +32,9 @@ impl SharedSignOuts {
         auth: Arc<Auth>,
         shutdown: CancellationToken,
     ) -> Arc<SharedSignOuts> {
-        tokio::spawn(hear(client, redis.clone(), auth, shutdown));
-        Arc::new(SharedSignOuts { redis })
+        let shared = Arc::new(SharedSignOuts { redis, auth });
+        tokio::spawn(hear(client, CHANNEL, "sign-outs", shared.clone(), shutdown));
+        shared
     }
 
     /// Tells every instance that `sid` signed out (its cookie expiring at `expires_secs`).
@@ -46,43 +50,27 @@ impl SharedSignOuts {
     }
 }
 
-/// Subscribes, reads every recorded sign-out, then applies announcements; again after any
-/// failure, with a pause.
-async fn hear(client: redis::Client, redis: ConnectionManager, auth: Arc<Auth>, shutdown: CancellationToken) {
-    loop {
-        let heard = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(CHANNEL).await?;
-            let mut connection = redis.clone();
-            let recorded: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
-                .arg(REVOKED)
-                .arg(now_secs())
-                .arg("+inf")
-                .arg("WITHSCORES")
-                .query_async(&mut connection)
-                .await?;
-            for (sid, expires_secs) in recorded {
-                auth.sessions.end(&sid, expires_secs, now_secs());
-            }
-            let mut messages = pubsub.on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(payload) = message.get_payload::<String>() else { continue };
-                let Some((sid, expires)) = payload.split_once(' ') else { continue };
-                if let Ok(expires_secs) = expires.parse() {
-                    auth.sessions.end(sid, expires_secs, now_secs());
-                }
-            }
-            Ok::<(), redis::RedisError>(())
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            result = heard => if let Err(error) = result {
-                tracing::debug!(%error, "sign-outs from other instances: Redis link lost");
-            },
+/// Every recorded sign-out, then each announced one, into the sessions.
+#[async_trait::async_trait]
+impl Listener for SharedSignOuts {
+    async fn reload(&self) -> Result<(), redis::RedisError> {
+        let recorded: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(REVOKED)
+            .arg(now_secs())
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .query_async(&mut self.redis.clone())
+            .await?;
+        for (sid, expires_secs) in recorded {
+            self.auth.sessions.end(&sid, expires_secs, now_secs());
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        Ok(())
+    }
+
+    async fn take(&self, announcement: String) {
+        let Some((sid, expires)) = announcement.split_once(' ') else { return };
+        if let Ok(expires_secs) = expires.parse() {
+            self.auth.sessions.end(sid, expires_secs, now_secs());
         }
     }
 }

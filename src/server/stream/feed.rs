@@ -104,7 +104,17 @@ impl Feed {
                     Ok(frame) => frame,
                     // The receiver skips ahead; the gap below resyncs.
                     Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
+                    Err(RecvError::Closed) => {
+                        // The dashboard's stream was replaced (several instances: Redis lost
+                        // it and it has a new epoch): continue on the new one from here, which
+                        // starts with a snapshot. Gone altogether: the feed ends.
+                        let position = self.position();
+                        let subscription = self.broker.subscribe(&self.dashboard, Some(&position)).await.ok()?;
+                        self.epoch = subscription.epoch;
+                        self.pending = subscription.start.into();
+                        self.live = subscription.live;
+                        continue;
+                    }
                 },
             };
             if frame.is_snapshot {
