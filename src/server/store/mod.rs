@@ -15,7 +15,7 @@
 mod floats;
 pub mod history;
 mod replay;
-mod seconds;
+pub mod seconds;
 pub mod tier;
 mod writer;
 

@@ -87,6 +87,25 @@ impl MinuteCells {
         self.0.iter().enumerate().filter_map(|(second, cell)| cell.map(|cell| (second, cell)))
     }
 
+    /// Version 1 bytes (the layout before): for the conversion tests and the decoding benchmark
+    /// (`benches/history.rs`), never written by the store.
+    pub fn encode_version_1(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (second, cell) in self.iter() {
+            if cell.count == 1 {
+                bytes.push(second as u8 | SINGLE);
+                bytes.extend_from_slice(&cell.sum.to_le_bytes());
+            } else {
+                bytes.push(second as u8);
+                bytes.extend_from_slice(&cell.count.to_le_bytes());
+                for value in [cell.sum, cell.min, cell.max] {
+                    bytes.extend_from_slice(&value.to_le_bytes());
+                }
+            }
+        }
+        bytes
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let cells: Vec<(usize, Aggregate)> = self.iter().collect();
         let mask = |keep: &dyn Fn(&Aggregate) -> bool| {
@@ -139,16 +158,20 @@ impl MinuteCells {
         let mut reader = floats::Reader::new(bytes);
         reader.byte()?;
         let flags = reader.byte()?;
-        let present: Vec<usize> = if flags & LISTED != 0 {
+        // The seconds present, as a mask (bit n: second n).
+        let present: u64 = if flags & LISTED != 0 {
             let count = reader.byte()? as usize;
-            reader.take(count)?.iter().map(|second| *second as usize).collect()
+            let listed = reader.take(count)?;
+            if listed.iter().any(|second| usize::from(*second) >= SECONDS) {
+                return Err(reader.at);
+            }
+            listed.iter().fold(0, |mask, second| mask | 1 << second)
         } else if flags & ALL_PRESENT != 0 {
-            (0..SECONDS).collect()
+            (1 << SECONDS) - 1
         } else {
-            let mask = u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"));
-            (0..SECONDS).filter(|second| mask & (1 << second) != 0).collect()
+            u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"))
         };
-        if present.iter().any(|second| *second >= SECONDS) {
+        if present >> SECONDS != 0 {
             return Err(reader.at);
         }
         let several = if flags & ALL_SINGLE != 0 {
@@ -157,27 +180,24 @@ impl MinuteCells {
             u64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"))
         };
         let mut cells = MinuteCells::default();
-        let single_count = present.iter().filter(|second| several & (1 << **second) == 0).count();
-        let mut singles = floats::decode(&mut reader, single_count)?.into_iter();
-        let mut other_seconds = Vec::new();
-        for &second in &present {
-            if several & (1 << second) == 0 {
-                // Each second once: a plain store, no merge.
-                cells.0[second] = singles.next().map(Aggregate::of);
-            } else {
-                other_seconds.push(second);
-            }
+        let singles = present & !several;
+        // Each second once: a plain store, no merge.
+        let values = floats::decode(&mut reader, singles.count_ones() as usize)?;
+        for (second, value) in seconds_of(singles).zip(values) {
+            cells.0[second] = Some(Aggregate::of(value));
         }
-        if !other_seconds.is_empty() {
+        let others = present & several;
+        if others != 0 {
+            let count = others.count_ones() as usize;
             let counts: Vec<i64> =
-                (0..other_seconds.len()).map(|_| reader.varint().map(floats::unzigzag)).collect::<Result<_, _>>()?;
-            let sums = floats::decode(&mut reader, other_seconds.len())?;
-            let mins = floats::decode(&mut reader, other_seconds.len())?;
-            let maxs = floats::decode(&mut reader, other_seconds.len())?;
-            for (index, second) in other_seconds.iter().enumerate() {
+                (0..count).map(|_| reader.varint().map(floats::unzigzag)).collect::<Result<_, _>>()?;
+            let sums = floats::decode(&mut reader, count)?;
+            let mins = floats::decode(&mut reader, count)?;
+            let maxs = floats::decode(&mut reader, count)?;
+            for (index, second) in seconds_of(others).enumerate() {
                 let aggregate =
                     Aggregate { count: counts[index], sum: sums[index], min: mins[index], max: maxs[index] };
-                cells.add(*second, aggregate);
+                cells.add(second, aggregate);
             }
         }
         if !reader.is_done() {
@@ -212,6 +232,17 @@ impl MinuteCells {
         }
         Ok(cells)
     }
+}
+
+/// The seconds whose bits are set in `mask`, in order.
+fn seconds_of(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let second = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            second
+        })
+    })
 }
 
 /// Converts the per-second rows of a store written with version 1 cells (once: the store's
@@ -327,22 +358,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Version 1 bytes of `cells` (the layout before), for the conversion tests.
     fn version_1(cells: &MinuteCells) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for (second, cell) in cells.iter() {
-            if cell.count == 1 {
-                bytes.push(second as u8 | SINGLE);
-                bytes.extend_from_slice(&cell.sum.to_le_bytes());
-            } else {
-                bytes.push(second as u8);
-                bytes.extend_from_slice(&cell.count.to_le_bytes());
-                for value in [cell.sum, cell.min, cell.max] {
-                    bytes.extend_from_slice(&value.to_le_bytes());
-                }
-            }
-        }
-        bytes
+        cells.encode_version_1()
     }
 
     #[test]
