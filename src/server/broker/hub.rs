@@ -131,10 +131,7 @@ impl Hub {
             state.seq = dashboard.seq;
             state.ts = dashboard.ts;
             state.latest = Latest::as_of(dashboard.latest, dashboard.ts);
-            let mut added = 0;
-            for update in &dashboard.log {
-                added += state.log.push(update);
-            }
+            let added = state.log.push_all(&dashboard.log);
             hub.account(&state, added);
         }
         hub
@@ -239,13 +236,20 @@ impl Hub {
     /// values, when this node missed more than that log holds): seq, time, latest values and
     /// the retained updates, oldest first. Subscribers get the new state as a snapshot on
     /// their live channel, so they jump to it without reconnecting (PROTOCOL.md rule 4).
-    pub(super) fn reset(&self, seq: u64, ts: Millis, latest: Latest, log: &[Update], window_ms: Millis) {
+    pub(super) fn reset<'u>(
+        &self,
+        seq: u64,
+        ts: Millis,
+        latest: Latest,
+        log: impl IntoIterator<Item = &'u Update> + Clone,
+        window_ms: Millis,
+    ) {
         let snapshot = {
             let mut state = self.lock();
             for name in latest.values().keys() {
                 state.define(name);
             }
-            for update in log {
+            for update in log.clone() {
                 for name in update.metrics.keys() {
                     state.define(name);
                 }
@@ -256,8 +260,7 @@ impl Hub {
             state.latest = latest;
             let before = state.log.bytes() as isize;
             state.log = UpdateLog::new(state.log.capacity());
-            state.log.push_all(log);
-            let delta = state.log.bytes() as isize - before;
+            let delta = state.log.push_all(log) - before;
             self.account(&state, delta);
             self.snapshot_locked(&state, window_ms)
         };

@@ -143,11 +143,9 @@ impl UpdateLog {
         (freed, rows)
     }
 
-    /// Appends every update, oldest first.
-    pub fn push_all(&mut self, updates: &[Update]) {
-        for update in updates {
-            self.push(update);
-        }
+    /// Appends every update, oldest first. Returns the change in bytes.
+    pub fn push_all<'u>(&mut self, updates: impl IntoIterator<Item = &'u Update>) -> isize {
+        updates.into_iter().map(|update| self.push(update)).sum()
     }
 
     pub fn capacity(&self) -> usize {

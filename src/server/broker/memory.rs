@@ -154,13 +154,19 @@ impl MemoryBroker {
         }
         let mut hubs = self.hubs.write().expect("hub map lock poisoned");
         let rank = hubs.len();
-        hubs.entry(dashboard.to_owned())
-            .or_insert_with(|| {
-                let hub = Hub::new(dashboard, new_epoch().into(), rank, &self.limits);
-                // New: no history to seed change rules from.
-                Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}))
-            })
-            .clone()
+        hubs.entry(dashboard.to_owned()).or_insert_with(|| self.new_hub(dashboard, &new_epoch(), rank)).clone()
+    }
+
+    /// An empty hub with this server's limits and `dashboard`'s alert rules (new: no history
+    /// to seed change rules from).
+    fn new_hub(&self, dashboard: &str, epoch: &str, rank: usize) -> Arc<Hub> {
+        let hub = Hub::new(dashboard, epoch.into(), rank, &self.limits);
+        Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}))
+    }
+
+    /// Every hub, in no order.
+    pub(super) fn all_hubs(&self) -> Vec<Arc<Hub>> {
+        self.hubs.read().expect("hub map lock poisoned").values().cloned().collect()
     }
 
     /// The hub of `dashboard` in `epoch` (the Redis broker's): the one held when it has that
@@ -178,7 +184,7 @@ impl MemoryBroker {
             return hub.clone();
         }
         let rank = held.as_ref().map_or(hubs.len(), |hub| hub.rank);
-        let hub = Hub::new(dashboard, epoch.into(), rank, &self.limits);
+        let hub = self.new_hub(dashboard, epoch, rank);
         if let Some(old) = &held {
             let (title, definitions, declared) = old.declaration();
             if declared {
@@ -188,7 +194,6 @@ impl MemoryBroker {
             // What the old hub retained no longer counts once its subscribers let go of it.
             self.limits.budget.add(-(old.retained() as isize));
         }
-        let hub = Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}));
         hubs.insert(dashboard.to_owned(), hub.clone());
         hub
     }
@@ -210,7 +215,7 @@ impl MemoryBroker {
             return;
         }
         let Ok(_one) = self.evicting.try_lock() else { return };
-        let hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        let hubs = self.all_hubs();
         // Biggest first: (bytes retained, index in `hubs`).
         let mut by_size: std::collections::BinaryHeap<(usize, usize)> =
             hubs.iter().enumerate().map(|(index, hub)| (hub.retained(), index)).collect();
@@ -341,7 +346,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn tick(&self, now: Millis) -> Result<(), BrokerError> {
-        let hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        let hubs = self.all_hubs();
         let due: Vec<Publication> = hubs
             .iter()
             .filter(|hub| hub.no_data_due(now))
@@ -358,7 +363,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {
-        let mut hubs: Vec<Arc<Hub>> = self.hubs.read().expect("hub map lock poisoned").values().cloned().collect();
+        let mut hubs = self.all_hubs();
         // Each key read once: a key function locks the hub.
         hubs.sort_by_cached_key(|hub| (!hub.lock().declared, hub.rank));
         hubs.iter().map(|hub| hub.summary()).collect()

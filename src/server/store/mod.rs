@@ -325,17 +325,13 @@ impl Store {
     }
 
     /// Queues updates whose seqs another system assigned (the Redis broker's log), in its
-    /// order, for history: nothing waits for the commit, and a failed one is only logged (a
-    /// node's history then misses those seconds; its live state does not).
+    /// order, for history. Nothing waits for the commit: a failing store says so through
+    /// `Health` and its log lines, and this instance's history then misses those seconds (its
+    /// live state does not).
     pub fn follow(&self, entries: Vec<Entry>) {
-        let (ack, acked) = oneshot::channel();
+        let (ack, _unread) = oneshot::channel();
         let job = writer::Job { entries, follows: true, on_commit: Box::new(|| {}), on_fail: Box::new(|| {}), ack };
         let _ = self.sender.send(Message::Append(job));
-        tokio::spawn(async move {
-            if let Ok(Err(error)) = acked.await {
-                tracing::warn!(%error, "followed updates not written to the history store");
-            }
-        });
     }
 
     /// Whether the store takes writes now.

@@ -376,11 +376,11 @@ impl RedisBroker {
         let (Some(epoch), Some(seq), Some(ts)) = (epoch, seq, ts) else { return Ok(()) };
         let hub = self.cache.hub_in_epoch(dashboard, &epoch);
         let updates: Vec<Arc<Update>> = parse_entries(entries).into_iter().map(|frame| frame.logged_arc()).collect();
-        let log: Vec<Update> = updates.iter().map(|update| (**update).clone()).collect();
-        hub.reset(seq, ts, parse_latest(&latest), &log, self.cache.limits().history_window_ms);
+        let log = updates.iter().map(|update| &**update);
+        hub.reset(seq, ts, parse_latest(&latest), log.clone(), self.cache.limits().history_window_ms);
         if hub.has_alert_rules() {
             // The rules' memory from the log, then their states as last announced.
-            for update in &log {
+            for update in log {
                 hub.evaluate(&update.metrics, update.ts);
             }
             let changes: Vec<AlertChange> =
@@ -610,23 +610,19 @@ impl Broker for RedisBroker {
     /// it decides and announces that dashboard's changes), and runs the no-data timers of the
     /// dashboards it decides.
     async fn tick(&self, now: Millis) -> Result<(), BrokerError> {
-        for summary in self.cache.dashboards().await {
-            let Ok(hub) = self.cache.hub(&summary.id) else { continue };
-            if !hub.has_alert_rules() {
-                continue;
-            }
-            let held = self.lease(&format!("{{{}}}:alerts", summary.id), ALERT_LEASE).await;
+        for hub in self.cache.all_hubs().into_iter().filter(|hub| hub.has_alert_rules()) {
+            let held = self.lease(&format!("{{{}}}:alerts", hub.id), ALERT_LEASE).await;
             let mut deciding = self.deciding.lock().expect("deciding lock poisoned");
             if held {
-                deciding.insert(summary.id.clone());
+                deciding.insert(hub.id.clone());
             } else {
-                deciding.remove(&summary.id);
+                deciding.remove(&hub.id);
             }
             drop(deciding);
             if held && hub.no_data_due(now) {
                 let changes = hub.evaluate(&Default::default(), now);
                 if !changes.is_empty() {
-                    let _ = self.announcements.send(Announcement { dashboard: summary.id, ts: now, changes });
+                    let _ = self.announcements.send(Announcement { dashboard: hub.id.clone(), ts: now, changes });
                 }
             }
         }
