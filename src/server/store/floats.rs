@@ -94,15 +94,15 @@ pub fn encode(values: &[f64], bytes: &mut Vec<u8>) {
     bytes.extend_from_slice(&best);
 }
 
-/// Reads `count` values written by `encode`.
-pub fn decode(reader: &mut Reader<'_>, count: usize) -> Result<Vec<f64>, usize> {
+/// Fills `values` with as many values written by `encode` (a minute holds at most 60: the
+/// caller's buffer is on its stack, nothing is allocated).
+pub fn decode(reader: &mut Reader<'_>, values: &mut [f64]) -> Result<(), usize> {
     let at = reader.at;
     match reader.byte()? {
         DECIMAL => {
             let scale = *POW10.get(reader.byte()? as usize).ok_or(at)?;
-            let mut values = Vec::with_capacity(count);
             let (mut previous, mut delta) = (0i64, 0i64);
-            for index in 0..count {
+            for (index, value) in values.iter_mut().enumerate() {
                 let coded = unzigzag(reader.varint()?);
                 let current = if index == 0 {
                     coded
@@ -110,10 +110,10 @@ pub fn decode(reader: &mut Reader<'_>, count: usize) -> Result<Vec<f64>, usize> 
                     delta = delta.wrapping_add(coded);
                     previous.wrapping_add(delta)
                 };
-                values.push(current as f64 / scale);
+                *value = current as f64 / scale;
                 previous = current;
             }
-            Ok(values)
+            Ok(())
         }
         DECIMAL_PACKED => {
             let scale = *POW10.get(reader.byte()? as usize).ok_or(at)?;
@@ -124,39 +124,35 @@ pub fn decode(reader: &mut Reader<'_>, count: usize) -> Result<Vec<f64>, usize> 
                 return Err(at);
             }
             let mut bits = BitReader::new(reader);
-            let mut values = Vec::with_capacity(count);
             let (mut current, mut delta) = (first, 0i64);
-            for index in 0..count {
+            for (index, value) in values.iter_mut().enumerate() {
                 if index > 0 {
-                    let coded = unzigzag(bits.read(width)?);
-                    if of_deltas {
-                        delta = delta.wrapping_add(coded);
-                    } else {
-                        delta = coded;
-                    }
+                    let coded = unzigzag(bits.take(width));
+                    delta = if of_deltas { delta.wrapping_add(coded) } else { coded };
                     current = current.wrapping_add(delta);
                 }
-                values.push(current as f64 / scale);
+                *value = current as f64 / scale;
             }
-            Ok(values)
+            bits.finish(reader)
         }
         XOR => {
             let mut bits = BitReader::new(reader);
-            let words = bits.xor_words(count)?;
-            Ok(words.into_iter().map(f64::from_bits).collect())
+            bits.xor_words(values).map_err(|()| at)?;
+            bits.finish(reader)
         }
         DELTA_XOR => {
-            let first = f64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"));
+            let Some((first, rest)) = values.split_first_mut() else {
+                return Err(at);
+            };
+            *first = f64::from_le_bytes(reader.take(8)?.try_into().expect("eight bytes"));
             let mut bits = BitReader::new(reader);
-            let deltas = bits.xor_words(count.saturating_sub(1))?;
-            let mut values = Vec::with_capacity(count);
-            values.push(first);
-            for delta in deltas {
-                let next = values.last().expect("one value at least") + f64::from_bits(delta);
-                values.push(next);
+            bits.xor_words(rest).map_err(|()| at)?;
+            let mut previous = *first;
+            for value in rest {
+                *value += previous;
+                previous = *value;
             }
-            values.truncate(count);
-            Ok(values)
+            bits.finish(reader)
         }
         _ => Err(at),
     }
@@ -296,90 +292,88 @@ impl BitWriter {
     }
 }
 
-/// Reads what `BitWriter` wrote, from a `Reader`'s position; leaves it after the last byte.
-struct BitReader<'r, 'a> {
-    reader: &'r mut Reader<'a>,
-    /// Bits read ahead, in the low end.
-    buffer: u128,
-    buffered: u32,
+/// Reads what `BitWriter` wrote, from a `Reader`'s position: a bit position over the bytes,
+/// and each read a load of the next nine bytes shifted into place (no buffer to refill). The
+/// last bytes are also kept zero-padded, so reads near the end (every read of a short run)
+/// load from there. Reading past the end gives zeros; `finish` refuses it.
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    /// Bits read so far.
+    at: usize,
+    /// `bytes[tail_from..]`, then zeros.
+    tail: [u8; 24],
+    tail_from: usize,
 }
 
-impl<'r, 'a> BitReader<'r, 'a> {
-    fn new(reader: &'r mut Reader<'a>) -> Self {
-        BitReader { reader, buffer: 0, buffered: 0 }
+impl<'a> BitReader<'a> {
+    fn new(reader: &Reader<'a>) -> Self {
+        let bytes: &'a [u8] = reader.bytes;
+        let bytes = &bytes[reader.at.min(bytes.len())..];
+        let tail_from = bytes.len().saturating_sub(8);
+        let mut tail = [0; 24];
+        tail[..bytes.len() - tail_from].copy_from_slice(&bytes[tail_from..]);
+        BitReader { bytes, at: 0, tail, tail_from }
     }
 
-    /// The next `count` bits (count <= 64). Inlined: the XOR decoder calls it up to five times
-    /// a value, and the call was half of decoding (perf, `benches/history.rs`).
+    /// The next 64 bits, most significant first, without consuming them.
     #[inline(always)]
-    fn read(&mut self, count: u32) -> Result<u64, usize> {
-        if count == 0 {
-            return Ok(0);
-        }
-        if self.buffered < count {
-            self.refill();
-            if self.buffered < count {
-                return Err(self.reader.at);
+    fn window(&self) -> u64 {
+        let (byte, shift) = (self.at / 8, (self.at % 8) as u32);
+        let nine = match self.bytes.get(byte..byte + 9) {
+            Some(nine) => nine,
+            None => {
+                self.tail.get(byte.saturating_sub(self.tail_from)..).and_then(|rest| rest.get(..9)).unwrap_or(&[0; 9])
             }
-        }
-        self.buffered -= count;
-        let value = (self.buffer >> self.buffered) as u64 & if count == 64 { u64::MAX } else { (1u64 << count) - 1 };
-        self.buffer &= (1u128 << self.buffered) - 1;
-        Ok(value)
+        };
+        let word = u64::from_be_bytes(nine[..8].try_into().expect("eight bytes"));
+        (word << shift) | (u64::from(nine[8]) >> (8 - shift))
     }
 
-    /// Fills the buffer: eight bytes at once while they fit (a load and a shift, not eight
-    /// rounds), then byte by byte at the end of the input.
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self) {
-        let rest = &self.reader.bytes[self.reader.at..];
-        if self.buffered <= 64 {
-            if let Some(word) = rest.first_chunk::<8>() {
-                self.buffer = (self.buffer << 64) | u128::from(u64::from_be_bytes(*word));
-                self.buffered += 64;
-                self.reader.at += 8;
-                return;
-            }
-        }
-        for byte in rest.iter().take(((120 - self.buffered) / 8) as usize) {
-            self.buffer = (self.buffer << 8) | u128::from(*byte);
-            self.buffered += 8;
-            self.reader.at += 1;
-        }
+    /// The next `count` bits (count <= 64).
+    #[inline(always)]
+    fn take(&mut self, count: u32) -> u64 {
+        let value = self.window().checked_shr(64 - count).unwrap_or(0);
+        self.at += count as usize;
+        value
     }
 
-    fn xor_words(&mut self, count: usize) -> Result<Vec<u64>, usize> {
-        let mut words = Vec::with_capacity(count);
-        let (mut leading, mut trailing) = (0u32, 0u32);
-        for index in 0..count {
+    /// Gorilla's words (see `BitWriter::xor_words`) into `values`; `Err` for a header whose
+    /// leading zeros and length do not fit a word.
+    fn xor_words(&mut self, values: &mut [f64]) -> Result<(), ()> {
+        let (mut before, mut leading, mut trailing) = (0u64, 0u32, 0u32);
+        for (index, value) in values.iter_mut().enumerate() {
+            let window = self.window();
             let word = if index == 0 {
-                self.read(64)?
+                self.at += 64;
+                window
+            } else if window >> 63 == 0 {
+                self.at += 1;
+                before
+            } else if window >> 62 == 0b10 {
+                self.at += 2;
+                before ^ (self.take(64 - leading - trailing) << trailing)
             } else {
-                let before = words[index - 1];
-                if self.read(1)? == 0 {
-                    before
-                } else if self.read(1)? == 0 {
-                    before ^ (self.read(64 - leading - trailing)? << trailing)
-                } else {
-                    leading = self.read(6)? as u32;
-                    let length = self.read(6)? as u32 + 1;
-                    trailing = 64 - leading - length;
-                    before ^ (self.read(length)? << trailing)
-                }
+                leading = (window >> 56) as u32 & 63;
+                let length = (window >> 50) as u32 % 64 + 1;
+                trailing = 64u32.checked_sub(leading + length).ok_or(())?;
+                self.at += 14;
+                before ^ (self.take(length) << trailing)
             };
-            words.push(word);
+            *value = f64::from_bits(word);
+            before = word;
         }
-        // Bytes are read whole: the bits left in the last one are padding.
-        Ok(words)
+        Ok(())
     }
-}
 
-impl Drop for BitReader<'_, '_> {
-    /// Gives back the whole bytes read ahead: what follows the run is the next reader's. (The
-    /// bits left of a partly read byte are the run's padding.)
-    fn drop(&mut self) {
-        self.reader.at -= (self.buffered / 8) as usize;
+    /// Moves `reader` past the whole bytes read (the bits left in the last one are the run's
+    /// padding), or says where the input ended if the run went past it.
+    fn finish(self, reader: &mut Reader<'_>) -> Result<(), usize> {
+        let used = self.at.div_ceil(8);
+        if used > self.bytes.len() {
+            return Err(reader.at + self.bytes.len());
+        }
+        reader.at += used;
+        Ok(())
     }
 }
 
@@ -392,7 +386,8 @@ mod tests {
         let mut bytes = Vec::new();
         encode(values, &mut bytes);
         let mut reader = Reader::new(&bytes);
-        let back = decode(&mut reader, values.len()).unwrap();
+        let mut back = vec![0.0; values.len()];
+        decode(&mut reader, &mut back).unwrap();
         assert!(reader.is_done(), "everything read");
         assert_eq!(
             back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),

@@ -65,7 +65,8 @@ impl Aggregate {
     }
 
     pub fn merge(&mut self, other: Aggregate) {
-        self.count += other.count;
+        // Saturating: a damaged row must not overflow it.
+        self.count = self.count.saturating_add(other.count);
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
