@@ -44,7 +44,8 @@ pub(super) struct Hub {
     pub(super) epoch: Arc<str>,
     /// Order of creation, for listing.
     pub(super) rank: usize,
-    live: broadcast::Sender<Frame>,
+    /// Frames a subscriber may fall behind by (`--live-buffer`).
+    live_capacity: usize,
     /// A std lock: held only for in-memory work, never across an `.await`.
     state: Mutex<HubState>,
     /// The last snapshot frame made, shared by every subscriber that needs one at that seq (a
@@ -63,6 +64,10 @@ pub(super) struct Hub {
 }
 
 pub(super) struct HubState {
+    /// The subscribers' channel, while there are any: its slots are allocated whole when it is
+    /// made (about 90 KB at the default `--live-buffer`), which a dashboard nobody watches
+    /// (a Telegraf fleet's thousand) should not pay.
+    live: Option<broadcast::Sender<Frame>>,
     title: String,
     /// In display order.
     definitions: Vec<MetricDefinition>,
@@ -89,13 +94,13 @@ pub(super) struct HubState {
 
 impl Hub {
     pub(super) fn new(id: &str, epoch: Arc<str>, rank: usize, limits: &HubLimits) -> Self {
-        let (live, _) = broadcast::channel(limits.live_capacity.max(1));
         Hub {
             id: id.to_owned(),
             epoch,
             rank,
-            live,
+            live_capacity: limits.live_capacity.max(1),
             state: Mutex::new(HubState {
+                live: None,
                 title: id.to_owned(),
                 definitions: Vec::new(),
                 known: HashSet::new(),
@@ -228,8 +233,7 @@ impl Hub {
         state.latest.apply(update.ts, &update.metrics);
         let added = state.log.push(update);
         self.account(&state, added);
-        // No receiver is not an error: nobody is watching this dashboard right now.
-        let _ = self.live.send(frame);
+        state.send_live(frame);
     }
 
     /// Starts the hub again from a state read elsewhere (the Redis broker's log and latest
@@ -244,7 +248,7 @@ impl Hub {
         log: impl IntoIterator<Item = &'u Update> + Clone,
         window_ms: Millis,
     ) {
-        let snapshot = {
+        let (snapshot, live) = {
             let mut state = self.lock();
             for name in latest.values().keys() {
                 state.define(name);
@@ -262,10 +266,13 @@ impl Hub {
             state.log = UpdateLog::new(state.log.capacity());
             let delta = state.log.push_all(log) - before;
             self.account(&state, delta);
-            self.snapshot_locked(&state, window_ms)
+            (self.snapshot_locked(&state, window_ms), state.live.clone())
         };
         let frame = self.cache(&snapshot);
-        let _ = self.live.send(frame);
+        if let Some(live) = live {
+            // No receiver left is not an error: the next commit drops the channel.
+            let _ = live.send(frame);
+        }
     }
 
     /// Runs the alert rules over an update whose seq was assigned elsewhere (the Redis broker):
@@ -319,6 +326,12 @@ impl Hub {
         (state.log.first_seq(), state.log.len())
     }
 
+    /// Whether the subscribers' channel exists (for tests).
+    #[cfg(test)]
+    pub(super) fn has_live_channel(&self) -> bool {
+        self.lock().live.is_some()
+    }
+
     /// Bytes this hub retains: its log and its cached replay.
     pub(super) fn retained(&self) -> usize {
         self.log_bytes.load(Ordering::Relaxed) + self.replay_bytes.load(Ordering::Relaxed)
@@ -357,9 +370,10 @@ impl Hub {
         // Ok: frames ready to send (a replay, or a snapshot already serialized); Err: a
         // snapshot still to serialize.
         let (live, start) = {
-            let state = self.lock();
+            let mut state = self.lock();
             // Taken under the lock: `live` sees exactly the updates after `state.seq`.
-            let live = self.live.subscribe();
+            let capacity = self.live_capacity;
+            let live = state.live.get_or_insert_with(|| broadcast::channel(capacity).0).subscribe();
             let start = match since.filter(|since| can_replay(&state, &self.epoch, since)) {
                 Some(since) => self.replay_locked(&state, since.seq),
                 None => match self.cached_snapshot(state.seq) {
@@ -486,6 +500,14 @@ impl Hub {
 }
 
 impl HubState {
+    /// Sends `frame` to the subscribers; with none left, drops the channel (made again by the
+    /// next subscription, under the same lock).
+    fn send_live(&mut self, frame: Frame) {
+        if self.live.as_ref().is_some_and(|live| live.send(frame).is_err()) {
+            self.live = None;
+        }
+    }
+
     /// Adds an inferred definition for a metric not seen before.
     fn define(&mut self, name: &str) {
         if !self.known.contains(name) {

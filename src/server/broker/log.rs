@@ -28,8 +28,9 @@ struct Row {
     /// Alert changes, rare: none costs nothing but the empty box's pointer.
     alerts: Box<[AlertChange]>,
     /// What this row costs (itself, its values as allocated, its slot list when it brought a
-    /// new one, its alert changes), counted when it was added. The ring's spare capacity (at
-    /// most as many rows again, 72 bytes each) is not counted.
+    /// new one, its alert changes), counted when it was added. The ring's spare slots are not
+    /// counted: it grows by doubling but never past `capacity`, and gives slots back when the
+    /// budget empties it.
     bytes: u32,
 }
 
@@ -98,6 +99,14 @@ impl UpdateLog {
             + allocated(values.len() * size_of::<f64>())
             + layout_bytes
             + alerts.iter().map(alert_bytes).sum::<usize>();
+        if self.rows.len() >= self.capacity {
+            self.pop_oldest();
+        } else if self.rows.len() == self.rows.capacity() {
+            // Doubling, but never past the ring's bound (the default 4,096 rows would
+            // otherwise become 8,192 slots).
+            let more = self.rows.capacity().max(4).min(self.capacity - self.rows.len());
+            self.rows.reserve_exact(more);
+        }
         self.rows.push_back(Row {
             seq: update.seq,
             ts: update.ts,
@@ -107,9 +116,6 @@ impl UpdateLog {
             bytes: bytes as u32,
         });
         self.bytes += bytes;
-        if self.rows.len() > self.capacity {
-            self.pop_oldest();
-        }
         self.bytes() as isize - before as isize
     }
 
@@ -126,21 +132,25 @@ impl UpdateLog {
         slot
     }
 
-    fn pop_oldest(&mut self) -> Option<usize> {
-        let row = self.rows.pop_front()?;
-        self.bytes -= row.bytes as usize;
-        Some(row.bytes as usize)
+    fn pop_oldest(&mut self) {
+        if let Some(row) = self.rows.pop_front() {
+            self.bytes -= row.bytes as usize;
+        }
     }
 
     /// Drops the oldest rows until `wanted` bytes are freed or one row is left (a dashboard
-    /// keeps its newest update). Returns the bytes freed and the rows dropped.
+    /// keeps its newest update), then gives back the ring's slots if it is mostly empty.
+    /// Returns the bytes freed and the rows dropped.
     pub fn evict_oldest(&mut self, wanted: usize) -> (usize, usize) {
-        let (mut freed, mut rows) = (0, 0);
-        while freed < wanted && self.rows.len() > 1 {
-            freed += self.pop_oldest().unwrap_or(0);
+        let (before, mut rows) = (self.bytes(), 0);
+        while before - self.bytes() < wanted && self.rows.len() > 1 {
+            self.pop_oldest();
             rows += 1;
         }
-        (freed, rows)
+        if self.rows.len() < self.rows.capacity() / 4 {
+            self.rows.shrink_to(self.rows.len() * 2);
+        }
+        (before - self.bytes(), rows)
     }
 
     /// Appends every update, oldest first. Returns the change in bytes.
@@ -274,6 +284,19 @@ mod tests {
         assert_eq!(log.bytes(), before - freed);
         assert_eq!(log.evict_oldest(usize::MAX).1, 8, "the newest row stays");
         assert_eq!(log.first_seq(), Some(10));
+    }
+
+    #[test]
+    fn the_ring_never_reserves_past_its_bound_and_gives_slots_back_when_emptied() {
+        let mut log = UpdateLog::new(600);
+        for seq in 1..=700 {
+            log.push(&update(seq, 0, &[("x", 1.0)]));
+        }
+        assert_eq!(log.len(), 600);
+        assert!(log.rows.capacity() <= 600, "{} slots for 600 rows", log.rows.capacity());
+        log.evict_oldest(usize::MAX);
+        assert_eq!(log.len(), 1);
+        assert!(log.rows.capacity() <= 2, "{} slots left for one row", log.rows.capacity());
     }
 
     proptest! {

@@ -464,6 +464,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dashboard_nobody_watches_holds_no_live_channel() {
+        let broker = broker(8);
+        publish(&broker, "a", 1000, 1.0).await;
+        let hub = broker.hub("a").unwrap();
+        assert!(!hub.has_live_channel(), "no subscriber yet: no slots allocated");
+        let mut first = broker.subscribe("a", None).await.unwrap();
+        assert!(hub.has_live_channel());
+        publish(&broker, "a", 2000, 2.0).await;
+        assert_eq!(first.live.recv().await.unwrap().seq, 2);
+        drop(first);
+        publish(&broker, "a", 3000, 3.0).await;
+        assert!(!hub.has_live_channel(), "the last subscriber left: dropped at the next update");
+        let mut again = broker.subscribe("a", None).await.unwrap();
+        assert_eq!(again.start[0].seq, 3, "a snapshot at the head");
+        publish(&broker, "a", 4000, 4.0).await;
+        assert_eq!(again.live.recv().await.unwrap().seq, 4, "and live again after it");
+    }
+
+    #[tokio::test]
     async fn resume_at_the_head_sends_nothing_until_the_next_update() {
         let broker = broker(8);
         publish(&broker, "a", 0, 1.0).await;
