@@ -190,6 +190,7 @@ fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
     let mut values = [0.0; SECONDS];
     let values = &mut values[..singles.count_ones() as usize];
     floats::decode(&mut reader, values)?;
+    // Most rows hold single points only: walked without clearing the other runs' buffers.
     if others == 0 {
         if !reader.is_done() {
             return Err(reader.at);
@@ -212,13 +213,12 @@ fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
         return Err(reader.at);
     }
     let [sums, mins, maxs] = &runs;
-    let (mut single, mut other) = (values.iter(), 0);
+    let (mut single, mut other) = (values.iter(), 0..count);
     for second in seconds_of(present) {
         let aggregate = if several >> second & 1 == 0 {
             Aggregate::of(*single.next().expect("one value per single second"))
         } else {
-            other += 1;
-            let at = other - 1;
+            let at = other.next().expect("one aggregate per other second");
             Aggregate { count: counts[at], sum: sums[at], min: mins[at], max: maxs[at] }
         };
         each(second, aggregate);
