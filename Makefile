@@ -42,8 +42,10 @@ test-rust: tools python-deps services
 test-e2e: build e2e-deps services bench-smoke
 	cd end2end && npx playwright test
 
+## The load generator from the test build (`cargo test` builds it: no compile after test-rust).
 bench-smoke: build
-	scripts/bench-streaming.sh --subscribers 5 --rate 20 --duration 1 --require-no-loss
+	cargo test --features loadgen --no-run
+	LOADGEN_BIN=target/debug/loadgen scripts/bench-streaming.sh --subscribers 5 --rate 20 --duration 1 --require-no-loss
 
 ## Chart redraw benchmark in headless chromium, and the client bundle size (BENCHMARKS.md).
 bench-redraw: build e2e-deps

@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use livedash::model::alerts::{step, AlertState, Direction, Input, Level, Thresholds};
 use livedash::protocol::Metrics;
-use livedash::server::alerts::{rules::AlertRule, DashboardAlerts};
+use livedash::server::alerts::eval::{rules::AlertRule, DashboardAlerts};
 use std::{hint::black_box, sync::Arc};
 
 fn thresholds() -> Thresholds {

@@ -12,9 +12,15 @@ cd "$root"
 port="${BENCH_PORT:-3900}"
 
 # The server `make build` makes (and `make run` runs); the generator apart, in its own target
-# folder, so that building it never replaces or rebuilds that server.
+# folder, so that building it never replaces or rebuilds that server. LOADGEN_BIN names a
+# generator built already (`make bench-smoke` takes the test build's: a smoke run measures
+# nothing, and a fourth full compile of the dependencies cost minutes).
 make --no-print-directory build
-cargo build --release --features loadgen --bin loadgen --target-dir target/bench
+loadgen="${LOADGEN_BIN:-}"
+if [[ -z "$loadgen" ]]; then
+  cargo build --release --features loadgen --bin loadgen --target-dir target/bench
+  loadgen=./target/bench/release/loadgen
+fi
 ulimit -n 20000
 
 # BENCH_AUTH=1: sign-in on (a secret), every subscriber and ingest carrying an admin JWT, so
@@ -56,7 +62,7 @@ if [[ "${BENCH_INSTANCES:-1}" == 2 ]]; then
   for n in 0 1; do
     for _ in $(seq 50); do curl -fs "http://127.0.0.1:$((port + n))/healthz" >/dev/null && break; sleep 0.1; done
   done
-  ./target/bench/release/loadgen --server "127.0.0.1:$port" --server-pid "${pids[1]}" \
+  "$loadgen" --server "127.0.0.1:$port" --server-pid "${pids[1]}" \
     --also-subscribe "127.0.0.1:$((port + 1))" --also-server-pid "${pids[2]}" --redis-pid "$redis" "$@"
   exit
 fi
@@ -64,4 +70,4 @@ fi
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
-./target/bench/release/loadgen --server "127.0.0.1:$port" --server-pid "$server" "$@"
+"$loadgen" --server "127.0.0.1:$port" --server-pid "$server" "$@"

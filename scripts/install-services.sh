@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real services the tests talk to, only when missing: Debian's
-# prometheus-alertmanager (alert delivery, tests/alert_receivers.rs), redis-server (several
-# instances, tests/redis_*.rs) and nginx (the load balancer of end2end/tests/scale_out.spec.ts).
+# prometheus-alertmanager (alert delivery, tests/it/alert_receivers.rs), redis-server (several
+# instances, tests/it/scale_out.rs) and nginx (the load balancer of end2end/tests/scale_out.spec.ts).
 # The packages' own services are not started; the tests run their own on free loopback ports.
 set -euo pipefail
 

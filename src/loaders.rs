@@ -39,8 +39,8 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
 
 /// The server's state, as every server function reads it.
 #[cfg(feature = "ssr")]
-fn app_state() -> Result<crate::server::AppState, ServerFnError> {
-    use_context::<crate::server::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+fn app_state() -> Result<crate::server::state::AppState, ServerFnError> {
+    use_context::<crate::server::state::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
 }
 
 /// What the request's credential allows, as the gate decided (`server::auth::gate`).

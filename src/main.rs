@@ -19,8 +19,8 @@ async fn main() -> std::process::ExitCode {
         .init();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `livedash hash-password`, `livedash token ...`: tools, not the server.
-    if args.get(1).and_then(|arg| arg.to_str()).is_some_and(server::auth::tools::is_tool) {
-        return server::auth::tools::run(&args);
+    if args.get(1).and_then(|arg| arg.to_str()).is_some_and(server::tools::is_tool) {
+        return server::tools::run(&args);
     }
     let settings = match Settings::load(&args) {
         Ok(settings) => settings,

@@ -3,7 +3,6 @@
 //!
 //! Pure data and validation only: no I/O here, so it is unit-tested directly.
 
-pub use crate::model::alerts::{AlertPhase, Severity};
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
@@ -458,6 +457,46 @@ pub struct DashboardSummary {
     pub id: String,
     pub title: String,
     pub definitions: Vec<MetricDefinition>,
+}
+
+/// How bad an alert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// What is announced when a state changes (PROTOCOL.md "Alerts", without the rule's name and
+/// message, which the caller adds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertPhase {
+    Pending,
+    Firing,
+    Resolved,
+    NoData,
+}
+
+impl AlertPhase {
+    /// As written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertPhase::Pending => "pending",
+            AlertPhase::Firing => "firing",
+            AlertPhase::Resolved => "resolved",
+            AlertPhase::NoData => "nodata",
+        }
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 #[cfg(test)]

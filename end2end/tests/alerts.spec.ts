@@ -3,6 +3,7 @@ import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AlertsPanel } from './fixtures/alerts_panel';
 import { DashboardPage } from './fixtures/dashboard_page';
 import { startServer, stopServer } from './fixtures/livedash_server';
 
@@ -48,16 +49,17 @@ test('a value crossing a threshold: a toast, a tinted card, a badge; a reload do
   await expect(card).not.toHaveAttribute('data-alert-state');
 
   await cpu(page, 95);
-  const toast = page.getByTestId('alert-toast');
+  const alerts = new AlertsPanel(page);
+  const toast = alerts.toasts;
   await expect(toast).toHaveCount(1);
   await expect(toast).toContainText('CRITICAL: hot_cpu');
   await expect(toast).toContainText('CPU 95% above 85%');
   await expect(toast).toHaveAttribute('role', 'alert');
   await expect(card).toHaveAttribute('data-alert-state', 'firing');
   await expect(card).toHaveAttribute('data-alert-severity', 'critical');
-  await expect(page.getByTestId('alert-badge')).toHaveText('1 firing');
+  await expect(alerts.badge).toHaveText('1 firing');
   // The chart draws the threshold (and its clear band) and shades where the rule fires.
-  const chart = page.getByTestId('chart-cpu');
+  const chart = alerts.chart('cpu');
   await expect(chart).toHaveAttribute('data-thresholds', '1');
   await expect(chart).toHaveAttribute('data-firing-spans', '1');
   // Inside the band: nothing new.
@@ -69,19 +71,19 @@ test('a value crossing a threshold: a toast, a tinted card, a badge; a reload do
   await dashboard.waitForHydration();
   await expect(dashboard.badge).toHaveText('live');
   await expect(card).toHaveAttribute('data-alert-state', 'firing');
-  await expect(page.getByTestId('alert-badge')).toHaveText('1 firing');
-  await expect(page.getByTestId('alert-toast')).toHaveCount(0);
+  await expect(alerts.badge).toHaveText('1 firing');
+  await expect(toast).toHaveCount(0);
   // The span is still drawn after the reload: from the alert history.
   await expect(chart).toHaveAttribute('data-firing-spans', '1');
 
   await cpu(page, 10);
-  await expect(page.getByTestId('alert-toast')).toHaveCount(1);
-  await expect(page.getByTestId('alert-toast')).toContainText('Resolved: hot_cpu');
-  await expect(page.getByTestId('alert-toast')).toHaveAttribute('role', 'status');
+  await expect(toast).toHaveCount(1);
+  await expect(toast).toContainText('Resolved: hot_cpu');
+  await expect(toast).toHaveAttribute('role', 'status');
   await expect(card).not.toHaveAttribute('data-alert-state');
-  await expect(page.getByTestId('alert-badge')).toHaveCount(0);
-  await page.getByRole('button', { name: 'Dismiss' }).click();
-  await expect(page.getByTestId('alert-toast')).toHaveCount(0);
+  await expect(alerts.badge).toHaveCount(0);
+  await alerts.dismiss.click();
+  await expect(toast).toHaveCount(0);
 });
 
 test('the badge opens the list of active alerts: ack and silence from it', async ({ page }) => {
@@ -90,21 +92,22 @@ test('the badge opens the list of active alerts: ack and silence from it', async
   await dashboard.goto({ base: base() });
   await expect(dashboard.badge).toHaveText('live');
   await cpu(page, 96);
-  const badge = page.getByTestId('alert-badge');
+  const alerts = new AlertsPanel(page);
+  const badge = alerts.badge;
   await expect(badge).toHaveText('1 firing');
   await badge.click();
-  const row = page.getByTestId('alert-list').getByTestId('alert-row');
+  const row = alerts.rows;
   await expect(row).toHaveCount(1);
   await expect(row).toHaveAttribute('data-rule', 'hot_cpu');
   await expect(row).toHaveAttribute('data-severity', 'critical');
   await expect(row).toContainText('CPU 96% above 85%');
 
-  await row.getByTestId('ack').click();
+  await alerts.ack(row).click();
   await expect(row).toHaveAttribute('data-acked', 'true');
-  await expect(row.getByTestId('alert-note')).toHaveText('acked by anonymous');
-  await expect(row.getByTestId('ack')).toBeDisabled();
+  await expect(alerts.note(row)).toHaveText('acked by anonymous');
+  await expect(alerts.ack(row)).toBeDisabled();
 
-  await row.getByTestId('silence').click();
+  await alerts.silence(row).click();
   await expect(row).toHaveAttribute('data-silenced', 'true');
   const silences = await (await page.request.get(`${base()}/api/v1/alerts/silences`)).json();
   expect(silences).toHaveLength(1);
@@ -127,23 +130,24 @@ test('a rule preview: typed thresholds show where it would have fired, drawn on 
   const dashboard = new DashboardPage(page, 'alerting');
   await dashboard.goto({ base: base() });
   await expect(dashboard.badge).toHaveText('live');
-  const chart = page.getByTestId('chart-cpu');
+  const alerts = new AlertsPanel(page);
+  const chart = alerts.chart('cpu');
   await expect(chart).toHaveAttribute('data-thresholds', '1');
-  const preview = chart.getByTestId('rule-preview');
-  await preview.locator('summary').click();
-  await preview.getByTestId('preview-warn').fill('60');
-  await preview.getByTestId('preview-crit').fill('90');
-  await preview.getByTestId('preview-crit-clear').fill('80');
-  await expect(preview.getByTestId('preview-summary')).toContainText(/would have fired [1-9]\d* times and sent [1-9]\d* notifications/);
+  const preview = alerts.preview('cpu');
+  await preview.open();
+  await preview.warn.fill('60');
+  await preview.crit.fill('90');
+  await preview.critClear.fill('80');
+  await expect(preview.summary).toContainText(/would have fired [1-9]\d* times and sent [1-9]\d* notifications/);
   await expect(chart).toHaveAttribute('data-thresholds', '2');
-  const toml = preview.getByTestId('preview-toml');
+  const toml = preview.toml;
   await expect(toml).toContainText('metric = "cpu"');
   await expect(toml).toContainText('dashboard = "alerting"');
   await expect(toml).toContainText('warn = { above = 60 }');
   await expect(toml).toContainText('crit = { above = 90, clear = 80 }');
   // A clear on the wrong side is refused in words, and nothing is drawn for it.
-  await preview.getByTestId('preview-crit-clear').fill('95');
-  await expect(preview.getByTestId('preview-summary')).toContainText('must be a number at or below the threshold');
+  await preview.critClear.fill('95');
+  await expect(preview.summary).toContainText('must be a number at or below the threshold');
   await expect(toml).toHaveCount(0);
   await expect(chart).toHaveAttribute('data-thresholds', '1');
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DashboardPage } from './fixtures/dashboard_page';
+import { SignInPage } from './fixtures/sign_in_page';
 import { hashPassword, startServer, stopServer } from './fixtures/livedash_server';
 
 // A secured server of these tests' own: alice may view `main` only, root may do anything.
@@ -58,16 +59,14 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 async function signIn(page: Page, user: string, password: string) {
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await new SignInPage(page).signIn(user, password);
 }
 
 test('signing in leads from the sign-in page to the live dashboard asked for', async ({ page }) => {
   await recordViolations(page);
   await page.goto(`${base()}/d/main`);
   await expect(page).toHaveURL(`${base()}/login?next=/d/main`);
-  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await expect(new SignInPage(page).heading).toBeVisible();
   expect(await violations(page)).toEqual([]);
   await signIn(page, 'alice', 'alice password');
   await expect(page).toHaveURL(`${base()}/d/main`);
@@ -82,11 +81,12 @@ test('signing in leads from the sign-in page to the live dashboard asked for', a
 });
 
 test('a wrong password shows an error and keeps the user on the form', async ({ page }) => {
-  await page.goto(`${base()}/login?next=/d/main`);
-  await signIn(page, 'alice', 'not her password');
-  await expect(page.getByTestId('login-error')).toHaveText('Wrong user name or password.');
-  await expect(page.getByLabel('User name')).toHaveValue('alice');
-  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  const form = new SignInPage(page);
+  await form.goto(base(), '/d/main');
+  await form.signIn('alice', 'not her password');
+  await expect(form.error).toHaveText('Wrong user name or password.');
+  await expect(form.userName).toHaveValue('alice');
+  await expect(form.heading).toBeVisible();
 });
 
 test('a viewer limited to main sees only main, and a 403 page elsewhere', async ({ page }) => {

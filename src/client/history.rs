@@ -79,11 +79,7 @@ pub async fn fetch(
 ) -> Result<crate::protocol::HistoryAnswer, String> {
     let url =
         format!("/api/v1/dashboards/{dashboard}/history?metric={metric}&from={}&to={to}&step={step}", to - window_ms);
-    let response = gloo_net::http::Request::get(&url).send().await.map_err(|error| error.to_string())?;
-    if !response.ok() {
-        return Err(format!("history: HTTP {}", response.status()));
-    }
-    response.json().await.map_err(|error| error.to_string())
+    crate::client::api::get(&url).await
 }
 
 #[cfg(test)]

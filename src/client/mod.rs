@@ -2,6 +2,8 @@
 //! keeps it live, and the history it fetches for long time ranges. The state is plain signals
 //! and renders the same on the server.
 
+#[cfg(feature = "hydrate")]
+pub mod api;
 pub mod connection;
 pub mod history;
 #[cfg(feature = "hydrate")]

@@ -4,6 +4,8 @@
 //! and the deliveries that failed (`GET /api/v1/alerts/deliveries`). The list is fetched when
 //! it opens, after each action, and whenever the active alerts change while it is open.
 
+#[cfg(feature = "hydrate")]
+use crate::client::api;
 use crate::client::state::ConnectionState;
 use crate::model::alerts::{ActiveAlert, DeliveryRecord};
 use crate::protocol::{AlertChange, AlertPhase};
@@ -68,7 +70,7 @@ fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let refresh = move || {
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
+        api::spawn(async move {
             match fetch_listed().await {
                 Ok(fetched) => listed.set(Some(fetched)),
                 Err(error) => problem.set(Some(error)),
@@ -82,7 +84,7 @@ fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
     let act = move |action: Action| {
         problem.set(None);
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
+        api::spawn(async move {
             if let Err(error) = send(action).await {
                 problem.set(Some(error));
             }
@@ -193,27 +195,10 @@ fn AlertRow(
 
 #[cfg(feature = "hydrate")]
 async fn fetch_listed() -> Result<Listed, String> {
-    let active = get_json::<BTreeMap<String, Vec<ActiveAlert>>>("/api/v1/alerts").await?;
-    let mut failed = get_json::<Vec<DeliveryRecord>>("/api/v1/alerts/deliveries").await?;
+    let active = api::get::<BTreeMap<String, Vec<ActiveAlert>>>("/api/v1/alerts").await?;
+    let mut failed = api::get::<Vec<DeliveryRecord>>("/api/v1/alerts/deliveries").await?;
     failed.retain(|record| record.status == "failed");
     Ok(Listed { active, failed })
-}
-
-#[cfg(feature = "hydrate")]
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
-    let answer = gloo_net::http::Request::get(url).send().await.map_err(|error| error.to_string())?;
-    if !answer.ok() {
-        return Err(refusal(answer).await);
-    }
-    answer.json().await.map_err(|error| error.to_string())
-}
-
-/// What the server said when it refused (its error shape's message).
-#[cfg(feature = "hydrate")]
-async fn refusal(answer: gloo_net::http::Response) -> String {
-    let status = answer.status();
-    let said = answer.json::<serde_json::Value>().await.ok().and_then(|body| Some(body["error"].as_str()?.to_owned()));
-    said.unwrap_or_else(|| format!("HTTP {status}"))
 }
 
 #[cfg(feature = "hydrate")]
@@ -234,11 +219,5 @@ async fn send(action: Action) -> Result<(), String> {
             }),
         ),
     };
-    let request = gloo_net::http::Request::post(url).json(&body).map_err(|error| error.to_string())?;
-    let answer = request.send().await.map_err(|error| error.to_string())?;
-    if answer.ok() {
-        Ok(())
-    } else {
-        Err(refusal(answer).await)
-    }
+    api::post(url, &body).await
 }

@@ -178,7 +178,7 @@ fn fetch_history(state: DashboardState, metric: String, buckets: RwSignal<Option
     #[cfg(feature = "hydrate")]
     {
         let (dashboard, to) = (state.id.get_value(), state.updated_at.get_untracked());
-        leptos::task::spawn_local(async move {
+        crate::client::api::spawn(async move {
             let fetched = crate::client::history::fetch(&dashboard, &metric, to, PREVIEW_MS, "1m").await;
             buckets.set(Some(fetched.map(|answer| answer.buckets)));
         });

@@ -9,14 +9,8 @@
 //! anything (hysteresis); warning escalates to critical and back without a resolve between.
 
 use crate::protocol::Millis;
+pub use crate::protocol::{AlertPhase, Severity};
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Critical,
-}
 
 /// Which side of the threshold is bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,38 +122,6 @@ pub struct AlertState {
     /// The time of the last value, for `no_data`.
     pub last_value_at: Option<Millis>,
     pub last_value: Option<f64>,
-}
-
-/// What is announced when a state changes (PROTOCOL.md "Alerts", without the rule's name and
-/// message, which the caller adds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertPhase {
-    Pending,
-    Firing,
-    Resolved,
-    NoData,
-}
-
-impl AlertPhase {
-    /// As written on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertPhase::Pending => "pending",
-            AlertPhase::Firing => "firing",
-            AlertPhase::Resolved => "resolved",
-            AlertPhase::NoData => "nodata",
-        }
-    }
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

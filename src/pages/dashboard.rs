@@ -50,13 +50,9 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     if !state.rules.with_value(Vec::is_empty) {
         // Where the rules fired before the page opened, for the charts (none without a store).
-        leptos::task::spawn_local(async move {
+        crate::client::api::spawn(async move {
             let url = format!("/api/v1/alerts/history?dashboard={}", state.id.get_value());
-            let fetched = match gloo_net::http::Request::get(&url).send().await {
-                Ok(answer) if answer.ok() => answer.json::<Vec<crate::model::alerts::RecordedChange>>().await.ok(),
-                _ => None,
-            };
-            if let Some(recorded) = fetched {
+            if let Ok(recorded) = crate::client::api::get(&url).await {
                 state.add_alert_history(recorded);
             }
         });

@@ -13,76 +13,35 @@
 //! serves the router; `Running::shutdown` stops it all (close 1001 to every socket).
 
 pub mod alerts;
+pub mod api;
 pub mod auth;
 pub mod broker;
+pub mod clock;
+pub mod cluster;
+pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod settings;
 pub mod sources;
+pub mod state;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
+pub mod tools;
 
-use crate::{app::shell, protocol::Millis};
-use axum::{
-    extract::{DefaultBodyLimit, FromRef},
-    middleware,
-    routing::{get, post},
-    Router,
-};
+use crate::protocol::Millis;
 use broker::{Broker, HubLimits, MemoryBroker};
-use http::api;
+pub use clock::{now_millis, now_secs};
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use settings::{dashboards::SourceKind, Settings};
+use settings::Settings;
+use sources::dashboards::SourceKind;
 use sources::Source;
+pub use state::AppState;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use store::Store;
-use stream::{poll, sse, ws};
 use telemetry::Telemetry;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-
-/// What every handler and server function can reach.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub broker: Arc<dyn Broker>,
-    pub settings: Arc<Settings>,
-    /// Cancelled when the server shuts down; every long-lived loop selects on it.
-    pub shutdown: CancellationToken,
-    /// Connections and sources, awaited on shutdown.
-    pub tasks: TaskTracker,
-    /// One permit per open WebSocket, up to `settings.max_connections`.
-    pub connections: Arc<Semaphore>,
-    /// Long-lived connections per client address, up to `settings.max_connections_per_client`.
-    pub per_client: Arc<stream::per_client::PerClient>,
-    pub telemetry: Arc<Telemetry>,
-    /// The history store, unless running with `--persist false`.
-    pub store: Option<Arc<Store>>,
-    /// Credentials: keys, users, tokens, sessions.
-    pub auth: Arc<auth::Auth>,
-    /// Sign-outs shared with the other instances (`--redis`).
-    pub sign_outs: Option<Arc<auth::sign_outs::SharedSignOuts>>,
-    /// Alert deliveries, when receivers are configured.
-    pub outbox: Option<Arc<alerts::delivery::Outbox>>,
-    /// Silences and acks.
-    pub controls: Arc<alerts::silences::Controls>,
-    /// The same, shared with the other instances (`--redis`).
-    pub shared_controls: Option<Arc<alerts::shared::SharedControls>>,
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as Millis)
-}
-
-/// Seconds since the Unix epoch, now (JWT time).
-pub fn now_secs() -> u64 {
-    (now_millis() / 1000).max(0) as u64
-}
 
 /// A running server.
 pub struct Running {
@@ -118,79 +77,28 @@ impl Running {
 /// unless `--persist false`) and the sources `settings` enable.
 pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let limits = HubLimits {
-        replay_capacity: settings.replay_capacity,
-        history_window_ms: Millis::from(settings.history_window_secs) * 1000,
-        live_capacity: settings.live_buffer,
-        max_dashboards: settings.max_dashboards,
-        max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
-        budget: broker::budget::RetainBudget::new(settings.retain_memory()),
-    };
+    let state = assemble(settings, addr).await?;
+    start_sources(&state).await;
+    start_alerts(&state);
+    let served = serve(listener, &state);
+    Ok(Running { addr, state, served })
+}
+
+/// Everything a request can reach, for a server answering at `addr`: the store opened, the
+/// broker built on it (through Redis with `--redis`), credentials, the alert outbox and
+/// silences. Starts nothing that produces updates or sends alerts (`start` does); router tests
+/// call this and `api::router` without a socket.
+pub async fn assemble(settings: Settings, addr: SocketAddr) -> std::io::Result<AppState> {
     let mut telemetry = Telemetry::new();
-    telemetry.watch_retention(&limits.budget);
-    let rules: Vec<Arc<alerts::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
-    let (cache, store) = match settings.store_options() {
-        None => (MemoryBroker::new(limits).with_alert_rules(rules), None),
-        Some(options) => {
-            let (store, recovered) = tokio::task::spawn_blocking(move || Store::open(options))
-                .await
-                .expect("opening the store panicked")
-                .map_err(std::io::Error::other)?;
-            tracing::info!(dashboards = recovered.len(), "history store opened");
-            let store = Arc::new(store);
-            (MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules), Some(store))
-        }
-    };
-    let shutdown = CancellationToken::new();
-    let auth = Arc::new(auth::Auth::new(&settings).map_err(std::io::Error::other)?);
-    let (broker, sign_outs, redis): (Arc<dyn Broker>, _, _) = match &settings.redis {
-        None => (Arc::new(cache), None, None),
-        Some(url) => {
-            let broker = broker::redis::RedisBroker::start(url.expose(), cache, shutdown.clone())
-                .await
-                .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
-            tracing::info!("one of several instances: seqs and recent updates in Redis");
-            let (client, connection) = broker.redis();
-            let sign_outs = auth::sign_outs::SharedSignOuts::start(
-                client.clone(),
-                connection.clone(),
-                auth.clone(),
-                shutdown.clone(),
-            );
-            (broker as Arc<dyn Broker>, Some(sign_outs), Some((client, connection)))
-        }
-    };
-    let outbox = match (&store, settings.receivers.is_empty()) {
-        (_, true) => None,
-        (None, false) => {
-            let message = "alert receivers need the history store (--persist true): deliveries are kept there";
-            return Err(std::io::Error::other(message));
-        }
-        (Some(_), false) => {
-            let path = settings.data.clone();
-            let opened = tokio::task::spawn_blocking(move || alerts::delivery::Outbox::open(&path))
-                .await
-                .expect("opening the alert outbox panicked")
-                .map_err(std::io::Error::other)?;
-            Some(Arc::new(opened))
-        }
-    };
-    let controls = match &store {
-        None => alerts::silences::Controls::in_memory(),
-        Some(_) => {
-            let path = settings.data.clone();
-            tokio::task::spawn_blocking(move || alerts::silences::Controls::open(&path))
-                .await
-                .expect("reading silences panicked")
-                .map_err(std::io::Error::other)?
-        }
-    };
-    let controls = Arc::new(controls);
-    let shared_controls = redis.map(|(client, connection)| {
-        alerts::shared::SharedControls::start(client, connection, controls.clone(), shutdown.clone())
-    });
-    let state = AppState {
-        outbox: outbox.clone(),
+    let (cache, store) = open_store(&settings, &mut telemetry).await?;
+    let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+    let auth = Arc::new(auth::Auth::new(&settings.auth_options()).map_err(std::io::Error::other)?);
+    let (broker, link) = build_broker(&settings, cache, &shutdown, &tasks).await?;
+    let sign_outs = link.as_ref().map(|link| auth::sign_outs::SharedSignOuts::start(link, auth.clone()));
+    let (outbox, controls) = open_alert_notices(&settings, store.is_some()).await?;
+    let shared_controls = link.map(|link| alerts::notify::shared::SharedControls::start(&link, controls.clone()));
+    Ok(AppState {
+        outbox,
         controls,
         shared_controls,
         auth,
@@ -203,35 +111,118 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
         telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),
         shutdown,
-        tasks: TaskTracker::new(),
-    };
-    start_sources(&state).await;
-    if !state.settings.alerts.is_empty() {
-        state.tasks.spawn(alerts::tick_every_second(state.broker.clone(), state.shutdown.clone()));
-    }
-    if let Some(outbox) = outbox {
-        let settings = &state.settings;
-        let base_url = settings.public_url.as_ref().map_or_else(|| format!("http://{addr}"), ToString::to_string);
-        let config = Arc::new(alerts::delivery::DeliveryConfig {
-            receivers: settings.receivers.clone(),
-            rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
-            retry_min: settings.alert_retry_min,
-            resend: settings.alert_resend,
-            base_url,
-        });
-        let (controls, shutdown) = (state.controls.clone(), state.shutdown.clone());
-        state.tasks.spawn(alerts::delivery::run(config.clone(), outbox, controls.clone(), shutdown.clone()));
-        state.tasks.spawn(alerts::delivery::resend_to_alertmanagers(config, state.broker.clone(), controls, shutdown));
-    }
+        tasks,
+    })
+}
 
-    let app = router(state.clone());
+/// This instance's hubs, with the history store they persist to and recover from (none with
+/// `--persist false`), and their alert rules seeded from it.
+async fn open_store(
+    settings: &Settings,
+    telemetry: &mut Telemetry,
+) -> std::io::Result<(MemoryBroker, Option<Arc<Store>>)> {
+    let limits = HubLimits {
+        replay_capacity: settings.replay_capacity,
+        history_window_ms: Millis::from(settings.history_window_secs) * 1000,
+        live_capacity: settings.live_buffer,
+        max_dashboards: settings.max_dashboards,
+        max_metrics_per_dashboard: settings.max_metrics_per_dashboard,
+        budget: broker::budget::RetainBudget::new(settings.retain_memory()),
+    };
+    telemetry.watch_retention(&limits.budget);
+    let rules: Vec<Arc<alerts::eval::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
+    let Some(options) = settings.store_options() else {
+        return Ok((MemoryBroker::new(limits).with_alert_rules(rules), None));
+    };
+    // Opening reads and may convert the file, and seeding the rules reads history: blocking.
+    tokio::task::spawn_blocking(move || {
+        let (store, recovered) = Store::open(options).map_err(std::io::Error::other)?;
+        tracing::info!(dashboards = recovered.len(), "history store opened");
+        let store = Arc::new(store);
+        Ok((MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules), Some(store)))
+    })
+    .await
+    .expect("opening the store panicked")
+}
+
+/// The broker: `cache` alone, or as one instance of a deployment behind the Redis of
+/// `--redis`, with the link the subsystems above the broker share state through.
+async fn build_broker(
+    settings: &Settings,
+    cache: MemoryBroker,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> std::io::Result<(Arc<dyn Broker>, Option<cluster::Link>)> {
+    let Some(url) = &settings.redis else { return Ok((Arc::new(cache), None)) };
+    let timing = broker::redis::RedisTiming { alert_lease: settings.alert_lease, sweep_every: settings.redis_sweep };
+    let broker = broker::redis::RedisBroker::start(url.expose(), cache, timing, shutdown.clone(), tasks)
+        .await
+        .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
+    tracing::info!("one of several instances: seqs and recent updates in Redis");
+    let link = broker.link(shutdown.clone(), tasks.clone());
+    Ok((broker, Some(link)))
+}
+
+/// The alert outbox (when receivers are configured; it lives in the store's file) and the
+/// silences and acks (kept there too, or in memory with `--persist false`).
+async fn open_alert_notices(
+    settings: &Settings,
+    persisted: bool,
+) -> std::io::Result<(Option<Arc<alerts::notify::delivery::Outbox>>, Arc<alerts::notify::silences::Controls>)> {
+    use alerts::notify::{delivery::Outbox, silences::Controls};
+    if !settings.receivers.is_empty() && !persisted {
+        let message = "alert receivers need the history store (--persist true): deliveries are kept there";
+        return Err(std::io::Error::other(message));
+    }
+    if !persisted {
+        return Ok((None, Arc::new(Controls::in_memory())));
+    }
+    let (path, with_outbox) = (settings.data.clone(), !settings.receivers.is_empty());
+    tokio::task::spawn_blocking(move || {
+        let outbox = with_outbox.then(|| Outbox::open(&path)).transpose().map_err(std::io::Error::other)?;
+        let controls = Controls::open(&path).map_err(std::io::Error::other)?;
+        Ok((outbox.map(Arc::new), Arc::new(controls)))
+    })
+    .await
+    .expect("opening the alert outbox panicked")
+}
+
+/// The no-data timers, and delivery to the receivers with Alertmanager's resends.
+fn start_alerts(state: &AppState) {
+    let settings = &state.settings;
+    if !settings.alerts.is_empty() {
+        state.tasks.spawn(alerts::notify::tick_every_second(state.broker.clone(), state.shutdown.clone()));
+    }
+    let Some(outbox) = state.outbox.clone() else { return };
+    let addr = state.leptos_options.site_addr;
+    let base_url = settings.public_url.as_ref().map_or_else(|| format!("http://{addr}"), ToString::to_string);
+    let config = Arc::new(alerts::notify::delivery::DeliveryConfig {
+        receivers: settings.receivers.clone(),
+        rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
+        retry_min: settings.alert_retry_min,
+        resend: settings.alert_resend,
+        poll: settings.alert_poll,
+        base_url,
+    });
+    let (controls, shutdown) = (state.controls.clone(), state.shutdown.clone());
+    state.tasks.spawn(alerts::notify::delivery::run(config.clone(), outbox, controls.clone(), shutdown.clone()));
+    state.tasks.spawn(alerts::notify::delivery::resend_to_alertmanagers(
+        config,
+        state.broker.clone(),
+        controls,
+        shutdown,
+    ));
+}
+
+/// Serves the router on `listener` until shutdown.
+fn serve(listener: TcpListener, state: &AppState) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let app = api::router(state.clone());
     let shutdown = state.shutdown.clone();
-    let served = tokio::spawn(async move {
+    tokio::spawn(async move {
         // The peer address, for the per-client connection bound.
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
-    });
-    Ok(Running { addr, state, served })
+    })
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
@@ -293,62 +284,4 @@ async fn start_sources(state: &AppState) {
             state.tasks.spawn(sources::run(source, id.clone(), broker, settings.tick, lease, shutdown));
         }
     }
-}
-
-/// Where requests may come from: bound to a loopback address (local open mode), only a
-/// loopback `Host`; from a browser, only this server's own origin or an allowed one.
-fn origin_policy(state: &AppState) -> Arc<auth::origin::OriginPolicy> {
-    Arc::new(auth::origin::OriginPolicy {
-        loopback_only: state.leptos_options.site_addr.ip().is_loopback(),
-        allowed: state.settings.allowed_origins.clone(),
-        telemetry: state.telemetry.clone(),
-    })
-}
-
-fn router(state: AppState) -> Router {
-    let routes = generate_route_list(crate::app::App);
-    let api = Router::new()
-        .route("/api/v1/ingest", post(ingest::json::ingest))
-        .route("/api/v2/write", post(ingest::influx::write))
-        // Gzip bodies (Telegraf's default) are inflated first, so the limit counts what
-        // they inflate to.
-        .layer(DefaultBodyLimit::max(state.settings.max_ingest_bytes))
-        .layer(tower_http::decompression::RequestDecompressionLayer::new())
-        .route("/api/v1/dashboards/{id}/history", get(api::history))
-        .route("/api/v1/dashboards", get(api::dashboards))
-        .route("/api/v1/dashboards/{id}/snapshot", get(api::snapshot))
-        .route("/ws", get(ws::upgrade))
-        .route("/api/v1/stream/{dashboard}", get(sse::stream))
-        .route("/api/v1/poll/{dashboard}", get(poll::poll))
-        .route("/api/v1/alerts", get(http::alerts::active))
-        .route("/api/v1/alerts/rules", get(http::alerts::rules))
-        .route("/api/v1/alerts/history", get(http::alerts::history))
-        .route("/api/v1/alerts/deliveries", get(http::alerts::deliveries))
-        .route(
-            "/api/v1/alerts/silences",
-            get(http::alerts::silences).post(http::alerts::create_silence).layer(DefaultBodyLimit::max(64 * 1024)),
-        )
-        .route("/api/v1/alerts/silences/{id}", axum::routing::delete(http::alerts::expire_silence))
-        .route("/api/v1/alerts/acks", post(http::alerts::ack).layer(DefaultBodyLimit::max(16 * 1024)))
-        .route_layer(middleware::from_fn_with_state(state.telemetry.clone(), http::error::count_errors))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(telemetry::metrics))
-        .route("/login", get(auth::login::form).post(auth::login::sign_in).layer(DefaultBodyLimit::max(16 * 1024)))
-        .route("/logout", post(auth::login::sign_out));
-    api.leptos_routes(&state, routes, {
-        let options = state.leptos_options.clone();
-        move || shell(options.clone())
-    })
-    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-    // Before any handler, upgrade or body, pages and files included: where from, then who.
-    .layer(middleware::from_fn_with_state(state.clone(), auth::gate::require))
-    .layer(middleware::from_fn_with_state(origin_policy(&state), auth::origin::check_origin))
-    .layer(http::headers::layers(state.settings.public_url.as_ref().is_some_and(|url| url.is_https())))
-    // Method and path only: a query may carry `access_token`, which must never reach a log.
-    .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-        |request: &axum::http::Request<axum::body::Body>| {
-            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-        },
-    ))
-    .with_state(state)
 }

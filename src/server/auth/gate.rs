@@ -1,34 +1,58 @@
 //! The gate every request passes after the origin check: finds the credential (PROTOCOL.md's
 //! order: `Authorization`, `access_token`, the session cookie), checks it once, and hands the
-//! `Access` to the handlers as a request extension. In secured mode a request without a valid
-//! credential stops here: `401 unauthorized` with `WWW-Authenticate: Bearer` for the API, a
-//! redirect to `/login?next=...` for a page. Public paths (sign-in, health, assets, and
-//! `/metrics`, which checks for itself) pass with whatever access they have.
+//! `Access` to the handlers as a request extension. What a request without a valid credential
+//! gets is the `Policy` of its group of routes (`server::api` puts one on each sub-router as a
+//! `route_layer`, so the router says which route needs what): open routes pass anonymously,
+//! the API answers `401 unauthorized` with `WWW-Authenticate: Bearer`, ingest also needs a
+//! credential that may write, before its body is read, and pages redirect to
+//! `/login?next=...`.
 
-use super::{authorize_writing, Access, Presented};
-use crate::server::{http::ApiError, ingest::influx::WriteError, now_secs, AppState};
+use super::{authorize_writing, Access, Auth, Presented};
+use crate::server::{
+    clock::now_secs,
+    http::{error::ErrorCounter, ApiError},
+};
 use axum::{
     extract::{Query, Request, State},
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
+    http::{header, HeaderMap, HeaderValue, StatusCode, Uri},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-/// Paths anyone may request: what signing in needs, liveness, and `/metrics` (admin or a
-/// loopback peer, checked by its handler).
-fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/logout" | "/healthz" | "/metrics" | "/favicon.svg") || path.starts_with("/pkg/")
+/// What a group of routes asks of a request's credential.
+#[derive(Clone, Copy)]
+pub enum Policy {
+    /// Sign-in, liveness, the site's files, and `/metrics` (which checks for itself): anyone
+    /// passes, with the access a valid credential gives, else anonymously.
+    Open,
+    /// API calls and streams: a valid credential, else `401` in the API's shape.
+    Api,
+    /// Ingest: a credential that may write, checked before the body is read; refused in the
+    /// endpoint's own error shape (InfluxDB's for line protocol).
+    Write(fn(ApiError) -> Response),
+    /// Pages a browser navigates to: without a credential, the sign-in form.
+    Page,
 }
 
-/// The ingest endpoints: refused before their body is read unless the access may write.
-fn is_write(method: &Method, path: &str) -> bool {
-    method == Method::POST && matches!(path, "/api/v1/ingest" | "/api/v2/write")
+/// The gate's state: the credential checker, where refusals are counted, and the policy of
+/// the routes it stands in front of.
+#[derive(Clone)]
+pub struct Gate {
+    auth: Arc<Auth>,
+    errors: Arc<dyn ErrorCounter>,
+    policy: Policy,
 }
 
-/// Paths a browser navigates to (pages), as opposed to API calls and streams.
-fn is_page(path: &str) -> bool {
-    !(path.starts_with("/api/") || path == "/ws")
+impl Gate {
+    pub fn new(auth: Arc<Auth>, errors: Arc<dyn ErrorCounter>) -> Self {
+        Gate { auth, errors, policy: Policy::Api }
+    }
+
+    /// The same gate for routes of another policy.
+    pub fn with(&self, policy: Policy) -> Self {
+        Gate { policy, ..self.clone() }
+    }
 }
 
 /// The credential a request carries, owned (the query parameter must be decoded).
@@ -48,34 +72,33 @@ fn presented(headers: &HeaderMap, uri: &Uri) -> Option<(bool, String)> {
     cookies.filter_map(super::session::from_cookie_header).next().map(|token| (true, token.to_owned()))
 }
 
-/// The middleware (`axum::middleware::from_fn_with_state`).
-pub async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let public = is_public(path);
+/// The middleware (`axum::middleware::from_fn_with_state` with a `Gate`).
+pub async fn require(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let open = matches!(gate.policy, Policy::Open);
     let credential = presented(request.headers(), request.uri());
     let credential_ref = credential.as_ref().map(|(is_cookie, token)| match is_cookie {
         true => Presented::Cookie(token),
         false => Presented::Bearer(token),
     });
-    let checked = state.auth.check(credential_ref, now_secs());
+    let checked = gate.auth.check(credential_ref, now_secs());
     let (access, renewed_cookie) = match checked {
-        Ok(checked) if public || checked.access != Access::Anonymous => (checked.access, checked.renewed_cookie),
-        Err(_) if public => (Access::Anonymous, None),
-        Ok(_) => return refuse(&state, request.uri(), ApiError::Unauthorized("sign in or send a token".into()), false),
+        Ok(checked) if open || checked.access != Access::Anonymous => (checked.access, checked.renewed_cookie),
+        Err(_) if open => (Access::Anonymous, None),
+        Ok(_) => return refuse(&gate, request.uri(), ApiError::Unauthorized("sign in or send a token".into()), false),
         Err(error) => {
             let from_cookie = credential.is_some_and(|(is_cookie, _)| is_cookie);
-            return refuse(&state, request.uri(), error, from_cookie);
+            return refuse(&gate, request.uri(), error, from_cookie);
         }
     };
-    if is_write(request.method(), request.uri().path()) {
+    if let Policy::Write(_) = gate.policy {
         if let Err(error) = authorize_writing(&access) {
-            return refuse(&state, request.uri(), error, false);
+            return refuse(&gate, request.uri(), error, false);
         }
     }
     request.extensions_mut().insert(access);
     let mut response = next.run(request).await;
     if let Some(value) = renewed_cookie {
-        let cookie = state.auth.sessions.cookie(Some(value));
+        let cookie = gate.auth.sessions.cookie(Some(value));
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
@@ -83,22 +106,20 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
     response
 }
 
-/// A page goes to the sign-in form (and a dead cookie is cleared); anything else gets the
-/// error (401, or 403 for a read-only credential writing).
-fn refuse(state: &AppState, uri: &Uri, error: ApiError, dead_cookie: bool) -> Response {
-    state.telemetry.error("auth", error.code().as_str());
-    let mut response = if uri.path() == "/api/v2/write" {
-        // InfluxDB's clients read InfluxDB's error shape.
-        WriteError::from(error).into_response()
-    } else if is_page(uri.path()) {
-        let next = uri.path_and_query().map_or("/", |p| p.as_str());
-        let location = format!("/login?next={}", crate::model::url::encode_component(next));
-        (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
-    } else {
-        error.into_response()
+/// The refusal the routes' policy gives (a dead cookie is cleared in every case).
+fn refuse(gate: &Gate, uri: &Uri, error: ApiError, dead_cookie: bool) -> Response {
+    gate.errors.error("auth", error.code().as_str());
+    let mut response = match gate.policy {
+        Policy::Write(shape) => shape(error),
+        Policy::Page => {
+            let next = uri.path_and_query().map_or("/", |p| p.as_str());
+            let location = format!("/login?next={}", crate::model::url::encode_component(next));
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+        }
+        Policy::Api | Policy::Open => error.into_response(),
     };
     if dead_cookie {
-        if let Ok(value) = HeaderValue::from_str(&state.auth.sessions.cookie(None)) {
+        if let Ok(value) = HeaderValue::from_str(&gate.auth.sessions.cookie(None)) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
@@ -119,12 +140,5 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Token from-header".parse().unwrap());
         assert_eq!(presented(&headers, &uri), Some((false, "from-header".into())));
         assert_eq!(presented(&HeaderMap::new(), &"/ws?x=access_token=".parse().unwrap()), None);
-    }
-
-    #[test]
-    fn public_paths_and_pages() {
-        assert!(is_public("/login") && is_public("/pkg/livedash.wasm") && is_public("/healthz"));
-        assert!(!is_public("/") && !is_public("/d/main") && !is_public("/api/v1/dashboards"));
-        assert!(is_page("/d/main") && !is_page("/api/list_dashboards") && !is_page("/ws"));
     }
 }

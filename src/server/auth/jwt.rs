@@ -110,7 +110,7 @@ mod tests {
     }
 
     fn in_an_hour() -> u64 {
-        crate::server::now_secs() + 3600
+        crate::server::clock::now_secs() + 3600
     }
 
     #[test]

@@ -5,15 +5,32 @@
 //! and every stream it holds closed with 4001. Failures re-render the form with 401, too many
 //! of them 429 with `Retry-After`, an over-long password 400 (unhashed).
 
-use super::{users::MAX_PASSWORD_BYTES, Access};
-use crate::server::{http::headers::content_security_policy, now_secs, AppState};
+use super::{sign_outs::SharedSignOuts, users::MAX_PASSWORD_BYTES, Access, Auth};
+use crate::server::{
+    clock::now_secs,
+    http::{
+        headers::{content_security_policy, FrameAncestors},
+        ApiQuery,
+    },
+};
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
     Extension, Form,
 };
 use serde::Deserialize;
+use std::sync::Arc;
+
+/// What signing in and out needs of the server (`State<LoginState>`).
+#[derive(Clone)]
+pub struct LoginState {
+    pub auth: Arc<Auth>,
+    /// Sign-outs told to the other instances (`--redis`).
+    pub sign_outs: Option<Arc<SharedSignOuts>>,
+    /// `--frame-ancestors`, for the form's Content-Security-Policy.
+    pub frame_ancestors: FrameAncestors,
+}
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -32,7 +49,7 @@ pub struct LoginForm {
 }
 
 /// `GET /login`. Without sign-in configured there is nothing to sign into: on to `next`.
-pub async fn form(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+pub async fn form(State(state): State<LoginState>, ApiQuery(query): ApiQuery<LoginQuery>) -> Response {
     let next = local_path(&query.next);
     if !state.auth.is_secured() {
         return redirect(next);
@@ -41,7 +58,7 @@ pub async fn form(State(state): State<AppState>, Query(query): Query<LoginQuery>
 }
 
 /// `POST /login`.
-pub async fn sign_in(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+pub async fn sign_in(State(state): State<LoginState>, Form(form): Form<LoginForm>) -> Response {
     let next = local_path(&form.next);
     let Some(keys) = state.auth.keys() else { return redirect(next) };
     let name = form.username.trim();
@@ -69,7 +86,7 @@ pub async fn sign_in(State(state): State<AppState>, Form(form): Form<LoginForm>)
 }
 
 /// `POST /logout`: whatever the cookie, it is cleared.
-pub async fn sign_out(State(state): State<AppState>, Extension(access): Extension<Access>) -> Response {
+pub async fn sign_out(State(state): State<LoginState>, Extension(access): Extension<Access>) -> Response {
     if let Some(principal) = access.principal() {
         if let (Some(sid), Some(expires_at)) = (&principal.session, principal.expires_at) {
             let expires_secs = (expires_at / 1000).max(0) as u64;
@@ -117,7 +134,7 @@ fn escape(text: &str) -> String {
 }
 
 /// The sign-in page; no script at all, so its policy allows none.
-fn page(state: &AppState, status: StatusCode, next: &str, name: &str, error: Option<&str>) -> Response {
+fn page(state: &LoginState, status: StatusCode, next: &str, name: &str, error: Option<&str>) -> Response {
     let error = error.map_or(String::new(), |message| {
         format!(r#"<p class="login-error" role="alert" data-testid="login-error">{}</p>"#, escape(message))
     });
@@ -138,7 +155,7 @@ fn page(state: &AppState, status: StatusCode, next: &str, name: &str, error: Opt
         next = escape(next),
     );
     let nonce = hex::encode(rand::random::<[u8; 16]>());
-    let policy = content_security_policy(&nonce, &state.settings.frame_ancestors);
+    let policy = content_security_policy(&nonce, &state.frame_ancestors.0);
     let mut response = (status, Html(html)).into_response();
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);

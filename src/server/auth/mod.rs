@@ -18,18 +18,18 @@ pub mod patterns;
 pub mod secret;
 pub mod session;
 pub mod sign_outs;
-pub mod tools;
 pub mod users;
 
 use crate::protocol::Millis;
-use crate::server::{http::ApiError, settings::Settings};
-use api_tokens::ApiTokens;
+use crate::server::{config::Secret, http::ApiError};
+use api_tokens::{ApiTokens, TokenConfig};
 use jwt::{Claims, Keys};
 use patterns::DashboardPatterns;
 use serde::{Deserialize, Serialize};
-use session::{Lifetimes, Sessions, SignOutWatch};
+pub use session::Lifetimes;
+use session::{Sessions, SignOutWatch};
 use std::{sync::Arc, time::Duration};
-use users::{LoginLimiter, Users};
+use users::{LoginLimiter, UserConfig, Users};
 
 /// What a credential may do (a JWT's `scope`, an API token's `scope`, a user's role).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -169,7 +169,7 @@ impl Lease {
         let expiry = async {
             match self.expires_at {
                 Some(at) => {
-                    let left = (at - crate::server::now_millis()).max(0) as u64;
+                    let left = (at - crate::server::clock::now_millis()).max(0) as u64;
                     tokio::time::sleep(Duration::from_millis(left)).await
                 }
                 None => std::future::pending().await,
@@ -214,26 +214,38 @@ pub struct Auth {
     pub logins: LoginLimiter,
 }
 
+/// What auth is configured with (`Settings::auth_options`).
+pub struct AuthOptions<'a> {
+    /// Sign-in required (users, tokens or `--auth-secret` configured).
+    pub secured: bool,
+    /// `--auth-secret`; without it, the secret kept beside `data`.
+    pub auth_secret: Option<&'a Secret>,
+    pub data: &'a std::path::Path,
+    /// Served over https: cookies are `Secure`.
+    pub secure_cookies: bool,
+    pub lifetimes: Lifetimes,
+    pub users: &'a [UserConfig],
+    pub tokens: &'a [TokenConfig],
+    pub ingest_token: Option<&'a Secret>,
+}
+
 /// Name of the principal the ingest token stands for.
 const INGEST_TOKEN_NAME: &str = "ingest-token";
 
 impl Auth {
-    /// From the settings; in secured mode without `--auth-secret`, the secret kept in the data
+    /// From its options; in secured mode without `--auth-secret`, the secret kept in the data
     /// directory (made on first start).
-    pub fn new(settings: &Settings) -> Result<Self, String> {
-        let keys = match settings.is_secured() {
-            true => Some(Keys::new(&secret::signing_secret(settings)?)),
+    pub fn new(options: &AuthOptions<'_>) -> Result<Self, String> {
+        let keys = match options.secured {
+            true => Some(Keys::new(&secret::signing_secret(options.auth_secret, options.data)?)),
             false => None,
         };
-        let secure_cookies = settings.public_url.as_ref().is_some_and(|url| url.is_https());
-        let lifetimes =
-            Lifetimes { idle: settings.session_idle.duration, absolute: settings.session_absolute.duration };
         Ok(Auth {
             keys,
-            users: Arc::new(Users::new(&settings.users)),
-            tokens: ApiTokens::new(&settings.tokens),
-            ingest_token: settings.ingest_token.as_ref().map(|token| token.expose().to_owned()),
-            sessions: Sessions::new(lifetimes, secure_cookies),
+            users: Arc::new(Users::new(options.users)),
+            tokens: ApiTokens::new(options.tokens),
+            ingest_token: options.ingest_token.map(|token| token.expose().to_owned()),
+            sessions: Sessions::new(options.lifetimes, options.secure_cookies),
             logins: LoginLimiter::default(),
         })
     }

@@ -8,7 +8,7 @@
 //! name it rebinds to 127.0.0.1. Refusals are `403 forbidden`, before
 //! any upgrade or body, and are logged with the Origin, the Host and the allowed list.
 
-use crate::server::{http::ApiError, telemetry::Telemetry};
+use crate::server::http::{error::ErrorCounter, ApiError};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method},
@@ -100,7 +100,7 @@ pub struct OriginPolicy {
     /// Origins allowed besides the server's own.
     pub allowed: Vec<Origin>,
     /// Refusals are counted as `livedash_errors_total{endpoint="origin",code="forbidden"}`.
-    pub telemetry: Arc<Telemetry>,
+    pub errors: Arc<dyn ErrorCounter>,
 }
 
 impl OriginPolicy {
@@ -146,7 +146,7 @@ pub async fn check_origin(State(policy): State<Arc<OriginPolicy>>, request: Requ
             path = request.uri().path(),
             "refused: {reason}"
         );
-        policy.telemetry.error("origin", "forbidden");
+        policy.errors.error("origin", "forbidden");
         return ApiError::Forbidden(reason.to_owned()).into_response();
     }
     next.run(request).await
@@ -164,7 +164,7 @@ mod tests {
 
     fn policy(loopback_only: bool, allowed: &[&str]) -> OriginPolicy {
         let allowed = allowed.iter().map(|o| Origin::parse(o).unwrap()).collect();
-        OriginPolicy { loopback_only, allowed, telemetry: Arc::new(Telemetry::new()) }
+        OriginPolicy { loopback_only, allowed, errors: Arc::new(crate::server::telemetry::Telemetry::new()) }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`auth_secret`, mode 0600) and reused, so sessions and tokens survive restarts. Instances
 //! that share sessions set the same `--auth-secret` instead.
 
+use crate::server::config::Secret;
 use std::{
     io::{ErrorKind, Write},
     os::unix::fs::OpenOptionsExt,
@@ -12,10 +13,10 @@ use std::{
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The HS256 secret: `--auth-secret` if set, else the one kept beside `--data`.
-pub fn signing_secret(settings: &crate::server::settings::Settings) -> Result<Vec<u8>, String> {
-    match &settings.auth_secret {
+pub fn signing_secret(configured: Option<&Secret>, data: &Path) -> Result<Vec<u8>, String> {
+    match configured {
         Some(secret) => Ok(secret.expose().as_bytes().to_vec()),
-        None => load_or_create(&path_beside(&settings.data)),
+        None => load_or_create(&path_beside(data)),
     }
 }
 

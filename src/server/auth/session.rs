@@ -163,7 +163,7 @@ mod tests {
     fn sessions_renew_within_the_absolute_lifetime() {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let sessions = Sessions::new(LIFETIMES, false);
-        let now = crate::server::now_secs();
+        let now = crate::server::clock::now_secs();
         let first = keys.verify(&sessions.start(&keys, "alice", now)).unwrap();
         assert_eq!(first.exp, now + 600);
         assert!(sessions.renewal(&keys, &first, now + 30).is_none(), "too fresh to renew");

@@ -7,12 +7,11 @@
 
 use super::Auth;
 use crate::server::{
-    broker::redis::{hear, Listener},
-    now_secs,
+    clock::now_secs,
+    cluster::{Link, Listener},
 };
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// The channel sign-outs are announced on, as `<sid> <expiry in seconds>`.
 const CHANNEL: &str = "livedash:sign-outs";
@@ -26,14 +25,9 @@ pub struct SharedSignOuts {
 
 impl SharedSignOuts {
     /// Starts hearing sign-outs into `auth`'s sessions.
-    pub fn start(
-        client: redis::Client,
-        redis: ConnectionManager,
-        auth: Arc<Auth>,
-        shutdown: CancellationToken,
-    ) -> Arc<SharedSignOuts> {
-        let shared = Arc::new(SharedSignOuts { redis, auth });
-        tokio::spawn(hear(client, CHANNEL, "sign-outs", shared.clone(), shutdown));
+    pub fn start(link: &Link, auth: Arc<Auth>) -> Arc<SharedSignOuts> {
+        let shared = Arc::new(SharedSignOuts { redis: link.redis.clone(), auth });
+        link.listen(CHANNEL, "sign-outs", shared.clone());
         shared
     }
 

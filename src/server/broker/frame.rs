@@ -3,7 +3,7 @@
 //! makes them for resync snapshots and merged (throttled) updates. Cloning one is a reference
 //! count, never a copy of its JSON.
 
-use crate::protocol::{AlertChange, Metrics, Millis, Snapshot, Update};
+use crate::protocol::{AlertChange, Metrics, Millis, ServerMessage, Snapshot, Update};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::sync::Arc;
@@ -65,6 +65,13 @@ impl UpdateTail {
 }
 
 impl Frame {
+    /// An update frame from its JSON as another instance published it (Redis' log and
+    /// pub/sub), kept as received: the same bytes go to every subscriber.
+    pub(crate) fn received(json: String) -> Option<Frame> {
+        let ServerMessage::Update(update) = serde_json::from_str(&json).ok()? else { return None };
+        Some(Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(Arc::new(update)) })
+    }
+
     /// An update's frame from its tail made beforehand: the same JSON as `Frame::update`, for
     /// an update that merges nothing (no `fromSeq`). One that changes alerts (rare) is
     /// serialized whole, its changes after the values.

@@ -16,7 +16,7 @@ use crate::protocol::{
     AlertChange, DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
 };
 use crate::server::{
-    alerts::{DashboardAlerts, LogStart},
+    alerts::eval::{DashboardAlerts, LogStart},
     store::RecoveredDashboard,
 };
 use std::{
@@ -155,9 +155,11 @@ impl Hub {
             if !alerts.is_empty() {
                 let start = match (state.log.first_seq(), state.log.first_ts()) {
                     (Some(seq), Some(ts)) => LogStart { epoch: self.epoch.to_string(), seq, ts },
-                    _ => {
-                        LogStart { epoch: self.epoch.to_string(), seq: state.seq + 1, ts: crate::server::now_millis() }
-                    }
+                    _ => LogStart {
+                        epoch: self.epoch.to_string(),
+                        seq: state.seq + 1,
+                        ts: crate::server::clock::now_millis(),
+                    },
                 };
                 restore(&mut alerts, &start);
                 for (ts, values) in state.log.rows_from(0) {

@@ -23,7 +23,7 @@ use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
 use super::{budget::RetainBudget, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot};
-use crate::server::alerts::{rules::AlertRule, DashboardAlerts, LogStart};
+use crate::server::alerts::eval::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
 use std::{

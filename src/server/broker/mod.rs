@@ -64,6 +64,18 @@ pub enum BrokerError {
     LimitExceeded(String),
 }
 
+/// How a broker failure answers over HTTP.
+impl From<BrokerError> for crate::server::http::ApiError {
+    fn from(error: BrokerError) -> Self {
+        use crate::server::http::ApiError;
+        match error {
+            BrokerError::UnknownDashboard(dashboard) => ApiError::UnknownDashboard(dashboard),
+            BrokerError::LimitExceeded(_) => ApiError::LimitExceeded(error.to_string()),
+            BrokerError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Creates `declaration.dashboard` or updates its title and definitions.
@@ -100,4 +112,22 @@ pub trait Broker: Send + Sync + 'static {
     /// Time passing at `now` (ms): alert rules with `no_data` that have waited long enough
     /// announce it, in an update without values. Called about once a second.
     async fn tick(&self, now: Millis) -> Result<(), BrokerError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{protocol::ErrorCode, server::http::ApiError};
+    use axum::http::StatusCode;
+
+    #[test]
+    fn broker_failures_keep_their_meaning_over_http() {
+        let unavailable = ApiError::from(BrokerError::Unavailable("disk full".into()));
+        assert_eq!(
+            (unavailable.status(), unavailable.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+        );
+        let limit = ApiError::from(BrokerError::LimitExceeded("too many".into()));
+        assert_eq!((limit.status(), limit.code()), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooLarge));
+    }
 }

@@ -6,9 +6,11 @@
 //! (`ingest::influx::WriteError`) and are counted by the same layer.
 
 use crate::protocol::ErrorCode;
-use crate::server::{broker::BrokerError, ingest::IngestError, telemetry::Telemetry};
 use axum::{
-    extract::{rejection::BytesRejection, MatchedPath, Request, State},
+    extract::{
+        rejection::{BytesRejection, PathRejection, QueryRejection},
+        Request, State,
+    },
     http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -104,26 +106,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<BrokerError> for ApiError {
-    fn from(error: BrokerError) -> Self {
-        match error {
-            BrokerError::UnknownDashboard(dashboard) => ApiError::UnknownDashboard(dashboard),
-            BrokerError::LimitExceeded(_) => ApiError::LimitExceeded(error.to_string()),
-            BrokerError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
-        }
-    }
-}
-
-impl From<IngestError> for ApiError {
-    fn from(error: IngestError) -> Self {
-        match error {
-            IngestError::TooManyValues { .. } => ApiError::TooLarge(error.to_string()),
-            IngestError::Broker(error) => error.into(),
-            IngestError::Refused(error) => error,
-        }
-    }
-}
-
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -134,34 +116,45 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
+/// A query string that does not read as the endpoint's parameters.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// A path segment that does not read as what the route expects (a silence id that is not a
+/// number).
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
 /// The protocol error code of an error answer, for `count_errors`.
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorLabel(pub &'static str);
 
-/// Counts every error answer of a route in `livedash_errors_total{endpoint, code}`.
-pub async fn count_errors(State(telemetry): State<Arc<Telemetry>>, request: Request, next: Next) -> Response {
-    let endpoint = request.extensions().get::<MatchedPath>().map_or("other", |path| endpoint(path.as_str()));
-    let response = next.run(request).await;
-    if let Some(ErrorLabel(code)) = response.extensions().get::<ErrorLabel>() {
-        telemetry.error(endpoint, code);
-    }
-    response
+/// Where error answers are counted: the server's `Telemetry`, `livedash_errors_total`.
+pub trait ErrorCounter: Send + Sync {
+    fn error(&self, endpoint: &'static str, code: &'static str);
 }
 
-/// The short name an endpoint has in `/metrics`.
-fn endpoint(route: &str) -> &'static str {
-    match route {
-        "/api/v1/ingest" => "ingest",
-        "/api/v2/write" => "write",
-        "/ws" => "ws",
-        "/api/v1/stream/{dashboard}" => "sse",
-        "/api/v1/poll/{dashboard}" => "poll",
-        "/api/v1/dashboards" => "dashboards",
-        "/api/v1/dashboards/{id}/snapshot" => "snapshot",
-        "/api/v1/dashboards/{id}/history" => "history",
-        route if route.starts_with("/api/v1/alerts") => "alerts",
-        _ => "other",
+/// The state of `count_errors` for one endpoint: its short name in `/metrics`.
+#[derive(Clone)]
+pub struct CountErrors {
+    pub counter: Arc<dyn ErrorCounter>,
+    pub endpoint: &'static str,
+}
+
+/// Counts every error answer of the route it is layered on in
+/// `livedash_errors_total{endpoint, code}`.
+pub async fn count_errors(State(count): State<CountErrors>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(ErrorLabel(code)) = response.extensions().get::<ErrorLabel>() {
+        count.counter.error(count.endpoint, code);
     }
+    response
 }
 
 #[cfg(test)]
@@ -188,14 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn broker_failures_keep_their_meaning() {
-        let unavailable = ApiError::from(BrokerError::Unavailable("disk full".into()));
-        assert_eq!(
-            (unavailable.status(), unavailable.code()),
-            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
-        );
-        let limit = ApiError::from(BrokerError::LimitExceeded("too many".into()));
-        assert_eq!((limit.status(), limit.code()), (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TooLarge));
+    fn unavailable_says_when_to_retry() {
         let retry = ApiError::Unavailable("x".into()).into_response();
         assert_eq!(retry.headers()[header::RETRY_AFTER], "1");
     }

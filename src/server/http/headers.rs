@@ -6,7 +6,6 @@
 //! (`'wasm-unsafe-eval'`), styles and connections to this origin only, no plugins, no `<base>`,
 //! and framing only by `--frame-ancestors` (`'none'` by default).
 
-use crate::server::AppState;
 use axum::http::{header, HeaderValue};
 use leptos::prelude::use_context;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -37,6 +36,10 @@ pub fn content_security_policy(nonce: &str, frame_ancestors: &str) -> String {
     )
 }
 
+/// `--frame-ancestors`, provided to every page rendering as context.
+#[derive(Clone)]
+pub struct FrameAncestors(pub String);
+
 /// Adds the page's Content-Security-Policy to the response being rendered (call from the
 /// shell, during server rendering).
 pub fn send_content_security_policy() {
@@ -45,7 +48,7 @@ pub fn send_content_security_policy() {
         return;
     };
     let frame_ancestors =
-        use_context::<AppState>().map_or_else(|| "'none'".to_owned(), |state| state.settings.frame_ancestors.clone());
+        use_context::<FrameAncestors>().map_or_else(|| "'none'".to_owned(), |FrameAncestors(value)| value);
     if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, &frame_ancestors)) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }

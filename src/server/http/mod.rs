@@ -1,10 +1,12 @@
-//! The HTTP edge that is not streaming: read-only endpoints (`api`: dashboard list, snapshots,
-//! history, liveness; `alerts`: active alerts, rules, deliveries), the one error type every HTTP endpoint answers with (`error`), and the
-//! security headers every response carries (`headers`).
+//! The HTTP edge every endpoint shares, and a leaf: it imports no stage. The one error shape
+//! (`error`: `ApiError`, its `ErrorLabel`, `count_errors`), extractors that refuse in that
+//! shape (`extract`: `ApiQuery`, `ApiPath`), and the security headers every response carries
+//! (`headers`). The endpoints themselves live with their stage (ingest, streams, sign-in) or
+//! in `server::api`, which also builds the router.
 
-pub mod alerts;
-pub mod api;
 pub mod error;
+pub mod extract;
 pub mod headers;
 
 pub use error::ApiError;
+pub use extract::{ApiPath, ApiQuery};

@@ -14,17 +14,19 @@
 //! - every distinct timestamp becomes one update, in time order; points without a timestamp
 //!   take the server's time.
 
-use super::{apply, line_protocol, IngestError};
+use super::{apply, line_protocol, IngestError, IngestState};
 use crate::protocol::{check_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
 use crate::server::{
     auth::Access,
     broker::Publication,
     http::{error::ErrorLabel, ApiError},
-    AppState,
 };
 use axum::{
     body::Bytes,
-    extract::{rejection::BytesRejection, Query, State},
+    extract::{
+        rejection::{BytesRejection, QueryRejection},
+        FromRequestParts, State,
+    },
     http::StatusCode,
     response::{IntoResponse, Response},
     Extension, Json,
@@ -121,9 +123,27 @@ impl From<IngestError> for WriteError {
     }
 }
 
+/// A query string that does not read (`?precision=` twice, ...), in InfluxDB's shape.
+impl From<QueryRejection> for WriteError {
+    fn from(rejection: QueryRejection) -> Self {
+        WriteError::invalid(rejection.body_text(), None)
+    }
+}
+
+/// How the gate refuses a line protocol write (`auth::gate::Policy::Write`): InfluxDB's
+/// clients read InfluxDB's error shape.
+pub fn refusal(error: ApiError) -> Response {
+    WriteError::from(error).into_response()
+}
+
+/// `/api/v2/write`'s query, refusing in InfluxDB's shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(WriteError))]
+pub struct WriteQuery<T>(T);
+
 pub async fn write(
-    State(state): State<AppState>,
-    Query(params): Query<WriteParams>,
+    State(state): State<IngestState>,
+    WriteQuery(params): WriteQuery<WriteParams>,
     Extension(access): Extension<Access>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -134,7 +154,7 @@ pub async fn write(
 }
 
 async fn handle(
-    state: &AppState,
+    state: &IngestState,
     params: WriteParams,
     access: &Access,
     body: Result<Bytes, BytesRejection>,
@@ -148,7 +168,7 @@ async fn handle(
         std::str::from_utf8(&body).map_err(|error| WriteError::invalid(format!("body is not UTF-8: {error}"), None))?;
     let points = line_protocol::parse(text)
         .map_err(|error| WriteError::invalid(format!("unable to parse: {}", error.reason), Some(error.line)))?;
-    let converted = to_publications(&bucket, &points, precision, crate::server::now_millis())
+    let converted = to_publications(&bucket, &points, precision, crate::server::clock::now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
     apply(state, access, converted.publications).await?;

@@ -2,8 +2,9 @@
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
 use super::apply;
+use super::IngestState;
 use crate::protocol::{check_dashboard_id, check_metric_name, Metrics, Millis};
-use crate::server::{auth::Access, broker::Publication, http::ApiError, AppState};
+use crate::server::{auth::Access, broker::Publication, http::ApiError};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -38,11 +39,11 @@ impl From<Rejection> for ApiError {
 
 /// `202 {"accepted": N}` with N the number of items (updates) applied.
 pub async fn ingest(
-    State(state): State<AppState>,
+    State(state): State<IngestState>,
     Extension(access): Extension<Access>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let publications = parse_batch(&body?, crate::server::now_millis())?;
+    let publications = parse_batch(&body?, crate::server::clock::now_millis())?;
     let accepted = publications.len();
     // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
     // logs its own failure once.

@@ -11,10 +11,20 @@ pub mod line_protocol;
 
 use super::{
     auth::{authorize, Access, Action},
-    broker::{BrokerError, Publication},
+    broker::{Broker, BrokerError, Publication},
     http::ApiError,
-    AppState,
+    telemetry::Telemetry,
 };
+use std::sync::Arc;
+
+/// What ingest needs of the server (`State<IngestState>`, taken from the server's state).
+#[derive(Clone)]
+pub struct IngestState {
+    pub broker: Arc<dyn Broker>,
+    pub telemetry: Arc<Telemetry>,
+    /// `--max-values-per-request`.
+    pub max_values_per_request: usize,
+}
 
 /// Why a well-formed request was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -23,18 +33,30 @@ pub enum IngestError {
     TooManyValues { count: usize, limit: usize },
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// The credential does not cover one of the request's dashboards.
     #[error(transparent)]
-    Refused(#[from] ApiError),
+    NotAllowed(#[from] ApiError),
+}
+
+/// How a request that was not applied answers over HTTP.
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::TooManyValues { .. } => ApiError::TooLarge(error.to_string()),
+            IngestError::Broker(error) => error.into(),
+            IngestError::NotAllowed(error) => error,
+        }
+    }
 }
 
 /// Applies a parsed request: checks that `access` covers each of its dashboards and its size,
 /// then publishes it as one batch. Returns the number of metric values accepted.
-pub async fn apply(state: &AppState, access: &Access, batch: Vec<Publication>) -> Result<usize, IngestError> {
+pub async fn apply(state: &IngestState, access: &Access, batch: Vec<Publication>) -> Result<usize, IngestError> {
     for publication in &batch {
         authorize(access, &publication.dashboard, Action::Write)?;
     }
     let values: usize = batch.iter().map(|publication| publication.metrics.len()).sum();
-    let limit = state.settings.max_values_per_request;
+    let limit = state.max_values_per_request;
     if values > limit {
         return Err(IngestError::TooManyValues { count: values, limit });
     }

@@ -22,11 +22,10 @@
 //!
 //! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
 
-use super::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use crate::protocol::{check_dashboard_id, check_metric_name};
 use crate::server::alerts::{
-    receivers::{ReceiverConfig, ReceiverShape},
-    rules::{AlertRule, RuleShape},
+    eval::rules::{AlertRule, RuleShape},
+    notify::receivers::{ReceiverConfig, ReceiverShape},
 };
 use crate::server::auth::{
     api_tokens::{check_sha256, TokenConfig},
@@ -34,6 +33,8 @@ use crate::server::auth::{
     users::{check_password_hash, Role, UserConfig},
     Scope,
 };
+pub use crate::server::config::ConfigError;
+use crate::server::sources::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 use toml::Spanned;
@@ -109,11 +110,6 @@ struct DashboardShape {
     #[serde(default)]
     metrics: Vec<Spanned<MetricConfig>>,
 }
-
-/// A configuration error, already phrased for the person who wrote the file.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 /// Reads and checks the file at `path`.
 pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
@@ -236,8 +232,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             dashboards,
         });
     }
-    let alerts = crate::server::alerts::rules::check(shape.alerts, &at)?;
-    let receivers = crate::server::alerts::receivers::check(shape.receivers, &at)?;
+    let alerts = crate::server::alerts::eval::rules::check(shape.alerts, &at)?;
+    let receivers = crate::server::alerts::notify::receivers::check(shape.receivers, &at)?;
     Ok(ConfigFile { settings, dashboards, users, tokens, alerts, receivers })
 }
 

@@ -1,15 +1,14 @@
 //! Server settings: command-line flags with `LIVEDASH_*` environment fallbacks (and Leptos'
 //! own `LEPTOS_SITE_ADDR` / `LEPTOS_SITE_ROOT`), each documented in `livedash --help`.
 
-pub mod dashboards;
 pub mod file;
 
-use super::alerts::{receivers::ReceiverConfig, rules::AlertRule};
+use super::alerts::{eval::rules::AlertRule, notify::receivers::ReceiverConfig};
 use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
 use super::store::{tier::Retention, StoreOptions, SyncMode};
+pub use crate::server::config::{ConfigError, Secret};
+use crate::server::sources::dashboards::{DashboardConfig, SourceKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
-use dashboards::{DashboardConfig, SourceKind};
-use file::ConfigError;
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -46,46 +45,24 @@ fn parse_frame_ancestors(text: &str) -> Result<String, String> {
     }
 }
 
-/// A secret: shown as `Secret(..)` in any debug output, so it cannot reach a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(text: &str) -> Self {
-        Secret(text.to_owned())
-    }
-}
-
 fn parse_token(text: &str) -> Result<Secret, String> {
     if text.trim().is_empty() {
         return Err("must not be empty".into());
     }
-    Ok(Secret(text.trim().to_owned()))
+    Ok(Secret::from(text.trim()))
 }
 
 fn parse_auth_secret(text: &str) -> Result<Secret, String> {
     if text.len() < MIN_SECRET_BYTES {
         return Err(format!("must be at least {MIN_SECRET_BYTES} bytes (try `openssl rand -hex 32`)"));
     }
-    Ok(Secret(text.to_owned()))
+    Ok(Secret::from(text))
 }
 
 /// A Redis URL the client library accepts; kept secret (it may carry a password).
 fn parse_redis_url(text: &str) -> Result<Secret, String> {
     match redis::Client::open(text.trim()) {
-        Ok(_) => Ok(Secret(text.trim().to_owned())),
+        Ok(_) => Ok(Secret::from(text.trim())),
         // The library's message, without the URL (it may carry a password).
         Err(error) => {
             Err(format!("not a Redis URL like redis://host:6379/0 or unix:///run/redis.sock ({:?})", error.kind()))
@@ -138,7 +115,7 @@ pub struct Settings {
     pub config: Option<PathBuf>,
 
     /// The dashboards to serve: from `--config`, else the built-in `main` and `host`.
-    #[arg(skip = dashboards::default_dashboards())]
+    #[arg(skip = crate::server::sources::dashboards::default_dashboards())]
     pub dashboards: Vec<DashboardConfig>,
 
     /// Address to listen on.
@@ -271,6 +248,10 @@ pub struct Settings {
     #[arg(long = "alert-resend-ms", env = "LIVEDASH_ALERT_RESEND_MS", default_value = "60000", value_parser = parse_millis)]
     pub alert_resend: Duration,
 
+    /// How often alert delivery looks for new changes to send, in milliseconds.
+    #[arg(long = "alert-poll-ms", env = "LIVEDASH_ALERT_POLL_MS", default_value = "250", value_parser = parse_millis)]
+    pub alert_poll: Duration,
+
     /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
     /// session cookies become `Secure` and HSTS is sent.
     #[arg(long, env = "LIVEDASH_PUBLIC_URL", value_parser = parse_public_url)]
@@ -299,6 +280,17 @@ pub struct Settings {
     /// `host-<name>`. Default: the machine's host name and the port it listens on.
     #[arg(long, env = "LIVEDASH_INSTANCE_NAME", value_parser = parse_instance_name)]
     pub instance_name: Option<String>,
+
+    /// With several instances: how long one decides a dashboard's alerts after it last
+    /// renewed its claim (each second), in milliseconds; one that dies hands them over within
+    /// this.
+    #[arg(long = "alert-lease-ms", env = "LIVEDASH_ALERT_LEASE_MS", default_value = "5000", value_parser = parse_millis)]
+    pub alert_lease: Duration,
+
+    /// With several instances: how often every dashboard is checked against Redis, in
+    /// milliseconds (catches up after a pub/sub link that died silently).
+    #[arg(long = "redis-sweep-ms", env = "LIVEDASH_REDIS_SWEEP_MS", default_value = "2000", value_parser = parse_millis)]
+    pub redis_sweep: Duration,
 
     /// Keep history in the embedded store at `--data`; `false` keeps everything in memory only.
     #[arg(long, env = "LIVEDASH_PERSIST", default_value_t = true, action = ArgAction::Set)]
@@ -437,6 +429,23 @@ impl Settings {
     /// needs a credential. (`--ingest-token` alone guards ingest only, as before.)
     pub fn is_secured(&self) -> bool {
         self.auth_secret.is_some() || !self.users.is_empty() || !self.tokens.is_empty()
+    }
+
+    /// What auth is configured with.
+    pub fn auth_options(&self) -> crate::server::auth::AuthOptions<'_> {
+        crate::server::auth::AuthOptions {
+            secured: self.is_secured(),
+            auth_secret: self.auth_secret.as_ref(),
+            data: &self.data,
+            secure_cookies: self.public_url.as_ref().is_some_and(|url| url.is_https()),
+            lifetimes: crate::server::auth::Lifetimes {
+                idle: self.session_idle.duration,
+                absolute: self.session_absolute.duration,
+            },
+            users: &self.users,
+            tokens: &self.tokens,
+            ingest_token: self.ingest_token.as_ref(),
+        }
     }
 
     /// Why this server must not start as configured: open to every reader on an address other

@@ -2,12 +2,13 @@
 //! real system metrics, on the dashboards the configuration names (`main` and `host` by
 //! default). Each publishes one update per tick until shutdown.
 
+pub mod dashboards;
 pub mod host;
 pub mod simulator;
 
 use super::broker::{Broker, Declaration, Publication};
-use super::settings::dashboards::DashboardConfig;
 use crate::protocol::{Metrics, Millis};
+use dashboards::DashboardConfig;
 use std::{sync::Arc, time::Duration};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -79,7 +80,7 @@ pub async fn run(
         if !broker.lease(&lease, lease_ttl).await {
             continue;
         }
-        let ts = super::now_millis();
+        let ts = super::clock::now_millis();
         // A sample may read /proc and the disks (host metrics): kept off the async workers.
         let sampled = tokio::task::spawn_blocking(move || {
             let metrics = source.sample(ts);

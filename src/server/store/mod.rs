@@ -144,7 +144,7 @@ CREATE TABLE IF NOT EXISTS updates (
     PRIMARY KEY (dashboard, seq)
 ) WITHOUT ROWID;
 -- Alert changes, written with the update that carries them: the alert history, and what
--- alert delivery reads (`alerts::delivery`), so no committed change can miss it.
+-- alert delivery reads (`alerts::notify::delivery`), so no committed change can miss it.
 CREATE TABLE IF NOT EXISTS alert_events (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     dashboard TEXT NOT NULL,
@@ -159,7 +159,7 @@ CREATE TABLE IF NOT EXISTS alert_events (
 );
 CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
 CREATE INDEX IF NOT EXISTS alert_events_by_rule ON alert_events (dashboard, rule, id);
--- Deliveries of alert changes to receivers (`alerts::delivery`): one per change, receiver
+-- Deliveries of alert changes to receivers (`alerts::notify::delivery`): one per change, receiver
 -- and round (0, then one more per `repeat` while the alert stays firing).
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     id         INTEGER PRIMARY KEY,
@@ -180,7 +180,7 @@ CREATE TABLE IF NOT EXISTS alert_mails (
     receiver TEXT NOT NULL,
     sent     INTEGER NOT NULL
 );
--- Silences and acks (`alerts::silences`), as JSON.
+-- Silences and acks (`alerts::notify::silences`), as JSON.
 CREATE TABLE IF NOT EXISTS alert_silences (
     id      INTEGER PRIMARY KEY,
     ends_at INTEGER NOT NULL,
@@ -592,7 +592,7 @@ mod tests {
         options.replay_capacity = 3;
         options.maintenance_interval = Duration::from_millis(100);
         let (store, _) = Store::open(options.clone()).unwrap();
-        let now = crate::server::now_millis();
+        let now = crate::server::clock::now_millis();
         let old = now - 2 * 3_600_000;
         let ancient = now - 4 * 3_600_000;
         // Alert changes are kept as long as hours: the ancient one goes, the old one stays.
@@ -636,7 +636,7 @@ mod tests {
         options.replay_capacity = 3;
         options.maintenance_interval = Duration::from_millis(100);
         let (store, _) = Store::open(options.clone()).unwrap();
-        let now = crate::server::now_millis();
+        let now = crate::server::clock::now_millis();
         let old = now - 2 * 3_600_000;
         append(&store, vec![entry("d", 1, old, &[("x", 1.0)])]).await;
         for seq in 2..=6 {

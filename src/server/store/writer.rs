@@ -113,7 +113,7 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
     loop {
         // Checked on every turn, not only when idle: a writer that never idles still trims.
         if Instant::now() >= next_maintenance {
-            if let Err(error) = state.enforce_retention(crate::server::now_millis()) {
+            if let Err(error) = state.enforce_retention(crate::server::clock::now_millis()) {
                 tracing::error!(%error, "retention failed");
             }
             next_maintenance = Instant::now() + state.maintenance_interval;
@@ -254,7 +254,7 @@ impl WriterState {
         let transaction = self.connection.transaction()?;
         transaction.execute(
             "INSERT INTO writer_probe (id, ts) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts",
-            params![crate::server::now_millis()],
+            params![crate::server::clock::now_millis()],
         )?;
         transaction.commit()?;
         Ok(())

@@ -3,15 +3,14 @@
 //! with it, whatever is newer at once, or else the first message within `timeout` seconds
 //! (capped by the server), or an empty list.
 
-use super::{feed::Feed, Since};
+use super::{feed::Feed, Since, StreamState};
 use crate::server::{
     auth::{authorize, Access, Action},
-    http::ApiError,
+    http::{ApiError, ApiPath, ApiQuery},
     telemetry::GaugeGuard,
-    AppState,
 };
 use axum::{
-    extract::{Path, Query, State},
+    extract::State,
     http::header,
     response::{IntoResponse, Response},
     Extension,
@@ -30,10 +29,10 @@ pub struct PollQuery {
 }
 
 pub async fn poll(
-    State(state): State<AppState>,
-    Path(dashboard): Path<String>,
+    State(state): State<StreamState>,
+    ApiPath(dashboard): ApiPath<String>,
     Since(since): Since,
-    Query(query): Query<PollQuery>,
+    ApiQuery(query): ApiQuery<PollQuery>,
     Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
     // Each poll is checked on its own.
@@ -41,7 +40,7 @@ pub async fn poll(
     let mut feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
     // A poll is a subscription for as long as it waits.
     let _subscribed = GaugeGuard::new(&state.telemetry.subscriptions);
-    let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.settings.max_poll_wait);
+    let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.limits.max_poll_wait);
 
     let mut messages = Vec::new();
     let first = tokio::select! {

@@ -3,15 +3,14 @@
 //! `epoch:seq`), resumable with the standard `Last-Event-ID` header or `?since=E:S`. A stream
 //! ends when its credential expires or its session signs out.
 
-use super::{feed::Feed, Since};
+use super::{feed::Feed, Since, StreamState};
 use crate::server::{
     auth::{authorize, Access, Action, Lease},
-    http::ApiError,
+    http::{ApiError, ApiPath},
     telemetry::GaugeGuard,
-    AppState,
 };
 use axum::{
-    extract::{ConnectInfo, Path, State},
+    extract::{ConnectInfo, State},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -22,9 +21,9 @@ use futures::{stream, StreamExt};
 use std::{convert::Infallible, net::SocketAddr};
 
 pub async fn stream(
-    State(state): State<AppState>,
+    State(state): State<StreamState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(dashboard): Path<String>,
+    ApiPath(dashboard): ApiPath<String>,
     Since(since): Since,
     Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
@@ -42,11 +41,11 @@ pub async fn stream(
         Some((Ok::<_, Infallible>(event), (feed, subscribed)))
     })
     .take_until(ends(state.clone(), Lease::new(&access, &state.auth.sessions)));
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.settings.heartbeat)).into_response())
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.limits.heartbeat)).into_response())
 }
 
 /// Resolves when the stream must end: shutdown, or its credential ending.
-async fn ends(state: AppState, lease: Lease) {
+async fn ends(state: StreamState, lease: Lease) {
     tokio::select! {
         () = state.shutdown.cancelled() => {}
         _ = lease.ended() => {}

@@ -10,14 +10,13 @@
 //! answered `forbidden`; `refresh` replaces the credential (4500 if it names someone else); the
 //! connection closes with 4001 when its credential expires or its session signs out.
 
-use super::{feed::Feed, rate_limit::RateLimiter};
+use super::{feed::Feed, rate_limit::RateLimiter, StreamState};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::server::{
     auth::{authorize, Access, Action, Auth, Lease, Presented},
     broker::Broker,
     http::ApiError,
     telemetry::{GaugeGuard, Telemetry},
-    AppState,
 };
 use axum::{
     extract::{
@@ -63,13 +62,13 @@ type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    State(state): State<AppState>,
+    State(state): State<StreamState>,
     Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
     let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
     let permit = state.connections.clone().try_acquire_owned().map_err(|_| ApiError::TooManyConnections)?;
-    let max = state.settings.max_frame_bytes;
+    let max = state.limits.max_frame_bytes;
     // Small codec buffers: tungstenite's 128 KiB defaults would dominate per-connection memory,
     // and client messages here are tiny.
     let ws = ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(max).max_frame_size(max);
@@ -134,12 +133,12 @@ struct Limits {
     message_burst: f64,
 }
 
-async fn serve(socket: WebSocket, state: AppState, access: Access) {
+async fn serve(socket: WebSocket, state: StreamState, access: Access) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX_FRAMES);
-    let settings = &state.settings;
+    let settings = &state.limits;
     let limits = Limits {
         heartbeat: settings.heartbeat,
         write_timeout: settings.write_timeout,
@@ -352,7 +351,7 @@ impl Session {
             self.refuse(ApiError::BadRequest("no sign-in is configured: nothing to refresh".into()), None).await;
             return None;
         }
-        let checked = self.auth.check(Some(Presented::Bearer(token)), crate::server::now_secs());
+        let checked = self.auth.check(Some(Presented::Bearer(token)), crate::server::clock::now_secs());
         let principal = match checked.map(|checked| checked.access) {
             Ok(Access::Granted(principal)) => principal,
             Ok(_) => return None,
@@ -432,7 +431,7 @@ mod tests {
     fn new_session(telemetry: Arc<Telemetry>) -> (Session, mpsc::Receiver<Outgoing>) {
         let (outbox, outgoing) = mpsc::channel(256);
         let broker = Arc::new(MemoryBroker::new(HubLimits::default()));
-        let auth = Arc::new(Auth::new(&crate::server::settings::Settings::defaults()).unwrap());
+        let auth = Arc::new(Auth::new(&crate::server::settings::Settings::defaults().auth_options()).unwrap());
         let access = Access::Open { writes: true };
         let session = Session {
             broker,

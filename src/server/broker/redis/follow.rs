@@ -1,6 +1,6 @@
 //! Following Redis: one pub/sub connection per instance, subscribed to every dashboard's
 //! updates before anything is read (so nothing published after the read is missed), a sweep
-//! after every (re)subscription and every `SWEEP_EVERY` that catches hubs up from the logs
+//! after every (re)subscription and every `RedisTiming::sweep_every` that catches hubs up from the logs
 //! (what was published while the link was down, or on a link that died without saying so),
 //! and reconnection with backoff. Clients are never disconnected to repair a hole.
 
@@ -11,8 +11,6 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-/// How often every hub is compared with Redis even when pub/sub seems fine.
-pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// The longest wait between two attempts to reach Redis.
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
@@ -60,7 +58,7 @@ async fn follow(
         let _ = ready.send(());
     }
     let mut messages = pubsub.on_message();
-    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut sweep = tokio::time::interval(broker.timing.sweep_every);
     sweep.reset();
     loop {
         tokio::select! {

@@ -1,0 +1,64 @@
+//! The browser's one client for the JSON API: history, the alert list, alert history,
+//! deliveries, acks, silences and the rule preview all go through `get` and `post`. A request
+//! is aborted when the future awaiting it is dropped, and `spawn` ties that future to the
+//! reactive scope that started it, so a component that goes away takes its requests with it
+//! and no answer lands in it afterwards. A refusal reads as the server's own message
+//! (`ApiError`'s `error`), else the HTTP status.
+
+use serde::{de::DeserializeOwned, Serialize};
+use std::future::Future;
+
+/// Runs `task` for as long as the current reactive scope lives (cancelled with it).
+pub fn spawn(task: impl Future<Output = ()> + 'static) {
+    leptos::task::spawn_local_scoped_with_cancellation(task);
+}
+
+/// `GET url`, its JSON answer.
+pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
+    let abort = Abort::new();
+    let answer = gloo_net::http::Request::get(url).abort_signal(abort.signal()).send().await;
+    read(answer).await?.json().await.map_err(|error| error.to_string())
+}
+
+/// `POST url` with `body` as JSON; what the server answered is not needed.
+pub async fn post<B: Serialize>(url: &str, body: &B) -> Result<(), String> {
+    let abort = Abort::new();
+    let request = gloo_net::http::Request::post(url).abort_signal(abort.signal());
+    let answer = request.json(body).map_err(|error| error.to_string())?.send().await;
+    read(answer).await.map(drop)
+}
+
+/// The answer if it is a success, else what the server said.
+async fn read(answer: Result<gloo_net::http::Response, gloo_net::Error>) -> Result<gloo_net::http::Response, String> {
+    let answer = answer.map_err(|error| error.to_string())?;
+    if answer.ok() {
+        return Ok(answer);
+    }
+    let status = answer.status();
+    let said = answer.json::<serde_json::Value>().await.ok().and_then(|body| Some(body["error"].as_str()?.to_owned()));
+    Err(said.unwrap_or_else(|| format!("HTTP {status}")))
+}
+
+/// Aborts its request when dropped (after the answer, aborting does nothing).
+struct Abort(Option<(web_sys::AbortController, web_sys::AbortSignal)>);
+
+impl Abort {
+    fn new() -> Self {
+        Abort(web_sys::AbortController::new().ok().map(|controller| {
+            let signal = controller.signal();
+            (controller, signal)
+        }))
+    }
+
+    fn signal(&self) -> Option<&web_sys::AbortSignal> {
+        self.0.as_ref().map(|(_, signal)| signal)
+    }
+}
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        if let Some((controller, _)) = &self.0 {
+            controller.abort();
+        }
+    }
+}

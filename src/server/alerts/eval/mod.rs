@@ -1,0 +1,179 @@
+//! Alert evaluation, below the broker: the rules of `[[alerts]]` (`rules`, and `change`
+//! for change rules' window averages) and `DashboardAlerts`, the states of one dashboard's
+//! rules. Each dashboard's hub holds one; the broker asks it, under its sequencer, what each
+//! new update changes, and the changes join that update before it is persisted and
+//! broadcast, so they are ordered, stored and replayed with the values (PROTOCOL.md
+//! "Alerts"). The state machine itself is `model::alerts::step`, shared with the browser. A
+//! timer asks for `nodata` (`no_data_due`): its changes go out as an update without values.
+//! Nothing here knows the broker, the store or the receivers.
+
+pub mod change;
+pub mod rules;
+
+use crate::model::alerts::{AlertPhase, AlertState, Input, Phase};
+use crate::protocol::{AlertChange, Bucket, Metrics, Millis};
+use rules::{AlertRule, RuleState};
+use std::sync::Arc;
+
+/// Where a dashboard's retained log begins: what a restart knows only from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogStart {
+    pub epoch: String,
+    /// The first retained update's seq (the next seq when nothing is retained).
+    pub seq: u64,
+    pub ts: Millis,
+}
+
+/// One dashboard's rules and where each stands.
+#[derive(Clone, Debug, Default)]
+pub struct DashboardAlerts {
+    rules: Vec<RuleState>,
+}
+
+impl DashboardAlerts {
+    /// The rules of `dashboard` among `all`, each inactive.
+    pub fn for_dashboard(dashboard: &str, all: &[Arc<AlertRule>]) -> Self {
+        let rules = all
+            .iter()
+            .filter(|rule| rule.dashboard == dashboard)
+            .map(|rule| RuleState {
+                rule: rule.clone(),
+                state: AlertState::default(),
+                shown: None,
+                change: rule.change.map(change::ChangeSeries::new),
+            })
+            .collect();
+        DashboardAlerts { rules }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Sets each rule where its last recorded change (before the retained log) left it, so an
+    /// alert that fired long ago is still firing, since the same time, after a restart.
+    pub fn restore(&mut self, last_changes: Vec<AlertChange>) {
+        for change in last_changes {
+            let Some(rule) = self.rules.iter_mut().find(|rule| rule.rule.name == change.rule) else { continue };
+            let (severity, since) = (change.severity, change.since);
+            rule.state.phase = match change.state {
+                AlertPhase::Firing => Phase::Firing { severity, since, breach_ended: None },
+                AlertPhase::Pending => Phase::Pending { severity, since },
+                AlertPhase::NoData => Phase::NoData { since },
+                AlertPhase::Resolved => Phase::Inactive,
+            };
+            rule.shown = (change.state != AlertPhase::Resolved).then_some(change);
+        }
+    }
+
+    /// Fills the change rules' memory from the history store (`history(metric, from, to,
+    /// step)`: its buckets), up to the bucket holding `before` (where the retained log, which
+    /// is replayed after, begins): a restart does not leave them without a baseline.
+    pub fn seed(&mut self, before: Millis, history: impl Fn(&str, Millis, Millis, Millis) -> Vec<Bucket>) {
+        for rule in &mut self.rules {
+            let (Some(series), Some(window)) = (&mut rule.change, rule.rule.change) else { continue };
+            let step = change::bucket_ms(&window);
+            let to = before - before.rem_euclid(step) - 1;
+            let from = to - window.versus_ms - window.window_ms - step;
+            for bucket in history(&rule.rule.metric, from, to, step) {
+                series.add(bucket.ts, bucket.sum, bucket.count.max(0) as u64);
+            }
+        }
+    }
+
+    /// What an update with `metrics` at `ts` changes; an update without values is the no-data
+    /// timer's.
+    pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
+        let mut changes = Vec::new();
+        for rule in &mut self.rules {
+            let input = match (metrics.get(&rule.rule.metric), &mut rule.change) {
+                (Some(&value), None) => Input::Value(value),
+                (Some(&value), Some(series)) => {
+                    series.add(ts, value, 1);
+                    series.ratio(ts).map_or(Input::NoBaseline, Input::Value)
+                }
+                (None, _) if metrics.is_empty() => Input::Tick,
+                (None, _) => continue,
+            };
+            let (next, transitions) = crate::model::alerts::step(&rule.rule.thresholds, rule.state, input, ts);
+            rule.state = next;
+            for transition in transitions {
+                let change = rule.rule.change(&transition);
+                rule.shown = (transition.state != AlertPhase::Resolved).then(|| change.clone());
+                changes.push(change);
+            }
+        }
+        changes
+    }
+
+    /// Whether the no-data timer has something to announce at `ts`.
+    pub fn no_data_due(&self, ts: Millis) -> bool {
+        self.rules.iter().any(|rule| {
+            let limit = rule.rule.thresholds.no_data_ms;
+            let seen = rule.state.last_value_at;
+            let waited = matches!((limit, seen), (Some(limit), Some(seen)) if ts - seen >= limit);
+            waited && !matches!(rule.state.phase, Phase::NoData { .. })
+        })
+    }
+
+    /// Every rule that is not inactive, as its last change said (for snapshots).
+    pub fn active(&self) -> Vec<AlertChange> {
+        self.rules.iter().filter_map(|rule| rule.shown.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::alerts::{Direction, Level, Severity, Thresholds};
+
+    fn rule() -> Arc<AlertRule> {
+        Arc::new(AlertRule {
+            name: "hot".into(),
+            dashboard: "main".into(),
+            metric: "cpu".into(),
+            thresholds: Thresholds {
+                warn: None,
+                crit: Some(Level { direction: Direction::Above, threshold: 85.0, clear: 75.0 }),
+                for_ms: 0,
+                keep_firing_for_ms: 0,
+                no_data_ms: Some(10_000),
+            },
+            repeat: None,
+            labels: Default::default(),
+            summary: "CPU {{value}}% above {{threshold}}%".into(),
+            change: None,
+        })
+    }
+
+    fn metrics(cpu: f64) -> Metrics {
+        [("cpu".to_owned(), cpu), ("other".to_owned(), 1.0)].into()
+    }
+
+    #[test]
+    fn changes_are_what_the_rules_say_and_snapshots_list_the_active() {
+        let mut alerts = DashboardAlerts::for_dashboard("main", &[rule()]);
+        assert!(DashboardAlerts::for_dashboard("host", &[rule()]).is_empty());
+        assert_eq!(alerts.evaluate(&metrics(50.0), 1000), vec![]);
+        let fired = alerts.evaluate(&metrics(90.0), 2000);
+        assert_eq!(fired.len(), 1);
+        let change = &fired[0];
+        assert_eq!(
+            (change.state, change.severity, change.value, change.threshold),
+            (AlertPhase::Firing, Severity::Critical, Some(90.0), Some(85.0))
+        );
+        assert_eq!(change.message, "CPU 90% above 85%");
+        assert_eq!(alerts.active(), fired);
+        assert_eq!(alerts.evaluate(&[("other".to_owned(), 2.0)].into(), 3000), vec![], "other metrics change nothing");
+        assert!(!alerts.no_data_due(11_999));
+        assert!(alerts.no_data_due(12_000));
+        let silent = alerts.evaluate(&Metrics::new(), 12_000);
+        assert_eq!((silent[0].state, silent[0].value), (AlertPhase::NoData, None));
+        assert_eq!(silent[0].message, "cpu: no data");
+        assert_eq!(alerts.active(), silent);
+        assert!(!alerts.no_data_due(20_000), "announced once");
+        let back = alerts.evaluate(&metrics(10.0), 21_000);
+        assert_eq!((back[0].state, back[0].value), (AlertPhase::Resolved, Some(10.0)));
+        assert_eq!(alerts.active(), vec![], "back from nodata below the threshold: inactive");
+    }
+}

@@ -1,0 +1,117 @@
+//! Read-only HTTP endpoints: the dashboard list, snapshots, history and liveness.
+
+use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
+use crate::server::{
+    auth::{authorize, Access, Action},
+    http::{ApiError, ApiPath, ApiQuery},
+    state::AppState,
+    store::{
+        history::HistoryQuery,
+        tier::{parse_step, Tier},
+        Health,
+    },
+};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Extension, Json,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The dashboards the credential covers; the others are not mentioned.
+pub async fn dashboards(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Json<Vec<DashboardSummary>> {
+    let mut dashboards = state.broker.dashboards().await;
+    dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
+    Json(dashboards)
+}
+
+/// The same object as the WebSocket `snapshot` message, `"type":"snapshot"` included.
+pub async fn snapshot(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    Extension(access): Extension<Access>,
+) -> Result<Response, ApiError> {
+    authorize(&access, &id, Action::Read)?;
+    let snapshot = state.broker.snapshot(&id).await?;
+    let json = ServerMessage::Snapshot(snapshot).to_json();
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct HistoryParams {
+    metric: String,
+    from: Option<Millis>,
+    to: Option<Millis>,
+    step: Option<String>,
+}
+
+/// Buckets one history answer may hold at most.
+const MAX_BUCKETS: Millis = 100_000;
+
+/// Steps chosen when a request names none: the finest giving at most `AUTO_BUCKETS` buckets.
+const AUTO_STEPS: [&str; 12] = ["1s", "5s", "10s", "30s", "1m", "5m", "10m", "30m", "1h", "6h", "1d", "7d"];
+const AUTO_BUCKETS: Millis = 1_500;
+
+/// `GET /api/v1/dashboards/{id}/history?metric=M&from=T&to=T&step=1m`: from the history store.
+/// `to` defaults to now, `from` to an hour before `to`, `step` to what keeps the answer near
+/// 1,500 buckets.
+pub async fn history(
+    State(state): State<AppState>,
+    ApiPath(dashboard): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<HistoryAnswer>, ApiError> {
+    authorize(&access, &dashboard, Action::Read)?;
+    let Some(store) = state.store.clone() else {
+        return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
+    };
+    let to = params.to.unwrap_or_else(crate::server::clock::now_millis);
+    let from = params.from.unwrap_or(to - 3_600_000);
+    if from > to {
+        return Err(ApiError::BadRequest(format!("from ({from}) is after to ({to})")));
+    }
+    let step_ms = match params.step.as_deref() {
+        Some(step) => parse_step(step).map_err(ApiError::BadRequest)?,
+        None => AUTO_STEPS
+            .iter()
+            .map(|step| parse_step(step).expect("valid built-in steps"))
+            .find(|step_ms| (to - from) / step_ms <= AUTO_BUCKETS)
+            .unwrap_or(7 * 86_400_000),
+    };
+    if (to - from) / step_ms > MAX_BUCKETS {
+        let asked = (to - from) / step_ms;
+        return Err(ApiError::BadRequest(format!(
+            "{asked} buckets asked for; at most {MAX_BUCKETS}: use a larger step"
+        )));
+    }
+    let tier = Tier::for_step(step_ms)
+        .ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
+    let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier };
+    let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
+    match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
+        Ok(Some(buckets)) => Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets })),
+        Ok(None) => Err(ApiError::UnknownMetric { dashboard, metric: params.metric }),
+        Err(error) => {
+            tracing::error!(%error, "history read failed");
+            Err(ApiError::Unavailable(error.to_string()))
+        }
+    }
+}
+
+/// `ok` while the server serves and stores; `503` with what is wrong while the history store
+/// refuses writes (a full disk), so an orchestrator can act on it.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.as_ref().map(|store| store.health()) {
+        Some(Health::Failing { since, error, refused }) => {
+            let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as Millis);
+            let body = json!({ "status": "failing", "store": { "error": error, "since": since, "refused": refused } });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        _ => "ok".into_response(),
+    }
+}

@@ -1,0 +1,31 @@
+//! The words every stage's configuration is written in, below all of them: `Secret` (a value
+//! never shown in a log) and `ConfigError` (a configuration error phrased for the person who
+//! wrote the file). `settings` reads flags, environment and the file into each stage's own
+//! types with them.
+
+/// A secret: shown as `Secret(..)` in any debug output, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Secret(text.to_owned())
+    }
+}
+
+/// A configuration error, already phrased for the person who wrote the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);

@@ -1,0 +1,87 @@
+//! `AppState`: what every handler and server function can reach, assembled by
+//! `server::assemble`; and the parts of it each stage's handlers take instead of the whole
+//! (`IngestState`, `StreamState`, `LoginState`, through `FromRef`).
+
+use super::{
+    alerts, auth, broker::Broker, http, ingest, settings::Settings, store::Store, stream, telemetry::Telemetry,
+};
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// What every handler and server function can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub broker: Arc<dyn Broker>,
+    pub settings: Arc<Settings>,
+    /// Cancelled when the server shuts down; every long-lived loop selects on it.
+    pub shutdown: CancellationToken,
+    /// Connections and sources, awaited on shutdown.
+    pub tasks: TaskTracker,
+    /// One permit per open WebSocket, up to `settings.max_connections`.
+    pub connections: Arc<Semaphore>,
+    /// Long-lived connections per client address, up to `settings.max_connections_per_client`.
+    pub per_client: Arc<stream::per_client::PerClient>,
+    pub telemetry: Arc<Telemetry>,
+    /// The history store, unless running with `--persist false`.
+    pub store: Option<Arc<Store>>,
+    /// Credentials: keys, users, tokens, sessions.
+    pub auth: Arc<auth::Auth>,
+    /// Sign-outs shared with the other instances (`--redis`).
+    pub sign_outs: Option<Arc<auth::sign_outs::SharedSignOuts>>,
+    /// Alert deliveries, when receivers are configured.
+    pub outbox: Option<Arc<alerts::notify::delivery::Outbox>>,
+    /// Silences and acks.
+    pub controls: Arc<alerts::notify::silences::Controls>,
+    /// The same, shared with the other instances (`--redis`).
+    pub shared_controls: Option<Arc<alerts::notify::shared::SharedControls>>,
+}
+
+/// Ingest's part of the state.
+impl FromRef<AppState> for ingest::IngestState {
+    fn from_ref(state: &AppState) -> Self {
+        ingest::IngestState {
+            broker: state.broker.clone(),
+            telemetry: state.telemetry.clone(),
+            max_values_per_request: state.settings.max_values_per_request,
+        }
+    }
+}
+
+/// The transports' part of the state.
+impl FromRef<AppState> for stream::StreamState {
+    fn from_ref(state: &AppState) -> Self {
+        let settings = &state.settings;
+        stream::StreamState {
+            broker: state.broker.clone(),
+            telemetry: state.telemetry.clone(),
+            auth: state.auth.clone(),
+            connections: state.connections.clone(),
+            per_client: state.per_client.clone(),
+            shutdown: state.shutdown.clone(),
+            tasks: state.tasks.clone(),
+            limits: stream::StreamLimits {
+                heartbeat: settings.heartbeat,
+                write_timeout: settings.write_timeout,
+                max_frame_bytes: settings.max_frame_bytes,
+                max_messages_per_sec: settings.max_messages_per_sec,
+                message_burst: settings.message_burst,
+                max_poll_wait: settings.max_poll_wait,
+            },
+        }
+    }
+}
+
+/// Sign-in's part of the state.
+impl FromRef<AppState> for auth::login::LoginState {
+    fn from_ref(state: &AppState) -> Self {
+        auth::login::LoginState {
+            auth: state.auth.clone(),
+            sign_outs: state.sign_outs.clone(),
+            frame_ancestors: http::headers::FrameAncestors(state.settings.frame_ancestors.clone()),
+        }
+    }
+}
