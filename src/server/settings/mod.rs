@@ -493,6 +493,10 @@ impl Settings {
             },
             replay_capacity: self.replay_capacity,
             maintenance_interval: self.retention_interval,
+            tables: vec![
+                crate::server::alerts::notify::delivery::OUTBOX_SCHEMA,
+                crate::server::alerts::notify::silences::SCHEMA,
+            ],
         })
     }
 }

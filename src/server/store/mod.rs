@@ -12,9 +12,10 @@
 //! file, so it survives the server being killed (`kill -9`, a crash); with `--sync full` each
 //! commit also fsyncs the WAL, which survives power loss and OS crashes too.
 
-mod floats;
+mod codec;
 pub mod history;
 mod replay;
+mod schema;
 pub mod seconds;
 pub mod tier;
 mod writer;
@@ -48,6 +49,9 @@ pub struct StoreOptions {
     pub replay_capacity: usize,
     /// How often retention is enforced.
     pub maintenance_interval: Duration,
+    /// Tables other stages keep in the store's file, as their owners declare them (the alert
+    /// outbox, silences and acks): created with the store's own.
+    pub tables: Vec<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +132,7 @@ pub struct Store {
     health: Arc<Mutex<Health>>,
 }
 
+/// The store's own tables (the tiers' are `seconds::SCHEMA` and `tier_schema`).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dashboards (
     id     TEXT PRIMARY KEY,
@@ -159,44 +164,6 @@ CREATE TABLE IF NOT EXISTS alert_events (
 );
 CREATE INDEX IF NOT EXISTS alert_events_by_dashboard ON alert_events (dashboard, ts);
 CREATE INDEX IF NOT EXISTS alert_events_by_rule ON alert_events (dashboard, rule, id);
--- Deliveries of alert changes to receivers (`alerts::notify::delivery`): one per change, receiver
--- and round (0, then one more per `repeat` while the alert stays firing).
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-    id         INTEGER PRIMARY KEY,
-    event      INTEGER NOT NULL,
-    receiver   TEXT NOT NULL,
-    round      INTEGER NOT NULL DEFAULT 0,
-    attempts   INTEGER NOT NULL,
-    next_at    INTEGER NOT NULL,
-    status     TEXT NOT NULL,
-    last_error TEXT,
-    created    INTEGER NOT NULL,
-    updated    INTEGER NOT NULL,
-    UNIQUE (event, receiver, round)
-);
-CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
--- Mails sent to each email receiver, for its `max_per_hour`.
-CREATE TABLE IF NOT EXISTS alert_mails (
-    receiver TEXT NOT NULL,
-    sent     INTEGER NOT NULL
-);
--- Silences and acks (`alerts::notify::silences`), as JSON.
-CREATE TABLE IF NOT EXISTS alert_silences (
-    id      INTEGER PRIMARY KEY,
-    ends_at INTEGER NOT NULL,
-    json    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_acks (
-    dashboard TEXT NOT NULL,
-    rule      TEXT NOT NULL,
-    json      TEXT NOT NULL,
-    PRIMARY KEY (dashboard, rule)
-);
--- The last alert event handed to the receivers.
-CREATE TABLE IF NOT EXISTS alert_cursor (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    event INTEGER NOT NULL
-);
 -- One row the writer rewrites to learn whether writes work again after a failure.
 CREATE TABLE IF NOT EXISTS writer_probe (
     id INTEGER PRIMARY KEY,
@@ -238,46 +205,6 @@ fn connect(path: &Path, sync: SyncMode, flags: OpenFlags) -> Result<Connection, 
     Ok(connection)
 }
 
-/// Moves alert deliveries made before `repeat` (one per change and receiver) into the table
-/// with rounds.
-fn add_delivery_rounds(connection: &Connection) -> rusqlite::Result<()> {
-    let has_rounds: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('alert_deliveries') WHERE name = 'round'",
-        [],
-        |row| row.get(0),
-    )?;
-    if has_rounds {
-        return Ok(());
-    }
-    let transaction = connection.unchecked_transaction()?;
-    transaction.execute_batch(
-        "ALTER TABLE alert_deliveries RENAME TO alert_deliveries_without_rounds;
-         DROP INDEX IF EXISTS alert_deliveries_due;",
-    )?;
-    transaction.execute_batch(SCHEMA)?;
-    transaction.execute_batch(
-        "INSERT INTO alert_deliveries (id, event, receiver, round, attempts, next_at, status, last_error, created, updated)
-         SELECT id, event, receiver, 0, attempts, next_at, status, last_error, created, updated
-         FROM alert_deliveries_without_rounds;
-         DROP TABLE alert_deliveries_without_rounds;",
-    )?;
-    transaction.commit()
-}
-
-/// Gives a store from before several instances its `alert_events.decided_here` (every change
-/// in it was decided by the one instance).
-fn add_alert_deciders(connection: &Connection) -> rusqlite::Result<()> {
-    let has_column: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('alert_events') WHERE name = 'decided_here'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has_column {
-        connection.execute_batch("ALTER TABLE alert_events ADD COLUMN decided_here INTEGER NOT NULL DEFAULT 1")?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Opens (or creates) the store at `options.path` and reads back every dashboard.
     pub fn open(options: StoreOptions) -> Result<(Store, Vec<RecoveredDashboard>), StoreError> {
@@ -289,16 +216,9 @@ impl Store {
         // memory (64 MiB; the default 2 MiB made a third of its time page reads).
         connection.pragma_update(None, "cache_size", -65_536)?;
         seconds::register_merge(&connection)?;
-        connection.execute_batch(SCHEMA)?;
-        connection.execute_batch(seconds::SCHEMA)?;
-        for tier in Tier::ROLLUPS {
-            connection.execute_batch(&tier_schema(tier))?;
-        }
-        seconds::migrate_rows_per_second(&connection)?;
-        seconds::migrate_cells(&connection)?;
-        add_delivery_rounds(&connection)?;
-        add_alert_deciders(&connection)?;
-        replay::migrate_json_rows(&connection)?;
+        let rollups: Vec<String> = Tier::ROLLUPS.into_iter().map(tier_schema).collect();
+        let owned = [SCHEMA, seconds::SCHEMA].into_iter().chain(rollups.iter().map(String::as_str));
+        schema::prepare(&connection, owned.chain(options.tables.iter().copied()))?;
         let recovered = recover(&connection, options.replay_capacity)?;
         let (sender, receiver) = mpsc::channel();
         let health = Arc::new(Mutex::new(Health::Ok));
@@ -409,6 +329,8 @@ mod tests {
             retention: Retention::default(),
             replay_capacity: 100,
             maintenance_interval: Duration::from_secs(3600),
+            // The writer's retention trims finished deliveries: the outbox's tables are there.
+            tables: vec![crate::server::alerts::notify::delivery::OUTBOX_SCHEMA],
         }
     }
 
@@ -521,7 +443,9 @@ mod tests {
                  CREATE TABLE updates (dashboard TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
                                        PRIMARY KEY (dashboard, seq)) WITHOUT ROWID;
                  INSERT INTO metrics (dashboard, name) VALUES ('d', 'a');
-                 INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES ('d', 'e1', 3, 3000, '{\"a\":0.3,\"b\":-0.0}');",
+                 INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES ('d', 'e1', 3, 3000, '{\"a\":0.3,\"b\":-0.0}');
+                 -- As the builds that wrote JSON rows left it.
+                 PRAGMA user_version = 2;",
             )
             .unwrap();
         for update in &published {

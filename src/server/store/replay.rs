@@ -9,7 +9,7 @@
 //! (varint; 0 when there are none). Stores written before this layout (JSON rows) are
 //! converted when opened (`migrate_json_rows`).
 
-use super::floats::{put_varint, unzigzag, zigzag, Reader};
+use super::codec::bytes::{put_varint, unzigzag, zigzag, Reader};
 use crate::protocol::{AlertChange, Metrics, Millis, ServerMessage};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
@@ -67,8 +67,8 @@ pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metr
     Ok((ts, metrics, alerts))
 }
 
-/// Converts a store's JSON replay rows (the layout before this one) into binary rows, in one
-/// transaction; nothing to do for a store already converted.
+/// Converts a store's JSON replay rows (the layout before this one) into binary rows
+/// (migration 5 of `schema::MIGRATIONS`); nothing to do for a store without them.
 pub fn migrate_json_rows(connection: &Connection) -> rusqlite::Result<()> {
     let has_json: bool = connection.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info('updates') WHERE name = 'json'",
@@ -78,25 +78,23 @@ pub fn migrate_json_rows(connection: &Connection) -> rusqlite::Result<()> {
     if !has_json {
         return Ok(());
     }
-    let transaction = connection.unchecked_transaction()?;
-    transaction.execute_batch(
+    connection.execute_batch(
         "ALTER TABLE updates RENAME TO updates_json;
          CREATE TABLE updates (dashboard TEXT NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL,
                                PRIMARY KEY (dashboard, seq)) WITHOUT ROWID;",
     )?;
     {
         let mut ids: HashMap<(String, String), i64> = HashMap::new();
-        let mut names = transaction.prepare("SELECT id, dashboard, name FROM metrics")?;
+        let mut names = connection.prepare("SELECT id, dashboard, name FROM metrics")?;
         for row in names
             .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?
         {
             let (id, dashboard, name) = row?;
             ids.insert((dashboard, name), id);
         }
-        let mut new_id = transaction.prepare("INSERT INTO metrics (dashboard, name) VALUES (?1, ?2) RETURNING id")?;
-        let mut insert = transaction.prepare("INSERT INTO updates (dashboard, seq, body) VALUES (?1, ?2, ?3)")?;
-        let mut select =
-            transaction.prepare("SELECT dashboard, seq, json FROM updates_json ORDER BY dashboard, seq")?;
+        let mut new_id = connection.prepare("INSERT INTO metrics (dashboard, name) VALUES (?1, ?2) RETURNING id")?;
+        let mut insert = connection.prepare("INSERT INTO updates (dashboard, seq, body) VALUES (?1, ?2, ?3)")?;
+        let mut select = connection.prepare("SELECT dashboard, seq, json FROM updates_json ORDER BY dashboard, seq")?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
             let (dashboard, seq, json): (String, i64, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
@@ -118,8 +116,7 @@ pub fn migrate_json_rows(connection: &Connection) -> rusqlite::Result<()> {
             insert.execute(params![dashboard, seq, encode(update.ts, &values, &update.alerts)])?;
         }
     }
-    transaction.execute_batch("DROP TABLE updates_json;")?;
-    transaction.commit()
+    connection.execute_batch("DROP TABLE updates_json;")
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 //! count, sum, min and max (33 bytes).
 
 use super::{
-    floats,
+    codec,
     tier::{Aggregate, Tier},
 };
 use crate::protocol::{Bucket, Millis};
@@ -133,15 +133,15 @@ impl MinuteCells {
             bytes.extend_from_slice(&several.to_le_bytes());
         }
         let singles: Vec<f64> = cells.iter().filter(|(_, cell)| cell.count == 1).map(|(_, cell)| cell.sum).collect();
-        floats::encode(&singles, &mut bytes);
+        codec::floats::encode(&singles, &mut bytes);
         let others: Vec<&Aggregate> = cells.iter().filter(|(_, cell)| cell.count != 1).map(|(_, cell)| cell).collect();
         if !others.is_empty() {
             for cell in &others {
-                floats::put_varint(&mut bytes, floats::zigzag(cell.count));
+                codec::bytes::put_varint(&mut bytes, codec::bytes::zigzag(cell.count));
             }
             for field in [|cell: &Aggregate| cell.sum, |cell: &Aggregate| cell.min, |cell: &Aggregate| cell.max] {
                 let run: Vec<f64> = others.iter().map(|cell| field(cell)).collect();
-                floats::encode(&run, &mut bytes);
+                codec::floats::encode(&run, &mut bytes);
             }
         }
         bytes
@@ -165,7 +165,7 @@ pub fn for_each_cell(bytes: &[u8], each: impl FnMut(usize, Aggregate)) -> Result
 }
 
 fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Result<(), usize> {
-    let mut reader = floats::Reader::new(bytes);
+    let mut reader = codec::bytes::Reader::new(bytes);
     reader.byte()?;
     let flags = reader.byte()?;
     // The seconds present, as a mask (bit n: second n).
@@ -189,7 +189,7 @@ fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
     let (singles, others) = (present & !several, present & several);
     let mut values = [0.0; SECONDS];
     let values = &mut values[..singles.count_ones() as usize];
-    floats::decode(&mut reader, values)?;
+    codec::floats::decode(&mut reader, values)?;
     // Most rows hold single points only: walked without clearing the other runs' buffers.
     if others == 0 {
         if !reader.is_done() {
@@ -203,11 +203,11 @@ fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
     let count = others.count_ones() as usize;
     let mut counts = [0i64; SECONDS];
     for slot in &mut counts[..count] {
-        *slot = floats::unzigzag(reader.varint()?);
+        *slot = codec::bytes::unzigzag(reader.varint()?);
     }
     let mut runs = [[0.0; SECONDS]; 3];
     for run in &mut runs {
-        floats::decode(&mut reader, &mut run[..count])?;
+        codec::floats::decode(&mut reader, &mut run[..count])?;
     }
     if !reader.is_done() {
         return Err(reader.at);
@@ -263,19 +263,13 @@ fn seconds_of(mut mask: u64) -> impl Iterator<Item = usize> {
     })
 }
 
-/// Converts the per-second rows of a store written with version 1 cells (once: the store's
-/// `user_version` says it is done).
+/// Converts the per-second rows of a store written with version 1 cells (migration 2 of
+/// `schema::MIGRATIONS`).
 pub fn migrate_cells(connection: &Connection) -> rusqlite::Result<()> {
-    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version >= 2 {
-        return Ok(());
-    }
-    let transaction = connection.unchecked_transaction()?;
     // Merging with nothing decodes either version and encodes the current one.
-    transaction
-        .execute("UPDATE seconds SET cells = merge_seconds(cells, x'') WHERE substr(cells, 1, 1) != x'F2'", [])?;
-    transaction.pragma_update(None, "user_version", 2)?;
-    transaction.commit()
+    connection
+        .execute("UPDATE seconds SET cells = merge_seconds(cells, x'') WHERE substr(cells, 1, 1) != x'F2'", [])
+        .map(drop)
 }
 
 /// Registers `merge_seconds(old, new)` on `connection`: the cells of both, merged.
@@ -339,7 +333,8 @@ pub fn read(
     Ok(buckets.into_iter().map(|(ts, aggregate)| aggregate.to_bucket(ts)).collect())
 }
 
-/// Moves a store from the former layout, a row per second in `points_1s`, into minute rows.
+/// Moves a store from the former layout, a row per second in `points_1s`, into minute rows
+/// (migration 1 of `schema::MIGRATIONS`).
 pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> {
     let exists: bool = connection.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'points_1s'",
@@ -349,11 +344,10 @@ pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> 
     if !exists {
         return Ok(());
     }
-    let transaction = connection.unchecked_transaction()?;
     {
         let mut select =
-            transaction.prepare("SELECT metric, ts, count, sum, min, max FROM points_1s ORDER BY metric, ts")?;
-        let mut upsert = transaction.prepare(UPSERT)?;
+            connection.prepare("SELECT metric, ts, count, sum, min, max FROM points_1s ORDER BY metric, ts")?;
+        let mut upsert = connection.prepare(UPSERT)?;
         let mut rows = select.query([])?;
         let mut open: Option<(i64, Millis, MinuteCells)> = None;
         let mut flush = |open: Option<(i64, Millis, MinuteCells)>| match open {
@@ -374,8 +368,7 @@ pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> 
         }
         flush(open)?;
     }
-    transaction.execute_batch("DROP TABLE points_1s")?;
-    transaction.commit()
+    connection.execute_batch("DROP TABLE points_1s")
 }
 
 #[cfg(test)]
@@ -451,8 +444,9 @@ mod tests {
         let stored: Vec<u8> = connection.query_row("SELECT cells FROM seconds", [], |row| row.get(0)).unwrap();
         assert_eq!(stored[0], VERSION_2);
         assert_eq!(MinuteCells::decode(&stored).unwrap(), cells);
-        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 2);
+        migrate_cells(&connection).unwrap();
+        let again: Vec<u8> = connection.query_row("SELECT cells FROM seconds", [], |row| row.get(0)).unwrap();
+        assert_eq!(again, stored, "converted once: version 2 rows are left as they are");
     }
 
     #[test]

@@ -142,6 +142,22 @@ struct Held {
     next_id: i64,
 }
 
+/// The tables of silences and acks, kept in the history store's file (`StoreOptions::tables`).
+pub const SCHEMA: &str = "
+-- Silences and acks (`alerts::notify::silences`), as JSON.
+CREATE TABLE IF NOT EXISTS alert_silences (
+    id      INTEGER PRIMARY KEY,
+    ends_at INTEGER NOT NULL,
+    json    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_acks (
+    dashboard TEXT NOT NULL,
+    rule      TEXT NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (dashboard, rule)
+);
+";
+
 /// Silences and acks, with their SQLite copy when the server keeps history.
 pub struct Controls {
     held: Mutex<Held>,
@@ -310,7 +326,7 @@ mod tests {
     #[test]
     fn silences_hold_between_start_and_end_and_survive_a_reopen() {
         let file = tempfile::NamedTempFile::new().unwrap();
-        Connection::open(file.path()).unwrap().execute_batch(crate::server::store::SCHEMA).unwrap();
+        Connection::open(file.path()).unwrap().execute_batch(SCHEMA).unwrap();
         let controls = Controls::open(file.path()).unwrap();
         let new = |starts_at, ends_at| NewSilence {
             matchers: vec![matcher("alertname", "hot", false, true)],

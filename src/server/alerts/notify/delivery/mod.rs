@@ -31,7 +31,7 @@ use crate::protocol::{AlertChange, AlertPhase, Millis};
 use crate::server::alerts::eval::rules::AlertRule;
 use crate::server::{broker::Broker, clock::now_millis};
 use outbox::Due;
-pub use outbox::{DeliveryRecord, Outbox};
+pub use outbox::{DeliveryRecord, Outbox, SCHEMA as OUTBOX_SCHEMA};
 use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 

@@ -41,6 +41,36 @@ impl Due {
     }
 }
 
+/// The outbox's tables, kept in the history store's file (`StoreOptions::tables`).
+pub const SCHEMA: &str = "
+-- Deliveries of alert changes to receivers (`alerts::notify::delivery`): one per change, receiver
+-- and round (0, then one more per `repeat` while the alert stays firing).
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id         INTEGER PRIMARY KEY,
+    event      INTEGER NOT NULL,
+    receiver   TEXT NOT NULL,
+    round      INTEGER NOT NULL DEFAULT 0,
+    attempts   INTEGER NOT NULL,
+    next_at    INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    last_error TEXT,
+    created    INTEGER NOT NULL,
+    updated    INTEGER NOT NULL,
+    UNIQUE (event, receiver, round)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_at);
+-- Mails sent to each email receiver, for its `max_per_hour`.
+CREATE TABLE IF NOT EXISTS alert_mails (
+    receiver TEXT NOT NULL,
+    sent     INTEGER NOT NULL
+);
+-- The last alert event handed to the receivers.
+CREATE TABLE IF NOT EXISTS alert_cursor (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    event INTEGER NOT NULL
+);
+";
+
 /// The delivery worker's handle to its tables.
 pub struct Outbox {
     connection: Mutex<Connection>,
