@@ -130,7 +130,15 @@ pub struct Store {
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: history::Readers,
     health: Arc<Mutex<Health>>,
+    /// Followed jobs queued or being written (`follow`), at most `MAX_FOLLOWS_QUEUED`.
+    following: Arc<std::sync::atomic::AtomicUsize>,
+    /// Followed updates left out because the queue was full.
+    follows_dropped: std::sync::atomic::AtomicU64,
 }
+
+/// Followed updates (`Store::follow`) waiting for the writer at most: a few seconds of a busy
+/// deployment's updates.
+const MAX_FOLLOWS_QUEUED: usize = 16_384;
 
 /// The store's own tables (the tiers' are `seconds::SCHEMA` and `tier_schema`).
 pub(crate) const SCHEMA: &str = "
@@ -228,7 +236,9 @@ impl Store {
             .spawn(move || writer::run(state, receiver))
             .map_err(StoreError::Thread)?;
         let readers = history::Readers::new(options.path.clone(), options.sync);
-        let store = Store { sender, writer: Mutex::new(Some(writer)), readers, health };
+        let following = Default::default();
+        let follows_dropped = Default::default();
+        let store = Store { sender, writer: Mutex::new(Some(writer)), readers, health, following, follows_dropped };
         Ok((store, recovered))
     }
 
@@ -238,7 +248,7 @@ impl Store {
     /// (the seqs are free again). The receiver resolves after either.
     pub fn append(&self, entries: Vec<Entry>, on_commit: Callback, on_fail: Callback) -> oneshot::Receiver<Appended> {
         let (ack, acked) = oneshot::channel();
-        let job = writer::Job { entries, follows: false, on_commit, on_fail, ack };
+        let job = writer::Job { entries, follows: false, on_commit, on_fail, ack, _place: None };
         // If the writer is gone the job (and its ack sender) is dropped: the receiver errors.
         let _ = self.sender.send(Message::Append(job));
         acked
@@ -249,8 +259,18 @@ impl Store {
     /// `Health` and its log lines, and this instance's history then misses those seconds (its
     /// live state does not).
     pub fn follow(&self, entries: Vec<Entry>) {
+        // Bounded: a disk slower than Redis' updates drops the newest from this instance's
+        // history (its live state and Redis' log keep them) instead of growing memory.
+        let Some(place) = writer::Place::take(&self.following, MAX_FOLLOWS_QUEUED) else {
+            let dropped = self.follows_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if dropped % 1000 == 1 {
+                tracing::warn!(dropped, "history store behind: updates from Redis left out of this instance's history");
+            }
+            return;
+        };
         let (ack, _unread) = oneshot::channel();
-        let job = writer::Job { entries, follows: true, on_commit: Box::new(|| {}), on_fail: Box::new(|| {}), ack };
+        let (on_commit, on_fail): (Callback, Callback) = (Box::new(|| {}), Box::new(|| {}));
+        let job = writer::Job { entries, follows: true, on_commit, on_fail, ack, _place: Some(place) };
         let _ = self.sender.send(Message::Append(job));
     }
 
@@ -414,6 +434,25 @@ mod tests {
         assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
         assert_eq!(recovered[1].latest["y"], 2.0);
         assert_eq!(recovered[1].metrics, vec!["y".to_owned()]);
+        store.close();
+    }
+
+    #[test]
+    fn followed_updates_wait_in_a_bounded_queue_when_the_writer_cannot_keep_up() {
+        use std::sync::atomic::Ordering;
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        // Another connection holds the file: the writer waits on its first commit.
+        let blocker = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let over = 100;
+        for seq in 1..=(MAX_FOLLOWS_QUEUED + over) as u64 {
+            store.follow(vec![entry("d", seq, seq as Millis, &[("x", 1.0)])]);
+        }
+        assert_eq!(store.following.load(Ordering::Relaxed), MAX_FOLLOWS_QUEUED);
+        assert_eq!(store.follows_dropped.load(Ordering::Relaxed), over as u64);
+        blocker.execute_batch("ROLLBACK").unwrap();
+        drop(blocker);
         store.close();
     }
 

@@ -22,7 +22,10 @@ use rusqlite::{params, Connection};
 // (keys are ids and timestamps) and cost 3% of its time.
 use rustc_hash::FxHashMap as HashMap;
 use std::{
-    sync::{mpsc, Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Mutex,
+    },
     time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::oneshot;
@@ -35,6 +38,27 @@ pub struct Job {
     pub on_commit: Callback,
     pub on_fail: Callback,
     pub ack: oneshot::Sender<Appended>,
+    /// A followed job's place in `Store::follow`'s bound, held only to be given back (dropped)
+    /// when the writer is done with the job.
+    pub _place: Option<Place>,
+}
+
+/// One place in a bounded queue, given back when dropped.
+pub struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    /// A place among `taken`, if fewer than `bound` are.
+    pub fn take(taken: &Arc<AtomicUsize>, bound: usize) -> Option<Place> {
+        let before = taken.fetch_add(1, Ordering::Relaxed);
+        let place = Place(taken.clone());
+        (before < bound).then_some(place)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The first wait before trying again after a failed commit, and the longest.
