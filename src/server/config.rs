@@ -1,7 +1,9 @@
 //! The words every stage's configuration is written in, below all of them: `Secret` (a value
 //! never shown in a log) and `ConfigError` (a configuration error phrased for the person who
-//! wrote the file). `settings` reads flags, environment and the file into each stage's own
-//! types with them.
+//! wrote the file), and the value parsers of flags more than one stage uses. `settings`
+//! reads flags, environment and the file into each stage's own types with them.
+
+use std::time::Duration;
 
 /// A secret: shown as `Secret(..)` in any debug output, so it cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,3 +31,12 @@ impl From<&str> for Secret {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+/// A whole number of milliseconds, at least 1 (`--*-ms` flags).
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    let millis: u64 = text.parse().map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
+    if millis == 0 {
+        return Err("must be at least 1 ms".into());
+    }
+    Ok(Duration::from_millis(millis))
+}

@@ -54,7 +54,6 @@ impl FromRef<AppState> for ingest::IngestState {
 /// The transports' part of the state.
 impl FromRef<AppState> for stream::StreamState {
     fn from_ref(state: &AppState) -> Self {
-        let settings = &state.settings;
         stream::StreamState {
             broker: state.broker.clone(),
             telemetry: state.telemetry.clone(),
@@ -63,14 +62,7 @@ impl FromRef<AppState> for stream::StreamState {
             per_client: state.per_client.clone(),
             shutdown: state.shutdown.clone(),
             tasks: state.tasks.clone(),
-            limits: stream::StreamLimits {
-                heartbeat: settings.heartbeat,
-                write_timeout: settings.write_timeout,
-                max_frame_bytes: settings.max_frame_bytes,
-                max_messages_per_sec: settings.max_messages_per_sec,
-                message_burst: settings.message_burst,
-                max_poll_wait: settings.max_poll_wait,
-            },
+            limits: state.settings.stream,
         }
     }
 }

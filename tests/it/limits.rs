@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Message
 #[tokio::test]
 async fn an_oversized_message_closes_with_1009() {
     let mut settings = quiet_settings();
-    settings.max_frame_bytes = 1024;
+    settings.stream.max_frame_bytes = 1024;
     let running = start(settings).await;
     let mut socket = connect(&running).await;
     let huge = format!(r#"{{"type":"subscribe","dashboard":"{}"}}"#, "a".repeat(4096));
@@ -23,8 +23,8 @@ async fn an_oversized_message_closes_with_1009() {
 #[tokio::test]
 async fn a_flood_closes_with_1008_but_normal_traffic_passes() {
     let mut settings = quiet_settings();
-    settings.max_messages_per_sec = 10.0;
-    settings.message_burst = 10.0;
+    settings.stream.max_messages_per_sec = 10.0;
+    settings.stream.message_burst = 10.0;
     let running = start(settings).await;
 
     let mut polite = connect(&running).await;
@@ -69,7 +69,7 @@ async fn silent_peer(addr: std::net::SocketAddr) -> Vec<(u8, Vec<u8>)> {
 #[tokio::test]
 async fn a_client_that_stops_answering_pings_is_dropped() {
     let mut settings = quiet_settings();
-    settings.heartbeat = Duration::from_millis(100);
+    settings.stream.heartbeat = Duration::from_millis(100);
     let running = start(settings).await;
     let mut answering = connect(&running).await;
     let silent = tokio::spawn(silent_peer(running.addr));
@@ -169,7 +169,7 @@ async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net:
 #[tokio::test]
 async fn a_client_whose_socket_takes_no_data_is_dropped_and_counted() {
     let mut settings = quiet_settings();
-    settings.write_timeout = Duration::from_millis(300);
+    settings.stream.write_timeout = Duration::from_millis(300);
     let running = start(settings).await;
     let metrics: String = (0..40).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
     let body = format!(r#"{{"dashboard":"wide","metrics":{{{metrics}}}}}"#);

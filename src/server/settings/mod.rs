@@ -6,7 +6,7 @@ pub mod file;
 use super::alerts::{eval::rules::AlertRule, notify::receivers::ReceiverConfig};
 use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
 use super::store::{tier::Retention, StoreOptions, SyncMode};
-pub use crate::server::config::{ConfigError, Secret};
+pub use crate::server::config::{parse_millis, ConfigError, Secret};
 use crate::server::sources::dashboards::{DashboardConfig, SourceKind};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
@@ -98,14 +98,6 @@ fn parse_sync(text: &str) -> Result<SyncMode, String> {
     }
 }
 
-fn parse_millis(text: &str) -> Result<Duration, String> {
-    let millis: u64 = text.parse().map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
-    if millis == 0 {
-        return Err("must be at least 1 ms".into());
-    }
-    Ok(Duration::from_millis(millis))
-}
-
 #[derive(Clone, Debug, Parser)]
 #[command(name = "livedash", version, about = "A real-time metrics dashboard: ingest, stream, chart.")]
 pub struct Settings {
@@ -156,21 +148,9 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_LIVE_BUFFER", default_value_t = 1024)]
     pub live_buffer: usize,
 
-    /// Interval of WebSocket pings, in milliseconds; a client silent for two is dropped.
-    #[arg(long = "heartbeat-ms", env = "LIVEDASH_HEARTBEAT_MS", default_value = "15000", value_parser = parse_millis)]
-    pub heartbeat: Duration,
-
-    /// Largest WebSocket message accepted from a client, in bytes.
-    #[arg(long, env = "LIVEDASH_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
-    pub max_frame_bytes: usize,
-
-    /// Messages per second a WebSocket client may send on average; a flood closes it (1008).
-    #[arg(long, env = "LIVEDASH_MAX_MESSAGES_PER_SEC", default_value_t = 20.0)]
-    pub max_messages_per_sec: f64,
-
-    /// Messages a WebSocket client may send in a burst above that rate.
-    #[arg(long, env = "LIVEDASH_MESSAGE_BURST", default_value_t = 50.0)]
-    pub message_burst: f64,
+    /// The transports' limits (`--heartbeat-ms`, `--max-frame-bytes`, ...), owned by `stream`.
+    #[command(flatten)]
+    pub stream: crate::server::stream::StreamLimits,
 
     /// Open WebSocket connections at most; more are refused with 503.
     #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS", default_value_t = 16384)]
@@ -180,10 +160,6 @@ pub struct Settings {
     /// Behind a proxy every client shares its address: raise it there.
     #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 1000)]
     pub max_connections_per_client: usize,
-
-    /// A client whose socket accepts no data for this long is dropped, in milliseconds.
-    #[arg(long = "write-timeout-ms", env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
-    pub write_timeout: Duration,
 
     /// Largest ingest request body, in bytes (after gzip decompression).
     #[arg(long, env = "LIVEDASH_MAX_INGEST_BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -324,10 +300,6 @@ pub struct Settings {
     /// How often old history is deleted.
     #[arg(long, env = "LIVEDASH_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub retention_interval: Duration,
-
-    /// Longest wait of a long-poll request, in milliseconds, whatever its `timeout` asks.
-    #[arg(long = "max-poll-wait-ms", env = "LIVEDASH_MAX_POLL_WAIT_MS", default_value = "30000", value_parser = parse_millis)]
-    pub max_poll_wait: Duration,
 
     /// How long shutdown waits for connections to close, in milliseconds.
     #[arg(long = "shutdown-grace-ms", env = "LIVEDASH_SHUTDOWN_GRACE_MS", default_value = "3000", value_parser = parse_millis)]

@@ -41,17 +41,31 @@ pub struct StreamState {
     pub limits: StreamLimits,
 }
 
-/// The transports' limits, from the settings of the same names.
-#[derive(Clone, Copy, Debug)]
+/// The transports' limits: flags of their own, flattened into the server's settings.
+#[derive(Clone, Copy, Debug, clap::Args)]
 pub struct StreamLimits {
-    /// Pings (WebSocket) and keep-alive comments (SSE) go out this often.
+    /// Interval of WebSocket pings, in milliseconds; a client silent for two is dropped.
+    #[arg(long = "heartbeat-ms", env = "LIVEDASH_HEARTBEAT_MS", default_value = "15000", value_parser = crate::server::config::parse_millis)]
     pub heartbeat: Duration,
-    /// A socket that takes no data for this long is dropped.
-    pub write_timeout: Duration,
+
+    /// Largest WebSocket message accepted from a client, in bytes.
+    #[arg(long, env = "LIVEDASH_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
+
+    /// Messages per second a WebSocket client may send on average; a flood closes it (1008).
+    #[arg(long, env = "LIVEDASH_MAX_MESSAGES_PER_SEC", default_value_t = 20.0)]
     pub max_messages_per_sec: f64,
+
+    /// Messages a WebSocket client may send in a burst above that rate.
+    #[arg(long, env = "LIVEDASH_MESSAGE_BURST", default_value_t = 50.0)]
     pub message_burst: f64,
-    /// The longest a long-poll waits.
+
+    /// A client whose socket accepts no data for this long is dropped, in milliseconds.
+    #[arg(long = "write-timeout-ms", env = "LIVEDASH_WRITE_TIMEOUT_MS", default_value = "10000", value_parser = crate::server::config::parse_millis)]
+    pub write_timeout: Duration,
+
+    /// Longest wait of a long-poll request, in milliseconds, whatever its `timeout` asks.
+    #[arg(long = "max-poll-wait-ms", env = "LIVEDASH_MAX_POLL_WAIT_MS", default_value = "30000", value_parser = crate::server::config::parse_millis)]
     pub max_poll_wait: Duration,
 }
 

@@ -138,12 +138,12 @@ async fn serve(socket: WebSocket, state: StreamState, access: Access) {
     let _open = GaugeGuard::new(&telemetry.connections);
     let (mut sink, stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX_FRAMES);
-    let settings = &state.limits;
+    let configured = state.limits;
     let limits = Limits {
-        heartbeat: settings.heartbeat,
-        write_timeout: settings.write_timeout,
-        max_messages_per_sec: settings.max_messages_per_sec,
-        message_burst: settings.message_burst,
+        heartbeat: configured.heartbeat,
+        write_timeout: configured.write_timeout,
+        max_messages_per_sec: configured.max_messages_per_sec,
+        message_burst: configured.message_burst,
     };
     let mut session = Session {
         broker: state.broker.clone(),
