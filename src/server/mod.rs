@@ -154,7 +154,7 @@ async fn build_broker(
     tasks: &TaskTracker,
 ) -> std::io::Result<(Arc<dyn Broker>, Option<cluster::Link>)> {
     let Some(url) = &settings.redis else { return Ok((Arc::new(cache), None)) };
-    let timing = broker::redis::RedisTiming { alert_lease: settings.alert_lease, sweep_every: settings.redis_sweep };
+    let timing = settings.redis_timing;
     let broker = broker::redis::RedisBroker::start(url.expose(), cache, timing, shutdown.clone(), tasks)
         .await
         .map_err(|error| std::io::Error::other(format!("Redis: {:?}", error.kind())))?;
@@ -199,9 +199,7 @@ fn start_alerts(state: &AppState) {
     let config = Arc::new(alerts::notify::delivery::DeliveryConfig {
         receivers: settings.receivers.clone(),
         rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
-        retry_min: settings.alert_retry_min,
-        resend: settings.alert_resend,
-        poll: settings.alert_poll,
+        timing: settings.delivery,
         base_url,
     });
     let (controls, shutdown) = (state.controls.clone(), state.shutdown.clone());

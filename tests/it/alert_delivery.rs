@@ -191,7 +191,7 @@ async fn a_restart_in_the_middle_of_retrying_still_delivers_once() {
     let (receiver, url) = Receiver::start(&[503]).await;
     let mut config = settings(folder.path(), &url);
     // The retry comes after the restart.
-    config.alert_retry_min = Duration::from_millis(1500);
+    config.delivery.retry_min = Duration::from_millis(1500);
     let running = start(config.clone()).await;
     cpu(&running, 99.0).await;
     receiver.until(1).await;
@@ -306,7 +306,7 @@ async fn deployment(folder: &std::path::Path, url: &str) -> (common::redis::Redi
         let mut settings = settings(&folder.join(name), url);
         settings.redis = Some(livedash::server::settings::Secret::from(redis.url().as_str()));
         // Renewed every second (the alert tick); a dead holder's lease runs out in two.
-        settings.alert_lease = ALERT_LEASE;
+        settings.redis_timing.alert_lease = ALERT_LEASE;
         instances.push(start(settings).await);
     }
     // Leases are taken on the first ticks.

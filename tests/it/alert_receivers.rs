@@ -103,7 +103,7 @@ async fn alertmanager_takes_livedash_alerts_keeps_them_while_firing_and_ends_the
     let (_alertmanager, url) = alertmanager(folder.path()).await;
     let receivers = format!("[[receivers]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n");
     let mut config = settings(folder.path(), &receivers);
-    config.alert_resend = Duration::from_millis(700);
+    config.delivery.resend = Duration::from_millis(700);
     let running = start(config).await;
     cpu(&running, 50.0).await;
     cpu(&running, 93.0).await;

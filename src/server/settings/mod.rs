@@ -214,19 +214,10 @@ pub struct Settings {
     #[arg(skip)]
     pub receivers: Vec<ReceiverConfig>,
 
-    /// The first retry of a failed alert delivery waits about this long, in milliseconds;
-    /// each next one twice as long, at most five minutes.
-    #[arg(long = "alert-retry-min-ms", env = "LIVEDASH_ALERT_RETRY_MIN_MS", default_value = "1000", value_parser = parse_millis)]
-    pub alert_retry_min: Duration,
-
-    /// How often firing alerts are sent again to `alertmanager` receivers, in milliseconds
-    /// (Prometheus' `--rules.alert.resend-delay`); each says it holds four times as long.
-    #[arg(long = "alert-resend-ms", env = "LIVEDASH_ALERT_RESEND_MS", default_value = "60000", value_parser = parse_millis)]
-    pub alert_resend: Duration,
-
-    /// How often alert delivery looks for new changes to send, in milliseconds.
-    #[arg(long = "alert-poll-ms", env = "LIVEDASH_ALERT_POLL_MS", default_value = "250", value_parser = parse_millis)]
-    pub alert_poll: Duration,
+    /// Alert delivery's pace (`--alert-retry-min-ms`, `--alert-resend-ms`, `--alert-poll-ms`),
+    /// owned by `alerts::notify::delivery`.
+    #[command(flatten)]
+    pub delivery: crate::server::alerts::notify::delivery::DeliveryTiming,
 
     /// This server's public origin when a proxy terminates TLS (`https://dash.example.com`):
     /// session cookies become `Secure` and HSTS is sent.
@@ -257,16 +248,10 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_INSTANCE_NAME", value_parser = parse_instance_name)]
     pub instance_name: Option<String>,
 
-    /// With several instances: how long one decides a dashboard's alerts after it last
-    /// renewed its claim (each second), in milliseconds; one that dies hands them over within
-    /// this.
-    #[arg(long = "alert-lease-ms", env = "LIVEDASH_ALERT_LEASE_MS", default_value = "5000", value_parser = parse_millis)]
-    pub alert_lease: Duration,
-
-    /// With several instances: how often every dashboard is checked against Redis, in
-    /// milliseconds (catches up after a pub/sub link that died silently).
-    #[arg(long = "redis-sweep-ms", env = "LIVEDASH_REDIS_SWEEP_MS", default_value = "2000", value_parser = parse_millis)]
-    pub redis_sweep: Duration,
+    /// How often an instance of several checks on Redis and how long its claims last
+    /// (`--alert-lease-ms`, `--redis-sweep-ms`), owned by the Redis broker.
+    #[command(flatten)]
+    pub redis_timing: crate::server::broker::redis::RedisTiming,
 
     /// Keep history in the embedded store at `--data`; `false` keeps everything in memory only.
     #[arg(long, env = "LIVEDASH_PERSIST", default_value_t = true, action = ArgAction::Set)]

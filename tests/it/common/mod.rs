@@ -190,7 +190,7 @@ pub fn alerting_settings(folder: &std::path::Path, config: &str, retry_min: Dura
     let mut settings = persisted_settings(folder);
     settings.alerts = file.alerts;
     settings.receivers = file.receivers;
-    settings.alert_retry_min = retry_min;
+    settings.delivery.retry_min = retry_min;
     settings
 }
 

@@ -73,22 +73,19 @@ pub struct RedisBroker {
     timing: RedisTiming,
 }
 
-/// How often an instance checks on Redis and how long its claims last (settings; tests make
-/// them short).
-#[derive(Clone, Copy, Debug)]
+/// How often an instance checks on Redis and how long its claims last: flags of their own,
+/// flattened into the server's settings (tests make them short).
+#[derive(Clone, Copy, Debug, clap::Args)]
 pub struct RedisTiming {
-    /// How long an instance decides a dashboard's alerts after it last renewed (every tick):
-    /// an instance killed hands them over within this.
+    /// With several instances: how long one decides a dashboard's alerts after it last
+    /// renewed its claim (each second), in milliseconds; one that dies hands them over within
+    /// this.
+    #[arg(long = "alert-lease-ms", env = "LIVEDASH_ALERT_LEASE_MS", default_value = "5000", value_parser = crate::server::config::parse_millis)]
     pub alert_lease: Duration,
-    /// How often every dashboard is checked against Redis, for a pub/sub link that died
-    /// silently.
+    /// With several instances: how often every dashboard is checked against Redis, in
+    /// milliseconds (catches up after a pub/sub link that died silently).
+    #[arg(long = "redis-sweep-ms", env = "LIVEDASH_REDIS_SWEEP_MS", default_value = "2000", value_parser = crate::server::config::parse_millis)]
     pub sweep_every: Duration,
-}
-
-impl Default for RedisTiming {
-    fn default() -> Self {
-        RedisTiming { alert_lease: Duration::from_secs(5), sweep_every: Duration::from_secs(2) }
-    }
 }
 
 impl RedisBroker {

@@ -42,16 +42,27 @@ const MAX_BACKOFF_MS: u64 = 300_000;
 /// One attempt's time limit.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Delivery's pace: flags of their own, flattened into the server's settings.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct DeliveryTiming {
+    /// The first retry of a failed alert delivery waits about this long, in milliseconds;
+    /// each next one twice as long, at most five minutes.
+    #[arg(long = "alert-retry-min-ms", env = "LIVEDASH_ALERT_RETRY_MIN_MS", default_value = "1000", value_parser = crate::server::config::parse_millis)]
+    pub retry_min: Duration,
+    /// How often firing alerts are sent again to `alertmanager` receivers, in milliseconds
+    /// (Prometheus' `--rules.alert.resend-delay`); each says it holds four times as long.
+    #[arg(long = "alert-resend-ms", env = "LIVEDASH_ALERT_RESEND_MS", default_value = "60000", value_parser = crate::server::config::parse_millis)]
+    pub resend: Duration,
+    /// How often alert delivery looks for new changes to send, in milliseconds.
+    #[arg(long = "alert-poll-ms", env = "LIVEDASH_ALERT_POLL_MS", default_value = "250", value_parser = crate::server::config::parse_millis)]
+    pub poll: Duration,
+}
+
 /// What delivery needs to know.
 pub struct DeliveryConfig {
     pub receivers: Vec<ReceiverConfig>,
     pub rules: Vec<Arc<AlertRule>>,
-    /// The first retry's delay; each next one doubles.
-    pub retry_min: Duration,
-    /// How often firing alerts go again to `alertmanager` receivers.
-    pub resend: Duration,
-    /// How often new changes are looked for.
-    pub poll: Duration,
+    pub timing: DeliveryTiming,
     /// Where dashboards are, for `generatorURL` and mails (`http://host:port`).
     pub base_url: String,
 }
@@ -155,7 +166,7 @@ pub async fn run(
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return,
         }
-        wait = config.poll;
+        wait = config.timing.poll;
         let (work, fanned, controlled) = (outbox.clone(), config.clone(), controls.clone());
         let due = blocking("read due deliveries", move || {
             let now = now_millis();
@@ -185,7 +196,8 @@ pub async fn run(
         }
         let work = outbox.clone();
         if let Some(Some(next)) = blocking("read the next due delivery", move || work.next_due()).await {
-            wait = Duration::from_millis((next - now_millis()).clamp(0, config.poll.as_millis() as Millis) as u64);
+            wait =
+                Duration::from_millis((next - now_millis()).clamp(0, config.timing.poll.as_millis() as Millis) as u64);
         }
     }
 }
@@ -197,7 +209,7 @@ async fn attempt(client: &reqwest::Client, config: &DeliveryConfig, outbox: &Arc
     };
     let rule = config.rule(&delivery.dashboard, &delivery.change.rule);
     let retry = |after: Option<Duration>, error: String| Outcome::Retry {
-        after_ms: backoff(config.retry_min, delivery.attempts, after),
+        after_ms: backoff(config.timing.retry_min, delivery.attempts, after),
         error,
     };
     match &receiver.kind {
@@ -209,7 +221,8 @@ async fn attempt(client: &reqwest::Client, config: &DeliveryConfig, outbox: &Arc
         }
         ReceiverKind::Alertmanager { url } => {
             let (dashboard, change) = (&delivery.dashboard, &delivery.change);
-            let alert = webhook::postable_alert(dashboard, change, delivery.ts, rule, &config.base_url, config.resend);
+            let alert =
+                webhook::postable_alert(dashboard, change, delivery.ts, rule, &config.base_url, config.timing.resend);
             let body = serde_json::Value::Array(vec![alert]).to_string();
             webhook::post(
                 client,
@@ -266,7 +279,7 @@ async fn send_digest(
     }
     let attempts = held.iter().map(|delivery| delivery.attempts).max().unwrap_or(0);
     let retry = |after: Option<Duration>, error: String| Outcome::Retry {
-        after_ms: backoff(config.retry_min, attempts, after),
+        after_ms: backoff(config.timing.retry_min, attempts, after),
         error,
     };
     let outcome = email::send(mail, email::digest(receiver, mail, &held, &config.base_url), retry).await;
@@ -297,7 +310,7 @@ async fn send_digest(
     }
 }
 
-/// Sends what is firing to every `alertmanager` receiver every `config.resend`, as Prometheus
+/// Sends what is firing to every `alertmanager` receiver every `config.timing.resend`, as Prometheus
 /// does, so that an Alertmanager that restarted or expired an alert learns it again; each
 /// alert says it holds for four resends. Silenced alerts are not sent.
 pub async fn resend_to_alertmanagers(
@@ -314,14 +327,14 @@ pub async fn resend_to_alertmanagers(
     let client = reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).build().expect("an HTTP client");
     let dashboards: std::collections::BTreeSet<&str> =
         config.rules.iter().map(|rule| rule.dashboard.as_str()).collect();
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + config.resend, config.resend);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + config.timing.resend, config.timing.resend);
     loop {
         tokio::select! {
             _ = every.tick() => {}
             () = shutdown.cancelled() => return,
         }
         // With several instances, one of them resends.
-        if !broker.lease("alertmanager-resend", config.resend * 2).await {
+        if !broker.lease("alertmanager-resend", config.timing.resend * 2).await {
             continue;
         }
         let now = now_millis();
@@ -346,7 +359,14 @@ pub async fn resend_to_alertmanagers(
                 })
                 .map(|(dashboard, change)| {
                     let rule = config.rule(dashboard, &change.rule);
-                    webhook::postable_alert(dashboard, change, change.since, rule, &config.base_url, config.resend)
+                    webhook::postable_alert(
+                        dashboard,
+                        change,
+                        change.since,
+                        rule,
+                        &config.base_url,
+                        config.timing.resend,
+                    )
                 })
                 .collect();
             if alerts.is_empty() {
