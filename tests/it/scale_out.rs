@@ -273,7 +273,8 @@ async fn a_client_away_longer_than_the_log_gets_a_snapshot_equal_to_what_redis_h
 async fn the_simulator_runs_on_one_instance_at_a_time_and_each_keeps_its_own_host_metrics() {
     let folder = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(folder.path());
-    let sources = ["--simulator", "true", "--host-metrics", "true", "--tick-ms", "50"];
+    // Ticks of 50 ms; a killed holder's source moves within a second.
+    let sources = ["--simulator", "true", "--host-metrics", "true", "--tick-ms", "50", "--source-lease-ms", "1000"];
     let mut a = Instance::start(&redis.url(), &[&sources[..], &["--instance-name", "a"]].concat());
     let b = Instance::start(&redis.url(), &[&sources[..], &["--instance-name", "b"]].concat());
     let seq_at = |addr| async move {
@@ -303,7 +304,7 @@ async fn the_simulator_runs_on_one_instance_at_a_time_and_each_keeps_its_own_hos
         drop(b);
         a.addr
     };
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let before = seq_at(survivor).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(seq_at(survivor).await > before + 5, "the simulator goes on after its instance died");

@@ -130,6 +130,12 @@ pub struct Settings {
     #[arg(long = "tick-ms", env = "LIVEDASH_TICK_MS", default_value = "1000", value_parser = parse_millis)]
     pub tick: Duration,
 
+    /// With several instances: how long one keeps running a built-in source after it last
+    /// renewed its claim (each tick), in milliseconds; one that dies hands it over within this.
+    /// Default: three ticks and two seconds.
+    #[arg(long = "source-lease-ms", env = "LIVEDASH_SOURCE_LEASE_MS", value_parser = parse_millis)]
+    pub source_lease: Option<Duration>,
+
     /// Updates kept per dashboard for resuming clients and chart history.
     #[arg(long, env = "LIVEDASH_REPLAY_CAPACITY", default_value_t = 4096)]
     pub replay_capacity: usize,
@@ -386,6 +392,12 @@ impl Settings {
     /// needs a credential. (`--ingest-token` alone guards ingest only, as before.)
     pub fn is_secured(&self) -> bool {
         self.auth_secret.is_some() || !self.users.is_empty() || !self.tokens.is_empty()
+    }
+
+    /// How long a built-in source's lease lasts (`--source-lease-ms`): held over a few missed
+    /// ticks, so a slow tick does not hand it over.
+    pub fn source_lease(&self) -> Duration {
+        self.source_lease.unwrap_or(self.tick * 3 + Duration::from_secs(2))
     }
 
     /// What auth is configured with.

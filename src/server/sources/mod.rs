@@ -54,19 +54,17 @@ pub fn configured_declaration(config: &DashboardConfig, built_in: Option<Declara
 }
 
 /// Publishes a sample of `source` into `dashboard` (already declared) every `tick` until
-/// `shutdown`, on the ticks where this instance holds the lease `lease` (with several
-/// instances, one of them runs each source; a process alone always does).
+/// `shutdown`, on the ticks where this instance holds the lease `lease` for `lease_ttl` (with
+/// several instances, one of them runs each source; a process alone always does; a killed
+/// holder's source moves to another instance within `lease_ttl`).
 pub async fn run(
     mut source: impl Source,
     dashboard: String,
     broker: Arc<dyn Broker>,
-    tick: Duration,
+    (tick, lease_ttl): (Duration, Duration),
     lease: String,
     shutdown: CancellationToken,
 ) {
-    // Held over a few missed ticks, so a slow tick does not hand it over; a killed holder's
-    // source moves to another instance within this.
-    let lease_ttl = tick * 3 + Duration::from_secs(2);
     let mut interval = tokio::time::interval(tick);
     // Failed publishes in a row: a failing store refuses every tick, logged once.
     let mut failures: u64 = 0;
