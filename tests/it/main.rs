@@ -1,6 +1,7 @@
-//! Every integration test, one binary: the server links once instead of once per feature
-//! file. A module per feature, each opening with the behaviours it covers; `common` holds the
-//! rigs (a real server on port 0, real clients, real Redis).
+//! Every integration test but the server-rendered pages', one binary: the server links once
+//! instead of once per feature file. A module per feature, each opening with the behaviours
+//! it covers; `common` holds the rigs (a real server on port 0, real clients, real Redis).
+//! `tests/pages.rs` is a binary of its own: see there why.
 //!
 //! Run one feature with `cargo test --features loadgen --test it -- auth::`.
 
@@ -22,7 +23,6 @@ mod line_protocol;
 #[cfg(feature = "loadgen")]
 mod loadgen_smoke;
 mod origins;
-mod pages;
 mod router;
 mod scale_out;
 mod store_full;

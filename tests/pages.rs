@@ -1,6 +1,14 @@
 //! Server-rendered pages carry real data in their first HTML.
+//!
+//! A test binary of its own, its tests one at a time (`PAGE_RENDERS`): rendering a page while
+//! other tests in the same process start and stop servers stalled the render now and then
+//! (seen twice in eight runs of the single integration binary: the page's runtime idle, the
+//! response head never sent; one runtime or several alike). Alone and serialized it never
+//! did (100 runs under load, stop 21). Not pinned down: likely leptos state shared between
+//! the routers built in one process; a real server builds one.
 
-use crate::common;
+#[path = "it/common/mod.rs"]
+mod common;
 
 use common::*;
 use livedash::model::format::format_value;
@@ -9,8 +17,20 @@ use livedash::protocol::{Format, Snapshot};
 /// A page's status and whole HTML. A body that stops arriving fails the test with what came
 /// (a server-rendered page streams: a stalled one would otherwise hang the run).
 async fn page(running: &livedash::server::Running, path: &str) -> (u16, String) {
-    let mut response = reqwest::get(http_url(running, path)).await.unwrap();
-    let status = response.status().as_u16();
+    let response = head(running, path).await;
+    (response.status().as_u16(), whole(response, path).await)
+}
+
+/// The response to `GET path`, failing rather than hanging if its head never comes (a page
+/// renders whole before its head is sent).
+async fn head(running: &livedash::server::Running, path: &str) -> reqwest::Response {
+    let asked = reqwest::get(http_url(running, path));
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(20), asked).await;
+    answered.unwrap_or_else(|_| panic!("{path}: no answer in 20 s")).unwrap()
+}
+
+/// A page's whole HTML, or a failure with what came if it stops arriving.
+async fn whole(mut response: reqwest::Response, path: &str) -> String {
     let mut body = Vec::new();
     loop {
         match tokio::time::timeout(std::time::Duration::from_secs(20), response.chunk()).await {
@@ -22,7 +42,7 @@ async fn page(running: &livedash::server::Running, path: &str) -> (u16, String) 
             }
         }
     }
-    (status, String::from_utf8(body).unwrap())
+    String::from_utf8(body).unwrap()
 }
 
 #[tokio::test]
@@ -80,9 +100,9 @@ async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
     let _serial = PAGE_RENDERS.lock().await;
     let running = start(quiet_settings()).await;
     push(&running, "shop", 1.0).await;
-    let response = reqwest::get(http_url(&running, "/d/shop")).await.unwrap();
+    let response = head(&running, "/d/shop").await;
     let headers = response.headers().clone();
-    let html = response.text().await.unwrap();
+    let html = whole(response, "/d/shop").await;
     let policy = headers["content-security-policy"].to_str().unwrap().to_owned();
     let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
     assert!(nonce.len() >= 16, "{policy}");
@@ -97,7 +117,7 @@ async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     // A new nonce per response.
-    let again = reqwest::get(http_url(&running, "/d/shop")).await.unwrap();
+    let again = head(&running, "/d/shop").await;
     assert_ne!(again.headers()["content-security-policy"].to_str().unwrap(), policy);
     let api = reqwest::get(http_url(&running, "/api/v1/dashboards")).await.unwrap();
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
