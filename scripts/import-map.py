@@ -9,8 +9,7 @@ circles. Run: scripts/import-map.py [--arrows]
 import os, re, sys
 from collections import defaultdict
 
-# Bottom first. A part imports only parts on a lower layer (or its own layer's leaves, listed
-# apart in SAME_LAYER_OK).
+# Bottom first. A part imports only parts on its own layer or a lower one.
 LAYERS = [
     ["protocol"],
     ["model"],

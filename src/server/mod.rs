@@ -279,8 +279,8 @@ async fn start_sources(state: &AppState) {
         for (kind, source) in feeding {
             let (broker, shutdown) = (state.broker.clone(), state.shutdown.clone());
             let lease = format!("{{{id}}}:source:{kind:?}").to_lowercase();
-            let pace = (settings.tick, settings.source_lease());
-            state.tasks.spawn(sources::run(source, id.clone(), broker, pace, lease, shutdown));
+            let ttl = settings.source_lease();
+            state.tasks.spawn(sources::run(source, id.clone(), broker, settings.tick, lease, ttl, shutdown));
         }
     }
 }

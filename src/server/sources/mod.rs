@@ -61,8 +61,9 @@ pub async fn run(
     mut source: impl Source,
     dashboard: String,
     broker: Arc<dyn Broker>,
-    (tick, lease_ttl): (Duration, Duration),
+    tick: Duration,
     lease: String,
+    lease_ttl: Duration,
     shutdown: CancellationToken,
 ) {
     let mut interval = tokio::time::interval(tick);

@@ -70,12 +70,7 @@ pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metr
 /// Converts a store's JSON replay rows (the layout before this one) into binary rows
 /// (migration 5 of `schema::MIGRATIONS`); nothing to do for a store without them.
 pub fn migrate_json_rows(connection: &Connection) -> rusqlite::Result<()> {
-    let has_json: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('updates') WHERE name = 'json'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has_json {
+    if !super::schema::has_column(connection, "updates", "json")? {
         return Ok(());
     }
     connection.execute_batch(

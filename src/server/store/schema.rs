@@ -53,8 +53,15 @@ pub fn prepare<'a>(connection: &Connection, declared: impl IntoIterator<Item = &
     Ok(())
 }
 
+/// Whether the store has a table `table`.
+pub(super) fn has_table(connection: &Connection, table: &str) -> rusqlite::Result<bool> {
+    connection.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |row| {
+        row.get(0)
+    })
+}
+
 /// Whether `table` has a column `column`.
-fn has_column(connection: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+pub(super) fn has_column(connection: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
     connection
         .query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |row| row.get(0))
 }
@@ -62,12 +69,7 @@ fn has_column(connection: &Connection, table: &str, column: &str) -> rusqlite::R
 /// Moves alert deliveries made before `repeat` (one per change and receiver) into the table
 /// with rounds.
 fn add_delivery_rounds(connection: &Connection) -> rusqlite::Result<()> {
-    let exists: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'alert_deliveries'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists || has_column(connection, "alert_deliveries", "round")? {
+    if !has_table(connection, "alert_deliveries")? || has_column(connection, "alert_deliveries", "round")? {
         return Ok(());
     }
     connection.execute_batch(

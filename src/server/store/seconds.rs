@@ -336,12 +336,7 @@ pub fn read(
 /// Moves a store from the former layout, a row per second in `points_1s`, into minute rows
 /// (migration 1 of `schema::MIGRATIONS`).
 pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> {
-    let exists: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'points_1s'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !super::schema::has_table(connection, "points_1s")? {
         return Ok(());
     }
     {

@@ -50,6 +50,8 @@ impl Place {
     /// A place among `taken`, if fewer than `bound` are.
     pub fn take(taken: &Arc<AtomicUsize>, bound: usize) -> Option<Place> {
         let before = taken.fetch_add(1, Ordering::Relaxed);
+        // Counted first, so two callers never both take the last place; one refused is
+        // dropped here, which gives its count back.
         let place = Place(taken.clone());
         (before < bound).then_some(place)
     }
