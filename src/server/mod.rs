@@ -31,7 +31,7 @@ pub mod tools;
 
 use crate::protocol::Millis;
 use broker::{Broker, HubLimits, MemoryBroker};
-pub use clock::{now_millis, now_secs};
+pub use clock::Clock;
 use leptos::prelude::LeptosOptions;
 use settings::Settings;
 use sources::dashboards::SourceKind;
@@ -76,8 +76,13 @@ impl Running {
 /// Starts serving on `listener` with the in-memory broker (persisting to the history store
 /// unless `--persist false`) and the sources `settings` enable.
 pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result<Running> {
+    start_on(settings, listener, Clock::system()).await
+}
+
+/// `start`, reading the time on `clock` (tests take it over with `Clock::manual`).
+pub async fn start_on(settings: Settings, listener: TcpListener, clock: Clock) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let state = assemble(settings, addr).await?;
+    let state = assemble(settings, addr, clock).await?;
     start_sources(&state).await;
     start_alerts(&state);
     let served = serve(listener, &state);
@@ -86,17 +91,18 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 
 /// Everything a request can reach, for a server answering at `addr`: the store opened, the
 /// broker built on it (through Redis with `--redis`), credentials, the alert outbox and
-/// silences. Starts nothing that produces updates or sends alerts (`start` does); router tests
-/// call this and `api::router` without a socket.
-pub async fn assemble(settings: Settings, addr: SocketAddr) -> std::io::Result<AppState> {
+/// silences, all reading the time on `clock`. Starts nothing that produces updates or sends
+/// alerts (`start` does); router tests call this and `api::router` without a socket.
+pub async fn assemble(settings: Settings, addr: SocketAddr, clock: Clock) -> std::io::Result<AppState> {
     let mut telemetry = Telemetry::new();
-    let (cache, store) = open_store(&settings, &mut telemetry).await?;
+    let (cache, store) = open_store(&settings, &mut telemetry, &clock).await?;
     let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
-    let auth = Arc::new(auth::Auth::new(&settings.auth_options()).map_err(std::io::Error::other)?);
+    let auth = Arc::new(auth::Auth::new(&settings.auth_options(), clock.clone()).map_err(std::io::Error::other)?);
     let (broker, link) = build_broker(&settings, cache, &shutdown, &tasks).await?;
     let sign_outs = link.as_ref().map(|link| auth::sign_outs::SharedSignOuts::start(link, auth.clone()));
     let (outbox, controls) = open_alert_notices(&settings, store.is_some()).await?;
-    let shared_controls = link.map(|link| alerts::notify::shared::SharedControls::start(&link, controls.clone()));
+    let shared_controls =
+        link.map(|link| alerts::notify::shared::SharedControls::start(&link, controls.clone(), clock.clone()));
     Ok(AppState {
         outbox,
         controls,
@@ -112,6 +118,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr) -> std::io::Result<A
         settings: Arc::new(settings),
         shutdown,
         tasks,
+        clock,
     })
 }
 
@@ -120,6 +127,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr) -> std::io::Result<A
 async fn open_store(
     settings: &Settings,
     telemetry: &mut Telemetry,
+    clock: &Clock,
 ) -> std::io::Result<(MemoryBroker, Option<Arc<Store>>)> {
     let limits = HubLimits {
         replay_capacity: settings.replay_capacity,
@@ -131,15 +139,17 @@ async fn open_store(
     };
     telemetry.watch_retention(&limits.budget);
     let rules: Vec<Arc<alerts::eval::rules::AlertRule>> = settings.alerts.iter().cloned().map(Arc::new).collect();
-    let Some(options) = settings.store_options() else {
-        return Ok((MemoryBroker::new(limits).with_alert_rules(rules), None));
+    let Some(options) = settings.store_options(clock) else {
+        return Ok((MemoryBroker::new(limits).with_clock(clock.clone()).with_alert_rules(rules), None));
     };
+    let clock = clock.clone();
     // Opening reads and may convert the file, and seeding the rules reads history: blocking.
     tokio::task::spawn_blocking(move || {
         let (store, recovered) = Store::open(options).map_err(std::io::Error::other)?;
         tracing::info!(dashboards = recovered.len(), "history store opened");
         let store = Arc::new(store);
-        Ok((MemoryBroker::with_store(limits, store.clone(), recovered).with_alert_rules(rules), Some(store)))
+        let broker = MemoryBroker::with_store(limits, store.clone(), recovered).with_clock(clock);
+        Ok((broker.with_alert_rules(rules), Some(store)))
     })
     .await
     .expect("opening the store panicked")
@@ -191,7 +201,8 @@ async fn open_alert_notices(
 fn start_alerts(state: &AppState) {
     let settings = &state.settings;
     if !settings.alerts.is_empty() {
-        state.tasks.spawn(alerts::notify::tick_every_second(state.broker.clone(), state.shutdown.clone()));
+        let (broker, shutdown) = (state.broker.clone(), state.shutdown.clone());
+        state.tasks.spawn(alerts::notify::tick_every_second(broker, state.clock.clone(), shutdown));
     }
     let Some(outbox) = state.outbox.clone() else { return };
     let addr = state.leptos_options.site_addr;
@@ -201,6 +212,7 @@ fn start_alerts(state: &AppState) {
         rules: settings.alerts.iter().cloned().map(Arc::new).collect(),
         timing: settings.delivery,
         base_url,
+        clock: state.clock.clone(),
     });
     let (controls, shutdown) = (state.controls.clone(), state.shutdown.clone());
     state.tasks.spawn(alerts::notify::delivery::run(config.clone(), outbox, controls.clone(), shutdown.clone()));
@@ -249,7 +261,7 @@ async fn start_sources(state: &AppState) {
         for kind in settings.running_sources(dashboard) {
             match kind {
                 SourceKind::Simulator => {
-                    let seed = now_millis() as u64 + index as u64;
+                    let seed = state.clock.now_millis() as u64 + index as u64;
                     feeding.push((kind, Box::new(sources::simulator::Simulator::new(seed))));
                 }
                 SourceKind::Host => {
@@ -277,10 +289,16 @@ async fn start_sources(state: &AppState) {
             continue;
         }
         for (kind, source) in feeding {
-            let (broker, shutdown) = (state.broker.clone(), state.shutdown.clone());
             let lease = format!("{{{id}}}:source:{kind:?}").to_lowercase();
-            let ttl = settings.source_lease();
-            state.tasks.spawn(sources::run(source, id.clone(), broker, settings.tick, lease, ttl, shutdown));
+            let feed = sources::Feed {
+                dashboard: id.clone(),
+                broker: state.broker.clone(),
+                tick: settings.tick,
+                lease,
+                lease_ttl: settings.source_lease(),
+                clock: state.clock.clone(),
+            };
+            state.tasks.spawn(sources::run(source, feed, state.shutdown.clone()));
         }
     }
 }

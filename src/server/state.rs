@@ -3,7 +3,8 @@
 //! (`IngestState`, `StreamState`, `LoginState`, through `FromRef`).
 
 use super::{
-    alerts, auth, broker::Broker, http, ingest, settings::Settings, store::Store, stream, telemetry::Telemetry,
+    alerts, auth, broker::Broker, clock::Clock, http, ingest, settings::Settings, store::Store, stream,
+    telemetry::Telemetry,
 };
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub controls: Arc<alerts::notify::silences::Controls>,
     /// The same, shared with the other instances (`--redis`).
     pub shared_controls: Option<Arc<alerts::notify::shared::SharedControls>>,
+    /// What time it is (the system's; a test's own in tests).
+    pub clock: Clock,
 }
 
 /// Ingest's part of the state.
@@ -47,6 +50,7 @@ impl FromRef<AppState> for ingest::IngestState {
             broker: state.broker.clone(),
             telemetry: state.telemetry.clone(),
             max_values_per_request: state.settings.max_values_per_request,
+            clock: state.clock.clone(),
         }
     }
 }

@@ -139,7 +139,7 @@ fn mint_jwt(
     }
     let settings = Settings::load(args).map_err(|error| error.to_string())?;
     let keys = Keys::new(&signing_secret(settings.auth_secret.as_ref(), &settings.data)?);
-    let exp = crate::server::clock::now_secs() + ttl.as_secs();
+    let exp = crate::server::clock::Clock::system().now_secs() + ttl.as_secs();
     let claims = Claims {
         sub,
         aud: AUDIENCE.to_owned(),

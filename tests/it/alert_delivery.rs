@@ -174,33 +174,47 @@ async fn a_failing_receiver_gets_retries_with_one_id_and_growing_delays_and_aler
 async fn a_4xx_is_not_retried_and_shows_as_failed() {
     let folder = tempfile::tempdir().unwrap();
     let (receiver, url) = Receiver::start(&[400]).await;
-    let running = start(settings(folder.path(), &url)).await;
+    let (running, clock) = start_on_manual_clock(quick_polls(settings(folder.path(), &url))).await;
     cpu(&running, 99.0).await;
     receiver.until(1).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let failed = latest_delivery(&running, "failed").await;
+    assert!(failed["lastError"].as_str().unwrap().contains("400"), "{failed}");
+    // Long past when a retry would have come, and a few polls later: nothing more.
+    clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(QUICK_POLL * 4).await;
     assert_eq!(receiver.seen().len(), 1, "one attempt only");
-    let (_, deliveries) = get_json(http_url(&running, "/api/v1/alerts/deliveries")).await;
-    assert_eq!(deliveries[0]["status"], "failed");
-    assert!(deliveries[0]["lastError"].as_str().unwrap().contains("400"), "{deliveries}");
     running.shutdown().await;
+}
+
+/// How often the tests on a manual clock have the outbox looked at (`--alert-poll-ms`).
+const QUICK_POLL: Duration = Duration::from_millis(50);
+
+fn quick_polls(mut settings: Settings) -> Settings {
+    settings.delivery.poll = QUICK_POLL;
+    settings
 }
 
 #[tokio::test]
 async fn a_restart_in_the_middle_of_retrying_still_delivers_once() {
     let folder = tempfile::tempdir().unwrap();
     let (receiver, url) = Receiver::start(&[503]).await;
-    let mut config = settings(folder.path(), &url);
-    // The retry comes after the restart.
-    config.delivery.retry_min = Duration::from_millis(1500);
-    let running = start(config.clone()).await;
+    let mut config = quick_polls(settings(folder.path(), &url));
+    // The retry is due after the restart: once the clock is moved past it.
+    config.delivery.retry_min = Duration::from_secs(60);
+    let (running, clock) = start_on_manual_clock(config.clone()).await;
     cpu(&running, 99.0).await;
     receiver.until(1).await;
+    latest_delivery_where(&running, |delivery| delivery["attempts"] == 1).await;
     running.shutdown().await;
 
-    let running = start(config).await;
+    let running = start_on(config, &clock).await;
+    tokio::time::sleep(QUICK_POLL * 4).await;
+    assert_eq!(receiver.seen().len(), 1, "not before it is due");
+    clock.advance(Duration::from_secs(60));
     let seen = receiver.until(2).await;
     assert_eq!(header(&seen[1], "idempotency-key"), header(&seen[0], "idempotency-key"));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    clock.advance(Duration::from_secs(600));
+    tokio::time::sleep(QUICK_POLL * 4).await;
     assert_eq!(receiver.seen().len(), 2, "delivered once, nothing replayed after the restart");
     running.shutdown().await;
 }
@@ -217,10 +231,15 @@ async fn send_json(method: reqwest::Method, url: String, body: Option<Value>) ->
 
 /// Waits until the latest delivery has `status`.
 async fn latest_delivery(running: &Running, status: &str) -> Value {
+    latest_delivery_where(running, |delivery| delivery["status"] == status).await
+}
+
+/// Waits until the latest delivery is as `wanted`.
+async fn latest_delivery_where(running: &Running, wanted: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let (_, deliveries) = get_json(http_url(running, "/api/v1/alerts/deliveries")).await;
-        if deliveries[0]["status"] == status {
+        if wanted(&deliveries[0]) {
             return deliveries[0].clone();
         }
         assert!(Instant::now() < deadline, "{deliveries}");
@@ -232,7 +251,8 @@ async fn latest_delivery(running: &Running, status: &str) -> Value {
 async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifications_until_it_ends() {
     let folder = tempfile::tempdir().unwrap();
     let (receiver, url) = Receiver::start(&[]).await;
-    let running = start(settings_with(folder.path(), &url, r#"repeat = "1s""#)).await;
+    let config = quick_polls(settings_with(folder.path(), &url, r#"repeat = "1s""#));
+    let (running, clock) = start_on_manual_clock(config).await;
     let ack_url = http_url(&running, "/api/v1/alerts/acks");
     cpu(&running, 50.0).await;
     let (status, refused) = send_json(
@@ -244,11 +264,14 @@ async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifi
     assert_eq!((status, refused["code"].as_str()), (404, Some("not_found")), "nothing to ack yet: {refused}");
 
     cpu(&running, 99.0).await;
+    receiver.until(1).await;
+    tokio::time::sleep(QUICK_POLL * 4).await;
+    assert_eq!(receiver.seen().len(), 1, "not again before a second has passed");
+    clock.advance(Duration::from_secs(1));
     let seen = receiver.until(2).await;
     let key = header(&seen[0], "idempotency-key").to_owned();
     assert_eq!(header(&seen[1], "idempotency-key"), format!("{key}-repeat-1"));
     assert_eq!(seen[1].body["status"], "firing");
-    assert!(seen[1].at - seen[0].at >= Duration::from_millis(900), "a second apart");
 
     let ack = serde_json::json!({"dashboard": "servers", "rule": "hot_cpu", "comment": "on it"});
     let (status, acked) = send_json(reqwest::Method::POST, ack_url, Some(ack)).await;
@@ -257,7 +280,8 @@ async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifi
     let (_, active) = get_json(http_url(&running, "/api/v1/alerts")).await;
     assert_eq!(active["servers"][0]["acked"]["comment"], "on it", "{active}");
     let after_ack = receiver.seen().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    clock.advance(Duration::from_millis(2500));
+    tokio::time::sleep(QUICK_POLL * 4).await;
     assert_eq!(receiver.seen().len(), after_ack, "no repeat once acked");
 
     // A silence on the rule: the resolve is recorded as silenced, not sent.
@@ -266,7 +290,7 @@ async fn a_repeating_alert_notifies_again_until_acked_and_a_silence_holds_notifi
         send_json(reqwest::Method::POST, silences.clone(), Some(serde_json::json!({"matchers": [], "endsAt": 1})))
             .await;
     assert_eq!((status, bad["code"].as_str()), (400, Some("bad_request")), "{bad}");
-    let ends_at = livedash::server::now_millis() + 60_000;
+    let ends_at = clock.now_millis() + 60_000;
     let silence = serde_json::json!({
         "matchers": [{"name": "alertname", "value": "hot_cpu"}, {"name": "dashboard", "value": "servers"}],
         "endsAt": ends_at,
@@ -366,7 +390,7 @@ async fn with_several_instances_a_silence_or_ack_made_through_any_instance_holds
     for (i, running) in instances.iter().enumerate() {
         let silence = serde_json::json!({
             "matchers": [{"name": "alertname", "value": "hot_cpu"}],
-            "endsAt": livedash::server::now_millis() + 60_000,
+            "endsAt": livedash::server::Clock::system().now_millis() + 60_000,
             "comment": format!("made through instance {i}"),
         });
         let (status, made) =

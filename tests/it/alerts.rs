@@ -204,7 +204,7 @@ crit = { change_below = 0.5, clear = 0.6, window = "1m", versus = "10m" }
     // A log shorter than the baseline: after the restart it must come from the history tiers.
     settings.replay_capacity = 8;
     let running = start(settings.clone()).await;
-    let t0 = livedash::server::now_millis() - 20 * 60_000;
+    let t0 = livedash::server::Clock::system().now_millis() - 20 * 60_000;
     revenue_at(&running, t0, 100.0).await;
     let mut socket = connect(&running).await;
     send(&mut socket, &subscribe("shop", None)).await;

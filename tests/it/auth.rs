@@ -15,9 +15,8 @@ use livedash::server::{
         users::{hash_password, Role, UserConfig},
         Scope,
     },
-    now_secs,
     settings::Settings,
-    Running,
+    Clock, Running,
 };
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{
@@ -61,18 +60,23 @@ fn secured_settings() -> Settings {
 /// A secured server with `main`, `host` and `shop` holding one value each.
 async fn start_secured(settings: Settings) -> Running {
     let running = start(settings).await;
+    declare_dashboards(&running).await;
+    running
+}
+
+/// `main`, `host` and `shop`, each with a value.
+async fn declare_dashboards(running: &Running) {
     for dashboard in ["main", "host", "shop"] {
         let body = format!(r#"{{"dashboard":"{dashboard}","metrics":{{"x":1}}}}"#);
-        assert_eq!(post_ingest(&running, Some(ADMIN_TOKEN), &body).await.0, 202);
+        assert_eq!(post_ingest(running, Some(ADMIN_TOKEN), &body).await.0, 202);
     }
-    running
 }
 
 fn jwt(sub: &str, scope: Scope, dashboards: &[&str], ttl_secs: u64) -> String {
     Keys::new(SECRET.as_bytes()).mint(&Claims {
         sub: sub.into(),
         aud: AUDIENCE.into(),
-        exp: now_secs() + ttl_secs,
+        exp: Clock::system().now_secs() + ttl_secs,
         scope: Some(scope),
         dashboards: patterns(dashboards),
         sid: None,
@@ -190,7 +194,7 @@ async fn a_jwt_reaches_exactly_the_dashboards_it_lists() {
     let (user, expires_at) = expect_session(&mut socket).await;
     assert_eq!(user, "bob");
     let expires_at = expires_at.expect("a JWT expires");
-    assert!((expires_at - (now_secs() as i64 + 600) * 1000).abs() <= 2000, "{expires_at}");
+    assert!((expires_at - (Clock::system().now_secs() as i64 + 600) * 1000).abs() <= 2000, "{expires_at}");
     send(&mut socket, &subscribe("shop", None)).await;
     expect_error(&mut socket, ErrorCode::Forbidden).await;
     send(&mut socket, &subscribe("main", None)).await;
@@ -223,7 +227,7 @@ fn hand_made(header: &str, claims: &str, secret: &[u8]) -> String {
 #[tokio::test]
 async fn hostile_tokens_are_refused_and_the_server_keeps_serving() {
     let running = start_secured(secured_settings()).await;
-    let exp = now_secs() + 600;
+    let exp = Clock::system().now_secs() + 600;
     let claims = format!(r#"{{"sub":"eve","aud":"livedash","exp":{exp},"scope":"admin"}}"#);
     let secret = SECRET.as_bytes();
     let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -238,7 +242,10 @@ async fn hostile_tokens_are_refused_and_the_server_keeps_serving() {
         ("RS256 header", hand_made(r#"{"alg":"RS256"}"#, &claims, secret)),
         ("HS512 header", hand_made(r#"{"alg":"HS512"}"#, &claims, secret)),
         ("bad signature", hand_made(hs256, &claims, b"another secret entirely, 32 bytes!")),
-        ("expired", hand_made(hs256, &claims.replace(&exp.to_string(), &(now_secs() - 5).to_string()), secret)),
+        (
+            "expired",
+            hand_made(hs256, &claims.replace(&exp.to_string(), &(Clock::system().now_secs() - 5).to_string()), secret),
+        ),
         ("wrong aud", hand_made(hs256, &claims.replace("livedash", "grafana"), secret)),
         ("exp as a string", hand_made(hs256, &claims.replace(&exp.to_string(), &format!("\"{exp}\"")), secret)),
         ("no sub", hand_made(hs256, &format!(r#"{{"aud":"livedash","exp":{exp}}}"#), secret)),
@@ -258,14 +265,16 @@ async fn hostile_tokens_are_refused_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn a_connection_closes_with_4001_when_its_token_expires_unless_refreshed() {
-    let running = start_secured(secured_settings()).await;
-    // Expiring within two seconds: closed within a second of it.
+    let (running, clock) = common::start_on_manual_clock(secured_settings()).await;
+    declare_dashboards(&running).await;
+    // Expiring in two seconds of the server's clock: closed within a second of reaching it.
     let mut socket = connect_as(&running, Some(&jwt("bob", Scope::Read, &["main"], 2)), None).await.unwrap();
     let (_, expires_at) = expect_session(&mut socket).await;
+    clock.advance(Duration::from_millis((expires_at.unwrap() - clock.now_millis()) as u64));
+    let expired = Instant::now();
     let (code, reason) = close_of(&mut socket).await;
-    let late = livedash::server::now_millis() - expires_at.unwrap();
     assert_eq!((code, reason.as_str()), (CloseCode::Library(4001), "token expired"));
-    assert!((0..1000).contains(&late), "closed {late} ms after expiry");
+    assert!(expired.elapsed() < Duration::from_millis(1500), "closed {:?} after expiry", expired.elapsed());
 
     // A refresh for the same user moves the expiry; one for the old token's narrower grant
     // ends the subscriptions it no longer covers.
@@ -280,9 +289,11 @@ async fn a_connection_closes_with_4001_when_its_token_expires_unless_refreshed()
     send(&mut socket, &refresh).await;
     let (user, expires_at) = expect_session(&mut socket).await;
     assert_eq!(user, "bob");
-    assert!(expires_at.unwrap() > livedash::server::now_millis() + 3_000_000);
+    assert!(expires_at.unwrap() > clock.now_millis() + 3_000_000);
     expect_error(&mut socket, ErrorCode::Forbidden).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    clock.advance(Duration::from_millis(2500));
+    // Past the old expiry, and past the lease's next look at the clock.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     send(&mut socket, &livedash::protocol::ClientMessage::Ping { id: 9 }).await;
     assert_eq!(next_message(&mut socket).await, ServerMessage::Pong { id: 9 }, "alive past the old expiry");
 

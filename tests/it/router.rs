@@ -21,7 +21,7 @@ const SECRET: &str = "router-test-secret-router-test-secret";
 /// An app as `server::start` builds it, without binding a socket or starting sources.
 async fn app(settings: Settings) -> (Router, AppState) {
     let addr: SocketAddr = "127.0.0.1:3999".parse().unwrap();
-    let state = assemble(settings, addr).await.unwrap();
+    let state = assemble(settings, addr, livedash::server::Clock::system()).await.unwrap();
     (router(state.clone()), state)
 }
 
@@ -46,7 +46,7 @@ fn admin_jwt() -> String {
     Keys::new(SECRET.as_bytes()).mint(&Claims {
         sub: "root".into(),
         aud: AUDIENCE.into(),
-        exp: livedash::server::now_secs() + 600,
+        exp: livedash::server::Clock::system().now_secs() + 600,
         scope: Some(Scope::Admin),
         dashboards: None,
         sid: None,

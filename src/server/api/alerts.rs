@@ -14,7 +14,6 @@ use crate::server::{
         silences::{Ack, NewSilence, Silence},
     },
     auth::{authorize, Access, Action},
-    clock::now_millis,
     http::{ApiError, ApiPath, ApiQuery},
     state::AppState,
 };
@@ -28,7 +27,7 @@ pub async fn active(
     Extension(access): Extension<Access>,
 ) -> Result<Json<BTreeMap<String, Vec<ActiveAlert>>>, ApiError> {
     let mut active = BTreeMap::new();
-    let now = now_millis();
+    let now = state.clock.now_millis();
     for dashboard in state.broker.dashboards().await {
         if authorize(&access, &dashboard.id, Action::Read).is_err() {
             continue;
@@ -79,7 +78,7 @@ fn authorize_silence(access: &Access, silence_dashboard: Option<&str>) -> Result
 
 /// Silences not expired for more than a day, newest first.
 pub async fn silences(State(state): State<AppState>, Extension(access): Extension<Access>) -> Json<Vec<Silence>> {
-    let mut silences = state.controls.silences(now_millis());
+    let mut silences = state.controls.silences(state.clock.now_millis());
     silences.retain(|silence| {
         silence.dashboard().is_none_or(|dashboard| authorize(&access, dashboard, Action::Read).is_ok())
     });
@@ -92,7 +91,7 @@ pub async fn create_silence(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     let mut new: NewSilence = json_body(&body)?;
-    let now = now_millis();
+    let now = state.clock.now_millis();
     new.check(now).map_err(ApiError::BadRequest)?;
     authorize_silence(&access, new.dashboard())?;
     let author = author(&access, new.created_by.take());
@@ -116,7 +115,7 @@ pub async fn expire_silence(
     Extension(access): Extension<Access>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Silence>, ApiError> {
-    let now = now_millis();
+    let now = state.clock.now_millis();
     let existing = state.controls.silences(now).into_iter().find(|silence| silence.id == id);
     let existing = existing.ok_or_else(|| ApiError::NotFound(format!("no silence {id}")))?;
     authorize_silence(&access, existing.dashboard())?;
@@ -163,7 +162,7 @@ pub async fn ack(
         since: change.since,
         by: author(&access, request.by),
         comment: request.comment,
-        at: now_millis(),
+        at: state.clock.now_millis(),
     };
     let (controls, kept) = (state.controls.clone(), ack.clone());
     tokio::task::spawn_blocking(move || controls.ack(kept))
@@ -198,7 +197,7 @@ pub async fn history(
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("alert history is not kept: the server runs with --persist false".into()));
     };
-    let to = params.to.unwrap_or_else(crate::server::clock::now_millis);
+    let to = params.to.unwrap_or_else(|| state.clock.now_millis());
     let from = params.from.unwrap_or(to - 86_400_000);
     let dashboard = params.dashboard;
     let read = tokio::task::spawn_blocking(move || store.readers().alert_history(&dashboard, from, to, MAX_HISTORY));

@@ -70,7 +70,7 @@ pub async fn history(
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
     };
-    let to = params.to.unwrap_or_else(crate::server::clock::now_millis);
+    let to = params.to.unwrap_or_else(|| state.clock.now_millis());
     let from = params.from.unwrap_or(to - 3_600_000);
     if from > to {
         return Err(ApiError::BadRequest(format!("from ({from}) is after to ({to})")));

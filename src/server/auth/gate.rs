@@ -8,10 +8,7 @@
 //! `/login?next=...`.
 
 use super::{authorize_writing, Access, Auth, Presented};
-use crate::server::{
-    clock::now_secs,
-    http::{error::ErrorCounter, ApiError},
-};
+use crate::server::http::{error::ErrorCounter, ApiError};
 use axum::{
     extract::{Query, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode, Uri},
@@ -80,7 +77,7 @@ pub async fn require(State(gate): State<Gate>, mut request: Request, next: Next)
         true => Presented::Cookie(token),
         false => Presented::Bearer(token),
     });
-    let checked = gate.auth.check(credential_ref, now_secs());
+    let checked = gate.auth.check(credential_ref);
     let (access, renewed_cookie) = match checked {
         Ok(checked) if open || checked.access != Access::Anonymous => (checked.access, checked.renewed_cookie),
         Err(_) if open => (Access::Anonymous, None),

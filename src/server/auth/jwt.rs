@@ -1,5 +1,5 @@
 //! JWTs (PROTOCOL.md "Auth"): HS256 with the server's secret, `aud` always `livedash`, `sub`
-//! and `exp` required, no clock leeway. Any other `alg` (`none`, RS256, HS512) is refused, as
+//! and `exp` required, no clock leeway, expiry read on the server's `Clock`. Any other `alg` (`none`, RS256, HS512) is refused, as
 //! is a token over `MAX_TOKEN_BYTES`. Session cookies are JWTs too, told apart by their `sid`.
 
 use super::{patterns::DashboardPatterns, Scope};
@@ -63,14 +63,25 @@ impl Keys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         validation.leeway = 0;
+        // Expiry is checked against the server's clock in `verify`, not the library's.
+        validation.validate_exp = false;
         Keys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
-    /// Checks `token`'s signature, algorithm, audience and expiry.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    /// Checks `token`'s signature, algorithm, audience and expiry (at `now_secs`: a token is
+    /// refused from its `exp` on).
+    pub fn verify(&self, token: &str, now_secs: u64) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLong);
         }
+        let claims = self.decode(token)?;
+        match claims.exp > now_secs {
+            true => Ok(claims),
+            false => Err(TokenError::Expired),
+        }
+    }
+
+    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(
             |error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -109,27 +120,32 @@ mod tests {
         }
     }
 
+    /// The tests' present, in seconds.
+    const NOW: u64 = 1_800_000_000;
+
     fn in_an_hour() -> u64 {
-        crate::server::clock::now_secs() + 3600
+        NOW + 3600
     }
 
     #[test]
     fn round_trip() {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let minted = claims(in_an_hour());
-        assert_eq!(keys.verify(&keys.mint(&minted)), Ok(minted));
+        assert_eq!(keys.verify(&keys.mint(&minted), NOW), Ok(minted));
     }
 
     #[test]
     fn refusals() {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let other = Keys::new(b"another secret, another server!!");
-        assert_eq!(keys.verify(&keys.mint(&claims(1000))), Err(TokenError::Expired));
-        assert!(matches!(keys.verify(&other.mint(&claims(in_an_hour()))), Err(TokenError::Invalid(_))));
+        assert_eq!(keys.verify(&keys.mint(&claims(1000)), NOW), Err(TokenError::Expired));
+        assert_eq!(keys.verify(&keys.mint(&claims(NOW)), NOW), Err(TokenError::Expired), "refused from its exp on");
+        assert!(keys.verify(&keys.mint(&claims(NOW + 1)), NOW).is_ok());
+        assert!(matches!(keys.verify(&other.mint(&claims(in_an_hour())), NOW), Err(TokenError::Invalid(_))));
         let mut foreign = claims(in_an_hour());
         foreign.aud = "grafana".into();
-        assert_eq!(keys.verify(&keys.mint(&foreign)), Err(TokenError::Audience));
-        assert_eq!(keys.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)), Err(TokenError::TooLong));
-        assert!(keys.verify("garbage").is_err());
+        assert_eq!(keys.verify(&keys.mint(&foreign), NOW), Err(TokenError::Audience));
+        assert_eq!(keys.verify(&"a".repeat(MAX_TOKEN_BYTES + 1), NOW), Err(TokenError::TooLong));
+        assert!(keys.verify("garbage", NOW).is_err());
     }
 }

@@ -6,12 +6,9 @@
 //! of them 429 with `Retry-After`, an over-long password 400 (unhashed).
 
 use super::{sign_outs::SharedSignOuts, users::MAX_PASSWORD_BYTES, Access, Auth};
-use crate::server::{
-    clock::now_secs,
-    http::{
-        headers::{content_security_policy, FrameAncestors},
-        ApiQuery,
-    },
+use crate::server::http::{
+    headers::{content_security_policy, FrameAncestors},
+    ApiQuery,
 };
 use axum::{
     extract::State,
@@ -81,7 +78,7 @@ pub async fn sign_in(State(state): State<LoginState>, Form(form): Form<LoginForm
     };
     state.auth.logins.succeeded(name);
     tracing::info!(user = user.name, "signed in");
-    let session = state.auth.sessions.start(keys, &user.name, now_secs());
+    let session = state.auth.sessions.start(keys, &user.name, state.auth.clock.now_secs());
     with_cookie(redirect(next), &state.auth.sessions.cookie(Some(session)))
 }
 
@@ -90,7 +87,7 @@ pub async fn sign_out(State(state): State<LoginState>, Extension(access): Extens
     if let Some(principal) = access.principal() {
         if let (Some(sid), Some(expires_at)) = (&principal.session, principal.expires_at) {
             let expires_secs = (expires_at / 1000).max(0) as u64;
-            state.auth.sessions.end(sid, expires_secs, now_secs());
+            state.auth.sessions.end(sid, expires_secs, state.auth.clock.now_secs());
             if let Some(shared) = &state.sign_outs {
                 if let Err(error) = shared.announce(sid, expires_secs).await {
                     // Still signed out here; other instances would accept the cookie until it

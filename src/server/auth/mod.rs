@@ -21,7 +21,7 @@ pub mod sign_outs;
 pub mod users;
 
 use crate::protocol::Millis;
-use crate::server::{config::Secret, http::ApiError};
+use crate::server::{clock::Clock, config::Secret, http::ApiError};
 use api_tokens::{ApiTokens, TokenConfig};
 use jwt::{Claims, Keys};
 use patterns::DashboardPatterns;
@@ -131,6 +131,7 @@ pub fn authorize_writing(access: &Access) -> Result<(), ApiError> {
 pub struct Lease {
     expires_at: Option<Millis>,
     sign_out: Option<SignOutWatch>,
+    clock: Clock,
 }
 
 /// Why a lease ended.
@@ -150,29 +151,36 @@ impl LeaseEnd {
     }
 }
 
+/// How long a lease waits for its expiry before reading the clock again (ms).
+const EXPIRY_RECHECK_MS: Millis = 1000;
+
 impl Lease {
-    pub fn new(access: &Access, sessions: &Sessions) -> Self {
+    pub fn new(access: &Access, auth: &Auth) -> Self {
         let principal = access.principal();
         Lease {
             expires_at: principal.and_then(|p| p.expires_at),
-            sign_out: principal.and_then(|p| p.session.as_deref()).map(|sid| sessions.watch(sid)),
+            sign_out: principal.and_then(|p| p.session.as_deref()).map(|sid| auth.sessions.watch(sid)),
+            clock: auth.clock.clone(),
         }
     }
 
     /// A refreshed credential's lease replaces this one.
-    pub fn renew(&mut self, access: &Access, sessions: &Sessions) {
-        *self = Lease::new(access, sessions);
+    pub fn renew(&mut self, access: &Access, auth: &Auth) {
+        *self = Lease::new(access, auth);
     }
 
     /// Resolves when the credential ends; never, for one without expiry or session.
     pub async fn ended(&self) -> LeaseEnd {
         let expiry = async {
-            match self.expires_at {
-                Some(at) => {
-                    let left = (at - crate::server::clock::now_millis()).max(0) as u64;
-                    tokio::time::sleep(Duration::from_millis(left)).await
+            let Some(at) = self.expires_at else { return std::future::pending().await };
+            loop {
+                let left = at - self.clock.now_millis();
+                if left <= 0 {
+                    return;
                 }
-                None => std::future::pending().await,
+                // The wall clock is read again at least every second: a machine that slept (a
+                // laptop's lid), a clock that was set, or a test's moved clock, ends it on time.
+                tokio::time::sleep(Duration::from_millis(left.min(EXPIRY_RECHECK_MS) as u64)).await;
             }
         };
         let signed_out = async {
@@ -212,6 +220,8 @@ pub struct Auth {
     ingest_token: Option<String>,
     pub sessions: Sessions,
     pub logins: LoginLimiter,
+    /// What time it is: expiries, renewals and sign-outs are read on it.
+    pub clock: Clock,
 }
 
 /// What auth is configured with (`Settings::auth_options`).
@@ -235,7 +245,7 @@ const INGEST_TOKEN_NAME: &str = "ingest-token";
 impl Auth {
     /// From its options; in secured mode without `--auth-secret`, the secret kept in the data
     /// directory (made on first start).
-    pub fn new(options: &AuthOptions<'_>) -> Result<Self, String> {
+    pub fn new(options: &AuthOptions<'_>, clock: Clock) -> Result<Self, String> {
         let keys = match options.secured {
             true => Some(Keys::new(&secret::signing_secret(options.auth_secret, options.data)?)),
             false => None,
@@ -247,6 +257,7 @@ impl Auth {
             ingest_token: options.ingest_token.map(|token| token.expose().to_owned()),
             sessions: Sessions::new(options.lifetimes, options.secure_cookies),
             logins: LoginLimiter::default(),
+            clock,
         })
     }
 
@@ -258,8 +269,9 @@ impl Auth {
         self.keys.as_ref()
     }
 
-    /// What `presented` (if anything) may do, at `now_secs`.
-    pub fn check(&self, presented: Option<Presented<'_>>, now_secs: u64) -> Result<Checked, ApiError> {
+    /// What `presented` (if anything) may do, now.
+    pub fn check(&self, presented: Option<Presented<'_>>) -> Result<Checked, ApiError> {
+        let now_secs = self.clock.now_secs();
         let unrenewed = |access| Checked { access, renewed_cookie: None };
         let Some(keys) = &self.keys else {
             let writes = match (&self.ingest_token, presented) {
@@ -293,7 +305,7 @@ impl Auth {
                 session: None,
             }))));
         }
-        let claims = keys.verify(token).map_err(|error| ApiError::Unauthorized(error.to_string()))?;
+        let claims = keys.verify(token, now_secs).map_err(|error| ApiError::Unauthorized(error.to_string()))?;
         let renewed_cookie = match presented {
             Some(Presented::Cookie(_)) if claims.sid.is_some() => self.sessions.renewal(keys, &claims, now_secs),
             _ => None,

@@ -163,13 +163,13 @@ mod tests {
     fn sessions_renew_within_the_absolute_lifetime() {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let sessions = Sessions::new(LIFETIMES, false);
-        let now = crate::server::clock::now_secs();
-        let first = keys.verify(&sessions.start(&keys, "alice", now)).unwrap();
+        let now = 1_800_000_000;
+        let first = keys.verify(&sessions.start(&keys, "alice", now), now).unwrap();
         assert_eq!(first.exp, now + 600);
         assert!(sessions.renewal(&keys, &first, now + 30).is_none(), "too fresh to renew");
-        let renewed = keys.verify(&sessions.renewal(&keys, &first, now + 500).unwrap()).unwrap();
+        let renewed = keys.verify(&sessions.renewal(&keys, &first, now + 500).unwrap(), now).unwrap();
         assert_eq!((renewed.exp, renewed.sid.as_ref()), (now + 1000, first.sid.as_ref()), "capped by the absolute");
-        let other = keys.verify(&sessions.start(&keys, "alice", now)).unwrap();
+        let other = keys.verify(&sessions.start(&keys, "alice", now), now).unwrap();
         assert_ne!(other.sid, first.sid, "a fresh id at each sign-in");
     }
 

@@ -6,10 +6,7 @@
 //! started later misses none.
 
 use super::Auth;
-use crate::server::{
-    clock::now_secs,
-    cluster::{Link, Listener},
-};
+use crate::server::cluster::{Link, Listener};
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
 
@@ -37,7 +34,7 @@ impl SharedSignOuts {
         redis::pipe()
             .zadd(REVOKED, sid, expires_secs)
             // Records outlive their cookie by nothing: an expired cookie is refused anyway.
-            .zrembyscore(REVOKED, "-inf", now_secs())
+            .zrembyscore(REVOKED, "-inf", self.auth.clock.now_secs())
             .publish(CHANNEL, format!("{sid} {expires_secs}"))
             .exec_async(&mut connection)
             .await
@@ -50,13 +47,13 @@ impl Listener for SharedSignOuts {
     async fn reload(&self) -> Result<(), redis::RedisError> {
         let recorded: Vec<(String, u64)> = redis::cmd("ZRANGEBYSCORE")
             .arg(REVOKED)
-            .arg(now_secs())
+            .arg(self.auth.clock.now_secs())
             .arg("+inf")
             .arg("WITHSCORES")
             .query_async(&mut self.redis.clone())
             .await?;
         for (sid, expires_secs) in recorded {
-            self.auth.sessions.end(&sid, expires_secs, now_secs());
+            self.auth.sessions.end(&sid, expires_secs, self.auth.clock.now_secs());
         }
         Ok(())
     }
@@ -64,7 +61,7 @@ impl Listener for SharedSignOuts {
     async fn take(&self, announcement: String) {
         let Some((sid, expires)) = announcement.split_once(' ') else { return };
         if let Ok(expires_secs) = expires.parse() {
-            self.auth.sessions.end(sid, expires_secs, now_secs());
+            self.auth.sessions.end(sid, expires_secs, self.auth.clock.now_secs());
         }
     }
 }

@@ -144,22 +144,19 @@ impl Hub {
 
     /// Gives the hub its alert rules. After a restart `restore` sets them where the store
     /// says they stood before the retained log, then the log is replayed through them (the
-    /// changes found again are already in that log).
+    /// changes found again are already in that log). An empty log starts at `now`.
     pub(super) fn with_alerts(
         self,
         mut alerts: DashboardAlerts,
         restore: impl FnOnce(&mut DashboardAlerts, &LogStart),
+        now: Millis,
     ) -> Self {
         {
             let mut state = self.lock();
             if !alerts.is_empty() {
                 let start = match (state.log.first_seq(), state.log.first_ts()) {
                     (Some(seq), Some(ts)) => LogStart { epoch: self.epoch.to_string(), seq, ts },
-                    _ => LogStart {
-                        epoch: self.epoch.to_string(),
-                        seq: state.seq + 1,
-                        ts: crate::server::clock::now_millis(),
-                    },
+                    _ => LogStart { epoch: self.epoch.to_string(), seq: state.seq + 1, ts: now },
                 };
                 restore(&mut alerts, &start);
                 for (ts, values) in state.log.rows_from(0) {

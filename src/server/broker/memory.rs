@@ -24,6 +24,7 @@ use super::hub::{new_epoch, Hub};
 use super::{budget::RetainBudget, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
 use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot};
 use crate::server::alerts::eval::{rules::AlertRule, DashboardAlerts, LogStart};
+use crate::server::clock::Clock;
 use crate::server::store::{Entry, RecoveredDashboard, Store};
 use async_trait::async_trait;
 use std::{
@@ -76,6 +77,8 @@ pub struct MemoryBroker {
     alert_rules: Vec<Arc<AlertRule>>,
     /// Held by the one publisher enforcing the retention budget; others go on.
     evicting: Mutex<()>,
+    /// What time it is, for a hub whose log is empty.
+    clock: Clock,
 }
 
 impl MemoryBroker {
@@ -87,14 +90,21 @@ impl MemoryBroker {
             sequencer: Mutex::new(()),
             alert_rules: Vec::new(),
             evicting: Mutex::new(()),
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads the time on `clock` (the system's unless told).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Evaluates `rules` on every update of their dashboards from now on (and on the updates
     /// already retained, to rebuild their states after a restart).
     pub fn with_alert_rules(mut self, rules: Vec<Arc<AlertRule>>) -> Self {
         let hubs = std::mem::take(self.hubs.get_mut().expect("hub map lock poisoned"));
-        let store = self.store.clone();
+        let (store, now) = (self.store.clone(), self.clock.now_millis());
         let hubs = hubs
             .into_iter()
             .map(|(id, hub)| {
@@ -110,7 +120,7 @@ impl MemoryBroker {
                         stored_buckets(store, &id, metric, from, to, step_ms)
                     });
                 };
-                let hub = hub.with_alerts(alerts, restore);
+                let hub = hub.with_alerts(alerts, restore, now);
                 (id, Arc::new(hub))
             })
             .collect();
@@ -133,6 +143,7 @@ impl MemoryBroker {
             sequencer: Mutex::new(()),
             alert_rules: Vec::new(),
             evicting: Mutex::new(()),
+            clock: Clock::system(),
         };
         // What was recovered counts against the budget too.
         broker.enforce_budget();
@@ -161,7 +172,8 @@ impl MemoryBroker {
     /// to seed change rules from).
     fn new_hub(&self, dashboard: &str, epoch: &str, rank: usize) -> Arc<Hub> {
         let hub = Hub::new(dashboard, epoch.into(), rank, &self.limits);
-        Arc::new(hub.with_alerts(DashboardAlerts::for_dashboard(dashboard, &self.alert_rules), |_, _| {}))
+        let alerts = DashboardAlerts::for_dashboard(dashboard, &self.alert_rules);
+        Arc::new(hub.with_alerts(alerts, |_, _| {}, self.clock.now_millis()))
     }
 
     /// Every hub, in no order.

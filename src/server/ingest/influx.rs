@@ -168,7 +168,7 @@ async fn handle(
         std::str::from_utf8(&body).map_err(|error| WriteError::invalid(format!("body is not UTF-8: {error}"), None))?;
     let points = line_protocol::parse(text)
         .map_err(|error| WriteError::invalid(format!("unable to parse: {}", error.reason), Some(error.line)))?;
-    let converted = to_publications(&bucket, &points, precision, crate::server::clock::now_millis())
+    let converted = to_publications(&bucket, &points, precision, state.clock.now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
     apply(state, access, converted.publications).await?;

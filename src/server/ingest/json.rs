@@ -43,7 +43,7 @@ pub async fn ingest(
     Extension(access): Extension<Access>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let publications = parse_batch(&body?, crate::server::clock::now_millis())?;
+    let publications = parse_batch(&body?, state.clock.now_millis())?;
     let accepted = publications.len();
     // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
     // logs its own failure once.

@@ -12,6 +12,7 @@ pub mod line_protocol;
 use super::{
     auth::{authorize, Access, Action},
     broker::{Broker, BrokerError, Publication},
+    clock::Clock,
     http::ApiError,
     telemetry::Telemetry,
 };
@@ -24,6 +25,8 @@ pub struct IngestState {
     pub telemetry: Arc<Telemetry>,
     /// `--max-values-per-request`.
     pub max_values_per_request: usize,
+    /// Stamps what arrives without a time.
+    pub clock: Clock,
 }
 
 /// Why a well-formed request was not applied.

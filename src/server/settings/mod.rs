@@ -5,6 +5,7 @@ pub mod file;
 
 use super::alerts::{eval::rules::AlertRule, notify::receivers::ReceiverConfig};
 use super::auth::{api_tokens::TokenConfig, origin::Origin, secret::MIN_SECRET_BYTES, users::UserConfig};
+use super::clock::Clock;
 use super::store::{tier::Retention, StoreOptions, SyncMode};
 pub use crate::server::config::{parse_millis, ConfigError, Secret};
 use crate::server::sources::dashboards::{DashboardConfig, SourceKind};
@@ -450,7 +451,7 @@ impl Settings {
     }
 
     /// The history store's options, when persistence is on.
-    pub fn store_options(&self) -> Option<StoreOptions> {
+    pub fn store_options(&self, clock: &Clock) -> Option<StoreOptions> {
         self.persist.then(|| StoreOptions {
             path: self.data.clone(),
             sync: self.sync,
@@ -466,6 +467,7 @@ impl Settings {
                 crate::server::alerts::notify::delivery::OUTBOX_SCHEMA,
                 crate::server::alerts::notify::silences::SCHEMA,
             ],
+            clock: clock.clone(),
         })
     }
 }

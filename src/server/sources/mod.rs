@@ -7,6 +7,7 @@ pub mod host;
 pub mod simulator;
 
 use super::broker::{Broker, Declaration, Publication};
+use super::clock::Clock;
 use crate::protocol::{Metrics, Millis};
 use dashboards::DashboardConfig;
 use std::{sync::Arc, time::Duration};
@@ -53,19 +54,24 @@ pub fn configured_declaration(config: &DashboardConfig, built_in: Option<Declara
     Declaration { dashboard: config.id.clone(), title, definitions }
 }
 
-/// Publishes a sample of `source` into `dashboard` (already declared) every `tick` until
-/// `shutdown`, on the ticks where this instance holds the lease `lease` for `lease_ttl` (with
-/// several instances, one of them runs each source; a process alone always does; a killed
-/// holder's source moves to another instance within `lease_ttl`).
-pub async fn run(
-    mut source: impl Source,
-    dashboard: String,
-    broker: Arc<dyn Broker>,
-    tick: Duration,
-    lease: String,
-    lease_ttl: Duration,
-    shutdown: CancellationToken,
-) {
+/// Where and how often a source publishes.
+pub struct Feed {
+    /// Already declared.
+    pub dashboard: String,
+    pub broker: Arc<dyn Broker>,
+    pub tick: Duration,
+    /// The lease this instance must hold to publish (with several instances, one of them runs
+    /// each source; a process alone always does), and for how long it takes it: a killed
+    /// holder's source moves to another instance within `lease_ttl`.
+    pub lease: String,
+    pub lease_ttl: Duration,
+    /// Stamps each sample.
+    pub clock: Clock,
+}
+
+/// Publishes a sample of `source` as `feed` says, every tick until `shutdown`.
+pub async fn run(mut source: impl Source, feed: Feed, shutdown: CancellationToken) {
+    let Feed { dashboard, broker, tick, lease, lease_ttl, clock } = feed;
     let mut interval = tokio::time::interval(tick);
     // Failed publishes in a row: a failing store refuses every tick, logged once.
     let mut failures: u64 = 0;
@@ -79,7 +85,7 @@ pub async fn run(
         if !broker.lease(&lease, lease_ttl).await {
             continue;
         }
-        let ts = super::clock::now_millis();
+        let ts = clock.now_millis();
         // A sample may read /proc and the disks (host metrics): kept off the async workers.
         let sampled = tokio::task::spawn_blocking(move || {
             let metrics = source.sample(ts);

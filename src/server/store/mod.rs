@@ -21,6 +21,7 @@ pub mod tier;
 mod writer;
 
 use crate::protocol::{Metrics, Millis, Update};
+use crate::server::clock::Clock;
 use rusqlite::{Connection, OpenFlags};
 use std::{
     path::{Path, PathBuf},
@@ -52,6 +53,8 @@ pub struct StoreOptions {
     /// Tables other stages keep in the store's file, as their owners declare them (the alert
     /// outbox, silences and acks): created with the store's own.
     pub tables: Vec<&'static str>,
+    /// What time it is, for retention's cut-offs.
+    pub clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +354,7 @@ mod tests {
             maintenance_interval: Duration::from_secs(3600),
             // The writer's retention trims finished deliveries: the outbox's tables are there.
             tables: vec![crate::server::alerts::notify::delivery::OUTBOX_SCHEMA],
+            clock: Clock::system(),
         }
     }
 
@@ -555,7 +559,7 @@ mod tests {
         options.replay_capacity = 3;
         options.maintenance_interval = Duration::from_millis(100);
         let (store, _) = Store::open(options.clone()).unwrap();
-        let now = crate::server::clock::now_millis();
+        let now = Clock::system().now_millis();
         let old = now - 2 * 3_600_000;
         let ancient = now - 4 * 3_600_000;
         // Alert changes are kept as long as hours: the ancient one goes, the old one stays.
@@ -599,7 +603,7 @@ mod tests {
         options.replay_capacity = 3;
         options.maintenance_interval = Duration::from_millis(100);
         let (store, _) = Store::open(options.clone()).unwrap();
-        let now = crate::server::clock::now_millis();
+        let now = Clock::system().now_millis();
         let old = now - 2 * 3_600_000;
         append(&store, vec![entry("d", 1, old, &[("x", 1.0)])]).await;
         for seq in 2..=6 {

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::model::latest::Latest;
 use crate::protocol::Millis;
+use crate::server::clock::Clock;
 use rusqlite::{params, Connection};
 // The writer hashes every point several times; SipHash's DoS resistance buys nothing here
 // (keys are ids and timestamps) and cost 3% of its time.
@@ -85,6 +86,8 @@ pub struct WriterState {
     retention: Retention,
     replay_capacity: usize,
     maintenance_interval: Duration,
+    /// What time it is, for retention's cut-offs.
+    clock: Clock,
     dashboards: HashMap<String, DashboardRow>,
     /// Metric ids by dashboard, then name.
     metric_ids: HashMap<String, HashMap<String, i64>>,
@@ -126,6 +129,7 @@ impl WriterState {
             retention: options.retention.clone(),
             replay_capacity: options.replay_capacity,
             maintenance_interval: options.maintenance_interval,
+            clock: options.clock.clone(),
             dashboards,
             metric_ids,
             health,
@@ -139,7 +143,7 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
     loop {
         // Checked on every turn, not only when idle: a writer that never idles still trims.
         if Instant::now() >= next_maintenance {
-            if let Err(error) = state.enforce_retention(crate::server::clock::now_millis()) {
+            if let Err(error) = state.enforce_retention(state.clock.now_millis()) {
                 tracing::error!(%error, "retention failed");
             }
             next_maintenance = Instant::now() + state.maintenance_interval;
@@ -280,7 +284,7 @@ impl WriterState {
         let transaction = self.connection.transaction()?;
         transaction.execute(
             "INSERT INTO writer_probe (id, ts) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts",
-            params![crate::server::clock::now_millis()],
+            params![self.clock.now_millis()],
         )?;
         transaction.commit()?;
         Ok(())

@@ -40,7 +40,7 @@ pub async fn stream(
             .data(frame.json.as_str());
         Some((Ok::<_, Infallible>(event), (feed, subscribed)))
     })
-    .take_until(ends(state.clone(), Lease::new(&access, &state.auth.sessions)));
+    .take_until(ends(state.clone(), Lease::new(&access, &state.auth)));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.limits.heartbeat)).into_response())
 }
 

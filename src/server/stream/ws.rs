@@ -151,7 +151,7 @@ async fn serve(socket: WebSocket, state: StreamState, access: Access) {
         outbox,
         bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         feeds: HashMap::new(),
-        lease: Lease::new(&access, &state.auth.sessions),
+        lease: Lease::new(&access, &state.auth),
         access,
         auth: state.auth.clone(),
     };
@@ -351,7 +351,7 @@ impl Session {
             self.refuse(ApiError::BadRequest("no sign-in is configured: nothing to refresh".into()), None).await;
             return None;
         }
-        let checked = self.auth.check(Some(Presented::Bearer(token)), crate::server::clock::now_secs());
+        let checked = self.auth.check(Some(Presented::Bearer(token)));
         let principal = match checked.map(|checked| checked.access) {
             Ok(Access::Granted(principal)) => principal,
             Ok(_) => return None,
@@ -364,7 +364,7 @@ impl Session {
             return Some(Ending::Close(CLOSE_INVALID_CREDENTIAL, "refresh for another user"));
         }
         self.access = Access::Granted(principal);
-        self.lease.renew(&self.access, &self.auth.sessions);
+        self.lease.renew(&self.access, &self.auth);
         self.announce().await;
         let uncovered: Vec<String> =
             self.feeds.keys().filter(|id| authorize(&self.access, id, Action::Read).is_err()).cloned().collect();
@@ -414,6 +414,7 @@ async fn forward(mut feed: Feed, outbox: mpsc::Sender<Outgoing>, bytes: Arc<Sema
 mod tests {
     use super::*;
     use crate::server::broker::{HubLimits, MemoryBroker};
+    use crate::server::clock::Clock;
     use futures::channel::mpsc as channel;
     use std::{
         pin::Pin,
@@ -431,7 +432,9 @@ mod tests {
     fn new_session(telemetry: Arc<Telemetry>) -> (Session, mpsc::Receiver<Outgoing>) {
         let (outbox, outgoing) = mpsc::channel(256);
         let broker = Arc::new(MemoryBroker::new(HubLimits::default()));
-        let auth = Arc::new(Auth::new(&crate::server::settings::Settings::defaults().auth_options()).unwrap());
+        let auth = Arc::new(
+            Auth::new(&crate::server::settings::Settings::defaults().auth_options(), Clock::system()).unwrap(),
+        );
         let access = Access::Open { writes: true };
         let session = Session {
             broker,
@@ -439,7 +442,7 @@ mod tests {
             outbox,
             bytes: Arc::new(Semaphore::new(OUTBOX_BYTES)),
             feeds: HashMap::new(),
-            lease: Lease::new(&access, &auth.sessions),
+            lease: Lease::new(&access, &auth),
             access,
             auth,
         };

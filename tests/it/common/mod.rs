@@ -50,6 +50,18 @@ pub async fn start(settings: Settings) -> Running {
     server::start(settings, listener).await.unwrap()
 }
 
+/// `start`, on a clock the test moves (reading the present until moved).
+pub async fn start_on_manual_clock(settings: Settings) -> (Running, server::Clock) {
+    let clock = server::Clock::manual(server::Clock::system().now_millis());
+    (start_on(settings, &clock).await, clock)
+}
+
+/// `start`, on `clock`.
+pub async fn start_on(settings: Settings, clock: &server::Clock) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::start_on(settings, listener, clock.clone()).await.unwrap()
+}
+
 pub fn http_url(running: &Running, path: &str) -> String {
     format!("http://{}{path}", running.addr)
 }

@@ -24,9 +24,11 @@ pub fn labels(dashboard: &str, change: &AlertChange, rule: Option<&AlertRule>) -
     labels
 }
 
-/// Ticks the broker once a second, so that `no_data` is announced on time, until shutdown.
+/// Ticks the broker once a second (at `clock`'s time), so that `no_data` is announced on
+/// time, until shutdown.
 pub async fn tick_every_second(
     broker: Arc<dyn crate::server::broker::Broker>,
+    clock: crate::server::clock::Clock,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -36,7 +38,7 @@ pub async fn tick_every_second(
             _ = every.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = broker.tick(crate::server::clock::now_millis()).await {
+        if let Err(error) = broker.tick(clock.now_millis()).await {
             tracing::warn!(%error, "cannot announce no-data alerts");
         }
     }

@@ -9,7 +9,7 @@ use super::silences::{Controls, NewSilence, Silence};
 use crate::model::alerts::Ack;
 use crate::protocol::Millis;
 use crate::server::{
-    clock::now_millis,
+    clock::Clock,
     cluster::{Link, Listener},
 };
 use redis::aio::ConnectionManager;
@@ -35,12 +35,13 @@ enum Shared {
 pub struct SharedControls {
     redis: ConnectionManager,
     controls: Arc<Controls>,
+    clock: Clock,
 }
 
 impl SharedControls {
     /// Starts hearing the other instances' silences and acks into `controls`.
-    pub fn start(link: &Link, controls: Arc<Controls>) -> Arc<SharedControls> {
-        let shared = Arc::new(SharedControls { redis: link.redis.clone(), controls });
+    pub fn start(link: &Link, controls: Arc<Controls>, clock: Clock) -> Arc<SharedControls> {
+        let shared = Arc::new(SharedControls { redis: link.redis.clone(), controls, clock });
         link.listen(CHANNEL, "silences and acks", shared.clone());
         shared
     }
@@ -84,9 +85,9 @@ impl SharedControls {
 
     /// Takes what another instance shared.
     async fn take_shared(&self, shared: Shared) {
-        let controls = self.controls.clone();
+        let (controls, now) = (self.controls.clone(), self.clock.now_millis());
         let taken = tokio::task::spawn_blocking(move || match shared {
-            Shared::Silence(silence) => controls.take_silence(silence, now_millis()),
+            Shared::Silence(silence) => controls.take_silence(silence, now),
             Shared::Ack(ack) => controls.ack(ack),
         })
         .await;
@@ -104,7 +105,9 @@ impl SharedControls {
         let mut stale = Vec::new();
         for (id, json) in silences {
             match serde_json::from_str::<Shared>(&json) {
-                Ok(Shared::Silence(silence)) if silence.ends_at <= now_millis() - EXPIRED_KEPT_MS => stale.push(id),
+                Ok(Shared::Silence(silence)) if silence.ends_at <= self.clock.now_millis() - EXPIRED_KEPT_MS => {
+                    stale.push(id)
+                }
                 Ok(shared) => self.take_shared(shared).await,
                 Err(_) => stale.push(id),
             }

@@ -107,7 +107,9 @@ fn script_args(draft: &Update, tail: &UpdateTail, capacity: usize) -> Vec<String
     args.push(serde_json::to_string(&draft.dashboard).expect("strings serialize"));
     args.push(draft.ts.to_string());
     args.push(tail.after_brace().to_owned());
-    args.push((crate::server::clock::now_millis() + PUBLISH_DEADLINE).to_string());
+    // Redis compares it with its own `TIME`: the machine's clock, whatever the server's `Clock`.
+    let system = crate::server::clock::Clock::system();
+    args.push((system.now_millis() + PUBLISH_DEADLINE).to_string());
     for (name, value) in &draft.metrics {
         args.push(name.clone());
         // Debug: the shortest text that reads back as the same f64.

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::protocol::{AlertChange, AlertPhase, Millis};
 use crate::server::alerts::eval::rules::AlertRule;
-use crate::server::{broker::Broker, clock::now_millis};
+use crate::server::{broker::Broker, clock::Clock};
 use outbox::Due;
 pub use outbox::{DeliveryRecord, Outbox, SCHEMA as OUTBOX_SCHEMA};
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -65,6 +65,8 @@ pub struct DeliveryConfig {
     pub timing: DeliveryTiming,
     /// Where dashboards are, for `generatorURL` and mails (`http://host:port`).
     pub base_url: String,
+    /// What time it is: due times, give-ups, mail digests and resends are read on it.
+    pub clock: Clock,
 }
 
 impl DeliveryConfig {
@@ -78,6 +80,12 @@ impl DeliveryConfig {
 
     fn rule(&self, dashboard: &str, name: &str) -> Option<&AlertRule> {
         self.wanted().rule(dashboard, name)
+    }
+
+    /// Until when a firing alert sent to Alertmanager now holds: four resends (Prometheus'
+    /// rule), so it expires there if livedash stops sending.
+    fn firing_ends_at(&self) -> Millis {
+        self.clock.now_millis() + 4 * self.timing.resend.as_millis() as Millis
     }
 }
 
@@ -168,8 +176,8 @@ pub async fn run(
         }
         wait = config.timing.poll;
         let (work, fanned, controlled) = (outbox.clone(), config.clone(), controls.clone());
+        let now = config.clock.now_millis();
         let due = blocking("read due deliveries", move || {
-            let now = now_millis();
             work.fan_out(&fanned.wanted(), &controlled, now)?;
             work.due(now)
         })
@@ -183,7 +191,7 @@ pub async fn run(
         for delivery in due {
             let attempts = delivery.attempts + 1;
             let outcome = match attempt(&client, &config, &outbox, &delivery).await {
-                Outcome::Retry { error, .. } if now_millis() - delivery.created > GIVE_UP_AFTER_MS => {
+                Outcome::Retry { error, .. } if config.clock.now_millis() - delivery.created > GIVE_UP_AFTER_MS => {
                     Outcome::Failed(format!("gave up after a day: {error}"))
                 }
                 other => other,
@@ -191,13 +199,14 @@ pub async fn run(
             if matches!(outcome, Outcome::Retry { .. } | Outcome::Failed(_)) {
                 tracing::warn!(receiver = delivery.receiver, attempts, ?outcome, "alert delivery not done");
             }
-            let (work, id) = (outbox.clone(), delivery.id);
-            blocking("record a delivery", move || work.record(id, &outcome, attempts, now_millis())).await;
+            let (work, id, now) = (outbox.clone(), delivery.id, config.clock.now_millis());
+            blocking("record a delivery", move || work.record(id, &outcome, attempts, now)).await;
         }
         let work = outbox.clone();
         if let Some(Some(next)) = blocking("read the next due delivery", move || work.next_due()).await {
-            wait =
-                Duration::from_millis((next - now_millis()).clamp(0, config.timing.poll.as_millis() as Millis) as u64);
+            wait = Duration::from_millis(
+                (next - config.clock.now_millis()).clamp(0, config.timing.poll.as_millis() as Millis) as u64,
+            );
         }
     }
 }
@@ -221,8 +230,14 @@ async fn attempt(client: &reqwest::Client, config: &DeliveryConfig, outbox: &Arc
         }
         ReceiverKind::Alertmanager { url } => {
             let (dashboard, change) = (&delivery.dashboard, &delivery.change);
-            let alert =
-                webhook::postable_alert(dashboard, change, delivery.ts, rule, &config.base_url, config.timing.resend);
+            let alert = webhook::postable_alert(
+                dashboard,
+                change,
+                delivery.ts,
+                rule,
+                &config.base_url,
+                config.firing_ends_at(),
+            );
             let body = serde_json::Value::Array(vec![alert]).to_string();
             webhook::post(
                 client,
@@ -235,21 +250,19 @@ async fn attempt(client: &reqwest::Client, config: &DeliveryConfig, outbox: &Arc
             .await
         }
         ReceiverKind::Email(mail) => {
-            let (work, name) = (outbox.clone(), receiver.name.clone());
-            let (sent, held) = blocking("count mails", move || {
-                let now = now_millis();
-                Ok((work.mails_in_last_hour(&name, now)?, work.has_held(&name)?))
-            })
-            .await
-            .unwrap_or((u32::MAX, true));
+            let (work, name, now) = (outbox.clone(), receiver.name.clone(), config.clock.now_millis());
+            let (sent, held) =
+                blocking("count mails", move || Ok((work.mails_in_last_hour(&name, now)?, work.has_held(&name)?)))
+                    .await
+                    .unwrap_or((u32::MAX, true));
             // Over the limit, or others already waiting for the digest: this one waits too.
             if sent >= mail.max_per_hour || held {
                 return Outcome::Held;
             }
             let outcome = email::send(mail, email::single(receiver, mail, delivery, &config.base_url), retry).await;
             if outcome == Outcome::Delivered {
-                let (work, name) = (outbox.clone(), receiver.name.clone());
-                blocking("record a mail", move || work.mail_sent(&name, now_millis())).await;
+                let (work, name, now) = (outbox.clone(), receiver.name.clone(), config.clock.now_millis());
+                blocking("record a mail", move || work.mail_sent(&name, now)).await;
             }
             outcome
         }
@@ -264,13 +277,13 @@ async fn send_digest(
     outbox: &Arc<Outbox>,
     digest_after: &mut HashMap<String, Millis>,
 ) {
-    if digest_after.get(&receiver.name).is_some_and(|after| now_millis() < *after) {
+    let now = config.clock.now_millis();
+    if digest_after.get(&receiver.name).is_some_and(|after| now < *after) {
         return;
     }
     let (work, name) = (outbox.clone(), receiver.name.clone());
     let Some((sent, held)) =
-        blocking("read held mails", move || Ok((work.mails_in_last_hour(&name, now_millis())?, work.held(&name)?)))
-            .await
+        blocking("read held mails", move || Ok((work.mails_in_last_hour(&name, now)?, work.held(&name)?))).await
     else {
         return;
     };
@@ -283,15 +296,15 @@ async fn send_digest(
         error,
     };
     let outcome = email::send(mail, email::digest(receiver, mail, &held, &config.base_url), retry).await;
-    let (work, name) = (outbox.clone(), receiver.name.clone());
+    let (work, name, now) = (outbox.clone(), receiver.name.clone(), config.clock.now_millis());
     match outcome {
         Outcome::Retry { after_ms, error } => {
             tracing::warn!(receiver = receiver.name, %error, "alert digest not sent");
-            digest_after.insert(receiver.name.clone(), now_millis() + after_ms as Millis);
+            digest_after.insert(receiver.name.clone(), now + after_ms as Millis);
             let ids: Vec<i64> = held.iter().map(|delivery| delivery.id).collect();
             let waiting = Outcome::Held;
             blocking("record a digest attempt", move || {
-                ids.iter().try_for_each(|id| work.record(*id, &waiting, attempts + 1, now_millis()))
+                ids.iter().try_for_each(|id| work.record(*id, &waiting, attempts + 1, now))
             })
             .await;
         }
@@ -299,7 +312,6 @@ async fn send_digest(
             digest_after.remove(&receiver.name);
             let delivered = outcome == Outcome::Delivered;
             blocking("record a digest", move || {
-                let now = now_millis();
                 if delivered {
                     work.mail_sent(&name, now)?;
                 }
@@ -337,7 +349,7 @@ pub async fn resend_to_alertmanagers(
         if !broker.lease("alertmanager-resend", config.timing.resend * 2).await {
             continue;
         }
-        let now = now_millis();
+        let (now, ends_at) = (config.clock.now_millis(), config.firing_ends_at());
         let mut firing = Vec::new();
         for dashboard in &dashboards {
             let Ok(active) = broker.active_alerts(dashboard).await else { continue };
@@ -359,14 +371,7 @@ pub async fn resend_to_alertmanagers(
                 })
                 .map(|(dashboard, change)| {
                     let rule = config.rule(dashboard, &change.rule);
-                    webhook::postable_alert(
-                        dashboard,
-                        change,
-                        change.since,
-                        rule,
-                        &config.base_url,
-                        config.timing.resend,
-                    )
+                    webhook::postable_alert(dashboard, change, change.since, rule, &config.base_url, ends_at)
                 })
                 .collect();
             if alerts.is_empty() {

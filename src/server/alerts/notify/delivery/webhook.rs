@@ -5,7 +5,6 @@ use super::Outcome;
 use crate::protocol::{AlertChange, AlertPhase, Millis};
 use crate::server::{
     alerts::{eval::rules::AlertRule, notify::receivers::ReceiverConfig},
-    clock::now_millis,
     config::Secret,
 };
 use serde_json::{json, Value};
@@ -122,20 +121,20 @@ pub fn payload(
     })
 }
 
-/// One alert as Alertmanager's `POST /api/v2/alerts` takes it. A firing one holds for four
-/// resends (Prometheus' rule), so it expires there if livedash stops sending; a resolved one
-/// ends when it resolved (`ts`).
+/// One alert as Alertmanager's `POST /api/v2/alerts` takes it. A firing one holds until
+/// `firing_ends_at` (`DeliveryConfig::firing_ends_at`); a resolved one ends when it resolved
+/// (`ts`).
 pub fn postable_alert(
     dashboard: &str,
     change: &AlertChange,
     ts: Millis,
     rule: Option<&AlertRule>,
     base_url: &str,
-    resend: Duration,
+    firing_ends_at: Millis,
 ) -> Value {
     let ends_at = match change.state {
         AlertPhase::Resolved => ts,
-        _ => now_millis() + 4 * resend.as_millis() as Millis,
+        _ => firing_ends_at,
     };
     json!({
         "labels": crate::server::alerts::notify::labels(dashboard, change, rule),
