@@ -149,6 +149,7 @@ fn mint_jwt(
         sid: None,
         auth_time: None,
         iat: None,
+        pwd: None,
     };
     Ok(keys.mint(&claims))
 }

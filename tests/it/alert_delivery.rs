@@ -436,3 +436,24 @@ async fn with_several_instances_a_silence_or_ack_made_through_any_instance_holds
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(receiver.seen().is_empty(), "nothing sent while silenced");
 }
+
+#[tokio::test]
+async fn a_failed_delivery_is_described_by_kind_never_with_its_url() {
+    let folder = tempfile::tempdir().unwrap();
+    // A webhook URL is itself a secret (Slack's, Discord's), and may carry a password.
+    let url = "http://ops:hunter2@livedash-test.invalid/hooks/T0SECRET";
+    let (running, _clock) = start_on_manual_clock(quick_polls(settings(folder.path(), url))).await;
+    let (logs, logging) = capture_logs();
+    cpu(&running, 99.0).await;
+    let tried = latest_delivery_where(&running, |delivery| delivery["attempts"].as_i64() >= Some(1)).await;
+    drop(logging);
+    let said = tried["lastError"].as_str().unwrap();
+    assert_eq!(said, "the receiver's host name does not resolve", "{tried}");
+    let logged = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("alert delivery not done"), "the failure is logged: {logged}");
+    for secret in ["hunter2", "T0SECRET", "livedash-test.invalid"] {
+        assert!(!tried.to_string().contains(secret), "not in the API: {tried}");
+        assert!(!logged.contains(secret), "not in the log: {logged}");
+    }
+    running.shutdown().await;
+}

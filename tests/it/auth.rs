@@ -82,6 +82,7 @@ fn jwt(sub: &str, scope: Scope, dashboards: &[&str], ttl_secs: u64) -> String {
         sid: None,
         auth_time: None,
         iat: None,
+        pwd: None,
     })
 }
 
@@ -435,6 +436,14 @@ async fn metrics_answer_an_admin_or_a_loopback_peer() {
     // Tests reach the server over loopback: a local Prometheus needs no credential.
     assert_eq!(get(&running, "/metrics", None, None).await.status(), 200);
     assert_eq!(get(&running, "/metrics", Some(ADMIN_TOKEN), None).await.status(), 200);
+    // Forwarded by a proxy on this machine (nginx): not a local request.
+    let forwarded = reqwest::Client::new()
+        .get(http_url(&running, "/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), 401);
     // Refusals at the gate are counted like every other error.
     assert_eq!(get(&running, "/api/v1/dashboards", None, None).await.status(), 401);
     let text = get(&running, "/metrics", None, None).await.text().await.unwrap();
@@ -444,8 +453,10 @@ async fn metrics_answer_an_admin_or_a_loopback_peer() {
 
 #[tokio::test]
 async fn a_session_from_one_instance_works_on_another_sharing_the_secret() {
-    let first = start_secured(secured_settings()).await;
-    let second = start_secured(secured_settings()).await;
+    // One configuration (one password hash), as a deployment's instances share.
+    let settings = secured_settings();
+    let first = start_secured(settings.clone()).await;
+    let second = start_secured(settings).await;
     let (_, _, cookie) = sign_in(&first, "alice", ALICE_PASSWORD, "/").await;
     let cookie = cookie.unwrap();
     assert_eq!(get(&second, "/api/v1/dashboards/main/snapshot", None, Some(&cookie)).await.status(), 200);
@@ -512,4 +523,172 @@ async fn behind_an_https_public_url_cookies_are_secure_and_hsts_is_sent() {
     assert!(get(&plain, "/healthz", None, None).await.headers().get("strict-transport-security").is_none());
     running.shutdown().await;
     plain.shutdown().await;
+}
+
+/// POSTs a form (and a cookie), not following redirects.
+async fn post_form(running: &Running, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> reqwest::Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let body: Vec<String> =
+        form.iter().map(|(k, v)| format!("{k}={}", livedash::model::url::encode_component(v))).collect();
+    let mut request = client
+        .post(http_url(running, path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// The session cookies a response sets, in order, as `name=value`.
+fn session_cookies(response: &reqwest::Response) -> Vec<String> {
+    let set = response.headers().get_all("set-cookie").iter().map(|value| value.to_str().unwrap().to_owned());
+    set.filter(|value| value.starts_with("livedash_session="))
+        .map(|value| value.split(';').next().unwrap().to_owned())
+        .collect()
+}
+
+const BOB_PASSWORD: &str = "bob's battery staple";
+
+/// `secured_settings` with bob (a viewer of `main`) too, persisting into `folder`.
+fn settings_with_bob(folder: &std::path::Path) -> Settings {
+    let mut settings = secured_settings();
+    settings.users.push(UserConfig {
+        name: "bob".into(),
+        password_hash: hash_password(BOB_PASSWORD),
+        role: Role::Viewer,
+        dashboards: patterns(&["main"]),
+    });
+    settings.persist = true;
+    settings.data = folder.join("livedash.sqlite");
+    settings
+}
+
+#[tokio::test]
+async fn signing_out_or_in_has_the_last_word_on_the_cookie_and_a_sign_out_outlives_every_cookie_of_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let settings = settings_with_bob(folder.path());
+    let (running, clock) = common::start_on_manual_clock(settings.clone()).await;
+    declare_dashboards(&running).await;
+    let (_, _, alice) = sign_in(&running, "alice", ALICE_PASSWORD, "/").await;
+    let alice = alice.unwrap();
+
+    // Older than the renewal age, any request renews it: a renewed cookie exists.
+    clock.advance(Duration::from_secs(120));
+    let renewing = get(&running, "/api/v1/dashboards", None, Some(&alice)).await;
+    let renewed = session_cookies(&renewing).pop().expect("renewed after a minute");
+    assert_ne!(renewed, alice);
+
+    // Signing out with the old cookie: the clearing cookie is the only one, not followed by
+    // a renewal of the cookie presented.
+    let out = post_form(&running, "/logout", &[], Some(&alice)).await;
+    assert_eq!(session_cookies(&out), ["livedash_session="], "cleared, and nothing after it");
+    // Every cookie of the session is refused, the renewed one too, even past the presented
+    // cookie's expiry (a revocation kept only that long would let the renewed one back in).
+    clock.advance(Duration::from_secs(7 * 86_400 + 60));
+    assert_eq!(get(&running, "/api/v1/dashboards", None, Some(&renewed)).await.status(), 401);
+
+    // Signing in as bob while holding alice's cookie (old enough to renew): bob, not alice.
+    let (_, _, alice_again) = sign_in(&running, "alice", ALICE_PASSWORD, "/").await;
+    clock.advance(Duration::from_secs(120));
+    let as_bob = post_form(
+        &running,
+        "/login",
+        &[("username", "bob"), ("password", BOB_PASSWORD), ("next", "/")],
+        alice_again.as_deref(),
+    )
+    .await;
+    let bob = session_cookies(&as_bob).pop().expect("bob's session");
+    assert_eq!(session_cookies(&as_bob).len(), 1, "no renewal of alice's after it");
+    let mut socket = connect_as(&running, None, Some(&bob)).await.unwrap();
+    assert_eq!(expect_session(&mut socket).await.0, "bob");
+    running.shutdown().await;
+
+    // A restart keeps the sign-out (the store has it): still refused.
+    let running = common::start_on(settings.clone(), &clock).await;
+    assert_eq!(get(&running, "/api/v1/dashboards", None, Some(&renewed)).await.status(), 401);
+    assert_eq!(get(&running, "/api/v1/dashboards", None, Some(&bob)).await.status(), 200);
+    running.shutdown().await;
+
+    // bob's password changed in the configuration: sessions made with the old one end.
+    let mut changed = settings;
+    changed.users[1].password_hash = hash_password("bob's new password");
+    let running = common::start_on(changed, &clock).await;
+    let refused = get(&running, "/api/v1/dashboards", None, Some(&bob)).await;
+    assert_eq!(refused.status(), 401);
+    let refusal: serde_json::Value = refused.json().await.unwrap();
+    assert!(refusal["error"].as_str().unwrap().contains("password changed"), "{refusal}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_in_a_page_address_does_not_travel_on_to_the_sign_in_form() {
+    let running = start_secured(secured_settings()).await;
+    let refused = get(&running, "/d/main?window=1h&access_token=ldt_not-a-real-token", None, None).await;
+    assert_eq!(refused.status(), 303);
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/login?next="), "{location}");
+    assert!(!location.contains("access_token") && !location.contains("ldt_"), "{location}");
+    assert!(location.contains("window"), "the rest of the address is kept: {location}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_an_admin_silences_or_acks_and_silences_are_listed_to_those_who_read_them() {
+    let running = start_secured(secured_settings()).await;
+    let silence = |dashboard: &str| {
+        serde_json::json!({
+            "matchers": [{"name": "dashboard", "value": dashboard}, {"name": "alertname", "value": "hot"}],
+            "endsAt": Clock::system().now_millis() + 60_000,
+        })
+    };
+    let client = reqwest::Client::new();
+    let post = async |token: &str, body: serde_json::Value, path: &str| {
+        let response = client.post(http_url(&running, path)).bearer_auth(token).json(&body).send().await.unwrap();
+        response.status().as_u16()
+    };
+    // A leaked agent token (write scope) mutes nothing: not its dashboard's alerts, not all.
+    assert_eq!(post(WRITER_TOKEN, silence("shop"), "/api/v1/alerts/silences").await, 403);
+    let everything = serde_json::json!({"matchers": [{"name": "alertname", "value": "hot"}], "endsAt": Clock::system().now_millis() + 60_000});
+    assert_eq!(post(WRITER_TOKEN, everything.clone(), "/api/v1/alerts/silences").await, 403);
+    assert_eq!(post("legacy-ingest-token", everything, "/api/v1/alerts/silences").await, 403);
+    let ack = serde_json::json!({"dashboard": "shop", "rule": "hot"});
+    assert_eq!(post(WRITER_TOKEN, ack, "/api/v1/alerts/acks").await, 403);
+    // An admin silences; a viewer of main sees main's silences only.
+    assert_eq!(post(ADMIN_TOKEN, silence("shop"), "/api/v1/alerts/silences").await, 201);
+    assert_eq!(post(ADMIN_TOKEN, silence("main"), "/api/v1/alerts/silences").await, 201);
+    let viewer = jwt("carol", Scope::Read, &["main"], 600);
+    let listed: serde_json::Value =
+        get(&running, "/api/v1/alerts/silences", Some(&viewer), None).await.json().await.unwrap();
+    let dashboards: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|s| s["matchers"][0]["value"].as_str().unwrap()).collect();
+    assert_eq!(dashboards, ["main"], "{listed}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_secured_server_on_loopback_answers_to_its_public_name_behind_a_proxy() {
+    let running = start_secured(secured_settings()).await;
+    let port = running.addr.port();
+    let as_host = async |host: &str| {
+        let url = http_url(&running, "/api/v1/dashboards");
+        let request = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).header("host", host);
+        request.header("origin", format!("https://{host}")).send().await.unwrap().status().as_u16()
+    };
+    // nginx passes the browser's Host: the server is on 127.0.0.1, the name is public.
+    assert_eq!(as_host("dash.example.com").await, 200);
+    assert_eq!(as_host(&format!("127.0.0.1:{port}")).await, 200);
+    running.shutdown().await;
+
+    // With --allowed-hosts given, only those names (and addresses) are answered to.
+    let mut settings = secured_settings();
+    settings.allowed_hosts = vec!["dash.example.com".into()];
+    let running = start_secured(settings).await;
+    let status = |host: &'static str| {
+        let url = http_url(&running, "/healthz");
+        async move { reqwest::Client::new().get(url).header("host", host).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("dash.example.com").await, 200);
+    assert_eq!(status("other.example.com").await, 403);
+    running.shutdown().await;
 }

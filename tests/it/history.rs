@@ -105,6 +105,14 @@ async fn history_answers_aligned_buckets_from_the_store() {
     assert_eq!(status, 400);
     let (status, answer) = get_json(url(&format!("from=0&to={base}&step=1s"))).await;
     assert_eq!(status, 400, "too many buckets: {answer}");
+    // Bounds at the limits of i64: a clear refusal, not an overflow.
+    for range in [format!("from={}&to=0", i64::MIN), format!("from=0&to={}", i64::MAX), format!("to={}", i64::MIN)] {
+        let (status, answer) = get_json(url(&range)).await;
+        assert_eq!((status, answer["code"].as_str()), (400, Some("bad_request")), "{range}: {answer}");
+    }
+    let alerts = format!("/api/v1/alerts/history?dashboard=h&from={}&to={}", i64::MIN, i64::MAX);
+    let (status, answer) = get_json(http_url(&running, &alerts)).await;
+    assert_eq!(status, 400, "{answer}");
     let (status, _) = get_json(http_url(&running, "/api/v1/dashboards/h/history?metric=nope")).await;
     assert_eq!(status, 404);
     running.shutdown().await;

@@ -34,6 +34,9 @@ async fn hostile_websocket_messages_get_errors_and_the_connection_stays() {
         r#"{"type":"ping","id":1e400}"#.to_owned(),
         r#"{"type":"ping","id":NaN}"#.to_owned(),
         r#"{"type":"subscribe","dashboard":"main","maxHz":-1}"#.to_owned(),
+        // Intervals past what a Duration holds: refused, never a panic of the connection's task.
+        r#"{"type":"subscribe","dashboard":"main","maxHz":1e-20}"#.to_owned(),
+        r#"{"type":"subscribe","dashboard":"main","maxHz":5e-324}"#.to_owned(),
         r#"{"type":"subscribe","dashboard":"main","since":"nonsense"}"#.to_owned(),
         r#"{"type":"refresh","token":"anything"}"#.to_owned(),
         r#"{"type":"launch"}"#.to_owned(),

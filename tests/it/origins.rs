@@ -69,7 +69,7 @@ async fn foreign_origins_and_rebound_hosts_are_refused_before_anything_happens()
         (response.status().as_u16(), response.text().await.unwrap())
     };
     assert_eq!(status, 403);
-    assert!(page.contains("forbidden") && page.contains("loopback"), "{page}");
+    assert!(page.contains("forbidden") && page.contains("Host"), "{page}");
     // A cross-site form post carries no Origin in old browsers, but says it is cross-site.
     assert_eq!(post_with(&running, &[("sec-fetch-site", "cross-site".into())]).await, 403);
 
@@ -80,7 +80,7 @@ async fn foreign_origins_and_rebound_hosts_are_refused_before_anything_happens()
 }
 
 #[tokio::test]
-async fn allowed_origins_pass_and_any_host_is_served_off_loopback() {
+async fn allowed_origins_pass_and_only_known_hosts_are_served_without_sign_in_off_loopback() {
     let mut settings = quiet_settings();
     settings.allowed_origins = vec![livedash::server::auth::origin::Origin::parse("https://dash.example.com").unwrap()];
     let running = start(settings).await;
@@ -89,17 +89,20 @@ async fn allowed_origins_pass_and_any_host_is_served_off_loopback() {
     assert_eq!(post_with(&running, &[("origin", "https://dash.example.com.evil".into())]).await, 403);
     running.shutdown().await;
 
-    // Bound to every address, the server is reached by whatever name the network gives it.
+    // Open on every address (`--insecure-open`): by its addresses and the names it was given,
+    // never by a name a page elsewhere could rebind to it.
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let running = livedash::server::start(quiet_settings(), listener).await.unwrap();
-    let status = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .header("host", format!("dash.internal:{port}"))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    let mut settings = quiet_settings();
+    settings.insecure_open = true;
+    settings.allowed_hosts = vec!["dash.internal".into()];
+    let running = livedash::server::start(settings, listener).await.unwrap();
+    let status_as = async |host: String| {
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        reqwest::Client::new().get(url).header("host", host).send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(status_as(format!("dash.internal:{port}")).await, 200);
+    assert_eq!(status_as(format!("192.0.2.7:{port}")).await, 200, "an address: nothing to rebind");
+    assert_eq!(status_as(format!("rebind.evil.example:{port}")).await, 403);
     running.shutdown().await;
 }

@@ -52,6 +52,7 @@ fn admin_jwt() -> String {
         sid: None,
         auth_time: None,
         iat: None,
+        pwd: None,
     })
 }
 

@@ -4,7 +4,7 @@
 //! /api/v1/alerts/deliveries` (the latest deliveries and their status), silences (`GET`/`POST
 //! /api/v1/alerts/silences`, `DELETE /api/v1/alerts/silences/{id}`) and acks (`POST
 //! /api/v1/alerts/acks`). Each covers only the dashboards the credential covers; silences and
-//! acks need write access to the dashboard.
+//! acks need `admin` on the dashboard (`Action::Control`), never a `write` token's.
 
 use crate::model::alerts::{ActiveAlert, RecordedChange, RuleSummary};
 use crate::protocol::Millis;
@@ -14,7 +14,7 @@ use crate::server::{
         silences::{Ack, NewSilence, Silence},
     },
     auth::{authorize, Access, Action},
-    http::{ApiError, ApiPath, ApiQuery},
+    http::{time_range, ApiError, ApiPath, ApiQuery},
     state::AppState,
 };
 use axum::{body::Bytes, extract::State, http::StatusCode, Extension, Json};
@@ -63,25 +63,25 @@ fn author(access: &Access, given: Option<String>) -> String {
     access.principal().map(|principal| principal.name.clone()).or(given).unwrap_or_else(|| "anonymous".into())
 }
 
-/// Silences and acks need write access to the dashboard they hold; a silence without a
-/// `dashboard` equality matcher, to every dashboard.
+/// Silences and acks need control of the dashboard they hold; a silence without a
+/// `dashboard` equality matcher, of every dashboard.
 fn authorize_silence(access: &Access, silence_dashboard: Option<&str>) -> Result<(), ApiError> {
     match silence_dashboard {
-        Some(dashboard) => authorize(access, dashboard, Action::Write),
-        None => authorize(access, "*", Action::Write).map_err(|_| {
-            ApiError::Forbidden(
-                "a silence without a dashboard=\"...\" matcher needs write access to every dashboard".into(),
-            )
+        Some(dashboard) => authorize(access, dashboard, Action::Control),
+        None => authorize(access, "*", Action::Control).map_err(|error| match error {
+            ApiError::Forbidden(_) => ApiError::Forbidden(
+                "a silence without a dashboard=\"...\" matcher needs admin on every dashboard".into(),
+            ),
+            other => other,
         }),
     }
 }
 
-/// Silences not expired for more than a day, newest first.
+/// Silences not expired for more than a day, newest first: those of dashboards the caller
+/// reads, and those of every dashboard only for a caller who reads every dashboard.
 pub async fn silences(State(state): State<AppState>, Extension(access): Extension<Access>) -> Json<Vec<Silence>> {
     let mut silences = state.controls.silences(state.clock.now_millis());
-    silences.retain(|silence| {
-        silence.dashboard().is_none_or(|dashboard| authorize(&access, dashboard, Action::Read).is_ok())
-    });
+    silences.retain(|silence| authorize(&access, silence.dashboard().unwrap_or("*"), Action::Read).is_ok());
     Json(silences)
 }
 
@@ -149,7 +149,7 @@ pub async fn ack(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Ack>), ApiError> {
     let request: AckRequest = json_body(&body)?;
-    authorize(&access, &request.dashboard, Action::Write)?;
+    authorize(&access, &request.dashboard, Action::Control)?;
     let active = state.broker.active_alerts(&request.dashboard).await?;
     let change = active.into_iter().find(|change| change.rule == request.rule).ok_or_else(|| {
         ApiError::NotFound(format!("no active alert '{}' on dashboard '{}'", request.rule, request.dashboard))
@@ -197,8 +197,7 @@ pub async fn history(
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("alert history is not kept: the server runs with --persist false".into()));
     };
-    let to = params.to.unwrap_or_else(|| state.clock.now_millis());
-    let from = params.from.unwrap_or(to - 86_400_000);
+    let (from, to) = time_range(params.from, params.to, state.clock.now_millis(), 86_400_000)?;
     let dashboard = params.dashboard;
     let read = tokio::task::spawn_blocking(move || store.readers().alert_history(&dashboard, from, to, MAX_HISTORY));
     let changes = read

@@ -3,7 +3,7 @@
 use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
 use crate::server::{
     auth::{authorize, Access, Action},
-    http::{ApiError, ApiPath, ApiQuery},
+    http::{time_range, ApiError, ApiPath, ApiQuery},
     state::AppState,
     store::{
         history::HistoryQuery,
@@ -70,11 +70,7 @@ pub async fn history(
     let Some(store) = state.store.clone() else {
         return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
     };
-    let to = params.to.unwrap_or_else(|| state.clock.now_millis());
-    let from = params.from.unwrap_or(to - 3_600_000);
-    if from > to {
-        return Err(ApiError::BadRequest(format!("from ({from}) is after to ({to})")));
-    }
+    let (from, to) = time_range(params.from, params.to, state.clock.now_millis(), 3_600_000)?;
     let step_ms = match params.step.as_deref() {
         Some(step) => parse_step(step).map_err(ApiError::BadRequest)?,
         None => AUTO_STEPS
@@ -104,10 +100,11 @@ pub async fn history(
 }
 
 /// `ok` while the server serves and stores; `503` with what is wrong while the history store
-/// refuses writes (a full disk), so an orchestrator can act on it.
+/// refuses writes (a full disk), so an orchestrator can act on it. Public: it names the kind
+/// of failure only, never the store's own words (paths); those are in the log.
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.as_ref().map(|store| store.health()) {
-        Some(Health::Failing { since, error, refused }) => {
+        Some(Health::Failing { since, kind: error, refused, .. }) => {
             let since = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as Millis);
             let body = json!({ "status": "failing", "store": { "error": error, "since": since, "refused": refused } });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()

@@ -46,7 +46,7 @@ use axum::{
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 use std::{convert::Infallible, sync::Arc};
-use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::{classify::ServerErrorsFailureClass, decompression::RequestDecompressionLayer};
 
 /// Every route of the server, behind the origin check and with the security headers.
 pub fn router(state: AppState) -> Router {
@@ -61,12 +61,23 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(origin_policy(&state), auth::origin::check_origin))
         .layer(http::headers::layers(state.settings.public_url.as_ref().is_some_and(|url| url.is_https())))
         // Method and path only: a query may carry `access_token`, which must never reach a log.
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            |request: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-            },
-        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_failure(log_failure),
+        )
         .with_state(state)
+}
+
+/// Logs a failed response, except a 503: what refuses (a failing store, a full server, a
+/// lost Redis) logs its episode once, with a count, not once per request refused.
+fn log_failure(failure: ServerErrorsFailureClass, latency: std::time::Duration, _span: &tracing::Span) {
+    let refused = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    if !matches!(failure, ServerErrorsFailureClass::StatusCode(status) if status == refused) {
+        tracing::error!(%failure, ?latency, "response failed");
+    }
 }
 
 /// Counts the route's error answers under `endpoint` in `livedash_errors_total`.
@@ -173,7 +184,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
 /// loopback `Host`; from a browser, only this server's own origin or an allowed one.
 fn origin_policy(state: &AppState) -> Arc<auth::origin::OriginPolicy> {
     Arc::new(auth::origin::OriginPolicy {
-        loopback_only: state.leptos_options.site_addr.ip().is_loopback(),
+        hosts: state.settings.host_allowlist(),
         allowed: state.settings.allowed_origins.clone(),
         errors: state.telemetry.clone(),
     })

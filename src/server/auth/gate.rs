@@ -94,7 +94,14 @@ pub async fn require(State(gate): State<Gate>, mut request: Request, next: Next)
     }
     request.extensions_mut().insert(access);
     let mut response = next.run(request).await;
-    if let Some(value) = renewed_cookie {
+    // A handler that set the session cookie itself (sign-in, sign-out) has the last word: a
+    // renewal of the old one after it would undo it.
+    let handler_set_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(super::session::COOKIE.as_bytes()));
+    if let Some(value) = renewed_cookie.filter(|_| !handler_set_session) {
         let cookie = gate.auth.sessions.cookie(Some(value));
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -109,8 +116,7 @@ fn refuse(gate: &Gate, uri: &Uri, error: ApiError, dead_cookie: bool) -> Respons
     let mut response = match gate.policy {
         Policy::Write(shape) => shape(error),
         Policy::Page => {
-            let next = uri.path_and_query().map_or("/", |p| p.as_str());
-            let location = format!("/login?next={}", crate::model::url::encode_component(next));
+            let location = format!("/login?next={}", crate::model::url::encode_component(&next_of(uri)));
             (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
         }
         Policy::Api | Policy::Open => error.into_response(),
@@ -123,9 +129,30 @@ fn refuse(gate: &Gate, uri: &Uri, error: ApiError, dead_cookie: bool) -> Respons
     response
 }
 
+/// Where the sign-in form sends the browser back to: the page asked for, without an
+/// `access_token` (a credential must not travel on into the form, its links and history).
+fn next_of(uri: &Uri) -> String {
+    let Some(query) = uri.query() else { return uri.path().to_owned() };
+    let kept: Vec<&str> =
+        query.split('&').filter(|pair| pair.split('=').next() != Some("access_token") && !pair.is_empty()).collect();
+    match kept.is_empty() {
+        true => uri.path().to_owned(),
+        false => format!("{}?{}", uri.path(), kept.join("&")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_way_back_after_sign_in_carries_no_token() {
+        let next = |uri: &str| next_of(&uri.parse().unwrap());
+        assert_eq!(next("/d/main?access_token=secret"), "/d/main");
+        assert_eq!(next("/d/main?window=1h&access_token=secret&x=1"), "/d/main?window=1h&x=1");
+        assert_eq!(next("/d/main?window=1h"), "/d/main?window=1h");
+        assert_eq!(next("/"), "/");
+    }
 
     #[test]
     fn credentials_in_protocol_order() {

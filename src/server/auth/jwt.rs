@@ -33,6 +33,10 @@ pub struct Claims {
     /// When this token was issued (seconds): a session cookie is renewed once it is a minute old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+    /// A session's password fingerprint (`session::password_fingerprint`): a session made
+    /// with another password than the user's current one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwd: Option<String>,
 }
 
 /// Why a token was refused; the message is safe to send back (it never quotes the token).
@@ -117,6 +121,7 @@ mod tests {
             sid: None,
             auth_time: None,
             iat: None,
+            pwd: None,
         }
     }
 

@@ -3,12 +3,13 @@
 //! password, sets a fresh `livedash_session` and goes to `next` (a path on this server only);
 //! `POST /logout` ends the session everywhere: the cookie is cleared, the session id revoked
 //! and every stream it holds closed with 4001. Failures re-render the form with 401, too many
-//! of them 429 with `Retry-After`, an over-long password 400 (unhashed).
+//! of them (per user and address) 429 with `Retry-After`, an over-long password 400, every
+//! core busy checking passwords 503 with `Retry-After` (the last three unhashed).
 
 use super::{sign_outs::SharedSignOuts, users::MAX_PASSWORD_BYTES, Access, Auth};
 use crate::server::http::{
     headers::{content_security_policy, FrameAncestors},
-    ApiQuery,
+    ApiQuery, ClientAddr,
 };
 use axum::{
     extract::State,
@@ -55,7 +56,7 @@ pub async fn form(State(state): State<LoginState>, ApiQuery(query): ApiQuery<Log
 }
 
 /// `POST /login`.
-pub async fn sign_in(State(state): State<LoginState>, Form(form): Form<LoginForm>) -> Response {
+pub async fn sign_in(State(state): State<LoginState>, client: ClientAddr, Form(form): Form<LoginForm>) -> Response {
     let next = local_path(&form.next);
     let Some(keys) = state.auth.keys() else { return redirect(next) };
     let name = form.username.trim();
@@ -63,33 +64,46 @@ pub async fn sign_in(State(state): State<LoginState>, Form(form): Form<LoginForm
         let message = format!("Passwords are at most {MAX_PASSWORD_BYTES} bytes.");
         return page(&state, StatusCode::BAD_REQUEST, next, name, Some(&message));
     }
-    if let Err(wait) = state.auth.logins.check(name) {
-        tracing::warn!(user = name, "sign-in refused: too many failures");
+    let wrong = || page(&state, StatusCode::UNAUTHORIZED, next, name, Some("Wrong user name or password."));
+    if state.auth.users.is_empty() {
+        // Tokens only: there is no password to check, and nothing to spend a core on.
+        return wrong();
+    }
+    let Some(permit) = state.auth.users.hashing_permit() else {
+        let message = "The server is busy checking other sign-ins. Try again in a second.";
+        return with_retry_after(page(&state, StatusCode::SERVICE_UNAVAILABLE, next, name, Some(message)), 1);
+    };
+    if let Err(wait) = state.auth.logins.begin(name, client.ip) {
+        tracing::warn!(user = name, client = %client.ip, "sign-in refused: too many failures");
         let seconds = wait.as_secs().max(1);
         let message = format!("Too many failed sign-ins for this user. Try again in {seconds} s.");
-        let mut response = page(&state, StatusCode::TOO_MANY_REQUESTS, next, name, Some(&message));
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return response;
+        return with_retry_after(page(&state, StatusCode::TOO_MANY_REQUESTS, next, name, Some(&message)), seconds);
     }
-    let Some(user) = state.auth.users.check(name, &form.password).await else {
-        state.auth.logins.failed(name);
-        tracing::warn!(user = name, "sign-in failed");
-        return page(&state, StatusCode::UNAUTHORIZED, next, name, Some("Wrong user name or password."));
+    let Some(user) = state.auth.users.check(name, &form.password, permit).await else {
+        tracing::warn!(user = name, client = %client.ip, "sign-in failed");
+        return wrong();
     };
-    state.auth.logins.succeeded(name);
+    state.auth.logins.succeeded(name, client.ip);
     tracing::info!(user = user.name, "signed in");
-    let session = state.auth.sessions.start(keys, &user.name, state.auth.clock.now_secs());
+    let fingerprint = super::session::password_fingerprint(&user.password_hash);
+    let session = state.auth.sessions.start(keys, &user.name, fingerprint, state.auth.clock.now_secs());
     with_cookie(redirect(next), &state.auth.sessions.cookie(Some(session)))
 }
 
 /// `POST /logout`: whatever the cookie, it is cleared.
 pub async fn sign_out(State(state): State<LoginState>, Extension(access): Extension<Access>) -> Response {
     if let Some(principal) = access.principal() {
-        if let (Some(sid), Some(expires_at)) = (&principal.session, principal.expires_at) {
-            let expires_secs = (expires_at / 1000).max(0) as u64;
-            state.auth.sessions.end(sid, expires_secs, state.auth.clock.now_secs());
+        if let Some(session) = &principal.session {
+            let (sid, until, now) = (session.id.clone(), session.last_valid, state.auth.clock.now_secs());
+            state.auth.sessions.end(&sid, until, now);
+            let auth = state.auth.clone();
+            let kept = tokio::task::spawn_blocking(move || auth.sessions.keep_revocation(&sid, until, now)).await;
+            if let Ok(Err(error)) = kept {
+                // Signed out until a restart; said in the log.
+                tracing::error!(%error, user = principal.name, "sign-out not kept in the store");
+            }
             if let Some(shared) = &state.sign_outs {
-                if let Err(error) = shared.announce(sid, expires_secs).await {
+                if let Err(error) = shared.announce(&session.id, until).await {
                     // Still signed out here; other instances would accept the cookie until it
                     // expires. Said in the log; the user's browser has dropped it already.
                     tracing::error!(%error, user = principal.name, "sign-out not shared with the other instances");
@@ -103,6 +117,11 @@ pub async fn sign_out(State(state): State<LoginState>, Extension(access): Extens
 
 fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {

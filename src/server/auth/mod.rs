@@ -48,6 +48,9 @@ pub enum Scope {
 pub enum Action {
     Read,
     Write,
+    /// Silence or ack its alerts: `admin` only, so that an agent's `write` token cannot mute
+    /// them (in local open mode, everyone, as everyone reads).
+    Control,
 }
 
 impl Scope {
@@ -66,7 +69,15 @@ pub struct Principal {
     /// When the credential stops being valid (milliseconds); `None` for API tokens.
     pub expires_at: Option<Millis>,
     /// The sign-in session it comes from, if any.
-    pub session: Option<String>,
+    pub session: Option<SessionRef>,
+}
+
+/// A sign-in session, as a checked cookie names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRef {
+    pub id: String,
+    /// The last moment any cookie of it can be valid (seconds): how long a sign-out is kept.
+    pub last_valid: u64,
 }
 
 /// What a request may do, decided once by the gate.
@@ -98,7 +109,7 @@ impl Access {
 /// `403 forbidden` when the credential does not cover it.
 pub fn authorize(access: &Access, dashboard: &str, action: Action) -> Result<(), ApiError> {
     match access {
-        Access::Open { writes } if action == Action::Read || *writes => Ok(()),
+        Access::Open { writes } if action != Action::Write || *writes => Ok(()),
         Access::Open { .. } => Err(ApiError::Unauthorized(
             "a valid ingest token is required (Authorization: Bearer <token> or Token <token>)".into(),
         )),
@@ -107,7 +118,11 @@ pub fn authorize(access: &Access, dashboard: &str, action: Action) -> Result<(),
             Ok(())
         }
         Access::Granted(principal) => {
-            let verb = if action == Action::Read { "read" } else { "write to" };
+            let verb = match action {
+                Action::Read => "read",
+                Action::Write => "write to",
+                Action::Control => "silence or ack alerts of",
+            };
             Err(ApiError::Forbidden(format!("'{}' may not {verb} dashboard '{dashboard}'", principal.name)))
         }
     }
@@ -159,7 +174,7 @@ impl Lease {
         let principal = access.principal();
         Lease {
             expires_at: principal.and_then(|p| p.expires_at),
-            sign_out: principal.and_then(|p| p.session.as_deref()).map(|sid| auth.sessions.watch(sid)),
+            sign_out: principal.and_then(|p| p.session.as_ref()).map(|session| auth.sessions.watch(&session.id)),
             clock: auth.clock.clone(),
         }
     }
@@ -237,6 +252,8 @@ pub struct AuthOptions<'a> {
     pub users: &'a [UserConfig],
     pub tokens: &'a [TokenConfig],
     pub ingest_token: Option<&'a Secret>,
+    /// Where sign-outs are kept across restarts: the history store's file, when persisting.
+    pub revocations: Option<&'a std::path::Path>,
 }
 
 /// Name of the principal the ingest token stands for.
@@ -255,7 +272,13 @@ impl Auth {
             users: Arc::new(Users::new(options.users)),
             tokens: ApiTokens::new(options.tokens),
             ingest_token: options.ingest_token.map(|token| token.expose().to_owned()),
-            sessions: Sessions::new(options.lifetimes, options.secure_cookies),
+            // Sessions exist only with sign-in.
+            sessions: match options.revocations.filter(|_| options.secured) {
+                Some(path) => Sessions::new(options.lifetimes, options.secure_cookies)
+                    .keep_revocations_in(path, clock.now_secs())
+                    .map_err(|error| format!("signed-out sessions unreadable: {error}"))?,
+                None => Sessions::new(options.lifetimes, options.secure_cookies),
+            },
             logins: LoginLimiter::default(),
             clock,
         })
@@ -325,12 +348,16 @@ impl Auth {
             return Err(ApiError::Unauthorized("signed out; sign in again".into()));
         }
         let user = self.users.get(&claims.sub).ok_or_else(|| ApiError::Unauthorized("no such user any more".into()))?;
+        if claims.pwd.as_deref() != Some(session::password_fingerprint(&user.password_hash).as_str()) {
+            return Err(ApiError::Unauthorized("the password changed; sign in again".into()));
+        }
+        let last_valid = self.sessions.last_valid(claims.auth_time.unwrap_or(claims.exp));
         Ok(Principal {
             name: user.name.clone(),
             scope: user.role.scope(),
             dashboards: user.dashboards(),
             expires_at,
-            session: Some(sid),
+            session: Some(SessionRef { id: sid, last_valid }),
         })
     }
 }

@@ -3,10 +3,13 @@
 //! listed in `--allowed-origins`; a write that says it is cross-site (`Sec-Fetch-Site`) is
 //! refused even without one. `Origin: null` passes only with `Sec-Fetch-Site: same-origin`:
 //! that is how a browser sends this server's own forms under `Referrer-Policy: no-referrer`.
-//! Bound to a loopback address (local open mode: `make run` on a laptop), the `Host` must be a
-//! loopback name or address too, so that a web page cannot reach the server through a DNS
-//! name it rebinds to 127.0.0.1. Refusals are `403 forbidden`, before
-//! any upgrade or body, and are logged with the Origin, the Host and the allowed list.
+//! Without sign-in (local open mode, and `--insecure-open`), the `Host` must be one the server
+//! knows (`HostAllowlist`: a loopback name, an IP address, the `--public-url`'s host or one of
+//! `--allowed-hosts`), so that a web page cannot reach the server through a DNS name it
+//! rebinds to the server's address. With sign-in every request needs a credential, and the
+//! `Host` is checked only against an `--allowed-hosts` list the operator gave. Refusals are
+//! `403 forbidden`, before any upgrade or body, and are logged with the Origin, the Host and
+//! the allowed list.
 
 use crate::server::http::{error::ErrorCounter, ApiError};
 use axum::{
@@ -43,6 +46,11 @@ impl Origin {
 
     pub fn is_https(&self) -> bool {
         self.scheme == "https"
+    }
+
+    /// The host, lowercase (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Whether this origin is the server's own, reached as `host` (a `Host` header). The scheme
@@ -93,10 +101,33 @@ pub fn is_loopback_host(host: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The `Host` names a server answers to: loopback names, IP addresses (a browser that sends one
+/// was pointed at the address itself: nothing a page can rebind), and the names listed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostAllowlist {
+    /// Lowercase names, without ports.
+    pub names: Vec<String>,
+}
+
+impl HostAllowlist {
+    /// Whether `host` (a `Host` header, port optional) is one of them.
+    pub fn permits(&self, host: &str) -> bool {
+        let Some((name, _)) = parse_host(host) else { return false };
+        is_loopback_host(host) || name.parse::<IpAddr>().is_ok() || self.names.contains(&name)
+    }
+}
+
+/// A host name as `--allowed-hosts` takes it (`dash.example.com`, a port is ignored).
+pub fn parse_host_name(text: &str) -> Result<String, String> {
+    parse_host(text.trim())
+        .map(|(name, _)| name)
+        .ok_or_else(|| format!("{text:?} is not a host name like dash.example.com"))
+}
+
 /// The origin rules of one server.
 pub struct OriginPolicy {
-    /// Bound to a loopback address: the `Host` must name the loopback.
-    pub loopback_only: bool,
+    /// The `Host` names answered to, when they are checked.
+    pub hosts: Option<HostAllowlist>,
     /// Origins allowed besides the server's own.
     pub allowed: Vec<Origin>,
     /// Refusals are counted as `livedash_errors_total{endpoint="origin",code="forbidden"}`.
@@ -107,8 +138,10 @@ impl OriginPolicy {
     /// Why a request with these headers is refused, if it is.
     pub fn refusal(&self, method: &Method, headers: &HeaderMap) -> Option<&'static str> {
         let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
-        if self.loopback_only && !host.is_some_and(is_loopback_host) {
-            return Some("this server answers only to a loopback Host (localhost, 127.0.0.1, ::1)");
+        if let Some(hosts) = &self.hosts {
+            if !host.is_some_and(|host| hosts.permits(host)) {
+                return Some("this server does not answer to this Host (see --allowed-hosts and --public-url)");
+            }
         }
         let fetch_site = headers.get("sec-fetch-site");
         // A form POST from a page with `Referrer-Policy: no-referrer` (ours) carries
@@ -162,9 +195,25 @@ mod tests {
         pairs.iter().map(|(name, value)| (name.parse().unwrap(), HeaderValue::from_str(value).unwrap())).collect()
     }
 
-    fn policy(loopback_only: bool, allowed: &[&str]) -> OriginPolicy {
+    fn policy(hosts_checked: bool, allowed: &[&str]) -> OriginPolicy {
         let allowed = allowed.iter().map(|o| Origin::parse(o).unwrap()).collect();
-        OriginPolicy { loopback_only, allowed, errors: Arc::new(crate::server::telemetry::Telemetry::new()) }
+        let hosts = hosts_checked.then(|| HostAllowlist { names: vec!["dash.example.com".into()] });
+        OriginPolicy { hosts, allowed, errors: Arc::new(crate::server::telemetry::Telemetry::new()) }
+    }
+
+    #[test]
+    fn hosts_answered_to_are_loopback_addresses_and_the_listed_names() {
+        let hosts = HostAllowlist { names: vec!["dash.example.com".into()] };
+        for host in
+            ["localhost:3000", "127.0.0.1", "[::1]:80", "dash.example.com", "DASH.example.com:8443", "10.1.2.3:3000"]
+        {
+            assert!(hosts.permits(host), "{host}");
+        }
+        for host in ["evil.example", "dash.example.com.evil.example", "", "a b"] {
+            assert!(!hosts.permits(host), "{host}");
+        }
+        assert_eq!(parse_host_name(" Dash.Example.com:443 ").unwrap(), "dash.example.com");
+        assert!(parse_host_name("https://x/").is_err());
     }
 
     #[test]
@@ -202,7 +251,9 @@ mod tests {
             assert!(policy.refusal(&get, &foreign).is_some(), "{origin}");
         }
         let rebound = headers(&[("host", "evil.example:3000"), ("origin", "http://evil.example:3000")]);
-        assert!(policy.refusal(&get, &rebound).unwrap().contains("loopback"), "DNS rebinding");
+        assert!(policy.refusal(&get, &rebound).unwrap().contains("Host"), "DNS rebinding");
+        let named = headers(&[("host", "dash.example.com"), ("origin", "https://dash.example.com")]);
+        assert_eq!(policy.refusal(&post, &named), None, "the public name");
         let cross_site = headers(&[("host", "127.0.0.1:3000"), ("sec-fetch-site", "cross-site")]);
         assert!(policy.refusal(&post, &cross_site).is_some());
         assert_eq!(policy.refusal(&get, &cross_site), None, "a cross-site link to a page is fine");

@@ -1,13 +1,20 @@
 //! Sign-in sessions. A session is a signed cookie (`livedash_session`, a JWT with a `sid`), so
 //! any instance holding the secret can check it without shared state; it expires after the idle
 //! lifetime unless renewed by use (a request renews a cookie older than a minute) and after the
-//! absolute lifetime whatever happens. Signing out records the `sid` as revoked until the cookie
-//! would have expired, and closes every stream opened with it at once (`LiveSessions`).
+//! absolute lifetime whatever happens. A session is tied to the password it was made with
+//! (`pwd`, a fingerprint of the user's hash): a changed password ends it. Signing out records
+//! the `sid` as revoked until the last moment any cookie of that session could live (its
+//! absolute end: a renewal issued a moment before sign-out outlives the cookie presented),
+//! in the history store's file too (`REVOCATIONS_SCHEMA`) so that a restart keeps it, and
+//! closes every stream opened with it at once (`LiveSessions`).
 
 use super::jwt::{Claims, Keys, AUDIENCE};
 use cookie::{Cookie, SameSite};
+use rusqlite::{params, Connection};
+use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
+    path::Path,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -28,23 +35,59 @@ pub struct Lifetimes {
     pub absolute: Duration,
 }
 
+/// The table of signed-out sessions, kept in the history store's file
+/// (`StoreOptions::tables`): a sign-out outlives a restart.
+pub const REVOCATIONS_SCHEMA: &str = "
+-- Signed-out sessions (`auth::session`): refused until `until` (seconds).
+CREATE TABLE IF NOT EXISTS auth_revocations (
+    sid   TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+);
+";
+
 /// Issues, renews and ends sessions.
 pub struct Sessions {
     lifetimes: Lifetimes,
     /// `Secure` cookies: the public URL is https.
     secure: bool,
-    /// Signed-out session ids, with when their cookie would have expired (seconds).
+    /// Signed-out session ids, with the last moment a cookie of theirs could be valid (seconds).
     revoked: Mutex<HashMap<String, u64>>,
+    /// Where revocations are kept across restarts (the history store's file), if anywhere.
+    kept: Option<Mutex<Connection>>,
     live: LiveSessions,
+}
+
+/// A fingerprint of a user's password hash, carried by their sessions: when the configured
+/// hash changes, sessions made with the old password no longer check. (Of the salted hash,
+/// so it says nothing of the password.)
+pub fn password_fingerprint(password_hash: &str) -> String {
+    hex::encode(&Sha256::digest(password_hash.as_bytes())[..8])
 }
 
 impl Sessions {
     pub fn new(lifetimes: Lifetimes, secure: bool) -> Self {
-        Sessions { lifetimes, secure, revoked: Mutex::default(), live: LiveSessions::default() }
+        Sessions { lifetimes, secure, revoked: Mutex::default(), kept: None, live: LiveSessions::default() }
     }
 
-    /// A new session for `user` (a fresh id every sign-in), as a cookie value.
-    pub fn start(&self, keys: &Keys, user: &str, now_secs: u64) -> String {
+    /// Keeps revocations in `path` (the history store's file, its table made by the store)
+    /// and reads those still in force at `now_secs`.
+    pub fn keep_revocations_in(mut self, path: &Path, now_secs: u64) -> rusqlite::Result<Self> {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.execute("DELETE FROM auth_revocations WHERE until <= ?1", params![now_secs as i64])?;
+        let revoked: HashMap<String, u64> = {
+            let mut select = connection.prepare("SELECT sid, until FROM auth_revocations")?;
+            let rows = select.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        self.revoked = Mutex::new(revoked);
+        self.kept = Some(Mutex::new(connection));
+        Ok(self)
+    }
+
+    /// A new session for `user` (a fresh id every sign-in), signed in with the password whose
+    /// hash has `fingerprint`, as a cookie value.
+    pub fn start(&self, keys: &Keys, user: &str, fingerprint: String, now_secs: u64) -> String {
         let sid = hex::encode(rand::random::<[u8; 16]>());
         let claims = Claims {
             sub: user.to_owned(),
@@ -55,8 +98,15 @@ impl Sessions {
             sid: Some(sid),
             auth_time: Some(now_secs),
             iat: None,
+            pwd: Some(fingerprint),
         };
         self.issue(keys, claims, now_secs)
+    }
+
+    /// The last moment (seconds) any cookie of a session signed into at `auth_time` can be
+    /// valid: renewals never pass the absolute lifetime.
+    pub fn last_valid(&self, auth_time: u64) -> u64 {
+        auth_time.saturating_add(self.lifetimes.absolute.as_secs())
     }
 
     /// The renewed cookie value, when `claims` (a checked session) is old enough to renew.
@@ -76,14 +126,29 @@ impl Sessions {
         self.revoked.lock().expect("revocations poisoned").contains_key(sid)
     }
 
-    /// Signs `sid` out: refused from now on, and its streams closed.
-    pub fn end(&self, sid: &str, expires_secs: u64, now_secs: u64) {
+    /// Signs `sid` out: refused from now on until `until` (the session's `last_valid`; past
+    /// it every cookie of it is expired anyway), and its streams closed.
+    pub fn end(&self, sid: &str, until: u64, now_secs: u64) {
         let mut revoked = self.revoked.lock().expect("revocations poisoned");
-        // Records outlive their cookie by nothing: an expired cookie is refused anyway.
-        revoked.retain(|_, &mut until| until > now_secs);
-        revoked.insert(sid.to_owned(), expires_secs);
+        revoked.retain(|_, &mut kept_until| kept_until > now_secs);
+        let until = revoked.get(sid).map_or(until, |&known| known.max(until));
+        revoked.insert(sid.to_owned(), until);
         drop(revoked);
         self.live.end(sid);
+    }
+
+    /// Writes a sign-out where it outlives a restart, if revocations are kept; blocking
+    /// (SQLite): call it off the async workers.
+    pub fn keep_revocation(&self, sid: &str, until: u64, now_secs: u64) -> rusqlite::Result<()> {
+        let Some(connection) = &self.kept else { return Ok(()) };
+        let connection = connection.lock().expect("revocations store poisoned");
+        connection.execute(
+            "INSERT INTO auth_revocations (sid, until) VALUES (?1, ?2)
+             ON CONFLICT (sid) DO UPDATE SET until = max(until, excluded.until)",
+            params![sid, until as i64],
+        )?;
+        connection.execute("DELETE FROM auth_revocations WHERE until <= ?1", params![now_secs as i64])?;
+        Ok(())
     }
 
     /// Watches `sid` for sign-out while a stream is open.
@@ -164,12 +229,12 @@ mod tests {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let sessions = Sessions::new(LIFETIMES, false);
         let now = 1_800_000_000;
-        let first = keys.verify(&sessions.start(&keys, "alice", now), now).unwrap();
+        let first = keys.verify(&sessions.start(&keys, "alice", "fp".into(), now), now).unwrap();
         assert_eq!(first.exp, now + 600);
         assert!(sessions.renewal(&keys, &first, now + 30).is_none(), "too fresh to renew");
         let renewed = keys.verify(&sessions.renewal(&keys, &first, now + 500).unwrap(), now).unwrap();
         assert_eq!((renewed.exp, renewed.sid.as_ref()), (now + 1000, first.sid.as_ref()), "capped by the absolute");
-        let other = keys.verify(&sessions.start(&keys, "alice", now), now).unwrap();
+        let other = keys.verify(&sessions.start(&keys, "alice", "fp".into(), now), now).unwrap();
         assert_ne!(other.sid, first.sid, "a fresh id at each sign-in");
     }
 

@@ -10,9 +10,10 @@ use crate::server::cluster::{Link, Listener};
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
 
-/// The channel sign-outs are announced on, as `<sid> <expiry in seconds>`.
+/// The channel sign-outs are announced on, as `<sid> <until, in seconds>`.
 const CHANNEL: &str = "livedash:sign-outs";
-/// Signed-out session ids, scored by when their cookie would have expired (seconds).
+/// Signed-out session ids, scored by the last moment a cookie of theirs could be valid
+/// (seconds; `SessionRef::last_valid`).
 const REVOKED: &str = "livedash:revoked-sessions";
 
 pub struct SharedSignOuts {
@@ -28,7 +29,7 @@ impl SharedSignOuts {
         shared
     }
 
-    /// Tells every instance that `sid` signed out (its cookie expiring at `expires_secs`).
+    /// Tells every instance that `sid` signed out (refused until `expires_secs`).
     pub async fn announce(&self, sid: &str, expires_secs: u64) -> Result<(), redis::RedisError> {
         let mut connection = self.redis.clone();
         redis::pipe()

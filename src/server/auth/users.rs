@@ -2,8 +2,13 @@
 //! (`livedash hash-password` makes one), a role and the dashboards they see. Checking a
 //! password runs on the blocking pool (argon2 takes tens of milliseconds by design), an unknown
 //! user costs the same as a wrong password (a dummy hash is checked), a password over
-//! `MAX_PASSWORD_BYTES` is refused before hashing, and `LoginLimiter` refuses a user's sixth
-//! failure within five minutes.
+//! `MAX_PASSWORD_BYTES` is refused before hashing, and `LoginLimiter` refuses a sixth attempt
+//! within five minutes for one user from one address.
+//!
+//! Hashing is what an attacker can make the server do for free, so it is bounded: at most one
+//! check per core at a time (`Users::hashing_permit`; past it the caller answers 503), each
+//! attempt counted before it is hashed (so parallel guesses cannot all slip under the limit),
+//! and none at all when no users are configured.
 
 use super::{patterns::DashboardPatterns, Scope};
 use argon2::{
@@ -13,15 +18,20 @@ use argon2::{
 use serde::Deserialize;
 use std::{
     collections::{HashMap, VecDeque},
+    net::IpAddr,
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
-use tokio::time::Instant;
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::Instant,
+};
 
 /// Longer passwords are refused unhashed: hashing cost grows with the input.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Failed sign-ins a user may have within `FAILURE_WINDOW` before the next attempt gets 429.
+/// Sign-in attempts a user may make from one address within `FAILURE_WINDOW` without
+/// succeeding before the next gets 429.
 pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
 
@@ -88,23 +98,41 @@ pub struct Users {
     /// Checked for unknown names, so that they take as long as known ones; made at the first
     /// sign-in (hashing takes a moment, and most servers never need it).
     dummy_hash: OnceLock<String>,
+    /// One permit per password check running (argon2: about 19 MiB and a core each).
+    hashing: Arc<Semaphore>,
 }
 
 impl Users {
     pub fn new(users: &[UserConfig]) -> Self {
         let by_name = users.iter().map(|user| (user.name.clone(), user.clone())).collect();
-        Users { by_name, dummy_hash: OnceLock::new() }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Users { by_name, dummy_hash: OnceLock::new(), hashing: Arc::new(Semaphore::new(cores)) }
     }
 
     pub fn get(&self, name: &str) -> Option<&UserConfig> {
         self.by_name.get(name)
     }
 
-    /// The user, if `password` is theirs. Runs argon2 on the blocking pool whether or not the
-    /// user exists. The caller refuses over-long passwords first.
-    pub async fn check(self: &Arc<Self>, name: &str, password: &str) -> Option<UserConfig> {
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// A place to check one password, unless every core is checking one already.
+    pub fn hashing_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.hashing.clone().try_acquire_owned().ok()
+    }
+
+    /// The user, if `password` is theirs. Runs argon2 on the blocking pool (holding
+    /// `permit`) whether or not the user exists. The caller refuses over-long passwords first.
+    pub async fn check(
+        self: &Arc<Self>,
+        name: &str,
+        password: &str,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<UserConfig> {
         let (users, name, password) = (self.clone(), name.to_owned(), password.to_owned());
         tokio::task::spawn_blocking(move || {
+            let _hashing = permit;
             let user = users.by_name.get(&name);
             let dummy = || users.dummy_hash.get_or_init(|| hash_password("not anyone's password")).as_str();
             let hash = user.map_or_else(dummy, |user| user.password_hash.as_str());
@@ -118,51 +146,47 @@ impl Users {
     }
 }
 
-/// Failed sign-ins per user name, for the 429 after `MAX_FAILURES` within `FAILURE_WINDOW`.
+/// Sign-in attempts not (yet) successful, per user name and client address, for the 429
+/// after `MAX_FAILURES` within `FAILURE_WINDOW`. By address too, so that nobody can keep
+/// someone else locked out by failing in their name from elsewhere.
 #[derive(Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<(String, IpAddr), VecDeque<Instant>>>,
 }
 
-/// Names tracked at most; past it, names whose failures have all aged out are forgotten.
+/// Keys tracked at most; past it, those whose attempts have all aged out are forgotten.
 const MAX_TRACKED: usize = 100_000;
 
 impl LoginLimiter {
-    /// `Err(wait)` when `name` may not try again for `wait`.
-    pub fn check(&self, name: &str) -> Result<(), Duration> {
+    /// Counts an attempt of `name` from `client` before its password is checked, or
+    /// `Err(wait)` when it may not try again for `wait`. Counted first, so that parallel
+    /// guesses see each other.
+    pub fn begin(&self, name: &str, client: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().expect("login limiter poisoned");
-        let Some(times) = failures.get_mut(&key(name)) else { return Ok(()) };
+        let mut attempts = self.attempts.lock().expect("login limiter poisoned");
+        if attempts.len() >= MAX_TRACKED {
+            attempts.retain(|_, times| times.back().is_some_and(|&at| now.duration_since(at) < FAILURE_WINDOW));
+        }
+        let times = attempts.entry(key(name, client)).or_default();
         while times.front().is_some_and(|&at| now.duration_since(at) >= FAILURE_WINDOW) {
             times.pop_front();
         }
-        match times.front() {
-            Some(&oldest) if times.len() >= MAX_FAILURES => Err(FAILURE_WINDOW - now.duration_since(oldest)),
-            _ => Ok(()),
+        if let (Some(&oldest), true) = (times.front(), times.len() >= MAX_FAILURES) {
+            return Err(FAILURE_WINDOW - now.duration_since(oldest));
         }
-    }
-
-    pub fn failed(&self, name: &str) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().expect("login limiter poisoned");
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, times| times.back().is_some_and(|&at| now.duration_since(at) < FAILURE_WINDOW));
-        }
-        let times = failures.entry(key(name)).or_default();
         times.push_back(now);
-        if times.len() > MAX_FAILURES {
-            times.pop_front();
-        }
+        Ok(())
     }
 
-    pub fn succeeded(&self, name: &str) {
-        self.failures.lock().expect("login limiter poisoned").remove(&key(name));
+    /// The attempt was right: its count starts again.
+    pub fn succeeded(&self, name: &str, client: IpAddr) {
+        self.attempts.lock().expect("login limiter poisoned").remove(&key(name, client));
     }
 }
 
 /// Names are compared as typed but bounded, so a flood of long names costs little memory.
-fn key(name: &str) -> String {
-    name.chars().take(64).collect()
+fn key(name: &str, client: IpAddr) -> (String, IpAddr) {
+    (name.chars().take(64).collect(), client)
 }
 
 #[cfg(test)]
@@ -177,26 +201,38 @@ mod tests {
         assert!(check_password_hash("correct horse").unwrap_err().contains("plaintext"));
         let alice = UserConfig { name: "alice".into(), password_hash: hash, role: Role::Viewer, dashboards: None };
         let users = Arc::new(Users::new(std::slice::from_ref(&alice)));
-        assert_eq!(users.check("alice", "correct horse").await, Some(alice));
-        assert_eq!(users.check("alice", "wrong").await, None);
-        assert_eq!(users.check("mallory", "correct horse").await, None);
+        let check = async |name, password| users.check(name, password, users.hashing_permit().unwrap()).await;
+        assert_eq!(check("alice", "correct horse").await, Some(alice));
+        assert_eq!(check("alice", "wrong").await, None);
+        assert_eq!(check("mallory", "correct horse").await, None);
+    }
+
+    #[test]
+    fn one_password_check_per_core_at_a_time() {
+        let users = Users::new(&[]);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let held: Vec<_> = (0..cores).map(|_| users.hashing_permit().expect("one per core")).collect();
+        assert!(users.hashing_permit().is_none(), "every core is hashing");
+        drop(held);
+        assert!(users.hashing_permit().is_some());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_sixth_failure_in_five_minutes_waits() {
+    async fn the_sixth_attempt_in_five_minutes_waits_for_that_user_from_that_address() {
         let limiter = LoginLimiter::default();
+        let (here, elsewhere): (IpAddr, IpAddr) = ("198.51.100.1".parse().unwrap(), "203.0.113.5".parse().unwrap());
         for _ in 0..MAX_FAILURES {
-            assert_eq!(limiter.check("alice"), Ok(()));
-            limiter.failed("alice");
+            assert_eq!(limiter.begin("alice", here), Ok(()));
         }
-        assert_eq!(limiter.check("alice"), Err(FAILURE_WINDOW));
-        assert_eq!(limiter.check("bob"), Ok(()), "per user");
+        assert_eq!(limiter.begin("alice", here), Err(FAILURE_WINDOW));
+        assert_eq!(limiter.begin("bob", here), Ok(()), "per user");
+        assert_eq!(limiter.begin("alice", elsewhere), Ok(()), "per address: alice is not locked out elsewhere");
         tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!(limiter.check("alice"), Err(FAILURE_WINDOW - Duration::from_secs(60)));
+        assert_eq!(limiter.begin("alice", here), Err(FAILURE_WINDOW - Duration::from_secs(60)));
         tokio::time::advance(Duration::from_secs(240)).await;
-        assert_eq!(limiter.check("alice"), Ok(()), "the oldest failure aged out");
-        limiter.succeeded("alice");
-        assert!(limiter.failures.lock().unwrap().is_empty());
+        assert_eq!(limiter.begin("alice", here), Ok(()), "the oldest attempt aged out");
+        limiter.succeeded("alice", here);
+        assert!(!limiter.attempts.lock().unwrap().contains_key(&key("alice", here)));
     }
 
     #[test]

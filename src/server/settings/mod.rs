@@ -189,6 +189,13 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub allowed_origins: Vec<Origin>,
 
+    /// Host names the server answers to besides loopback names, IP addresses and the
+    /// `--public-url`'s, comma-separated (`dash.example.com,dash.internal`). Without sign-in
+    /// these are the only names it answers to (no page can rebind a name of its own to this
+    /// server); with sign-in, when given, they are checked too.
+    #[arg(long, env = "LIVEDASH_ALLOWED_HOSTS", value_delimiter = ',', value_parser = crate::server::auth::origin::parse_host_name)]
+    pub allowed_hosts: Vec<String>,
+
     /// Who may show the pages in a frame: the CSP `frame-ancestors` sources (`'self'`,
     /// `https://portal.example.com`); `'none'` forbids framing.
     #[arg(long, env = "LIVEDASH_FRAME_ANCESTORS", default_value = "'none'", value_parser = parse_frame_ancestors)]
@@ -308,6 +315,26 @@ pub enum LoadError {
     File(#[from] ConfigError),
 }
 
+/// A refused value of a secret setting (those whose environment values `--help` hides: the
+/// Redis URL, the auth secret, the ingest token) told without the value, which may carry a
+/// password; other errors as clap words them.
+fn without_secret_values(error: clap::Error) -> LoadError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return error.into();
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else { return error.into() };
+    let command = Settings::command();
+    let secret = command.get_arguments().find(|candidate| {
+        candidate.is_hide_env_values_set()
+            && candidate.get_long().is_some_and(|long| arg.split([' ', '=']).next() == Some(&format!("--{long}")))
+    });
+    let Some(secret) = secret else { return error.into() };
+    let reason = std::error::Error::source(&error).map_or_else(|| "not a valid value".to_owned(), ToString::to_string);
+    let flag = secret.get_long().unwrap_or_default();
+    ConfigError(format!("invalid value for '--{flag}' (not shown: it is secret): {reason}")).into()
+}
+
 impl Settings {
     /// The defaults, as `livedash` with no flags and no environment would run.
     /// `--instance-name`, or this machine's host name and `port`, the one it listens on.
@@ -345,7 +372,7 @@ impl Settings {
         T: Into<OsString> + Clone,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let first = Settings::try_parse_from(&args)?;
+        let first = Settings::try_parse_from(&args).map_err(without_secret_values)?;
         let Some(path) = first.config.clone() else { return Ok(first) };
         let file = file::load(&path)?;
         let origin = path.display();
@@ -366,7 +393,10 @@ impl Settings {
             // Checked alone first, so a bad value is reported with its line.
             let flag = format!("--{}", setting.flag);
             if let Err(error) = Settings::try_parse_from(["livedash", flag.as_str(), setting.value.as_str()]) {
-                let reason = error.to_string();
+                let reason = match without_secret_values(error) {
+                    LoadError::Flags(error) => error.to_string(),
+                    LoadError::File(error) => error.0,
+                };
                 let reason = reason.lines().next().unwrap_or_default().trim_start_matches("error: ");
                 return Err(ConfigError(format!(
                     "{origin}:{}: key '{}': {reason}",
@@ -377,7 +407,7 @@ impl Settings {
             }
             command = command.mut_arg(id, |arg| arg.default_value(setting.value.clone()));
         }
-        let matches = command.try_get_matches_from(&args)?;
+        let matches = command.try_get_matches_from(&args).map_err(without_secret_values)?;
         let mut settings = Settings::from_arg_matches(&matches)?;
         if !file.dashboards.is_empty() {
             settings.dashboards = file.dashboards;
@@ -415,7 +445,19 @@ impl Settings {
             users: &self.users,
             tokens: &self.tokens,
             ingest_token: self.ingest_token.as_ref(),
+            revocations: self.persist.then_some(self.data.as_path()),
         }
+    }
+
+    /// The `Host` names answered to, when they are checked: always without sign-in (DNS
+    /// rebinding), with sign-in only when `--allowed-hosts` lists some.
+    pub fn host_allowlist(&self) -> Option<crate::server::auth::origin::HostAllowlist> {
+        if self.is_secured() && self.allowed_hosts.is_empty() {
+            return None;
+        }
+        let public = self.public_url.as_ref().map(|url| url.host().to_owned());
+        let names = self.allowed_hosts.iter().cloned().chain(public).collect();
+        Some(crate::server::auth::origin::HostAllowlist { names })
     }
 
     /// Why this server must not start as configured: open to every reader on an address other
@@ -466,6 +508,7 @@ impl Settings {
             tables: vec![
                 crate::server::alerts::notify::delivery::OUTBOX_SCHEMA,
                 crate::server::alerts::notify::silences::SCHEMA,
+                crate::server::auth::session::REVOCATIONS_SCHEMA,
             ],
             clock: clock.clone(),
         })
@@ -535,6 +578,27 @@ mod tests {
         }
         let missing = Settings::load(["livedash", "--config", "/nonexistent/livedash.toml"]);
         assert!(matches!(missing, Err(LoadError::File(error)) if error.0.contains("cannot read")));
+    }
+
+    #[test]
+    fn a_refused_secret_is_reported_without_its_value() {
+        let cases = [
+            ["livedash", "--redis", "redis//:hunter2@cache.internal"],
+            ["livedash", "--auth-secret", "hunter2-too-short"],
+            ["livedash", "--ingest-token", "   "],
+        ];
+        for args in cases {
+            let error = Settings::load(args).expect_err("refused").to_string();
+            assert!(error.contains(args[1]), "names the setting: {error}");
+            assert!(args[2].trim().is_empty() || !error.contains(args[2]), "the value is not shown: {error}");
+        }
+        let env_error = {
+            let file = file("redis = \"redis//:hunter2@cache.internal\"\n");
+            Settings::load(["livedash", "--config", file.path().to_str().unwrap()]).err().unwrap().to_string()
+        };
+        assert!(env_error.contains("redis") && !env_error.contains("hunter2"), "{env_error}");
+        let plain = Settings::load(["livedash", "--tick-ms", "soon"]).err().unwrap().to_string();
+        assert!(plain.contains("soon"), "other values are shown as typed: {plain}");
     }
 
     #[test]

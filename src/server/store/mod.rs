@@ -76,6 +76,30 @@ pub enum StoreError {
     OutOfOrder,
 }
 
+impl StoreError {
+    /// What went wrong, in words that say nothing of paths or contents: what a public
+    /// answer (`/healthz`) may tell anyone.
+    pub fn kind(&self) -> &'static str {
+        use rusqlite::ErrorCode;
+        let sqlite = match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.code),
+            _ => None,
+        };
+        match (self, sqlite) {
+            (_, Some(ErrorCode::DiskFull)) => "disk full",
+            (_, Some(ErrorCode::ReadOnly)) => "read-only",
+            (_, Some(ErrorCode::SystemIoFailure)) | (StoreError::Io { .. }, _) => "I/O error",
+            (_, Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => "busy",
+            (_, Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)) | (StoreError::Corrupt { .. }, _) => {
+                "corrupt"
+            }
+            (StoreError::Failing(_), _) => "failing",
+            (StoreError::OutOfOrder, _) => "an earlier write failed",
+            _ => "database error",
+        }
+    }
+}
+
 /// An append's outcome, shared by every append of one commit.
 pub type Appended = Result<(), Arc<StoreError>>;
 
@@ -88,6 +112,8 @@ pub enum Health {
         since: SystemTime,
         /// What the last attempt said.
         error: String,
+        /// The same, as `StoreError::kind` names it (what `/healthz` shows anyone).
+        kind: &'static str,
         /// Appends refused since.
         refused: u64,
     },

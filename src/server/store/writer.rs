@@ -67,6 +67,9 @@ impl Drop for Place {
 /// The first wait before trying again after a failed commit, and the longest.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(10);
+/// While failing, how often the log hears how many appends were refused so far: the start and
+/// the end of an episode are logged once each, and a count in between, never a line per refusal.
+const FAILING_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Appends committed together at most (bounds one transaction's size and latency).
 const MAX_JOBS_PER_COMMIT: usize = 512;
@@ -94,6 +97,8 @@ pub struct WriterState {
     health: Arc<Mutex<Health>>,
     /// While failing: when to try again, and the wait after that.
     retry: Option<(Instant, Duration)>,
+    /// While failing: when the log last heard of it.
+    reported: Instant,
 }
 
 impl WriterState {
@@ -134,6 +139,7 @@ impl WriterState {
             metric_ids,
             health,
             retry: None,
+            reported: Instant::now(),
         })
     }
 }
@@ -257,14 +263,21 @@ impl WriterState {
             }
             (Err(error), Health::Ok) => {
                 tracing::error!(%error, "history store cannot write; refusing writes and retrying with backoff");
-                *health = Health::Failing { since: SystemTime::now(), error: error.to_string(), refused: appends };
+                let (error, kind) = (error.to_string(), error.kind());
+                *health = Health::Failing { since: SystemTime::now(), error, kind, refused: appends };
                 self.retry = Some((Instant::now() + RETRY_FIRST, RETRY_FIRST));
+                self.reported = Instant::now();
             }
-            (Err(error), Health::Failing { error: last, refused, .. }) => {
+            (Err(error), Health::Failing { error: last, kind, refused, .. }) => {
                 *refused += appends;
+                if self.reported.elapsed() >= FAILING_REPORT_EVERY {
+                    tracing::warn!(refused = *refused, "history store still cannot write");
+                    self.reported = Instant::now();
+                }
                 // Refusals while waiting do not move the next attempt; failed attempts do.
                 if !matches!(*error, StoreError::Failing(_)) {
                     *last = error.to_string();
+                    *kind = error.kind();
                     let wait = self.retry.map_or(RETRY_FIRST, |(_, wait)| (wait * 2).min(RETRY_MAX));
                     self.retry = Some((Instant::now() + wait, wait));
                 }

@@ -14,6 +14,22 @@ use tokio::{
     time::Instant,
 };
 
+/// The fastest throttle (`maxHz` above 1000 is served at 1000) and the slowest a subscription
+/// may ask for (one frame an hour).
+const FASTEST_THROTTLE: Duration = Duration::from_millis(1);
+const SLOWEST_THROTTLE: Duration = Duration::from_secs(3600);
+
+/// The interval `maxHz` asks for: at least 1 ms; a `maxHz` that is not a number of at least
+/// one per hour is refused with what it should be (never a panic: `1e-20` would be an
+/// interval past what a `Duration` holds).
+pub fn throttle_for(max_hz: f64) -> Result<Duration, String> {
+    let slowest = 1.0 / SLOWEST_THROTTLE.as_secs_f64();
+    if !(max_hz.is_finite() && max_hz >= slowest) {
+        return Err(format!("maxHz must be a number of at least {slowest:.6} (one per hour), got {max_hz}"));
+    }
+    Ok(Duration::from_secs_f64(1.0 / max_hz).clamp(FASTEST_THROTTLE, SLOWEST_THROTTLE))
+}
+
 pub struct Feed {
     broker: Arc<dyn Broker>,
     dashboard: String,

@@ -12,7 +12,12 @@ pub mod rate_limit;
 pub mod sse;
 pub mod ws;
 
-use super::{auth::Auth, broker::Broker, http::ApiError, telemetry::Telemetry};
+use super::{
+    auth::Auth,
+    broker::Broker,
+    http::{ApiError, ClientAddr},
+    telemetry::Telemetry,
+};
 use crate::protocol::Position;
 use axum::{
     extract::{FromRequestParts, Query},
@@ -20,7 +25,7 @@ use axum::{
 };
 use serde::Deserialize;
 use std::{sync::Arc, time::Duration};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// What the transports need of the server (`State<StreamState>`, taken from its state).
@@ -30,15 +35,32 @@ pub struct StreamState {
     pub telemetry: Arc<Telemetry>,
     /// Credentials: a stream ends when its credential does.
     pub auth: Arc<Auth>,
-    /// One permit per open WebSocket, up to `--max-connections`.
+    /// One permit per open stream (a WebSocket, an SSE stream, a waiting poll), up to
+    /// `--max-connections`.
     pub connections: Arc<Semaphore>,
-    /// Long-lived connections per client address, up to `--max-connections-per-client`.
+    /// Open streams per client address, up to `--max-connections-per-client`.
     pub per_client: Arc<per_client::PerClient>,
     /// Cancelled when the server shuts down: every stream ends (WebSocket: 1001).
     pub shutdown: CancellationToken,
     /// Open connections, awaited on shutdown.
     pub tasks: TaskTracker,
     pub limits: StreamLimits,
+}
+
+/// A stream's places: one of `--max-connections` and one of its client's; freed when dropped.
+pub struct Admission {
+    _client: per_client::ClientSlot,
+    _server: OwnedSemaphorePermit,
+}
+
+impl StreamState {
+    /// Admits one more stream from `client`, whatever its transport, or refuses it (503)
+    /// before any upgrade, feed or wait.
+    pub fn admit(&self, client: ClientAddr) -> Result<Admission, ApiError> {
+        let slot = self.per_client.acquire(client.ip).ok_or(ApiError::TooManyFromClient)?;
+        let permit = self.connections.clone().try_acquire_owned().map_err(|_| ApiError::TooManyConnections)?;
+        Ok(Admission { _client: slot, _server: permit })
+    }
 }
 
 /// The transports' limits: flags of their own, flattened into the server's settings.

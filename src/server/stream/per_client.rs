@@ -1,7 +1,7 @@
-//! Long-lived connections (WebSockets, SSE streams) per client address, bounded by
+//! Open streams (WebSockets, SSE streams, waiting polls) per client address, bounded by
 //! `--max-connections-per-client`, so that one address cannot take every slot of
 //! `--max-connections`. Past the bound a new one is refused with 503 before any upgrade.
-//! (Behind a proxy every client has the proxy's address: raise the bound there.)
+//! Behind a local proxy the address is the one it forwards (`http::ClientAddr`).
 
 use std::{
     collections::HashMap,

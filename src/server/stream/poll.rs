@@ -6,7 +6,7 @@
 use super::{feed::Feed, Since, StreamState};
 use crate::server::{
     auth::{authorize, Access, Action},
-    http::{ApiError, ApiPath, ApiQuery},
+    http::{ApiError, ApiPath, ApiQuery, ClientAddr},
     telemetry::GaugeGuard,
 };
 use axum::{
@@ -30,6 +30,7 @@ pub struct PollQuery {
 
 pub async fn poll(
     State(state): State<StreamState>,
+    client: ClientAddr,
     ApiPath(dashboard): ApiPath<String>,
     Since(since): Since,
     ApiQuery(query): ApiQuery<PollQuery>,
@@ -37,8 +38,9 @@ pub async fn poll(
 ) -> Result<Response, ApiError> {
     // Each poll is checked on its own.
     authorize(&access, &dashboard, Action::Read)?;
+    // A poll is a stream for as long as it waits: it takes the same places as a WebSocket.
+    let _admission = state.admit(client)?;
     let mut feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
-    // A poll is a subscription for as long as it waits.
     let _subscribed = GaugeGuard::new(&state.telemetry.subscriptions);
     let wait = Duration::from_secs(query.timeout.unwrap_or(25)).min(state.limits.max_poll_wait);
 

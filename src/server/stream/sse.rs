@@ -6,11 +6,11 @@
 use super::{feed::Feed, Since, StreamState};
 use crate::server::{
     auth::{authorize, Access, Action, Lease},
-    http::{ApiError, ApiPath},
+    http::{ApiError, ApiPath, ClientAddr},
     telemetry::GaugeGuard,
 };
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -18,20 +18,20 @@ use axum::{
     Extension,
 };
 use futures::{stream, StreamExt};
-use std::{convert::Infallible, net::SocketAddr};
+use std::convert::Infallible;
 
 pub async fn stream(
     State(state): State<StreamState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     ApiPath(dashboard): ApiPath<String>,
     Since(since): Since,
     Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
     authorize(&access, &dashboard, Action::Read)?;
-    let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
+    let admission = state.admit(client)?;
     let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
-    // Counted, and holding its client's slot, for as long as the stream lives.
-    let subscribed = (GaugeGuard::new(&state.telemetry.subscriptions), slot);
+    // Counted, and holding its places, for as long as the stream lives.
+    let subscribed = (GaugeGuard::new(&state.telemetry.subscriptions), admission);
     let events = stream::unfold((feed, subscribed), |(mut feed, subscribed)| async move {
         let frame = feed.next().await?;
         let event = Event::default()

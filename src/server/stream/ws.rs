@@ -15,13 +15,13 @@ use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::server::{
     auth::{authorize, Access, Action, Auth, Lease, Presented},
     broker::Broker,
-    http::ApiError,
+    http::{ApiError, ClientAddr},
     telemetry::{GaugeGuard, Telemetry},
 };
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
-        ConnectInfo, State,
+        State,
     },
     response::Response,
     Extension,
@@ -29,7 +29,6 @@ use axum::{
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -61,13 +60,12 @@ type Outgoing = (Message, Option<OwnedSemaphorePermit>);
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     State(state): State<StreamState>,
     Extension(access): Extension<Access>,
 ) -> Result<Response, ApiError> {
     // Refused before the upgrade, so a full server costs a rejected request, not a socket.
-    let slot = state.per_client.acquire(peer.ip()).ok_or(ApiError::TooManyFromClient)?;
-    let permit = state.connections.clone().try_acquire_owned().map_err(|_| ApiError::TooManyConnections)?;
+    let admission = state.admit(client)?;
     let max = state.limits.max_frame_bytes;
     // Small codec buffers: tungstenite's 128 KiB defaults would dominate per-connection memory,
     // and client messages here are tiny.
@@ -76,7 +74,7 @@ pub async fn upgrade(
         let tasks = state.tasks.clone();
         tasks.track_future(async move {
             serve(socket, state, access).await;
-            drop((permit, slot));
+            drop(admission);
         })
     }))
 }
@@ -293,12 +291,10 @@ impl Session {
         };
         match message {
             ClientMessage::Subscribe { dashboard, since, max_hz } => {
-                let throttle = match max_hz {
-                    None => None,
-                    Some(hz) if hz.is_finite() && hz > 0.0 => Some(Duration::from_secs_f64(1.0 / hz.min(1000.0))),
-                    Some(hz) => {
+                let throttle = match max_hz.map(super::feed::throttle_for).transpose() {
+                    Ok(throttle) => throttle,
+                    Err(message) => {
                         self.telemetry.error("ws", "bad_request");
-                        let message = format!("maxHz must be a positive number, got {hz}");
                         let reply = ServerMessage::error(ErrorCode::BadRequest, message, Some(&dashboard));
                         self.reply(reply).await;
                         return None;

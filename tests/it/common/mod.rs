@@ -223,3 +223,56 @@ pub async fn raw_websocket(addr: std::net::SocketAddr) -> tokio::net::TcpStream 
     assert!(answer.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&answer));
     stream
 }
+
+/// What the server logs on this thread (a `#[tokio::test]`'s runtime runs the server's tasks
+/// here too) while the returned guard lives.
+///
+/// One global subscriber writes each event to the capture of the thread it happens on, if
+/// any: scoped subscribers (`set_default`) missed events now and then with tests on other
+/// threads (tracing caches each call site's interest process-wide).
+pub fn capture_logs() -> (std::sync::Arc<std::sync::Mutex<Vec<u8>>>, LogCapture) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(|| ThreadSink)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in the tests");
+    });
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(written.clone()));
+    (written, LogCapture)
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Ends this thread's capture when dropped.
+pub struct LogCapture;
+
+impl Drop for LogCapture {
+    fn drop(&mut self) {
+        CAPTURE.with(|capture| capture.borrow_mut().take());
+    }
+}
+
+/// Writes into the current thread's capture, or nowhere.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(written) = &*capture.borrow() {
+                written.lock().unwrap().extend_from_slice(bytes);
+            }
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

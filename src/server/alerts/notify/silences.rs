@@ -3,13 +3,21 @@
 //! notified; an ack ("I'm on it") on an alert as it stands stops its repeats until its state
 //! changes. Both are kept in the history store's SQLite when there is one (so they outlive a
 //! restart), in memory otherwise; this module owns both copies.
+//!
+//! Every delivery asks whether a silence holds its alert, so a silence is compiled once, when
+//! it is made or read (its regexes bounded by `MAX_REGEX_BYTES`), and matching reads a shared
+//! snapshot of the compiled set: no regex is built, and no lock held, while matching.
 
 pub use crate::model::alerts::Ack;
 use crate::protocol::{AlertChange, Millis};
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, path::Path, sync::Mutex};
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{Arc, Mutex, RwLock},
+};
 
 /// Silences kept at most (expired ones included, until they age out).
 pub const MAX_SILENCES: usize = 1_000;
@@ -17,6 +25,9 @@ pub const MAX_SILENCES: usize = 1_000;
 const EXPIRED_KEPT_MS: Millis = 86_400_000;
 /// The longest comment, author or matcher value.
 const MAX_TEXT: usize = 1_024;
+/// The largest program a matcher's regex may compile to (and its lazy DFA's cache): any
+/// pattern people write fits in a few KiB; `(a{100}){100}` and the like are refused.
+const MAX_REGEX_BYTES: usize = 64 * 1024;
 
 /// One label test, as Alertmanager's silences write it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,15 +45,63 @@ fn yes() -> bool {
 }
 
 impl Matcher {
+    /// Ready to test labels: a regex compiled (anchored, as Alertmanager's, and bounded).
+    fn compile(&self) -> Result<Test, String> {
+        let wanted = match self.is_regex {
+            true => RegexBuilder::new(&format!("^(?:{})$", self.value))
+                .size_limit(MAX_REGEX_BYTES)
+                .dfa_size_limit(MAX_REGEX_BYTES)
+                .build()
+                .map(Wanted::Matching)
+                .map_err(|error| format!("matcher '{}': not a usable regular expression: {error}", self.name))?,
+            false => Wanted::Exactly(self.value.clone()),
+        };
+        Ok(Test { name: self.name.clone(), wanted, is_equal: self.is_equal })
+    }
+}
+
+/// A compiled matcher.
+#[derive(Debug)]
+struct Test {
+    name: String,
+    wanted: Wanted,
+    is_equal: bool,
+}
+
+#[derive(Debug)]
+enum Wanted {
+    Exactly(String),
+    Matching(Regex),
+}
+
+impl Test {
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         let value = labels.get(&self.name).map_or("", String::as_str);
-        let found = if self.is_regex {
-            // Anchored, as Alertmanager's; checked when the silence was made.
-            Regex::new(&format!("^(?:{})$", self.value)).is_ok_and(|regex| regex.is_match(value))
-        } else {
-            value == self.value
+        let found = match &self.wanted {
+            Wanted::Exactly(wanted) => value == wanted,
+            Wanted::Matching(regex) => regex.is_match(value),
         };
         found == self.is_equal
+    }
+}
+
+/// A silence as matched: its times and compiled matchers.
+#[derive(Debug)]
+struct Compiled {
+    id: i64,
+    starts_at: Millis,
+    ends_at: Millis,
+    tests: Vec<Test>,
+}
+
+impl Compiled {
+    fn new(silence: &Silence) -> Result<Compiled, String> {
+        let tests = silence.matchers.iter().map(Matcher::compile).collect::<Result<_, _>>()?;
+        Ok(Compiled { id: silence.id, starts_at: silence.starts_at, ends_at: silence.ends_at, tests })
+    }
+
+    fn silences(&self, labels: &BTreeMap<String, String>, now: Millis) -> bool {
+        self.starts_at <= now && now < self.ends_at && self.tests.iter().all(|test| test.matches(labels))
     }
 }
 
@@ -62,10 +121,6 @@ pub struct Silence {
 impl Silence {
     pub fn is_active(&self, now: Millis) -> bool {
         self.starts_at <= now && now < self.ends_at
-    }
-
-    pub fn silences(&self, labels: &BTreeMap<String, String>, now: Millis) -> bool {
-        self.is_active(now) && self.matchers.iter().all(|matcher| matcher.matches(labels))
     }
 
     pub fn dashboard(&self) -> Option<&str> {
@@ -106,6 +161,7 @@ impl NewSilence {
         if self.matchers.is_empty() || self.matchers.len() > 32 {
             return Err("a silence needs between 1 and 32 matchers".into());
         }
+        let mut tests = Vec::with_capacity(self.matchers.len());
         for matcher in &self.matchers {
             let name_ok = !matcher.name.is_empty()
                 && matcher.name.len() <= 128
@@ -116,12 +172,9 @@ impl NewSilence {
             if matcher.value.len() > MAX_TEXT {
                 return Err(format!("matcher '{}': value longer than {MAX_TEXT} bytes", matcher.name));
             }
-            if matcher.is_regex {
-                Regex::new(&format!("^(?:{})$", matcher.value))
-                    .map_err(|error| format!("matcher '{}': not a regular expression: {error}", matcher.name))?;
-            }
+            tests.push(matcher.compile()?);
         }
-        if self.matchers.iter().all(|matcher| matcher.matches(&BTreeMap::new())) {
+        if tests.iter().all(|test| test.matches(&BTreeMap::new())) {
             return Err("at least one matcher must need a label value, or the silence would match every alert".into());
         }
         let starts_at = self.starts_at.unwrap_or(now);
@@ -161,13 +214,53 @@ CREATE TABLE IF NOT EXISTS alert_acks (
 /// Silences and acks, with their SQLite copy when the server keeps history.
 pub struct Controls {
     held: Mutex<Held>,
+    /// The silences compiled, as of the last change: matching clones the `Arc` and lets go.
+    matching: RwLock<Arc<[Arc<Compiled>]>>,
     connection: Option<Mutex<Connection>>,
 }
 
 impl Controls {
     /// In memory only (`--persist false`).
     pub fn in_memory() -> Self {
-        Controls { held: Mutex::new(Held { next_id: 1, ..Held::default() }), connection: None }
+        Controls::holding(Held { next_id: 1, ..Held::default() }, None)
+    }
+
+    fn holding(held: Held, connection: Option<Mutex<Connection>>) -> Self {
+        let controls = Controls { held: Mutex::new(held), matching: RwLock::new(Arc::new([])), connection };
+        controls.republish(&controls.held());
+        controls
+    }
+
+    /// Makes `held`'s silences the set matched against, compiling only those not in
+    /// `compiled` already (by id, with the same times).
+    fn publish(&self, held: &Held, compiled: &[Arc<Compiled>]) {
+        let set: Vec<Arc<Compiled>> = held
+            .silences
+            .iter()
+            .filter_map(|silence| {
+                let same = |kept: &&Arc<Compiled>| {
+                    kept.id == silence.id && kept.starts_at == silence.starts_at && kept.ends_at == silence.ends_at
+                };
+                if let Some(kept) = compiled.iter().find(same) {
+                    return Some(kept.clone());
+                }
+                Compiled::new(silence)
+                    .map_err(|error| tracing::warn!(id = silence.id, %error, "a silence cannot be matched; ignored"))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .collect();
+        *self.matching.write().expect("silence set lock poisoned") = set.into();
+    }
+
+    /// After `held`'s silences changed.
+    fn republish(&self, held: &Held) {
+        let compiled = self.matching();
+        self.publish(held, &compiled);
+    }
+
+    fn matching(&self) -> Arc<[Arc<Compiled>]> {
+        self.matching.read().expect("silence set lock poisoned").clone()
     }
 
     /// Reads what the store holds (its tables are made by the store's schema).
@@ -187,7 +280,7 @@ impl Controls {
                 .collect()
         };
         let next_id = silences.iter().map(|silence| silence.id).max().unwrap_or(0) + 1;
-        Ok(Controls { held: Mutex::new(Held { silences, acks, next_id }), connection: Some(Mutex::new(connection)) })
+        Ok(Controls::holding(Held { silences, acks, next_id }, Some(Mutex::new(connection))))
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
@@ -207,7 +300,7 @@ impl Controls {
 
     /// The active silences that match `labels`.
     pub fn silenced_by(&self, labels: &BTreeMap<String, String>, now: Millis) -> Vec<i64> {
-        self.held().silences.iter().filter(|silence| silence.silences(labels, now)).map(|silence| silence.id).collect()
+        self.matching().iter().filter(|silence| silence.silences(labels, now)).map(|silence| silence.id).collect()
     }
 
     /// Adds a checked silence, numbered `id` or the next number here; blocking (SQLite).
@@ -234,6 +327,7 @@ impl Controls {
         self.save_silence(&silence, now).map_err(|error| format!("cannot keep the silence: {error}"))?;
         held.next_id = held.next_id.max(silence.id + 1);
         held.silences.push(silence.clone());
+        self.republish(&held);
         Ok(silence)
     }
 
@@ -247,6 +341,7 @@ impl Controls {
             Some(kept) => *kept = silence,
             None => held.silences.push(silence),
         }
+        self.republish(&held);
         Ok(())
     }
 
@@ -257,6 +352,7 @@ impl Controls {
         silence.ends_at = silence.ends_at.min(now);
         silence.starts_at = silence.starts_at.min(silence.ends_at);
         let silence = silence.clone();
+        self.republish(&held);
         self.save_silence(&silence, now).map_err(|error| format!("cannot keep the silence: {error}"))?;
         Ok(Some(silence))
     }
@@ -309,8 +405,19 @@ mod tests {
             .into()
     }
 
-    fn matcher(name: &str, value: &str, is_regex: bool, is_equal: bool) -> Matcher {
-        Matcher { name: name.into(), value: value.into(), is_regex, is_equal }
+    fn matcher(name: &str, value: &str, is_regex: bool, is_equal: bool) -> Test {
+        Matcher { name: name.into(), value: value.into(), is_regex, is_equal }.compile().unwrap()
+    }
+
+    fn raw(name: &str, value: &str, is_regex: bool) -> Matcher {
+        Matcher { name: name.into(), value: value.into(), is_regex, is_equal: true }
+    }
+
+    #[test]
+    fn regexes_that_would_compile_huge_are_refused() {
+        let huge = raw("team", "(((a{100}){100}){100})", true);
+        assert!(huge.compile().unwrap_err().contains("not a usable regular expression"));
+        assert!(raw("team", "shop|ops|infra-[0-9]+", true).compile().is_ok());
     }
 
     #[test]
@@ -329,14 +436,14 @@ mod tests {
         Connection::open(file.path()).unwrap().execute_batch(SCHEMA).unwrap();
         let controls = Controls::open(file.path()).unwrap();
         let new = |starts_at, ends_at| NewSilence {
-            matchers: vec![matcher("alertname", "hot", false, true)],
+            matchers: vec![raw("alertname", "hot", false)],
             starts_at,
             ends_at,
             created_by: None,
             comment: "deploy".into(),
         };
         assert!(new(None, 500).check(1_000).is_err(), "ends in the past");
-        let bad_regex = NewSilence { matchers: vec![matcher("team", "(", true, true)], ..new(None, 5_000) };
+        let bad_regex = NewSilence { matchers: vec![raw("team", "(", true)], ..new(None, 5_000) };
         assert!(bad_regex.check(1_000).unwrap_err().contains("regular expression"));
         let silence = controls.add_silence(new(Some(2_000), 5_000), "ana".into(), 1_000, None).unwrap();
         assert!(!controls.is_silenced(&labels(), 1_500), "not started");

@@ -97,7 +97,21 @@ pub async fn send(
     };
     match transport.send(message).await {
         Ok(_) => Outcome::Delivered,
-        Err(error) if error.is_permanent() => Outcome::Failed(format!("SMTP: {error}")),
-        Err(error) => retry(None, format!("SMTP: {error}")),
+        Err(error) if error.is_permanent() => Outcome::Failed(failure(&error)),
+        Err(error) => retry(None, failure(&error)),
     }
+}
+
+/// What the SMTP server or the connection said, by kind and code: never lettre's own words,
+/// which may quote the server's reply (addresses) or its name.
+fn failure(error: &lettre::transport::smtp::Error) -> String {
+    let code = error.status().map_or(String::new(), |code| format!(" {code}"));
+    let kind = match () {
+        _ if error.is_permanent() => "permanent error",
+        _ if error.is_transient() => "temporary error",
+        _ if error.is_timeout() => "no answer in time",
+        _ if error.is_tls() => "TLS failed",
+        _ => "cannot reach the server",
+    };
+    format!("SMTP: {kind}{code}")
 }

@@ -46,7 +46,27 @@ pub async fn post(
                 Outcome::Failed(format!("HTTP {status}"))
             }
         }
-        Err(error) => retry(None, error.to_string()),
+        Err(error) => retry(None, failure(&error).to_owned()),
+    }
+}
+
+/// What went wrong with a request that got no answer, by kind: never reqwest's own words,
+/// which carry the URL (a Slack or Discord webhook URL is itself the secret, and a URL may
+/// carry `user:pass@`). Shown in the API and the page, and logged.
+pub fn failure(error: &reqwest::Error) -> &'static str {
+    let refused = std::iter::successors(std::error::Error::source(error), |source| source.source()).any(|source| {
+        source.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
+    let unresolved = std::iter::successors(std::error::Error::source(error), |source| source.source())
+        .any(|source| source.to_string().contains("dns error") || source.to_string().contains("failed to lookup"));
+    match () {
+        _ if error.is_timeout() => "no answer in time",
+        _ if unresolved => "the receiver's host name does not resolve",
+        _ if refused => "connection refused",
+        _ if error.is_connect() => "cannot connect to the receiver",
+        _ if error.is_redirect() => "too many redirects",
+        _ if error.is_body() || error.is_decode() => "the answer broke off",
+        _ => "the request failed",
     }
 }
 
