@@ -12,6 +12,15 @@ fn livedash() -> Command {
     Command::new(env!("CARGO_BIN_EXE_livedash"))
 }
 
+/// The server binary under test: this build's (debug), or `LIVEDASH_BIN` (the release build,
+/// for the figures BENCHMARKS.md records).
+fn server_binary() -> (Command, bool) {
+    match std::env::var_os("LIVEDASH_BIN") {
+        Some(path) => (Command::new(path), true),
+        None => (livedash(), false),
+    }
+}
+
 /// What the server prints after it listens (its log goes to stdout), collected until it exits.
 type Printed = std::thread::JoinHandle<String>;
 
@@ -156,4 +165,85 @@ async fn logs_never_contain_a_password_token_cookie_or_secret() {
 fn terminate(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success(), "kill -TERM {}", child.id());
+}
+
+/// A process's resident memory and its peak so far, in bytes (`/proc/<pid>/status`).
+fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |field: &str| {
+        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    (kib("VmRSS:"), kib("VmHWM:"))
+}
+
+#[tokio::test]
+async fn three_hundred_parallel_bad_sign_ins_neither_exhaust_memory_nor_slow_a_history_read() {
+    let folder = tempfile::tempdir().unwrap();
+    let api_token = "ldt_reader-of-history";
+    let config = folder.path().join("livedash.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "auth_secret = \"a secret of at least thirty-two bytes, for this test\"\n\
+             [[users]]\nname = \"alice\"\npassword_hash = \"{}\"\nrole = \"admin\"\n\
+             [[tokens]]\nname = \"reader\"\nsha256 = \"{}\"\nscope = \"admin\"\n",
+            livedash::server::auth::users::hash_password("alice's password"),
+            sha256_hex(api_token),
+        ),
+    )
+    .unwrap();
+    let (mut command, release) = server_binary();
+    let (mut child, addr, _, _printed) = spawn_listening(
+        command
+            .args(["--addr", "127.0.0.1:0", "--simulator", "false", "--host-metrics", "false"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data")
+            .arg(folder.path().join("livedash.sqlite")),
+    );
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+    for value in 0..20 {
+        let body = format!(r#"{{"dashboard":"main","metrics":{{"x":{value}}}}}"#);
+        let ingest = client.post(url("/api/v1/ingest")).bearer_auth(api_token).body(body);
+        assert_eq!(ingest.header("content-type", "application/json").send().await.unwrap().status(), 202);
+    }
+    let history = || client.get(url("/api/v1/dashboards/main/history?metric=x")).bearer_auth(api_token).send();
+    assert_eq!(history().await.unwrap().status(), 200);
+    // One sign-in, so the dummy hash for unknown names exists: idle is the server at rest.
+    let wrong = |name: String| {
+        let body = format!("username={name}&password=guess&next=/");
+        client.post(url("/login")).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    assert_eq!(wrong("nobody".into()).await.unwrap().status(), 401);
+    let (idle, _) = memory_of(child.id());
+
+    // 300 guesses at once, each for another name (the per-user limit does not apply).
+    let guesses: Vec<_> = (0..300).map(|i| tokio::spawn(wrong(format!("user{i}")))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let started = std::time::Instant::now();
+    let read = history().await.unwrap();
+    let read_took = started.elapsed();
+    assert_eq!(read.status(), 200);
+    let mut statuses = std::collections::BTreeMap::new();
+    for guess in guesses {
+        let answer = guess.await.unwrap().unwrap();
+        if answer.status() == 503 {
+            assert_eq!(answer.headers()["retry-after"], "1", "busy: try again in a second");
+        }
+        *statuses.entry(answer.status().as_u16()).or_insert(0) += 1;
+    }
+    let (_, peak) = memory_of(child.id());
+    terminate(&child);
+    let _ = child.wait();
+
+    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 503], "refused or busy, nothing else: {statuses:?}");
+    assert!(peak < idle + 100 * 1024 * 1024, "peak {} MiB against {} MiB idle", peak >> 20, idle >> 20);
+    // Unbounded, 300 argon2 checks take every core for seconds and the read waits behind them.
+    // The target (50 ms) is for the release build (`LIVEDASH_BIN=target/release/livedash`); the
+    // debug build parses 300 requests several times slower, so it is held to ten times that.
+    let bound = std::time::Duration::from_millis(if release { 50 } else { 500 });
+    eprintln!("history read under the flood: {read_took:?}; peak {} MiB, idle {} MiB", peak >> 20, idle >> 20);
+    assert!(read_took < bound, "a history read took {read_took:?} under the flood");
 }

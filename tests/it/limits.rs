@@ -153,6 +153,44 @@ async fn one_address_cannot_hold_more_than_its_share() {
     running.shutdown().await;
 }
 
+#[tokio::test]
+async fn waiting_polls_and_sse_streams_take_the_same_places_as_websockets() {
+    let mut settings = quiet_settings();
+    settings.max_connections = 2;
+    let running = start(settings).await;
+    push(&running, "shop", 1.0).await;
+    let (_, snapshot) = get_json(http_url(&running, "/api/v1/poll/shop")).await;
+    let position = format!("{}:{}", snapshot["messages"][0]["epoch"].as_str().unwrap(), snapshot["messages"][0]["seq"]);
+    // Two polls waiting for news hold both places of the server.
+    let waiting = |_| reqwest::get(http_url(&running, &format!("/api/v1/poll/shop?since={position}&timeout=10")));
+    let polls: Vec<_> = (0..2).map(waiting).map(tokio::spawn).collect();
+    let refused = async || {
+        let deadline = tokio::time::Instant::now() + PROMPTLY;
+        loop {
+            let status = reqwest::get(http_url(&running, "/api/v1/stream/shop")).await.unwrap().status().as_u16();
+            if status == 503 || tokio::time::Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert_eq!(refused().await, 503, "an SSE stream past the cap");
+    let poll =
+        reqwest::get(http_url(&running, &format!("/api/v1/poll/shop?since={position}&timeout=0"))).await.unwrap();
+    assert_eq!(poll.status().as_u16(), 503, "a third poll past the cap");
+    match tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        other => panic!("expected 503 before the upgrade, got {other:?}"),
+    }
+    // News answers the polls, and their places come back.
+    push(&running, "shop", 2.0).await;
+    for poll in polls {
+        assert_eq!(poll.await.unwrap().unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(get_json(http_url(&running, &format!("/api/v1/poll/shop?since={position}&timeout=0"))).await.0, 200);
+    running.shutdown().await;
+}
+
 /// A WebSocket peer that subscribes and then never reads again.
 async fn unread_peer(addr: std::net::SocketAddr, subscribe: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;

@@ -6,7 +6,7 @@
 //! within five minutes for one user from one address.
 //!
 //! Hashing is what an attacker can make the server do for free, so it is bounded: at most one
-//! check per core at a time (`Users::hashing_permit`; past it the caller answers 503), each
+//! check per core but one at a time (`Users::hashing_permit`; past it the caller answers 503), each
 //! attempt counted before it is hashed (so parallel guesses cannot all slip under the limit),
 //! and none at all when no users are configured.
 
@@ -105,8 +105,7 @@ pub struct Users {
 impl Users {
     pub fn new(users: &[UserConfig]) -> Self {
         let by_name = users.iter().map(|user| (user.name.clone(), user.clone())).collect();
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Users { by_name, dummy_hash: OnceLock::new(), hashing: Arc::new(Semaphore::new(cores)) }
+        Users { by_name, dummy_hash: OnceLock::new(), hashing: Arc::new(Semaphore::new(hashing_places())) }
     }
 
     pub fn get(&self, name: &str) -> Option<&UserConfig> {
@@ -117,7 +116,7 @@ impl Users {
         self.by_name.is_empty()
     }
 
-    /// A place to check one password, unless every core is checking one already.
+    /// A place to check one password, unless `hashing_places` are checking one already.
     pub fn hashing_permit(&self) -> Option<OwnedSemaphorePermit> {
         self.hashing.clone().try_acquire_owned().ok()
     }
@@ -144,6 +143,13 @@ impl Users {
         .ok()
         .flatten()
     }
+}
+
+/// How many passwords may be checked at once: one per core but one, which stays free for
+/// everything else (streams, history reads, store writes) whatever a flood of sign-ins asks;
+/// on one core, one.
+fn hashing_places() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).saturating_sub(1).max(1)
 }
 
 /// Sign-in attempts not (yet) successful, per user name and client address, for the 429
@@ -210,9 +216,8 @@ mod tests {
     #[test]
     fn one_password_check_per_core_at_a_time() {
         let users = Users::new(&[]);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let held: Vec<_> = (0..cores).map(|_| users.hashing_permit().expect("one per core")).collect();
-        assert!(users.hashing_permit().is_none(), "every core is hashing");
+        let held: Vec<_> = (0..hashing_places()).map(|_| users.hashing_permit().expect("a place")).collect();
+        assert!(users.hashing_permit().is_none(), "every place is taken");
         drop(held);
         assert!(users.hashing_permit().is_some());
     }
