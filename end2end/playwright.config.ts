@@ -26,6 +26,8 @@ export default defineConfig({
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
+        // A real public name for the deployment behind nginx (scale_out.spec.ts), no DNS needed.
+        '--host-resolver-rules=MAP dash.example.com 127.0.0.1',
       ],
     },
   },

@@ -5,12 +5,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DashboardPage } from './fixtures/dashboard_page';
-import { root, startServer, stopServer } from './fixtures/livedash_server';
+import { hashPassword, root, startServer, stopServer } from './fixtures/livedash_server';
+import { SignInPage } from './fixtures/sign_in_page';
 
 // Two instances sharing a Redis (Debian's redis-server, on a unix socket of this test's own,
-// no persistence) behind nginx (Debian's, running docs/deploy/nginx-livedash.conf itself):
-// the page lives through nginx; the instance holding its connection is killed; the page
-// reconnects through nginx to the other and resumes with no seq missing or twice.
+// no persistence) behind nginx (Debian's, running docs/deploy/nginx-livedash.conf itself),
+// with sign-in, reached by a real name (dash.example.com, mapped to 127.0.0.1 by the
+// browser's resolver rules) as a deployment is: a person signs in through nginx, the page
+// lives through it; the instance holding its connection is killed; the page reconnects
+// through nginx to the other and resumes with no seq missing or twice.
 
 const work = mkdtempSync(path.join(tmpdir(), 'livedash-scale-out-'));
 const children: ChildProcess[] = [];
@@ -93,13 +96,23 @@ async function connections(port: number): Promise<number> {
 test('behind nginx, the page resumes on the other instance when the one serving it is killed', async ({ page }) => {
   test.setTimeout(60_000);
   const redis = await startRedis();
+  const config = path.join(work, 'livedash.toml');
+  writeFileSync(config, `[[users]]\nname = "ops"\npassword_hash = "${hashPassword('ops password')}"\nrole = "admin"\n`);
   const args = ['--redis', redis, '--persist', 'false', '--host-metrics', 'false', '--tick-ms', '250'];
+  // One secret for the deployment: a session from one instance holds on the other.
+  args.push('--config', config, '--auth-secret', 'the deployment secret, thirty-two bytes or more');
   const instances = [await startServer(args), await startServer(args)];
   for (const { server } of instances) children.push(server);
   const nginx = await startNginx(instances.map((instance) => instance.port));
 
+  // Bound to 127.0.0.1, the instances answer the public name nginx passes on.
+  const base = `http://dash.example.com:${nginx}`;
+  await page.goto(`${base}/d/main?heartbeatMs=1000`);
+  await expect(page).toHaveURL(`${base}/login?next=/d/main%3FheartbeatMs%3D1000`);
+  await new SignInPage(page).signIn('ops', 'ops password');
+  await expect(page).toHaveURL(`${base}/d/main?heartbeatMs=1000`);
   const dashboard = new DashboardPage(page, 'main');
-  await dashboard.goto({ base: `http://127.0.0.1:${nginx}`, params: { heartbeatMs: 1000 } });
+  await dashboard.waitForHydration();
   await dashboard.expectLiveOver('ws');
   const epoch = await dashboard.root.getAttribute('data-epoch');
 

@@ -177,6 +177,10 @@ fn page(state: &LoginState, status: StatusCode, next: &str, name: &str, error: O
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The form posts to this server: under `no-referrer` the browser would send `Origin: null`,
+    // and over plain http to a name (not a trustworthy origin) no `Sec-Fetch-Site` to vouch
+    // for it. `same-origin` sends our own origin with the post and still nothing elsewhere.
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
