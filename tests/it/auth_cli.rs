@@ -219,13 +219,29 @@ async fn three_hundred_parallel_bad_sign_ins_neither_exhaust_memory_nor_slow_a_h
     assert_eq!(wrong("nobody".into()).await.unwrap().status(), 401);
     let (idle, _) = memory_of(child.id());
 
+    // The reader: a client of its own on a thread of its own (connected already), so that the
+    // time measured is the server's, not this test's runtime busy with 300 requests.
+    let (go, ready) = std::sync::mpsc::channel::<()>();
+    let history_url = url("/api/v1/dashboards/main/history?metric=x");
+    let reader = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let read = || client.get(&history_url).bearer_auth(api_token).send();
+            assert_eq!(read().await.unwrap().status(), 200);
+            ready.recv().unwrap();
+            let started = std::time::Instant::now();
+            let answer = read().await.unwrap();
+            (answer.status().as_u16(), started.elapsed())
+        })
+    });
+
     // 300 guesses at once, each for another name (the per-user limit does not apply).
     let guesses: Vec<_> = (0..300).map(|i| tokio::spawn(wrong(format!("user{i}")))).collect();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let started = std::time::Instant::now();
-    let read = history().await.unwrap();
-    let read_took = started.elapsed();
-    assert_eq!(read.status(), 200);
+    go.send(()).unwrap();
+    let (read_status, read_took) = reader.join().unwrap();
+    assert_eq!(read_status, 200);
     let mut statuses = std::collections::BTreeMap::new();
     for guess in guesses {
         let answer = guess.await.unwrap().unwrap();
@@ -240,10 +256,15 @@ async fn three_hundred_parallel_bad_sign_ins_neither_exhaust_memory_nor_slow_a_h
 
     assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 503], "refused or busy, nothing else: {statuses:?}");
     assert!(peak < idle + 100 * 1024 * 1024, "peak {} MiB against {} MiB idle", peak >> 20, idle >> 20);
-    // Unbounded, 300 argon2 checks take every core for seconds and the read waits behind them.
-    // The target (50 ms) is for the release build (`LIVEDASH_BIN=target/release/livedash`); the
-    // debug build parses 300 requests several times slower, so it is held to ten times that.
+    // Unbounded, 300 argon2 checks take every core (and 19 MiB each) for seconds and the read
+    // waits behind them. The target (50 ms) is for the release build
+    // (`LIVEDASH_BIN=target/release/livedash`: 1.3-1.7 ms measured); the debug build, sharing
+    // the machine with the other tests, is held to ten times that.
     let bound = std::time::Duration::from_millis(if release { 50 } else { 500 });
-    eprintln!("history read under the flood: {read_took:?}; peak {} MiB, idle {} MiB", peak >> 20, idle >> 20);
+    eprintln!(
+        "under the flood: a history read in {read_took:?}; peak {} MiB, idle {} MiB; {statuses:?}",
+        peak >> 20,
+        idle >> 20
+    );
     assert!(read_took < bound, "a history read took {read_took:?} under the flood");
 }
