@@ -46,6 +46,7 @@ fn hundred_rules(c: &mut Criterion) {
                 labels: Default::default(),
                 summary: String::new(),
                 change: None,
+                rate: false,
             })
         })
         .collect();

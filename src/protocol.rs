@@ -3,10 +3,12 @@
 //!
 //! Pure data and validation only: no I/O here, so it is unit-tested directly.
 
+pub mod series;
+
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
-/// Metric name to value. A `BTreeMap` so that encodings are stable and comparable.
+/// Series key (a metric's name: `series`) to value. A `BTreeMap` so that encodings are stable and comparable.
 pub type Metrics = BTreeMap<String, f64>;
 
 /// Milliseconds since the Unix epoch (UTC).
@@ -24,7 +26,8 @@ pub fn is_valid_dashboard_id(id: &str) -> bool {
         && bytes[1..].iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
-/// `[A-Za-z][A-Za-z0-9_.]{0,63}`
+/// `[A-Za-z][A-Za-z0-9_.]{0,63}`: the names line protocol flattens points into (version 1's
+/// rule; a series key is wider, `series`).
 pub fn is_valid_metric_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
@@ -39,8 +42,8 @@ pub fn is_valid_metric_name(name: &str) -> bool {
 pub enum InvalidName {
     #[error("'{0}' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{{0,63}})")]
     DashboardId(String),
-    #[error("metric name '{0}' is not valid ([A-Za-z][A-Za-z0-9_.]{{0,63}})")]
-    MetricName(String),
+    #[error("metric name '{name}' is not valid: {reason}")]
+    MetricName { name: String, reason: series::SeriesKeyError },
 }
 
 /// `name` as an error message shows it: at most `MAX_NAME_LEN` characters, then an ellipsis.
@@ -60,13 +63,15 @@ pub fn check_dashboard_id(id: &str) -> Result<(), InvalidName> {
     }
 }
 
-/// `Ok` when `name` is a valid metric name, else the error that says why.
+/// `name`'s canonical series key (a family alone, or `family{k="v",...}` with the names
+/// sorted: `series`), else the error that says why it is not one.
+pub fn metric_key(name: &str) -> Result<String, InvalidName> {
+    series::canonical_key(name).map_err(|reason| InvalidName::MetricName { name: shown(name), reason })
+}
+
+/// `Ok` when `name` is a valid metric name (a series key), else the error that says why.
 pub fn check_metric_name(name: &str) -> Result<(), InvalidName> {
-    if is_valid_metric_name(name) {
-        Ok(())
-    } else {
-        Err(InvalidName::MetricName(shown(name)))
-    }
+    metric_key(name).map(drop)
 }
 
 /// A client's place in a dashboard's stream, written `"<epoch>:<seq>"`.
@@ -282,9 +287,10 @@ impl Update {
     }
 }
 
-/// How a metric is shown.
+/// How a metric (a series) is shown, and what it is (PROTOCOL.md 1.2 "Definition").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricDefinition {
+    /// The series key.
     pub name: String,
     pub label: String,
     #[serde(default)]
@@ -294,16 +300,67 @@ pub struct MetricDefinition {
     /// Omitted on the wire when it is the default line chart.
     #[serde(default, skip_serializing_if = "ChartKind::is_line")]
     pub chart: ChartKind,
+    /// The key's family, for a labelled series (omitted for an unlabelled one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The key's labels (omitted when none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Omitted when `gauge`.
+    #[serde(default, skip_serializing_if = "SeriesKind::is_gauge")]
+    pub kind: SeriesKind,
+}
+
+/// What a series' values are (PROTOCOL.md 1.2 "Kinds").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesKind {
+    /// The value is the reading.
+    #[default]
+    Gauge,
+    /// A total that only grows, except when its producer restarts (a drop is a reset); shown
+    /// as a rate per second.
+    Counter,
+}
+
+impl SeriesKind {
+    pub fn is_gauge(&self) -> bool {
+        *self == SeriesKind::Gauge
+    }
+
+    /// What a family's name says when nothing else does: `*_total` is a counter (the
+    /// Prometheus and OpenMetrics naming rule), anything else a gauge.
+    pub fn by_name(family: &str) -> SeriesKind {
+        match family.ends_with("_total") {
+            true => SeriesKind::Counter,
+            false => SeriesKind::Gauge,
+        }
+    }
 }
 
 impl MetricDefinition {
+    /// An unlabelled gauge.
     pub fn new(name: &str, label: &str, unit: &str, format: Format) -> Self {
-        MetricDefinition { name: name.into(), label: label.into(), unit: unit.into(), format, chart: ChartKind::Line }
+        MetricDefinition {
+            name: name.into(),
+            label: label.into(),
+            unit: unit.into(),
+            format,
+            chart: ChartKind::Line,
+            family: None,
+            labels: BTreeMap::new(),
+            kind: SeriesKind::Gauge,
+        }
     }
 
-    /// What a metric that arrived through ingest without a configuration looks like.
+    /// What a series that arrived without a configuration looks like: its family and labels
+    /// read from its key, its kind from its family's name.
     pub fn inferred(name: &str) -> Self {
-        MetricDefinition::new(name, name, "", Format::Decimal)
+        let key = series::SeriesKey::parse(name)
+            .unwrap_or_else(|_| series::SeriesKey { family: name.to_owned(), labels: BTreeMap::new() });
+        let kind = SeriesKind::by_name(&key.family);
+        let family = (!key.labels.is_empty()).then_some(key.family);
+        MetricDefinition { family, labels: key.labels, kind, ..MetricDefinition::new(name, name, "", Format::Decimal) }
     }
 }
 
@@ -699,7 +756,14 @@ mod tests {
         let error = check_dashboard_id("../etc").unwrap_err().to_string();
         assert_eq!(error, "'../etc' is not a valid dashboard id ([a-z0-9][a-z0-9_-]{0,63})");
         let error = check_metric_name("9x").unwrap_err().to_string();
-        assert_eq!(error, "metric name '9x' is not valid ([A-Za-z][A-Za-z0-9_.]{0,63})");
+        assert_eq!(
+            error,
+            "metric name '9x' is not valid: family '9x' is not valid ([A-Za-z_:][A-Za-z0-9_.:/-]{0,254})"
+        );
+        assert_eq!(
+            metric_key(r#"http_requests_total{method="GET",code="500"}"#).unwrap(),
+            r#"http_requests_total{code="500",method="GET"}"#
+        );
         let long = "a".repeat(10_000);
         let error = check_dashboard_id(&long).unwrap_err().to_string();
         assert!(error.len() < 200 && error.contains("…"), "{error}");

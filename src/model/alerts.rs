@@ -280,15 +280,18 @@ pub struct RuleSummary {
     /// A change rule's spans: its levels are then ratios, not values of the metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<ChangeWindow>,
+    /// The levels apply to the metric's rate per second (a counter's), not its value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rate: bool,
 }
 
 impl RuleSummary {
     /// Its levels in the metric's units, warning first (none for a change rule, whose levels
-    /// are ratios).
+    /// are ratios, nor for a rate rule, whose levels are per second).
     pub fn levels(&self) -> impl Iterator<Item = (Severity, Level)> + '_ {
         [(Severity::Warning, self.warn), (Severity::Critical, self.crit)]
             .into_iter()
-            .filter(|_| self.change.is_none())
+            .filter(|_| self.change.is_none() && !self.rate)
             .filter_map(|(severity, level)| Some((severity, level?)))
     }
 }

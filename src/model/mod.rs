@@ -1,9 +1,10 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
-//! series, the latest value of each metric, seq continuity, value formatting, chart
+//! series, the latest value of each metric, counters' rates, seq continuity, value formatting, chart
 //! decimation, bucket alignment, quantiles, URL encoding and the alert state machine. No I/O,
 //! no signals.
 
 pub mod alerts;
+pub mod counter;
 pub mod decimate;
 pub mod format;
 pub mod latest;

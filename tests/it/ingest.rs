@@ -83,3 +83,29 @@ async fn a_bad_request_is_refused_whole_and_changes_nothing() {
     assert_eq!(ghost.status().as_u16(), 404, "a refused request created no dashboard");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_labelled_series_is_known_by_its_canonical_key_with_its_family_labels_and_kind() {
+    let running = start(quiet_settings()).await;
+    // Labels in any order name one series.
+    let body = r#"[{"dashboard":"svc","metrics":{"http_requests_total{method=\"GET\",code=\"500\"}":3,"queue_depth":7}},
+                   {"dashboard":"svc","metrics":{"http_requests_total{code=\"500\",method=\"GET\"}":5}}]"#;
+    let (status, answer) = ingest(&running, body).await;
+    assert_eq!(status, 202, "{answer}");
+    let snapshot = snapshot(&running, "svc").await;
+    let key = r#"http_requests_total{code="500",method="GET"}"#;
+    assert_eq!(snapshot["metrics"][key], 5.0, "{snapshot}");
+    let definitions = snapshot["definitions"].as_array().unwrap();
+    let counter = definitions.iter().find(|d| d["name"] == key).expect("a definition per series");
+    assert_eq!(counter["family"], "http_requests_total");
+    assert_eq!(counter["labels"], serde_json::json!({"code": "500", "method": "GET"}));
+    assert_eq!(counter["kind"], "counter", "a family ending in _total counts");
+    let gauge = definitions.iter().find(|d| d["name"] == "queue_depth").unwrap();
+    assert!(gauge.get("family").is_none() && gauge.get("labels").is_none() && gauge.get("kind").is_none(), "{gauge}");
+
+    // A key that breaks a rule is refused with the rule, and nothing of the request applied.
+    let (status, answer) = ingest(&running, r#"{"dashboard":"svc","metrics":{"m{9x=\"a\"}":1}}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("label name '9x'"), "{answer}");
+    running.shutdown().await;
+}

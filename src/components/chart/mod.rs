@@ -56,7 +56,7 @@ pub struct Shown {
 pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let MetricDefinition { name, label, unit, format, chart: kind } = definition;
+    let MetricDefinition { name, label, unit, format, chart: kind, .. } = definition;
     let history = use_metric_history(state, name.clone());
     let stats =
         RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });

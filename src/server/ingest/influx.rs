@@ -8,6 +8,10 @@
 //!   Telegraf documents): `cpu,host=web-01,cpu=cpu-total usage_idle=97.5` becomes
 //!   `cpu.cpu_total.web_01.usage_idle`. Tags are part of the identity, so each series is its
 //!   own metric; the `--max-metrics-per-dashboard` limit bounds how many.
+//! - with `labels=true` (PROTOCOL.md 1.2), a point is a labelled series instead, as Telegraf's
+//!   Prometheus output names it: family = measurement `_` field key, labels = the tags
+//!   (`cpu,host=web-01 usage_idle=97.5` becomes `cpu_usage_idle{host="web-01"}`); characters a
+//!   family or label name cannot hold become `_`, label values stay as written.
 //! - floats as they are; integers and unsigned integers as f64 (exact up to 2^53); booleans as
 //!   1 and 0; string fields are skipped (they cannot be charted) and counted in
 //!   `livedash_ingest_skipped_string_fields_total`.
@@ -15,7 +19,7 @@
 //!   take the server's time.
 
 use super::{apply, line_protocol, IngestError, IngestState};
-use crate::protocol::{check_dashboard_id, is_valid_metric_name, ErrorCode, Metrics, Millis};
+use crate::protocol::{check_dashboard_id, is_valid_metric_name, series::SeriesKey, ErrorCode, Metrics, Millis};
 use crate::server::{
     auth::Access,
     broker::Publication,
@@ -40,6 +44,18 @@ use std::collections::BTreeMap;
 pub struct WriteParams {
     bucket: Option<String>,
     precision: Option<String>,
+    /// `labels=true`: tags become labels of a series (`Naming::Labelled`).
+    #[serde(default)]
+    labels: bool,
+}
+
+/// How a point's measurement, tags and field become a series key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Naming {
+    /// Version 1's names: `measurement.tagvalue....field`.
+    Flattened,
+    /// `measurement_field{tag="value",...}`.
+    Labelled,
 }
 
 /// Timestamp units of a write request.
@@ -168,7 +184,8 @@ async fn handle(
         std::str::from_utf8(&body).map_err(|error| WriteError::invalid(format!("body is not UTF-8: {error}"), None))?;
     let points = line_protocol::parse(text)
         .map_err(|error| WriteError::invalid(format!("unable to parse: {}", error.reason), Some(error.line)))?;
-    let converted = to_publications(&bucket, &points, precision, state.clock.now_millis())
+    let naming = if params.labels { Naming::Labelled } else { Naming::Flattened };
+    let converted = to_publications(&bucket, &points, precision, naming, state.clock.now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
     apply(state, access, converted.publications).await?;
@@ -188,6 +205,7 @@ pub fn to_publications(
     dashboard: &str,
     points: &[(usize, Point<'_>)],
     precision: Precision,
+    naming: Naming,
     now: Millis,
 ) -> Result<Converted, (usize, String)> {
     let mut by_time: BTreeMap<Millis, Metrics> = BTreeMap::new();
@@ -200,7 +218,18 @@ pub fn to_publications(
                 .ok_or_else(|| (line, format!("timestamp {timestamp} is out of range")))?,
             None => now,
         };
-        let prefix = series_prefix(point);
+        let prefix = match naming {
+            Naming::Flattened => series_prefix(point),
+            Naming::Labelled => {
+                let mut family = String::new();
+                push_sanitized(&mut family, &point.measurement);
+                family
+            }
+        };
+        let labels = match naming {
+            Naming::Flattened => BTreeMap::new(),
+            Naming::Labelled => point.tags.iter().map(|(name, value)| (label_name(name), value.to_string())).collect(),
+        };
         for (key, value) in &point.fields {
             let number = match value {
                 FieldValue::Float(value) => *value,
@@ -214,6 +243,13 @@ pub fn to_publications(
             };
             let mut name = String::with_capacity(prefix.len() + 1 + key.len());
             name.push_str(&prefix);
+            if naming == Naming::Labelled {
+                name.push('_');
+                push_sanitized(&mut name, key);
+                let series = SeriesKey::new(&name, labels.clone()).map_err(|error| (line, error.to_string()))?;
+                by_time.entry(ts).or_default().insert(series.to_string(), number);
+                continue;
+            }
             name.push('.');
             push_sanitized(&mut name, key);
             if !is_valid_metric_name(&name) {
@@ -247,6 +283,17 @@ fn series_prefix(point: &Point<'_>) -> String {
     prefix
 }
 
+/// A tag key as a label name: characters outside `[A-Za-z0-9_.]` become `_`, and one that
+/// starts with a digit gets a leading `_`.
+fn label_name(tag: &str) -> String {
+    let mut name = String::with_capacity(tag.len() + 1);
+    if tag.starts_with(|c: char| c.is_ascii_digit()) {
+        name.push('_');
+    }
+    name.extend(tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }));
+    name
+}
+
 /// Appends `text` with every character outside `[A-Za-z0-9_]` turned into `_` (no allocation
 /// of its own: this runs for every field of every point).
 fn push_sanitized(out: &mut String, text: &str) {
@@ -258,7 +305,28 @@ mod tests {
     use super::*;
 
     fn convert(body: &str, precision: Precision) -> Result<Converted, (usize, String)> {
-        to_publications("ops", &line_protocol::parse(body).unwrap(), precision, 99_000)
+        to_publications("ops", &line_protocol::parse(body).unwrap(), precision, Naming::Flattened, 99_000)
+    }
+
+    #[test]
+    fn with_labels_a_point_is_a_labelled_series_named_as_telegraf_names_it() {
+        let body = "cpu,host=web-01,cpu=cpu-total usage_idle=97.5,usage_user=1i 1700000000000000000
+                    http,status-code=500 requests_total=3i 1700000000000000000";
+        let points = line_protocol::parse(body).unwrap();
+        let converted = to_publications("ops", &points, Precision::Nanoseconds, Naming::Labelled, 0).unwrap();
+        let names: Vec<&String> = converted.publications[0].metrics.keys().collect();
+        assert_eq!(
+            names,
+            [
+                r#"cpu_usage_idle{cpu="cpu-total",host="web-01"}"#,
+                r#"cpu_usage_user{cpu="cpu-total",host="web-01"}"#,
+                r#"http_requests_total{status_code="500"}"#,
+            ]
+        );
+        let long = format!("m,tag={} f=1", "v".repeat(300));
+        let points = line_protocol::parse(&long).unwrap();
+        let error = to_publications("ops", &points, Precision::Nanoseconds, Naming::Labelled, 0).unwrap_err();
+        assert!(error.1.contains("longer than 256"), "{error:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::apply;
 use super::IngestState;
-use crate::protocol::{check_dashboard_id, check_metric_name, Metrics, Millis};
+use crate::protocol::{check_dashboard_id, metric_key, Metrics, Millis};
 use crate::server::{auth::Access, broker::Publication, http::ApiError};
 use axum::{
     body::Bytes,
@@ -81,13 +81,14 @@ fn validate(item: Value, now: Millis) -> Result<Publication, String> {
     }
     let mut metrics = Metrics::new();
     for (name, value) in item.metrics {
-        check_metric_name(&name).map_err(|error| error.to_string())?;
+        // Labels written in any order name one series: its canonical key.
+        let key = metric_key(&name).map_err(|error| error.to_string())?;
         // serde_json refuses NaN and infinities at parse time; anything else must be a number.
         let number = value
             .as_f64()
             .filter(|number| number.is_finite())
             .ok_or_else(|| format!("metric '{name}' is not a finite number: {value}"))?;
-        metrics.insert(name, number);
+        metrics.insert(key, number);
     }
     Ok(Publication { dashboard: item.dashboard, ts, metrics })
 }
@@ -178,7 +179,7 @@ mod tests {
                     for publication in batch {
                         prop_assert!(check_dashboard_id(&publication.dashboard).is_ok());
                         for (name, value) in &publication.metrics {
-                            prop_assert!(check_metric_name(name).is_ok() && value.is_finite());
+                            prop_assert!(crate::protocol::check_metric_name(name).is_ok() && value.is_finite());
                         }
                     }
                 }

@@ -22,7 +22,7 @@
 //!
 //! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
 
-use crate::protocol::{check_dashboard_id, check_metric_name};
+use crate::protocol::{check_dashboard_id, metric_key};
 use crate::server::alerts::{
     eval::rules::{AlertRule, RuleShape},
     notify::receivers::{ReceiverConfig, ReceiverShape},
@@ -166,10 +166,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
         let mut metrics: Vec<MetricConfig> = Vec::new();
         for metric in dashboard.metrics {
             let span = metric.span();
-            let metric = metric.into_inner();
-            if let Err(error) = check_metric_name(&metric.name) {
-                return Err(at(span.start, format!("key 'name': {error}")));
-            }
+            let mut metric = metric.into_inner();
+            metric.name = metric_key(&metric.name).map_err(|error| at(span.start, format!("key 'name': {error}")))?;
             if metrics.iter().any(|m| m.name == metric.name) {
                 return Err(at(span.start, format!("key 'name': metric '{}' is listed twice in '{id}'", metric.name)));
             }
@@ -253,7 +251,7 @@ fn checked_patterns(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ChartKind, Format, MetricDefinition};
+    use crate::protocol::{ChartKind, Format, MetricDefinition, SeriesKind};
 
     const EXAMPLE: &str = r#"
 addr = "0.0.0.0:8080"
@@ -300,6 +298,38 @@ id = "ingested"
         let ids: Vec<_> = file.dashboards.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["main", "host", "servers"]);
         assert_eq!(file.dashboards[0].metrics[1].chart, Some(ChartKind::None));
+    }
+
+    #[test]
+    fn configured_series_are_kept_by_their_canonical_key_with_their_kind() {
+        let text = r#"
+[[dashboards]]
+id = "api"
+[[dashboards.metrics]]
+name = 'http_requests_total{method="GET",code="500"}'
+label = "Server errors"
+[[dashboards.metrics]]
+name = "queue_depth"
+kind = "counter"
+
+[[alerts]]
+name = "errors"
+dashboard = "api"
+metric = 'http_requests_total{method="GET",code="500"}'
+rate = true
+crit = { above = 1 }
+"#;
+        let file = parse(text, "livedash.toml").unwrap();
+        let metrics = &file.dashboards[0].metrics;
+        assert_eq!(metrics[0].name, r#"http_requests_total{code="500",method="GET"}"#);
+        let definition = metrics[0].definition(None);
+        assert_eq!((definition.family.as_deref(), definition.kind), (Some("http_requests_total"), SeriesKind::Counter));
+        assert_eq!(definition.labels["code"], "500");
+        assert_eq!(metrics[1].definition(None).kind, SeriesKind::Counter, "as configured");
+        assert_eq!(file.alerts[0].metric, metrics[0].name, "the rule names the same series");
+        assert!(file.alerts[0].rate);
+        let bad = parse("[[dashboards]]\nid = \"a\"\n[[dashboards.metrics]]\nname = 'm{a=\"1\",a=\"2\"}'\n", "f");
+        assert!(bad.unwrap_err().to_string().contains("given twice"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! by the simulator, `host` by this machine). Read from `[[dashboards]]` by `settings::file`,
 //! used by `sources` to declare what they feed.
 
-use crate::protocol::{ChartKind, Format, MetricDefinition};
+use crate::protocol::{ChartKind, Format, MetricDefinition, SeriesKind};
 use serde::Deserialize;
 
 /// A producer built into the server.
@@ -34,11 +34,14 @@ pub struct DashboardConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricConfig {
+    /// A series key (`cpu`, `http_requests_total{code="500"}`).
     pub name: String,
     pub label: Option<String>,
     pub unit: Option<String>,
     pub format: Option<Format>,
     pub chart: Option<ChartKind>,
+    /// `counter` or `gauge`; without it, what the source says, else the name's rule.
+    pub kind: Option<SeriesKind>,
 }
 
 impl MetricConfig {
@@ -51,6 +54,8 @@ impl MetricConfig {
             unit: self.unit.clone().unwrap_or(base.unit),
             format: self.format.unwrap_or(base.format),
             chart: self.chart.unwrap_or(base.chart),
+            kind: self.kind.unwrap_or(base.kind),
+            ..base
         }
     }
 }

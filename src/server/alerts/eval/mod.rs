@@ -41,6 +41,7 @@ impl DashboardAlerts {
                 state: AlertState::default(),
                 shown: None,
                 change: rule.change.map(change::ChangeSeries::new),
+                counter: Default::default(),
             })
             .collect();
         DashboardAlerts { rules }
@@ -86,9 +87,17 @@ impl DashboardAlerts {
     pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
         let mut changes = Vec::new();
         for rule in &mut self.rules {
-            let input = match (metrics.get(&rule.rule.metric), &mut rule.change) {
-                (Some(&value), None) => Input::Value(value),
-                (Some(&value), Some(series)) => {
+            let reading = match (metrics.get(&rule.rule.metric), rule.rule.rate) {
+                // A counter's first point: no rate yet, and nothing to say about it.
+                (Some(&total), true) => match rule.counter.next(ts, total) {
+                    Some(rate) => Some(rate),
+                    None => continue,
+                },
+                (value, _) => value.copied(),
+            };
+            let input = match (reading, &mut rule.change) {
+                (Some(value), None) => Input::Value(value),
+                (Some(value), Some(series)) => {
                     series.add(ts, value, 1);
                     series.ratio(ts).map_or(Input::NoBaseline, Input::Value)
                 }
@@ -143,6 +152,7 @@ mod tests {
             labels: Default::default(),
             summary: "CPU {{value}}% above {{threshold}}%".into(),
             change: None,
+            rate: false,
         })
     }
 
@@ -175,5 +185,24 @@ mod tests {
         let back = alerts.evaluate(&metrics(10.0), 21_000);
         assert_eq!((back[0].state, back[0].value), (AlertPhase::Resolved, Some(10.0)));
         assert_eq!(alerts.active(), vec![], "back from nodata below the threshold: inactive");
+    }
+
+    #[test]
+    fn a_rate_rule_compares_the_counters_rate_per_second_through_a_reset() {
+        let requests = Arc::new(AlertRule {
+            metric: r#"http_requests_total{code="500"}"#.into(),
+            rate: true,
+            summary: "{{value}} errors/s".into(),
+            ..(*rule()).clone()
+        });
+        let mut alerts = DashboardAlerts::for_dashboard("main", std::slice::from_ref(&requests));
+        let total = |value: f64| -> Metrics { [(requests.metric.clone(), value)].into() };
+        assert_eq!(alerts.evaluate(&total(1_000.0), 0), vec![], "the first total: no rate yet");
+        assert_eq!(alerts.evaluate(&total(1_050.0), 1_000), vec![], "50/s");
+        let fired = alerts.evaluate(&total(1_150.0), 2_000);
+        assert_eq!((fired[0].state, fired[0].value), (AlertPhase::Firing, Some(100.0)), "100/s over 85");
+        // The producer restarted: its total starts again; the rate is the new total over the time.
+        let after_reset = alerts.evaluate(&total(20.0), 3_000);
+        assert_eq!((after_reset[0].state, after_reset[0].value), (AlertPhase::Resolved, Some(20.0)));
     }
 }

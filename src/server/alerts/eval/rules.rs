@@ -26,7 +26,7 @@
 //! are ratios.
 
 use crate::model::alerts::{AlertState, ChangeWindow, Direction, Level, Severity, Thresholds, Transition};
-use crate::protocol::{check_dashboard_id, check_metric_name, AlertChange, Millis};
+use crate::protocol::{check_dashboard_id, metric_key, AlertChange, Millis};
 use serde::Deserialize;
 use std::{collections::BTreeMap, time::Duration};
 use toml::Spanned;
@@ -45,6 +45,9 @@ pub struct AlertRule {
     pub summary: String,
     /// For a change rule, the spans it compares.
     pub change: Option<ChangeWindow>,
+    /// `rate = true`: the thresholds apply to the metric's rate per second (a counter's,
+    /// `model::counter`), not to its value.
+    pub rate: bool,
 }
 
 impl AlertRule {
@@ -60,6 +63,7 @@ impl AlertRule {
             no_data_ms: self.thresholds.no_data_ms,
             labels: self.labels.clone(),
             change: self.change,
+            rate: self.rate,
         }
     }
 
@@ -131,6 +135,8 @@ pub struct RuleState {
     pub shown: Option<AlertChange>,
     /// A change rule's memory of its metric.
     pub change: Option<super::change::ChangeSeries>,
+    /// A rate rule's last point of its counter.
+    pub counter: crate::model::counter::RateOf,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +161,8 @@ pub(crate) struct RuleShape {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     summary: String,
+    #[serde(default)]
+    rate: bool,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +204,8 @@ pub(crate) fn check(
         }
         check_dashboard_id(shape.dashboard.get_ref())
             .map_err(|error| at(shape.dashboard.span().start, format!("key 'dashboard': {error}")))?;
-        check_metric_name(shape.metric.get_ref())
+        // `http_requests_total{code="500"}` names a series: kept as its canonical key.
+        let metric = metric_key(shape.metric.get_ref())
             .map_err(|error| at(shape.metric.span().start, format!("key 'metric': {error}")))?;
         let duration = |key: &str, text: Option<Spanned<String>>| -> Result<Option<Duration>, _> {
             text.map(|text| {
@@ -278,12 +287,13 @@ pub(crate) fn check(
         rules.push(AlertRule {
             name: name.clone(),
             dashboard: shape.dashboard.into_inner(),
-            metric: shape.metric.into_inner(),
+            metric,
             thresholds,
             repeat: duration("repeat", shape.repeat)?,
             labels: shape.labels,
             summary: shape.summary,
             change,
+            rate: shape.rate,
         });
     }
     Ok(rules)
