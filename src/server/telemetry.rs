@@ -32,6 +32,8 @@ pub struct Telemetry {
     pub ingested_values: Counter,
     /// Line protocol string fields skipped (they cannot be charted).
     pub skipped_string_fields: Counter,
+    /// New series refused for passing a dashboard's series limit.
+    pub refused_series: Counter,
     /// Errors answered, by endpoint and code.
     errors: Family<ErrorLabels, Counter>,
 }
@@ -48,6 +50,7 @@ impl Telemetry {
             ingested_updates: Counter::default(),
             ingested_values: Counter::default(),
             skipped_string_fields: Counter::default(),
+            refused_series: Counter::default(),
             errors: Family::default(),
             registry: Registry::default(),
         };
@@ -70,6 +73,11 @@ impl Telemetry {
             "ingest_skipped_string_fields",
             "Line protocol string fields skipped (not chartable)",
             telemetry.skipped_string_fields.clone(),
+        );
+        registry.register(
+            "refused_series",
+            "New series refused for passing a dashboard's series limit (--max-metrics-per-dashboard)",
+            telemetry.refused_series.clone(),
         );
         registry.register("errors", "Errors answered, by endpoint and code", telemetry.errors.clone());
         Telemetry { registry, ..telemetry }

@@ -127,7 +127,9 @@ async fn limits_refuse_whole_requests_with_clear_errors() {
     assert_eq!(status, 204);
     let (status, answer) = write(&running, "bucket=a", b"n a=1,b=2".to_vec(), &[]).await;
     assert_eq!(status, 422, "a fifth and sixth metric: {answer}");
-    assert!(answer["message"].as_str().unwrap().contains("would have 5 metrics"), "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("would have 5 series") && message.contains("--max-metrics-per-dashboard"), "{answer}");
+    assert_eq!(metric(&running, "livedash_refused_series_total").await, 2.0, "the two new series are counted");
     let (status, _) = write(&running, "bucket=b", b"m a=1".to_vec(), &[]).await;
     assert_eq!(status, 204);
     let (status, answer) = ingest(&running, r#"{"dashboard":"c","metrics":{"x":1}}"#).await;

@@ -271,11 +271,12 @@ impl MemoryBroker {
         for (dashboard, added) in new_metrics {
             let existing = hubs.get(dashboard).map_or(0, |hub| hub.lock().known.len());
             if existing + added.len() > self.limits.max_metrics_per_dashboard {
-                return Err(BrokerError::LimitExceeded(format!(
-                    "dashboard '{dashboard}' would have {} metrics; the limit is {}",
-                    existing + added.len(),
-                    self.limits.max_metrics_per_dashboard
-                )));
+                return Err(BrokerError::SeriesLimit {
+                    dashboard: dashboard.to_owned(),
+                    would_have: existing + added.len(),
+                    limit: self.limits.max_metrics_per_dashboard,
+                    refused: added.len(),
+                });
             }
         }
         Ok(())

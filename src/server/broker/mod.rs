@@ -62,6 +62,13 @@ pub enum BrokerError {
     /// A publication would pass a cardinality limit (dashboards, metrics per dashboard).
     #[error("{0}; nothing was applied")]
     LimitExceeded(String),
+    /// A publication would give a dashboard more series than `--max-metrics-per-dashboard`;
+    /// `refused` of them are new.
+    #[error(
+        "dashboard '{dashboard}' would have {would_have} series; the limit is {limit} \
+         (--max-metrics-per-dashboard); nothing was applied"
+    )]
+    SeriesLimit { dashboard: String, would_have: usize, limit: usize, refused: usize },
 }
 
 /// How a broker failure answers over HTTP.
@@ -70,7 +77,9 @@ impl From<BrokerError> for crate::server::http::ApiError {
         use crate::server::http::ApiError;
         match error {
             BrokerError::UnknownDashboard(dashboard) => ApiError::UnknownDashboard(dashboard),
-            BrokerError::LimitExceeded(_) => ApiError::LimitExceeded(error.to_string()),
+            BrokerError::LimitExceeded(_) | BrokerError::SeriesLimit { .. } => {
+                ApiError::LimitExceeded(error.to_string())
+            }
             BrokerError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
         }
     }

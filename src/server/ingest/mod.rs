@@ -64,7 +64,12 @@ pub async fn apply(state: &IngestState, access: &Access, batch: Vec<Publication>
         return Err(IngestError::TooManyValues { count: values, limit });
     }
     let updates = batch.len() as u64;
-    state.broker.publish(batch).await?;
+    if let Err(error) = state.broker.publish(batch).await {
+        if let BrokerError::SeriesLimit { refused, .. } = &error {
+            state.telemetry.refused_series.inc_by(*refused as u64);
+        }
+        return Err(error.into());
+    }
     state.telemetry.ingested_updates.inc_by(updates);
     state.telemetry.ingested_values.inc_by(values as u64);
     Ok(values)
