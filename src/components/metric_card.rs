@@ -1,14 +1,16 @@
 //! A metric's card: label, current value in its format, the trend against 30 s ago, a
 //! sparkline of the last minute, and its frame tinted by the worst alert on the metric (firing
-//! critical or warning, nodata; dashed while pending).
+//! critical or warning, nodata; dashed while pending). A counter (PROTOCOL.md 1.2) shows its
+//! rate per second between its last two points ("/s"); its raw total is one click away.
 
 use crate::client::state::DashboardState;
 use crate::model::{
+    counter,
     decimate::decimate,
     format::{format_trend, format_value},
     series::Point,
 };
-use crate::protocol::{AlertChange, AlertPhase, MetricDefinition, Millis};
+use crate::protocol::{AlertChange, AlertPhase, MetricDefinition, Millis, SeriesKind};
 use leptos::prelude::*;
 
 /// How far back the trend compares.
@@ -51,6 +53,13 @@ pub fn sparkline<'a>(points: impl IntoIterator<Item = &'a Point>, from: Millis, 
     out
 }
 
+/// A counter's rate per second between its last two points (`model::counter`).
+pub fn last_rate<'a>(points: impl DoubleEndedIterator<Item = &'a Point>) -> Option<f64> {
+    let mut newest = points.rev();
+    let (last, before) = (*newest.next()?, *newest.next()?);
+    counter::rate(before, last)
+}
+
 /// The alert that matters most for `metric`: firing before nodata before pending, critical
 /// before warning.
 pub fn worst_alert<'a>(active: &'a [AlertChange], metric: &str) -> Option<&'a AlertChange> {
@@ -69,15 +78,35 @@ pub fn worst_alert<'a>(active: &'a [AlertChange], metric: &str) -> Option<&'a Al
 #[component]
 pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
     let state = expect_context::<DashboardState>();
-    let MetricDefinition { name, label, unit, format, .. } = definition;
+    let MetricDefinition { name, label, unit, format, kind, .. } = definition;
+    let is_counter = kind == SeriesKind::Counter;
+    // A counter shows its rate unless the person asked for the total.
+    let show_total = RwSignal::new(false);
     let value = {
         let name = name.clone();
         move || {
+            if is_counter && !show_total.get() {
+                let rate = state.series.with(|series| series.get(&name).and_then(|ring| last_rate(ring.iter())));
+                return match rate {
+                    Some(rate) => format!("{}/s", format_value(rate, format, &unit)),
+                    None => "–/s".to_owned(),
+                };
+            }
             state.latest.with(|latest| match latest.values().get(&name) {
                 Some(value) => format_value(*value, format, &unit),
                 None => "–".to_owned(),
             })
         }
+    };
+    let toggle = move || {
+        is_counter.then(|| {
+            let text = move || if show_total.get() { "show rate" } else { "show total" };
+            view! {
+                <button class="card-toggle" type="button" data-testid="counter-toggle" on:click=move |_| show_total.update(|total| *total = !*total)>
+                    {text}
+                </button>
+            }
+        })
     };
     let trend = {
         let name = name.clone();
@@ -122,12 +151,14 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
             class="card"
             data-testid=format!("card-{name}")
             data-metric=name.clone()
+            data-kind=is_counter.then_some("counter")
             data-alert-state=alert_state
             data-alert-severity=alert_severity
             title=alert_message
         >
             <h2 class="card-label">{label}</h2>
             <p class="card-value" data-testid="metric-value">{value}</p>
+            {toggle}
             <p class="card-trend" data-direction=direction>{trend_text}</p>
             <svg
                 class="card-sparkline"
@@ -162,6 +193,14 @@ mod tests {
         assert_eq!(line.first(), Some(&(0.0, SPARK_HEIGHT - 1.0)), "oldest and lowest: bottom left");
         assert_eq!(line.last(), Some(&(SPARK_WIDTH, 1.0)), "newest and highest: top right");
         assert!(line.windows(2).all(|pair| pair[0].0 <= pair[1].0), "left to right");
+    }
+
+    #[test]
+    fn a_counter_card_reads_the_rate_between_the_last_two_points() {
+        let points: Vec<Point> = vec![(0, 100.0), (1_000, 110.0), (3_000, 150.0)];
+        assert_eq!(last_rate(points.iter()), Some(20.0));
+        assert_eq!(last_rate(points[..1].iter()), None, "one point: no rate yet");
+        assert_eq!(last_rate([(0, 900.0), (2_000, 4.0)].iter()), Some(2.0), "after a reset");
     }
 
     #[test]
