@@ -296,8 +296,9 @@ id = "ingested"
     fn the_documented_example_is_valid() {
         let file = parse(include_str!("../../../docs/livedash.example.toml"), "example").unwrap();
         let ids: Vec<_> = file.dashboards.iter().map(|d| d.id.as_str()).collect();
-        assert_eq!(ids, ["main", "host", "servers"]);
+        assert_eq!(ids, ["main", "host", "servers", "api"]);
         assert_eq!(file.dashboards[0].metrics[1].chart, Some(ChartKind::None));
+        assert_eq!(file.dashboards[3].metrics[1].kind, Some(SeriesKind::Counter));
     }
 
     #[test]
