@@ -448,7 +448,9 @@ async fn a_failed_delivery_is_described_by_kind_never_with_its_url() {
     let tried = latest_delivery_where(&running, |delivery| delivery["attempts"].as_i64() >= Some(1)).await;
     drop(logging);
     let said = tried["lastError"].as_str().unwrap();
-    assert_eq!(said, "the receiver's host name does not resolve", "{tried}");
+    // What a resolver without an answer says (".invalid" never resolves); a slow one times out.
+    let kinds = ["the receiver's host name does not resolve", "no answer in time"];
+    assert!(kinds.contains(&said), "described by kind: {tried}");
     let logged = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("alert delivery not done"), "the failure is logged: {logged}");
     for secret in ["hunter2", "T0SECRET", "livedash-test.invalid"] {
