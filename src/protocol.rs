@@ -47,6 +47,7 @@ pub enum InvalidName {
 }
 
 /// `name` as an error message shows it: at most `MAX_NAME_LEN` characters, then an ellipsis.
+/// (Series keys' errors too: `series`.)
 fn shown(name: &str) -> String {
     match name.char_indices().nth(MAX_NAME_LEN) {
         Some((cut, _)) => format!("{}…", &name[..cut]),
@@ -64,8 +65,9 @@ pub fn check_dashboard_id(id: &str) -> Result<(), InvalidName> {
 }
 
 /// `name`'s canonical series key (a family alone, or `family{k="v",...}` with the names
-/// sorted: `series`), else the error that says why it is not one.
-pub fn metric_key(name: &str) -> Result<String, InvalidName> {
+/// sorted: `series`), borrowed when `name` is canonical already, else the error that says why
+/// it is not one.
+pub fn metric_key(name: &str) -> Result<std::borrow::Cow<'_, str>, InvalidName> {
     series::canonical_key(name).map_err(|reason| InvalidName::MetricName { name: shown(name), reason })
 }
 

@@ -7,7 +7,8 @@
 //! `SeriesKey::parse` reads a key written in any label order and `Display` writes the one
 //! canonical form, so two producers naming the same series agree on its key.
 
-use std::{collections::BTreeMap, fmt};
+use super::shown;
+use std::{borrow::Cow, collections::BTreeMap, fmt};
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -161,20 +162,14 @@ impl fmt::Display for SeriesKey {
 }
 
 /// `text`'s canonical key, or why it is not one: what ingest and configuration store.
-pub fn canonical_key(text: &str) -> Result<String, SeriesKeyError> {
-    // The common case, a bare valid family, is its own canonical form.
+/// Borrowed when `text` is canonical already (the common case, a bare family: no allocation
+/// per metric on the ingest path).
+pub fn canonical_key(text: &str) -> Result<Cow<'_, str>, SeriesKeyError> {
     if is_valid_family(text) {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     }
-    SeriesKey::parse(text).map(|key| key.to_string())
-}
-
-/// A name as an error message shows it: at most 64 characters, then an ellipsis.
-fn shown(name: &str) -> String {
-    match name.char_indices().nth(64) {
-        Some((cut, _)) => format!("{}…", &name[..cut]),
-        None => name.to_owned(),
-    }
+    let written = SeriesKey::parse(text)?.to_string();
+    Ok(if written == text { Cow::Borrowed(text) } else { Cow::Owned(written) })
 }
 
 /// A cursor over the label part of a key.
@@ -270,7 +265,8 @@ mod tests {
             if let Ok(key) = SeriesKey::parse(&text) {
                 let written = key.to_string();
                 prop_assert_eq!(SeriesKey::parse(&written).unwrap(), key);
-                prop_assert_eq!(canonical_key(&written).unwrap(), written);
+                let canonical = canonical_key(&written).unwrap();
+                prop_assert_eq!(canonical.as_ref(), written.as_str());
             }
         }
 

@@ -81,14 +81,18 @@ fn validate(item: Value, now: Millis) -> Result<Publication, String> {
     }
     let mut metrics = Metrics::new();
     for (name, value) in item.metrics {
-        // Labels written in any order name one series: its canonical key.
-        let key = metric_key(&name).map_err(|error| error.to_string())?;
+        // Labels written in any order name one series: its canonical key (the name itself,
+        // unless it was written otherwise).
+        let canonical = match metric_key(&name).map_err(|error| error.to_string())? {
+            std::borrow::Cow::Owned(key) => Some(key),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
         // serde_json refuses NaN and infinities at parse time; anything else must be a number.
         let number = value
             .as_f64()
             .filter(|number| number.is_finite())
             .ok_or_else(|| format!("metric '{name}' is not a finite number: {value}"))?;
-        metrics.insert(key, number);
+        metrics.insert(canonical.unwrap_or(name), number);
     }
     Ok(Publication { dashboard: item.dashboard, ts, metrics })
 }

@@ -167,7 +167,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
         for metric in dashboard.metrics {
             let span = metric.span();
             let mut metric = metric.into_inner();
-            metric.name = metric_key(&metric.name).map_err(|error| at(span.start, format!("key 'name': {error}")))?;
+            metric.name =
+                metric_key(&metric.name).map_err(|error| at(span.start, format!("key 'name': {error}")))?.into_owned();
             if metrics.iter().any(|m| m.name == metric.name) {
                 return Err(at(span.start, format!("key 'name': metric '{}' is listed twice in '{id}'", metric.name)));
             }

@@ -206,7 +206,8 @@ pub(crate) fn check(
             .map_err(|error| at(shape.dashboard.span().start, format!("key 'dashboard': {error}")))?;
         // `http_requests_total{code="500"}` names a series: kept as its canonical key.
         let metric = metric_key(shape.metric.get_ref())
-            .map_err(|error| at(shape.metric.span().start, format!("key 'metric': {error}")))?;
+            .map_err(|error| at(shape.metric.span().start, format!("key 'metric': {error}")))?
+            .into_owned();
         let duration = |key: &str, text: Option<Spanned<String>>| -> Result<Option<Duration>, _> {
             text.map(|text| {
                 humantime::parse_duration(text.get_ref())

@@ -119,10 +119,6 @@ pub struct Silence {
 }
 
 impl Silence {
-    pub fn is_active(&self, now: Millis) -> bool {
-        self.starts_at <= now && now < self.ends_at
-    }
-
     pub fn dashboard(&self) -> Option<&str> {
         dashboard_of(&self.matchers)
     }
@@ -231,9 +227,10 @@ impl Controls {
         controls
     }
 
-    /// Makes `held`'s silences the set matched against, compiling only those not in
-    /// `compiled` already (by id, with the same times).
-    fn publish(&self, held: &Held, compiled: &[Arc<Compiled>]) {
+    /// Makes `held`'s silences the set matched against (after they changed), compiling only
+    /// those not in the current set already (by id, with the same times).
+    fn republish(&self, held: &Held) {
+        let compiled = self.matching();
         let set: Vec<Arc<Compiled>> = held
             .silences
             .iter()
@@ -251,12 +248,6 @@ impl Controls {
             })
             .collect();
         *self.matching.write().expect("silence set lock poisoned") = set.into();
-    }
-
-    /// After `held`'s silences changed.
-    fn republish(&self, held: &Held) {
-        let compiled = self.matching();
-        self.publish(held, &compiled);
     }
 
     fn matching(&self) -> Arc<[Arc<Compiled>]> {
