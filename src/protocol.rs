@@ -11,6 +11,10 @@ use std::{collections::BTreeMap, fmt, str::FromStr};
 /// Series key (a metric's name: `series`) to value. A `BTreeMap` so that encodings are stable and comparable.
 pub type Metrics = BTreeMap<String, f64>;
 
+/// Kinds a producer stated for series whose family's name does not say them (version 1.2):
+/// a StatsD `c` or an OpenTelemetry monotonic sum named without `_total` is a counter.
+pub type Kinds = BTreeMap<String, SeriesKind>;
+
 /// Milliseconds since the Unix epoch (UTC).
 pub type Millis = i64;
 
@@ -277,6 +281,10 @@ pub struct Update {
     pub from_seq: Option<u64>,
     pub ts: Millis,
     pub metrics: Metrics,
+    /// Kinds its producer stated for series of this update that their names do not say
+    /// (version 1.2); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: Kinds,
     /// Alert rules whose state this update changed (version 1.1); absent when none did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertChange>,
@@ -328,6 +336,25 @@ pub enum SeriesKind {
 impl SeriesKind {
     pub fn is_gauge(&self) -> bool {
         *self == SeriesKind::Gauge
+    }
+
+    /// Its name on the wire and in the store.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SeriesKind::Gauge => "gauge",
+            SeriesKind::Counter => "counter",
+        }
+    }
+
+    /// The kind named `name` (`as_str`), if it is one.
+    pub fn from_stored(name: &str) -> Option<SeriesKind> {
+        [SeriesKind::Gauge, SeriesKind::Counter].into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// This kind as an update states it for a series of `family`: only when the name does not
+    /// already say it (`Kinds`).
+    pub fn unless_named(self, family: &str) -> Option<SeriesKind> {
+        (self != SeriesKind::by_name(family)).then_some(self)
     }
 
     /// What a family's name says when nothing else does: `*_total` is a counter (the
@@ -638,6 +665,7 @@ mod tests {
             from_seq: Some(1040),
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
+            kinds: Default::default(),
             alerts: vec![error_rate_alert()],
         }));
         round_trip_server(ServerMessage::unknown_dashboard("nope"));
@@ -679,6 +707,7 @@ mod tests {
             from_seq: None,
             ts: 1_763_900_001_000,
             metrics: [("errorRate".to_string(), 0.07)].into(),
+            kinds: Default::default(),
             alerts: vec![error_rate_alert()],
         });
         assert_eq!(
@@ -701,6 +730,7 @@ mod tests {
             from_seq: None,
             ts: 1_763_900_001_000,
             metrics: [("activeUsers".to_string(), 815.0)].into(),
+            kinds: Default::default(),
             alerts: Vec::new(),
         });
         assert_eq!(

@@ -340,9 +340,28 @@ impl DashboardState {
                 if new_metric {
                     self.add_inferred_definitions();
                 }
+                if !update.kinds.is_empty() {
+                    self.take_stated_kinds(&update.kinds);
+                }
                 Applied::Ok
             }
             _ => Applied::Other,
+        }
+    }
+
+    /// Kinds a producer stated replace what names said (a StatsD `c` is a counter).
+    fn take_stated_kinds(&self, kinds: &crate::protocol::Kinds) {
+        let differs = self.definitions.with_untracked(|definitions| {
+            definitions.iter().any(|d| kinds.get(&d.name).is_some_and(|kind| *kind != d.kind))
+        });
+        if differs {
+            self.definitions.update(|definitions| {
+                for definition in definitions.iter_mut() {
+                    if let Some(kind) = kinds.get(&definition.name) {
+                        definition.kind = *kind;
+                    }
+                }
+            });
         }
     }
 
@@ -363,7 +382,7 @@ impl DashboardState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{HistoryWindow, Update};
+    use crate::protocol::{HistoryWindow, SeriesKind, Update};
 
     fn snapshot(seq: u64) -> Snapshot {
         Snapshot {
@@ -386,6 +405,7 @@ mod tests {
             from_seq: None,
             ts: 1000 + seq as i64 * 1000,
             metrics: crate::model::metrics(metrics),
+            kinds: Default::default(),
             alerts: Vec::new(),
         })
     }
@@ -401,6 +421,19 @@ mod tests {
             assert_eq!(state.apply(update(8, &[("a", 3.0)])), Applied::Gap);
             assert_eq!(state.position.get_untracked().seq, 6);
             assert_eq!(state.series.with_untracked(|s| s.get("a").unwrap().len()), 2);
+        });
+    }
+
+    #[test]
+    fn a_kind_the_producer_states_replaces_the_one_its_name_says() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let state = DashboardState::from_snapshot(snapshot(5));
+            let ServerMessage::Update(mut stated) = update(6, &[("requests", 10.0)]) else { unreachable!() };
+            stated.kinds = [("requests".to_string(), SeriesKind::Counter)].into();
+            assert_eq!(state.apply(ServerMessage::Update(stated)), Applied::Ok);
+            let kind = state.definitions.with_untracked(|d| d.iter().find(|d| d.name == "requests").unwrap().kind);
+            assert_eq!(kind, SeriesKind::Counter, "a StatsD counter without _total is still a counter");
         });
     }
 
@@ -431,6 +464,7 @@ mod tests {
                 from_seq: None,
                 ts: 500,
                 metrics: [("a".to_string(), 0.5)].into(),
+                kinds: Default::default(),
                 alerts: Vec::new(),
             });
             assert_eq!(state.apply(late), Applied::Ok);

@@ -3,7 +3,7 @@
 //! makes them for resync snapshots and merged (throttled) updates. Cloning one is a reference
 //! count, never a copy of its JSON.
 
-use crate::protocol::{AlertChange, Metrics, Millis, ServerMessage, Snapshot, Update};
+use crate::protocol::{AlertChange, Kinds, Metrics, Millis, ServerMessage, Snapshot, Update};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::sync::Arc;
@@ -42,20 +42,22 @@ fn to_json(message: Borrowed<'_>) -> Utf8Bytes {
 pub struct UpdateTail(String);
 
 impl UpdateTail {
-    pub fn new(ts: Millis, metrics: &Metrics) -> Self {
-        UpdateTail::with_alerts(ts, metrics, &[])
+    /// The tail of `update` as `Update` serializes it (its dashboard and seq aside).
+    pub fn of(update: &Update) -> Self {
+        UpdateTail::new(update.ts, &update.metrics, &update.kinds, &update.alerts)
     }
 
-    /// The tail of an update that also carries alert changes (as `Update` serializes them).
-    pub fn with_alerts(ts: Millis, metrics: &Metrics, alerts: &[AlertChange]) -> Self {
+    pub fn new(ts: Millis, metrics: &Metrics, kinds: &Kinds, alerts: &[AlertChange]) -> Self {
         #[derive(Serialize)]
         struct Tail<'a> {
             ts: Millis,
             metrics: &'a Metrics,
+            #[serde(skip_serializing_if = "Kinds::is_empty")]
+            kinds: &'a Kinds,
             #[serde(skip_serializing_if = "<[AlertChange]>::is_empty")]
             alerts: &'a [AlertChange],
         }
-        UpdateTail(serde_json::to_string(&Tail { ts, metrics, alerts }).expect("numbers are finite"))
+        UpdateTail(serde_json::to_string(&Tail { ts, metrics, kinds, alerts }).expect("numbers are finite"))
     }
 
     /// The JSON after its opening brace, which is the update object's own.
@@ -127,6 +129,7 @@ mod tests {
             from_seq: None,
             ts: 1_700_000_000_123,
             metrics: Metrics::new(),
+            kinds: Default::default(),
             alerts: Vec::new(),
         }
     }
@@ -139,7 +142,7 @@ mod tests {
         assert_eq!(frame.json.as_str(), ServerMessage::Update(update).to_json());
         let new =
             Update { from_seq: None, metrics: [("a.b".into(), -0.5), ("x".into(), 1e21)].into(), ..update_for_tail() };
-        let tail = UpdateTail::new(new.ts, &new.metrics);
+        let tail = UpdateTail::of(&new);
         let spliced = Frame::update_with_tail(Arc::new(new.clone()), &tail);
         assert_eq!(spliced.json.as_str(), ServerMessage::Update(new.clone()).to_json(), "spliced JSON is the same");
         // An update that changes alerts carries them after its values.

@@ -13,14 +13,14 @@
 use super::{budget::RetainBudget, log::UpdateLog, Frame, HubLimits, Subscription};
 use crate::model::latest::Latest;
 use crate::protocol::{
-    AlertChange, DashboardSummary, HistoryWindow, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
+    AlertChange, DashboardSummary, HistoryWindow, Kinds, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
 };
 use crate::server::{
     alerts::eval::{DashboardAlerts, LogStart},
     store::RecoveredDashboard,
 };
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
@@ -71,8 +71,8 @@ pub(super) struct HubState {
     title: String,
     /// In display order.
     definitions: Vec<MetricDefinition>,
-    /// The names in `definitions`, for quick membership checks.
-    pub(super) known: HashSet<String>,
+    /// Where each name is in `definitions`.
+    pub(super) known: HashMap<String, usize>,
     pub(super) declared: bool,
     /// The last seq assigned; ahead of `seq` while a batch is being persisted.
     assigned: u64,
@@ -103,7 +103,7 @@ impl Hub {
                 live: None,
                 title: id.to_owned(),
                 definitions: Vec::new(),
-                known: HashSet::new(),
+                known: HashMap::new(),
                 declared: false,
                 assigned: 0,
                 seq: 0,
@@ -124,7 +124,7 @@ impl Hub {
     }
 
     /// A hub as the store last saw it; metric definitions are inferred (in the order the metrics
-    /// first appeared) until declared again.
+    /// first appeared, with the kinds their producers stated) until declared again.
     pub(super) fn restore(dashboard: RecoveredDashboard, rank: usize, limits: &HubLimits) -> Self {
         let hub = Hub::new(&dashboard.id, dashboard.epoch.into(), rank, limits);
         {
@@ -132,6 +132,7 @@ impl Hub {
             for name in dashboard.metrics.iter().chain(dashboard.latest.keys()) {
                 state.define(name);
             }
+            state.state_kinds(&dashboard.kinds);
             state.assigned = dashboard.seq;
             state.seq = dashboard.seq;
             state.ts = dashboard.ts;
@@ -182,7 +183,7 @@ impl Hub {
     /// Gives an update the next seq and the alert changes its values cause (an update without
     /// values is the no-data timer's); it reaches subscribers on `commit`. Serialized by the
     /// caller, after the hub lock is released.
-    pub(super) fn assign(&self, ts: Millis, metrics: Metrics) -> Arc<Update> {
+    pub(super) fn assign(&self, ts: Millis, metrics: Metrics, kinds: Kinds) -> Arc<Update> {
         let (seq, alerts) = {
             let mut state = self.lock();
             for name in metrics.keys() {
@@ -200,7 +201,7 @@ impl Hub {
             };
             (seq, alerts)
         };
-        Arc::new(Update { dashboard: self.id.clone(), seq, from_seq: None, ts, metrics, alerts })
+        Arc::new(Update { dashboard: self.id.clone(), seq, from_seq: None, ts, metrics, kinds, alerts })
     }
 
     /// Takes back the seqs after `seq`, assigned to updates that could not be persisted, and
@@ -229,6 +230,10 @@ impl Hub {
                 state.committed_alerts = alerts;
             }
         }
+        if !update.kinds.is_empty() && state.state_kinds(&update.kinds) {
+            // A snapshot made before shows the old kinds.
+            *self.snapshot.lock().expect("snapshot cache lock poisoned") = None;
+        }
         state.latest.apply(update.ts, &update.metrics);
         let added = state.log.push(update);
         self.account(&state, added);
@@ -256,6 +261,7 @@ impl Hub {
                 for name in update.metrics.keys() {
                     state.define(name);
                 }
+                state.state_kinds(&update.kinds);
             }
             state.seq = seq;
             state.assigned = seq;
@@ -358,7 +364,7 @@ impl Hub {
                 definitions.push(existing);
             }
         }
-        state.known = definitions.iter().map(|d| d.name.clone()).collect();
+        state.known = definitions.iter().enumerate().map(|(at, d)| (d.name.clone(), at)).collect();
         state.definitions = definitions;
         state.declared = true;
         // A snapshot made before carries the old title and definitions.
@@ -509,10 +515,23 @@ impl HubState {
 
     /// Adds an inferred definition for a metric not seen before.
     fn define(&mut self, name: &str) {
-        if !self.known.contains(name) {
-            self.known.insert(name.to_owned());
+        if !self.known.contains_key(name) {
+            self.known.insert(name.to_owned(), self.definitions.len());
             self.definitions.push(MetricDefinition::inferred(name));
         }
+    }
+
+    /// Takes the kinds a producer stated (over what names or the configuration said: the
+    /// producer knows). Whether a definition changed.
+    fn state_kinds(&mut self, kinds: &Kinds) -> bool {
+        let mut changed = false;
+        for (name, &kind) in kinds {
+            self.define(name);
+            let definition = &mut self.definitions[self.known[name.as_str()]];
+            changed |= definition.kind != kind;
+            definition.kind = kind;
+        }
+        changed
     }
 }
 

@@ -9,7 +9,7 @@
 //! (`budget::RetainBudget`): rows go oldest first, when the ring is full (`--replay-capacity`)
 //! or when the budget asks (`evict_oldest`).
 
-use crate::protocol::{AlertChange, Millis, Update};
+use crate::protocol::{AlertChange, Kinds, Millis, Update};
 use std::{
     collections::{HashMap, VecDeque},
     mem::size_of,
@@ -27,6 +27,8 @@ struct Row {
     values: Box<[f64]>,
     /// Alert changes, rare: none costs nothing but the empty box's pointer.
     alerts: Box<[AlertChange]>,
+    /// Kinds its producer stated, rare like alert changes (an empty map allocates nothing).
+    kinds: Kinds,
     /// What this row costs (itself, its values as allocated, its slot list when it brought a
     /// new one, its alert changes), counted when it was added. The ring's spare slots are not
     /// counted: it grows by doubling but never past `capacity`, and gives slots back when the
@@ -98,7 +100,8 @@ impl UpdateLog {
         let bytes = size_of::<Row>()
             + allocated(values.len() * size_of::<f64>())
             + layout_bytes
-            + alerts.iter().map(alert_bytes).sum::<usize>();
+            + alerts.iter().map(alert_bytes).sum::<usize>()
+            + update.kinds.keys().map(|name| name.len() + 32).sum::<usize>();
         if self.rows.len() >= self.capacity {
             self.pop_oldest();
         } else if self.rows.len() == self.rows.capacity() {
@@ -113,6 +116,7 @@ impl UpdateLog {
             layout,
             values: values.into_boxed_slice(),
             alerts,
+            kinds: update.kinds.clone(),
             bytes: bytes as u32,
         });
         self.bytes += bytes;
@@ -203,6 +207,7 @@ impl UpdateLog {
                 .zip(row.values.iter())
                 .map(|(slot, value)| (self.names[*slot as usize].to_string(), *value))
                 .collect(),
+            kinds: row.kinds.clone(),
             alerts: row.alerts.to_vec(),
         })
     }
@@ -236,6 +241,7 @@ mod tests {
             from_seq: None,
             ts,
             metrics: metrics.iter().map(|(name, value)| ((*name).to_owned(), *value)).collect(),
+            kinds: Default::default(),
             alerts: Vec::new(),
         }
     }
@@ -309,7 +315,7 @@ mod tests {
             let mut log = UpdateLog::new(64);
             let published: Vec<Update> = rows.iter().enumerate().map(|(i, metrics)| Update {
                 dashboard: "d".into(), seq: i as u64 + 1, from_seq: None, ts: i as Millis,
-                metrics: metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(), alerts: Vec::new(),
+                metrics: metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(), kinds: Default::default(), alerts: Vec::new(),
             }).collect();
             for update in &published {
                 log.push(update);

@@ -257,7 +257,7 @@ impl MemoryBroker {
                 new_dashboards.insert(dashboard);
             }
             let state = hub.map(|hub| hub.lock());
-            let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains(name));
+            let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains_key(name));
             let added = new_metrics.entry(dashboard).or_default();
             added.extend(publication.metrics.keys().map(String::as_str).filter(|name| !known(name)));
         }
@@ -292,7 +292,7 @@ impl Broker for MemoryBroker {
 
     async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
         // Serialized before the sequencer, all but the seq: publishers do this in parallel.
-        let tails: Vec<UpdateTail> = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics)).collect();
+        let tails: Vec<UpdateTail> = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics, &p.kinds, &[])).collect();
         let committed = {
             let _order = self.sequencer.lock().expect("sequencer lock poisoned");
             self.admit(&batch)?;
@@ -301,7 +301,10 @@ impl Broker for MemoryBroker {
                 .zip(&tails)
                 .map(|(publication, tail)| {
                     let hub = self.hub_or_create(&publication.dashboard);
-                    let frame = Frame::update_with_tail(hub.assign(publication.ts, publication.metrics), tail);
+                    let frame = Frame::update_with_tail(
+                        hub.assign(publication.ts, publication.metrics, publication.kinds),
+                        tail,
+                    );
                     (hub, frame)
                 })
                 .collect();
@@ -363,7 +366,7 @@ impl Broker for MemoryBroker {
         let due: Vec<Publication> = hubs
             .iter()
             .filter(|hub| hub.no_data_due(now))
-            .map(|hub| Publication { dashboard: hub.id.clone(), ts: now, metrics: Default::default() })
+            .map(|hub| Publication::new(hub.id.clone(), now, Default::default()))
             .collect();
         if due.is_empty() {
             return Ok(());
@@ -414,7 +417,7 @@ fn stored_buckets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{MetricDefinition, ServerMessage};
+    use crate::protocol::{MetricDefinition, SeriesKind, ServerMessage};
 
     fn broker(replay_capacity: usize) -> MemoryBroker {
         MemoryBroker::new(HubLimits {
@@ -427,7 +430,7 @@ mod tests {
 
     async fn publish(broker: &MemoryBroker, dashboard: &str, ts: Millis, value: f64) {
         let metrics = [("x".to_string(), value)].into();
-        broker.publish(vec![Publication { dashboard: dashboard.into(), ts, metrics }]).await.unwrap();
+        broker.publish(vec![Publication::new(dashboard, ts, metrics)]).await.unwrap();
     }
 
     fn parse(frame: &Frame) -> ServerMessage {
@@ -444,6 +447,23 @@ mod tests {
         assert_eq!(broker.snapshot("a").await.unwrap().seq, 3);
         assert_eq!(broker.snapshot("b").await.unwrap().seq, 1);
         assert_eq!(broker.snapshot("c").await.unwrap_err(), BrokerError::UnknownDashboard("c".into()));
+    }
+
+    #[tokio::test]
+    async fn a_stated_kind_reaches_subscribers_and_the_definition() {
+        let broker = broker(8);
+        let mut subscription = {
+            publish(&broker, "a", 1_000, 1.0).await;
+            broker.subscribe("a", None).await.unwrap()
+        };
+        let mut requests = Publication::new("a", 2_000, [("requests".to_string(), 5.0)].into());
+        requests.kinds = [("requests".to_string(), SeriesKind::Counter)].into();
+        broker.publish(vec![requests]).await.unwrap();
+        let frame = subscription.live.recv().await.unwrap();
+        assert!(frame.json.contains(r#""kinds":{"requests":"counter"}"#), "{}", frame.json.as_str());
+        let snapshot = broker.snapshot("a").await.unwrap();
+        let definition = snapshot.definitions.iter().find(|d| d.name == "requests").unwrap();
+        assert_eq!(definition.kind, SeriesKind::Counter);
     }
 
     #[tokio::test]
@@ -534,7 +554,7 @@ mod tests {
             publish(&broker, "a", i * 1000, i as f64).await;
         }
         let metrics = [("y".to_string(), 7.0)].into();
-        broker.publish(vec![Publication { dashboard: "a".into(), ts: 30_000, metrics }]).await.unwrap();
+        broker.publish(vec![Publication::new("a", 30_000, metrics)]).await.unwrap();
         let snapshot = broker.snapshot("a").await.unwrap();
         // Window of 10 s before the newest update at 30 s.
         assert_eq!(snapshot.history.ts.first(), Some(&20_000));

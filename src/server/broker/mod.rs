@@ -15,7 +15,7 @@ pub mod redis;
 pub use frame::Frame;
 pub use memory::{HubLimits, MemoryBroker};
 
-use crate::protocol::{AlertChange, DashboardSummary, MetricDefinition, Metrics, Millis, Position, Snapshot};
+use crate::protocol::{AlertChange, DashboardSummary, Kinds, MetricDefinition, Metrics, Millis, Position, Snapshot};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
@@ -25,6 +25,15 @@ pub struct Publication {
     pub dashboard: String,
     pub ts: Millis,
     pub metrics: Metrics,
+    /// Kinds the producer stated that the series' names do not say (`protocol::Kinds`).
+    pub kinds: Kinds,
+}
+
+impl Publication {
+    /// Values whose kinds their names say (or the configuration does).
+    pub fn new(dashboard: impl Into<String>, ts: Millis, metrics: Metrics) -> Self {
+        Publication { dashboard: dashboard.into(), ts, metrics, kinds: Kinds::new() }
+    }
 }
 
 /// What a producer says about a dashboard before feeding it: title and metric definitions,

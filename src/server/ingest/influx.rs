@@ -265,8 +265,7 @@ pub fn to_publications(
             by_time.entry(ts).or_default().insert(name, number);
         }
     }
-    let publications =
-        by_time.into_iter().map(|(ts, metrics)| Publication { dashboard: dashboard.to_owned(), ts, metrics }).collect();
+    let publications = by_time.into_iter().map(|(ts, metrics)| Publication::new(dashboard, ts, metrics)).collect();
     Ok(Converted { publications, skipped_strings })
 }
 

@@ -94,7 +94,7 @@ fn validate(item: Value, now: Millis) -> Result<Publication, String> {
             .ok_or_else(|| format!("metric '{name}' is not a finite number: {value}"))?;
         metrics.insert(canonical.unwrap_or(name), number);
     }
-    Ok(Publication { dashboard: item.dashboard, ts, metrics })
+    Ok(Publication::new(item.dashboard, ts, metrics))
 }
 
 #[cfg(test)]

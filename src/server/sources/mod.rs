@@ -102,7 +102,7 @@ pub async fn run(mut source: impl Source, feed: Feed, shutdown: CancellationToke
             }
         };
         let Some(metrics) = metrics else { continue };
-        let publication = Publication { dashboard: dashboard.clone(), ts, metrics };
+        let publication = Publication::new(dashboard.clone(), ts, metrics);
         match broker.publish(vec![publication]).await {
             Err(error) if failures == 0 => {
                 tracing::warn!(%error, dashboard, "source cannot publish; retrying every tick");

@@ -20,7 +20,7 @@ pub mod seconds;
 pub mod tier;
 mod writer;
 
-use crate::protocol::{Metrics, Millis, Update};
+use crate::protocol::{Kinds, Metrics, Millis, SeriesKind, Update};
 use crate::server::clock::Clock;
 use rusqlite::{Connection, OpenFlags};
 use std::{
@@ -142,6 +142,8 @@ pub struct RecoveredDashboard {
     pub latest: Metrics,
     /// Its metrics in the order they first appeared (an ingested dashboard's display order).
     pub metrics: Vec<String>,
+    /// The kinds their producers stated.
+    pub kinds: Kinds,
     /// The retained updates, oldest first.
     pub log: Vec<Update>,
 }
@@ -210,6 +212,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     id        INTEGER PRIMARY KEY,
     dashboard TEXT NOT NULL,
     name      TEXT NOT NULL,
+    -- The kind its producer stated ('counter', 'gauge'); NULL: what its name says.
+    kind      TEXT,
     UNIQUE (dashboard, name)
 );
 ";
@@ -329,7 +333,7 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
     let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest FROM dashboards ORDER BY rowid")?;
     let mut updates =
         connection.prepare("SELECT seq, body FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq")?;
-    let mut names = connection.prepare("SELECT id, name FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
+    let mut names = connection.prepare("SELECT id, name, kind FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
     let found = rows.query_map([], |row| {
         Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
     })?;
@@ -341,8 +345,13 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
             reason: format!("bad latest values: {error}"),
         })?;
         let first = seq.saturating_sub(replay_capacity as u64);
-        let ids: Vec<(i64, String)> =
-            names.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
+        let rows: Vec<(i64, String, Option<String>)> =
+            names.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<Result<_, _>>()?;
+        let kinds = rows
+            .iter()
+            .filter_map(|(_, name, kind)| Some((name.clone(), SeriesKind::from_stored(kind.as_deref()?)?)))
+            .collect();
+        let ids: Vec<(i64, String)> = rows.into_iter().map(|(id, name, _)| (id, name)).collect();
         let by_id: std::collections::HashMap<i64, String> = ids.iter().cloned().collect();
         let mut log = Vec::new();
         let rows = updates.query_map(rusqlite::params![id, first as i64], |row| {
@@ -354,10 +363,18 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
                 dashboard: id.clone(),
                 reason: format!("update {update_seq}: {reason}"),
             })?;
-            log.push(Update { dashboard: id.clone(), seq: update_seq as u64, from_seq: None, ts, metrics, alerts });
+            log.push(Update {
+                dashboard: id.clone(),
+                seq: update_seq as u64,
+                from_seq: None,
+                ts,
+                metrics,
+                kinds: Kinds::new(),
+                alerts,
+            });
         }
         let metrics = ids.into_iter().map(|(_, name)| name).collect();
-        dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, metrics, log });
+        dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, metrics, kinds, log });
     }
     Ok(dashboards)
 }
@@ -386,7 +403,15 @@ mod tests {
 
     fn entry(dashboard: &str, seq: u64, ts: Millis, metrics: &[(&str, f64)]) -> Entry {
         let metrics = metrics.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
-        let update = Update { dashboard: dashboard.into(), seq, from_seq: None, ts, metrics, alerts: Vec::new() };
+        let update = Update {
+            dashboard: dashboard.into(),
+            seq,
+            from_seq: None,
+            ts,
+            metrics,
+            kinds: Kinds::new(),
+            alerts: Vec::new(),
+        };
         Entry { epoch: "e1".into(), update: Arc::new(update), decided_here: true }
     }
 
@@ -467,6 +492,26 @@ mod tests {
         store.close();
     }
 
+    #[tokio::test]
+    async fn kinds_producers_stated_are_read_back_and_the_last_one_wins() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        let stated = |seq: u64, kind: SeriesKind| {
+            let mut entry = entry("d", seq, seq as Millis, &[("requests", seq as f64), ("x_total", 1.0)]);
+            let update = Arc::make_mut(&mut entry.update);
+            update.kinds = [("requests".to_owned(), kind), ("x_total".to_owned(), SeriesKind::Gauge)].into();
+            entry
+        };
+        append(&store, vec![stated(1, SeriesKind::Gauge)]).await;
+        append(&store, vec![stated(2, SeriesKind::Counter), stated(3, SeriesKind::Counter)]).await;
+        store.close();
+        let (store, recovered) = Store::open(options(folder.path())).unwrap();
+        let expected: Kinds =
+            [("requests".to_owned(), SeriesKind::Counter), ("x_total".to_owned(), SeriesKind::Gauge)].into();
+        assert_eq!(recovered[0].kinds, expected);
+        store.close();
+    }
+
     #[test]
     fn followed_updates_wait_in_a_bounded_queue_when_the_writer_cannot_keep_up() {
         use std::sync::atomic::Ordering;
@@ -502,6 +547,7 @@ mod tests {
                     from_seq: None,
                     ts: seq as Millis * 1000,
                     metrics,
+                    kinds: Default::default(),
                     alerts: Vec::new(),
                 }
             })

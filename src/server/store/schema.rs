@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, converts: "alert deliveries without rounds", run: add_delivery_rounds },
     Migration { version: 4, converts: "alert events without decided_here", run: add_alert_deciders },
     Migration { version: 5, converts: "JSON replay rows into binary rows", run: replay::migrate_json_rows },
+    Migration { version: 6, converts: "metrics without the kinds their producers stated", run: add_metric_kinds },
 ];
 
 /// Creates every table of `declared` that is missing, then brings the store to the last
@@ -105,6 +106,15 @@ fn add_alert_deciders(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch("ALTER TABLE alert_events ADD COLUMN decided_here INTEGER NOT NULL DEFAULT 1")
 }
 
+/// Gives a store from before series kinds its `metrics.kind` (none stated: every metric's
+/// kind is what its name says).
+fn add_metric_kinds(connection: &Connection) -> rusqlite::Result<()> {
+    if has_column(connection, "metrics", "kind")? {
+        return Ok(());
+    }
+    connection.execute_batch("ALTER TABLE metrics ADD COLUMN kind TEXT")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +163,24 @@ mod tests {
             .unwrap();
         assert_eq!((round, status.as_str()), (0, "sent"));
         assert!(has_column(&connection, "alert_events", "decided_here").unwrap());
+    }
+
+    #[test]
+    fn a_store_from_before_kinds_keeps_its_metrics_and_gets_the_column() {
+        let connection = Connection::open_in_memory().unwrap();
+        seconds::register_merge(&connection).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE metrics (id INTEGER PRIMARY KEY, dashboard TEXT NOT NULL, name TEXT NOT NULL,
+                     UNIQUE (dashboard, name));
+                 INSERT INTO metrics VALUES (3, 'd', 'requests');
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+        prepare(&connection, [super::super::SCHEMA, seconds::SCHEMA]).unwrap();
+        let (name, kind): (String, Option<String>) = connection
+            .query_row("SELECT name, kind FROM metrics WHERE id = 3", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        assert_eq!((name.as_str(), kind), ("requests", None), "no kind stated: its name says it");
     }
 }

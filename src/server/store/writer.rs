@@ -16,7 +16,7 @@ use super::{
     Appended, Callback, Entry, Health, Message, RecoveredDashboard, StoreError, StoreOptions,
 };
 use crate::model::latest::Latest;
-use crate::protocol::Millis;
+use crate::protocol::{Millis, SeriesKind};
 use crate::server::clock::Clock;
 use rusqlite::{params, Connection};
 // The writer hashes every point several times; SipHash's DoS resistance buys nothing here
@@ -94,6 +94,8 @@ pub struct WriterState {
     dashboards: HashMap<String, DashboardRow>,
     /// Metric ids by dashboard, then name.
     metric_ids: HashMap<String, HashMap<String, i64>>,
+    /// The kind each metric's producer last stated, by metric id (`metrics.kind`).
+    stated_kinds: HashMap<i64, SeriesKind>,
     health: Arc<Mutex<Health>>,
     /// While failing: when to try again, and the wait after that.
     retry: Option<(Instant, Duration)>,
@@ -121,12 +123,16 @@ impl WriterState {
             })
             .collect();
         let mut metric_ids: HashMap<String, HashMap<String, i64>> = HashMap::default();
+        let mut stated_kinds = HashMap::default();
         {
-            let mut statement = connection.prepare("SELECT id, dashboard, name FROM metrics")?;
-            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            let mut statement = connection.prepare("SELECT id, dashboard, name, kind FROM metrics")?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
             for row in rows {
-                let (id, dashboard, name): (i64, String, String) = row?;
+                let (id, dashboard, name, kind): (i64, String, String, Option<String>) = row?;
                 metric_ids.entry(dashboard).or_default().insert(name, id);
+                if let Some(kind) = kind.as_deref().and_then(SeriesKind::from_stored) {
+                    stated_kinds.insert(id, kind);
+                }
             }
         }
         Ok(WriterState {
@@ -137,6 +143,7 @@ impl WriterState {
             clock: options.clock.clone(),
             dashboards,
             metric_ids,
+            stated_kinds,
             health,
             retry: None,
             reported: Instant::now(),
@@ -311,6 +318,7 @@ impl WriterState {
         // The rows and ids this commit changes, kept apart until it succeeds.
         let mut rows: HashMap<String, DashboardRow> = HashMap::default();
         let mut new_ids: HashMap<(String, String), i64> = HashMap::default();
+        let mut new_kinds: HashMap<i64, SeriesKind> = HashMap::default();
         {
             let mut insert_update =
                 transaction.prepare_cached("INSERT INTO updates (dashboard, seq, body) VALUES (?1, ?2, ?3)")?;
@@ -345,6 +353,16 @@ impl WriterState {
                         metric_id(&transaction, &self.metric_ids, &mut new_ids, &update.dashboard, name)?,
                         value,
                     ));
+                }
+                for (name, &kind) in &update.kinds {
+                    let id = metric_id(&transaction, &self.metric_ids, &mut new_ids, &update.dashboard, name)?;
+                    let known = new_kinds.get(&id).or(self.stated_kinds.get(&id));
+                    if known != Some(&kind) {
+                        transaction
+                            .prepare_cached("UPDATE metrics SET kind = ?2 WHERE id = ?1")?
+                            .execute(params![id, kind.as_str()])?;
+                        new_kinds.insert(id, kind);
+                    }
                 }
                 let body = super::replay::encode(update.ts, &values, &update.alerts);
                 insert_update.execute(params![update.dashboard, update.seq as i64, body])?;
@@ -410,6 +428,7 @@ impl WriterState {
         for ((dashboard, name), id) in new_ids {
             self.metric_ids.entry(dashboard).or_default().insert(name, id);
         }
+        self.stated_kinds.extend(new_kinds);
         Ok(())
     }
 

@@ -168,12 +168,15 @@ fn merge(mut frames: Vec<Frame>) -> Frame {
     }
     // Every alert change in the range, in order: merging values must not lose one.
     let alerts = updates.iter().flat_map(|update| update.alerts.iter().cloned()).collect();
+    let kinds =
+        updates.iter().flat_map(|update| update.kinds.iter().map(|(name, kind)| (name.clone(), *kind))).collect();
     Frame::update(Arc::new(Update {
         dashboard: last.dashboard.clone(),
         seq: last.seq,
         from_seq: Some(first.first_seq()),
         ts: last.ts,
         metrics,
+        kinds,
         alerts,
     }))
 }
@@ -187,7 +190,7 @@ mod tests {
     async fn publish(broker: &dyn Broker, count: usize) {
         for i in 0..count {
             let metrics: Metrics = [("x".to_string(), i as f64)].into();
-            let publication = Publication { dashboard: "a".into(), ts: i as i64, metrics };
+            let publication = Publication::new("a", i as i64, metrics);
             broker.publish(vec![publication]).await.unwrap();
         }
     }
@@ -233,10 +236,7 @@ mod tests {
                     if i % 2 == 1 {
                         metrics.insert("odd".into(), f64::from(i));
                     }
-                    broker
-                        .publish(vec![Publication { dashboard: "a".into(), ts: i64::from(i), metrics }])
-                        .await
-                        .unwrap();
+                    broker.publish(vec![Publication::new("a", i64::from(i), metrics)]).await.unwrap();
                 }
             }
         });

@@ -61,6 +61,7 @@ impl RedisBroker {
             from_seq: None,
             ts,
             metrics: Default::default(),
+            kinds: Default::default(),
             alerts: changes,
         };
         let Some((epoch, frame)) = self.append(vec![draft]).await?.pop() else { return Ok(()) };

@@ -33,8 +33,7 @@ impl RedisBroker {
     /// Appends `drafts` (updates without their seq) in Redis: one script per update, all in
     /// one transaction when there are several. Returns each one's epoch and frame, in order.
     pub(super) async fn append(&self, drafts: Vec<Update>) -> Result<Vec<(String, Frame)>, redis::RedisError> {
-        let tails: Vec<UpdateTail> =
-            drafts.iter().map(|draft| UpdateTail::with_alerts(draft.ts, &draft.metrics, &draft.alerts)).collect();
+        let tails: Vec<UpdateTail> = drafts.iter().map(UpdateTail::of).collect();
         let capacity = self.cache.limits().replay_capacity;
         let mut connection = self.redis.clone();
         let answers: Vec<(String, u64, u8)> = if let [draft] = &drafts[..] {
@@ -138,9 +137,10 @@ mod tests {
             from_seq: None,
             ts: 1_000,
             metrics: [("x".to_owned(), 1.5)].into(),
+            kinds: Default::default(),
             alerts: Vec::new(),
         };
-        let tail = UpdateTail::new(update.ts, &update.metrics);
+        let tail = UpdateTail::of(&update);
         // `publish.lua` writes exactly this head before the tail.
         let scripted = format!(r#"{{"type":"update","dashboard":"web-1","seq":42,{}"#, tail.after_brace());
         let frame = Frame::update_with_tail(Arc::new(update), &tail);

@@ -156,12 +156,13 @@ impl Broker for RedisBroker {
         self.cache.admit(&batch)?;
         let drafts = batch
             .into_iter()
-            .map(|Publication { dashboard, ts, metrics }| Update {
+            .map(|Publication { dashboard, ts, metrics, kinds }| Update {
                 dashboard,
                 seq: 0,
                 from_seq: None,
                 ts,
                 metrics,
+                kinds,
                 alerts: Vec::new(),
             })
             .collect();
