@@ -25,15 +25,20 @@ struct Row {
     layout: Arc<[u32]>,
     /// Their values, in the same order.
     values: Box<[f64]>,
-    /// Alert changes, rare: none costs nothing but the empty box's pointer.
-    alerts: Box<[AlertChange]>,
-    /// Kinds its producer stated, rare like alert changes (an empty map allocates nothing).
-    kinds: Kinds,
+    /// Alert changes and stated kinds, both rare: one pointer when there are none.
+    rare: Option<Box<Rare>>,
     /// What this row costs (itself, its values as allocated, its slot list when it brought a
     /// new one, its alert changes), counted when it was added. The ring's spare slots are not
     /// counted: it grows by doubling but never past `capacity`, and gives slots back when the
     /// budget empties it.
     bytes: u32,
+}
+
+/// What few updates carry.
+#[derive(Clone, Debug)]
+struct Rare {
+    alerts: Box<[AlertChange]>,
+    kinds: Kinds,
 }
 
 /// A dashboard's retained updates, oldest first.
@@ -96,12 +101,16 @@ impl UpdateLog {
                 (Arc::from(layout), bytes)
             }
         };
-        let alerts: Box<[AlertChange]> = update.alerts.clone().into_boxed_slice();
+        let rare = (!update.alerts.is_empty() || !update.kinds.is_empty())
+            .then(|| Box::new(Rare { alerts: update.alerts.clone().into_boxed_slice(), kinds: update.kinds.clone() }));
         let bytes = size_of::<Row>()
             + allocated(values.len() * size_of::<f64>())
             + layout_bytes
-            + alerts.iter().map(alert_bytes).sum::<usize>()
-            + update.kinds.keys().map(|name| name.len() + 32).sum::<usize>();
+            + rare.as_ref().map_or(0, |rare| {
+                size_of::<Rare>()
+                    + rare.alerts.iter().map(alert_bytes).sum::<usize>()
+                    + rare.kinds.keys().map(|name| name.len() + 32).sum::<usize>()
+            });
         if self.rows.len() >= self.capacity {
             self.pop_oldest();
         } else if self.rows.len() == self.rows.capacity() {
@@ -115,8 +124,7 @@ impl UpdateLog {
             ts: update.ts,
             layout,
             values: values.into_boxed_slice(),
-            alerts,
-            kinds: update.kinds.clone(),
+            rare,
             bytes: bytes as u32,
         });
         self.bytes += bytes;
@@ -207,8 +215,8 @@ impl UpdateLog {
                 .zip(row.values.iter())
                 .map(|(slot, value)| (self.names[*slot as usize].to_string(), *value))
                 .collect(),
-            kinds: row.kinds.clone(),
-            alerts: row.alerts.to_vec(),
+            kinds: row.rare.as_ref().map(|rare| rare.kinds.clone()).unwrap_or_default(),
+            alerts: row.rare.as_ref().map(|rare| rare.alerts.to_vec()).unwrap_or_default(),
         })
     }
 

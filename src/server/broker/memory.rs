@@ -21,7 +21,9 @@
 
 use super::frame::UpdateTail;
 use super::hub::{new_epoch, Hub};
-use super::{budget::RetainBudget, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription};
+use super::{
+    budget::RetainBudget, Admission, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription,
+};
 use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot};
 use crate::server::alerts::eval::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::clock::Clock;
@@ -245,57 +247,82 @@ impl MemoryBroker {
         }
     }
 
-    /// Refuses a batch that would pass the dashboard or metric limits.
-    pub(super) fn admit(&self, batch: &[Publication]) -> Result<(), BrokerError> {
+    /// Refuses a batch that would pass the dashboard limit, and one that would pass a
+    /// dashboard's series limit when `admission` is `Whole`; when it is `Partial`, takes out
+    /// the new series past the limit instead. Returns how many series it took out.
+    pub(super) fn admit(&self, batch: &mut Vec<Publication>, admission: Admission) -> Result<usize, BrokerError> {
         let hubs = self.hubs.read().expect("hub map lock poisoned");
         let mut new_dashboards = HashSet::new();
-        let mut new_metrics: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for publication in batch {
+        // Each dashboard's series count so far and the new names it takes, in batch order.
+        let mut counts: HashMap<String, (usize, HashSet<String>)> = HashMap::new();
+        let limit = self.limits.max_metrics_per_dashboard;
+        let mut refused = 0;
+        let mut first_refusal = None;
+        for publication in batch.iter_mut() {
             let dashboard = publication.dashboard.as_str();
             let hub = hubs.get(dashboard);
             if hub.is_none() {
-                new_dashboards.insert(dashboard);
+                new_dashboards.insert(dashboard.to_owned());
             }
             let state = hub.map(|hub| hub.lock());
             let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains_key(name));
-            let added = new_metrics.entry(dashboard).or_default();
-            added.extend(publication.metrics.keys().map(String::as_str).filter(|name| !known(name)));
+            let (count, added) = counts
+                .entry(publication.dashboard.clone())
+                .or_insert_with(|| (state.as_ref().map_or(0, |state| state.known.len()), HashSet::new()));
+            let mut past_limit = Vec::new();
+            for name in publication.metrics.keys() {
+                if known(name) || added.contains(name) {
+                    continue;
+                }
+                if *count < limit || admission == Admission::Whole {
+                    *count += 1;
+                    added.insert(name.clone());
+                } else {
+                    past_limit.push(name.clone());
+                }
+            }
+            if admission == Admission::Whole && *count > limit && first_refusal.is_none() {
+                first_refusal = Some(publication.dashboard.clone());
+            }
+            refused += past_limit.len();
+            for name in past_limit {
+                publication.metrics.remove(&name);
+                publication.kinds.remove(&name);
+            }
         }
-        let dashboards = hubs.len() + new_dashboards.len();
+        drop(hubs);
+        if refused > 0 {
+            // An update that had only refused series is not sent empty.
+            batch.retain(|publication| !publication.metrics.is_empty());
+        }
+        let dashboards = self.hubs.read().expect("hub map lock poisoned").len() + new_dashboards.len();
         if dashboards > self.limits.max_dashboards {
             return Err(BrokerError::LimitExceeded(format!(
                 "this would make {dashboards} dashboards; the limit is {}",
                 self.limits.max_dashboards
             )));
         }
-        for (dashboard, added) in new_metrics {
-            let existing = hubs.get(dashboard).map_or(0, |hub| hub.lock().known.len());
-            if existing + added.len() > self.limits.max_metrics_per_dashboard {
-                return Err(BrokerError::SeriesLimit {
-                    dashboard: dashboard.to_owned(),
-                    would_have: existing + added.len(),
-                    limit: self.limits.max_metrics_per_dashboard,
-                    refused: added.len(),
-                });
-            }
+        if let Some(dashboard) = first_refusal {
+            let (count, added) = &counts[&dashboard];
+            return Err(BrokerError::SeriesLimit { dashboard, would_have: *count, limit, refused: added.len() });
         }
-        Ok(())
+        Ok(refused)
     }
 }
 
-#[async_trait]
-impl Broker for MemoryBroker {
-    async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
-        self.hub_or_create(&declaration.dashboard).declare(declaration.title, declaration.definitions);
-        Ok(())
-    }
-
-    async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+impl MemoryBroker {
+    /// `Broker::publish` and `publish_partial`: admits the batch, then appends it.
+    async fn publish_admitted(&self, mut batch: Vec<Publication>, admission: Admission) -> Result<usize, BrokerError> {
         // Serialized before the sequencer, all but the seq: publishers do this in parallel.
-        let tails: Vec<UpdateTail> = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics, &p.kinds, &[])).collect();
+        // (A partial admission that takes series out serializes again.)
+        let mut tails: Vec<UpdateTail> =
+            batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics, &p.kinds, &[])).collect();
         let committed = {
             let _order = self.sequencer.lock().expect("sequencer lock poisoned");
-            self.admit(&batch)?;
+            let refused = self.admit(&mut batch, admission)?;
+            if refused > 0 {
+                tails = batch.iter().map(|p| UpdateTail::new(p.ts, &p.metrics, &p.kinds, &[])).collect();
+            }
             let assigned: Vec<(Arc<Hub>, Frame)> = batch
                 .into_iter()
                 .zip(&tails)
@@ -314,7 +341,7 @@ impl Broker for MemoryBroker {
                 }
                 drop(_order);
                 self.enforce_budget();
-                return Ok(());
+                return Ok(refused);
             };
             let entries = assigned
                 .iter()
@@ -333,15 +360,31 @@ impl Broker for MemoryBroker {
                     hub.commit(frame);
                 }
             });
-            store.append(entries, on_commit, on_fail)
+            (store.append(entries, on_commit, on_fail), refused)
         };
-        let committed = committed.await;
+        let (committed, refused) = (committed.0.await, committed.1);
         self.enforce_budget();
         match committed {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(refused),
             Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
             Err(_) => Err(BrokerError::Unavailable("the history store is closed".into())),
         }
+    }
+}
+
+#[async_trait]
+impl Broker for MemoryBroker {
+    async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+        self.publish_admitted(batch, Admission::Whole).await.map(|_| ())
+    }
+
+    async fn publish_partial(&self, batch: Vec<Publication>) -> Result<usize, BrokerError> {
+        self.publish_admitted(batch, Admission::Partial).await
+    }
+
+    async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
+        self.hub_or_create(&declaration.dashboard).declare(declaration.title, declaration.definitions);
+        Ok(())
     }
 
     async fn subscribe(&self, dashboard: &str, since: Option<&Position>) -> Result<Subscription, BrokerError> {
@@ -447,6 +490,22 @@ mod tests {
         assert_eq!(broker.snapshot("a").await.unwrap().seq, 3);
         assert_eq!(broker.snapshot("b").await.unwrap().seq, 1);
         assert_eq!(broker.snapshot("c").await.unwrap_err(), BrokerError::UnknownDashboard("c".into()));
+    }
+
+    #[tokio::test]
+    async fn past_the_series_limit_a_partial_publish_applies_what_fits_and_known_series() {
+        let broker = MemoryBroker::new(HubLimits { max_metrics_per_dashboard: 3, ..HubLimits::default() });
+        let values = |names: &[&str]| names.iter().map(|name| (name.to_string(), 1.0)).collect();
+        broker.publish(vec![Publication::new("a", 1, values(&["a", "b"]))]).await.unwrap();
+        let whole = broker.publish(vec![Publication::new("a", 2, values(&["a", "c", "d"]))]).await.unwrap_err();
+        assert!(matches!(whole, BrokerError::SeriesLimit { would_have: 4, limit: 3, refused: 2, .. }), "{whole:?}");
+        assert_eq!(broker.snapshot("a").await.unwrap().seq, 1, "refused whole: nothing applied");
+        // Two updates in one batch: "c" fits, "d" and "e" do not; "a" is known and flows.
+        let batch = vec![Publication::new("a", 3, values(&["a", "c", "d"])), Publication::new("a", 4, values(&["e"]))];
+        assert_eq!(broker.publish_partial(batch).await.unwrap(), 2);
+        let snapshot = broker.snapshot("a").await.unwrap();
+        assert_eq!(snapshot.seq, 2, "the update left with no series is not sent");
+        assert_eq!(snapshot.metrics.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 
     #[tokio::test]
@@ -597,7 +656,7 @@ mod tests {
             publish(&broker, "big", i, 1.0).await;
         }
         assert_eq!(budget.evictions(), 0, "{} bytes", budget.used());
-        for i in 400..500 {
+        for i in 400..800 {
             publish(&broker, "big", i, 1.0).await;
         }
         assert!(budget.evictions() > 0);
@@ -608,14 +667,14 @@ mod tests {
         let oldest = oldest.unwrap();
         assert!(oldest > 1, "the big one gave its oldest updates");
         assert_eq!(budget.evictions(), oldest - 1);
-        assert_eq!(kept as u64, 500 - (oldest - 1), "newest kept, no hole");
+        assert_eq!(kept as u64, 800 - (oldest - 1), "newest kept, no hole");
 
         // A client whose position was dropped gets a snapshot; one still retained, the replay.
         let epoch = broker.snapshot("big").await.unwrap().epoch;
         let dropped = broker.subscribe("big", Some(&Position { epoch: epoch.clone(), seq: 1 })).await.unwrap();
         assert!(dropped.start.len() == 1 && dropped.start[0].is_snapshot);
-        let kept = broker.subscribe("big", Some(&Position { epoch, seq: 498 })).await.unwrap();
-        assert_eq!(kept.start.iter().map(|frame| frame.seq).collect::<Vec<_>>(), vec![499, 500]);
+        let kept = broker.subscribe("big", Some(&Position { epoch, seq: 798 })).await.unwrap();
+        assert_eq!(kept.start.iter().map(|frame| frame.seq).collect::<Vec<_>>(), vec![799, 800]);
     }
 
     #[tokio::test]

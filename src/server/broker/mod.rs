@@ -36,6 +36,14 @@ impl Publication {
     }
 }
 
+/// Whether a batch past a dashboard's series limit is refused whole or applied without the
+/// new series that do not fit (`Broker::publish_partial`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    Whole,
+    Partial,
+}
+
 /// What a producer says about a dashboard before feeding it: title and metric definitions,
 /// in display order. Publishing to an undeclared dashboard creates it with inferred ones.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,6 +110,12 @@ pub trait Broker: Send + Sync + 'static {
     /// Appends every publication, each as one update with the next seq of its dashboard,
     /// creating dashboards as needed. Applied whole or not at all.
     async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError>;
+
+    /// `publish`, but a new series past its dashboard's series limit is taken out rather than
+    /// refusing the batch: the series that fit, and every series already known, are applied.
+    /// Returns how many were taken out. (For producers that answer partially or count drops:
+    /// OTLP, scraping, StatsD.)
+    async fn publish_partial(&self, batch: Vec<Publication>) -> Result<usize, BrokerError>;
 
     /// Starts a subscription (PROTOCOL.md rules 1 and 2): replay after `since` when it is in
     /// the current epoch and still retained, otherwise a snapshot.

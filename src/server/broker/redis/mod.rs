@@ -23,7 +23,9 @@ mod append;
 mod follow;
 mod sync;
 
-use super::{hub::new_epoch, Broker, BrokerError, Declaration, MemoryBroker, Publication, SnapshotFrame, Subscription};
+use super::{
+    hub::new_epoch, Admission, Broker, BrokerError, Declaration, MemoryBroker, Publication, SnapshotFrame, Subscription,
+};
 use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot, Update};
 use crate::server::cluster::Link;
 use alerts::Announcement;
@@ -143,17 +145,17 @@ fn unavailable(error: redis::RedisError) -> BrokerError {
     BrokerError::Unavailable(format!("Redis: {error}"))
 }
 
-#[async_trait]
-impl Broker for RedisBroker {
-    async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
-        self.cache.declare(declaration).await
-    }
-
-    async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+impl RedisBroker {
+    /// `Broker::publish` and `publish_partial`: admits the batch against this instance's view
+    /// of the limits, then appends it in Redis.
+    async fn publish_admitted(&self, mut batch: Vec<Publication>, admission: Admission) -> Result<usize, BrokerError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        self.cache.admit(&batch)?;
+        let refused = self.cache.admit(&mut batch, admission)?;
+        if batch.is_empty() {
+            return Ok(refused);
+        }
         let drafts = batch
             .into_iter()
             .map(|Publication { dashboard, ts, metrics, kinds }| Update {
@@ -174,7 +176,22 @@ impl Broker for RedisBroker {
                 tracing::warn!(%error, "published update not applied here yet; the sweep will");
             }
         }
-        Ok(())
+        Ok(refused)
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn declare(&self, declaration: Declaration) -> Result<(), BrokerError> {
+        self.cache.declare(declaration).await
+    }
+
+    async fn publish(&self, batch: Vec<Publication>) -> Result<(), BrokerError> {
+        self.publish_admitted(batch, Admission::Whole).await.map(|_| ())
+    }
+
+    async fn publish_partial(&self, batch: Vec<Publication>) -> Result<usize, BrokerError> {
+        self.publish_admitted(batch, Admission::Partial).await
     }
 
     async fn subscribe(&self, dashboard: &str, since: Option<&Position>) -> Result<Subscription, BrokerError> {
