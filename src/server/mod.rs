@@ -46,6 +46,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where StatsD is read (`--statsd-addr`, its port chosen when it was 0).
+    pub statsd_addr: Option<SocketAddr>,
     pub state: AppState,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -83,10 +85,11 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 pub async fn start_on(settings: Settings, listener: TcpListener, clock: Clock) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let state = assemble(settings, addr, clock).await?;
+    let statsd_addr = start_statsd(&state).await?;
     start_sources(&state).await;
     start_alerts(&state);
     let served = serve(listener, &state);
-    Ok(Running { addr, state, served })
+    Ok(Running { addr, statsd_addr, state, served })
 }
 
 /// Everything a request can reach, for a server answering at `addr`: the store opened, the
@@ -198,6 +201,21 @@ async fn open_alert_notices(
 }
 
 /// The no-data timers, and delivery to the receivers with Alertmanager's resends.
+/// Listens for StatsD when `--statsd-addr` says where; returns the address bound.
+async fn start_statsd(state: &AppState) -> std::io::Result<Option<SocketAddr>> {
+    let Some(addr) = state.settings.statsd_addr else { return Ok(None) };
+    let socket = tokio::net::UdpSocket::bind(addr).await?;
+    let bound = socket.local_addr()?;
+    let options = ingest::statsd::StatsdOptions {
+        dashboard: state.settings.statsd_dashboard.clone(),
+        max_series: state.settings.max_metrics_per_dashboard,
+    };
+    tracing::info!(addr = %bound, dashboard = options.dashboard, "reading StatsD");
+    let ingest = <ingest::IngestState as axum::extract::FromRef<AppState>>::from_ref(state);
+    state.tasks.spawn(ingest::statsd::run(socket, options, ingest, state.shutdown.clone()));
+    Ok(Some(bound))
+}
+
 fn start_alerts(state: &AppState) {
     let settings = &state.settings;
     if !settings.alerts.is_empty() {

@@ -34,6 +34,8 @@ pub struct Telemetry {
     pub skipped_string_fields: Counter,
     /// New series refused for passing a dashboard's series limit.
     pub refused_series: Counter,
+    /// StatsD lines that did not read (each skipped, the rest of its packet kept).
+    pub statsd_malformed_lines: Counter,
     /// Errors answered, by endpoint and code.
     errors: Family<ErrorLabels, Counter>,
 }
@@ -51,6 +53,7 @@ impl Telemetry {
             ingested_values: Counter::default(),
             skipped_string_fields: Counter::default(),
             refused_series: Counter::default(),
+            statsd_malformed_lines: Counter::default(),
             errors: Family::default(),
             registry: Registry::default(),
         };
@@ -78,6 +81,11 @@ impl Telemetry {
             "refused_series",
             "New series refused for passing a dashboard's series limit (--max-metrics-per-dashboard)",
             telemetry.refused_series.clone(),
+        );
+        registry.register(
+            "statsd_malformed_lines",
+            "StatsD lines skipped because they did not read (--statsd-addr)",
+            telemetry.statsd_malformed_lines.clone(),
         );
         registry.register("errors", "Errors answered, by endpoint and code", telemetry.errors.clone());
         Telemetry { registry, ..telemetry }

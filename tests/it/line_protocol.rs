@@ -146,25 +146,10 @@ async fn limits_refuse_whole_requests_with_clear_errors() {
 /// points, line protocol text and gzip batches through its normal API.
 #[tokio::test]
 async fn the_influxdb_python_client_writes_unchanged() {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/pyvenv/bin/python");
-    assert!(python.exists(), "{} is missing: run `make python-deps`", python.display());
     let mut settings = quiet_settings();
     settings.ingest_token = Some("py-token".into());
     let running = start(settings).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/influx_client.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(format!("http://{}", running.addr))
-        .arg("py-token")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "client failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_producer("influx_client.py", &[format!("http://{}", running.addr), "py-token".into()]).await;
     let snapshot = snapshot(&running, "pyclient").await;
     assert_eq!(snapshot["metrics"]["weather.office.temperature"], 21.5, "{snapshot}");
     assert_eq!(snapshot["metrics"]["weather.office.humidity"], 40.0);

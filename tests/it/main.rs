@@ -23,6 +23,7 @@ mod line_protocol;
 #[cfg(feature = "loadgen")]
 mod loadgen_smoke;
 mod origins;
+mod producers;
 mod router;
 mod scale_out;
 mod store_full;

@@ -18,11 +18,11 @@
 //! - every distinct timestamp becomes one update, in time order; points without a timestamp
 //!   take the server's time.
 
-use super::{apply, line_protocol, IngestError, IngestState};
+use super::{apply, line_protocol, IngestError, IngestState, Producer};
 use crate::protocol::{check_dashboard_id, is_valid_metric_name, series::SeriesKey, ErrorCode, Metrics, Millis};
 use crate::server::{
     auth::Access,
-    broker::Publication,
+    broker::{Admission, Publication},
     http::{error::ErrorLabel, ApiError},
 };
 use axum::{
@@ -188,7 +188,7 @@ async fn handle(
     let converted = to_publications(&bucket, &points, precision, naming, state.clock.now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
-    apply(state, access, converted.publications).await?;
+    apply(state, Producer::Client(access), converted.publications, Admission::Whole).await?;
     Ok(())
 }
 

@@ -1,10 +1,14 @@
 //! `POST /api/v1/ingest`: JSON metrics from any program. A request is validated whole before
 //! anything is published, so a bad item changes nothing; the first bad item is named by index.
 
-use super::apply;
 use super::IngestState;
+use super::{apply, Producer};
 use crate::protocol::{check_dashboard_id, metric_key, Metrics, Millis};
-use crate::server::{auth::Access, broker::Publication, http::ApiError};
+use crate::server::{
+    auth::Access,
+    broker::{Admission, Publication},
+    http::ApiError,
+};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -47,7 +51,7 @@ pub async fn ingest(
     let accepted = publications.len();
     // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
     // logs its own failure once.
-    apply(&state, &access, publications).await?;
+    apply(&state, Producer::Client(&access), publications, Admission::Whole).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 

@@ -1,17 +1,19 @@
-//! Ingest: the two ways metrics come in, `json` (`POST /api/v1/ingest`) and `influx`
-//! (`POST /api/v2/write`, InfluxDB line protocol parsed by `line_protocol`), and the one path
-//! both take into the broker: authorization of every dashboard in the request, per-request
-//! limits, then a publish that is applied whole or not at all (the broker enforces cardinality
-//! limits and makes it durable). Whether the request may write at all was checked by the gate
-//! before its body was read.
+//! Ingest: the ways metrics come in, `json` (`POST /api/v1/ingest`), `influx`
+//! (`POST /api/v2/write`, InfluxDB line protocol parsed by `line_protocol`), `statsd` (UDP,
+//! `--statsd-addr`), and the one path all take into the broker (`apply`): authorization of
+//! every dashboard in a client's request, per-request limits, then a publish applied whole
+//! or without the new series past a limit (the broker enforces cardinality limits and makes
+//! it durable). Whether a request may write at all was checked by the gate before its body
+//! was read.
 
 pub mod influx;
 pub mod json;
 pub mod line_protocol;
+pub mod statsd;
 
 use super::{
     auth::{authorize, Access, Action},
-    broker::{Broker, BrokerError, Publication},
+    broker::{Admission, Broker, BrokerError, Publication},
     clock::Clock,
     http::ApiError,
     telemetry::Telemetry,
@@ -52,25 +54,58 @@ impl From<IngestError> for ApiError {
     }
 }
 
-/// Applies a parsed request: checks that `access` covers each of its dashboards and its size,
-/// then publishes it as one batch. Returns the number of metric values accepted.
-pub async fn apply(state: &IngestState, access: &Access, batch: Vec<Publication>) -> Result<usize, IngestError> {
-    for publication in &batch {
-        authorize(access, &publication.dashboard, Action::Write)?;
+/// Who hands ingest a batch: a client with its credential, or one of the server's own
+/// producers (scraping, StatsD: allowed by the configuration that started them).
+#[derive(Clone, Copy)]
+pub enum Producer<'a> {
+    Client(&'a Access),
+    Server,
+}
+
+/// What a batch applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Metric values appended.
+    pub values: usize,
+    /// New series taken out for passing their dashboard's series limit (`Admission::Partial`).
+    pub refused: usize,
+}
+
+/// Applies a parsed batch: checks that a client's credential covers each of its dashboards
+/// and its size, then publishes it as one batch, whole (`Admission::Whole`: past a series
+/// limit nothing is applied) or without the new series that do not fit (`Partial`).
+pub async fn apply(
+    state: &IngestState,
+    producer: Producer<'_>,
+    batch: Vec<Publication>,
+    admission: Admission,
+) -> Result<Applied, IngestError> {
+    if let Producer::Client(access) = producer {
+        for publication in &batch {
+            authorize(access, &publication.dashboard, Action::Write)?;
+        }
     }
     let values: usize = batch.iter().map(|publication| publication.metrics.len()).sum();
     let limit = state.max_values_per_request;
-    if values > limit {
+    if values > limit && matches!(producer, Producer::Client(_)) {
         return Err(IngestError::TooManyValues { count: values, limit });
     }
     let updates = batch.len() as u64;
-    if let Err(error) = state.broker.publish(batch).await {
-        if let BrokerError::SeriesLimit { refused, .. } = &error {
-            state.telemetry.refused_series.inc_by(*refused as u64);
+    let published = match admission {
+        Admission::Whole => state.broker.publish(batch).await.map(|()| 0),
+        Admission::Partial => state.broker.publish_partial(batch).await,
+    };
+    let refused = match published {
+        Ok(refused) => refused,
+        Err(error) => {
+            if let BrokerError::SeriesLimit { refused, .. } = &error {
+                state.telemetry.refused_series.inc_by(*refused as u64);
+            }
+            return Err(error.into());
         }
-        return Err(error.into());
-    }
+    };
+    state.telemetry.refused_series.inc_by(refused as u64);
     state.telemetry.ingested_updates.inc_by(updates);
-    state.telemetry.ingested_values.inc_by(values as u64);
-    Ok(values)
+    state.telemetry.ingested_values.inc_by((values - refused) as u64);
+    Ok(Applied { values: values - refused, refused })
 }

@@ -71,6 +71,12 @@ fn parse_redis_url(text: &str) -> Result<Secret, String> {
     }
 }
 
+/// A dashboard id as given on the command line.
+fn parse_dashboard_id(text: &str) -> Result<String, String> {
+    crate::protocol::check_dashboard_id(text.trim()).map_err(|error| error.to_string())?;
+    Ok(text.trim().to_owned())
+}
+
 /// What goes after `host-` in a dashboard id.
 fn parse_instance_name(text: &str) -> Result<String, String> {
     let name = text.trim().to_ascii_lowercase();
@@ -183,6 +189,14 @@ pub struct Settings {
     /// Metrics per dashboard at most; ingest that would add more is refused (422).
     #[arg(long, env = "LIVEDASH_MAX_METRICS_PER_DASHBOARD", default_value_t = 10_000)]
     pub max_metrics_per_dashboard: usize,
+
+    /// Where to listen for StatsD and DogStatsD over UDP (`127.0.0.1:8125`); off when not given.
+    #[arg(long, env = "LIVEDASH_STATSD_ADDR")]
+    pub statsd_addr: Option<std::net::SocketAddr>,
+
+    /// The dashboard StatsD metrics are flushed into, every second.
+    #[arg(long, env = "LIVEDASH_STATSD_DASHBOARD", default_value = "statsd", value_parser = parse_dashboard_id)]
+    pub statsd_dashboard: String,
 
     /// Origins allowed to call the server from a browser besides its own, comma-separated
     /// (`https://dash.example.com`); requests from any other origin get 403.

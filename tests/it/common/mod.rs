@@ -276,3 +276,41 @@ impl std::io::Write for ThreadSink {
         Ok(())
     }
 }
+
+/// Runs `tests/producers/<script>` with the test venv's Python (`make python-deps`) and
+/// `args`; panics with its output unless it succeeds.
+pub async fn run_producer(script: &str, args: &[String]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".tools/pyvenv/bin/python");
+    assert!(python.exists(), "{} is missing: run `make python-deps`", python.display());
+    let output = tokio::process::Command::new(&python)
+        .arg(root.join("tests/producers").join(script))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Polls `dashboard`'s snapshot until `ready` holds for it (or `PROMPTLY` passes: panics
+/// with the last one).
+pub async fn snapshot_when(
+    running: &Running,
+    dashboard: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + PROMPTLY * 2;
+    loop {
+        let snapshot = snapshot(running, dashboard).await;
+        if ready(&snapshot) {
+            return snapshot;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not there in time: {snapshot:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
