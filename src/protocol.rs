@@ -30,6 +30,20 @@ pub fn is_valid_dashboard_id(id: &str) -> bool {
         && bytes[1..].iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
+/// The dashboard id a producer's own name makes (an OpenTelemetry `service.name`, a
+/// Prometheus `job`): lower case, every other character `-`, cut to the longest id; `None`
+/// when nothing of it is left.
+pub fn dashboard_id_from(name: &str) -> Option<String> {
+    let mapped: String = name
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' { c } else { '-' })
+        .collect();
+    let id: String = mapped.trim_start_matches(['-', '_']).chars().take(MAX_NAME_LEN).collect();
+    let id = id.trim_end_matches('-').to_owned();
+    is_valid_dashboard_id(&id).then_some(id)
+}
+
 /// `[A-Za-z][A-Za-z0-9_.]{0,63}`: the names line protocol flattens points into (version 1's
 /// rule; a series key is wider, `series`).
 pub fn is_valid_metric_name(name: &str) -> bool {
@@ -593,6 +607,17 @@ mod tests {
     fn round_trip_client(message: ClientMessage) {
         let text = serde_json::to_string(&message).unwrap();
         assert_eq!(serde_json::from_str::<ClientMessage>(&text).unwrap(), message, "{text}");
+    }
+
+    #[test]
+    fn producers_names_make_dashboard_ids() {
+        assert_eq!(dashboard_id_from("checkout").as_deref(), Some("checkout"));
+        assert_eq!(dashboard_id_from("unknown_service:python").as_deref(), Some("unknown_service-python"));
+        assert_eq!(dashboard_id_from("Node Exporter!").as_deref(), Some("node-exporter"));
+        assert_eq!(dashboard_id_from("__x").as_deref(), Some("x"));
+        assert_eq!(dashboard_id_from(&"a".repeat(100)).map(|id| id.len()), Some(MAX_NAME_LEN));
+        assert_eq!(dashboard_id_from("!!!"), None);
+        assert_eq!(dashboard_id_from(""), None);
     }
 
     fn round_trip_server(message: ServerMessage) {

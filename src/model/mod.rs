@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod counter;
 pub mod decimate;
 pub mod format;
+pub mod histogram;
 pub mod latest;
 pub mod ring;
 pub mod sequence;

@@ -65,6 +65,23 @@ pub fn is_valid_label_name(name: &str) -> bool {
         && bytes[1..].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
 }
 
+/// `text` (an attribute key, a tag's name) as a label name: each character a label name cannot
+/// hold becomes `_`, and one that cannot start it gets `_` before it.
+pub fn label_name_from(text: &str) -> String {
+    if is_valid_label_name(text) {
+        return text.to_owned();
+    }
+    let mut name: String = text
+        .chars()
+        .take(MAX_LABEL_NAME_BYTES - 1)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') { c } else { '_' })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        name.insert(0, '_');
+    }
+    name
+}
+
 impl SeriesKey {
     /// A series of `family` with `labels`, checked against the rules.
     pub fn new(family: &str, labels: BTreeMap<String, String>) -> Result<SeriesKey, SeriesKeyError> {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub shared_controls: Option<Arc<alerts::notify::shared::SharedControls>>,
     /// What time it is (the system's; a test's own in tests).
     pub clock: Clock,
+    /// What producers' conversions remember between requests.
+    pub producers: Arc<ingest::Producers>,
 }
 
 /// Ingest's part of the state.
@@ -50,7 +52,9 @@ impl FromRef<AppState> for ingest::IngestState {
             broker: state.broker.clone(),
             telemetry: state.telemetry.clone(),
             max_values_per_request: state.settings.max_values_per_request,
+            max_series_per_dashboard: state.settings.max_metrics_per_dashboard,
             clock: state.clock.clone(),
+            producers: state.producers.clone(),
         }
     }
 }

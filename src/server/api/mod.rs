@@ -99,7 +99,7 @@ fn public(state: &AppState) -> Router<AppState> {
         .route("/favicon.svg", get(files))
 }
 
-/// The two ingest endpoints: the gate checks that the credential may write before anything
+/// The ingest endpoints (JSON, line protocol, OTLP): the gate checks that the credential may write before anything
 /// reads the body; gzip bodies (Telegraf's default) are inflated first, so the size limit
 /// counts what they inflate to.
 fn ingest(state: &AppState, gate: &Gate) -> Router<AppState> {
@@ -113,6 +113,7 @@ fn ingest(state: &AppState, gate: &Gate) -> Router<AppState> {
     Router::new()
         .route("/api/v1/ingest", write(post(ingest::json::ingest), "ingest", ApiError::into_response))
         .route("/api/v2/write", write(post(ingest::influx::write), "write", ingest::influx::refusal))
+        .route("/v1/metrics", write(post(ingest::otlp::export), "otlp", ApiError::into_response))
 }
 
 /// The live transports.

@@ -9,6 +9,7 @@
 pub mod influx;
 pub mod json;
 pub mod line_protocol;
+pub mod otlp;
 pub mod statsd;
 
 use super::{
@@ -27,8 +28,25 @@ pub struct IngestState {
     pub telemetry: Arc<Telemetry>,
     /// `--max-values-per-request`.
     pub max_values_per_request: usize,
+    /// `--max-metrics-per-dashboard`, for answers that name it.
+    pub max_series_per_dashboard: usize,
     /// Stamps what arrives without a time.
     pub clock: Clock,
+    pub producers: Arc<Producers>,
+}
+
+/// What producers' conversions keep between requests, and how they name dashboards.
+pub struct Producers {
+    /// Delta sums' totals and histograms' last buckets (OTLP).
+    pub otlp_memory: otlp::OtlpMemory,
+    /// `--otlp-dashboard-attribute`: the resource attribute naming an OTLP dashboard.
+    pub otlp_dashboard_attribute: String,
+}
+
+impl Producers {
+    pub fn new(otlp_dashboard_attribute: &str) -> Self {
+        Producers { otlp_memory: Default::default(), otlp_dashboard_attribute: otlp_dashboard_attribute.to_owned() }
+    }
 }
 
 /// Why a well-formed request was not applied.

@@ -17,8 +17,9 @@
 //! (`name:1:2:3|d`) are read, its container and timestamp fields ignored.
 
 use super::{apply, Applied, IngestState, Producer};
+use crate::model::histogram::SHOWN_QUANTILES;
 use crate::protocol::{
-    series::{is_valid_label_name, SeriesKey, SeriesKeyError, MAX_LABEL_NAME_BYTES},
+    series::{label_name_from, SeriesKey, SeriesKeyError},
     Kinds, Metrics, SeriesKind,
 };
 use crate::server::broker::{Admission, Publication};
@@ -34,8 +35,6 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const MAX_SAMPLES_PER_FLUSH: usize = 10_000;
 /// The members one set keeps per flush; past it the count stops growing.
 const MAX_MEMBERS_PER_FLUSH: usize = 10_000;
-/// The quantiles a timing series reports, with their label values.
-const QUANTILES: [(f64, &str); 3] = [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.99")];
 
 /// `--statsd-addr` and `--statsd-dashboard`, with the dashboard's series limit.
 #[derive(Clone, Debug)]
@@ -99,7 +98,7 @@ pub fn parse_line(line: &str) -> Result<Line, MalformedLine> {
         } else if let Some(tags) = field.strip_prefix('#') {
             for tag in tags.split(',').filter(|tag| !tag.is_empty()) {
                 let (name, value) = tag.split_once(':').unwrap_or((tag, "true"));
-                labels.insert(label_name(name), value.to_owned());
+                labels.insert(label_name_from(name), value.to_owned());
             }
         }
         // `c:` (container) and `T` (timestamp) fields, and any later extension: not used.
@@ -118,22 +117,6 @@ pub fn parse_line(line: &str) -> Result<Line, MalformedLine> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Line { key: SeriesKey::new(name, labels)?, samples })
-}
-
-/// A tag's name as a label name: each character a label name cannot hold becomes `_`.
-fn label_name(tag: &str) -> String {
-    if is_valid_label_name(tag) {
-        return tag.to_owned();
-    }
-    let mut name: String = tag
-        .chars()
-        .take(MAX_LABEL_NAME_BYTES - 1)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') { c } else { '_' })
-        .collect();
-    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        name.insert(0, '_');
-    }
-    name
 }
 
 /// One timing series' flush: its samples (a uniform sample past the bound) and totals.
@@ -210,10 +193,10 @@ impl Aggregator {
                 },
                 Sample::Timing { value, weight } => {
                     if !self.timings.contains_key(&key) {
-                        if self.series + 2 + QUANTILES.len() > max_series {
+                        if self.series + 2 + SHOWN_QUANTILES.len() > max_series {
                             return false;
                         }
-                        self.series += 2 + QUANTILES.len();
+                        self.series += 2 + SHOWN_QUANTILES.len();
                     }
                     let timing = self.timings.entry(key.clone()).or_default();
                     timing.count += weight;
@@ -268,7 +251,7 @@ impl Aggregator {
             }
             if !timing.samples.is_empty() {
                 timing.samples.sort_by(f64::total_cmp);
-                for (quantile, label) in QUANTILES {
+                for (quantile, label) in SHOWN_QUANTILES {
                     let mut labels = key.labels.clone();
                     labels.insert("quantile".into(), label.into());
                     if let Ok(series) = SeriesKey::new(&key.family, labels) {

@@ -190,6 +190,11 @@ pub struct Settings {
     #[arg(long, env = "LIVEDASH_MAX_METRICS_PER_DASHBOARD", default_value_t = 10_000)]
     pub max_metrics_per_dashboard: usize,
 
+    /// The OpenTelemetry resource attribute whose value names the dashboard of its metrics
+    /// (`POST /v1/metrics`; made a valid dashboard id).
+    #[arg(long, env = "LIVEDASH_OTLP_DASHBOARD_ATTRIBUTE", default_value = "service.name")]
+    pub otlp_dashboard_attribute: String,
+
     /// Where to listen for StatsD and DogStatsD over UDP (`127.0.0.1:8125`); off when not given.
     #[arg(long, env = "LIVEDASH_STATSD_ADDR")]
     pub statsd_addr: Option<std::net::SocketAddr>,
