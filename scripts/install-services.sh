@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real services the tests talk to, only when missing: Debian's
 # prometheus-alertmanager (alert delivery, tests/it/alert_receivers.rs), redis-server (several
-# instances, tests/it/scale_out.rs) and nginx (the load balancer of end2end/tests/scale_out.spec.ts).
+# instances, tests/it/scale_out.rs), nginx (the load balancer of end2end/tests/scale_out.spec.ts),
+# prometheus (remote write sender and scrape target, tests/it/producers.rs) and
+# prometheus-node-exporter (real host metrics to scrape).
 # The packages' own services are not started; the tests run their own on free loopback ports.
 set -euo pipefail
 
@@ -9,6 +11,8 @@ missing=()
 [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[install-services] installing Debian ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

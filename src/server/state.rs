@@ -53,6 +53,7 @@ impl FromRef<AppState> for ingest::IngestState {
             telemetry: state.telemetry.clone(),
             max_values_per_request: state.settings.max_values_per_request,
             max_series_per_dashboard: state.settings.max_metrics_per_dashboard,
+            max_ingest_bytes: state.settings.max_ingest_bytes,
             clock: state.clock.clone(),
             producers: state.producers.clone(),
         }

@@ -11,35 +11,8 @@ use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
-    time::{Duration, Instant},
+    time::Duration,
 };
-
-/// A port nothing listens on now, for a peer that takes its address on the command line.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Peer(tokio::process::Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.start_kill();
-    }
-}
-
-/// Waits until `check` says yes, or fails with what it last saw.
-async fn eventually<T: std::fmt::Debug>(what: &str, mut check: impl AsyncFnMut() -> (bool, T)) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (done, seen) = check().await;
-        if done {
-            return seen;
-        }
-        assert!(Instant::now() < deadline, "{what}: last saw {seen:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn settings(folder: &Path, receivers: &str) -> Settings {
     let text = format!(

@@ -173,3 +173,168 @@ async fn otlp_refuses_what_it_cannot_read_and_answers_partially_past_the_limit()
     assert_eq!(metric(&running, "livedash_refused_series_total").await, 1.0);
     running.shutdown().await;
 }
+
+/// Debian's `prometheus-node-exporter` on a free loopback port: real host metrics.
+async fn node_exporter() -> (Peer, String) {
+    let address = format!("127.0.0.1:{}", free_port());
+    let child = tokio::process::Command::new("/usr/bin/prometheus-node-exporter")
+        .arg(format!("--web.listen-address={address}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus-node-exporter is not installed: `make test` installs it (scripts/install-services.sh)");
+    let url = format!("http://{address}/metrics");
+    eventually("node exporter ready", async || {
+        let status = reqwest::get(&url).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
+        (status == 200, status)
+    })
+    .await;
+    (Peer(child), address)
+}
+
+/// Debian's `prometheus` scraping `target` as job `node` every second and remote-writing to
+/// `write_url`, its data in `folder`.
+async fn prometheus(folder: &std::path::Path, target: &str, write_url: &str) -> Peer {
+    let config = folder.join("prometheus.yml");
+    let text = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{target}']\n\
+         remote_write:\n  - url: {write_url}\n    queue_config:\n      batch_send_deadline: 1s\n    \
+         metadata_config:\n      send_interval: 1s\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let child = tokio::process::Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", folder.join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus is not installed: `make test` installs it (scripts/install-services.sh)");
+    Peer(child)
+}
+
+#[tokio::test]
+async fn prometheus_remote_writes_the_node_exporters_series_with_their_labels() {
+    let folder = tempfile::tempdir().unwrap();
+    let running = start(quiet_settings()).await;
+    let (_exporter, target) = node_exporter().await;
+    let _prometheus = prometheus(folder.path(), &target, &http_url(&running, "/api/v1/write")).await;
+    let idle = format!(r#"node_cpu_seconds_total{{cpu="0",instance="{target}",mode="idle"}}"#);
+    let up = format!(r#"up{{instance="{target}"}}"#);
+    // The job (`node`) names the dashboard; a few seconds for Prometheus to start and send.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let snapshot = loop {
+        let (status, snapshot) = get_json(http_url(&running, "/api/v1/dashboards/node/snapshot")).await;
+        // Prometheus sends in batches of a few hundred samples: wait for both.
+        if status == 200 && snapshot["metrics"].get(&idle).is_some() && snapshot["metrics"].get(&up).is_some() {
+            break snapshot;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {idle} yet: {snapshot:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(kind(&snapshot, &idle), "counter");
+    let definition = snapshot["definitions"].as_array().unwrap().iter().find(|d| d["name"] == idle.as_str()).unwrap();
+    assert_eq!(definition["family"], "node_cpu_seconds_total");
+    assert_eq!(definition["labels"]["mode"], "idle");
+    assert!(definition["labels"].get("job").is_none(), "the job named the dashboard");
+    // Scrape health Prometheus sends beside the samples.
+    assert_eq!(snapshot["metrics"][&up], 1.0);
+    assert!(snapshot["metrics"].as_object().unwrap().keys().all(|key| !key.contains("_bucket")));
+    running.shutdown().await;
+}
+
+/// POSTs a remote write body (snappy-compressed here) with `content_type`; the answer.
+async fn remote_write(
+    running: &livedash::server::Running,
+    query: &str,
+    body: &[u8],
+    content_type: &str,
+) -> reqwest::Response {
+    let compressed = snap::raw::Encoder::new().compress_vec(body).unwrap();
+    reqwest::Client::new()
+        .post(http_url(running, &format!("/api/v1/write{query}")))
+        .header("content-type", content_type)
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-write-version", "2.0.0")
+        .body(compressed)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn written(response: &reqwest::Response, what: &str) -> Option<String> {
+    let name = format!("x-prometheus-remote-write-{what}-written");
+    response.headers().get(name).map(|value| value.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn remote_write_2_reads_symbols_and_metadata_and_answers_as_the_spec_says() {
+    use livedash::server::ingest::remote_write::{v1, v2};
+    use prost::Message;
+    let mut settings = quiet_settings();
+    settings.max_metrics_per_dashboard = 3;
+    let running = start(settings).await;
+    let v2_type = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+    let symbols = ["", "__name__", "jobs_done", "queue", "eu", "temperature_total", "region", "job", "batch"];
+    let series = |refs: Vec<u32>, value: f64, metric_type: i32| v2::TimeSeries {
+        labels_refs: refs,
+        samples: vec![v1::Sample { value, timestamp: 1_700_000_000_000 }],
+        metadata: Some(v2::Metadata { r#type: metric_type, help_ref: 0, unit_ref: 0 }),
+        ..Default::default()
+    };
+    let request = v2::Request {
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        timeseries: vec![
+            // jobs_done{region="eu"}: a counter by its metadata, though not named _total.
+            series(vec![1, 2, 6, 4, 7, 8], 12.0, 1),
+            // temperature_total: a gauge by its metadata, though named _total.
+            series(vec![1, 5, 7, 8], 21.0, 2),
+        ],
+    };
+    let response = remote_write(&running, "", &request.encode_to_vec(), v2_type).await;
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(written(&response, "samples").as_deref(), Some("2"));
+    assert_eq!(written(&response, "histograms").as_deref(), Some("0"));
+    assert_eq!(written(&response, "exemplars").as_deref(), Some("0"));
+    let snapshot = snapshot(&running, "batch").await;
+    assert_eq!(snapshot["metrics"][r#"jobs_done{region="eu"}"#], 12.0, "{snapshot:#}");
+    assert_eq!(kind(&snapshot, r#"jobs_done{region="eu"}"#), "counter");
+    assert_eq!(kind(&snapshot, "temperature_total"), "gauge");
+
+    // Past the series limit (3): one new series of two fits; 400, never retried, says why.
+    let more = v2::Request {
+        symbols: ["", "__name__", "a", "b", "job", "batch"].iter().map(|s| s.to_string()).collect(),
+        timeseries: vec![series(vec![1, 2, 4, 5], 1.0, 2), series(vec![1, 3, 4, 5], 1.0, 2)],
+    };
+    let response = remote_write(&running, "", &more.encode_to_vec(), v2_type).await;
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(written(&response, "samples").as_deref(), Some("1"));
+    let message = response.text().await.unwrap();
+    assert!(
+        message.contains("1 of 2 samples not written") && message.contains("--max-metrics-per-dashboard"),
+        "{message}"
+    );
+
+    // What cannot be read: 415 for another type or encoding, 400 for a body that is not the message.
+    let response = remote_write(&running, "", b"x", "application/json").await;
+    assert_eq!(response.status().as_u16(), 415);
+    let plain = reqwest::Client::new()
+        .post(http_url(&running, "/api/v1/write"))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 415, "not snappy");
+    let response = remote_write(&running, "", &[0xff, 0xff, 0xff], "application/x-protobuf").await;
+    assert_eq!(response.status().as_u16(), 400);
+    // A symbol reference past the table.
+    let broken = v2::Request { symbols: vec!["".into()], timeseries: vec![series(vec![1, 2], 1.0, 2)] };
+    let response = remote_write(&running, "?dashboard=batch", &broken.encode_to_vec(), v2_type).await;
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.text().await.unwrap().contains("symbol 1 past the 1 symbols"));
+    running.shutdown().await;
+}

@@ -114,6 +114,16 @@ fn ingest(state: &AppState, gate: &Gate) -> Router<AppState> {
         .route("/api/v1/ingest", write(post(ingest::json::ingest), "ingest", ApiError::into_response))
         .route("/api/v2/write", write(post(ingest::influx::write), "write", ingest::influx::refusal))
         .route("/v1/metrics", write(post(ingest::otlp::export), "otlp", ApiError::into_response))
+        // Snappy, not an HTTP content coding: inflated by the handler, within the same limit.
+        .route(
+            "/api/v1/write",
+            counted(post(ingest::remote_write::write), state, "remote_write")
+                .layer::<_, Infallible>(DefaultBodyLimit::max(limit))
+                .route_layer(middleware::from_fn_with_state(
+                    gate.with(Policy::Write(ApiError::into_response)),
+                    auth::gate::require,
+                )),
+        )
 }
 
 /// The live transports.

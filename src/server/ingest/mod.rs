@@ -9,7 +9,10 @@
 pub mod influx;
 pub mod json;
 pub mod line_protocol;
+pub mod memory;
 pub mod otlp;
+pub mod prometheus;
+pub mod remote_write;
 pub mod statsd;
 
 use super::{
@@ -19,6 +22,8 @@ use super::{
     http::ApiError,
     telemetry::Telemetry,
 };
+use crate::protocol::{series::SeriesKey, Kinds, Metrics, Millis, SeriesKind};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What ingest needs of the server (`State<IngestState>`, taken from the server's state).
@@ -28,6 +33,8 @@ pub struct IngestState {
     pub telemetry: Arc<Telemetry>,
     /// `--max-values-per-request`.
     pub max_values_per_request: usize,
+    /// `--max-ingest-bytes`: what a body may inflate to (remote write's snappy).
+    pub max_ingest_bytes: usize,
     /// `--max-metrics-per-dashboard`, for answers that name it.
     pub max_series_per_dashboard: usize,
     /// Stamps what arrives without a time.
@@ -37,15 +44,21 @@ pub struct IngestState {
 
 /// What producers' conversions keep between requests, and how they name dashboards.
 pub struct Producers {
-    /// Delta sums' totals and histograms' last buckets (OTLP).
-    pub otlp_memory: otlp::OtlpMemory,
+    /// Delta sums' totals and histograms' last buckets.
+    pub memory: memory::SeriesMemory,
+    /// Prometheus families' types from remote write's metadata.
+    pub family_types: prometheus::FamilyTypes,
     /// `--otlp-dashboard-attribute`: the resource attribute naming an OTLP dashboard.
     pub otlp_dashboard_attribute: String,
 }
 
 impl Producers {
     pub fn new(otlp_dashboard_attribute: &str) -> Self {
-        Producers { otlp_memory: Default::default(), otlp_dashboard_attribute: otlp_dashboard_attribute.to_owned() }
+        Producers {
+            memory: Default::default(),
+            family_types: Default::default(),
+            otlp_dashboard_attribute: otlp_dashboard_attribute.to_owned(),
+        }
     }
 }
 
@@ -69,6 +82,51 @@ impl From<IngestError> for ApiError {
             IngestError::Broker(error) => error.into(),
             IngestError::NotAllowed(error) => error,
         }
+    }
+}
+
+/// A producer's request on its way into updates: values by dashboard and time, with the kinds
+/// it stated, and what was left out (counted, with the first few distinct reasons).
+#[derive(Debug, Default)]
+pub struct Converted {
+    updates: BTreeMap<(String, Millis), (Metrics, Kinds)>,
+    pub rejected: usize,
+    pub reasons: Vec<String>,
+}
+
+impl Converted {
+    /// Adds a value of `key` (with the kind its producer says, stated where its name does not
+    /// say it); false, and nothing added, when it is not finite.
+    pub fn put(&mut self, dashboard: &str, ts: Millis, key: &SeriesKey, value: f64, kind: SeriesKind) -> bool {
+        if !value.is_finite() {
+            return false;
+        }
+        let (metrics, kinds) = self.updates.entry((dashboard.to_owned(), ts)).or_default();
+        let name = key.to_string();
+        if let Some(kind) = kind.unless_named(&key.family) {
+            kinds.insert(name.clone(), kind);
+        }
+        metrics.insert(name, value);
+        true
+    }
+
+    /// Counts something left out, and why.
+    pub fn reject(&mut self, reason: String) {
+        self.rejected += 1;
+        if self.reasons.len() < 5 && !self.reasons.contains(&reason) {
+            self.reasons.push(reason);
+        }
+    }
+
+    /// The updates so far, one per dashboard and time, oldest first.
+    pub fn take_publications(&mut self) -> Vec<Publication> {
+        std::mem::take(&mut self.updates)
+            .into_iter()
+            .map(|((dashboard, ts), (metrics, kinds))| Publication {
+                kinds,
+                ..Publication::new(dashboard, ts, metrics)
+            })
+            .collect()
     }
 }
 

@@ -20,16 +20,10 @@
 //! finite, a series past the dashboard's limit) is left out and counted in `partial_success`;
 //! the rest is applied.
 
-use super::{apply, Applied, IngestState, Producer};
+use super::{apply, memory::SeriesMemory, Applied, Converted, IngestState, Producer};
 use crate::model::histogram::{Buckets, SHOWN_QUANTILES};
-use crate::protocol::{
-    dashboard_id_from, series::label_name_from, series::SeriesKey, Kinds, Metrics, Millis, SeriesKind,
-};
-use crate::server::{
-    auth::Access,
-    broker::{Admission, Publication},
-    http::ApiError,
-};
+use crate::protocol::{dashboard_id_from, series::label_name_from, series::SeriesKey, Millis, SeriesKind};
+use crate::server::{auth::Access, broker::Admission, http::ApiError};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, Query, State},
@@ -46,15 +40,12 @@ use opentelemetry_proto::tonic::{
     },
 };
 use prost::Message;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 /// The resource attributes kept as labels, and why: see the module's doc.
 const KEPT_RESOURCE_ATTRIBUTES: [&str; 2] = ["service.instance.id", "host.name"];
 /// Dashboard of a resource without the attribute that names it.
 const UNNAMED_DASHBOARD: &str = "otel";
-/// Totals and bucket counts remembered between requests (delta sums, histograms), at most.
-const MAX_REMEMBERED: usize = 100_000;
 
 /// How the request was encoded, and so how it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,53 +99,6 @@ fn failure(encoding: Encoding, status: StatusCode, message: String) -> Response 
     answer(encoding, status, body.encode_to_vec(), serde_json::to_string(&body).expect("strings serialize"))
 }
 
-/// What OTLP conversion remembers between requests: delta sums' totals and histograms' last
-/// cumulative buckets, by dashboard and series.
-#[derive(Default)]
-pub struct OtlpMemory {
-    entries: Mutex<HashMap<(String, String), Remembered>>,
-}
-
-enum Remembered {
-    Total(f64),
-    Buckets(Buckets),
-}
-
-impl OtlpMemory {
-    /// Adds `delta` to the series' total; `None` when the memory is full and the series new.
-    fn add(&self, dashboard: &str, key: &str, delta: f64) -> Option<f64> {
-        let mut entries = self.entries.lock().expect("OTLP memory lock poisoned");
-        let full = entries.len() >= MAX_REMEMBERED;
-        match entries.get_mut(&(dashboard.to_owned(), key.to_owned())) {
-            Some(Remembered::Total(total)) => {
-                *total += delta;
-                Some(*total)
-            }
-            _ if full => None,
-            _ => {
-                entries.insert((dashboard.to_owned(), key.to_owned()), Remembered::Total(delta));
-                Some(delta)
-            }
-        }
-    }
-
-    /// The buckets counted since the series' previous cumulative point (all of them for its
-    /// first), remembering these.
-    fn interval(&self, dashboard: &str, key: &str, cumulative: Buckets) -> Buckets {
-        let mut entries = self.entries.lock().expect("OTLP memory lock poisoned");
-        let full = entries.len() >= MAX_REMEMBERED;
-        let slot = (dashboard.to_owned(), key.to_owned());
-        let interval = match entries.get(&slot) {
-            Some(Remembered::Buckets(earlier)) => cumulative.since(earlier),
-            _ => cumulative.clone(),
-        };
-        if !full || entries.contains_key(&slot) {
-            entries.insert(slot, Remembered::Buckets(cumulative));
-        }
-        interval
-    }
-}
-
 #[derive(serde::Deserialize)]
 pub struct OtlpParams {
     /// Every resource into this dashboard, whatever its attributes say.
@@ -195,8 +139,9 @@ pub async fn export(
         None => None,
     };
     let naming = Naming { attribute: &state.producers.otlp_dashboard_attribute, dashboard: dashboard.as_deref() };
-    let mut converted = convert(&request, &naming, &state.producers.otlp_memory, state.clock.now_millis());
-    let applied = apply(&state, Producer::Client(&access), converted.publications, Admission::Partial).await;
+    let mut converted = convert(&request, &naming, &state.producers.memory, state.clock.now_millis());
+    let publications = converted.take_publications();
+    let applied = apply(&state, Producer::Client(&access), publications, Admission::Partial).await;
     match applied {
         Ok(Applied { refused, .. }) => {
             if refused > 0 {
@@ -234,24 +179,13 @@ pub struct Naming<'a> {
     pub dashboard: Option<&'a str>,
 }
 
-/// A request's points as updates, and what was left out.
-#[derive(Debug, Default)]
-pub struct Converted {
-    /// One per dashboard and point time.
-    pub publications: Vec<Publication>,
-    pub rejected: usize,
-    /// Why, the first few distinct reasons.
-    pub reasons: Vec<String>,
-}
-
 /// Converts a request; points that cannot be taken are counted in `rejected`.
 pub fn convert(
     request: &ExportMetricsServiceRequest,
     naming: &Naming<'_>,
-    memory: &OtlpMemory,
+    memory: &SeriesMemory,
     now: Millis,
 ) -> Converted {
-    let mut updates: BTreeMap<(String, Millis), (Metrics, Kinds)> = BTreeMap::new();
     let mut converted = Converted::default();
     for resource_metrics in &request.resource_metrics {
         let attributes = resource_metrics.resource.as_ref().map_or(&[][..], |resource| &resource.attributes[..]);
@@ -263,7 +197,7 @@ pub fn convert(
             .unwrap_or_else(|| UNNAMED_DASHBOARD.to_owned());
         let kept: Vec<&KeyValue> =
             attributes.iter().filter(|kv| KEPT_RESOURCE_ATTRIBUTES.contains(&kv.key.as_str())).collect();
-        let mut sink = Sink { dashboard: &dashboard, memory, now, updates: &mut updates, converted: &mut converted };
+        let mut sink = Sink { dashboard: &dashboard, memory, now, converted: &mut converted };
         for metric in resource_metrics.scope_metrics.iter().flat_map(|scope| &scope.metrics) {
             let Some(data) = &metric.data else { continue };
             let name = metric.name.as_str();
@@ -305,10 +239,6 @@ pub fn convert(
             }
         }
     }
-    converted.publications = updates
-        .into_iter()
-        .map(|((dashboard, ts), (metrics, kinds))| Publication { kinds, ..Publication::new(dashboard, ts, metrics) })
-        .collect();
     converted
 }
 
@@ -336,18 +266,14 @@ struct HistogramPoint<'p> {
 /// Points on their way into one dashboard's updates.
 struct Sink<'a> {
     dashboard: &'a str,
-    memory: &'a OtlpMemory,
+    memory: &'a SeriesMemory,
     now: Millis,
-    updates: &'a mut BTreeMap<(String, Millis), (Metrics, Kinds)>,
     converted: &'a mut Converted,
 }
 
 impl Sink<'_> {
     fn reject(&mut self, reason: String) {
-        self.converted.rejected += 1;
-        if self.converted.reasons.len() < 5 && !self.converted.reasons.contains(&reason) {
-            self.converted.reasons.push(reason);
-        }
+        self.converted.reject(reason);
     }
 
     /// The series of `family` with the point's attributes and the kept resource ones.
@@ -375,16 +301,10 @@ impl Sink<'_> {
     }
 
     fn put(&mut self, key: &SeriesKey, time_unix_nano: u64, value: f64, kind: SeriesKind) {
-        let name = key.to_string();
-        if !value.is_finite() {
-            return self.reject(format!("series '{name}': value {value} is not finite"));
-        }
         let ts = if time_unix_nano == 0 { self.now } else { (time_unix_nano / 1_000_000) as Millis };
-        let (metrics, kinds) = self.updates.entry((self.dashboard.to_owned(), ts)).or_default();
-        if let Some(kind) = kind.unless_named(&key.family) {
-            kinds.insert(name.clone(), kind);
+        if !self.converted.put(self.dashboard, ts, key, value, kind) {
+            self.reject(format!("series '{key}': value {value} is not finite"));
         }
-        metrics.insert(name, value);
     }
 
     fn number(&mut self, family: &str, kept: &[&KeyValue], point: &NumberDataPoint, kind: Kind) {
@@ -588,13 +508,13 @@ mod tests {
         }
     }
 
-    fn convert_one(request: &ExportMetricsServiceRequest, memory: &OtlpMemory) -> Converted {
+    fn convert_one(request: &ExportMetricsServiceRequest, memory: &SeriesMemory) -> Converted {
         convert(request, &Naming { attribute: "service.name", dashboard: None }, memory, 1)
     }
 
     #[test]
     fn delta_sums_add_up_into_totals_between_requests() {
-        let memory = OtlpMemory::default();
+        let memory = SeriesMemory::default();
         let sum = |value| {
             let delta = Sum {
                 data_points: vec![point(value, vec![text("k", "v")])],
@@ -604,8 +524,8 @@ mod tests {
             request("Cart", vec![metric("bytes", Data::Sum(delta))])
         };
         convert_one(&sum(5.0), &memory);
-        let converted = convert_one(&sum(7.0), &memory);
-        let publication = &converted.publications[0];
+        let publications = convert_one(&sum(7.0), &memory).take_publications();
+        let publication = &publications[0];
         assert_eq!((publication.dashboard.as_str(), publication.ts), ("cart", 2_000));
         assert_eq!(publication.metrics[r#"bytes{k="v"}"#], 12.0);
         assert_eq!(publication.kinds[r#"bytes{k="v"}"#], SeriesKind::Counter);
@@ -613,7 +533,7 @@ mod tests {
 
     #[test]
     fn exponential_histograms_and_summaries_become_quantiles_and_totals() {
-        let memory = OtlpMemory::default();
+        let memory = SeriesMemory::default();
         // Scale 0: base 2, bucket i is (2^i, 2^(i+1)]: 4 in (1, 2], 4 in (2, 4].
         let exponential = ExponentialHistogramDataPoint {
             time_unix_nano: 2_000_000_000,
@@ -643,8 +563,9 @@ mod tests {
                 metric("rpc", Data::Summary(Summary { data_points: vec![summary] })),
             ],
         );
-        let converted = convert_one(&request, &memory);
-        let metrics = &converted.publications[0].metrics;
+        let mut converted = convert_one(&request, &memory);
+        let publications = converted.take_publications();
+        let metrics = &publications[0].metrics;
         assert_eq!(metrics["size_count"], 8.0);
         assert_eq!(metrics[r#"size{quantile="0.5"}"#], 2.0);
         assert_eq!(metrics[r#"size{quantile="0.9"}"#], 3.6);
@@ -669,10 +590,11 @@ mod tests {
                 metric("9bad", Data::Gauge(Gauge { data_points: vec![point(1.0, vec![])] })),
             ],
         );
-        let converted = convert_one(&request, &OtlpMemory::default());
+        let mut converted = convert_one(&request, &SeriesMemory::default());
         assert_eq!(converted.rejected, 3, "{:?}", converted.reasons);
-        assert_eq!(converted.publications[0].dashboard, UNNAMED_DASHBOARD, "an empty service.name");
-        assert_eq!(converted.publications[0].metrics.keys().collect::<Vec<_>>(), ["ok"]);
+        let publications = converted.take_publications();
+        assert_eq!(publications[0].dashboard, UNNAMED_DASHBOARD, "an empty service.name");
+        assert_eq!(publications[0].metrics.keys().collect::<Vec<_>>(), ["ok"]);
         assert!(converted.reasons.iter().any(|reason| reason.contains("9bad")), "{:?}", converted.reasons);
     }
 
@@ -684,10 +606,9 @@ mod tests {
             /// Arbitrary bytes, as protobuf or JSON, never panic the decoder or the conversion.
             #[test]
             fn arbitrary_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
-                let memory = OtlpMemory::default();
+                let memory = SeriesMemory::default();
                 if let Ok(request) = ExportMetricsServiceRequest::decode(&body[..]) {
-                    let converted = convert_one(&request, &memory);
-                    for publication in converted.publications {
+                    for publication in convert_one(&request, &memory).take_publications() {
                         prop_assert!(publication.metrics.values().all(|value| value.is_finite()));
                     }
                 }
