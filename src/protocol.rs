@@ -557,6 +557,70 @@ pub struct DashboardSummary {
     pub id: String,
     pub title: String,
     pub definitions: Vec<MetricDefinition>,
+    /// Its series (version 1.2).
+    #[serde(default)]
+    pub series: usize,
+    /// What has fed it, most recent first (version 1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<DashboardSource>,
+    /// The Prometheus targets scraped into it (version 1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetHealth>,
+}
+
+/// One way data comes into dashboards (version 1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProducerKind {
+    Simulator,
+    Host,
+    Json,
+    LineProtocol,
+    Otlp,
+    RemoteWrite,
+    Scrape,
+    Statsd,
+}
+
+impl ProducerKind {
+    /// How a person names it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProducerKind::Simulator => "simulator",
+            ProducerKind::Host => "host metrics",
+            ProducerKind::Json => "JSON",
+            ProducerKind::LineProtocol => "line protocol",
+            ProducerKind::Otlp => "OpenTelemetry",
+            ProducerKind::RemoteWrite => "remote write",
+            ProducerKind::Scrape => "scrape",
+            ProducerKind::Statsd => "StatsD",
+        }
+    }
+}
+
+/// A producer that has fed a dashboard, and when it last did (this instance saw it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardSource {
+    pub kind: ProducerKind,
+    pub last_received: Millis,
+}
+
+/// A Prometheus target's health, as its last scrape left it (`GET /api/v1/targets`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetHealth {
+    pub url: String,
+    pub dashboard: String,
+    pub interval_ms: u64,
+    /// `None` before the first scrape.
+    pub up: Option<bool>,
+    pub last_scrape: Option<Millis>,
+    pub last_duration_ms: Option<f64>,
+    pub last_error: Option<String>,
+    pub samples: usize,
+    /// False while another instance holds the target's lease (it scrapes it then).
+    pub scraped_here: bool,
 }
 
 /// How bad an alert is.

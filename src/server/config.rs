@@ -32,6 +32,17 @@ impl From<&str> for Secret {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// A file's `url` key: an http(s) URL with a host.
+pub fn http_url(
+    url: &toml::Spanned<String>,
+    at: &impl Fn(usize, String) -> ConfigError,
+) -> Result<reqwest::Url, ConfigError> {
+    reqwest::Url::parse(url.get_ref())
+        .ok()
+        .filter(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
+        .ok_or_else(|| at(url.span().start, format!("key 'url': {:?} is not an http(s) URL", url.get_ref())))
+}
+
 /// A whole number of milliseconds, at least 1 (`--*-ms` flags).
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
     let millis: u64 = text.parse().map_err(|_| format!("{text:?} is not a number of milliseconds"))?;

@@ -86,6 +86,8 @@ pub async fn start_on(settings: Settings, listener: TcpListener, clock: Clock) -
     let addr = listener.local_addr()?;
     let state = assemble(settings, addr, clock).await?;
     let statsd_addr = start_statsd(&state).await?;
+    let ingest = <ingest::IngestState as axum::extract::FromRef<AppState>>::from_ref(&state);
+    ingest::scrape::start(&state.settings.scrape, ingest, state.targets.clone(), &state.shutdown, &state.tasks);
     start_sources(&state).await;
     start_alerts(&state);
     let served = serve(listener, &state);
@@ -118,6 +120,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr, clock: Clock) -> std
         connections: Arc::new(Semaphore::new(settings.max_connections)),
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
         producers: Arc::new(ingest::Producers::new(&settings.otlp_dashboard_attribute)),
+        targets: Default::default(),
         telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),
         shutdown,
@@ -316,6 +319,11 @@ async fn start_sources(state: &AppState) {
                 lease,
                 lease_ttl: settings.source_lease(),
                 clock: state.clock.clone(),
+                telemetry: state.telemetry.clone(),
+                kind: match kind {
+                    SourceKind::Simulator => crate::protocol::ProducerKind::Simulator,
+                    SourceKind::Host => crate::protocol::ProducerKind::Host,
+                },
             };
             state.tasks.spawn(sources::run(source, feed, state.shutdown.clone()));
         }

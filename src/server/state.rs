@@ -43,6 +43,8 @@ pub struct AppState {
     pub clock: Clock,
     /// What producers' conversions remember between requests.
     pub producers: Arc<ingest::Producers>,
+    /// Scraped targets' health.
+    pub targets: Arc<ingest::scrape::Targets>,
 }
 
 /// Ingest's part of the state.

@@ -3,12 +3,14 @@
 //! messages sent, resync snapshots sent to slow readers, slow clients dropped, ingest volume
 //! and errors by endpoint and code.
 
+use crate::protocol::{DashboardSource, Millis, ProducerKind};
 use crate::server::http::error::ErrorCounter;
 use prometheus_client::{
     encoding::text::encode,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
+use std::{collections::HashMap, sync::Mutex};
 
 /// Labels of an error counter: which endpoint, which protocol error code.
 type ErrorLabels = Vec<(&'static str, &'static str)>;
@@ -38,6 +40,8 @@ pub struct Telemetry {
     pub statsd_malformed_lines: Counter,
     /// Errors answered, by endpoint and code.
     errors: Family<ErrorLabels, Counter>,
+    /// What fed each dashboard, and when it last did.
+    received: Mutex<HashMap<String, HashMap<ProducerKind, Millis>>>,
 }
 
 impl Telemetry {
@@ -55,6 +59,7 @@ impl Telemetry {
             refused_series: Counter::default(),
             statsd_malformed_lines: Counter::default(),
             errors: Family::default(),
+            received: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register("connections", "Open WebSocket connections", telemetry.connections.clone());
@@ -106,6 +111,29 @@ impl Telemetry {
     /// Counts one error answered by `endpoint` with `code` (a protocol error code).
     pub fn error(&self, endpoint: &'static str, code: &'static str) {
         self.errors.get_or_create(&vec![("endpoint", endpoint), ("code", code)]).inc();
+    }
+
+    /// Notes that `kind` fed `dashboard` at `now` (what the dashboard list shows). Bounded by
+    /// the dashboards there are: only applied updates are noted.
+    pub fn received(&self, dashboard: &str, kind: ProducerKind, now: Millis) {
+        let mut received = self.received.lock().expect("received lock poisoned");
+        match received.get_mut(dashboard) {
+            Some(kinds) => _ = kinds.insert(kind, now),
+            None => _ = received.insert(dashboard.to_owned(), HashMap::from([(kind, now)])),
+        }
+    }
+
+    /// What fed `dashboard`, most recent first.
+    pub fn sources_of(&self, dashboard: &str) -> Vec<DashboardSource> {
+        let received = self.received.lock().expect("received lock poisoned");
+        let mut sources: Vec<DashboardSource> = received
+            .get(dashboard)
+            .into_iter()
+            .flatten()
+            .map(|(kind, last_received)| DashboardSource { kind: *kind, last_received: *last_received })
+            .collect();
+        sources.sort_by(|a, b| b.last_received.cmp(&a.last_received).then(a.kind.cmp(&b.kind)));
+        sources
     }
 
     /// The Prometheus text exposition.

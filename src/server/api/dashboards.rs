@@ -1,6 +1,6 @@
 //! Read-only HTTP endpoints: the dashboard list, snapshots, history and liveness.
 
-use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage};
+use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage, TargetHealth};
 use crate::server::{
     auth::{authorize, Access, Action},
     http::{time_range, ApiError, ApiPath, ApiQuery},
@@ -27,7 +27,19 @@ pub async fn dashboards(
 ) -> Json<Vec<DashboardSummary>> {
     let mut dashboards = state.broker.dashboards().await;
     dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
+    let targets = state.targets.list();
+    for dashboard in &mut dashboards {
+        dashboard.sources = state.telemetry.sources_of(&dashboard.id);
+        dashboard.targets = targets.iter().filter(|target| target.dashboard == dashboard.id).cloned().collect();
+    }
     Json(dashboards)
+}
+
+/// `GET /api/v1/targets`: every scraped target the credential may read, with its health.
+pub async fn targets(State(state): State<AppState>, Extension(access): Extension<Access>) -> Json<Vec<TargetHealth>> {
+    let mut targets = state.targets.list();
+    targets.retain(|target| authorize(&access, &target.dashboard, Action::Read).is_ok());
+    Json(targets)
 }
 
 /// The same object as the WebSocket `snapshot` message, `"type":"snapshot"` included.

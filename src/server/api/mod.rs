@@ -140,6 +140,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/v1/dashboards", counted(get(dashboards::dashboards), state, "dashboards"))
         .route("/api/v1/dashboards/{id}/snapshot", counted(get(dashboards::snapshot), state, "snapshot"))
         .route("/api/v1/dashboards/{id}/history", counted(get(dashboards::history), state, "history"))
+        .route("/api/v1/targets", counted(get(dashboards::targets), state, "targets"))
         .route("/api/v1/alerts", counted(get(alerts::active), state, "alerts"))
         .route("/api/v1/alerts/rules", counted(get(alerts::rules), state, "alerts"))
         .route("/api/v1/alerts/history", counted(get(alerts::history), state, "alerts"))

@@ -500,7 +500,14 @@ impl Hub {
 
     pub(super) fn summary(&self) -> DashboardSummary {
         let state = self.lock();
-        DashboardSummary { id: self.id.clone(), title: state.title.clone(), definitions: state.definitions.clone() }
+        DashboardSummary {
+            id: self.id.clone(),
+            title: state.title.clone(),
+            definitions: state.definitions.clone(),
+            series: state.definitions.len(),
+            sources: Vec::new(),
+            targets: Vec::new(),
+        }
     }
 }
 

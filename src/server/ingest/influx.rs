@@ -19,7 +19,9 @@
 //!   take the server's time.
 
 use super::{apply, line_protocol, IngestError, IngestState, Producer};
-use crate::protocol::{check_dashboard_id, is_valid_metric_name, series::SeriesKey, ErrorCode, Metrics, Millis};
+use crate::protocol::{
+    check_dashboard_id, is_valid_metric_name, series::SeriesKey, ErrorCode, Metrics, Millis, ProducerKind,
+};
 use crate::server::{
     auth::Access,
     broker::{Admission, Publication},
@@ -188,7 +190,8 @@ async fn handle(
     let converted = to_publications(&bucket, &points, precision, naming, state.clock.now_millis())
         .map_err(|(line, reason)| WriteError::invalid(reason, Some(line)))?;
     state.telemetry.skipped_string_fields.inc_by(converted.skipped_strings as u64);
-    apply(state, Producer::Client(access), converted.publications, Admission::Whole).await?;
+    apply(state, Producer::Client(access, ProducerKind::LineProtocol), converted.publications, Admission::Whole)
+        .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use super::IngestState;
 use super::{apply, Producer};
-use crate::protocol::{check_dashboard_id, metric_key, Metrics, Millis};
+use crate::protocol::{check_dashboard_id, metric_key, Metrics, Millis, ProducerKind};
 use crate::server::{
     auth::Access,
     broker::{Admission, Publication},
@@ -51,7 +51,7 @@ pub async fn ingest(
     let accepted = publications.len();
     // Not logged: a refusal is the client's to see (and counted in /metrics); a failing store
     // logs its own failure once.
-    apply(&state, Producer::Client(&access), publications, Admission::Whole).await?;
+    apply(&state, Producer::Client(&access, ProducerKind::Json), publications, Admission::Whole).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 

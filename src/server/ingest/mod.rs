@@ -6,6 +6,7 @@
 //! it durable). Whether a request may write at all was checked by the gate before its body
 //! was read.
 
+pub mod exposition;
 pub mod influx;
 pub mod json;
 pub mod line_protocol;
@@ -13,6 +14,7 @@ pub mod memory;
 pub mod otlp;
 pub mod prometheus;
 pub mod remote_write;
+pub mod scrape;
 pub mod statsd;
 
 use super::{
@@ -22,7 +24,7 @@ use super::{
     http::ApiError,
     telemetry::Telemetry,
 };
-use crate::protocol::{series::SeriesKey, Kinds, Metrics, Millis, SeriesKind};
+use crate::protocol::{series::SeriesKey, Kinds, Metrics, Millis, ProducerKind, SeriesKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -131,11 +133,20 @@ impl Converted {
 }
 
 /// Who hands ingest a batch: a client with its credential, or one of the server's own
-/// producers (scraping, StatsD: allowed by the configuration that started them).
+/// producers (scraping, StatsD: allowed by the configuration that started them); and in which
+/// format (the dashboard list shows it).
 #[derive(Clone, Copy)]
 pub enum Producer<'a> {
-    Client(&'a Access),
-    Server,
+    Client(&'a Access, ProducerKind),
+    Server(ProducerKind),
+}
+
+impl Producer<'_> {
+    fn kind(&self) -> ProducerKind {
+        match self {
+            Producer::Client(_, kind) | Producer::Server(kind) => *kind,
+        }
+    }
 }
 
 /// What a batch applied.
@@ -156,17 +167,22 @@ pub async fn apply(
     batch: Vec<Publication>,
     admission: Admission,
 ) -> Result<Applied, IngestError> {
-    if let Producer::Client(access) = producer {
+    if let Producer::Client(access, _) = producer {
         for publication in &batch {
             authorize(access, &publication.dashboard, Action::Write)?;
         }
     }
     let values: usize = batch.iter().map(|publication| publication.metrics.len()).sum();
     let limit = state.max_values_per_request;
-    if values > limit && matches!(producer, Producer::Client(_)) {
+    if values > limit && matches!(producer, Producer::Client(..)) {
         return Err(IngestError::TooManyValues { count: values, limit });
     }
     let updates = batch.len() as u64;
+    let dashboards: Vec<String> = {
+        let mut dashboards: Vec<String> = batch.iter().map(|publication| publication.dashboard.clone()).collect();
+        dashboards.dedup();
+        dashboards
+    };
     let published = match admission {
         Admission::Whole => state.broker.publish(batch).await.map(|()| 0),
         Admission::Partial => state.broker.publish_partial(batch).await,
@@ -181,6 +197,10 @@ pub async fn apply(
         }
     };
     state.telemetry.refused_series.inc_by(refused as u64);
+    let now = state.clock.now_millis();
+    for dashboard in &dashboards {
+        state.telemetry.received(dashboard, producer.kind(), now);
+    }
     state.telemetry.ingested_updates.inc_by(updates);
     state.telemetry.ingested_values.inc_by((values - refused) as u64);
     Ok(Applied { values: values - refused, refused })

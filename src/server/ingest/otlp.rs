@@ -22,7 +22,9 @@
 
 use super::{apply, memory::SeriesMemory, Applied, Converted, IngestState, Producer};
 use crate::model::histogram::{Buckets, SHOWN_QUANTILES};
-use crate::protocol::{dashboard_id_from, series::label_name_from, series::SeriesKey, Millis, SeriesKind};
+use crate::protocol::{
+    dashboard_id_from, series::label_name_from, series::SeriesKey, Millis, ProducerKind, SeriesKind,
+};
 use crate::server::{auth::Access, broker::Admission, http::ApiError};
 use axum::{
     body::Bytes,
@@ -141,7 +143,7 @@ pub async fn export(
     let naming = Naming { attribute: &state.producers.otlp_dashboard_attribute, dashboard: dashboard.as_deref() };
     let mut converted = convert(&request, &naming, &state.producers.memory, state.clock.now_millis());
     let publications = converted.take_publications();
-    let applied = apply(&state, Producer::Client(&access), publications, Admission::Partial).await;
+    let applied = apply(&state, Producer::Client(&access, ProducerKind::Otlp), publications, Admission::Partial).await;
     match applied {
         Ok(Applied { refused, .. }) => {
             if refused > 0 {

@@ -16,7 +16,7 @@ use super::{
     prometheus::{self, Destination, FamilyTypes, MetricType, Sample},
     Applied, IngestState, Producer,
 };
-use crate::protocol::{check_dashboard_id, dashboard_id_from};
+use crate::protocol::{check_dashboard_id, dashboard_id_from, ProducerKind};
 use crate::server::{auth::Access, broker::Admission, http::ApiError};
 use axum::{
     body::Bytes,
@@ -280,7 +280,7 @@ pub async fn write(
         reasons.append(&mut converted.reasons);
         converted.take_publications()
     };
-    match apply(&state, Producer::Client(&access), publications, Admission::Partial).await {
+    match apply(&state, Producer::Client(&access, ProducerKind::RemoteWrite), publications, Admission::Partial).await {
         Ok(Applied { refused: 0, .. }) => {}
         Ok(Applied { refused: past_limit, .. }) => {
             refused += past_limit;

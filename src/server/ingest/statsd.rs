@@ -20,7 +20,7 @@ use super::{apply, Applied, IngestState, Producer};
 use crate::model::histogram::SHOWN_QUANTILES;
 use crate::protocol::{
     series::{label_name_from, SeriesKey, SeriesKeyError},
-    Kinds, Metrics, SeriesKind,
+    Kinds, Metrics, ProducerKind, SeriesKind,
 };
 use crate::server::broker::{Admission, Publication};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -323,7 +323,7 @@ async fn send(aggregator: &mut Aggregator, options: &StatsdOptions, ingest: &Ing
     }
     let publication =
         Publication { kinds, ..Publication::new(options.dashboard.clone(), ingest.clock.now_millis(), metrics) };
-    match apply(ingest, Producer::Server, vec![publication], Admission::Partial).await {
+    match apply(ingest, Producer::Server(ProducerKind::Statsd), vec![publication], Admission::Partial).await {
         Ok(Applied { refused: 0, .. }) => {}
         Ok(Applied { refused, .. }) => {
             tracing::debug!(dashboard = options.dashboard, refused, "statsd series past the dashboard's limit")

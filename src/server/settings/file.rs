@@ -34,6 +34,7 @@ use crate::server::auth::{
     Scope,
 };
 pub use crate::server::config::ConfigError;
+use crate::server::ingest::scrape::{ScrapeConfig, ScrapeShape};
 use crate::server::sources::dashboards::{DashboardConfig, MetricConfig, SourceKind};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
@@ -48,6 +49,7 @@ pub struct ConfigFile {
     pub tokens: Vec<TokenConfig>,
     pub alerts: Vec<AlertRule>,
     pub receivers: Vec<ReceiverConfig>,
+    pub scrape: Vec<ScrapeConfig>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -70,10 +72,12 @@ struct Shape {
     alerts: Vec<Spanned<RuleShape>>,
     #[serde(default)]
     receivers: Vec<Spanned<ReceiverShape>>,
+    #[serde(default)]
+    scrape: Vec<Spanned<ScrapeShape>>,
 }
 
 /// The tables that are not settings.
-const SECTIONS: [&str; 5] = ["dashboards", "users", "tokens", "alerts", "receivers"];
+const SECTIONS: [&str; 6] = ["dashboards", "users", "tokens", "alerts", "receivers", "scrape"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,7 +237,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
     }
     let alerts = crate::server::alerts::eval::rules::check(shape.alerts, &at)?;
     let receivers = crate::server::alerts::notify::receivers::check(shape.receivers, &at)?;
-    Ok(ConfigFile { settings, dashboards, users, tokens, alerts, receivers })
+    let scrape = crate::server::ingest::scrape::check(shape.scrape, &at)?;
+    Ok(ConfigFile { settings, dashboards, users, tokens, alerts, receivers, scrape })
 }
 
 /// A `dashboards` list of names and `*` patterns, each of which could match a dashboard id.

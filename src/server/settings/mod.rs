@@ -247,6 +247,10 @@ pub struct Settings {
     #[arg(skip)]
     pub receivers: Vec<ReceiverConfig>,
 
+    /// Prometheus targets to scrape: `[[scrape]]` in the config file (docs/protocol.md).
+    #[arg(skip)]
+    pub scrape: Vec<crate::server::ingest::scrape::ScrapeConfig>,
+
     /// Alert delivery's pace (`--alert-retry-min-ms`, `--alert-resend-ms`, `--alert-poll-ms`),
     /// owned by `alerts::notify::delivery`.
     #[command(flatten)]
@@ -435,6 +439,7 @@ impl Settings {
         settings.tokens = file.tokens;
         settings.alerts = file.alerts;
         settings.receivers = file.receivers;
+        settings.scrape = file.scrape;
         Ok(settings)
     }
 

@@ -8,7 +8,8 @@ pub mod simulator;
 
 use super::broker::{Broker, Declaration, Publication};
 use super::clock::Clock;
-use crate::protocol::{Metrics, Millis};
+use super::telemetry::Telemetry;
+use crate::protocol::{Metrics, Millis, ProducerKind};
 use dashboards::DashboardConfig;
 use std::{sync::Arc, time::Duration};
 use tokio::time::MissedTickBehavior;
@@ -67,11 +68,14 @@ pub struct Feed {
     pub lease_ttl: Duration,
     /// Stamps each sample.
     pub clock: Clock,
+    /// Notes what fed the dashboard (`kind`).
+    pub telemetry: Arc<Telemetry>,
+    pub kind: ProducerKind,
 }
 
 /// Publishes a sample of `source` as `feed` says, every tick until `shutdown`.
 pub async fn run(mut source: impl Source, feed: Feed, shutdown: CancellationToken) {
-    let Feed { dashboard, broker, tick, lease, lease_ttl, clock } = feed;
+    let Feed { dashboard, broker, tick, lease, lease_ttl, clock, telemetry, kind } = feed;
     let mut interval = tokio::time::interval(tick);
     // Failed publishes in a row: a failing store refuses every tick, logged once.
     let mut failures: u64 = 0;
@@ -109,11 +113,13 @@ pub async fn run(mut source: impl Source, feed: Feed, shutdown: CancellationToke
                 failures = 1;
             }
             Err(_) => failures += 1,
-            Ok(()) if failures > 0 => {
-                tracing::info!(dashboard, failures, "source publishes again");
-                failures = 0;
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(dashboard, failures, "source publishes again");
+                    failures = 0;
+                }
+                telemetry.received(&dashboard, kind, ts);
             }
-            Ok(()) => {}
         }
     }
 }

@@ -25,7 +25,7 @@
 //! ```
 
 use crate::model::alerts::Severity;
-use crate::server::config::{ConfigError, Secret};
+use crate::server::config::{http_url, ConfigError, Secret};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -177,13 +177,6 @@ pub(crate) fn check(
         });
     }
     Ok(receivers)
-}
-
-fn http_url(url: &Spanned<String>, at: &impl Fn(usize, String) -> ConfigError) -> Result<reqwest::Url, ConfigError> {
-    reqwest::Url::parse(url.get_ref())
-        .ok()
-        .filter(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
-        .ok_or_else(|| at(url.span().start, format!("key 'url': {:?} is not an http(s) URL", url.get_ref())))
 }
 
 /// An SMTP URL lettre accepts; a password only over TLS, or to this machine. Never repeats
