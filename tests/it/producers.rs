@@ -338,3 +338,88 @@ async fn remote_write_2_reads_symbols_and_metadata_and_answers_as_the_spec_says(
     assert!(response.text().await.unwrap().contains("symbol 1 past the 1 symbols"));
     running.shutdown().await;
 }
+
+/// The Python `prometheus-client` exporter (`tests/producers/prometheus_exporter.py`) on a
+/// free loopback port.
+async fn python_exporter() -> (Peer, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let address = format!("127.0.0.1:{}", free_port());
+    let child = tokio::process::Command::new(root.join(".tools/pyvenv/bin/python"))
+        .arg(root.join("tests/producers/prometheus_exporter.py"))
+        .arg(address.rsplit(':').next().unwrap())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the test venv's Python (`make python-deps`)");
+    let url = format!("http://{address}/metrics");
+    eventually("python exporter ready", async || {
+        let status = reqwest::get(&url).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
+        (status == 200, status)
+    })
+    .await;
+    (Peer(child), address)
+}
+
+fn scrape_settings(config: &str) -> livedash::server::settings::Settings {
+    let file = livedash::server::settings::file::parse(config, "livedash.toml").unwrap();
+    let mut settings = quiet_settings();
+    settings.scrape = file.scrape;
+    settings
+}
+
+#[tokio::test]
+async fn scraping_reads_the_python_client_and_the_node_exporter_every_second() {
+    let (_python, app) = python_exporter().await;
+    let (_node, node) = node_exporter().await;
+    let dead = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[[scrape]]\nurl = \"http://{app}/metrics\"\ndashboard = \"shop\"\nlabels = {{ env = \"lab\" }}\n\
+         [[scrape]]\nurl = \"http://{node}/metrics\"\ndashboard = \"node\"\ninterval = \"1s\"\n\
+         [[scrape]]\nurl = \"http://{dead}/metrics\"\ndashboard = \"shop\"\ntimeout = \"500ms\"\n"
+    );
+    let running = start(scrape_settings(&config)).await;
+    let target = |name: &str, extra: &str| format!(r#"{name}{{env="lab",instance="{app}"{extra}}}"#);
+    let orders = target("shop_orders_total", r#",region="eu""#);
+    let shop = snapshot_when(&running, "shop", |s| s["metrics"].get(&orders).is_some()).await;
+    let metrics = &shop["metrics"];
+    assert_eq!(metrics[&orders], 7.0);
+    assert_eq!(kind(&shop, &orders), "counter");
+    assert_eq!(metrics[target("shop_queue_depth", "")], 4.0);
+    assert_eq!(metrics[target("up", "")], 1.0);
+    assert_eq!(metrics[format!(r#"up{{instance="{dead}"}}"#)], 0.0, "{shop:#}");
+    assert!(metrics[target("scrape_samples_scraped", "")].as_f64().unwrap() > 10.0);
+    // The histogram as quantiles (4 observations: 1 <= 0.1, 2 in (0.1, 0.5], 1 in (0.5, 1]),
+    // its count a counter; the summary's count too.
+    let median = metrics[target("shop_latency_seconds", r#",quantile="0.5""#)].as_f64().unwrap();
+    assert!((median - 0.3).abs() < 1e-9, "{median}");
+    assert_eq!(metrics[target("shop_latency_seconds_count", "")], 4.0);
+    assert_eq!(kind(&shop, &target("shop_latency_seconds_count", "")), "counter");
+    assert_eq!(metrics[target("shop_payload_bytes_count", "")], 1.0);
+    assert!(metrics.as_object().unwrap().keys().all(|key| !key.contains("_bucket") && !key.contains("_created")));
+
+    // The node exporter: every cpu and mode a counter, a rate in the browser.
+    let idle = format!(r#"node_cpu_seconds_total{{cpu="0",instance="{node}",mode="idle"}}"#);
+    let host = snapshot_when(&running, "node", |s| s["metrics"].get(&idle).is_some()).await;
+    assert_eq!(kind(&host, &idle), "counter");
+    let modes =
+        host["definitions"].as_array().unwrap().iter().filter(|d| d["family"] == "node_cpu_seconds_total").count();
+    assert!(modes >= 8, "one series per cpu and mode: {modes}");
+    // Scraped again a second later: the counter moved on.
+    let before = host["metrics"][&idle].as_f64().unwrap();
+    let later = snapshot_when(&running, "node", |s| s["metrics"][&idle].as_f64().unwrap() > before).await;
+    assert!(later["seq"].as_u64() > host["seq"].as_u64());
+
+    // Health in the API and the dashboard list.
+    let (_, targets) = get_json(http_url(&running, "/api/v1/targets")).await;
+    let targets = targets.as_array().unwrap();
+    assert_eq!(targets.len(), 3);
+    let down = targets.iter().find(|t| t["url"].as_str().unwrap().contains(&dead)).unwrap();
+    assert_eq!(down["up"], false);
+    assert!(down["lastError"].as_str().unwrap().contains("cannot reach"), "{down}");
+    let (_, list) = get_json(http_url(&running, "/api/v1/dashboards")).await;
+    let shop = list.as_array().unwrap().iter().find(|d| d["id"] == "shop").unwrap();
+    assert_eq!(shop["sources"][0]["kind"], "scrape");
+    assert_eq!(shop["targets"].as_array().unwrap().len(), 2);
+    assert!(shop["series"].as_u64().unwrap() > 10);
+    running.shutdown().await;
+}

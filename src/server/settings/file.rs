@@ -382,6 +382,24 @@ crit = { above = 1 }
                 "roman",
             ),
             ("[[dashboards]]\nid = \"a\"\n[[dashboards.metrics]]\nname = \"9x\"\n", "livedash.toml:3:", "key 'name'"),
+            ("[[scrape]]\nurl = \"ftp://x/metrics\"\ndashboard = \"a\"\n", "livedash.toml:2:", "key 'url'"),
+            ("[[scrape]]\nurl = \"http://x/metrics\"\ndashboard = \"A!\"\n", "livedash.toml:3:", "key 'dashboard'"),
+            (
+                "[[scrape]]\nurl = \"http://x/\"\ndashboard = \"a\"\ninterval = \"fast\"\n",
+                "livedash.toml:4:",
+                "key 'interval'",
+            ),
+            (
+                "[[scrape]]\nurl = \"http://x/\"\ndashboard = \"a\"\ninterval = \"1s\"\ntimeout = \"2s\"\n",
+                "livedash.toml:5:",
+                "longer than the interval",
+            ),
+            (
+                "[[scrape]]\nurl = \"http://x/\"\ndashboard = \"a\"\nlabels = { instance = \"y\" }\n",
+                "livedash.toml:4:",
+                "key 'labels'",
+            ),
+            ("[[scrape]]\nurl = \"http://x/\"\ndashboard = \"a\"\nport = 1\n", "livedash.toml:4:", "port"),
             ("addr = [1, 2]\n", "livedash.toml:1:", "key 'addr'"),
             ("addr = \n", "livedash.toml:1:", ""),
         ];
