@@ -51,14 +51,20 @@ fn access() -> crate::server::auth::Access {
         .unwrap_or(crate::server::auth::Access::Anonymous)
 }
 
-/// The dashboards the visitor may see, with their metric definitions.
+/// The dashboards the visitor may see, and the server's time when it looked (ages shown are
+/// counted from it, the same in the server's render and the browser's).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DashboardList {
+    pub now: crate::protocol::Millis,
+    pub dashboards: Vec<DashboardSummary>,
+}
+
+/// The dashboards the visitor may see, with their metric definitions, sources and targets.
 #[server(output = Post<JsonText>)]
-pub async fn list_dashboards() -> Result<Vec<DashboardSummary>, ServerFnError> {
-    use crate::server::auth::{authorize, Action};
-    let access = access();
-    let mut dashboards = app_state()?.broker.dashboards().await;
-    dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
-    Ok(dashboards)
+pub async fn list_dashboards() -> Result<DashboardList, ServerFnError> {
+    let state = app_state()?;
+    let dashboards = state.dashboard_list(&access()).await;
+    Ok(DashboardList { now: state.clock.now_millis(), dashboards })
 }
 
 /// What a dashboard page shows.

@@ -7,7 +7,7 @@ use crate::client::{
     connection::{policy::refusal_reason, status::ConnectionStatus},
     state::ConnectionState,
 };
-use crate::model::url::encode_component;
+use crate::model::{format::format_age, url::encode_component};
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -38,12 +38,12 @@ pub fn ConnectionBanner() -> impl IntoView {
     };
     let age = move || {
         let heard_at = connection.heard_at.get();
-        (heard_at > 0.0).then(|| format!("Last data {} ago.", seconds(now.get() - heard_at)))
+        (heard_at > 0.0).then(|| format!("Last data {} ago.", format_age(now.get() - heard_at)))
     };
     let message = move || match status() {
         ConnectionStatus::Reconnecting { attempt, retry_at } => {
             let wait = (retry_at - now.get()).max(0.0);
-            format!("Reconnecting… attempt {attempt}, next try in {}.", seconds(wait))
+            format!("Reconnecting… attempt {attempt}, next try in {}.", format_age(wait))
         }
         ConnectionStatus::Offline { refused: Some(SIGNED_OUT), .. } => {
             "Signed out: the session ended or expired. These numbers are no longer live.".to_owned()
@@ -82,15 +82,5 @@ pub fn ConnectionBanner() -> impl IntoView {
                 </Show>
             </div>
         </Show>
-    }
-}
-
-/// "3 s", "2 min 5 s" from milliseconds.
-fn seconds(ms: f64) -> String {
-    let total = (ms / 1000.0).ceil().max(0.0) as u64;
-    if total < 60 {
-        format!("{total} s")
-    } else {
-        format!("{} min {} s", total / 60, total % 60)
     }
 }

@@ -114,6 +114,18 @@ fn decimals_for(step: f64) -> usize {
 }
 
 /// A signed percentage for trends: "+3.2%", "-0.4%".
+/// How long `ms` is, for a person: `3 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h` (seconds
+/// rounded up: something 0.2 s old reads `1 s`).
+pub fn format_age(ms: f64) -> String {
+    let total = (ms / 1000.0).ceil().max(0.0) as u64;
+    match total {
+        0..60 => format!("{total} s"),
+        60..3_600 => format!("{} min {} s", total / 60, total % 60),
+        3_600..86_400 => format!("{} h {} min", total / 3_600, total % 3_600 / 60),
+        _ => format!("{} d {} h", total / 86_400, total % 86_400 / 3_600),
+    }
+}
+
 pub fn format_trend(ratio: f64) -> String {
     format!("{:+.1}%", ratio * 100.0)
 }
@@ -183,6 +195,16 @@ fn duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_read_in_the_largest_units_that_fit() {
+        assert_eq!(format_age(200.0), "1 s");
+        assert_eq!(format_age(59_000.0), "59 s");
+        assert_eq!(format_age(125_000.0), "2 min 5 s");
+        assert_eq!(format_age(7_500_000.0), "2 h 5 min");
+        assert_eq!(format_age(3.0 * 86_400_000.0 + 3_600_000.0), "3 d 1 h");
+        assert_eq!(format_age(-5.0), "0 s");
+    }
 
     #[test]
     fn formats_each_kind_for_cards() {

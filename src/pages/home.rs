@@ -1,6 +1,10 @@
-//! `/`: the list of dashboards.
+//! `/`: the list of dashboards, each with where its data comes from (the producers that fed
+//! it and how long ago, its series count) and the health of the Prometheus targets scraped
+//! into it.
 
 use crate::loaders::list_dashboards;
+use crate::model::format::format_age;
+use crate::protocol::{DashboardSummary, Millis, TargetHealth};
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,31 +20,16 @@ pub fn HomePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading dashboards…"</p> }>
                 {move || Suspend::new(async move {
                     match dashboards.await {
-                        Ok(list) if list.is_empty() => {
+                        Ok(list) if list.dashboards.is_empty() => {
                             EitherOf3::A(view! { <p>"No dashboards yet: push metrics to /api/v1/ingest."</p> })
                         }
                         Ok(list) => EitherOf3::B(
                             view! {
                                 <ul class="dashboard-list" data-testid="dashboard-list">
                                     {list
+                                        .dashboards
                                         .into_iter()
-                                        .map(|dashboard| {
-                                            let metrics = dashboard
-                                                .definitions
-                                                .iter()
-                                                .map(|d| d.label.clone())
-                                                .collect::<Vec<_>>()
-                                                .join(", ");
-                                            view! {
-                                                <li>
-                                                    <A href=format!("/d/{}", dashboard.id)>
-                                                        <span class="dashboard-title">{dashboard.title}</span>
-                                                        <span class="dashboard-id">{dashboard.id}</span>
-                                                    </A>
-                                                    <p class="dashboard-metrics">{metrics}</p>
-                                                </li>
-                                            }
-                                        })
+                                        .map(|dashboard| view! { <DashboardItem dashboard now=list.now/> })
                                         .collect_view()}
                                 </ul>
                             },
@@ -50,5 +39,70 @@ pub fn HomePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// One dashboard: its title, series and sources, its targets.
+#[component]
+fn DashboardItem(dashboard: DashboardSummary, now: Millis) -> impl IntoView {
+    let metrics = dashboard.definitions.iter().take(12).map(|d| d.label.clone()).collect::<Vec<_>>().join(", ");
+    let more = dashboard.definitions.len().saturating_sub(12);
+    let metrics = if more > 0 { format!("{metrics} and {more} more") } else { metrics };
+    let series = match dashboard.series {
+        1 => "1 series".to_owned(),
+        count => format!("{count} series"),
+    };
+    let sources = dashboard
+        .sources
+        .iter()
+        .map(|source| format!("{}, {} ago", source.kind.label(), format_age((now - source.last_received) as f64)))
+        .collect::<Vec<_>>();
+    let fed = match sources.is_empty() {
+        true => String::new(),
+        false => format!(" · from {}", sources.join("; ")),
+    };
+    let (id, href) = (dashboard.id.clone(), format!("/d/{}", dashboard.id));
+    view! {
+        <li data-dashboard=dashboard.id>
+            <A href=href>
+                <span class="dashboard-title">{dashboard.title}</span>
+                <span class="dashboard-id">{id}</span>
+            </A>
+            <p class="dashboard-sources" data-testid="dashboard-sources">{series}{fed}</p>
+            <p class="dashboard-metrics">{metrics}</p>
+            {(!dashboard.targets.is_empty())
+                .then(|| {
+                    view! {
+                        <ul class="dashboard-targets" aria-label="Scraped targets">
+                            {dashboard.targets.into_iter().map(|target| view! { <TargetItem target now/> }).collect_view()}
+                        </ul>
+                    }
+                })}
+        </li>
+    }
+}
+
+/// A scraped target: up or down, when it was last scraped, what went wrong.
+#[component]
+fn TargetItem(target: TargetHealth, now: Millis) -> impl IntoView {
+    let (state, class) = match target.up {
+        Some(true) => ("up", "target-up"),
+        Some(false) => ("down", "target-down"),
+        None => ("not scraped yet", "target-pending"),
+    };
+    let when =
+        target.last_scrape.map(|at| format!(", scraped {} ago", format_age((now - at) as f64))).unwrap_or_default();
+    let elsewhere = (!target.scraped_here).then_some(" (by another instance)").unwrap_or_default();
+    let error = target.last_error.map(|error| format!(": {error}")).unwrap_or_default();
+    let url = target.url.clone();
+    view! {
+        <li class=class data-target=url>
+            <span class="target-state">{state}</span>
+            " "
+            <span class="target-url">{target.url}</span>
+            {when}
+            {elsewhere}
+            {error}
+        </li>
     }
 }

@@ -47,6 +47,22 @@ pub struct AppState {
     pub targets: Arc<ingest::scrape::Targets>,
 }
 
+impl AppState {
+    /// The dashboards `access` may read, each with what fed it and its scraped targets: the
+    /// list page and `GET /api/v1/dashboards`.
+    pub async fn dashboard_list(&self, access: &auth::Access) -> Vec<crate::protocol::DashboardSummary> {
+        use auth::{authorize, Action};
+        let mut dashboards = self.broker.dashboards().await;
+        dashboards.retain(|dashboard| authorize(access, &dashboard.id, Action::Read).is_ok());
+        let targets = self.targets.list();
+        for dashboard in &mut dashboards {
+            dashboard.sources = self.telemetry.sources_of(&dashboard.id);
+            dashboard.targets = targets.iter().filter(|target| target.dashboard == dashboard.id).cloned().collect();
+        }
+        dashboards
+    }
+}
+
 /// Ingest's part of the state.
 impl FromRef<AppState> for ingest::IngestState {
     fn from_ref(state: &AppState) -> Self {

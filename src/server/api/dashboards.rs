@@ -25,14 +25,7 @@ pub async fn dashboards(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
 ) -> Json<Vec<DashboardSummary>> {
-    let mut dashboards = state.broker.dashboards().await;
-    dashboards.retain(|dashboard| authorize(&access, &dashboard.id, Action::Read).is_ok());
-    let targets = state.targets.list();
-    for dashboard in &mut dashboards {
-        dashboard.sources = state.telemetry.sources_of(&dashboard.id);
-        dashboard.targets = targets.iter().filter(|target| target.dashboard == dashboard.id).cloned().collect();
-    }
-    Json(dashboards)
+    Json(state.dashboard_list(&access).await)
 }
 
 /// `GET /api/v1/targets`: every scraped target the credential may read, with its health.
