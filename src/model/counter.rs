@@ -1,7 +1,7 @@
 //! Counters (PROTOCOL.md 1.2 "Kinds"): a total that only grows, except when its producer
 //! restarts. Its rate per second is computed between consecutive points, and a drop is a
 //! reset: the increase since then is the new value itself. One definition for every place that
-//! asks (alert rules with `rate = true` now; the browser's rate view and history next).
+//! asks: alert rules with `rate = true`, the browser's cards and charts.
 
 use super::series::Point;
 
@@ -35,9 +35,23 @@ impl RateOf {
     }
 }
 
+/// A counter's points as rates per second, each at the later point of its pair (one point
+/// fewer; a reset counts from zero).
+pub fn rates<'a>(points: impl IntoIterator<Item = &'a Point>) -> Vec<Point> {
+    let mut counter = RateOf::default();
+    points.into_iter().filter_map(|&(ts, total)| Some((ts, counter.next(ts, total)?))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_of_totals_becomes_a_series_of_rates() {
+        let totals = [(0, 10.0), (1_000, 20.0), (2_000, 5.0), (4_000, 25.0)];
+        assert_eq!(rates(&totals), vec![(1_000, 10.0), (2_000, 5.0), (4_000, 10.0)]);
+        assert!(rates(&[(0, 1.0)]).is_empty());
+    }
 
     #[test]
     fn rates_are_per_second_between_points_and_survive_a_reset() {

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod counter;
 pub mod decimate;
+pub mod family;
 pub mod format;
 pub mod histogram;
 pub mod latest;

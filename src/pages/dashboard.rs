@@ -8,14 +8,14 @@ use crate::client::{
     visibility::track_page_visibility,
 };
 use crate::components::{
-    alert_toasts::AlertToasts, chart::MetricChart, connection_badge::ConnectionBadge,
+    alert_toasts::AlertToasts, chart::SeriesChart, connection_badge::ConnectionBadge,
     connection_banner::ConnectionBanner, connection_panel::ConnectionPanel, metric_card::MetricCard,
     store_banner::StoreBanner, window_picker::WindowPicker,
 };
 use crate::loaders::{load_snapshot, DashboardLoad};
-use crate::model::alerts::RuleSummary;
+use crate::model::{alerts::RuleSummary, family::chart_groups};
 use crate::pages::{forbidden::Forbidden, not_found::NotFound};
-use crate::protocol::{ChartKind, Snapshot};
+use crate::protocol::Snapshot;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,11 +63,7 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
     track_page_visibility(state.visible);
 
     let definitions = move || state.definitions.get();
-    let charted = move || {
-        let mut definitions = state.definitions.get();
-        definitions.retain(|d| d.chart != ChartKind::None);
-        definitions
-    };
+    let charted = move || state.definitions.with(|definitions| chart_groups(definitions));
     view! {
         <Title text=move || state.title.get()/>
         <section
@@ -93,8 +89,8 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
                 </For>
             </div>
             <div class="charts">
-                <For each=charted key=|d| d.name.clone() let:definition>
-                    <MetricChart definition/>
+                <For each=charted key=|group| (group.key.clone(), group.members.len()) let:group>
+                    <SeriesChart group/>
                 </For>
             </div>
         </section>

@@ -117,8 +117,9 @@ async fn measure(
                         scale: 1.0,
                         alerts: ChartAlerts::NONE,
                     };
-                    let reduced = paint(&canvas, series[chart].iter(), &spec);
-                    drawn.set(drawn.get() + reduced.len());
+                    let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
+                    let reduced = paint(&canvas, vec![(line, Palette::DARK.line)], &spec);
+                    drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());
                 }),
             );
         }

@@ -52,18 +52,25 @@ impl ChartAlerts {
     pub const NONE: &'static ChartAlerts = &ChartAlerts { levels: Vec::new(), spans: Vec::new() };
 }
 
-/// Draws `points` (already reduced to the chart's width) as a line or area chart.
+/// One line of a chart: its points (already reduced to the chart's width) and colour.
+#[derive(Clone, Copy, Debug)]
+pub struct Line<'a> {
+    pub points: &'a [Point],
+    pub colour: RGBColor,
+}
+
+/// Draws `lines` as a line chart, or a lone line as an area chart when the spec says so.
 pub fn draw_chart<DB: DrawingBackend>(
     backend: DB,
-    points: &[Point],
+    lines: &[Line],
     spec: &ChartSpec,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let root = backend.into_drawing_area();
-    let Palette { background, grid, text, line, warning, critical } = spec.palette;
+    let Palette { background, grid, text, warning, critical, .. } = spec.palette;
     root.fill(&background)?;
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
-    let (low, high) = value_range(points, &spec.alerts.levels);
+    let (low, high) = value_range(lines.iter().flat_map(|line| line.points), &spec.alerts.levels);
     let axis = TimeAxis::for_span(spec.to - spec.from);
     let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
     // The same ticks plotters will mark, so their labels can be told apart.
@@ -115,17 +122,19 @@ pub fn draw_chart<DB: DrawingBackend>(
         chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
     }
 
-    let placed = points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
-    let fill = if spec.kind == ChartKind::Area { line.mix(0.35) } else { TRANSPARENT };
-    chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.stroke_width(px(1.5))))?;
+    let area = spec.kind == ChartKind::Area && lines.len() == 1;
+    for line in lines {
+        let placed = line.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
+        let fill = if area { line.colour.mix(0.35) } else { TRANSPARENT };
+        chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.colour.stroke_width(px(1.5))))?;
+    }
     root.present()
 }
 
 /// A y range with some air around the data and the thresholds (so each line is in view);
 /// non-negative data keeps a floor at zero.
-fn value_range(points: &[Point], levels: &[(Severity, Level)]) -> (f64, f64) {
-    let values =
-        points.iter().map(|(_, v)| *v).chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]));
+fn value_range<'a>(points: impl Iterator<Item = &'a Point>, levels: &[(Severity, Level)]) -> (f64, f64) {
+    let values = points.map(|(_, v)| *v).chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]));
     let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !min.is_finite() {
         return (0.0, 1.0);
@@ -153,6 +162,10 @@ mod tests {
         }
     }
 
+    fn line(points: &[Point]) -> Line<'_> {
+        Line { points, colour: Palette::DARK.line }
+    }
+
     fn render(points: &[Point], format: Format) -> String {
         render_with_unit(points, format, None)
     }
@@ -161,7 +174,7 @@ mod tests {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, (400, 160));
-            draw_chart(backend, points, &spec(0, 30_000, format, axis_unit)).unwrap();
+            draw_chart(backend, &[line(points)], &spec(0, 30_000, format, axis_unit)).unwrap();
         }
         svg
     }
@@ -195,6 +208,27 @@ mod tests {
     }
 
     #[test]
+    fn a_family_draws_a_line_per_series_in_its_colour() {
+        let cores: Vec<Vec<Point>> =
+            (0..3).map(|core| (0..=30).map(|s| (s * 1000, core as f64 * 10.0 + s as f64)).collect()).collect();
+        let palette = Palette::DARK;
+        let lines: Vec<Line> =
+            cores.iter().enumerate().map(|(i, points)| Line { points, colour: palette.series[i] }).collect();
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            draw_chart(backend, &lines, &spec(0, 30_000, Format::Int, None)).unwrap();
+        }
+        for colour in &palette.series[..3] {
+            let hex = format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2);
+            assert!(svg.contains(&format!(r#"stroke="{hex}""#)), "{hex} drawn");
+        }
+        let first = palette.series[0];
+        let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", first.0, first.1, first.2);
+        assert!(!svg.contains(&fill), "no area under several lines");
+    }
+
+    #[test]
     fn percent_axes_read_as_percent_and_empty_data_still_draws() {
         let points: Vec<Point> = (0..=30).map(|s| (s * 1000, 0.01 * s as f64)).collect();
         let percent = labels(&render(&points, Format::Percent));
@@ -222,7 +256,7 @@ mod tests {
         {
             let backend = SVGBackend::with_string(&mut svg, (600, 160));
             let spec = ChartSpec { kind: ChartKind::Line, ..spec(from, to, Format::Int, None) };
-            draw_chart(backend, &points, &spec).unwrap();
+            draw_chart(backend, &[line(&points)], &spec).unwrap();
         }
         // The x labels: the y ones are plain numbers here.
         labels(&svg).into_iter().filter(|label| label.parse::<f64>().is_err()).collect()
@@ -258,14 +292,14 @@ mod tests {
 
     #[test]
     fn value_range_has_air_and_respects_zero() {
-        assert_eq!(value_range(&[], &[]), (0.0, 1.0));
-        let (low, high) = value_range(&[(0, 10.0), (1, 20.0)], &[]);
+        assert_eq!(value_range([].iter(), &[]), (0.0, 1.0));
+        let (low, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[]);
         assert!((0.0..10.0).contains(&low) && high > 20.0);
-        let (low, high) = value_range(&[(0, 5.0)], &[]);
+        let (low, high) = value_range([(0, 5.0)].iter(), &[]);
         assert!(low < 5.0 && high > 5.0);
-        assert_eq!(value_range(&[(0, 0.0), (1, 100.0)], &[]).0, 0.0);
+        assert_eq!(value_range([(0, 0.0), (1, 100.0)].iter(), &[]).0, 0.0);
         let crit = Level { direction: Direction::Above, threshold: 85.0, clear: 75.0 };
-        let (_, high) = value_range(&[(0, 10.0), (1, 20.0)], &[(Severity::Critical, crit)]);
+        let (_, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[(Severity::Critical, crit)]);
         assert!(high > 85.0, "the threshold is in view");
     }
 
@@ -283,7 +317,7 @@ mod tests {
         {
             let backend = SVGBackend::with_string(&mut svg, (400, 160));
             let spec = ChartSpec { alerts: &alerts, ..spec(0, 30_000, Format::Int, None) };
-            draw_chart(backend, &points, &spec).unwrap();
+            draw_chart(backend, &[line(&points)], &spec).unwrap();
         }
         let critical = format!(
             "#{:02X}{:02X}{:02X}",

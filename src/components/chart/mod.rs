@@ -1,29 +1,35 @@
-//! A metric's chart: a canvas drawn with plotters.
+//! A series' chart, or a family's (a line per series, a legend): a canvas drawn with plotters.
+//! A counter's chart draws its rate per second.
 //!
 //! - `draw`: `draw_chart` on any plotters `DrawingBackend` (tests use SVG), with `ChartSpec`.
 //! - `axis`: what the time axis says; `geometry`: where the plot area sits (shared with the
 //!   readout); `palette`: the theme's colours.
 //! - `canvas` (browser): DPR-aware painting, and the redraw when data, window, theme or size
 //!   change, at most once per animation frame with every other chart (`client::redraw`).
-//! - `readout`: the value under the pointer.
+//! - `readout`: the values under the pointer; `legend`: a family's series, last/min/max,
+//!   click to isolate one, shift-click to hide one.
 //!
-//! `MetricChart` wires them: long windows' history comes from `client::history`.
+//! `SeriesChart` wires them: a lone series' long windows come from `client::history`.
 
 mod axis;
 #[cfg(feature = "hydrate")]
 pub mod canvas;
 pub mod draw;
 mod geometry;
+mod legend;
 pub mod palette;
 mod readout;
 
-pub use draw::{draw_chart, ChartAlerts, ChartSpec};
+pub use draw::{draw_chart, ChartAlerts, ChartSpec, Line};
 pub use palette::Palette;
 
 use crate::client::{history::use_metric_history, state::DashboardState};
 use crate::components::rule_preview::RulePreview;
-use crate::model::series::Point;
-use crate::protocol::{MetricDefinition, Millis};
+use crate::model::{
+    family::{legend_labels, ChartGroup},
+    series::Point,
+};
+use crate::protocol::{MetricDefinition, Millis, SeriesKind};
 use leptos::prelude::*;
 use readout::Readout;
 
@@ -44,20 +50,42 @@ pub struct DrawStats {
     pub spans: usize,
 }
 
-/// The points last drawn and the span they were drawn in.
+/// The points last drawn, per series, and the span they were drawn in.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shown {
-    pub points: Vec<Point>,
+    pub lines: Vec<(String, Vec<Point>)>,
     pub from: Millis,
     pub to: Millis,
 }
 
+/// A chart of one series, or of a family's series with a legend.
 #[component]
-pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
+pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let MetricDefinition { name, label, unit, format, chart: kind, .. } = definition;
-    let history = use_metric_history(state, name.clone());
+    let ChartGroup { key, caption, members } = group;
+    let lone = members.len() == 1;
+    let MetricDefinition { name: first, unit, format, chart: kind, kind: series_kind, .. } = members[0].clone();
+    let rate = series_kind == SeriesKind::Counter;
+    // A counter is drawn as its rate: the unit says so.
+    let unit = match (rate, unit.is_empty()) {
+        (false, _) => unit,
+        (true, true) => "/s".to_owned(),
+        (true, false) => format!("{unit}/s"),
+    };
+    let metrics: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
+    let legends = legend_labels(&members);
+    // A lone series' long windows come from the history store; a family draws the stream.
+    let history = if lone { use_metric_history(state, first.clone()) } else { signal(None).0 };
+    let hidden = RwSignal::new(Vec::<String>::new());
+    let isolated = RwSignal::new(None::<String>);
+    let drawn = Signal::derive({
+        let metrics = metrics.clone();
+        move || match isolated.get() {
+            Some(name) => vec![name],
+            None => hidden.with(|hidden| metrics.iter().filter(|name| !hidden.contains(name)).cloned().collect()),
+        }
+    });
     let stats =
         RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });
     let shown = StoredValue::new(Shown::default());
@@ -67,7 +95,9 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     canvas::draw_on_change(canvas::CanvasChart {
         canvas,
-        metric: name.clone(),
+        metrics: metrics.clone(),
+        drawn,
+        rate,
         format,
         unit: unit.clone(),
         kind,
@@ -78,13 +108,18 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
     });
     #[cfg(not(feature = "hydrate"))]
     let _ = (kind, history);
-    let show_readout = readout::on_pointer(canvas, shown, format, unit.clone(), readout);
+    let names: Vec<(String, String)> = metrics.iter().cloned().zip(legends.iter().cloned()).collect();
+    let show_readout = readout::on_pointer(canvas, shown, format, unit.clone(), names, readout);
 
-    let caption = if unit.is_empty() { label.clone() } else { format!("{label} ({unit})") };
+    let caption = if unit.is_empty() { caption } else { format!("{caption} ({unit})") };
+    let label = caption.clone();
     view! {
         <figure
             class="chart"
-            data-testid=format!("chart-{name}")
+            data-testid=format!("chart-{key}")
+            data-kind=if rate { "counter" } else { "gauge" }
+            data-series=members.len()
+            data-drawn=move || drawn.with(Vec::len)
             data-range=move || state.window.get().label()
             data-source=move || stats.get().source
             data-points=move || stats.get().points
@@ -112,7 +147,8 @@ pub fn MetricChart(definition: MetricDefinition) -> impl IntoView {
                     {move || readout.with(|r| r.as_ref().map(|r| r.text.clone()).unwrap_or_default())}
                 </output>
             </Show>
-            <RulePreview metric=name.clone() overlay=preview/>
+            {(!lone).then(|| view! { <legend::Legend metrics legends rate format unit hidden isolated/> })}
+            {lone.then(|| view! { <RulePreview metric=first overlay=preview/> })}
         </figure>
     }
 }

@@ -1,5 +1,6 @@
 //! The pointer readout: with a mouse, pen or finger over a chart, the time and value of the
-//! drawn point nearest to it, in a label that follows the pointer but stays inside the chart.
+//! drawn point nearest to it (for a family, each drawn series' value, the first few), in a
+//! label that follows the pointer but stays inside the chart.
 
 use super::axis::clock_time;
 use super::geometry::{axis_unit, nearest, time_at};
@@ -7,6 +8,9 @@ use super::Shown;
 use crate::model::format::format_value;
 use crate::protocol::Format;
 use leptos::prelude::*;
+
+/// A family's series named in the readout, at most.
+const MOST_SERIES: usize = 4;
 
 /// Half the readout label's width: it is centred on the pointer but kept inside the chart.
 const HALF_READOUT: f64 = 75.0;
@@ -25,6 +29,7 @@ pub fn on_pointer(
     shown: StoredValue<Shown>,
     format: Format,
     unit: String,
+    names: Vec<(String, String)>,
     readout: RwSignal<Option<Readout>>,
 ) -> impl Fn(leptos::ev::PointerEvent) + Clone {
     move |event| {
@@ -32,9 +37,23 @@ pub fn on_pointer(
             .get_untracked()
             .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
         let x = f64::from(event.offset_x());
-        let text = shown.with_value(|Shown { points, from, to }| {
-            let (ts, value) = nearest(points, time_at(x, width, *from, *to, axis_unit(format, &unit)))?;
-            Some(format!("{} · {}", clock_time(ts, *to - *from), format_value(value, format, &unit)))
+        let text = shown.with_value(|Shown { lines, from, to }| {
+            let at = time_at(x, width, *from, *to, axis_unit(format, &unit));
+            let mut values = lines.iter().filter_map(|(name, points)| Some((name, nearest(points, at)?)));
+            let (name, (ts, value)) = values.next()?;
+            let time = clock_time(ts, *to - *from);
+            if names.len() == 1 {
+                return Some(format!("{time} · {}", format_value(value, format, &unit)));
+            }
+            let legend = |name: &str| -> String {
+                names.iter().find(|(key, _)| key == name).map_or(name, |(_, legend)| legend.as_str()).to_owned()
+            };
+            let first = std::iter::once((name, value)).chain(values.map(|(name, (_, value))| (name, value)));
+            let parts: Vec<String> = first
+                .take(MOST_SERIES)
+                .map(|(name, value)| format!("{}: {}", legend(name), format_value(value, format, &unit)))
+                .collect();
+            Some(format!("{time} · {}", parts.join(" · ")))
         });
         let left = offset + x.clamp(HALF_READOUT, (width - HALF_READOUT).max(HALF_READOUT));
         readout.set(text.map(|text| Readout { left, text }));
