@@ -7,7 +7,7 @@ use crate::client::state::DashboardState;
 use crate::model::{
     counter,
     decimate::decimate,
-    format::{format_trend, format_value},
+    format::{format_trend, format_value, Reading},
     series::Point,
 };
 use crate::protocol::{AlertChange, AlertPhase, MetricDefinition, Millis, SeriesKind};
@@ -88,7 +88,7 @@ pub fn MetricCard(definition: MetricDefinition) -> impl IntoView {
             if is_counter && !show_total.get() {
                 let rate = state.series.with(|series| series.get(&name).and_then(|ring| last_rate(ring.iter())));
                 return match rate {
-                    Some(rate) => format!("{}/s", format_value(rate, format, &unit)),
+                    Some(rate) => Reading { format, unit: unit.clone(), rate: true }.show(rate),
                     None => "–/s".to_owned(),
                 };
             }

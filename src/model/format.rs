@@ -27,6 +27,35 @@ pub fn format_value(value: f64, format: Format, unit: &str) -> String {
     }
 }
 
+/// How a series' values read: its format and unit, and whether they are a counter's rates
+/// (`12.50/s`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub format: Format,
+    pub unit: String,
+    pub rate: bool,
+}
+
+impl Reading {
+    pub fn show(&self, value: f64) -> String {
+        let text = format_value(value, self.format, &self.unit);
+        if self.rate {
+            format!("{text}/s")
+        } else {
+            text
+        }
+    }
+
+    /// The unit a chart's axis carries: a rate's is per second.
+    pub fn axis_unit(&self) -> String {
+        match (self.rate, self.unit.is_empty()) {
+            (false, _) => self.unit.clone(),
+            (true, true) => "/s".to_owned(),
+            (true, false) => format!("{}/s", self.unit),
+        }
+    }
+}
+
 /// Labels for the ticks of a value axis: one unit for the whole axis (chosen by its largest
 /// tick, so an axis never reads "900 KB, 1.0 MB") and just enough decimals to tell
 /// neighbouring ticks apart ("0.45%, 0.50%", not "0.5%, 0.5%"; "300 KB", not "300.0 KB").
@@ -113,7 +142,6 @@ fn decimals_for(step: f64) -> usize {
         .unwrap_or(4)
 }
 
-/// A signed percentage for trends: "+3.2%", "-0.4%".
 /// How long `ms` is, for a person: `3 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h` (seconds
 /// rounded up: something 0.2 s old reads `1 s`).
 pub fn format_age(ms: f64) -> String {
@@ -126,6 +154,7 @@ pub fn format_age(ms: f64) -> String {
     }
 }
 
+/// A signed percentage for trends: "+3.2%", "-0.4%".
 pub fn format_trend(ratio: f64) -> String {
     format!("{:+.1}%", ratio * 100.0)
 }

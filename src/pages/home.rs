@@ -92,7 +92,7 @@ fn TargetItem(target: TargetHealth, now: Millis) -> impl IntoView {
     };
     let when =
         target.last_scrape.map(|at| format!(", scraped {} ago", format_age((now - at) as f64))).unwrap_or_default();
-    let elsewhere = (!target.scraped_here).then_some(" (by another instance)").unwrap_or_default();
+    let elsewhere = if target.scraped_here { "" } else { " (by another instance)" };
     let error = target.last_error.map(|error| format!(": {error}")).unwrap_or_default();
     let url = target.url.clone();
     view! {

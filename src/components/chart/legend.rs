@@ -4,8 +4,7 @@
 
 use super::palette::Palette;
 use crate::client::{state::DashboardState, theme::ThemeState};
-use crate::model::{counter::rates, format::format_value, series::Point};
-use crate::protocol::Format;
+use crate::model::{counter::rates, format::Reading, series::Point};
 use leptos::prelude::*;
 
 /// Last, lowest and highest of `points`.
@@ -20,16 +19,14 @@ fn summary(points: &[Point]) -> Option<(f64, f64, f64)> {
 pub fn Legend(
     metrics: Vec<String>,
     legends: Vec<String>,
-    rate: bool,
-    format: Format,
-    unit: String,
+    reading: Reading,
     hidden: RwSignal<Vec<String>>,
     isolated: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let theme = expect_context::<ThemeState>();
     let entries = metrics.into_iter().zip(legends).map(|(name, legend)| {
-        let unit = unit.clone();
+        let reading = reading.clone();
         let values = {
             let name = name.clone();
             move || {
@@ -38,9 +35,9 @@ pub fn Legend(
                     let live = series.get(&name)?;
                     let newest = live.iter().last()?.0;
                     let recent = live.iter().filter(|(ts, _)| *ts >= newest - window);
-                    let points: Vec<Point> = if rate { rates(recent) } else { recent.copied().collect() };
+                    let points: Vec<Point> = if reading.rate { rates(recent) } else { recent.copied().collect() };
                     let (last, low, high) = summary(&points)?;
-                    let shown = |value| format_value(value, format, &unit);
+                    let shown = |value| reading.show(value);
                     Some(format!("last {} · min {} · max {}", shown(last), shown(low), shown(high)))
                 });
                 text.unwrap_or_else(|| "no data".to_owned())

@@ -27,6 +27,7 @@ use crate::client::{history::use_metric_history, state::DashboardState};
 use crate::components::rule_preview::RulePreview;
 use crate::model::{
     family::{legend_labels, ChartGroup},
+    format::Reading,
     series::Point,
 };
 use crate::protocol::{MetricDefinition, Millis, SeriesKind};
@@ -66,13 +67,10 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
     let ChartGroup { key, caption, members } = group;
     let lone = members.len() == 1;
     let MetricDefinition { name: first, unit, format, chart: kind, kind: series_kind, .. } = members[0].clone();
+    // A counter is drawn as its rate: its values and axis say so.
     let rate = series_kind == SeriesKind::Counter;
-    // A counter is drawn as its rate: the unit says so.
-    let unit = match (rate, unit.is_empty()) {
-        (false, _) => unit,
-        (true, true) => "/s".to_owned(),
-        (true, false) => format!("{unit}/s"),
-    };
+    let reading = Reading { format, unit, rate };
+    let unit = reading.axis_unit();
     let metrics: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
     let legends = legend_labels(&members);
     // A lone series' long windows come from the history store; a family draws the stream.
@@ -109,7 +107,7 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let _ = (kind, history);
     let names: Vec<(String, String)> = metrics.iter().cloned().zip(legends.iter().cloned()).collect();
-    let show_readout = readout::on_pointer(canvas, shown, format, unit.clone(), names, readout);
+    let show_readout = readout::on_pointer(canvas, shown, reading.clone(), names, readout);
 
     let caption = if unit.is_empty() { caption } else { format!("{caption} ({unit})") };
     let label = caption.clone();
@@ -147,7 +145,7 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
                     {move || readout.with(|r| r.as_ref().map(|r| r.text.clone()).unwrap_or_default())}
                 </output>
             </Show>
-            {(!lone).then(|| view! { <legend::Legend metrics legends rate format unit hidden isolated/> })}
+            {(!lone).then(|| view! { <legend::Legend metrics legends reading hidden isolated/> })}
             {lone.then(|| view! { <RulePreview metric=first overlay=preview/> })}
         </figure>
     }

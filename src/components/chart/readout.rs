@@ -5,8 +5,7 @@
 use super::axis::clock_time;
 use super::geometry::{axis_unit, nearest, time_at};
 use super::Shown;
-use crate::model::format::format_value;
-use crate::protocol::Format;
+use crate::model::format::Reading;
 use leptos::prelude::*;
 
 /// A family's series named in the readout, at most.
@@ -27,8 +26,7 @@ pub struct Readout {
 pub fn on_pointer(
     canvas: NodeRef<leptos::html::Canvas>,
     shown: StoredValue<Shown>,
-    format: Format,
-    unit: String,
+    reading: Reading,
     names: Vec<(String, String)>,
     readout: RwSignal<Option<Readout>>,
 ) -> impl Fn(leptos::ev::PointerEvent) + Clone {
@@ -38,12 +36,12 @@ pub fn on_pointer(
             .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
         let x = f64::from(event.offset_x());
         let text = shown.with_value(|Shown { lines, from, to }| {
-            let at = time_at(x, width, *from, *to, axis_unit(format, &unit));
+            let at = time_at(x, width, *from, *to, axis_unit(reading.format, &reading.axis_unit()));
             let mut values = lines.iter().filter_map(|(name, points)| Some((name, nearest(points, at)?)));
             let (name, (ts, value)) = values.next()?;
             let time = clock_time(ts, *to - *from);
             if names.len() == 1 {
-                return Some(format!("{time} · {}", format_value(value, format, &unit)));
+                return Some(format!("{time} · {}", reading.show(value)));
             }
             let legend = |name: &str| -> String {
                 names.iter().find(|(key, _)| key == name).map_or(name, |(_, legend)| legend.as_str()).to_owned()
@@ -51,7 +49,7 @@ pub fn on_pointer(
             let first = std::iter::once((name, value)).chain(values.map(|(name, (_, value))| (name, value)));
             let parts: Vec<String> = first
                 .take(MOST_SERIES)
-                .map(|(name, value)| format!("{}: {}", legend(name), format_value(value, format, &unit)))
+                .map(|(name, value)| format!("{}: {}", legend(name), reading.show(value)))
                 .collect();
             Some(format!("{time} · {}", parts.join(" · ")))
         });
