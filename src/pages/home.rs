@@ -100,9 +100,7 @@ fn TargetItem(target: TargetHealth, now: Millis) -> impl IntoView {
             <span class="target-state">{state}</span>
             " "
             <span class="target-url">{target.url}</span>
-            {when}
-            {elsewhere}
-            {error}
+            {format!("{when}{elsewhere}{error}")}
         </li>
     }
 }

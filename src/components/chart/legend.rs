@@ -3,8 +3,8 @@
 //! rates); click to show that series alone (again to show all), shift-click to hide it.
 
 use super::palette::Palette;
-use crate::client::{state::DashboardState, theme::ThemeState};
-use crate::model::{counter::rates, format::Reading, series::Point};
+use crate::client::state::DashboardState;
+use crate::model::{counter::rates, family::colour_index, format::Reading, series::Point};
 use leptos::prelude::*;
 
 /// Last, lowest and highest of `points`.
@@ -24,7 +24,6 @@ pub fn Legend(
     isolated: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let state = expect_context::<DashboardState>();
-    let theme = expect_context::<ThemeState>();
     let entries = metrics.into_iter().zip(legends).map(|(name, legend)| {
         let reading = reading.clone();
         let values = {
@@ -43,13 +42,9 @@ pub fn Legend(
                 text.unwrap_or_else(|| "no data".to_owned())
             }
         };
-        let colour = {
-            let name = name.clone();
-            move || {
-                let colour = Palette::of(theme.0.get()).series_colour(&name);
-                format!("#{:02x}{:02x}{:02x}", colour.0, colour.1, colour.2)
-            }
-        };
+        // A class, not an inline style (the pages' CSP allows none): style/main.css gives each
+        // `series-N` the colour `Palette::series[N]` has in each theme.
+        let swatch = format!("legend-swatch series-{}", colour_index(&name, Palette::DARK.series.len()));
         let is_hidden = {
             let name = name.clone();
             move || {
@@ -88,7 +83,7 @@ pub fn Legend(
                     title="Click: show it alone. Shift-click: hide it."
                     on:click=toggle
                 >
-                    <span class="legend-swatch" style:background-color=colour></span>
+                    <span class=swatch></span>
                     <span class="legend-name">{legend}</span>
                     <span class="legend-values">{values}</span>
                 </button>

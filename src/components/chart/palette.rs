@@ -68,3 +68,24 @@ impl Palette {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The legend's swatches are coloured by style/main.css (`series-N`), the lines by this
+    /// palette: the two must agree.
+    #[test]
+    fn the_stylesheet_gives_each_series_class_the_palettes_colour() {
+        let css = include_str!("../../../style/main.css");
+        let hex = |c: &RGBColor| format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2);
+        for (index, colour) in Palette::DARK.series.iter().enumerate() {
+            let rule = format!(".series-{index} {{ background-color: {}; }}", hex(colour));
+            assert!(css.contains(&rule), "missing: {rule}");
+        }
+        for (index, colour) in Palette::LIGHT.series.iter().enumerate() {
+            let rule = format!(":root[data-theme=\"light\"] .series-{index} {{ background-color: {}; }}", hex(colour));
+            assert!(css.contains(&rule), "missing: {rule}");
+        }
+    }
+}
