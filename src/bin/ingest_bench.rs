@@ -1,5 +1,6 @@
 //! Ingest benchmark (see BENCHMARKS.md): pushes batches of points to a running server through
-//! line protocol (`/api/v2/write`) or JSON (`/api/v1/ingest`) from several concurrent writers,
+//! line protocol (`/api/v2/write`), JSON (`/api/v1/ingest`), OTLP protobuf (`/v1/metrics`) or
+//! Prometheus remote write 1.0 (`/api/v1/write`) from several concurrent writers,
 //! and prints sustained points per second, request latency p50/p99/max, and the server's CPU
 //! time per point (from /proc when `--server-pid` is given).
 //!
@@ -24,6 +25,10 @@ enum Format {
     Lp,
     /// JSON to `/api/v1/ingest`.
     Json,
+    /// OTLP/HTTP protobuf to `/v1/metrics?dashboard=`: a gauge with a `host` attribute.
+    Otlp,
+    /// Prometheus remote write 1.0 (snappy) to `/api/v1/write?dashboard=`.
+    RemoteWrite,
 }
 
 #[derive(Parser, Debug)]
@@ -73,14 +78,14 @@ fn dashboard(args: &Args, index: usize) -> String {
 }
 
 /// One batch for `dashboard` starting at `first_second`.
-fn batch(args: &Args, dashboard: &str, first_second: i64) -> String {
+fn batch(args: &Args, dashboard: &str, first_second: i64) -> Vec<u8> {
     let mut body = String::with_capacity(args.series * args.steps * 40);
     match args.format {
         Format::Lp => {
             for step in 0..args.steps as i64 {
                 let ts = first_second + step;
                 for series in 0..args.series {
-                    let value = (ts % 1000) as f64 + series as f64 / 7.0;
+                    let value = value(ts, series);
                     let _ = writeln!(body, "bench,host=h{series} value={value} {ts}");
                 }
             }
@@ -94,7 +99,7 @@ fn batch(args: &Args, dashboard: &str, first_second: i64) -> String {
                 }
                 let _ = write!(body, r#"{{"dashboard":"{dashboard}","ts":{},"metrics":{{"#, ts * 1000);
                 for series in 0..args.series {
-                    let value = (ts % 1000) as f64 + series as f64 / 7.0;
+                    let value = value(ts, series);
                     let comma = if series > 0 { "," } else { "" };
                     let _ = write!(body, r#"{comma}"bench.h{series}.value":{value}"#);
                 }
@@ -102,8 +107,67 @@ fn batch(args: &Args, dashboard: &str, first_second: i64) -> String {
             }
             body.push(']');
         }
+        Format::Otlp => return otlp(args, first_second),
+        Format::RemoteWrite => return remote_write(args, first_second),
     }
-    body
+    body.into_bytes()
+}
+
+/// The value of `series` at second `ts`, the same in every format.
+fn value(ts: i64, series: usize) -> f64 {
+    (ts % 1000) as f64 + series as f64 / 7.0
+}
+
+/// An OTLP request: one gauge `bench.value`, a point per series (`host` attribute) and second.
+fn otlp(args: &Args, first_second: i64) -> Vec<u8> {
+    use opentelemetry_proto::tonic::{
+        collector::metrics::v1::ExportMetricsServiceRequest,
+        common::v1::{any_value, AnyValue, KeyValue},
+        metrics::v1::{metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics},
+    };
+    use prost::Message;
+    let mut data_points = Vec::with_capacity(args.series * args.steps);
+    for step in 0..args.steps as i64 {
+        let ts = first_second + step;
+        for series in 0..args.series {
+            let host = AnyValue { value: Some(any_value::Value::StringValue(format!("h{series}"))) };
+            data_points.push(NumberDataPoint {
+                attributes: vec![KeyValue { key: "host".into(), value: Some(host), ..Default::default() }],
+                time_unix_nano: ts as u64 * 1_000_000_000,
+                value: Some(number_data_point::Value::AsDouble(value(ts, series))),
+                ..Default::default()
+            });
+        }
+    }
+    let metric =
+        Metric { name: "bench.value".into(), data: Some(Data::Gauge(Gauge { data_points })), ..Default::default() };
+    let scope = ScopeMetrics { metrics: vec![metric], ..Default::default() };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics { scope_metrics: vec![scope], ..Default::default() }],
+    };
+    request.encode_to_vec()
+}
+
+/// A remote write 1.0 request: a series per host, its samples for the batch's seconds.
+fn remote_write(args: &Args, first_second: i64) -> Vec<u8> {
+    use livedash::server::ingest::remote_write::v1::{Label, Sample, TimeSeries, WriteRequest};
+    use prost::Message;
+    let timeseries = (0..args.series)
+        .map(|series| TimeSeries {
+            labels: vec![
+                Label { name: "__name__".into(), value: "bench_value".into() },
+                Label { name: "host".into(), value: format!("h{series}") },
+            ],
+            samples: (0..args.steps as i64)
+                .map(|step| Sample {
+                    value: value(first_second + step, series),
+                    timestamp: (first_second + step) * 1000,
+                })
+                .collect(),
+        })
+        .collect();
+    let request = WriteRequest { timeseries, metadata: Vec::new() };
+    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).expect("snappy compresses any block")
 }
 
 #[tokio::main]
@@ -112,6 +176,14 @@ async fn main() -> std::process::ExitCode {
     let url = |dashboard: &str| match args.format {
         Format::Lp => format!("http://{}/api/v2/write?bucket={dashboard}&precision=s", args.server),
         Format::Json => format!("http://{}/api/v1/ingest", args.server),
+        Format::Otlp => format!("http://{}/v1/metrics?dashboard={dashboard}", args.server),
+        Format::RemoteWrite => format!("http://{}/api/v1/write?dashboard={dashboard}", args.server),
+    };
+    let content_type = match args.format {
+        Format::Lp => "text/plain; charset=utf-8",
+        Format::Json => "application/json",
+        Format::Otlp => "application/x-protobuf",
+        Format::RemoteWrite => "application/x-protobuf",
     };
     let points_per_batch = (args.series * args.steps) as u64;
     // Start a day ago so the per-second tier keeps everything written.
@@ -144,7 +216,13 @@ async fn main() -> std::process::ExitCode {
                     }
                     let body = batch(&args, dashboard, start + (round * args.steps) as i64);
                     let sent = Instant::now();
-                    match client.post(url).body(body).send().await {
+                    let mut request = client.post(url).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+                    if matches!(args.format, Format::RemoteWrite) {
+                        request = request
+                            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+                            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+                    }
+                    match request.send().await {
                         Ok(response) if response.status().is_success() => {
                             latencies_us.push(sent.elapsed().as_micros() as u32);
                         }
