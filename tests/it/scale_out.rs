@@ -408,3 +408,38 @@ async fn long_polling_and_sse_resume_on_any_instance_and_redis_by_tcp_is_the_sam
     assert!(text.starts_with(&format!("event: update\nid: {epoch}:7\n")), "{text}");
     assert!(!text.contains("event: snapshot"), "{text}");
 }
+
+/// A kind a producer states (an OTLP monotonic sum named without `_total`) reaches every
+/// instance: in the update the other instance's subscribers get, and in its definitions.
+#[tokio::test]
+async fn a_stated_kind_reaches_the_other_instances_subscribers_and_definitions() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let export = |value: f64| {
+        serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "jobs"}}]},
+            "scopeMetrics": [{"metrics": [{"name": "jobs_done", "sum": {
+                "dataPoints": [{"asDouble": value, "timeUnixNano": "0"}],
+                "aggregationTemporality": 2, "isMonotonic": true
+            }}]}]
+        }]})
+        .to_string()
+    };
+    let post = |value: f64| {
+        reqwest::Client::new()
+            .post(format!("http://{}/v1/metrics", b.addr))
+            .header("content-type", "application/json")
+            .body(export(value))
+            .send()
+    };
+    assert_eq!(post(1.0).await.unwrap().status().as_u16(), 200);
+    let mut socket = connect(&a).await;
+    send(&mut socket, &subscribe("jobs", None)).await;
+    let snapshot = expect_snapshot(&mut socket).await;
+    let definition = snapshot.definitions.iter().find(|d| d.name == "jobs_done").expect("defined on A");
+    assert_eq!(definition.kind, livedash::protocol::SeriesKind::Counter);
+    assert_eq!(post(4.0).await.unwrap().status().as_u16(), 200);
+    let update = expect_update(&mut socket).await;
+    assert_eq!(update.kinds.get("jobs_done"), Some(&livedash::protocol::SeriesKind::Counter));
+}
