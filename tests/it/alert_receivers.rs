@@ -54,12 +54,7 @@ async fn alertmanager(folder: &Path) -> (Peer, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("prometheus-alertmanager starts");
-    let ready = format!("{url}/-/ready");
-    eventually("alertmanager ready", async || {
-        let status = reqwest::get(&ready).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
-        (status == 200, status)
-    })
-    .await;
+    answering("alertmanager ready", &format!("{url}/-/ready")).await;
     (Peer(child), url)
 }
 

@@ -184,12 +184,7 @@ async fn node_exporter() -> (Peer, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("prometheus-node-exporter is not installed: `make test` installs it (scripts/install-services.sh)");
-    let url = format!("http://{address}/metrics");
-    eventually("node exporter ready", async || {
-        let status = reqwest::get(&url).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
-        (status == 200, status)
-    })
-    .await;
+    answering("node exporter ready", &format!("http://{address}/metrics")).await;
     (Peer(child), address)
 }
 
@@ -351,12 +346,7 @@ async fn python_exporter() -> (Peer, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("the test venv's Python (`make python-deps`)");
-    let url = format!("http://{address}/metrics");
-    eventually("python exporter ready", async || {
-        let status = reqwest::get(&url).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
-        (status == 200, status)
-    })
-    .await;
+    answering("python exporter ready", &format!("http://{address}/metrics")).await;
     (Peer(child), address)
 }
 

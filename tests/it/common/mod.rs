@@ -341,3 +341,12 @@ pub async fn eventually<T: std::fmt::Debug>(what: &str, mut check: impl AsyncFnM
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits until `url` answers 200 (a peer process started by a test), or fails saying `what`.
+pub async fn answering(what: &str, url: &str) {
+    eventually(what, async || {
+        let status = reqwest::get(url).await.map(|answer| answer.status().as_u16()).unwrap_or(0);
+        (status == 200, status)
+    })
+    .await;
+}
