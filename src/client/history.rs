@@ -13,15 +13,16 @@ use leptos::prelude::*;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchedHistory {
     pub window: TimeWindow,
-    /// The buckets' envelope (`envelope`).
+    /// The buckets' envelope (`envelope`), or a counter's totals at their ends (`bucket_ends`).
     pub points: Vec<Point>,
     pub step_ms: Millis,
 }
 
 /// `metric`'s history for the dashboard's chosen window while that window is a long one:
-/// fetched when it is chosen, then again each minute. A fetch still running when the window
-/// changes or the chart goes away is cancelled with it. Always `None` on the server.
-pub fn use_metric_history(state: DashboardState, metric: String) -> ReadSignal<Option<FetchedHistory>> {
+/// fetched when it is chosen, then again each minute; a counter's as `bucket_ends`, anything
+/// else as its `envelope`. A fetch still running when the window changes or the chart goes
+/// away is cancelled with it. Always `None` on the server.
+pub fn use_metric_history(state: DashboardState, metric: String, counter: bool) -> ReadSignal<Option<FetchedHistory>> {
     let (history, set_history) = signal(None::<FetchedHistory>);
     #[cfg(feature = "hydrate")]
     {
@@ -36,7 +37,10 @@ pub fn use_metric_history(state: DashboardState, metric: String) -> ReadSignal<O
             leptos::task::spawn_local_scoped_with_cancellation(async move {
                 match fetch(&dashboard, &metric, to, window.millis(), step).await {
                     Ok(answer) => {
-                        let points = envelope(&answer.buckets, answer.step_ms);
+                        let points = match counter {
+                            true => bucket_ends(&answer.buckets, answer.step_ms),
+                            false => envelope(&answer.buckets, answer.step_ms),
+                        };
                         set_history.set(Some(FetchedHistory { window, points, step_ms: answer.step_ms }));
                     }
                     Err(error) => leptos::logging::warn!("{metric}: {error}"),
@@ -45,7 +49,7 @@ pub fn use_metric_history(state: DashboardState, metric: String) -> ReadSignal<O
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, metric, set_history);
+    let _ = (state, metric, counter, set_history);
     history
 }
 
@@ -60,6 +64,13 @@ pub fn envelope(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
         }
     }
     points
+}
+
+/// A counter's buckets as its total at each bucket's end (a total that only grows is highest
+/// there): consecutive points give the average rate over each bucket (`model::counter::rates`),
+/// where the envelope's min and max half a step apart would not.
+pub fn bucket_ends(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
+    buckets.iter().map(|bucket| (bucket.ts + step_ms, bucket.max)).collect()
 }
 
 /// `history` followed by the live points after its last bucket.
@@ -99,5 +110,14 @@ mod tests {
         assert_eq!(joined.last(), Some(&(125_000, 5.0)));
         assert_eq!(joined.len(), 5, "live points inside the last bucket are already in it");
         assert_eq!(with_live_edge(&[], 60_000, live.iter()).len(), 3);
+    }
+
+    #[test]
+    fn a_counters_buckets_give_the_average_rate_over_each() {
+        // 60 per minute, then 120: a minute's rate is 1/s, then 2/s.
+        let totals =
+            bucket_ends(&[bucket(0, 0.0, 59.0), bucket(60_000, 60.0, 179.0), bucket(120_000, 180.0, 299.0)], 60_000);
+        assert_eq!(totals, vec![(60_000, 59.0), (120_000, 179.0), (180_000, 299.0)]);
+        assert_eq!(crate::model::counter::rates(&totals), vec![(120_000, 2.0), (180_000, 2.0)]);
     }
 }

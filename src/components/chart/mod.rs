@@ -74,7 +74,7 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
     let metrics: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
     let legends = legend_labels(&members);
     // A lone series' long windows come from the history store; a family draws the stream.
-    let history = if lone { use_metric_history(state, first.clone()) } else { signal(None).0 };
+    let history = if lone { use_metric_history(state, first.clone(), rate) } else { signal(None).0 };
     let hidden = RwSignal::new(Vec::<String>::new());
     let isolated = RwSignal::new(None::<String>);
     let drawn = Signal::derive({
