@@ -443,3 +443,34 @@ async fn a_stated_kind_reaches_the_other_instances_subscribers_and_definitions()
     let update = expect_update(&mut socket).await;
     assert_eq!(update.kinds.get("jobs_done"), Some(&livedash::protocol::SeriesKind::Counter));
 }
+
+/// A target configured on every instance is scraped by one of them at a time (its lease), and
+/// each instance's target list says which.
+#[tokio::test]
+async fn one_instance_scrapes_a_target_that_several_are_configured_with() {
+    let folder = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(folder.path());
+    // The target: another livedash's own /metrics (the Prometheus text format, from loopback).
+    let target = start(quiet_settings()).await;
+    let config = format!("[[scrape]]\nurl = \"http://{}/metrics\"\ndashboard = \"self\"\n", target.addr);
+    let file = livedash::server::settings::file::parse(&config, "livedash.toml").unwrap();
+    let configured = || {
+        let mut settings = redis_settings(&redis);
+        settings.scrape = file.scrape.clone();
+        start(settings)
+    };
+    let (a, b) = (configured().await, configured().await);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let scraped = |targets: serde_json::Value| targets[0]["lastScrape"].is_number();
+    let (on_a, on_b) =
+        (get_json(http_url(&a, "/api/v1/targets")).await.1, get_json(http_url(&b, "/api/v1/targets")).await.1);
+    assert_eq!(
+        [scraped(on_a.clone()), scraped(on_b.clone())].iter().filter(|here| **here).count(),
+        1,
+        "one scraper: {on_a} {on_b}"
+    );
+    // About one scrape a second went into the dashboard, not two.
+    let seq = snapshot(&a, "self").await["seq"].as_u64().unwrap();
+    assert!((2..=5).contains(&seq), "{seq} updates in 3.5 s");
+    assert_eq!(snapshot(&b, "self").await["metrics"][format!(r#"up{{instance="{}"}}"#, target.addr)], 1.0);
+}
