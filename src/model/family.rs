@@ -50,15 +50,14 @@ fn caption(members: &[MetricDefinition], key: &str) -> String {
     if members.iter().all(|member| member.label == member.name) {
         return key.to_owned();
     }
-    let common = members.iter().skip(1).fold(first.len(), |length, member| {
-        first
-            .char_indices()
-            .zip(member.label.chars())
-            .take_while(|((_, a), b)| a == b)
-            .last()
-            .map_or(0, |((at, c), _)| at + c.len_utf8())
-            .min(length)
-    });
+    let mut common = members[1..]
+        .iter()
+        .map(|member| first.bytes().zip(member.label.bytes()).take_while(|(a, b)| a == b).count())
+        .min()
+        .unwrap_or(0);
+    while !first.is_char_boundary(common) {
+        common -= 1;
+    }
     let shared = first[..common]
         .trim_end_matches(|c: char| c.is_alphanumeric())
         .trim_end_matches(['{', ' ', '(', ',', '='])

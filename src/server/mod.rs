@@ -85,9 +85,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> std::io::Result
 pub async fn start_on(settings: Settings, listener: TcpListener, clock: Clock) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let state = assemble(settings, addr, clock).await?;
-    let statsd_addr = start_statsd(&state).await?;
-    let ingest = <ingest::IngestState as axum::extract::FromRef<AppState>>::from_ref(&state);
-    ingest::scrape::start(&state.settings.scrape, ingest, state.targets.clone(), &state.shutdown, &state.tasks);
+    let statsd_addr = start_producers(&state).await?;
     start_sources(&state).await;
     start_alerts(&state);
     let served = serve(listener, &state);
@@ -204,9 +202,11 @@ async fn open_alert_notices(
     .expect("opening the alert outbox panicked")
 }
 
-/// The no-data timers, and delivery to the receivers with Alertmanager's resends.
-/// Listens for StatsD when `--statsd-addr` says where; returns the address bound.
-async fn start_statsd(state: &AppState) -> std::io::Result<Option<SocketAddr>> {
+/// Starts the server's own producers the configuration asks for: StatsD when `--statsd-addr`
+/// says where (returns the address bound), a task per `[[scrape]]` target.
+async fn start_producers(state: &AppState) -> std::io::Result<Option<SocketAddr>> {
+    let ingest = <ingest::IngestState as axum::extract::FromRef<AppState>>::from_ref(state);
+    ingest::scrape::start(&state.settings.scrape, ingest.clone(), state.targets.clone(), &state.shutdown, &state.tasks);
     let Some(addr) = state.settings.statsd_addr else { return Ok(None) };
     let socket = tokio::net::UdpSocket::bind(addr).await?;
     let bound = socket.local_addr()?;
@@ -215,11 +215,11 @@ async fn start_statsd(state: &AppState) -> std::io::Result<Option<SocketAddr>> {
         max_series: state.settings.max_metrics_per_dashboard,
     };
     tracing::info!(addr = %bound, dashboard = options.dashboard, "reading StatsD");
-    let ingest = <ingest::IngestState as axum::extract::FromRef<AppState>>::from_ref(state);
     state.tasks.spawn(ingest::statsd::run(socket, options, ingest, state.shutdown.clone()));
     Ok(Some(bound))
 }
 
+/// The no-data timers, and delivery to the receivers with Alertmanager's resends.
 fn start_alerts(state: &AppState) {
     let settings = &state.settings;
     if !settings.alerts.is_empty() {
@@ -320,10 +320,7 @@ async fn start_sources(state: &AppState) {
                 lease_ttl: settings.source_lease(),
                 clock: state.clock.clone(),
                 telemetry: state.telemetry.clone(),
-                kind: match kind {
-                    SourceKind::Simulator => crate::protocol::ProducerKind::Simulator,
-                    SourceKind::Host => crate::protocol::ProducerKind::Host,
-                },
+                kind: kind.into(),
             };
             state.tasks.spawn(sources::run(source, feed, state.shutdown.clone()));
         }

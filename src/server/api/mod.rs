@@ -99,9 +99,10 @@ fn public(state: &AppState) -> Router<AppState> {
         .route("/favicon.svg", get(files))
 }
 
-/// The ingest endpoints (JSON, line protocol, OTLP): the gate checks that the credential may write before anything
-/// reads the body; gzip bodies (Telegraf's default) are inflated first, so the size limit
-/// counts what they inflate to.
+/// The ingest endpoints (JSON, line protocol, OTLP, remote write): the gate checks that the
+/// credential may write before anything reads the body; gzip bodies (Telegraf's default) are
+/// inflated first, so the size limit counts what they inflate to (remote write's snappy
+/// blocks by its handler, within the same limit).
 fn ingest(state: &AppState, gate: &Gate) -> Router<AppState> {
     let limit = state.settings.max_ingest_bytes;
     let write = |route, endpoint, refusal: fn(ApiError) -> Response| -> MethodRouter<AppState> {

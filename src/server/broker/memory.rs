@@ -251,60 +251,69 @@ impl MemoryBroker {
     /// dashboard's series limit when `admission` is `Whole`; when it is `Partial`, takes out
     /// the new series past the limit instead. Returns how many series it took out.
     pub(super) fn admit(&self, batch: &mut Vec<Publication>, admission: Admission) -> Result<usize, BrokerError> {
-        let hubs = self.hubs.read().expect("hub map lock poisoned");
-        let mut new_dashboards = HashSet::new();
-        // Each dashboard's series count so far and the new names it takes, in batch order.
-        let mut counts: HashMap<String, (usize, HashSet<String>)> = HashMap::new();
         let limit = self.limits.max_metrics_per_dashboard;
-        let mut refused = 0;
-        let mut first_refusal = None;
-        for publication in batch.iter_mut() {
-            let dashboard = publication.dashboard.as_str();
-            let hub = hubs.get(dashboard);
-            if hub.is_none() {
-                new_dashboards.insert(dashboard.to_owned());
-            }
-            let state = hub.map(|hub| hub.lock());
-            let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains_key(name));
-            let (count, added) = counts
-                .entry(publication.dashboard.clone())
-                .or_insert_with(|| (state.as_ref().map_or(0, |state| state.known.len()), HashSet::new()));
-            let mut past_limit = Vec::new();
-            for name in publication.metrics.keys() {
-                if known(name) || added.contains(name) {
-                    continue;
+        // The names to take out, by publication: rare, so only they are copied.
+        let mut taken_out: Vec<(usize, Vec<String>)> = Vec::new();
+        {
+            let hubs = self.hubs.read().expect("hub map lock poisoned");
+            let mut new_dashboards = HashSet::new();
+            // Each dashboard's series count so far and the new names it takes, in batch order.
+            let mut counts: HashMap<&str, (usize, HashSet<&str>)> = HashMap::new();
+            let mut first_refusal = None;
+            for (index, publication) in batch.iter().enumerate() {
+                let dashboard = publication.dashboard.as_str();
+                let hub = hubs.get(dashboard);
+                if hub.is_none() {
+                    new_dashboards.insert(dashboard);
                 }
-                if *count < limit || admission == Admission::Whole {
-                    *count += 1;
-                    added.insert(name.clone());
-                } else {
-                    past_limit.push(name.clone());
+                let state = hub.map(|hub| hub.lock());
+                let known = |name: &str| state.as_ref().is_some_and(|state| state.known.contains_key(name));
+                let (count, added) = counts
+                    .entry(dashboard)
+                    .or_insert_with(|| (state.as_ref().map_or(0, |state| state.known.len()), HashSet::new()));
+                let mut past_limit = Vec::new();
+                for name in publication.metrics.keys() {
+                    if known(name) || added.contains(name.as_str()) {
+                        continue;
+                    }
+                    if *count < limit || admission == Admission::Whole {
+                        *count += 1;
+                        added.insert(name);
+                    } else {
+                        past_limit.push(name.clone());
+                    }
+                }
+                if admission == Admission::Whole && *count > limit && first_refusal.is_none() {
+                    first_refusal = Some(dashboard);
+                }
+                if !past_limit.is_empty() {
+                    taken_out.push((index, past_limit));
                 }
             }
-            if admission == Admission::Whole && *count > limit && first_refusal.is_none() {
-                first_refusal = Some(publication.dashboard.clone());
+            let dashboards = hubs.len() + new_dashboards.len();
+            if dashboards > self.limits.max_dashboards {
+                return Err(BrokerError::LimitExceeded(format!(
+                    "this would make {dashboards} dashboards; the limit is {}",
+                    self.limits.max_dashboards
+                )));
             }
-            refused += past_limit.len();
-            for name in past_limit {
+            if let Some(dashboard) = first_refusal {
+                let (count, added) = &counts[dashboard];
+                let (would_have, refused) = (*count, added.len());
+                return Err(BrokerError::SeriesLimit { dashboard: dashboard.to_owned(), would_have, limit, refused });
+            }
+        }
+        let refused = taken_out.iter().map(|(_, names)| names.len()).sum();
+        for (index, names) in taken_out {
+            let publication = &mut batch[index];
+            for name in names {
                 publication.metrics.remove(&name);
                 publication.kinds.remove(&name);
             }
         }
-        drop(hubs);
         if refused > 0 {
             // An update that had only refused series is not sent empty.
             batch.retain(|publication| !publication.metrics.is_empty());
-        }
-        let dashboards = self.hubs.read().expect("hub map lock poisoned").len() + new_dashboards.len();
-        if dashboards > self.limits.max_dashboards {
-            return Err(BrokerError::LimitExceeded(format!(
-                "this would make {dashboards} dashboards; the limit is {}",
-                self.limits.max_dashboards
-            )));
-        }
-        if let Some(dashboard) = first_refusal {
-            let (count, added) = &counts[&dashboard];
-            return Err(BrokerError::SeriesLimit { dashboard, would_have: *count, limit, refused: added.len() });
         }
         Ok(refused)
     }

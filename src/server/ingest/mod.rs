@@ -132,6 +132,24 @@ impl Converted {
     }
 }
 
+/// `?dashboard=` of a producer's endpoint (OTLP, remote write): every series into it.
+#[derive(serde::Deserialize)]
+pub struct DashboardParam {
+    dashboard: Option<String>,
+}
+
+impl DashboardParam {
+    /// The dashboard asked for, checked; `Ok(None)` when none was.
+    pub fn checked(self) -> Result<Option<String>, String> {
+        match self.dashboard {
+            Some(dashboard) => crate::protocol::check_dashboard_id(&dashboard)
+                .map(|()| Some(dashboard))
+                .map_err(|error| error.to_string()),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Who hands ingest a batch: a client with its credential, or one of the server's own
 /// producers (scraping, StatsD: allowed by the configuration that started them); and in which
 /// format (the dashboard list shows it).
@@ -178,11 +196,13 @@ pub async fn apply(
         return Err(IngestError::TooManyValues { count: values, limit });
     }
     let updates = batch.len() as u64;
-    let dashboards: Vec<String> = {
-        let mut dashboards: Vec<String> = batch.iter().map(|publication| publication.dashboard.clone()).collect();
-        dashboards.dedup();
-        dashboards
-    };
+    // The batch goes to the broker: its dashboards are noted first, each once.
+    let mut dashboards: Vec<String> = Vec::new();
+    for publication in &batch {
+        if !dashboards.contains(&publication.dashboard) {
+            dashboards.push(publication.dashboard.clone());
+        }
+    }
     let published = match admission {
         Admission::Whole => state.broker.publish(batch).await.map(|()| 0),
         Admission::Partial => state.broker.publish_partial(batch).await,

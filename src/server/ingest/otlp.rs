@@ -20,7 +20,7 @@
 //! finite, a series past the dashboard's limit) is left out and counted in `partial_success`;
 //! the rest is applied.
 
-use super::{apply, memory::SeriesMemory, Applied, Converted, IngestState, Producer};
+use super::{apply, memory::SeriesMemory, Applied, Converted, DashboardParam, IngestState, Producer};
 use crate::model::histogram::{Buckets, SHOWN_QUANTILES};
 use crate::protocol::{
     dashboard_id_from, series::label_name_from, series::SeriesKey, Millis, ProducerKind, SeriesKind,
@@ -101,16 +101,10 @@ fn failure(encoding: Encoding, status: StatusCode, message: String) -> Response 
     answer(encoding, status, body.encode_to_vec(), serde_json::to_string(&body).expect("strings serialize"))
 }
 
-#[derive(serde::Deserialize)]
-pub struct OtlpParams {
-    /// Every resource into this dashboard, whatever its attributes say.
-    dashboard: Option<String>,
-}
-
 /// `POST /v1/metrics`.
 pub async fn export(
     State(state): State<IngestState>,
-    Query(params): Query<OtlpParams>,
+    Query(params): Query<DashboardParam>,
     Extension(access): Extension<Access>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -133,12 +127,10 @@ pub async fn export(
             return failure(encoding, StatusCode::BAD_REQUEST, format!("not an OTLP metrics request: {error}"))
         }
     };
-    let dashboard = match params.dashboard {
-        Some(dashboard) => match crate::protocol::check_dashboard_id(&dashboard) {
-            Ok(()) => Some(dashboard),
-            Err(error) => return failure(encoding, StatusCode::BAD_REQUEST, error.to_string()),
-        },
-        None => None,
+    // Every resource into this dashboard, whatever its attributes say.
+    let dashboard = match params.checked() {
+        Ok(dashboard) => dashboard,
+        Err(message) => return failure(encoding, StatusCode::BAD_REQUEST, message),
     };
     let naming = Naming { attribute: &state.producers.otlp_dashboard_attribute, dashboard: dashboard.as_deref() };
     let mut converted = convert(&request, &naming, &state.producers.memory, state.clock.now_millis());

@@ -14,9 +14,9 @@
 use super::{
     apply,
     prometheus::{self, Destination, FamilyTypes, MetricType, Sample},
-    Applied, IngestState, Producer,
+    Applied, DashboardParam, IngestState, Producer,
 };
-use crate::protocol::{check_dashboard_id, dashboard_id_from, ProducerKind};
+use crate::protocol::{dashboard_id_from, ProducerKind};
 use crate::server::{auth::Access, broker::Admission, http::ApiError};
 use axum::{
     body::Bytes,
@@ -174,11 +174,6 @@ impl Version {
     }
 }
 
-#[derive(serde::Deserialize)]
-pub struct WriteParams {
-    dashboard: Option<String>,
-}
-
 /// What a request wrote, for 2.0's headers.
 #[derive(Default)]
 struct Written {
@@ -205,7 +200,7 @@ fn answer(status: StatusCode, version: Version, written: &Written, message: Stri
 /// `POST /api/v1/write`.
 pub async fn write(
     State(state): State<IngestState>,
-    Query(params): Query<WriteParams>,
+    Query(params): Query<DashboardParam>,
     Extension(access): Extension<Access>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -236,12 +231,9 @@ pub async fn write(
         Ok(inflated) => inflated,
         Err(error) => return refuse(StatusCode::BAD_REQUEST, format!("not a snappy block: {error}")),
     };
-    let dashboard = match params.dashboard {
-        Some(dashboard) => match check_dashboard_id(&dashboard) {
-            Ok(()) => Some(dashboard),
-            Err(error) => return refuse(StatusCode::BAD_REQUEST, error.to_string()),
-        },
-        None => None,
+    let dashboard = match params.checked() {
+        Ok(dashboard) => dashboard,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
     };
     let types = &state.producers.family_types;
     let decoded = match version {

@@ -3,7 +3,7 @@
 //! by the simulator, `host` by this machine). Read from `[[dashboards]]` by `settings::file`,
 //! used by `sources` to declare what they feed.
 
-use crate::protocol::{ChartKind, Format, MetricDefinition, SeriesKind};
+use crate::protocol::{ChartKind, Format, MetricDefinition, ProducerKind, SeriesKind};
 use serde::Deserialize;
 
 /// A producer built into the server.
@@ -14,6 +14,16 @@ pub enum SourceKind {
     Simulator,
     /// This machine's CPU, memory, load, network and disk.
     Host,
+}
+
+/// How the dashboard list names what a built-in source fed.
+impl From<SourceKind> for ProducerKind {
+    fn from(kind: SourceKind) -> Self {
+        match kind {
+            SourceKind::Simulator => ProducerKind::Simulator,
+            SourceKind::Host => ProducerKind::Host,
+        }
+    }
 }
 
 /// One dashboard as configured.

@@ -36,6 +36,11 @@ impl Default for HostCollector {
     }
 }
 
+/// A ratio rounded to what a person can read (0.01%): it keeps frames small.
+fn ratio(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
 /// The key of `family` with one label.
 fn labelled(family: &str, label: &str, value: &str) -> String {
     SeriesKey { family: family.to_owned(), labels: [(label.to_owned(), value.to_owned())].into() }.to_string()
@@ -99,16 +104,16 @@ impl Source for HostCollector {
         self.disks.refresh(true);
 
         let mut metrics = Metrics::new();
-        metrics.insert("cpu".into(), f64::from(self.system.global_cpu_usage()) / 100.0);
+        metrics.insert("cpu".into(), ratio(f64::from(self.system.global_cpu_usage()) / 100.0));
         for (core, cpu) in self.system.cpus().iter().enumerate() {
-            metrics.insert(labelled("cpu_core", "core", &core.to_string()), f64::from(cpu.cpu_usage()) / 100.0);
+            metrics.insert(labelled("cpu_core", "core", &core.to_string()), ratio(f64::from(cpu.cpu_usage()) / 100.0));
         }
         let total_memory = self.system.total_memory();
         if total_memory > 0 {
             let used = total_memory.saturating_sub(self.system.available_memory());
-            metrics.insert("memory".into(), used as f64 / total_memory as f64);
+            metrics.insert("memory".into(), ratio(used as f64 / total_memory as f64));
         }
-        metrics.insert("load1".into(), System::load_average().one);
+        metrics.insert("load1".into(), (System::load_average().one * 100.0).round() / 100.0);
 
         // `received()` counts bytes since the previous refresh.
         if let Some(last) = self.last_read {
@@ -134,20 +139,11 @@ impl Source for HostCollector {
             .filter(|disk| !disk.is_removable())
             .fold((0u64, 0u64), |(t, a), disk| (t + disk.total_space(), a + disk.available_space()));
         if total > 0 {
-            metrics.insert("disk".into(), (total - available) as f64 / total as f64);
+            metrics.insert("disk".into(), ratio((total - available) as f64 / total as f64));
         }
         for disk in self.fixed_disks() {
             let used = disk.total_space().saturating_sub(disk.available_space()) as f64 / disk.total_space() as f64;
-            metrics.insert(labelled("disk_used", "mount", &disk.mount_point().to_string_lossy()), used);
-        }
-        // Round ratios to what a person can read; it keeps frames small.
-        for (name, value) in metrics.iter_mut() {
-            let ratio = ["cpu", "memory", "disk", "cpu_core{", "disk_used{"];
-            if ratio.iter().any(|prefix| name == prefix.trim_end_matches('{') || name.starts_with(prefix)) {
-                *value = (*value * 10_000.0).round() / 10_000.0;
-            } else if name == "load1" {
-                *value = (*value * 100.0).round() / 100.0;
-            }
+            metrics.insert(labelled("disk_used", "mount", &disk.mount_point().to_string_lossy()), ratio(used));
         }
         Some(metrics)
     }
