@@ -15,10 +15,7 @@ use livedash::server::store::{
     seconds::{self, MinuteCells},
     tier::Aggregate,
 };
-use livedash::{
-    model::time::bucket_start,
-    protocol::{Bucket, Millis},
-};
+use livedash::{model::time::bucket_start, protocol::Millis};
 use rusqlite::{params, Connection};
 use std::hint::black_box;
 
@@ -71,7 +68,13 @@ fn a_minute(c: &mut Criterion) {
 
 /// `seconds::read` as it was before `for_each_cell` (f55661c), the reference for "as fast as
 /// before".
-fn read_before(connection: &Connection, metric: i64, from: Millis, to: Millis, step_ms: Millis) -> Vec<Bucket> {
+fn read_before(
+    connection: &Connection,
+    metric: i64,
+    from: Millis,
+    to: Millis,
+    step_ms: Millis,
+) -> Vec<(Millis, Aggregate)> {
     let mut statement = connection
         .prepare_cached(
             "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute >= ?2 AND minute <= ?3 ORDER BY minute",
@@ -94,7 +97,7 @@ fn read_before(connection: &Connection, metric: i64, from: Millis, to: Millis, s
             }
         }
     }
-    buckets.into_iter().map(|(ts, aggregate)| aggregate.to_bucket(ts)).collect()
+    buckets
 }
 
 fn three_hours(c: &mut Criterion) {

@@ -434,6 +434,9 @@ pub struct Bucket {
     pub min: f64,
     pub max: f64,
     pub avg: f64,
+    /// A counter's: its rate per second over the bucket (from the last point before it, reset-safe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 /// The answer of the history endpoint.

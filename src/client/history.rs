@@ -1,28 +1,36 @@
 //! Long time ranges (1 h to 30 d) come from the server's history store rather than the live
 //! stream: each bucket's min and max become two points, so after per-column decimation a
 //! 30-day chart shows the true envelope at the cost of a 30-second one. The live edge (points
-//! newer than the last bucket) is appended from the stream. `use_metric_history` keeps one
-//! chart's long-window history fetched.
+//! newer than the last bucket) is appended from the stream. `use_history` keeps one chart's
+//! long-window history fetched (a lone series' or a family's).
 
 use super::state::{DashboardState, TimeWindow};
 use crate::model::{series::Point, time::bucket_start};
 use crate::protocol::{Bucket, Millis};
 use leptos::prelude::*;
 
-/// A metric's history as fetched for one long window.
+/// A chart's series' history as fetched for one long window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchedHistory {
     pub window: TimeWindow,
-    /// The buckets' envelope (`envelope`), or a counter's totals at their ends (`bucket_ends`).
-    pub points: Vec<Point>,
+    /// Each series' buckets, in the chart's order: their envelope (`envelope`), or a counter's
+    /// rates (`bucket_rates`). A series the store does not have is left out.
+    pub series: Vec<(String, Vec<Point>)>,
     pub step_ms: Millis,
 }
 
-/// `metric`'s history for the dashboard's chosen window while that window is a long one:
-/// fetched when it is chosen, then again each minute; a counter's as `bucket_ends`, anything
-/// else as its `envelope`. A fetch still running when the window changes or the chart goes
-/// away is cancelled with it. Always `None` on the server.
-pub fn use_metric_history(state: DashboardState, metric: String, counter: bool) -> ReadSignal<Option<FetchedHistory>> {
+impl FetchedHistory {
+    pub fn points(&self, metric: &str) -> Option<&[Point]> {
+        self.series.iter().find(|(name, _)| name == metric).map(|(_, points)| points.as_slice())
+    }
+}
+
+/// The history of a chart's series (a lone one, or a family's) for the dashboard's chosen window
+/// while that window is a long one: fetched when it is chosen, then again each minute, the
+/// series at once; a counter's as `bucket_rates`, anything else as its `envelope`. A fetch
+/// still running when the window changes or the chart goes away is cancelled with it. Always
+/// `None` on the server.
+pub fn use_history(state: DashboardState, metrics: Vec<String>, counter: bool) -> ReadSignal<Option<FetchedHistory>> {
     let (history, set_history) = signal(None::<FetchedHistory>);
     #[cfg(feature = "hydrate")]
     {
@@ -31,25 +39,34 @@ pub fn use_metric_history(state: DashboardState, metric: String, counter: bool) 
             let window = state.window.get();
             minute.track();
             let Some(step) = window.history_step() else { return };
-            let (dashboard, metric) = (state.id.get_value(), metric.clone());
+            let (dashboard, metrics) = (state.id.get_value(), metrics.clone());
             let to = state.updated_at.get_untracked();
             // Scoped to this run of the effect: the next run, or the chart's removal, cancels it.
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                match fetch(&dashboard, &metric, to, window.millis(), step).await {
-                    Ok(answer) => {
-                        let points = match counter {
-                            true => bucket_ends(&answer.buckets, answer.step_ms),
-                            false => envelope(&answer.buckets, answer.step_ms),
-                        };
-                        set_history.set(Some(FetchedHistory { window, points, step_ms: answer.step_ms }));
+                let fetches = metrics.iter().map(|metric| fetch(&dashboard, metric, to, window.millis(), step));
+                let mut series = Vec::with_capacity(metrics.len());
+                let mut step_ms = 0;
+                for (metric, answer) in metrics.iter().zip(futures::future::join_all(fetches).await) {
+                    match answer {
+                        Ok(answer) => {
+                            step_ms = answer.step_ms;
+                            let points = match counter {
+                                true => bucket_rates(&answer.buckets, answer.step_ms),
+                                false => envelope(&answer.buckets, answer.step_ms),
+                            };
+                            series.push((metric.clone(), points));
+                        }
+                        Err(error) => leptos::logging::warn!("{metric}: {error}"),
                     }
-                    Err(error) => leptos::logging::warn!("{metric}: {error}"),
+                }
+                if !series.is_empty() {
+                    set_history.set(Some(FetchedHistory { window, series, step_ms }));
                 }
             });
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, metric, counter, set_history);
+    let _ = (state, metrics, counter, set_history);
     history
 }
 
@@ -66,11 +83,10 @@ pub fn envelope(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
     points
 }
 
-/// A counter's buckets as its total at each bucket's end (a total that only grows is highest
-/// there): consecutive points give the average rate over each bucket (`model::counter::rates`),
-/// where the envelope's min and max half a step apart would not.
-pub fn bucket_ends(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
-    buckets.iter().map(|bucket| (bucket.ts + step_ms, bucket.max)).collect()
+/// A counter's buckets as their rates (the server's: the average over each bucket, reset-safe),
+/// each at its bucket's middle.
+pub fn bucket_rates(buckets: &[Bucket], step_ms: Millis) -> Vec<Point> {
+    buckets.iter().filter_map(|bucket| Some((bucket.ts + step_ms / 2, bucket.rate?))).collect()
 }
 
 /// `history` followed by the live points after its last bucket.
@@ -98,7 +114,7 @@ mod tests {
     use super::*;
 
     fn bucket(ts: Millis, min: f64, max: f64) -> Bucket {
-        Bucket { ts, count: 2, sum: min + max, min, max, avg: (min + max) / 2.0 }
+        Bucket { ts, count: 2, sum: min + max, min, max, avg: (min + max) / 2.0, rate: None }
     }
 
     #[test]
@@ -113,11 +129,12 @@ mod tests {
     }
 
     #[test]
-    fn a_counters_buckets_give_the_average_rate_over_each() {
-        // 60 per minute, then 120: a minute's rate is 1/s, then 2/s.
-        let totals =
-            bucket_ends(&[bucket(0, 0.0, 59.0), bucket(60_000, 60.0, 179.0), bucket(120_000, 180.0, 299.0)], 60_000);
-        assert_eq!(totals, vec![(60_000, 59.0), (120_000, 179.0), (180_000, 299.0)]);
-        assert_eq!(crate::model::counter::rates(&totals), vec![(120_000, 2.0), (180_000, 2.0)]);
+    fn a_counters_buckets_are_drawn_as_their_rates_and_the_live_edge_follows() {
+        let rated = |ts, rate| Bucket { rate: Some(rate), ..bucket(ts, 0.0, 1.0) };
+        let history = bucket_rates(&[rated(0, 1.0), bucket(60_000, 5.0, 5.0), rated(120_000, 2.0)], 60_000);
+        assert_eq!(history, vec![(30_000, 1.0), (150_000, 2.0)], "a bucket without a rate is left out");
+        let live = [(170_000, 3.0), (185_000, 4.0)];
+        assert_eq!(with_live_edge(&history, 60_000, live.iter()).last(), Some(&(185_000, 4.0)));
+        assert_eq!(with_live_edge(&history, 60_000, live.iter()).len(), 3, "from the last bucket's end");
     }
 }

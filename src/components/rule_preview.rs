@@ -232,7 +232,8 @@ mod tests {
 
     #[test]
     fn each_minute_counts_as_its_worst_value() {
-        let bucket = |ts, min, max| Bucket { ts, count: 2, sum: min + max, min, max, avg: (min + max) / 2.0 };
+        let bucket =
+            |ts, min, max| Bucket { ts, count: 2, sum: min + max, min, max, avg: (min + max) / 2.0, rate: None };
         let buckets = [bucket(0, 10.0, 90.0), bucket(60_000, 20.0, 30.0)];
         assert_eq!(worst_values(&buckets, Direction::Above), vec![(0, 90.0), (60_000, 30.0)]);
         assert_eq!(worst_values(&buckets, Direction::Below), vec![(0, 10.0), (60_000, 20.0)]);

@@ -1,5 +1,5 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
-//! series, the latest value of each metric, counters' rates, seq continuity, value formatting, chart
+//! series, the latest value of each metric, counters' rates, `*` patterns, seq continuity, value formatting, chart
 //! decimation, bucket alignment, quantiles, URL encoding and the alert state machine. No I/O,
 //! no signals.
 
@@ -8,6 +8,7 @@ pub mod counter;
 pub mod decimate;
 pub mod family;
 pub mod format;
+pub mod glob;
 pub mod histogram;
 pub mod latest;
 pub mod ring;

@@ -117,7 +117,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr, clock: Clock) -> std
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
-        producers: Arc::new(ingest::Producers::new(&settings.otlp_dashboard_attribute)),
+        producers: Arc::new(ingest::Producers::new(&settings.otlp_dashboard_attribute, &settings.dashboards)),
         targets: Default::default(),
         telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),

@@ -119,6 +119,60 @@ async fn history_answers_aligned_buckets_from_the_store() {
 }
 
 #[tokio::test]
+async fn a_counters_buckets_carry_its_rate_and_a_family_pattern_in_the_config_makes_one() {
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("livedash.toml");
+    std::fs::write(
+        &config,
+        "[[dashboards]]\nid = \"jobs\"\n[[dashboards.metrics]]\nname = \"jobs_*\"\nkind = \"counter\"\n",
+    )
+    .unwrap();
+    let mut settings = persisted_settings(folder.path());
+    settings.dashboards =
+        livedash::server::settings::Settings::load(["livedash", "--config", config.to_str().unwrap()])
+            .unwrap()
+            .dashboards;
+    let running = start(settings).await;
+    let base: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
+    // A point every 30 s; the worker restarts after 90 (reading 15 at 120 s).
+    let totals = [0, 30, 60, 90, 15, 45];
+    let items: Vec<String> = totals
+        .iter()
+        .enumerate()
+        .map(|(i, total)| {
+            let ts = base + i as i64 * 30_000;
+            format!(
+                r#"{{"dashboard":"jobs","ts":{ts},"metrics":{{"jobs_done{{queue=\"a\"}}":{total},"queue_depth":{i}}}}}"#
+            )
+        })
+        .collect();
+    let (status, answer) = ingest(&running, &format!("[{}]", items.join(","))).await;
+    assert_eq!(status, 202, "{answer}");
+
+    let (_, snapshot) = get_json(http_url(&running, "/api/v1/dashboards/jobs/snapshot")).await;
+    let definitions = snapshot["definitions"].as_array().unwrap();
+    let kind_of = |name: &str| definitions.iter().find(|d| d["name"] == name).map(|d| d["kind"].clone());
+    assert_eq!(kind_of(r#"jobs_done{queue="a"}"#), Some("counter".into()), "the pattern's kind: {snapshot}");
+    assert_eq!(kind_of("queue_depth"), Some(serde_json::Value::Null), "a gauge says no kind");
+
+    let history = |metric: &str| {
+        let metric = livedash::model::url::encode_component(metric);
+        http_url(
+            &running,
+            &format!("/api/v1/dashboards/jobs/history?metric={metric}&from={base}&to={}&step=1m", base + 179_999),
+        )
+    };
+    let (status, answer) = get_json(history(r#"jobs_done{queue="a"}"#)).await;
+    assert_eq!(status, 200, "{answer}");
+    let rates: Vec<f64> = answer["buckets"].as_array().unwrap().iter().map(|b| b["rate"].as_f64().unwrap()).collect();
+    // Per minute: 0 -> 30 within the first; 30 -> 90; 90 -> (restart) 15 -> 45.
+    assert_eq!(rates, [0.5, 1.0, 0.75]);
+    let (_, answer) = get_json(history("queue_depth")).await;
+    assert!(answer["buckets"].as_array().unwrap().iter().all(|b| b.get("rate").is_none()), "{answer}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_late_point_is_kept_in_history_and_the_card_keeps_the_newest_value() {
     let folder = tempfile::tempdir().unwrap();
     let running = start(persisted_settings(folder.path())).await;

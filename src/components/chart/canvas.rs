@@ -79,7 +79,7 @@ pub struct CanvasChart {
     pub format: Format,
     pub unit: String,
     pub kind: ChartKind,
-    /// The history of a lone series (a family's chart draws the stream's memory).
+    /// The history of the chart's series over a long window.
     pub history: ReadSignal<Option<FetchedHistory>>,
     /// Set after every draw.
     pub stats: RwSignal<DrawStats>,
@@ -126,22 +126,23 @@ pub fn draw_on_change(chart: CanvasChart) {
         let (lines, source) = state.series.with_untracked(|series| {
             let empty = Ring::with_capacity(1);
             history.with_untracked(|history| {
-                let fetched = history
-                    .as_ref()
-                    .filter(|fetched| lone && window.history_step().is_some() && fetched.window == window);
-                // Each line's points: history joined with the live edge for a lone series over
-                // a long window, else the stream's memory (borrowed); a counter's as rates.
+                let fetched =
+                    history.as_ref().filter(|fetched| window.history_step().is_some() && fetched.window == window);
+                // Each line's points: history joined with the live edge over a long window, else
+                // the stream's memory (borrowed); a counter's as rates.
                 let owned: Vec<Option<Vec<Point>>> = names
                     .iter()
                     .map(|name| {
                         let live = series.get(name).unwrap_or(&empty);
-                        let joined =
-                            fetched.map(|fetched| with_live_edge(&fetched.points, fetched.step_ms, live.iter()));
-                        match (joined, rate) {
-                            (Some(points), true) => Some(rates(&points)),
-                            (Some(points), false) => Some(points),
-                            (None, true) => Some(rates(live.iter())),
-                            (None, false) => None,
+                        // A counter's history comes as rates already (the server's, reset-safe).
+                        let live_rates = rate.then(|| rates(live.iter()));
+                        let stored = fetched.and_then(|fetched| Some((fetched.points(name)?, fetched.step_ms)));
+                        match (stored, live_rates) {
+                            (Some((points, step_ms)), Some(rated)) => {
+                                Some(with_live_edge(points, step_ms, rated.iter()))
+                            }
+                            (Some((points, step_ms)), None) => Some(with_live_edge(points, step_ms, live.iter())),
+                            (None, rated) => rated,
                         }
                     })
                     .collect();

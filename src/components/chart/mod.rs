@@ -9,7 +9,7 @@
 //! - `readout`: the values under the pointer; `legend`: a family's series, last/min/max,
 //!   click to isolate one, shift-click to hide one.
 //!
-//! `SeriesChart` wires them: a lone series' long windows come from `client::history`.
+//! `SeriesChart` wires them: long windows come from `client::history`.
 
 mod axis;
 #[cfg(feature = "hydrate")]
@@ -23,7 +23,7 @@ mod readout;
 pub use draw::{draw_chart, ChartAlerts, ChartSpec, Line};
 pub use palette::Palette;
 
-use crate::client::{history::use_metric_history, state::DashboardState};
+use crate::client::{history::use_history, state::DashboardState};
 use crate::components::rule_preview::RulePreview;
 use crate::model::{
     family::{legend_labels, ChartGroup},
@@ -73,8 +73,8 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
     let unit = reading.axis_unit();
     let metrics: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
     let legends = legend_labels(&members);
-    // A lone series' long windows come from the history store; a family draws the stream.
-    let history = if lone { use_metric_history(state, first.clone(), rate) } else { signal(None).0 };
+    // Long windows come from the history store.
+    let history = use_history(state, metrics.clone(), rate);
     let hidden = RwSignal::new(Vec::<String>::new());
     let isolated = RwSignal::new(None::<String>);
     let drawn = Signal::derive({

@@ -1,6 +1,8 @@
 //! Read-only HTTP endpoints: the dashboard list, snapshots, history and liveness.
 
-use crate::protocol::{DashboardSummary, HistoryAnswer, Millis, ServerMessage, TargetHealth};
+use crate::protocol::{
+    DashboardSummary, HistoryAnswer, MetricDefinition, Millis, SeriesKind, ServerMessage, TargetHealth,
+};
 use crate::server::{
     auth::{authorize, Access, Action},
     http::{time_range, ApiError, ApiPath, ApiQuery},
@@ -92,7 +94,15 @@ pub async fn history(
     }
     let tier = Tier::for_step(step_ms)
         .ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
-    let query = HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier };
+    // A series the dashboard no longer holds (a restart without it since) is what its name says.
+    let kind = match state.broker.kind(&dashboard, &params.metric).await {
+        Some(kind) => kind,
+        None => MetricDefinition::inferred(&params.metric).kind,
+    };
+    let counter = kind == SeriesKind::Counter;
+    let query =
+        HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier, counter };
+    store.merged().await;
     let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
     match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
         Ok(Some(buckets)) => Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets })),

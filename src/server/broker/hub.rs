@@ -13,7 +13,8 @@
 use super::{budget::RetainBudget, log::UpdateLog, Frame, HubLimits, Subscription};
 use crate::model::latest::Latest;
 use crate::protocol::{
-    AlertChange, DashboardSummary, HistoryWindow, Kinds, MetricDefinition, Metrics, Millis, Position, Snapshot, Update,
+    AlertChange, DashboardSummary, HistoryWindow, Kinds, MetricDefinition, Metrics, Millis, Position, SeriesKind,
+    Snapshot, Update,
 };
 use crate::server::{
     alerts::eval::{DashboardAlerts, LogStart},
@@ -461,6 +462,12 @@ impl Hub {
     /// The alerts a snapshot would list now.
     pub(super) fn active_alerts(&self) -> Vec<AlertChange> {
         self.lock().committed_alerts.active()
+    }
+
+    /// `metric`'s kind as its definition says, if the dashboard knows it.
+    pub(super) fn kind(&self, metric: &str) -> Option<SeriesKind> {
+        let state = self.lock();
+        state.known.get(metric).map(|&index| state.definitions[index].kind)
     }
 
     pub(super) fn snapshot(&self, window_ms: Millis) -> Snapshot {

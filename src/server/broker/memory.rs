@@ -24,7 +24,7 @@ use super::hub::{new_epoch, Hub};
 use super::{
     budget::RetainBudget, Admission, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription,
 };
-use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot};
+use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, SeriesKind, Snapshot};
 use crate::server::alerts::eval::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::clock::Clock;
 use crate::server::store::{Entry, RecoveredDashboard, Store};
@@ -408,6 +408,10 @@ impl Broker for MemoryBroker {
         Ok(self.hub(dashboard)?.active_alerts())
     }
 
+    async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind> {
+        self.hub(dashboard).ok()?.kind(metric)
+    }
+
     async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {
         let hub = self.hub(dashboard)?;
         Ok(SnapshotFrame { epoch: hub.epoch.to_string(), frame: hub.snapshot_frame(self.limits.history_window_ms) })
@@ -456,6 +460,7 @@ fn stored_buckets(
         to,
         step_ms,
         tier,
+        counter: false,
     };
     match store.readers().history(&query) {
         Ok(buckets) => buckets.unwrap_or_default(),
@@ -469,7 +474,7 @@ fn stored_buckets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{MetricDefinition, SeriesKind, ServerMessage};
+    use crate::protocol::{MetricDefinition, ServerMessage};
 
     fn broker(replay_capacity: usize) -> MemoryBroker {
         MemoryBroker::new(HubLimits {

@@ -15,7 +15,9 @@ pub mod redis;
 pub use frame::Frame;
 pub use memory::{HubLimits, MemoryBroker};
 
-use crate::protocol::{AlertChange, DashboardSummary, Kinds, MetricDefinition, Metrics, Millis, Position, Snapshot};
+use crate::protocol::{
+    AlertChange, DashboardSummary, Kinds, MetricDefinition, Metrics, Millis, Position, SeriesKind, Snapshot,
+};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
@@ -127,6 +129,10 @@ pub trait Broker: Send + Sync + 'static {
     /// The alert rules of `dashboard` that are not inactive, as their last change said: what a
     /// snapshot lists, without building one.
     async fn active_alerts(&self, dashboard: &str) -> Result<Vec<AlertChange>, BrokerError>;
+
+    /// The kind of `dashboard`'s series `metric` as its definition says (stated by its producer,
+    /// configured, or by its name); `None` when the dashboard does not know it.
+    async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind>;
 
     /// `snapshot`, serialized: the same frame for every caller at the same seq, so a burst of
     /// readers resynced at once costs one serialization.

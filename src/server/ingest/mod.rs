@@ -25,7 +25,8 @@ use super::{
     telemetry::Telemetry,
 };
 use crate::protocol::{series::SeriesKey, Kinds, Metrics, Millis, ProducerKind, SeriesKind};
-use std::collections::BTreeMap;
+use crate::server::sources::dashboards::{DashboardConfig, FamilyKinds};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What ingest needs of the server (`State<IngestState>`, taken from the server's state).
@@ -52,14 +53,39 @@ pub struct Producers {
     pub family_types: prometheus::FamilyTypes,
     /// `--otlp-dashboard-attribute`: the resource attribute naming an OTLP dashboard.
     pub otlp_dashboard_attribute: String,
+    /// Kinds configured for families, by dashboard (only dashboards that configure some).
+    pub family_kinds: HashMap<String, FamilyKinds>,
 }
 
 impl Producers {
-    pub fn new(otlp_dashboard_attribute: &str) -> Self {
+    pub fn new(otlp_dashboard_attribute: &str, dashboards: &[DashboardConfig]) -> Self {
         Producers {
             memory: Default::default(),
             family_types: Default::default(),
             otlp_dashboard_attribute: otlp_dashboard_attribute.to_owned(),
+            family_kinds: dashboards
+                .iter()
+                .filter(|dashboard| !dashboard.family_kinds.is_empty())
+                .map(|dashboard| (dashboard.id.clone(), dashboard.family_kinds.clone()))
+                .collect(),
+        }
+    }
+
+    /// Gives each series of `batch` whose producer stated no kind the one configured for its
+    /// family, where its name does not say it: carried in the update like a stated kind, so
+    /// clients, the store and other instances learn it with the first value.
+    fn state_configured_kinds(&self, batch: &mut [Publication]) {
+        for publication in batch {
+            let Some(configured) = self.family_kinds.get(&publication.dashboard) else { continue };
+            for name in publication.metrics.keys() {
+                let family = name.split('{').next().unwrap_or(name);
+                if publication.kinds.contains_key(name) {
+                    continue;
+                }
+                if let Some(kind) = configured.of(family).and_then(|kind| kind.unless_named(family)) {
+                    publication.kinds.insert(name.clone(), kind);
+                }
+            }
         }
     }
 }
@@ -182,7 +208,7 @@ pub struct Applied {
 pub async fn apply(
     state: &IngestState,
     producer: Producer<'_>,
-    batch: Vec<Publication>,
+    mut batch: Vec<Publication>,
     admission: Admission,
 ) -> Result<Applied, IngestError> {
     if let Producer::Client(access, _) = producer {
@@ -195,6 +221,7 @@ pub async fn apply(
     if values > limit && matches!(producer, Producer::Client(..)) {
         return Err(IngestError::TooManyValues { count: values, limit });
     }
+    state.producers.state_configured_kinds(&mut batch);
     let updates = batch.len() as u64;
     // The batch goes to the broker: its dashboards are noted first, each once.
     let mut dashboards: Vec<String> = Vec::new();

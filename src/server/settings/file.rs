@@ -35,7 +35,7 @@ use crate::server::auth::{
 };
 pub use crate::server::config::ConfigError;
 use crate::server::ingest::scrape::{ScrapeConfig, ScrapeShape};
-use crate::server::sources::dashboards::{DashboardConfig, MetricConfig, SourceKind};
+use crate::server::sources::dashboards::{DashboardConfig, FamilyKinds, MetricConfig, SourceKind};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 use toml::Spanned;
@@ -115,6 +115,26 @@ struct DashboardShape {
     metrics: Vec<Spanned<MetricConfig>>,
 }
 
+/// A `*` pattern of families (`node_*_bytes_total`) sets their kind and nothing else.
+fn check_family_pattern(metric: &MetricConfig) -> Result<(), String> {
+    // Valid when every `*` could stand for a letter of a valid family name.
+    let family = metric.name.replace('*', "a");
+    if family.contains('{') || metric_key(&family).is_err() {
+        return Err(format!(
+            "key 'name': '{}' is neither a series nor a pattern of families (a family name with `*`, no labels)",
+            metric.name
+        ));
+    }
+    let MetricConfig { kind, label, unit, format, chart, .. } = metric;
+    if kind.is_none() || label.is_some() || unit.is_some() || format.is_some() || chart.is_some() {
+        return Err(format!(
+            "pattern '{}': a pattern of families sets `kind` (counter or gauge) and nothing else",
+            metric.name
+        ));
+    }
+    Ok(())
+}
+
 /// Reads and checks the file at `path`.
 pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = std::fs::read_to_string(path)
@@ -168,13 +188,23 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             return Err(at(id_span.start, format!("key 'id': dashboard '{id}' is defined twice")));
         }
         let mut metrics: Vec<MetricConfig> = Vec::new();
+        let mut family_kinds = FamilyKinds::default();
         for metric in dashboard.metrics {
             let span = metric.span();
             let mut metric = metric.into_inner();
-            metric.name =
-                metric_key(&metric.name).map_err(|error| at(span.start, format!("key 'name': {error}")))?.into_owned();
+            if metric.is_pattern() {
+                check_family_pattern(&metric).map_err(|error| at(span.start, error))?;
+            } else {
+                metric.name = metric_key(&metric.name)
+                    .map_err(|error| at(span.start, format!("key 'name': {error}")))?
+                    .into_owned();
+            }
             if metrics.iter().any(|m| m.name == metric.name) {
                 return Err(at(span.start, format!("key 'name': metric '{}' is listed twice in '{id}'", metric.name)));
+            }
+            // A family's kind is its labelled series' too.
+            if let (Some(kind), false) = (metric.kind, metric.name.contains('{')) {
+                family_kinds.0.push((metric.name.clone(), kind));
             }
             metrics.push(metric);
         }
@@ -183,6 +213,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             title: dashboard.title,
             sources: dashboard.sources,
             metrics,
+            family_kinds,
             built_in: false,
         });
     }
@@ -305,6 +336,44 @@ id = "ingested"
         assert_eq!(ids, ["main", "host", "servers", "api"]);
         assert_eq!(file.dashboards[0].metrics[1].chart, Some(ChartKind::None));
         assert_eq!(file.dashboards[3].metrics[1].kind, Some(SeriesKind::Counter));
+    }
+
+    #[test]
+    fn kinds_configured_on_families_and_patterns_cover_their_labelled_series() {
+        let text = r#"
+[[dashboards]]
+id = "servers"
+[[dashboards.metrics]]
+name = "node_*_bytes"
+kind = "counter"
+[[dashboards.metrics]]
+name = "jobs_done"
+kind = "counter"
+label = "Jobs"
+[[dashboards.metrics]]
+name = 'jobs_done{queue="a"}'
+kind = "gauge"
+"#;
+        let file = parse(text, "livedash.toml").unwrap();
+        let kinds = &file.dashboards[0].family_kinds;
+        assert_eq!(kinds.of("node_network_receive_bytes"), Some(SeriesKind::Counter));
+        assert_eq!(kinds.of("jobs_done"), Some(SeriesKind::Counter), "a family's kind is its labelled series' too");
+        assert_eq!(kinds.of("node_load1"), None);
+        let declared = crate::server::sources::configured_declaration(&file.dashboards[0], None);
+        let names: Vec<_> = declared.definitions.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["jobs_done", r#"jobs_done{queue="a"}"#], "a pattern is not a series");
+        for (bad, says) in [
+            (
+                "name = \"node_*\"\nunit = \"B\"\nkind = \"counter\"\n",
+                "sets `kind` (counter or gauge) and nothing else",
+            ),
+            ("name = \"node_*\"\n", "sets `kind`"),
+            ("name = 'node_*{cpu=\"0\"}'\nkind = \"counter\"\n", "neither a series nor a pattern of families"),
+            ("name = \"9*\"\nkind = \"counter\"\n", "neither a series nor a pattern"),
+        ] {
+            let error = parse(&format!("[[dashboards]]\nid = \"a\"\n[[dashboards.metrics]]\n{bad}"), "f").unwrap_err();
+            assert!(error.0.starts_with("f:3: ") && error.0.contains(says), "{bad}: {}", error.0);
+        }
     }
 
     #[test]

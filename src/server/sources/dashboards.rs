@@ -35,16 +35,36 @@ pub struct DashboardConfig {
     pub sources: Vec<SourceKind>,
     /// Shown first, in this order; metrics the sources or ingest add follow.
     pub metrics: Vec<MetricConfig>,
+    /// Kinds configured for whole families (an entry naming a family alone or a `*` pattern of
+    /// families, with a `kind`): given to their series, labelled ones too, unless a producer
+    /// states another.
+    pub family_kinds: FamilyKinds,
     /// One of the defaults used without a configuration file: not shown when its source is
     /// turned off (a configured dashboard always is).
     pub built_in: bool,
+}
+
+/// `kind`s configured for families, first match wins.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyKinds(pub Vec<(String, SeriesKind)>);
+
+impl FamilyKinds {
+    /// The kind configured for `family`, if any.
+    pub fn of(&self, family: &str) -> Option<SeriesKind> {
+        self.0.iter().find(|(pattern, _)| crate::model::glob::matches(pattern, family)).map(|&(_, kind)| kind)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// One metric as configured; absent fields come from the source's own definition.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricConfig {
-    /// A series key (`cpu`, `http_requests_total{code="500"}`).
+    /// A series key (`cpu`, `http_requests_total{code="500"}`), or a `*` pattern of families
+    /// (`node_*_bytes_total`: then only `kind`, for their series).
     pub name: String,
     pub label: Option<String>,
     pub unit: Option<String>,
@@ -55,6 +75,11 @@ pub struct MetricConfig {
 }
 
 impl MetricConfig {
+    /// Whether `name` is a pattern of families rather than a series.
+    pub fn is_pattern(&self) -> bool {
+        self.name.contains('*')
+    }
+
     /// The definition shown, filling gaps from `fallback` (the source's definition, if any).
     pub fn definition(&self, fallback: Option<&MetricDefinition>) -> MetricDefinition {
         let base = fallback.cloned().unwrap_or_else(|| MetricDefinition::inferred(&self.name));
@@ -77,6 +102,7 @@ pub fn default_dashboards() -> Vec<DashboardConfig> {
         title: String::new(),
         sources: vec![source],
         metrics: Vec::new(),
+        family_kinds: FamilyKinds::default(),
         built_in: true,
     };
     vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]

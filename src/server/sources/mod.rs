@@ -44,6 +44,7 @@ pub fn configured_declaration(config: &DashboardConfig, built_in: Option<Declara
     let mut definitions: Vec<_> = config
         .metrics
         .iter()
+        .filter(|metric| !metric.is_pattern())
         .map(|metric| metric.definition(built_in.definitions.iter().find(|d| d.name == metric.name)))
         .collect();
     for definition in built_in.definitions {

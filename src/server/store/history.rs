@@ -1,13 +1,14 @@
-//! Reading history back: buckets of count/sum/min/max/avg aligned to a requested step, answered
-//! from the coarsest tier that tiles the step; and the alert changes recorded with updates. Runs on reader connections of its own (WAL lets
+//! Reading history back: buckets of count/sum/min/max/avg (and a counter's rate) aligned to a
+//! requested step, answered from the coarsest tier that tiles the step; and the alert changes
+//! recorded with updates. Runs on reader connections of its own (WAL lets
 //! them read while the writer writes), kept in a small pool.
 
 use super::{
     connect, seconds,
-    tier::{Aggregate, Tier},
+    tier::{to_buckets, Aggregate, Tier},
     StoreError, SyncMode,
 };
-use crate::model::alerts::RecordedChange;
+use crate::model::{alerts::RecordedChange, counter::Run};
 use crate::protocol::{AlertChange, Bucket, Millis};
 use rusqlite::{params, Connection, OpenFlags};
 use std::{path::PathBuf, sync::Mutex};
@@ -21,6 +22,8 @@ pub struct HistoryQuery {
     pub step_ms: Millis,
     /// The tier that answers `step_ms` (`Tier::for_step`).
     pub tier: Tier,
+    /// Whether the series is a counter: its buckets then carry their rates.
+    pub counter: bool,
 }
 
 /// Reader connections, opened on demand and reused.
@@ -117,19 +120,56 @@ fn read(connection: &Connection, query: &HistoryQuery) -> Result<Option<Vec<Buck
     let Some(metric) = metric else { return Ok(None) };
     let step = query.step_ms;
     let from = crate::model::time::bucket_start(query.from, step);
+    // A counter's first bucket rates from the last point before it: its bucket is read too.
+    let before = if query.counter { last_before(connection, tier, metric, from)? } else { None };
+    let read_from = before.map_or(from, |ts| crate::model::time::bucket_start(ts, step));
+    let aggregates = if tier == Tier::Second {
+        seconds::read(connection, metric, read_from, query.to, step)?
+    } else {
+        read_rollup(connection, tier, metric, read_from, query.to, step)?
+    };
+    Ok(Some(to_buckets(&aggregates, from, step, query.counter)))
+}
+
+/// When `metric`'s last point in `tier` before `ts` is (its bucket's start in a rollup tier).
+fn last_before(connection: &Connection, tier: Tier, metric: i64, ts: Millis) -> rusqlite::Result<Option<Millis>> {
     if tier == Tier::Second {
-        return Ok(Some(seconds::read(connection, metric, from, query.to, step)?));
+        return seconds::last_before(connection, metric, ts);
     }
+    let sql = format!("SELECT max(ts) FROM {} WHERE metric = ?1 AND ts < ?2", tier.table());
+    connection.prepare_cached(&sql)?.query_row(params![metric, ts], |row| row.get(0))
+}
+
+/// `metric`'s rows of the rollup `tier` from `from` to `to`, merged in time order into buckets
+/// of `step_ms` (a multiple of the tier's step).
+fn read_rollup(
+    connection: &Connection,
+    tier: Tier,
+    metric: i64,
+    from: Millis,
+    to: Millis,
+    step_ms: Millis,
+) -> rusqlite::Result<Vec<(Millis, Aggregate)>> {
     let sql = format!(
-        "SELECT ts - (ts % ?1) AS bucket, sum(count), sum(sum), min(min), max(max)
-         FROM {} WHERE metric = ?2 AND ts >= ?3 AND ts <= ?4
-         GROUP BY bucket ORDER BY bucket",
+        "SELECT ts, count, sum, min, max, first, last, increase FROM {}
+         WHERE metric = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts",
         tier.table()
     );
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(params![step, metric, from, query.to], |row| {
-        let aggregate = Aggregate { count: row.get(1)?, sum: row.get(2)?, min: row.get(3)?, max: row.get(4)? };
-        Ok(aggregate.to_bucket(row.get(0)?))
-    })?;
-    Ok(Some(rows.collect::<Result<_, _>>()?))
+    let mut rows = statement.query(params![metric, from, to])?;
+    let mut buckets: Vec<(Millis, Aggregate)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let ts: Millis = row.get(0)?;
+        let mut aggregate = Aggregate::unordered(row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+        // Rows written before runs were kept have none: taken unordered.
+        if let (Some(first), Some(last), Some(increase)) = (row.get(5)?, row.get(6)?, row.get(7)?) {
+            aggregate.run = Run { first, last, increase };
+        }
+        let bucket = crate::model::time::bucket_start(ts, step_ms);
+        match buckets.last_mut() {
+            Some((last, merged)) if *last == bucket => merged.merge(aggregate),
+            _ => buckets.push((bucket, aggregate)),
+        }
+    }
+    Ok(buckets)
 }

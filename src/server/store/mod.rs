@@ -150,6 +150,8 @@ pub struct RecoveredDashboard {
 
 enum Message {
     Append(writer::Job),
+    /// Write the points behind into the tiers (after what is queued), then answer.
+    Merge(oneshot::Sender<()>),
     /// Finish what is queued, then stop.
     Close,
 }
@@ -178,7 +180,10 @@ CREATE TABLE IF NOT EXISTS dashboards (
     epoch  TEXT NOT NULL,
     seq    INTEGER NOT NULL,
     ts     INTEGER NOT NULL,
-    latest TEXT NOT NULL
+    latest TEXT NOT NULL,
+    -- The seq through which this dashboard's points are in the history tiers; the replay
+    -- log keeps the updates after it until they are (the writer's write-behind).
+    merged INTEGER NOT NULL DEFAULT 0
 );
 -- The replay log: each retained update, binary (`replay.rs`).
 CREATE TABLE IF NOT EXISTS updates (
@@ -227,6 +232,11 @@ fn tier_schema(tier: Tier) -> String {
             sum    REAL NOT NULL,
             min    REAL NOT NULL,
             max    REAL NOT NULL,
+            -- The bucket's points as a counter's run (model::counter::Run); NULL in rows
+            -- written before runs were kept.
+            first    REAL,
+            last     REAL,
+            increase REAL,
             PRIMARY KEY (metric, ts)
         ) WITHOUT ROWID;",
         tier.table()
@@ -322,8 +332,19 @@ impl Store {
         }
     }
 
+    /// Readers of the history tiers. What was appended reaches them within the writer's merge
+    /// interval; `merged` first to read it at once.
     pub fn readers(&self) -> &history::Readers {
         &self.readers
+    }
+
+    /// Resolves once every point appended before the call is in the history tiers (or the
+    /// writer failed to put it there, or is gone).
+    pub async fn merged(&self) {
+        let (ack, acked) = oneshot::channel();
+        if self.sender.send(Message::Merge(ack)).is_ok() {
+            let _ = acked.await;
+        }
     }
 }
 
@@ -382,8 +403,7 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
 #[cfg(test)]
 mod tests {
     use super::{history::HistoryQuery, tier::Tier, *};
-    use crate::protocol::ServerMessage;
-    use crate::protocol::Update;
+    use crate::protocol::{Bucket, ServerMessage, Update};
     use rand::{rngs::SmallRng, Rng, SeedableRng};
     use rusqlite::params;
     use std::collections::BTreeMap;
@@ -420,8 +440,13 @@ mod tests {
     }
 
     fn query(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis) -> Vec<crate::protocol::Bucket> {
+        read(store, metric, from, to, step_ms, false)
+    }
+
+    fn read(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis, counter: bool) -> Vec<Bucket> {
+        futures::executor::block_on(store.merged());
         let tier = Tier::for_step(step_ms).unwrap();
-        let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms, tier };
+        let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms, tier, counter };
         store.readers().history(&query).unwrap().unwrap_or_default()
     }
 
@@ -467,6 +492,68 @@ mod tests {
             }
         }
         assert!(Tier::for_step(5 * 60_000) == Some(Tier::Minute));
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn a_counters_buckets_carry_its_rate_in_every_tier_through_resets() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        let mut rng = SmallRng::seed_from_u64(11);
+        let start: Millis = 1_700_000_000_000;
+        let (mut ts, mut total, mut seq) = (start, 0.0, 0);
+        let mut points = Vec::new();
+        // Two days of a counter, a point every 1 to 90 s, its producer restarting now and then;
+        // written in batches, so buckets are merged across commits.
+        while ts < start + 2 * 86_400_000 {
+            let mut batch = Vec::new();
+            for _ in 0..rng.random_range(1..40) {
+                ts += rng.random_range(1_000..90_000);
+                total = if rng.random_range(0..200) == 0 {
+                    rng.random_range(0.0..5.0)
+                } else {
+                    total + rng.random_range(0.0..50.0)
+                };
+                seq += 1;
+                points.push((ts, total));
+                batch.push(entry("d", seq, ts, &[("requests_total", total)]));
+            }
+            append(&store, batch).await;
+        }
+        for step_ms in [1_000, 10_000, 60_000, 300_000, 3_600_000, 86_400_000] {
+            // Each bucket: what grew into its points from the point before each, and when the
+            // bucket before with points started.
+            let mut expected: BTreeMap<Millis, f64> = BTreeMap::new();
+            for pair in points.windows(2) {
+                let bucket = crate::model::time::bucket_start(pair[1].0, step_ms);
+                *expected.entry(bucket).or_default() += crate::model::counter::increase(pair[0].1, pair[1].1);
+            }
+            expected.entry(crate::model::time::bucket_start(points[0].0, step_ms)).or_default();
+            let mut before: Option<Millis> = None;
+            let expected: Vec<(Millis, f64)> = expected
+                .into_iter()
+                .map(|(ts, increase)| {
+                    let over = before.map_or(step_ms, |before| ts - before);
+                    before = Some(ts);
+                    (ts, increase * 1000.0 / over as f64)
+                })
+                .collect();
+            let buckets = read(&store, "requests_total", start, ts, step_ms, true);
+            assert_eq!(buckets.len(), expected.len(), "step {step_ms}");
+            for (bucket, (ts, rate)) in buckets.iter().zip(&expected) {
+                assert_eq!(bucket.ts, *ts, "step {step_ms}");
+                let got = bucket.rate.expect("a counter's bucket has a rate");
+                assert!((got - rate).abs() < 1e-6 * rate.abs().max(1.0), "step {step_ms} at {ts}: {got} vs {rate}");
+            }
+            // Asked from the middle, the first bucket still rates from the point before it.
+            let middle = start + 86_400_000;
+            let later = read(&store, "requests_total", middle, ts, step_ms, true);
+            let same =
+                expected.iter().find(|(ts, _)| *ts >= crate::model::time::bucket_start(middle, step_ms)).unwrap();
+            assert_eq!(later[0].ts, same.0);
+            assert!((later[0].rate.unwrap() - same.1).abs() < 1e-6 * same.1.abs().max(1.0), "step {step_ms}");
+            assert!(read(&store, "requests_total", start, ts, step_ms, false).iter().all(|b| b.rate.is_none()));
+        }
         store.close();
     }
 

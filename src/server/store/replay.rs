@@ -41,6 +41,17 @@ pub fn encode(ts: Millis, values: &[(i64, f64)], alerts: &[AlertChange]) -> Vec<
 /// An update's time, values by name and alert changes from its body; `names` maps the
 /// dashboard's metric ids to names.
 pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metrics, Vec<AlertChange>), String> {
+    let (ts, values, alerts) = decode_ids(body)?;
+    let mut metrics = Metrics::new();
+    for (id, value) in values {
+        let name = names.get(&id).ok_or_else(|| format!("metric id {id} is not in the metrics table"))?;
+        metrics.insert(name.clone(), value);
+    }
+    Ok((ts, metrics, alerts))
+}
+
+/// An update's time, values by metric id and alert changes from its body.
+pub fn decode_ids(body: &[u8]) -> Result<(Millis, Vec<(i64, f64)>, Vec<AlertChange>), String> {
     let cut = |at: usize| format!("cut short at byte {at}");
     let mut reader = Reader::new(body);
     let version = reader.byte().map_err(cut)?;
@@ -49,13 +60,13 @@ pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metr
     }
     let ts = unzigzag(reader.varint().map_err(cut)?);
     let count = reader.varint().map_err(cut)? as usize;
-    let mut metrics = Metrics::new();
+    // Nine bytes a value at least: a count past that is a damaged row, not an allocation.
+    let mut values = Vec::with_capacity(count.min(body.len() / 9));
     let mut id = 0;
     for _ in 0..count.min(body.len()) {
         id += unzigzag(reader.varint().map_err(cut)?);
         let value = f64::from_le_bytes(reader.take(8).map_err(cut)?.try_into().expect("eight bytes"));
-        let name = names.get(&id).ok_or_else(|| format!("metric id {id} is not in the metrics table"))?;
-        metrics.insert(name.clone(), value);
+        values.push((id, value));
     }
     let alerts_len = reader.varint().map_err(cut)? as usize;
     let alerts = if alerts_len == 0 {
@@ -64,7 +75,7 @@ pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metr
         serde_json::from_slice(reader.take(alerts_len).map_err(cut)?)
             .map_err(|error| format!("alert changes: {error}"))?
     };
-    Ok((ts, metrics, alerts))
+    Ok((ts, values, alerts))
 }
 
 /// Converts a store's JSON replay rows (the layout before this one) into binary rows

@@ -35,6 +35,8 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, converts: "alert events without decided_here", run: add_alert_deciders },
     Migration { version: 5, converts: "JSON replay rows into binary rows", run: replay::migrate_json_rows },
     Migration { version: 6, converts: "metrics without the kinds their producers stated", run: add_metric_kinds },
+    Migration { version: 7, converts: "rollup rows without counter runs", run: add_counter_runs },
+    Migration { version: 8, converts: "dashboards without a merge mark", run: add_merge_marks },
 ];
 
 /// Creates every table of `declared` that is missing, then brings the store to the last
@@ -113,6 +115,34 @@ fn add_metric_kinds(connection: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     connection.execute_batch("ALTER TABLE metrics ADD COLUMN kind TEXT")
+}
+
+/// Gives the rollup tiers of a store from before counter rates their run columns (NULL in the
+/// rows there: read as unordered points).
+fn add_counter_runs(connection: &Connection) -> rusqlite::Result<()> {
+    for tier in super::tier::Tier::ROLLUPS {
+        let table = tier.table();
+        if has_table(connection, table)? && !has_column(connection, table, "increase")? {
+            connection.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN first REAL;
+                 ALTER TABLE {table} ADD COLUMN last REAL;
+                 ALTER TABLE {table} ADD COLUMN increase REAL;"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the dashboards of a store from before write-behind their `merged` seq: every update
+/// such a store holds had its points written with it.
+fn add_merge_marks(connection: &Connection) -> rusqlite::Result<()> {
+    if has_column(connection, "dashboards", "merged")? {
+        return Ok(());
+    }
+    connection.execute_batch(
+        "ALTER TABLE dashboards ADD COLUMN merged INTEGER NOT NULL DEFAULT 0;
+         UPDATE dashboards SET merged = seq;",
+    )
 }
 
 #[cfg(test)]

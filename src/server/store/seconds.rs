@@ -22,7 +22,7 @@ use super::{
     codec,
     tier::{Aggregate, Tier},
 };
-use crate::protocol::{Bucket, Millis};
+use crate::protocol::Millis;
 use rusqlite::{functions::FunctionFlags, params, Connection};
 
 pub const SCHEMA: &str = "
@@ -219,7 +219,7 @@ fn for_each_cell_v2(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
             Aggregate::of(*single.next().expect("one value per single second"))
         } else {
             let at = other.next().expect("one aggregate per other second");
-            Aggregate { count: counts[at], sum: sums[at], min: mins[at], max: maxs[at] }
+            Aggregate::unordered(counts[at], sums[at], mins[at], maxs[at])
         };
         each(second, aggregate);
     }
@@ -245,7 +245,7 @@ fn for_each_cell_v1(bytes: &[u8], mut each: impl FnMut(usize, Aggregate)) -> Res
             let count = i64::from_le_bytes(word(at + 1)?);
             let [sum, min, max] = [9, 17, 25].map(|offset| word(at + offset).map(f64::from_le_bytes));
             at += 33;
-            Aggregate { count, sum: sum?, min: min?, max: max? }
+            Aggregate::unordered(count, sum?, min?, max?)
         };
         each(second, aggregate);
     }
@@ -301,7 +301,7 @@ pub fn read(
     from: Millis,
     to: Millis,
     step_ms: Millis,
-) -> rusqlite::Result<Vec<Bucket>> {
+) -> rusqlite::Result<Vec<(Millis, Aggregate)>> {
     let mut statement = connection.prepare_cached(
         "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute >= ?2 AND minute <= ?3 ORDER BY minute",
     )?;
@@ -330,7 +330,31 @@ pub fn read(
         .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
     }
     buckets.extend(filling);
-    Ok(buckets.into_iter().map(|(ts, aggregate)| aggregate.to_bucket(ts)).collect())
+    Ok(buckets)
+}
+
+/// When `metric`'s last point before `ts` is (its second).
+pub fn last_before(connection: &Connection, metric: i64, ts: Millis) -> rusqlite::Result<Option<Millis>> {
+    // The minute of `ts` may hold it; else the row before does.
+    let mut statement = connection.prepare_cached(
+        "SELECT minute, cells FROM seconds WHERE metric = ?1 AND minute < ?2 ORDER BY minute DESC LIMIT 2",
+    )?;
+    let mut rows = statement.query(params![metric, ts])?;
+    while let Some(row) = rows.next()? {
+        let minute: Millis = row.get(0)?;
+        let mut last = None;
+        for_each_cell(row.get_ref(1)?.as_blob()?, |second, _| {
+            let at = minute + second as Millis * 1000;
+            if at < ts {
+                last = Some(at);
+            }
+        })
+        .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))?;
+        if last.is_some() {
+            return Ok(last);
+        }
+    }
+    Ok(None)
 }
 
 /// Moves a store from the former layout, a row per second in `points_1s`, into minute rows
@@ -351,7 +375,7 @@ pub fn migrate_rows_per_second(connection: &Connection) -> rusqlite::Result<()> 
         };
         while let Some(row) = rows.next()? {
             let (metric, ts): (i64, Millis) = (row.get(0)?, row.get(1)?);
-            let aggregate = Aggregate { count: row.get(2)?, sum: row.get(3)?, min: row.get(4)?, max: row.get(5)? };
+            let aggregate = Aggregate::unordered(row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
             let (minute, second) = MinuteCells::locate(ts);
             if !matches!(&open, Some((m, start, _)) if *m == metric && *start == minute) {
                 flush(open.take())?;
@@ -392,7 +416,7 @@ mod tests {
         assert!(sparse.encode().len() <= 10, "{} bytes (18 before)", sparse.encode().len());
         sparse.add(59, Aggregate::of(4.0));
         let decoded = MinuteCells::decode(&sparse.encode()).unwrap();
-        assert_eq!(decoded.iter().nth(1), Some((59, Aggregate { count: 2, sum: 2.0, min: -2.0, max: 4.0 })));
+        assert_eq!(decoded.iter().nth(1), Some((59, Aggregate::unordered(2, 2.0, -2.0, 4.0))));
         assert_eq!(MinuteCells::locate(1_700_000_061_500), (1_700_000_040_000, 21));
     }
 
@@ -427,7 +451,7 @@ mod tests {
     fn version_1_rows_read_and_are_converted_once() {
         let mut cells = MinuteCells::default();
         cells.add(3, Aggregate::of(1.25));
-        cells.add(4, Aggregate { count: 3, sum: 6.0, min: 1.0, max: 3.0 });
+        cells.add(4, Aggregate::unordered(3, 6.0, 1.0, 3.0));
         assert_eq!(MinuteCells::decode(&version_1(&cells)).unwrap(), cells);
         let connection = Connection::open_in_memory().unwrap();
         register_merge(&connection).unwrap();
@@ -468,22 +492,18 @@ mod tests {
         write(30, 5.0);
         let buckets = read(&connection, 7, 60_000, 120_000, 1000).unwrap();
         assert_eq!(
-            buckets.iter().map(|b| (b.ts, b.count, b.sum)).collect::<Vec<_>>(),
+            buckets.iter().map(|(ts, b)| (*ts, b.count, b.sum)).collect::<Vec<_>>(),
             vec![(61_000, 2, 30.0), (90_000, 1, 5.0)]
         );
         let minute = read(&connection, 7, 0, 120_000, 30_000).unwrap();
-        assert_eq!(minute.iter().map(|b| (b.ts, b.count)).collect::<Vec<_>>(), vec![(60_000, 2), (90_000, 1)]);
+        assert_eq!(minute.iter().map(|(ts, b)| (*ts, b.count)).collect::<Vec<_>>(), vec![(60_000, 2), (90_000, 1)]);
     }
 
     fn aggregate() -> impl Strategy<Value = Aggregate> {
         prop_oneof![
             (-1e12..1e12f64).prop_map(Aggregate::of),
-            (2..1000i64, -1e12..1e12f64, -1e12..1e12f64, -1e12..1e12f64).prop_map(|(count, sum, min, max)| Aggregate {
-                count,
-                sum,
-                min,
-                max
-            }),
+            (2..1000i64, -1e12..1e12f64, -1e12..1e12f64, -1e12..1e12f64)
+                .prop_map(|(count, sum, min, max)| { Aggregate::unordered(count, sum, min, max) }),
         ]
     }
 

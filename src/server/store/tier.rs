@@ -1,7 +1,10 @@
 //! The four resolutions history is kept at (in the spirit of Netdata's tiers): per second, per
 //! minute, per hour, per day. Every tier holds count, sum, min and max per bucket, so any tier
 //! can answer any coarser step exactly, and each is a plain merge of the points that fell in it.
+//! The rollup tiers also keep each bucket's counter `Run` (first and last value, increase), so
+//! a counter's rate over a bucket survives resets inside it.
 
+use crate::model::counter::{self, Run};
 use crate::protocol::{Bucket, Millis};
 use std::time::Duration;
 
@@ -50,33 +53,59 @@ impl Tier {
     }
 }
 
-/// count, sum, min, max of the points in one bucket.
+/// count, sum, min, max of the points in one bucket, and their run as a counter's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aggregate {
     pub count: i64,
     pub sum: f64,
     pub min: f64,
     pub max: f64,
+    pub run: Run,
 }
 
 impl Aggregate {
     pub fn of(value: f64) -> Self {
-        Aggregate { count: 1, sum: value, min: value, max: value }
+        Aggregate { count: 1, sum: value, min: value, max: value, run: Run::of(value) }
     }
 
-    pub fn merge(&mut self, other: Aggregate) {
+    /// Points kept without their order (a per-second cell, a row from before runs were kept).
+    pub fn unordered(count: i64, sum: f64, min: f64, max: f64) -> Self {
+        Aggregate { count, sum, min, max, run: Run::unordered(min, max) }
+    }
+
+    /// Merges `later`, whose points come after this one's.
+    pub fn merge(&mut self, later: Aggregate) {
         // Saturating: a damaged row must not overflow it.
-        self.count = self.count.saturating_add(other.count);
-        self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+        self.count = self.count.saturating_add(later.count);
+        self.sum += later.sum;
+        self.min = self.min.min(later.min);
+        self.max = self.max.max(later.max);
+        self.run.then(later.run);
     }
 
     /// As the history API answers it, for the bucket starting at `ts`.
     pub fn to_bucket(self, ts: Millis) -> Bucket {
-        let Aggregate { count, sum, min, max } = self;
-        Bucket { ts, count, sum, min, max, avg: sum / count as f64 }
+        let Aggregate { count, sum, min, max, .. } = self;
+        Bucket { ts, count, sum, min, max, avg: sum / count as f64, rate: None }
     }
+}
+
+/// The buckets of `aggregates` (start and aggregate, in time order) as the history API answers
+/// them: with each bucket's rate when the series is a counter. The first aggregate is the bucket
+/// before `from`, read only for the rate of the first one asked for.
+pub fn to_buckets(aggregates: &[(Millis, Aggregate)], from: Millis, step_ms: Millis, counter: bool) -> Vec<Bucket> {
+    let rates = if counter {
+        let runs: Vec<(Millis, Run)> = aggregates.iter().map(|&(ts, aggregate)| (ts, aggregate.run)).collect();
+        counter::bucket_rates(&runs, step_ms).into_iter().map(Some).collect()
+    } else {
+        vec![None; aggregates.len()]
+    };
+    aggregates
+        .iter()
+        .zip(rates)
+        .filter(|((ts, _), _)| *ts >= from)
+        .map(|(&(ts, aggregate), rate)| Bucket { rate, ..aggregate.to_bucket(ts) })
+        .collect()
 }
 
 /// How long each tier is kept.

@@ -1,7 +1,11 @@
 //! The writer thread: the only code that writes to the store. It commits every queued append
-//! in one transaction (group commit), merging the batch's points in memory first so the
-//! per-second tier gets one upsert per (metric, minute) and each rollup tier one per (metric,
-//! bucket), however many points fell in them, and enforces retention between commits.
+//! in one transaction (group commit): the updates to the replay log and the dashboards' rows at
+//! once, their points to the history tiers behind (`Behind`): held in memory and merged every
+//! `MERGE_EVERY` (sooner when a reader asks, `Message::Merge`), so the per-second tier gets one
+//! upsert per (metric, minute) and each rollup tier one per (metric, bucket) however many
+//! commits fed them. A series scraped every second cost four upserts a point before. Until
+//! merged, the replay log keeps the updates (`dashboards.merged`): reopening after a crash
+//! merges them again, so a committed point is never lost. Retention runs between commits.
 //!
 //! A commit that fails (a full disk) changes nothing here or in the hubs: the dashboard rows
 //! and metric ids it would have added are kept aside until it succeeds, and its appends' seqs
@@ -74,6 +78,44 @@ const FAILING_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// Appends committed together at most (bounds one transaction's size and latency).
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
+/// How long committed points wait in memory before they are merged into the tiers, and how
+/// many may wait at most (16 bytes each, with their metric's share of a map entry).
+const MERGE_EVERY: Duration = Duration::from_secs(5);
+const MAX_BEHIND: usize = 1_000_000;
+
+/// Committed points not yet in the history tiers, each metric's in commit order.
+#[derive(Default)]
+struct Behind {
+    points: HashMap<i64, Vec<(Millis, f64)>>,
+    count: usize,
+    /// When the oldest was committed.
+    since: Option<Instant>,
+}
+
+impl Behind {
+    fn push(&mut self, metric: i64, ts: Millis, value: f64) {
+        self.points.entry(metric).or_default().push((ts, value));
+        self.count += 1;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// When they must be merged by time.
+    fn due(&self) -> Option<Instant> {
+        self.since.map(|since| since + MERGE_EVERY)
+    }
+
+    /// Whether to merge now, with `more` points about to join them.
+    fn must_merge(&self, more: usize) -> bool {
+        self.count + more >= MAX_BEHIND || self.due().is_some_and(|due| Instant::now() >= due)
+    }
+
+    fn clear(&mut self) {
+        self.points.clear();
+        self.count = 0;
+        self.since = None;
+    }
+}
+
 /// A dashboard's row as the writer last wrote it.
 #[derive(Clone)]
 struct DashboardRow {
@@ -96,6 +138,8 @@ pub struct WriterState {
     metric_ids: HashMap<String, HashMap<String, i64>>,
     /// The kind each metric's producer last stated, by metric id (`metrics.kind`).
     stated_kinds: HashMap<i64, SeriesKind>,
+    /// Points committed, not yet in the tiers.
+    behind: Behind,
     health: Arc<Mutex<Health>>,
     /// While failing: when to try again, and the wait after that.
     retry: Option<(Instant, Duration)>,
@@ -135,7 +179,9 @@ impl WriterState {
                 }
             }
         }
+        let behind = unmerged(&connection)?;
         Ok(WriterState {
+            behind,
             connection,
             retention: options.retention.clone(),
             replay_capacity: options.replay_capacity,
@@ -151,6 +197,26 @@ impl WriterState {
     }
 }
 
+/// The points of every update the replay log holds past its dashboard's `merged` seq: committed,
+/// not yet in the tiers when the process stopped.
+fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
+    let mut behind = Behind::default();
+    let mut select = connection.prepare(
+        "SELECT u.dashboard, u.seq, u.body FROM updates u JOIN dashboards d ON u.dashboard = d.id
+         WHERE u.seq > d.merged ORDER BY u.dashboard, u.seq",
+    )?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        let (dashboard, seq, body): (String, i64, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let (ts, values, _) = super::replay::decode_ids(&body)
+            .map_err(|reason| StoreError::Corrupt { dashboard, reason: format!("update {seq}: {reason}") })?;
+        for (metric, value) in values {
+            behind.push(metric, ts, value);
+        }
+    }
+    Ok(behind)
+}
+
 pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
     let mut next_maintenance = Instant::now() + state.maintenance_interval;
     loop {
@@ -161,9 +227,17 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             }
             next_maintenance = Instant::now() + state.maintenance_interval;
         }
-        let wake = state.retry.map_or(next_maintenance, |(at, _)| at.min(next_maintenance));
+        let wake = [state.retry.map(|(at, _)| at), state.behind.due()]
+            .into_iter()
+            .flatten()
+            .fold(next_maintenance, Instant::min);
         let first = match receiver.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Message::Append(job)) => job,
+            Ok(Message::Merge(ack)) => {
+                state.merge_behind();
+                let _ = ack.send(());
+                continue;
+            }
             Ok(Message::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Nothing to write, but failing: find out whether writes work again.
@@ -171,14 +245,19 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
                     let probed = state.probe();
                     state.record(probed.map_err(Arc::new), 0);
                 }
+                if state.behind.must_merge(0) {
+                    state.merge_behind();
+                }
                 continue;
             }
         };
         let mut jobs = vec![first];
-        let mut closing = false;
+        let (mut closing, mut merges) = (false, Vec::new());
         while jobs.len() < MAX_JOBS_PER_COMMIT {
             match receiver.try_recv() {
                 Ok(Message::Append(job)) => jobs.push(job),
+                // Answered after this commit: the reader then sees what was appended before it.
+                Ok(Message::Merge(ack)) => merges.push(ack),
                 Ok(Message::Close) => {
                     closing = true;
                     break;
@@ -187,10 +266,17 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             }
         }
         state.write(jobs);
+        if !merges.is_empty() {
+            state.merge_behind();
+            for ack in merges {
+                let _ = ack.send(());
+            }
+        }
         if closing {
             break;
         }
     }
+    state.merge_behind();
     if let Err(error) = state.connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(%error, "final checkpoint failed");
     }
@@ -313,8 +399,10 @@ impl WriterState {
     /// Writes every job's updates, dashboard rows and merged points in one transaction.
     fn commit(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
-        let mut minutes: HashMap<(i64, Millis), MinuteCells> = HashMap::default();
-        let mut buckets: HashMap<(Tier, i64, Millis), Aggregate> = HashMap::default();
+        // This commit's points (metric, time, value), in commit order.
+        let mut points: Vec<(i64, Millis, f64)> = Vec::new();
+        // A dashboard's replay log starting again drops updates not yet merged: merge them now.
+        let mut restarted = false;
         // The rows and ids this commit changes, kept apart until it succeeds.
         let mut rows: HashMap<String, DashboardRow> = HashMap::default();
         let mut new_ids: HashMap<(String, String), i64> = HashMap::default();
@@ -346,6 +434,7 @@ impl WriterState {
                 if row.epoch != entry.epoch || update.seq != row.seq + 1 {
                     // A replay log continues its seqs without a hole, or starts again.
                     restart_log.execute(params![update.dashboard])?;
+                    restarted = true;
                 }
                 let mut values = Vec::with_capacity(update.metrics.len());
                 for (name, &value) in &update.metrics {
@@ -384,34 +473,7 @@ impl WriterState {
                 row.seq = update.seq;
                 row.ts = row.ts.max(update.ts);
                 row.latest.apply(update.ts, &update.metrics);
-                let (minute, second) = MinuteCells::locate(update.ts);
-                for &(metric, value) in &values {
-                    minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
-                    for tier in Tier::ROLLUPS {
-                        buckets
-                            .entry((tier, metric, tier.bucket_start(update.ts)))
-                            .and_modify(|aggregate| aggregate.merge(Aggregate::of(value)))
-                            .or_insert(Aggregate::of(value));
-                    }
-                }
-            }
-            let mut upsert_minute = transaction.prepare_cached(seconds::UPSERT)?;
-            for ((metric, minute), cells) in &minutes {
-                upsert_minute.execute(params![metric, minute, cells.encode()])?;
-            }
-            let mut upserts: HashMap<Tier, rusqlite::CachedStatement<'_>> = HashMap::default();
-            for tier in Tier::ROLLUPS {
-                let sql = format!(
-                    "INSERT INTO {} (metric, ts, count, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (metric, ts) DO UPDATE SET count = count + excluded.count,
-                       sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)",
-                    tier.table()
-                );
-                upserts.insert(tier, transaction.prepare_cached(&sql)?);
-            }
-            for ((tier, metric, ts), a) in &buckets {
-                let upsert = upserts.get_mut(tier).expect("a statement per tier");
-                upsert.execute(params![metric, ts, a.count, a.sum, a.min, a.max])?;
+                points.extend(values.iter().map(|&(metric, value)| (metric, update.ts, value)));
             }
             let mut write_row = transaction.prepare_cached(
                 "INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -423,18 +485,61 @@ impl WriterState {
                 write_row.execute(params![id, &*row.epoch, row.seq as i64, row.ts, latest])?;
             }
         }
+        let merging = restarted || self.behind.must_merge(points.len());
+        if merging {
+            let behind = self
+                .behind
+                .points
+                .iter()
+                .flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)));
+            write_tiers(&transaction, behind.chain(points.iter().copied()))?;
+        }
         transaction.commit()?;
         self.dashboards.extend(rows);
         for ((dashboard, name), id) in new_ids {
             self.metric_ids.entry(dashboard).or_default().insert(name, id);
         }
         self.stated_kinds.extend(new_kinds);
+        if merging {
+            self.behind.clear();
+        } else {
+            for (metric, ts, value) in points {
+                self.behind.push(metric, ts, value);
+            }
+        }
         Ok(())
+    }
+
+    /// Writes the points behind into the tiers, if any (a failure keeps them for the next try).
+    fn merge_behind(&mut self) {
+        if self.behind.count == 0 {
+            return;
+        }
+        let merged = (|| {
+            let transaction = self.connection.transaction()?;
+            let behind = self
+                .behind
+                .points
+                .iter()
+                .flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)));
+            write_tiers(&transaction, behind)?;
+            transaction.commit()?;
+            Ok::<_, StoreError>(())
+        })();
+        match merged {
+            Ok(()) => self.behind.clear(),
+            Err(error) => {
+                tracing::warn!(%error, points = self.behind.count, "history tiers not written yet; trying again");
+                // Not again at once: a failing disk is asked again in `MERGE_EVERY`.
+                self.behind.since = Some(Instant::now());
+            }
+        }
     }
 
     /// Deletes points older than each tier's retention, updates beyond the replay capacity, and
     /// alert changes and finished deliveries older than the hourly tier's retention.
     pub fn enforce_retention(&mut self, now: Millis) -> Result<(), StoreError> {
+        self.merge_behind();
         let transaction = self.connection.transaction()?;
         {
             let ids: Vec<i64> = self.metric_ids.values().flat_map(|names| names.values().copied()).collect();
@@ -461,7 +566,11 @@ impl WriterState {
             )?;
             transaction
                 .execute("DELETE FROM alert_deliveries WHERE status != 'pending' AND updated < ?1", [alerts_before])?;
-            let mut trim = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1 AND seq <= ?2")?;
+            // Never an update whose points are not in the tiers yet (the merge above failed).
+            let mut trim = transaction.prepare_cached(
+                "DELETE FROM updates WHERE dashboard = ?1 AND seq <= ?2
+                   AND seq <= (SELECT merged FROM dashboards WHERE id = ?1)",
+            )?;
             for (id, row) in &self.dashboards {
                 let keep_after = row.seq.saturating_sub(self.replay_capacity as u64);
                 trim.execute(params![id, keep_after as i64])?;
@@ -470,6 +579,56 @@ impl WriterState {
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// Writes `points` (metric, time, value; each metric's in commit order) into the history tiers,
+/// merged in memory first: one upsert per (metric, minute) and per (tier, metric, bucket); then
+/// marks every dashboard's points merged through its seq.
+fn write_tiers(
+    transaction: &rusqlite::Transaction<'_>,
+    points: impl Iterator<Item = (i64, Millis, f64)>,
+) -> Result<(), StoreError> {
+    let mut minutes: HashMap<(i64, Millis), MinuteCells> = HashMap::default();
+    let mut buckets: HashMap<(Tier, i64, Millis), Aggregate> = HashMap::default();
+    for (metric, ts, value) in points {
+        let (minute, second) = MinuteCells::locate(ts);
+        minutes.entry((metric, minute)).or_default().add(second, Aggregate::of(value));
+        for tier in Tier::ROLLUPS {
+            buckets
+                .entry((tier, metric, tier.bucket_start(ts)))
+                .and_modify(|aggregate| aggregate.merge(Aggregate::of(value)))
+                .or_insert(Aggregate::of(value));
+        }
+    }
+    let mut upsert_minute = transaction.prepare_cached(seconds::UPSERT)?;
+    for ((metric, minute), cells) in &minutes {
+        upsert_minute.execute(params![metric, minute, cells.encode()])?;
+    }
+    let mut upserts: HashMap<Tier, rusqlite::CachedStatement<'_>> = HashMap::default();
+    for tier in Tier::ROLLUPS {
+        // Merged as `Aggregate::merge` does, this row's points before the new ones (a row
+        // from before runs were kept starts its run unordered).
+        let sql = format!(
+            "INSERT INTO {} (metric, ts, count, sum, min, max, first, last, increase)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (metric, ts) DO UPDATE SET count = count + excluded.count,
+               sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
+               first = coalesce(first, min),
+               increase = coalesce(increase, max - min) + excluded.increase
+                 + CASE WHEN excluded.first >= coalesce(last, max)
+                        THEN excluded.first - coalesce(last, max) ELSE excluded.first END,
+               last = excluded.last",
+            tier.table()
+        );
+        upserts.insert(tier, transaction.prepare_cached(&sql)?);
+    }
+    for ((tier, metric, ts), a) in &buckets {
+        let upsert = upserts.get_mut(tier).expect("a statement per tier");
+        upsert.execute(params![metric, ts, a.count, a.sum, a.min, a.max, a.run.first, a.run.last, a.run.increase])?;
+    }
+    // Every point up to each dashboard's seq is in the tiers now.
+    transaction.execute("UPDATE dashboards SET merged = seq", [])?;
+    Ok(())
 }
 
 /// The id of `dashboard`'s metric `name`, created on first use (in `new_ids` until the

@@ -26,7 +26,7 @@ mod sync;
 use super::{
     hub::new_epoch, Admission, Broker, BrokerError, Declaration, MemoryBroker, Publication, SnapshotFrame, Subscription,
 };
-use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, Snapshot, Update};
+use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, SeriesKind, Snapshot, Update};
 use crate::server::cluster::Link;
 use alerts::Announcement;
 use async_trait::async_trait;
@@ -218,6 +218,10 @@ impl Broker for RedisBroker {
 
     async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {
         self.cache.snapshot_frame(dashboard).await
+    }
+
+    async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind> {
+        self.cache.kind(dashboard, metric).await
     }
 
     async fn dashboards(&self) -> Vec<DashboardSummary> {
