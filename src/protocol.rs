@@ -439,6 +439,29 @@ pub struct Bucket {
     pub rate: Option<f64>,
 }
 
+/// One series of a query's answer (`GET /api/v1/dashboards/{id}/query`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuerySeries {
+    /// A selected series' key, or a group's labels (`{code="500"}`, `{}` for all).
+    pub key: String,
+    pub labels: BTreeMap<String, String>,
+    /// `[ts, value]` at each step with a value, oldest first.
+    pub points: Vec<(Millis, f64)>,
+}
+
+/// The answer of the query endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryAnswer {
+    pub dashboard: String,
+    /// The query as read, in its canonical form.
+    pub query: String,
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+    pub series: Vec<QuerySeries>,
+}
+
 /// The answer of the history endpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

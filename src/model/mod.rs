@@ -5,12 +5,14 @@
 
 pub mod alerts;
 pub mod counter;
+pub mod csv;
 pub mod decimate;
 pub mod family;
 pub mod format;
 pub mod glob;
 pub mod histogram;
 pub mod latest;
+pub mod query;
 pub mod ring;
 pub mod sequence;
 pub mod series;

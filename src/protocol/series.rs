@@ -164,18 +164,24 @@ impl fmt::Display for SeriesKey {
                 f.write_str(",")?;
             }
             write!(f, "{name}=\"")?;
-            for c in value.chars() {
-                match c {
-                    '\\' => f.write_str("\\\\")?,
-                    '"' => f.write_str("\\\"")?,
-                    '\n' => f.write_str("\\n")?,
-                    c => write!(f, "{c}")?,
-                }
-            }
+            write_escaped(f, value)?;
             f.write_str("\"")?;
         }
         f.write_str("}")
     }
+}
+
+/// `value` as a label value is written between quotes: `\\`, `\"` and `\n` escaped.
+pub fn write_escaped(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    for c in value.chars() {
+        match c {
+            '\\' => f.write_str("\\\\")?,
+            '"' => f.write_str("\\\"")?,
+            '\n' => f.write_str("\\n")?,
+            c => f.write_char(c)?,
+        }
+    }
+    Ok(())
 }
 
 /// `text`'s canonical key, or why it is not one: what ingest and configuration store.

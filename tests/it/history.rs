@@ -173,6 +173,77 @@ async fn a_counters_buckets_carry_its_rate_and_a_family_pattern_in_the_config_ma
 }
 
 #[tokio::test]
+async fn a_query_over_history_groups_rates_and_answers_in_json_or_csv() {
+    let folder = tempfile::tempdir().unwrap();
+    let running = start(persisted_settings(folder.path())).await;
+    let base: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
+    // Three minutes, a point every 10 s: per code and method a counter growing at its own
+    // rate, and a gauge.
+    let growth = [("200", "GET", 10.0), ("200", "POST", 2.0), ("500", "GET", 1.0)];
+    let items: Vec<String> = (0..18)
+        .map(|i| {
+            let ts = base + i * 10_000;
+            let counters: Vec<String> = growth
+                .iter()
+                .map(|(code, method, per_second)| {
+                    let total = *per_second * (i * 10) as f64;
+                    format!(r#""http_requests_total{{code=\"{code}\",method=\"{method}\"}}":{total}"#)
+                })
+                .collect();
+            format!(r#"{{"dashboard":"api","ts":{ts},"metrics":{{{},"in_flight":{}}}}}"#, counters.join(","), i % 3)
+        })
+        .collect();
+    let (status, answer) = ingest(&running, &format!("[{}]", items.join(","))).await;
+    assert_eq!(status, 202, "{answer}");
+    let url = |q: &str, rest: &str| {
+        let q = livedash::model::url::encode_component(q);
+        http_url(
+            &running,
+            &format!("/api/v1/dashboards/api/query?q={q}&from={base}&to={}&step=1m{rest}", base + 179_999),
+        )
+    };
+
+    let (status, answer) = get_json(url("sum by (code) (http_requests_total)", "")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["query"], "sum by (code) (http_requests_total)");
+    let series = answer["series"].as_array().unwrap();
+    let keys: Vec<&str> = series.iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, [r#"{code="200"}"#, r#"{code="500"}"#]);
+    assert_eq!(series[0]["labels"]["code"], "200");
+    // A counter reads as its rate: the later minutes hold every second's growth.
+    let rates: Vec<f64> = series[0]["points"].as_array().unwrap().iter().map(|p| p[1].as_f64().unwrap()).collect();
+    assert_eq!(&rates[1..], [12.0, 12.0], "{answer}");
+
+    let (_, answer) = get_json(url(r#"max(in_flight)"#, "")).await;
+    let points = answer["series"][0]["points"].as_array().unwrap();
+    assert_eq!((points.len(), points[0][0].as_i64()), (3, Some(base)));
+    assert_eq!(points[0][1], 1.0, "a gauge's average over the step");
+
+    let response = reqwest::get(url(r#"http_requests_total{code=~"5.."}"#, "&format=csv")).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = response.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "ts,series,value");
+    assert_eq!(rows.len(), 1 + 3, "{text}");
+    assert_eq!(rows[2], format!(r#"{},"http_requests_total{{code=""500"",method=""GET""}}",1"#, base + 60_000));
+
+    let (status, answer) = get_json(url("sum(rate(http_requests_total)", "")).await;
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("at character 30: expected ')'"), "{answer}");
+    let history = http_url(
+        &running,
+        &format!(
+            "/api/v1/dashboards/api/history?metric=in_flight&from={base}&to={}&step=1m&format=csv",
+            base + 179_999
+        ),
+    );
+    let text = reqwest::get(history).await.unwrap().text().await.unwrap();
+    assert_eq!(text.lines().next(), Some("ts,count,sum,min,max,avg,rate"));
+    assert_eq!(text.lines().nth(1), Some(format!("{base},6,6,0,2,1,").as_str()));
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_late_point_is_kept_in_history_and_the_card_keeps_the_newest_value() {
     let folder = tempfile::tempdir().unwrap();
     let running = start(persisted_settings(folder.path())).await;

@@ -55,6 +55,7 @@ pub struct HistoryParams {
     from: Option<Millis>,
     to: Option<Millis>,
     step: Option<String>,
+    format: Option<String>,
 }
 
 /// Buckets one history answer may hold at most.
@@ -64,21 +65,25 @@ const MAX_BUCKETS: Millis = 100_000;
 const AUTO_STEPS: [&str; 12] = ["1s", "5s", "10s", "30s", "1m", "5m", "10m", "30m", "1h", "6h", "1d", "7d"];
 const AUTO_BUCKETS: Millis = 1_500;
 
-/// `GET /api/v1/dashboards/{id}/history?metric=M&from=T&to=T&step=1m`: from the history store.
-/// `to` defaults to now, `from` to an hour before `to`, `step` to what keeps the answer near
-/// 1,500 buckets.
-pub async fn history(
-    State(state): State<AppState>,
-    ApiPath(dashboard): ApiPath<String>,
-    ApiQuery(params): ApiQuery<HistoryParams>,
-    Extension(access): Extension<Access>,
-) -> Result<Json<HistoryAnswer>, ApiError> {
-    authorize(&access, &dashboard, Action::Read)?;
-    let Some(store) = state.store.clone() else {
-        return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
-    };
-    let (from, to) = time_range(params.from, params.to, state.clock.now_millis(), 3_600_000)?;
-    let step_ms = match params.step.as_deref() {
+/// The buckets a history or query request asks for: its range, its step, and the tier that
+/// answers it.
+pub struct Span {
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+    pub tier: Tier,
+}
+
+/// Reads `from`, `to` and `step` as the history and query APIs take them: `to` defaults to now,
+/// `from` to an hour before `to`, `step` to what keeps the answer near 1,500 buckets.
+pub fn history_span(
+    state: &AppState,
+    from: Option<Millis>,
+    to: Option<Millis>,
+    step: Option<&str>,
+) -> Result<Span, ApiError> {
+    let (from, to) = time_range(from, to, state.clock.now_millis(), 3_600_000)?;
+    let step_ms = match step {
         Some(step) => parse_step(step).map_err(ApiError::BadRequest)?,
         None => AUTO_STEPS
             .iter()
@@ -94,6 +99,23 @@ pub async fn history(
     }
     let tier = Tier::for_step(step_ms)
         .ok_or_else(|| ApiError::BadRequest(format!("step {step_ms} ms is not whole seconds")))?;
+    Ok(Span { from, to, step_ms, tier })
+}
+
+/// `GET /api/v1/dashboards/{id}/history?metric=M&from=T&to=T&step=1m[&format=csv]`: from the
+/// history store (`history_span` for the defaults).
+pub async fn history(
+    State(state): State<AppState>,
+    ApiPath(dashboard): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+    Extension(access): Extension<Access>,
+) -> Result<Response, ApiError> {
+    authorize(&access, &dashboard, Action::Read)?;
+    let csv = super::query::wants_csv(params.format.as_deref())?;
+    let Some(store) = state.store.clone() else {
+        return Err(ApiError::Unavailable("history is not kept: the server runs with --persist false".into()));
+    };
+    let Span { from, to, step_ms, tier } = history_span(&state, params.from, params.to, params.step.as_deref())?;
     // A series the dashboard no longer holds (a restart without it since) is what its name says.
     let kind = match state.broker.kind(&dashboard, &params.metric).await {
         Some(kind) => kind,
@@ -104,14 +126,29 @@ pub async fn history(
         HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier, counter };
     store.merged().await;
     let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
-    match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
-        Ok(Some(buckets)) => Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets })),
-        Ok(None) => Err(ApiError::UnknownMetric { dashboard, metric: params.metric }),
+    let buckets = match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
+        Ok(Some(buckets)) => buckets,
+        Ok(None) => return Err(ApiError::UnknownMetric { dashboard, metric: params.metric }),
         Err(error) => {
             tracing::error!(%error, "history read failed");
-            Err(ApiError::Unavailable(error.to_string()))
+            return Err(ApiError::Unavailable(error.to_string()));
         }
+    };
+    if csv {
+        let mut out = String::new();
+        crate::model::csv::row(&mut out, ["ts", "count", "sum", "min", "max", "avg", "rate"]);
+        for b in &buckets {
+            let numbers = [b.sum, b.min, b.max, b.avg].map(crate::model::csv::number);
+            let rate = b.rate.map(crate::model::csv::number).unwrap_or_default();
+            let (ts, count) = (b.ts.to_string(), b.count.to_string());
+            crate::model::csv::row(
+                &mut out,
+                [ts.as_str(), &count, &numbers[0], &numbers[1], &numbers[2], &numbers[3], &rate],
+            );
+        }
+        return Ok(super::query::csv_response(out));
     }
+    Ok(Json(HistoryAnswer { dashboard, metric: params.metric, from, to, step_ms, buckets }).into_response())
 }
 
 /// `ok` while the server serves and stores; `503` with what is wrong while the history store

@@ -19,6 +19,7 @@
 pub mod alerts;
 pub mod dashboards;
 pub mod metrics;
+pub mod query;
 
 use super::{
     auth::{
@@ -141,6 +142,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/v1/dashboards", counted(get(dashboards::dashboards), state, "dashboards"))
         .route("/api/v1/dashboards/{id}/snapshot", counted(get(dashboards::snapshot), state, "snapshot"))
         .route("/api/v1/dashboards/{id}/history", counted(get(dashboards::history), state, "history"))
+        .route("/api/v1/dashboards/{id}/query", counted(get(query::query), state, "query"))
         .route("/api/v1/targets", counted(get(dashboards::targets), state, "targets"))
         .route("/api/v1/alerts", counted(get(alerts::active), state, "alerts"))
         .route("/api/v1/alerts/rules", counted(get(alerts::rules), state, "alerts"))

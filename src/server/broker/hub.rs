@@ -464,6 +464,10 @@ impl Hub {
         self.lock().committed_alerts.active()
     }
 
+    pub(super) fn definitions(&self) -> Vec<MetricDefinition> {
+        self.lock().definitions.clone()
+    }
+
     /// `metric`'s kind as its definition says, if the dashboard knows it.
     pub(super) fn kind(&self, metric: &str) -> Option<SeriesKind> {
         let state = self.lock();

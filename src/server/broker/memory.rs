@@ -24,7 +24,7 @@ use super::hub::{new_epoch, Hub};
 use super::{
     budget::RetainBudget, Admission, Broker, BrokerError, Declaration, Frame, Publication, SnapshotFrame, Subscription,
 };
-use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, SeriesKind, Snapshot};
+use crate::protocol::{AlertChange, DashboardSummary, MetricDefinition, Millis, Position, SeriesKind, Snapshot};
 use crate::server::alerts::eval::{rules::AlertRule, DashboardAlerts, LogStart};
 use crate::server::clock::Clock;
 use crate::server::store::{Entry, RecoveredDashboard, Store};
@@ -408,6 +408,10 @@ impl Broker for MemoryBroker {
         Ok(self.hub(dashboard)?.active_alerts())
     }
 
+    async fn definitions(&self, dashboard: &str) -> Result<Vec<MetricDefinition>, BrokerError> {
+        Ok(self.hub(dashboard)?.definitions())
+    }
+
     async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind> {
         self.hub(dashboard).ok()?.kind(metric)
     }
@@ -474,7 +478,7 @@ fn stored_buckets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{MetricDefinition, ServerMessage};
+    use crate::protocol::ServerMessage;
 
     fn broker(replay_capacity: usize) -> MemoryBroker {
         MemoryBroker::new(HubLimits {

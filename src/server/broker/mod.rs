@@ -130,6 +130,9 @@ pub trait Broker: Send + Sync + 'static {
     /// snapshot lists, without building one.
     async fn active_alerts(&self, dashboard: &str) -> Result<Vec<AlertChange>, BrokerError>;
 
+    /// `dashboard`'s series, in display order (what a query's selector chooses from).
+    async fn definitions(&self, dashboard: &str) -> Result<Vec<MetricDefinition>, BrokerError>;
+
     /// The kind of `dashboard`'s series `metric` as its definition says (stated by its producer,
     /// configured, or by its name); `None` when the dashboard does not know it.
     async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind>;

@@ -558,6 +558,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn points_wait_in_the_replay_log_until_merged_into_the_tiers() {
+        let folder = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(options(folder.path())).unwrap();
+        for seq in 1..=20 {
+            append(&store, vec![entry("d", seq, 1_700_000_000_000 + seq as Millis * 1000, &[("x", 1.0), ("y", 2.0)])])
+                .await;
+        }
+        // What a process killed now would leave: committed updates, tiers not written yet.
+        let look = Connection::open(folder.path().join("store.sqlite")).unwrap();
+        let rows =
+            |table: &str| look.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0));
+        assert_eq!(rows("seconds").unwrap(), 0, "written behind");
+        assert_eq!(writer::unmerged(&look).unwrap().count, 40, "what reopening would merge: every point");
+        store.merged().await;
+        assert_eq!(writer::unmerged(&look).unwrap().count, 0);
+        assert_eq!(rows("points_1m").unwrap(), 2);
+        let merged: i64 = look.query_row("SELECT merged FROM dashboards WHERE id = 'd'", [], |row| row.get(0)).unwrap();
+        assert_eq!(merged, 20);
+        let buckets = read(&store, "x", 1_700_000_000_000, 1_700_000_100_000, 60_000, false);
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), 20);
+        store.close();
+    }
+
+    #[tokio::test]
     async fn reopening_recovers_positions_latest_values_and_the_replay_log() {
         let folder = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(options(folder.path())).unwrap();

@@ -85,9 +85,9 @@ const MAX_BEHIND: usize = 1_000_000;
 
 /// Committed points not yet in the history tiers, each metric's in commit order.
 #[derive(Default)]
-struct Behind {
+pub(super) struct Behind {
     points: HashMap<i64, Vec<(Millis, f64)>>,
-    count: usize,
+    pub(super) count: usize,
     /// When the oldest was committed.
     since: Option<Instant>,
 }
@@ -199,7 +199,7 @@ impl WriterState {
 
 /// The points of every update the replay log holds past its dashboard's `merged` seq: committed,
 /// not yet in the tiers when the process stopped.
-fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
+pub(super) fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
     let mut behind = Behind::default();
     let mut select = connection.prepare(
         "SELECT u.dashboard, u.seq, u.body FROM updates u JOIN dashboards d ON u.dashboard = d.id

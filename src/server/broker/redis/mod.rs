@@ -26,7 +26,9 @@ mod sync;
 use super::{
     hub::new_epoch, Admission, Broker, BrokerError, Declaration, MemoryBroker, Publication, SnapshotFrame, Subscription,
 };
-use crate::protocol::{AlertChange, DashboardSummary, Millis, Position, SeriesKind, Snapshot, Update};
+use crate::protocol::{
+    AlertChange, DashboardSummary, MetricDefinition, Millis, Position, SeriesKind, Snapshot, Update,
+};
 use crate::server::cluster::Link;
 use alerts::Announcement;
 use async_trait::async_trait;
@@ -218,6 +220,10 @@ impl Broker for RedisBroker {
 
     async fn snapshot_frame(&self, dashboard: &str) -> Result<SnapshotFrame, BrokerError> {
         self.cache.snapshot_frame(dashboard).await
+    }
+
+    async fn definitions(&self, dashboard: &str) -> Result<Vec<MetricDefinition>, BrokerError> {
+        self.cache.definitions(dashboard).await
     }
 
     async fn kind(&self, dashboard: &str, metric: &str) -> Option<SeriesKind> {
