@@ -3,7 +3,7 @@
 # synthetic_exporter.rs: a counter per cpu and mode, values moving with the clock), starts a
 # release server scraping each every second into a dashboard of its own, and after a warm-up
 # measures: points persisted per second (livedash_ingested_values_total), the server's CPU
-# (cores busy, and per point) and its RSS.
+# (cores busy, and per point) and its RSS, and the exporter's CPU (it shares the 2 cores).
 #   scripts/bench-scrape.sh [targets (100)] [series per target (1000)] [seconds (30)]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,16 +32,18 @@ trap 'kill "$server" "$exporter" 2>/dev/null; wait 2>/dev/null || true; rm -rf "
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 values() { curl -fs "http://127.0.0.1:$port/metrics" | awk '/^livedash_ingested_values_total /{print $2}'; }
 sleep 10 # warm-up: every target scraped a few times, every series known
-cpu_before="$(cpu_of "$server")"; values_before="$(values)"
+cpu_before="$(cpu_of "$server")"; values_before="$(values)"; exporter_before="$(cpu_of "$exporter")"
 sleep "$duration"
-cpu_after="$(cpu_of "$server")"; values_after="$(values)"
+cpu_after="$(cpu_of "$server")"; values_after="$(values)"; exporter_after="$(cpu_of "$exporter")"
 rss_kb="$(awk '/VmRSS/{print $2}' "/proc/$server/status")"
 down="$(curl -fs "http://127.0.0.1:$port/api/v1/targets" | grep -o '"up":false' | wc -l || true)"
 awk -v t="$targets" -v s="$series" -v d="$duration" -v c0="$cpu_before" -v c1="$cpu_after" \
-    -v v0="$values_before" -v v1="$values_after" -v rss="$rss_kb" -v down="$down" 'BEGIN {
+    -v v0="$values_before" -v v1="$values_after" -v rss="$rss_kb" -v down="$down" \
+    -v e0="$exporter_before" -v e1="$exporter_after" 'BEGIN {
   points = v1 - v0; cpu = c1 - c0
   printf "targets             %d x %d series, every 1 s (%d down)\n", t, s, down
   printf "points/s            %.0f (of %d offered)\n", points / d, t * s
   printf "server CPU          %.2f cores busy, %.2f us per point\n", cpu / d, cpu * 1e6 / (points > 0 ? points : 1)
   printf "server RSS          %.1f MB\n", rss / 1024
+  printf "exporter CPU        %.2f cores busy (the same machine)\n", (e1 - e0) / d
 }'

@@ -145,6 +145,7 @@ fn top(mut outputs: Vec<Output>, k: usize) -> Vec<Output> {
 }
 
 /// A query over the live stream: updates in, the query's series at each update's time out.
+#[derive(Clone, Debug)]
 pub struct LiveQuery {
     query: Query,
     /// Every series name seen: its state if the selector picks it, `None` if not (decided once).
@@ -154,6 +155,7 @@ pub struct LiveQuery {
 }
 
 /// A selected series between updates.
+#[derive(Clone, Debug)]
 struct Member {
     key: SeriesKey,
     /// Read as a rate: its recent totals (the last one, or those within the range).

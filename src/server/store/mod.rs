@@ -348,24 +348,28 @@ impl Store {
     }
 }
 
-/// Reads every dashboard's position, latest values and last `replay_capacity` updates.
+/// Reads every dashboard's position, latest values and last `replay_capacity` updates. The row's
+/// time and latest values are as of its last merge (`merged`): the updates after it bring them
+/// up to date.
 fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<RecoveredDashboard>, StoreError> {
     let mut dashboards = Vec::new();
-    let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest FROM dashboards ORDER BY rowid")?;
+    let mut rows = connection.prepare("SELECT id, epoch, seq, ts, latest, merged FROM dashboards ORDER BY rowid")?;
     let mut updates =
         connection.prepare("SELECT seq, body FROM updates WHERE dashboard = ?1 AND seq > ?2 ORDER BY seq")?;
     let mut names = connection.prepare("SELECT id, name, kind FROM metrics WHERE dashboard = ?1 ORDER BY id")?;
     let found = rows.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?, row.get::<_, String>(4)?))
+        let (id, epoch, seq, ts) = (row.get::<_, String>(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?);
+        Ok((id, epoch, seq, ts, row.get::<_, String>(4)?, row.get::<_, i64>(5)?))
     })?;
     for row in found {
-        let (id, epoch, seq, ts, latest) = row?;
+        let (id, epoch, seq, mut ts, latest, merged): (String, String, i64, Millis, String, i64) = row?;
         let seq = seq as u64;
         let latest: Metrics = serde_json::from_str(&latest).map_err(|error| StoreError::Corrupt {
             dashboard: id.clone(),
             reason: format!("bad latest values: {error}"),
         })?;
         let first = seq.saturating_sub(replay_capacity as u64);
+        let mut latest = crate::model::latest::Latest::as_of(latest, ts);
         let rows: Vec<(i64, String, Option<String>)> =
             names.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<Result<_, _>>()?;
         let kinds = rows
@@ -375,25 +379,32 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
         let ids: Vec<(i64, String)> = rows.into_iter().map(|(id, name, _)| (id, name)).collect();
         let by_id: std::collections::HashMap<i64, String> = ids.iter().cloned().collect();
         let mut log = Vec::new();
-        let rows = updates.query_map(rusqlite::params![id, first as i64], |row| {
+        let rows = updates.query_map(rusqlite::params![id, (first as i64).min(merged)], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
         })?;
         for row in rows {
             let (update_seq, body) = row?;
-            let (ts, metrics, alerts) = replay::decode(&body, &by_id).map_err(|reason| StoreError::Corrupt {
+            let (update_ts, metrics, alerts) = replay::decode(&body, &by_id).map_err(|reason| StoreError::Corrupt {
                 dashboard: id.clone(),
                 reason: format!("update {update_seq}: {reason}"),
             })?;
-            log.push(Update {
-                dashboard: id.clone(),
-                seq: update_seq as u64,
-                from_seq: None,
-                ts,
-                metrics,
-                kinds: Kinds::new(),
-                alerts,
-            });
+            if update_seq > merged {
+                latest.apply(update_ts, &metrics);
+                ts = ts.max(update_ts);
+            }
+            if update_seq as u64 > first {
+                log.push(Update {
+                    dashboard: id.clone(),
+                    seq: update_seq as u64,
+                    from_seq: None,
+                    ts: update_ts,
+                    metrics,
+                    kinds: Kinds::new(),
+                    alerts,
+                });
+            }
         }
+        let latest = latest.values().clone();
         let metrics = ids.into_iter().map(|(_, name)| name).collect();
         dashboards.push(RecoveredDashboard { id, epoch, seq, ts, latest, metrics, kinds, log });
     }
@@ -571,6 +582,11 @@ mod tests {
             |table: &str| look.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0));
         assert_eq!(rows("seconds").unwrap(), 0, "written behind");
         assert_eq!(writer::unmerged(&look).unwrap().count, 40, "what reopening would merge: every point");
+        let row: String = look.query_row("SELECT latest FROM dashboards WHERE id = 'd'", [], |row| row.get(0)).unwrap();
+        assert_eq!(row, "{}", "a commit writes the position, not every value");
+        let reopened = recover(&look, 100).unwrap();
+        assert_eq!((reopened[0].seq, reopened[0].ts), (20, 1_700_000_020_000), "brought up to date by the log");
+        assert_eq!((reopened[0].latest["x"], reopened[0].latest["y"]), (1.0, 2.0));
         store.merged().await;
         assert_eq!(writer::unmerged(&look).unwrap().count, 0);
         assert_eq!(rows("points_1m").unwrap(), 2);

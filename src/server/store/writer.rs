@@ -88,6 +88,8 @@ const MAX_BEHIND: usize = 1_000_000;
 pub(super) struct Behind {
     points: HashMap<i64, Vec<(Millis, f64)>>,
     pub(super) count: usize,
+    /// The dashboards committed to since, whose rows' time and latest values are behind too.
+    dashboards: std::collections::HashSet<String>,
     /// When the oldest was committed.
     since: Option<Instant>,
 }
@@ -113,6 +115,12 @@ impl Behind {
         self.points.clear();
         self.count = 0;
         self.since = None;
+        self.dashboards.clear();
+    }
+
+    /// Every point behind as (metric, time, value), each metric's in commit order.
+    fn iter(&self) -> impl Iterator<Item = (i64, Millis, f64)> + '_ {
+        self.points.iter().flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)))
     }
 }
 
@@ -208,11 +216,14 @@ pub(super) fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {
         let (dashboard, seq, body): (String, i64, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        let (ts, values, _) = super::replay::decode_ids(&body)
-            .map_err(|reason| StoreError::Corrupt { dashboard, reason: format!("update {seq}: {reason}") })?;
+        let (ts, values, _) = super::replay::decode_ids(&body).map_err(|reason| StoreError::Corrupt {
+            dashboard: dashboard.clone(),
+            reason: format!("update {seq}: {reason}"),
+        })?;
         for (metric, value) in values {
             behind.push(metric, ts, value);
         }
+        behind.dashboards.insert(dashboard);
     }
     Ok(behind)
 }
@@ -475,26 +486,28 @@ impl WriterState {
                 row.latest.apply(update.ts, &update.metrics);
                 points.extend(values.iter().map(|&(metric, value)| (metric, update.ts, value)));
             }
+            // The position only: its time and latest values are written with the merge (the
+            // updates after it bring them back after a crash), not a row of every value a commit.
             let mut write_row = transaction.prepare_cached(
-                "INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq,
-                   ts = excluded.ts, latest = excluded.latest",
+                "INSERT INTO dashboards (id, epoch, seq, ts, latest) VALUES (?1, ?2, ?3, 0, '{}')
+                 ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq",
             )?;
             for (id, row) in &rows {
-                let latest = serde_json::to_string(row.latest.values()).expect("numbers serialize");
-                write_row.execute(params![id, &*row.epoch, row.seq as i64, row.ts, latest])?;
+                write_row.execute(params![id, &*row.epoch, row.seq as i64])?;
             }
         }
         let merging = restarted || self.behind.must_merge(points.len());
         if merging {
+            write_tiers(&transaction, self.behind.iter().chain(points.iter().copied()))?;
+            // Every dashboard behind, as this commit leaves it.
             let behind = self
-                .behind
-                .points
+                .dashboards
                 .iter()
-                .flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)));
-            write_tiers(&transaction, behind.chain(points.iter().copied()))?;
+                .filter(|(id, _)| self.behind.dashboards.contains(*id) && !rows.contains_key(*id));
+            write_latest(&transaction, behind.chain(&rows))?;
         }
         transaction.commit()?;
+        let touched: Vec<String> = rows.keys().cloned().collect();
         self.dashboards.extend(rows);
         for ((dashboard, name), id) in new_ids {
             self.metric_ids.entry(dashboard).or_default().insert(name, id);
@@ -506,23 +519,24 @@ impl WriterState {
             for (metric, ts, value) in points {
                 self.behind.push(metric, ts, value);
             }
+            if !touched.is_empty() {
+                self.behind.since.get_or_insert_with(Instant::now);
+            }
+            self.behind.dashboards.extend(touched);
         }
         Ok(())
     }
 
     /// Writes the points behind into the tiers, if any (a failure keeps them for the next try).
     fn merge_behind(&mut self) {
-        if self.behind.count == 0 {
+        if self.behind.count == 0 && self.behind.dashboards.is_empty() {
             return;
         }
         let merged = (|| {
             let transaction = self.connection.transaction()?;
-            let behind = self
-                .behind
-                .points
-                .iter()
-                .flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)));
-            write_tiers(&transaction, behind)?;
+            write_tiers(&transaction, self.behind.iter())?;
+            let dashboards = self.dashboards.iter().filter(|(id, _)| self.behind.dashboards.contains(*id));
+            write_latest(&transaction, dashboards)?;
             transaction.commit()?;
             Ok::<_, StoreError>(())
         })();
@@ -628,6 +642,19 @@ fn write_tiers(
     }
     // Every point up to each dashboard's seq is in the tiers now.
     transaction.execute("UPDATE dashboards SET merged = seq", [])?;
+    Ok(())
+}
+
+/// Writes each of `dashboards`' time and latest values into its row.
+fn write_latest<'a>(
+    transaction: &rusqlite::Transaction<'_>,
+    dashboards: impl Iterator<Item = (&'a String, &'a DashboardRow)>,
+) -> Result<(), StoreError> {
+    let mut write = transaction.prepare_cached("UPDATE dashboards SET ts = ?2, latest = ?3 WHERE id = ?1")?;
+    for (id, row) in dashboards {
+        let latest = serde_json::to_string(row.latest.values()).expect("numbers serialize");
+        write.execute(params![id, row.ts, latest])?;
+    }
     Ok(())
 }
 

@@ -42,6 +42,7 @@ impl DashboardAlerts {
                 shown: None,
                 change: rule.change.map(change::ChangeSeries::new),
                 counter: Default::default(),
+                live: rule.query.clone().map(crate::model::query::LiveQuery::new),
             })
             .collect();
         DashboardAlerts { rules }
@@ -87,13 +88,34 @@ impl DashboardAlerts {
     pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
         let mut changes = Vec::new();
         for rule in &mut self.rules {
-            let reading = match (metrics.get(&rule.rule.metric), rule.rule.rate) {
-                // A counter's first point: no rate yet, and nothing to say about it.
-                (Some(&total), true) => match rule.counter.next(ts, total) {
-                    Some(rate) => Some(rate),
-                    None => continue,
+            let reading = match &mut rule.live {
+                Some(live) => {
+                    // The series furthest past the thresholds' direction.
+                    let above = [rule.rule.thresholds.crit, rule.rule.thresholds.warn]
+                        .into_iter()
+                        .flatten()
+                        .any(|level| level.direction == crate::model::alerts::Direction::Above);
+                    let outputs = live.apply(ts, metrics, |name| {
+                        crate::protocol::MetricDefinition::inferred(name).kind == crate::protocol::SeriesKind::Counter
+                    });
+                    let worst = outputs.into_iter().flatten().map(|output| output.value).reduce(|a, b| match above {
+                        true => a.max(b),
+                        false => a.min(b),
+                    });
+                    match worst {
+                        Some(value) => Some(value),
+                        None if metrics.is_empty() => None,
+                        None => continue,
+                    }
+                }
+                None => match (metrics.get(&rule.rule.metric), rule.rule.rate) {
+                    // A counter's first point: no rate yet, and nothing to say about it.
+                    (Some(&total), true) => match rule.counter.next(ts, total) {
+                        Some(rate) => Some(rate),
+                        None => continue,
+                    },
+                    (value, _) => value.copied(),
                 },
-                (value, _) => value.copied(),
             };
             let input = match (reading, &mut rule.change) {
                 (Some(value), None) => Input::Value(value),
@@ -153,6 +175,7 @@ mod tests {
             summary: "CPU {{value}}% above {{threshold}}%".into(),
             change: None,
             rate: false,
+            query: None,
         })
     }
 
@@ -204,5 +227,26 @@ mod tests {
         // The producer restarted: its total starts again; the rate is the new total over the time.
         let after_reset = alerts.evaluate(&total(20.0), 3_000);
         assert_eq!((after_reset[0].state, after_reset[0].value), (AlertPhase::Resolved, Some(20.0)));
+    }
+
+    #[test]
+    fn a_query_rule_watches_its_worst_series() {
+        let query = crate::model::query::Query::parse(r#"sum by (host) (rate(errors_total{code=~"5.."}))"#).unwrap();
+        let errors = Arc::new(AlertRule { metric: query.to_string(), query: Some(query), ..(*rule()).clone() });
+        let mut alerts = DashboardAlerts::for_dashboard("main", std::slice::from_ref(&errors));
+        let totals = |a: f64, b: f64, ok: f64| -> Metrics {
+            [
+                (r#"errors_total{code="500",host="a"}"#.to_owned(), a),
+                (r#"errors_total{code="503",host="b"}"#.to_owned(), b),
+                (r#"errors_total{code="200",host="b"}"#.to_owned(), ok),
+            ]
+            .into()
+        };
+        assert_eq!(alerts.evaluate(&totals(0.0, 0.0, 0.0), 0), vec![]);
+        assert_eq!(alerts.evaluate(&totals(10.0, 50.0, 500.0), 1_000), vec![], "a: 10/s, b: 50/s (the 200s left out)");
+        let fired = alerts.evaluate(&totals(20.0, 140.0, 1_000.0), 2_000);
+        assert_eq!((fired[0].state, fired[0].value), (AlertPhase::Firing, Some(90.0)), "b at 90/s is past 85");
+        assert_eq!(fired[0].metric, r#"sum by (host) (rate(errors_total{code=~"5.."}))"#);
+        assert_eq!(alerts.evaluate(&[("unrelated".to_owned(), 1.0)].into(), 2_500), vec![]);
     }
 }

@@ -20,7 +20,18 @@
 //! dashboard = "main"
 //! metric = "revenue"
 //! crit = { change_below = 0.5, window = "5m", versus = "1h" }   # 5 min average < 50% of the same 5 min an hour ago
+//!
+//! [[alerts]]
+//! name = "server_errors"
+//! dashboard = "api"
+//! expr = 'sum(rate(http_requests_total{code=~"5.."}[1m]))'   # a query (model::query) instead of a metric
+//! crit = { above = 1 }
 //! ```
+//!
+//! A rule on a query (`expr`) watches the query's series over the live stream; when it has
+//! several, the one furthest past the thresholds' direction (the highest for `above`, the
+//! lowest for `below`) is the rule's value. Its `metric`, as the API and the browser show it, is
+//! the query in its canonical form.
 //!
 //! A change rule's value is that ratio (`change`); its levels, `{{value}}` and `{{threshold}}`
 //! are ratios.
@@ -48,6 +59,8 @@ pub struct AlertRule {
     /// `rate = true`: the thresholds apply to the metric's rate per second (a counter's,
     /// `model::counter`), not to its value.
     pub rate: bool,
+    /// `expr`: the query whose series the rule watches (`metric` is then its text).
+    pub query: Option<crate::model::query::Query>,
 }
 
 impl AlertRule {
@@ -137,6 +150,8 @@ pub struct RuleState {
     pub change: Option<super::change::ChangeSeries>,
     /// A rate rule's last point of its counter.
     pub counter: crate::model::counter::RateOf,
+    /// A query rule's evaluation over the stream.
+    pub live: Option<crate::model::query::LiveQuery>,
 }
 
 #[derive(Deserialize)]
@@ -144,7 +159,10 @@ pub struct RuleState {
 pub(crate) struct RuleShape {
     name: Spanned<String>,
     dashboard: Spanned<String>,
-    metric: Spanned<String>,
+    #[serde(default)]
+    metric: Option<Spanned<String>>,
+    #[serde(default)]
+    expr: Option<Spanned<String>>,
     #[serde(default)]
     warn: Option<Spanned<LevelShape>>,
     #[serde(default)]
@@ -204,10 +222,27 @@ pub(crate) fn check(
         }
         check_dashboard_id(shape.dashboard.get_ref())
             .map_err(|error| at(shape.dashboard.span().start, format!("key 'dashboard': {error}")))?;
-        // `http_requests_total{code="500"}` names a series: kept as its canonical key.
-        let metric = metric_key(shape.metric.get_ref())
-            .map_err(|error| at(shape.metric.span().start, format!("key 'metric': {error}")))?
-            .into_owned();
+        // `http_requests_total{code="500"}` names a series: kept as its canonical key; a query
+        // is kept as it prints.
+        let (metric, query) = match (shape.metric, shape.expr) {
+            (Some(metric), None) => {
+                let key = metric_key(metric.get_ref())
+                    .map_err(|error| at(metric.span().start, format!("key 'metric': {error}")))?;
+                (key.into_owned(), None)
+            }
+            (None, Some(expr)) => {
+                let query = crate::model::query::Query::parse(expr.get_ref())
+                    .map_err(|error| at(expr.span().start, format!("key 'expr': {error}")))?;
+                if shape.rate {
+                    return Err(at(
+                        expr.span().start,
+                        "key 'expr': say rate(...) in the query, not rate = true".into(),
+                    ));
+                }
+                (query.to_string(), Some(query))
+            }
+            _ => return Err(at(span.start, format!("alert '{name}': give metric or expr (one of them)"))),
+        };
         let duration = |key: &str, text: Option<Spanned<String>>| -> Result<Option<Duration>, _> {
             text.map(|text| {
                 humantime::parse_duration(text.get_ref())
@@ -295,6 +330,7 @@ pub(crate) fn check(
             summary: shape.summary,
             change,
             rate: shape.rate,
+            query,
         });
     }
     Ok(rules)
@@ -304,6 +340,21 @@ pub(crate) fn check(
 mod tests {
     use crate::model::alerts::{Direction, Level};
     use crate::server::settings::file::parse;
+
+    #[test]
+    fn a_rule_takes_a_query_or_a_metric() {
+        let rule = |body: &str| {
+            parse(&format!("[[alerts]]\nname = \"r\"\ndashboard = \"api\"\n{body}crit = {{ above = 1 }}\n"), "f")
+        };
+        let rules = rule("expr = 'sum(rate(http_requests_total{code=~\"5..\"}[1m]))'\n").unwrap().alerts;
+        assert_eq!(rules[0].metric, r#"sum (rate(http_requests_total{code=~"5.."}[1m]))"#);
+        assert!(rules[0].query.is_some());
+        let error = rule("expr = 'sum(x'\n").unwrap_err();
+        assert!(error.0.starts_with("f:4: key 'expr': at character 6: expected ')'"), "{}", error.0);
+        assert!(rule("").unwrap_err().0.contains("give metric or expr"));
+        assert!(rule("metric = \"x\"\nexpr = \"x\"\n").unwrap_err().0.contains("give metric or expr"));
+        assert!(rule("expr = \"x\"\nrate = true\n").unwrap_err().0.contains("rate(...)"));
+    }
 
     #[test]
     fn the_documented_rule_reads_as_written() {
