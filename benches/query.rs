@@ -12,7 +12,9 @@ use livedash::protocol::Metrics;
 use std::hint::black_box;
 
 fn series() -> Vec<String> {
-    (0..50).flat_map(|host| (0..20).map(move |code| format!(r#"requests_total{{code="{code}",host="h{host}"}}"#))).collect()
+    (0..50)
+        .flat_map(|host| (0..20).map(move |code| format!(r#"requests_total{{code="{code}",host="h{host}"}}"#)))
+        .collect()
 }
 
 fn live(c: &mut Criterion) {
@@ -20,7 +22,9 @@ fn live(c: &mut Criterion) {
     for query in ["requests_total", "sum by (host) (rate(requests_total))", "topk(5, requests_total)"] {
         let mut live = LiveQuery::new(Query::parse(query).unwrap());
         let mut ts = 0;
-        let update = |ts: i64| -> Metrics { names.iter().enumerate().map(|(i, name)| (name.clone(), (ts / 1000 * i as i64) as f64)).collect() };
+        let update = |ts: i64| -> Metrics {
+            names.iter().enumerate().map(|(i, name)| (name.clone(), (ts / 1000 * i as i64) as f64)).collect()
+        };
         // Every series known and rated before measuring.
         for _ in 0..3 {
             ts += 1000;
