@@ -47,6 +47,7 @@ fn hundred_rules(c: &mut Criterion) {
                 summary: String::new(),
                 change: None,
                 rate: false,
+                query: None,
             })
         })
         .collect();

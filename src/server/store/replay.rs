@@ -41,7 +41,7 @@ pub fn encode(ts: Millis, values: &[(i64, f64)], alerts: &[AlertChange]) -> Vec<
 /// An update's time, values by name and alert changes from its body; `names` maps the
 /// dashboard's metric ids to names.
 pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metrics, Vec<AlertChange>), String> {
-    let (ts, values, alerts) = decode_ids(body)?;
+    let Body { ts, values, alerts } = decode_ids(body)?;
     let mut metrics = Metrics::new();
     for (id, value) in values {
         let name = names.get(&id).ok_or_else(|| format!("metric id {id} is not in the metrics table"))?;
@@ -50,8 +50,16 @@ pub fn decode(body: &[u8], names: &HashMap<i64, String>) -> Result<(Millis, Metr
     Ok((ts, metrics, alerts))
 }
 
+/// An update's body read back, its metrics by id.
+pub struct Body {
+    pub ts: Millis,
+    /// (metric id, value)
+    pub values: Vec<(i64, f64)>,
+    pub alerts: Vec<AlertChange>,
+}
+
 /// An update's time, values by metric id and alert changes from its body.
-pub fn decode_ids(body: &[u8]) -> Result<(Millis, Vec<(i64, f64)>, Vec<AlertChange>), String> {
+pub fn decode_ids(body: &[u8]) -> Result<Body, String> {
     let cut = |at: usize| format!("cut short at byte {at}");
     let mut reader = Reader::new(body);
     let version = reader.byte().map_err(cut)?;
@@ -75,7 +83,7 @@ pub fn decode_ids(body: &[u8]) -> Result<(Millis, Vec<(i64, f64)>, Vec<AlertChan
         serde_json::from_slice(reader.take(alerts_len).map_err(cut)?)
             .map_err(|error| format!("alert changes: {error}"))?
     };
-    Ok((ts, values, alerts))
+    Ok(Body { ts, values, alerts })
 }
 
 /// Converts a store's JSON replay rows (the layout before this one) into binary rows

@@ -1,11 +1,14 @@
 //! The writer thread: the only code that writes to the store. It commits every queued append
 //! in one transaction (group commit): the updates to the replay log and the dashboards' rows at
-//! once, their points to the history tiers behind (`Behind`): held in memory and merged every
-//! `MERGE_EVERY` (sooner when a reader asks, `Message::Merge`), so the per-second tier gets one
-//! upsert per (metric, minute) and each rollup tier one per (metric, bucket) however many
-//! commits fed them. A series scraped every second cost four upserts a point before. Until
-//! merged, the replay log keeps the updates (`dashboards.merged`): reopening after a crash
-//! merges them again, so a committed point is never lost. Retention runs between commits.
+//! once, their points to the history tiers behind (`Behind`): held in memory and merged a
+//! dashboard at a time once they are `MERGE_EVERY` old (all at once when a reader asks,
+//! `Message::Merge`), in chunks between commits so a merge never holds them up for long. The
+//! per-second tier then gets one upsert per (metric, minute) and each rollup tier one per
+//! (metric, bucket) however many commits fed them; a series scraped every second cost four
+//! upserts a point before. Until merged, the replay log keeps the updates and the dashboard's
+//! row its last merged time and latest values (`dashboards.merged`): reopening after a crash
+//! merges them again and brings the row up to date, so a committed point is never lost.
+//! Retention runs between commits.
 //!
 //! A commit that fails (a full disk) changes nothing here or in the hubs: the dashboard rows
 //! and metric ids it would have added are kept aside until it succeeds, and its appends' seqs
@@ -78,49 +81,105 @@ const FAILING_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// Appends committed together at most (bounds one transaction's size and latency).
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
-/// How long committed points wait in memory before they are merged into the tiers, and how
-/// many may wait at most (16 bytes each, with their metric's share of a map entry).
+/// How long committed points wait in memory before they are merged into the tiers; how many
+/// may wait at most (16 bytes each, with their metric's share of a map entry); and how many one
+/// merge writes at most (it holds the writer: commits wait for it).
 const MERGE_EVERY: Duration = Duration::from_secs(5);
-const MAX_BEHIND: usize = 1_000_000;
+const MAX_BEHIND: usize = 500_000;
+const MERGE_CHUNK: usize = 50_000;
 
-/// Committed points not yet in the history tiers, each metric's in commit order.
+/// Committed points not yet in the history tiers, by dashboard: a dashboard's are merged
+/// together, so its `merged` mark moves with them.
 #[derive(Default)]
 pub(super) struct Behind {
-    points: HashMap<i64, Vec<(Millis, f64)>>,
+    dashboards: HashMap<String, Pending>,
     pub(super) count: usize,
-    /// The dashboards committed to since, whose rows' time and latest values are behind too.
-    dashboards: std::collections::HashSet<String>,
+}
+
+/// One dashboard's points behind; its row's time and latest values are behind with them.
+pub(super) struct Pending {
+    /// Each metric's points, in commit order.
+    points: HashMap<i64, Vec<(Millis, f64)>>,
+    count: usize,
     /// When the oldest was committed.
-    since: Option<Instant>,
+    since: Instant,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Pending { points: HashMap::default(), count: 0, since: Instant::now() }
+    }
+
+    /// Every point as (metric, time, value), each metric's in commit order.
+    fn iter(&self) -> impl Iterator<Item = (i64, Millis, f64)> + '_ {
+        self.points.iter().flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)))
+    }
 }
 
 impl Behind {
-    fn push(&mut self, metric: i64, ts: Millis, value: f64) {
-        self.points.entry(metric).or_default().push((ts, value));
+    fn push(&mut self, dashboard: &str, metric: i64, ts: Millis, value: f64) {
+        self.touch(dashboard).points.entry(metric).or_default().push((ts, value));
+        self.dashboards.get_mut(dashboard).expect("touched").count += 1;
         self.count += 1;
-        self.since.get_or_insert_with(Instant::now);
     }
 
-    /// When they must be merged by time.
+    /// `dashboard` committed to: its row is behind, points or not.
+    fn touch(&mut self, dashboard: &str) -> &mut Pending {
+        if !self.dashboards.contains_key(dashboard) {
+            self.dashboards.insert(dashboard.to_owned(), Pending::new());
+        }
+        self.dashboards.get_mut(dashboard).expect("inserted")
+    }
+
+    /// When the next merge is due: the oldest dashboard's time, or now past `MAX_BEHIND`.
     fn due(&self) -> Option<Instant> {
-        self.since.map(|since| since + MERGE_EVERY)
+        let oldest = self.dashboards.values().map(|pending| pending.since).min()?;
+        Some(if self.count >= MAX_BEHIND { oldest } else { oldest + MERGE_EVERY })
     }
 
-    /// Whether to merge now, with `more` points about to join them.
-    fn must_merge(&self, more: usize) -> bool {
-        self.count + more >= MAX_BEHIND || self.due().is_some_and(|due| Instant::now() >= due)
+    /// The dashboards due, oldest first, until they hold `limit` points (one at least).
+    fn take_due(&mut self, limit: usize) -> Vec<(String, Pending)> {
+        if self.due().is_none_or(|due| Instant::now() < due) {
+            return Vec::new();
+        }
+        let full = self.count >= MAX_BEHIND;
+        let mut due: Vec<(Instant, String)> = self
+            .dashboards
+            .iter()
+            .filter(|(_, pending)| full || pending.since + MERGE_EVERY <= Instant::now())
+            .map(|(id, pending)| (pending.since, id.clone()))
+            .collect();
+        due.sort();
+        let (mut taken, mut points) = (Vec::new(), 0);
+        for (_, id) in due {
+            if points >= limit && !taken.is_empty() {
+                break;
+            }
+            let pending = self.dashboards.remove(&id).expect("listed");
+            points += pending.count;
+            self.count -= pending.count;
+            taken.push((id, pending));
+        }
+        taken
     }
 
-    fn clear(&mut self) {
-        self.points.clear();
+    fn take_all(&mut self) -> Vec<(String, Pending)> {
         self.count = 0;
-        self.since = None;
-        self.dashboards.clear();
+        self.dashboards.drain().collect()
     }
 
-    /// Every point behind as (metric, time, value), each metric's in commit order.
+    /// Puts back what a failed merge took, to be tried again in `MERGE_EVERY`.
+    fn put_back(&mut self, taken: Vec<(String, Pending)>) {
+        for (id, mut pending) in taken {
+            self.count += pending.count;
+            pending.since = Instant::now();
+            self.dashboards.insert(id, pending);
+        }
+    }
+
+    /// Every point behind, as `Pending::iter` gives them.
     fn iter(&self) -> impl Iterator<Item = (i64, Millis, f64)> + '_ {
-        self.points.iter().flat_map(|(&metric, points)| points.iter().map(move |&(ts, value)| (metric, ts, value)))
+        self.dashboards.values().flat_map(Pending::iter)
     }
 }
 
@@ -216,14 +275,13 @@ pub(super) fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {
         let (dashboard, seq, body): (String, i64, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        let (ts, values, _) = super::replay::decode_ids(&body).map_err(|reason| StoreError::Corrupt {
-            dashboard: dashboard.clone(),
-            reason: format!("update {seq}: {reason}"),
+        let super::replay::Body { ts, values, .. } = super::replay::decode_ids(&body).map_err(|reason| {
+            StoreError::Corrupt { dashboard: dashboard.clone(), reason: format!("update {seq}: {reason}") }
         })?;
+        behind.touch(&dashboard);
         for (metric, value) in values {
-            behind.push(metric, ts, value);
+            behind.push(&dashboard, metric, ts, value);
         }
-        behind.dashboards.insert(dashboard);
     }
     Ok(behind)
 }
@@ -256,9 +314,7 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
                     let probed = state.probe();
                     state.record(probed.map_err(Arc::new), 0);
                 }
-                if state.behind.must_merge(0) {
-                    state.merge_behind();
-                }
+                state.merge_due();
                 continue;
             }
         };
@@ -277,7 +333,10 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             }
         }
         state.write(jobs);
-        if !merges.is_empty() {
+        if merges.is_empty() {
+            // A chunk at a time between commits: a merge never holds them up for long.
+            state.merge_due();
+        } else {
             state.merge_behind();
             for ack in merges {
                 let _ = ack.send(());
@@ -410,8 +469,8 @@ impl WriterState {
     /// Writes every job's updates, dashboard rows and merged points in one transaction.
     fn commit(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
-        // This commit's points (metric, time, value), in commit order.
-        let mut points: Vec<(i64, Millis, f64)> = Vec::new();
+        // This commit's points (dashboard, metric, time, value), in commit order.
+        let mut points: Vec<(&str, i64, Millis, f64)> = Vec::new();
         // A dashboard's replay log starting again drops updates not yet merged: merge them now.
         let mut restarted = false;
         // The rows and ids this commit changes, kept apart until it succeeds.
@@ -484,7 +543,8 @@ impl WriterState {
                 row.seq = update.seq;
                 row.ts = row.ts.max(update.ts);
                 row.latest.apply(update.ts, &update.metrics);
-                points.extend(values.iter().map(|&(metric, value)| (metric, update.ts, value)));
+                let dashboard = update.dashboard.as_str();
+                points.extend(values.iter().map(|&(metric, value)| (dashboard, metric, update.ts, value)));
             }
             // The position only: its time and latest values are written with the merge (the
             // updates after it bring them back after a crash), not a row of every value a commit.
@@ -496,57 +556,72 @@ impl WriterState {
                 write_row.execute(params![id, &*row.epoch, row.seq as i64])?;
             }
         }
-        let merging = restarted || self.behind.must_merge(points.len());
-        if merging {
-            write_tiers(&transaction, self.behind.iter().chain(points.iter().copied()))?;
-            // Every dashboard behind, as this commit leaves it.
+        // A replay log that started again dropped updates not merged yet: everything behind
+        // is merged with this commit (rare: a Redis follower's new epoch or jump).
+        if restarted {
+            let this_commit = points.iter().map(|&(_, metric, ts, value)| (metric, ts, value));
+            write_tiers(&transaction, self.behind.iter().chain(this_commit))?;
             let behind = self
                 .dashboards
                 .iter()
-                .filter(|(id, _)| self.behind.dashboards.contains(*id) && !rows.contains_key(*id));
+                .filter(|(id, _)| self.behind.dashboards.contains_key(*id) && !rows.contains_key(*id));
             write_latest(&transaction, behind.chain(&rows))?;
+            transaction.execute("UPDATE dashboards SET merged = seq", [])?;
         }
         transaction.commit()?;
-        let touched: Vec<String> = rows.keys().cloned().collect();
+        if restarted {
+            self.behind.take_all();
+        } else {
+            for dashboard in rows.keys() {
+                self.behind.touch(dashboard);
+            }
+            for (dashboard, metric, ts, value) in points {
+                self.behind.push(dashboard, metric, ts, value);
+            }
+        }
         self.dashboards.extend(rows);
         for ((dashboard, name), id) in new_ids {
             self.metric_ids.entry(dashboard).or_default().insert(name, id);
         }
         self.stated_kinds.extend(new_kinds);
-        if merging {
-            self.behind.clear();
-        } else {
-            for (metric, ts, value) in points {
-                self.behind.push(metric, ts, value);
-            }
-            if !touched.is_empty() {
-                self.behind.since.get_or_insert_with(Instant::now);
-            }
-            self.behind.dashboards.extend(touched);
-        }
         Ok(())
     }
 
-    /// Writes the points behind into the tiers, if any (a failure keeps them for the next try).
+    /// Merges every dashboard behind (a reader asked, retention, closing).
     fn merge_behind(&mut self) {
-        if self.behind.count == 0 && self.behind.dashboards.is_empty() {
+        let taken = self.behind.take_all();
+        self.merge(taken);
+    }
+
+    /// Merges the dashboards due, up to `MERGE_CHUNK` points.
+    fn merge_due(&mut self) {
+        let taken = self.behind.take_due(MERGE_CHUNK);
+        self.merge(taken);
+    }
+
+    /// Writes `taken` into the tiers in one transaction (their points, their rows' time and
+    /// latest values, their merged marks); on failure they go back behind.
+    fn merge(&mut self, taken: Vec<(String, Pending)>) {
+        if taken.is_empty() {
             return;
         }
+        let (connection, rows) = (&mut self.connection, &self.dashboards);
         let merged = (|| {
-            let transaction = self.connection.transaction()?;
-            write_tiers(&transaction, self.behind.iter())?;
-            let dashboards = self.dashboards.iter().filter(|(id, _)| self.behind.dashboards.contains(*id));
-            write_latest(&transaction, dashboards)?;
+            let transaction = connection.transaction()?;
+            write_tiers(&transaction, taken.iter().flat_map(|(_, pending)| pending.iter()))?;
+            write_latest(&transaction, taken.iter().filter_map(|(id, _)| rows.get_key_value(id)))?;
+            let mut mark = transaction.prepare_cached("UPDATE dashboards SET merged = seq WHERE id = ?1")?;
+            for (id, _) in &taken {
+                mark.execute([id])?;
+            }
+            drop(mark);
             transaction.commit()?;
             Ok::<_, StoreError>(())
         })();
-        match merged {
-            Ok(()) => self.behind.clear(),
-            Err(error) => {
-                tracing::warn!(%error, points = self.behind.count, "history tiers not written yet; trying again");
-                // Not again at once: a failing disk is asked again in `MERGE_EVERY`.
-                self.behind.since = Some(Instant::now());
-            }
+        if let Err(error) = merged {
+            let points: usize = taken.iter().map(|(_, pending)| pending.count).sum();
+            tracing::warn!(%error, points, "history tiers not written yet; trying again");
+            self.behind.put_back(taken);
         }
     }
 
@@ -596,8 +671,7 @@ impl WriterState {
 }
 
 /// Writes `points` (metric, time, value; each metric's in commit order) into the history tiers,
-/// merged in memory first: one upsert per (metric, minute) and per (tier, metric, bucket); then
-/// marks every dashboard's points merged through its seq.
+/// merged in memory first: one upsert per (metric, minute) and per (tier, metric, bucket).
 fn write_tiers(
     transaction: &rusqlite::Transaction<'_>,
     points: impl Iterator<Item = (i64, Millis, f64)>,
@@ -640,8 +714,6 @@ fn write_tiers(
         let upsert = upserts.get_mut(tier).expect("a statement per tier");
         upsert.execute(params![metric, ts, a.count, a.sum, a.min, a.max, a.run.first, a.run.last, a.run.increase])?;
     }
-    // Every point up to each dashboard's seq is in the tiers now.
-    transaction.execute("UPDATE dashboards SET merged = seq", [])?;
     Ok(())
 }
 
@@ -686,4 +758,29 @@ fn metric_id(
 fn fail(job: Job, error: Arc<StoreError>) {
     (job.on_fail)();
     let _ = job.ack.send(Err(error));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_bound_the_oldest_dashboards_merge_a_chunk_at_a_time() {
+        let mut behind = Behind::default();
+        assert!(behind.due().is_none());
+        let each = MAX_BEHIND / 10;
+        for dashboard in 0..10 {
+            for second in 0..each {
+                behind.push(&format!("d{dashboard}"), 1, second as Millis * 1000, 1.0);
+            }
+        }
+        assert!(behind.due().is_some_and(|due| due <= Instant::now()), "full: due at once");
+        let taken = behind.take_due(MERGE_CHUNK.min(each));
+        let ids: Vec<&str> = taken.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["d0"], "the oldest, and no more than the chunk");
+        assert_eq!(behind.count, MAX_BEHIND - each);
+        assert!(behind.take_due(MERGE_CHUNK).is_empty(), "under the bound: due only when old enough");
+        behind.put_back(taken);
+        assert_eq!((behind.count, behind.take_all().len()), (MAX_BEHIND, 10));
+    }
 }
