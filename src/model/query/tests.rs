@@ -129,7 +129,49 @@ fn live_rates_are_per_second_since_the_last_point_or_over_the_range() {
     assert!(gauge.answer(STALE_AFTER_MS + 1).is_empty(), "silent for five minutes: left out");
 }
 
+/// Queries built from parts: what `parse(print(q))` must give back.
+fn query() -> impl Strategy<Value = Query> {
+    let label = "[a-z_][a-z0-9_]{0,6}";
+    let matcher = (label, 0..4usize, "[ -~]{0,8}").prop_filter_map("a regex that compiles", |(label, op, value)| {
+        let op = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::Matches, MatchOp::NotMatches][op];
+        Matcher::new(&label, op, &value).ok()
+    });
+    let selector =
+        ("[a-z_:][a-z0-9_:*]{0,8}", proptest::collection::vec(matcher, 0..3), proptest::option::of(1..100_000i64))
+            .prop_map(|(family, matchers, range_ms)| Selector { family, matchers, range_ms });
+    let leaf = (selector, any::<bool>())
+        .prop_map(|(selector, rate)| if rate { Query::Rate(selector) } else { Query::Select(selector) });
+    leaf.prop_recursive(3, 8, 1, move |inner| {
+        let grouping = prop_oneof![
+            Just(Grouping::All),
+            proptest::collection::vec(label, 0..3).prop_map(Grouping::By),
+            proptest::collection::vec(label, 0..3).prop_map(Grouping::Without),
+        ];
+        prop_oneof![
+            (0..5usize, grouping, inner.clone()).prop_map(|(op, grouping, inner)| Query::Aggregate {
+                op: [AggregateOp::Sum, AggregateOp::Avg, AggregateOp::Min, AggregateOp::Max, AggregateOp::Count][op],
+                grouping,
+                inner: Box::new(inner),
+            }),
+            (1..20usize, inner).prop_map(|(k, inner)| Query::TopK { k, inner: Box::new(inner) }),
+        ]
+    })
+}
+
 proptest! {
+    #[test]
+    fn any_query_prints_to_text_that_reads_back_the_same(query in query()) {
+        let printed = query.to_string();
+        prop_assert_eq!(Query::parse(&printed), Ok(query), "{}", printed);
+    }
+
+    #[test]
+    fn any_text_is_read_or_refused_never_a_panic(text in "[ -~]{0,40}") {
+        if let Err(error) = Query::parse(&text) {
+            prop_assert!(error.at <= text.len());
+        }
+    }
+
     /// The browser (`LiveQuery`, update by update) and the server (`evaluate` over each
     /// instant) agree on every query over the same data.
     #[test]
