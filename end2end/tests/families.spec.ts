@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 
 // A family with several series is one chart with a line per series and a legend naming the
 // labels that differ, with last/min/max; click shows one series alone, shift-click hides one.
-// A counter family's chart draws rates.
+// A counter family's chart draws rates; over long ranges every series comes from the history tiers.
 
 test('a family is one chart with a legend; click isolates, shift-click hides', async ({ page, request }) => {
   const dashboard = `families-${Date.now()}`;
@@ -46,4 +46,33 @@ test('a family is one chart with a legend; click isolates, shift-click hides', a
   const lone = page.getByTestId('chart-temperature{room="lab"}');
   await expect(lone).toHaveAttribute('data-series', '1');
   await expect(lone.getByTestId('chart-legend')).toHaveCount(0);
+});
+
+test('a family over a long range draws every series from the history tiers, a counter as rates', async ({ page, request }) => {
+  const dashboard = `family-history-${Date.now()}`;
+  const now = Date.now();
+  // Six hours of two counters, a point every ten minutes: queue a grows 1/s, queue b 2/s.
+  const items = [];
+  for (let i = 0; i < 36; i++) {
+    const ts = now - (36 - i) * 600_000;
+    items.push({ dashboard, ts, metrics: { 'jobs_total{queue="a"}': i * 600, 'jobs_total{queue="b"}': i * 1_200 } });
+  }
+  expect((await request.post('/api/v1/ingest', { data: items })).status()).toBe(202);
+  const history = await request.get(
+    `/api/v1/dashboards/${dashboard}/history?metric=${encodeURIComponent('jobs_total{queue="b"}')}&step=1m&from=${now - 7 * 3_600_000}&to=${now}`,
+  );
+  const buckets = (await history.json()).buckets;
+  expect(buckets.length).toBe(36);
+  expect(buckets[10].rate).toBe(2);
+
+  await page.goto(`/d/${dashboard}`);
+  const chart = page.getByTestId('chart-jobs_total');
+  await expect(chart).toHaveAttribute('data-series', '2');
+  const asked = page.waitForRequest((r) => r.url().includes(`/api/v1/dashboards/${dashboard}/history`));
+  await page.getByRole('button', { name: '24 h' }).click();
+  await asked;
+  await expect(chart).toHaveAttribute('data-source', 'history');
+  // Each series' 36 buckets as rates.
+  await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(72);
+  await expect(chart).toHaveAttribute('data-drawn', '2');
 });
