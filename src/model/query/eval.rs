@@ -172,6 +172,11 @@ impl LiveQuery {
         LiveQuery { query, series: HashMap::new(), stale_after_ms: STALE_AFTER_MS }
     }
 
+    /// With another lookback than `STALE_AFTER_MS`.
+    pub fn stale_after(self, stale_after_ms: Millis) -> Self {
+        LiveQuery { stale_after_ms, ..self }
+    }
+
     pub fn query(&self) -> &Query {
         &self.query
     }
