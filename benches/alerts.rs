@@ -57,7 +57,7 @@ fn hundred_rules(c: &mut Criterion) {
     c.bench_function("evaluate, 100 rules, one update with their 100 metrics", |b| {
         b.iter(|| {
             ts += 1000;
-            black_box(alerts.evaluate(black_box(&metrics), ts))
+            black_box(alerts.evaluate(black_box(&metrics), ts, &|_| false))
         })
     });
 }
@@ -77,12 +77,12 @@ crit = { change_below = 0.5, window = "5m", versus = "1h" }
     let mut ts = 0;
     for _ in 0..3_900 {
         ts += 1000;
-        alerts.evaluate(&metrics, ts);
+        alerts.evaluate(&metrics, ts, &|_| false);
     }
     c.bench_function("evaluate, one change rule (5m versus 1h), one update", |b| {
         b.iter(|| {
             ts += 1000;
-            black_box(alerts.evaluate(black_box(&metrics), ts))
+            black_box(alerts.evaluate(black_box(&metrics), ts, &|_| false))
         })
     });
 }

@@ -161,9 +161,10 @@ impl Hub {
                     _ => LogStart { epoch: self.epoch.to_string(), seq: state.seq + 1, ts: now },
                 };
                 restore(&mut alerts, &start);
+                let counter = |name: &str| state.kind_of(name) == Some(SeriesKind::Counter);
                 for (ts, values) in state.log.rows_from(0) {
                     let metrics: Metrics = values.map(|(name, value)| (name.to_owned(), value)).collect();
-                    alerts.evaluate(&metrics, ts);
+                    alerts.evaluate(&metrics, ts, &counter);
                 }
             }
             state.committed_alerts = alerts.clone();
@@ -195,7 +196,10 @@ impl Hub {
             let alerts = if state.alerts.is_empty() {
                 Vec::new()
             } else {
-                let changes = state.alerts.evaluate(&metrics, ts);
+                let state = &mut *state;
+                let (known, definitions) = (&state.known, &state.definitions);
+                let counter = |name: &str| counter_by(&kinds, known, definitions, name);
+                let changes = state.alerts.evaluate(&metrics, ts, &counter);
                 let after = state.alerts.clone();
                 state.in_flight_alerts.push_back((seq, after));
                 changes
@@ -285,12 +289,15 @@ impl Hub {
     /// every instance does, so each keeps its rules' memory (change windows, pending times)
     /// ready to take over; only the one holding the dashboard's alert lease announces what
     /// changed.
-    pub(super) fn evaluate(&self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
+    pub(super) fn evaluate(&self, metrics: &Metrics, kinds: &Kinds, ts: Millis) -> Vec<AlertChange> {
         let mut state = self.lock();
         if state.alerts.is_empty() {
             return Vec::new();
         }
-        state.alerts.evaluate(metrics, ts)
+        let state = &mut *state;
+        let (known, definitions) = (&state.known, &state.definitions);
+        let counter = |name: &str| counter_by(kinds, known, definitions, name);
+        state.alerts.evaluate(metrics, ts, &counter)
     }
 
     /// Takes alert changes announced by the instance that decides them: what snapshots show,
@@ -470,8 +477,7 @@ impl Hub {
 
     /// `metric`'s kind as its definition says, if the dashboard knows it.
     pub(super) fn kind(&self, metric: &str) -> Option<SeriesKind> {
-        let state = self.lock();
-        state.known.get(metric).map(|&index| state.definitions[index].kind)
+        self.lock().kind_of(metric)
     }
 
     pub(super) fn snapshot(&self, window_ms: Millis) -> Snapshot {
@@ -539,6 +545,11 @@ impl HubState {
         }
     }
 
+    /// `name`'s kind as its definition says, if known.
+    fn kind_of(&self, name: &str) -> Option<SeriesKind> {
+        self.known.get(name).map(|&at| self.definitions[at].kind)
+    }
+
     /// Takes the kinds a producer stated (over what names or the configuration said: the
     /// producer knows). Whether a definition changed.
     fn state_kinds(&mut self, kinds: &Kinds) -> bool {
@@ -551,6 +562,13 @@ impl HubState {
         }
         changed
     }
+}
+
+/// Whether `name` is a counter: as the update's `kinds` state, else as the dashboard's
+/// definition says (what alert rules on queries read a series as).
+fn counter_by(kinds: &Kinds, known: &HashMap<String, usize>, definitions: &[MetricDefinition], name: &str) -> bool {
+    let kind = kinds.get(name).copied().or_else(|| known.get(name).map(|&at| definitions[at].kind));
+    kind == Some(SeriesKind::Counter)
 }
 
 /// How a subscription starts, decided under the lock and serialized after it.

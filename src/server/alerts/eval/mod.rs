@@ -84,8 +84,9 @@ impl DashboardAlerts {
     }
 
     /// What an update with `metrics` at `ts` changes; an update without values is the no-data
-    /// timer's.
-    pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
+    /// timer's. `counter` says which series are counters (for query rules: a counter selected
+    /// bare reads as its rate).
+    pub fn evaluate(&mut self, metrics: &Metrics, ts: Millis, counter: &dyn Fn(&str) -> bool) -> Vec<AlertChange> {
         let mut changes = Vec::new();
         for rule in &mut self.rules {
             let reading = match &mut rule.live {
@@ -95,9 +96,7 @@ impl DashboardAlerts {
                         .into_iter()
                         .flatten()
                         .any(|level| level.direction == crate::model::alerts::Direction::Above);
-                    let outputs = live.apply(ts, metrics, |name| {
-                        crate::protocol::MetricDefinition::inferred(name).kind == crate::protocol::SeriesKind::Counter
-                    });
+                    let outputs = live.apply(ts, metrics, counter);
                     let worst = outputs.into_iter().flatten().map(|output| output.value).reduce(|a, b| match above {
                         true => a.max(b),
                         false => a.min(b),
@@ -156,6 +155,15 @@ impl DashboardAlerts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl DashboardAlerts {
+        /// `evaluate` with counters known by their names.
+        fn evaluate_by_name(&mut self, metrics: &Metrics, ts: Millis) -> Vec<AlertChange> {
+            self.evaluate(metrics, ts, &|name| {
+                crate::protocol::MetricDefinition::inferred(name).kind == crate::protocol::SeriesKind::Counter
+            })
+        }
+    }
     use crate::model::alerts::{Direction, Level, Severity, Thresholds};
 
     fn rule() -> Arc<AlertRule> {
@@ -187,8 +195,8 @@ mod tests {
     fn changes_are_what_the_rules_say_and_snapshots_list_the_active() {
         let mut alerts = DashboardAlerts::for_dashboard("main", &[rule()]);
         assert!(DashboardAlerts::for_dashboard("host", &[rule()]).is_empty());
-        assert_eq!(alerts.evaluate(&metrics(50.0), 1000), vec![]);
-        let fired = alerts.evaluate(&metrics(90.0), 2000);
+        assert_eq!(alerts.evaluate_by_name(&metrics(50.0), 1000), vec![]);
+        let fired = alerts.evaluate_by_name(&metrics(90.0), 2000);
         assert_eq!(fired.len(), 1);
         let change = &fired[0];
         assert_eq!(
@@ -197,15 +205,19 @@ mod tests {
         );
         assert_eq!(change.message, "CPU 90% above 85%");
         assert_eq!(alerts.active(), fired);
-        assert_eq!(alerts.evaluate(&[("other".to_owned(), 2.0)].into(), 3000), vec![], "other metrics change nothing");
+        assert_eq!(
+            alerts.evaluate_by_name(&[("other".to_owned(), 2.0)].into(), 3000),
+            vec![],
+            "other metrics change nothing"
+        );
         assert!(!alerts.no_data_due(11_999));
         assert!(alerts.no_data_due(12_000));
-        let silent = alerts.evaluate(&Metrics::new(), 12_000);
+        let silent = alerts.evaluate_by_name(&Metrics::new(), 12_000);
         assert_eq!((silent[0].state, silent[0].value), (AlertPhase::NoData, None));
         assert_eq!(silent[0].message, "cpu: no data");
         assert_eq!(alerts.active(), silent);
         assert!(!alerts.no_data_due(20_000), "announced once");
-        let back = alerts.evaluate(&metrics(10.0), 21_000);
+        let back = alerts.evaluate_by_name(&metrics(10.0), 21_000);
         assert_eq!((back[0].state, back[0].value), (AlertPhase::Resolved, Some(10.0)));
         assert_eq!(alerts.active(), vec![], "back from nodata below the threshold: inactive");
     }
@@ -220,12 +232,12 @@ mod tests {
         });
         let mut alerts = DashboardAlerts::for_dashboard("main", std::slice::from_ref(&requests));
         let total = |value: f64| -> Metrics { [(requests.metric.clone(), value)].into() };
-        assert_eq!(alerts.evaluate(&total(1_000.0), 0), vec![], "the first total: no rate yet");
-        assert_eq!(alerts.evaluate(&total(1_050.0), 1_000), vec![], "50/s");
-        let fired = alerts.evaluate(&total(1_150.0), 2_000);
+        assert_eq!(alerts.evaluate_by_name(&total(1_000.0), 0), vec![], "the first total: no rate yet");
+        assert_eq!(alerts.evaluate_by_name(&total(1_050.0), 1_000), vec![], "50/s");
+        let fired = alerts.evaluate_by_name(&total(1_150.0), 2_000);
         assert_eq!((fired[0].state, fired[0].value), (AlertPhase::Firing, Some(100.0)), "100/s over 85");
         // The producer restarted: its total starts again; the rate is the new total over the time.
-        let after_reset = alerts.evaluate(&total(20.0), 3_000);
+        let after_reset = alerts.evaluate_by_name(&total(20.0), 3_000);
         assert_eq!((after_reset[0].state, after_reset[0].value), (AlertPhase::Resolved, Some(20.0)));
     }
 
@@ -242,11 +254,27 @@ mod tests {
             ]
             .into()
         };
-        assert_eq!(alerts.evaluate(&totals(0.0, 0.0, 0.0), 0), vec![]);
-        assert_eq!(alerts.evaluate(&totals(10.0, 50.0, 500.0), 1_000), vec![], "a: 10/s, b: 50/s (the 200s left out)");
-        let fired = alerts.evaluate(&totals(20.0, 140.0, 1_000.0), 2_000);
+        assert_eq!(alerts.evaluate_by_name(&totals(0.0, 0.0, 0.0), 0), vec![]);
+        assert_eq!(
+            alerts.evaluate_by_name(&totals(10.0, 50.0, 500.0), 1_000),
+            vec![],
+            "a: 10/s, b: 50/s (the 200s left out)"
+        );
+        let fired = alerts.evaluate_by_name(&totals(20.0, 140.0, 1_000.0), 2_000);
         assert_eq!((fired[0].state, fired[0].value), (AlertPhase::Firing, Some(90.0)), "b at 90/s is past 85");
         assert_eq!(fired[0].metric, r#"sum by (host) (rate(errors_total{code=~"5.."}))"#);
-        assert_eq!(alerts.evaluate(&[("unrelated".to_owned(), 1.0)].into(), 2_500), vec![]);
+        assert_eq!(alerts.evaluate_by_name(&[("unrelated".to_owned(), 1.0)].into(), 2_500), vec![]);
+    }
+
+    #[test]
+    fn a_query_rule_reads_a_series_the_dashboard_knows_as_a_counter_as_its_rate() {
+        let query = crate::model::query::Query::parse("jobs_done").unwrap();
+        let jobs = Arc::new(AlertRule { metric: query.to_string(), query: Some(query), ..(*rule()).clone() });
+        let mut alerts = DashboardAlerts::for_dashboard("main", std::slice::from_ref(&jobs));
+        let stated = |name: &str| name == "jobs_done";
+        let total = |value: f64| -> Metrics { [("jobs_done".to_owned(), value)].into() };
+        assert_eq!(alerts.evaluate(&total(0.0), 0, &stated), vec![]);
+        let fired = alerts.evaluate(&total(100.0), 1_000, &stated);
+        assert_eq!(fired[0].value, Some(100.0), "its rate (100/s), not its total");
     }
 }

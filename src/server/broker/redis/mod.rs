@@ -261,7 +261,7 @@ impl Broker for RedisBroker {
             }
             drop(deciding);
             if held && hub.no_data_due(now) {
-                let changes = hub.evaluate(&Default::default(), now);
+                let changes = hub.evaluate(&Default::default(), &Default::default(), now);
                 if !changes.is_empty() {
                     self.queue_announcement(Announcement { dashboard: hub.id.clone(), ts: now, changes });
                 }

@@ -67,7 +67,7 @@ impl RedisBroker {
             hub.follow_alerts(&update.alerts, decided_here);
         }
         if !update.metrics.is_empty() {
-            let changes = hub.evaluate(&update.metrics, update.ts);
+            let changes = hub.evaluate(&update.metrics, &update.kinds, update.ts);
             if !changes.is_empty() && self.decides(&update.dashboard) {
                 self.queue_announcement(Announcement { dashboard: update.dashboard.clone(), ts: update.ts, changes });
             }
@@ -138,7 +138,7 @@ impl RedisBroker {
         if hub.has_alert_rules() {
             // The rules' memory from the log, then their states as last announced.
             for update in log {
-                hub.evaluate(&update.metrics, update.ts);
+                hub.evaluate(&update.metrics, &update.kinds, update.ts);
             }
             let changes: Vec<AlertChange> =
                 alerts.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
