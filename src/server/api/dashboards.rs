@@ -124,7 +124,7 @@ pub async fn history(
     let counter = kind == SeriesKind::Counter;
     let query =
         HistoryQuery { dashboard: dashboard.clone(), metric: params.metric.clone(), from, to, step_ms, tier, counter };
-    store.merged().await;
+    store.merged(&dashboard).await;
     let read = tokio::task::spawn_blocking(move || store.readers().history(&query)).await;
     let buckets = match read.map_err(|error| ApiError::Unavailable(format!("history read failed: {error}")))? {
         Ok(Some(buckets)) => buckets,

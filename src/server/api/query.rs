@@ -69,7 +69,7 @@ pub async fn query(
             selected.len()
         )));
     }
-    store.merged().await;
+    store.merged(&dashboard).await;
     let reads: Vec<HistoryQuery> = selected
         .iter()
         .map(|(key, rates)| HistoryQuery {

@@ -150,8 +150,8 @@ pub struct RecoveredDashboard {
 
 enum Message {
     Append(writer::Job),
-    /// Write the points behind into the tiers (after what is queued), then answer.
-    Merge(oneshot::Sender<()>),
+    /// Write a dashboard's points behind into the tiers (after what is queued), then answer.
+    Merge(String, oneshot::Sender<()>),
     /// Finish what is queued, then stop.
     Close,
 }
@@ -338,11 +338,11 @@ impl Store {
         &self.readers
     }
 
-    /// Resolves once every point appended before the call is in the history tiers (or the
-    /// writer failed to put it there, or is gone).
-    pub async fn merged(&self) {
+    /// Resolves once every point of `dashboard` appended before the call is in the history
+    /// tiers (or the writer failed to put it there, or is gone).
+    pub async fn merged(&self, dashboard: &str) {
         let (ack, acked) = oneshot::channel();
-        if self.sender.send(Message::Merge(ack)).is_ok() {
+        if self.sender.send(Message::Merge(dashboard.to_owned(), ack)).is_ok() {
             let _ = acked.await;
         }
     }
@@ -455,7 +455,7 @@ mod tests {
     }
 
     fn read(store: &Store, metric: &str, from: Millis, to: Millis, step_ms: Millis, counter: bool) -> Vec<Bucket> {
-        futures::executor::block_on(store.merged());
+        futures::executor::block_on(store.merged("d"));
         let tier = Tier::for_step(step_ms).unwrap();
         let query = HistoryQuery { dashboard: "d".into(), metric: metric.into(), from, to, step_ms, tier, counter };
         store.readers().history(&query).unwrap().unwrap_or_default()
@@ -587,8 +587,9 @@ mod tests {
         let reopened = recover(&look, 100).unwrap();
         assert_eq!((reopened[0].seq, reopened[0].ts), (20, 1_700_000_020_000), "brought up to date by the log");
         assert_eq!((reopened[0].latest["x"], reopened[0].latest["y"]), (1.0, 2.0));
-        store.merged().await;
-        assert_eq!(writer::unmerged(&look).unwrap().count, 0);
+        append(&store, vec![entry("e", 1, 1_700_000_000_000, &[("z", 3.0)])]).await;
+        store.merged("d").await;
+        assert_eq!(writer::unmerged(&look).unwrap().count, 1, "only the dashboard asked for: e's point waits");
         assert_eq!(rows("points_1m").unwrap(), 2);
         let merged: i64 = look.query_row("SELECT merged FROM dashboards WHERE id = 'd'", [], |row| row.get(0)).unwrap();
         assert_eq!(merged, 20);

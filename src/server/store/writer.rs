@@ -1,8 +1,8 @@
 //! The writer thread: the only code that writes to the store. It commits every queued append
 //! in one transaction (group commit): the updates to the replay log and the dashboards' rows at
 //! once, their points to the history tiers behind (`Behind`): held in memory and merged a
-//! dashboard at a time once they are `MERGE_EVERY` old (all at once when a reader asks,
-//! `Message::Merge`), in chunks between commits so a merge never holds them up for long. The
+//! dashboard at a time once they are `MERGE_EVERY` old (a dashboard's at once when a reader of
+//! its history asks, `Message::Merge`), in chunks between commits so a merge never holds them up for long. The
 //! per-second tier then gets one upsert per (metric, minute) and each rollup tier one per
 //! (metric, bucket) however many commits fed them; a series scraped every second cost four
 //! upserts a point before. Until merged, the replay log keeps the updates and the dashboard's
@@ -163,6 +163,13 @@ impl Behind {
         taken
     }
 
+    /// `dashboard`'s points, if any are behind.
+    fn take(&mut self, dashboard: &str) -> Vec<(String, Pending)> {
+        let Some(pending) = self.dashboards.remove(dashboard) else { return Vec::new() };
+        self.count -= pending.count;
+        vec![(dashboard.to_owned(), pending)]
+    }
+
     fn take_all(&mut self) -> Vec<(String, Pending)> {
         self.count = 0;
         self.dashboards.drain().collect()
@@ -302,8 +309,8 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             .fold(next_maintenance, Instant::min);
         let first = match receiver.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Message::Append(job)) => job,
-            Ok(Message::Merge(ack)) => {
-                state.merge_behind();
+            Ok(Message::Merge(dashboard, ack)) => {
+                state.merge_dashboard(&dashboard);
                 let _ = ack.send(());
                 continue;
             }
@@ -324,7 +331,7 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             match receiver.try_recv() {
                 Ok(Message::Append(job)) => jobs.push(job),
                 // Answered after this commit: the reader then sees what was appended before it.
-                Ok(Message::Merge(ack)) => merges.push(ack),
+                Ok(Message::Merge(dashboard, ack)) => merges.push((dashboard, ack)),
                 Ok(Message::Close) => {
                     closing = true;
                     break;
@@ -337,8 +344,8 @@ pub fn run(mut state: WriterState, receiver: mpsc::Receiver<Message>) {
             // A chunk at a time between commits: a merge never holds them up for long.
             state.merge_due();
         } else {
-            state.merge_behind();
-            for ack in merges {
+            for (dashboard, ack) in merges {
+                state.merge_dashboard(&dashboard);
                 let _ = ack.send(());
             }
         }
@@ -587,9 +594,15 @@ impl WriterState {
         Ok(())
     }
 
-    /// Merges every dashboard behind (a reader asked, retention, closing).
+    /// Merges every dashboard behind (retention, closing).
     fn merge_behind(&mut self) {
         let taken = self.behind.take_all();
+        self.merge(taken);
+    }
+
+    /// Merges `dashboard`'s points (a reader of its history asked).
+    fn merge_dashboard(&mut self, dashboard: &str) {
+        let taken = self.behind.take(dashboard);
         self.merge(taken);
     }
 
