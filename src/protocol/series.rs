@@ -158,17 +158,22 @@ impl fmt::Display for SeriesKey {
         if self.labels.is_empty() {
             return Ok(());
         }
-        f.write_str("{")?;
-        for (index, (name, value)) in self.labels.iter().enumerate() {
-            if index > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{name}=\"")?;
-            write_escaped(f, value)?;
-            f.write_str("\"")?;
-        }
-        f.write_str("}")
+        write_labels(f, &self.labels)
     }
+}
+
+/// `{name="value",...}` as a key writes its labels (`{}` for none).
+pub fn write_labels(f: &mut impl fmt::Write, labels: &BTreeMap<String, String>) -> fmt::Result {
+    f.write_str("{")?;
+    for (index, (name, value)) in labels.iter().enumerate() {
+        if index > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{name}=\"")?;
+        write_escaped(f, value)?;
+        f.write_str("\"")?;
+    }
+    f.write_str("}")
 }
 
 /// `value` as a label value is written between quotes: `\\`, `\"` and `\n` escaped.

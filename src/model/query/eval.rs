@@ -97,17 +97,8 @@ pub struct Output {
 
 impl Output {
     fn of_group(labels: BTreeMap<String, String>, value: f64) -> Output {
-        let mut key = String::from("{");
-        for (index, (name, label)) in labels.iter().enumerate() {
-            if index > 0 {
-                key.push(',');
-            }
-            key.push_str(name);
-            key.push_str("=\"");
-            crate::protocol::series::write_escaped(&mut key, label).expect("writing to a string");
-            key.push('"');
-        }
-        key.push('}');
+        let mut key = String::new();
+        crate::protocol::series::write_labels(&mut key, &labels).expect("writing to a string");
         Output { key, labels, value }
     }
 }

@@ -78,10 +78,10 @@ impl Producers {
         for publication in batch {
             let Some(configured) = self.family_kinds.get(&publication.dashboard) else { continue };
             for name in publication.metrics.keys() {
-                let family = name.split('{').next().unwrap_or(name);
                 if publication.kinds.contains_key(name) {
                     continue;
                 }
+                let family = name.split('{').next().unwrap_or(name);
                 if let Some(kind) = configured.of(family).and_then(|kind| kind.unless_named(family)) {
                     publication.kinds.insert(name.clone(), kind);
                 }

@@ -117,10 +117,15 @@ impl Pending {
 }
 
 impl Behind {
-    fn push(&mut self, dashboard: &str, metric: i64, ts: Millis, value: f64) {
-        self.touch(dashboard).points.entry(metric).or_default().push((ts, value));
-        self.dashboards.get_mut(dashboard).expect("touched").count += 1;
-        self.count += 1;
+    /// An update of `dashboard` at `ts` with `values` (metric id, value), committed.
+    fn push(&mut self, dashboard: &str, ts: Millis, values: &[(i64, f64)]) {
+        // The dashboard found once an update, not once a point.
+        let pending = self.touch(dashboard);
+        for &(metric, value) in values {
+            pending.points.entry(metric).or_default().push((ts, value));
+        }
+        pending.count += values.len();
+        self.count += values.len();
     }
 
     /// `dashboard` committed to: its row is behind, points or not.
@@ -189,6 +194,9 @@ impl Behind {
         self.dashboards.values().flat_map(Pending::iter)
     }
 }
+
+/// An update's values by metric id: (metric, value).
+type Values = Vec<(i64, f64)>;
 
 /// A dashboard's row as the writer last wrote it.
 #[derive(Clone)]
@@ -285,10 +293,7 @@ pub(super) fn unmerged(connection: &Connection) -> Result<Behind, StoreError> {
         let super::replay::Body { ts, values, .. } = super::replay::decode_ids(&body).map_err(|reason| {
             StoreError::Corrupt { dashboard: dashboard.clone(), reason: format!("update {seq}: {reason}") }
         })?;
-        behind.touch(&dashboard);
-        for (metric, value) in values {
-            behind.push(&dashboard, metric, ts, value);
-        }
+        behind.push(&dashboard, ts, &values);
     }
     Ok(behind)
 }
@@ -476,8 +481,8 @@ impl WriterState {
     /// Writes every job's updates, dashboard rows and merged points in one transaction.
     fn commit(&mut self, jobs: &[Job]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
-        // This commit's points (dashboard, metric, time, value), in commit order.
-        let mut points: Vec<(&str, i64, Millis, f64)> = Vec::new();
+        // This commit's updates' points (dashboard, time, (metric, value)s), in commit order.
+        let mut points: Vec<(&str, Millis, Values)> = Vec::new();
         // A dashboard's replay log starting again drops updates not yet merged: merge them now.
         let mut restarted = false;
         // The rows and ids this commit changes, kept apart until it succeeds.
@@ -550,8 +555,7 @@ impl WriterState {
                 row.seq = update.seq;
                 row.ts = row.ts.max(update.ts);
                 row.latest.apply(update.ts, &update.metrics);
-                let dashboard = update.dashboard.as_str();
-                points.extend(values.iter().map(|&(metric, value)| (dashboard, metric, update.ts, value)));
+                points.push((update.dashboard.as_str(), update.ts, values));
             }
             // The position only: its time and latest values are written with the merge (the
             // updates after it bring them back after a crash), not a row of every value a commit.
@@ -566,7 +570,9 @@ impl WriterState {
         // A replay log that started again dropped updates not merged yet: everything behind
         // is merged with this commit (rare: a Redis follower's new epoch or jump).
         if restarted {
-            let this_commit = points.iter().map(|&(_, metric, ts, value)| (metric, ts, value));
+            let this_commit = points
+                .iter()
+                .flat_map(|(_, ts, values)| values.iter().map(move |&(metric, value)| (metric, *ts, value)));
             write_tiers(&transaction, self.behind.iter().chain(this_commit))?;
             let behind = self
                 .dashboards
@@ -582,8 +588,8 @@ impl WriterState {
             for dashboard in rows.keys() {
                 self.behind.touch(dashboard);
             }
-            for (dashboard, metric, ts, value) in points {
-                self.behind.push(dashboard, metric, ts, value);
+            for (dashboard, ts, values) in points {
+                self.behind.push(dashboard, ts, &values);
             }
         }
         self.dashboards.extend(rows);
@@ -784,7 +790,7 @@ mod tests {
         let each = MAX_BEHIND / 10;
         for dashboard in 0..10 {
             for second in 0..each {
-                behind.push(&format!("d{dashboard}"), 1, second as Millis * 1000, 1.0);
+                behind.push(&format!("d{dashboard}"), second as Millis * 1000, &[(1, 1.0)]);
             }
         }
         assert!(behind.due().is_some_and(|due| due <= Instant::now()), "full: due at once");
