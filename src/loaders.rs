@@ -70,8 +70,9 @@ pub async fn list_dashboards() -> Result<DashboardList, ServerFnError> {
 /// What a dashboard page shows.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DashboardLoad {
-    /// The snapshot, and the alert rules on the dashboard (for the charts' thresholds).
-    Ready(Box<Snapshot>, Vec<crate::model::alerts::RuleSummary>),
+    /// The snapshot, the alert rules on the dashboard (for the charts' thresholds) and its
+    /// configured panels (none: one per family).
+    Ready(Box<Snapshot>, Vec<crate::model::alerts::RuleSummary>, Vec<crate::model::panel::PanelSpec>),
     NotFound,
     /// The visitor's credential does not cover it.
     Forbidden,
@@ -91,7 +92,12 @@ pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnE
         Ok(snapshot) => {
             let state = app_state()?;
             let rules = state.settings.alerts.iter().filter(|rule| rule.dashboard == dashboard);
-            Ok(DashboardLoad::Ready(Box::new(snapshot), rules.map(|rule| rule.summary()).collect()))
+            let panels = state.settings.dashboards.iter().find(|d| d.id == dashboard).map(|d| d.panels.clone());
+            Ok(DashboardLoad::Ready(
+                Box::new(snapshot),
+                rules.map(|rule| rule.summary()).collect(),
+                panels.unwrap_or_default(),
+            ))
         }
         Err(BrokerError::UnknownDashboard(_)) => Ok(DashboardLoad::NotFound),
         Err(error) => Err(ServerFnError::new(error.to_string())),

@@ -1,74 +1,11 @@
 //! Long time ranges (1 h to 30 d) come from the server's history store rather than the live
 //! stream: each bucket's min and max become two points, so after per-column decimation a
 //! 30-day chart shows the true envelope at the cost of a 30-second one. The live edge (points
-//! newer than the last bucket) is appended from the stream. `use_history` keeps one chart's
-//! long-window history fetched (a lone series' or a family's).
+//! newer than the last bucket) is appended from the stream. `client::panel_data` fetches a
+//! panel's spans with them.
 
-use super::state::{DashboardState, TimeWindow};
 use crate::model::{series::Point, time::bucket_start};
 use crate::protocol::{Bucket, Millis};
-use leptos::prelude::*;
-
-/// A chart's series' history as fetched for one long window.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FetchedHistory {
-    pub window: TimeWindow,
-    /// Each series' buckets, in the chart's order: their envelope (`envelope`), or a counter's
-    /// rates (`bucket_rates`). A series the store does not have is left out.
-    pub series: Vec<(String, Vec<Point>)>,
-    pub step_ms: Millis,
-}
-
-impl FetchedHistory {
-    pub fn points(&self, metric: &str) -> Option<&[Point]> {
-        self.series.iter().find(|(name, _)| name == metric).map(|(_, points)| points.as_slice())
-    }
-}
-
-/// The history of a chart's series (a lone one, or a family's) for the dashboard's chosen window
-/// while that window is a long one: fetched when it is chosen, then again each minute, the
-/// series at once; a counter's as `bucket_rates`, anything else as its `envelope`. A fetch
-/// still running when the window changes or the chart goes away is cancelled with it. Always
-/// `None` on the server.
-pub fn use_history(state: DashboardState, metrics: Vec<String>, counter: bool) -> ReadSignal<Option<FetchedHistory>> {
-    let (history, set_history) = signal(None::<FetchedHistory>);
-    #[cfg(feature = "hydrate")]
-    {
-        let minute = Memo::new(move |_| state.updated_at.get() / 60_000);
-        Effect::new(move |_| {
-            let window = state.window.get();
-            minute.track();
-            let Some(step) = window.history_step() else { return };
-            let (dashboard, metrics) = (state.id.get_value(), metrics.clone());
-            let to = state.updated_at.get_untracked();
-            // Scoped to this run of the effect: the next run, or the chart's removal, cancels it.
-            leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let fetches = metrics.iter().map(|metric| fetch(&dashboard, metric, to, window.millis(), step));
-                let mut series = Vec::with_capacity(metrics.len());
-                let mut step_ms = 0;
-                for (metric, answer) in metrics.iter().zip(futures::future::join_all(fetches).await) {
-                    match answer {
-                        Ok(answer) => {
-                            step_ms = answer.step_ms;
-                            let points = match counter {
-                                true => bucket_rates(&answer.buckets, answer.step_ms),
-                                false => envelope(&answer.buckets, answer.step_ms),
-                            };
-                            series.push((metric.clone(), points));
-                        }
-                        Err(error) => leptos::logging::warn!("{metric}: {error}"),
-                    }
-                }
-                if !series.is_empty() {
-                    set_history.set(Some(FetchedHistory { window, series, step_ms }));
-                }
-            });
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (state, metrics, counter, set_history);
-    history
-}
 
 /// A bucket's min and max as points (in the order they would have been reached is unknown, so
 /// min first, then max, half a step later), or one point when they are equal.

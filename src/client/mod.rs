@@ -9,7 +9,9 @@ pub mod history;
 #[cfg(feature = "hydrate")]
 pub mod interval;
 pub mod live_edge;
+pub mod panel_data;
 pub mod redraw;
 pub mod state;
 pub mod theme;
+pub mod view;
 pub mod visibility;

@@ -23,8 +23,9 @@ pub const SERIES_CAPACITY: usize = 4096;
 
 /// How much history the charts show: the short ones from the live stream's memory, the long
 /// ones from the server's history store (with the live edge appended).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TimeWindow {
+    #[default]
     Seconds30,
     Minutes5,
     Hour1,
@@ -64,6 +65,22 @@ impl TimeWindow {
             TimeWindow::Days7 => "7 d",
             TimeWindow::Days30 => "30 d",
         }
+    }
+
+    /// As the URL writes it (`range=1h`).
+    pub fn token(self) -> &'static str {
+        match self {
+            TimeWindow::Seconds30 => "30s",
+            TimeWindow::Minutes5 => "5m",
+            TimeWindow::Hour1 => "1h",
+            TimeWindow::Hours24 => "24h",
+            TimeWindow::Days7 => "7d",
+            TimeWindow::Days30 => "30d",
+        }
+    }
+
+    pub fn parse(token: &str) -> Option<TimeWindow> {
+        TimeWindow::ALL.into_iter().find(|window| window.token() == token)
     }
 
     /// The history step the window is read at (360 to 1,440 buckets), or `None` when the
@@ -189,7 +206,19 @@ pub struct DashboardState {
     /// Alert changes seen, oldest first: the recorded history fetched with the page, then what
     /// updates carried (for the charts' firing spans). At most `MAX_ALERT_LOG`.
     pub alert_log: RwSignal<Vec<RecordedChange>>,
+    /// Who reads each update as it is applied (query panels), by key.
+    taps: StoredValue<Vec<(u64, Tap)>, LocalStorage>,
 }
+
+/// What a reader of the stream is told: an update applied (its time and values), or that the
+/// state was replaced by a snapshot (start over from `series`).
+pub enum Tapped<'a> {
+    Update(Millis, &'a crate::protocol::Metrics),
+    Replaced,
+}
+
+/// A reader of the stream (`DashboardState::tap`).
+pub type Tap = std::rc::Rc<dyn Fn(Tapped)>;
 
 /// Alert changes kept for the charts.
 const MAX_ALERT_LOG: usize = 2_000;
@@ -230,6 +259,7 @@ impl DashboardState {
             notices: RwSignal::new(Vec::new()),
             rules: StoredValue::new(Vec::new()),
             alert_log: RwSignal::new(Vec::new()),
+            taps: StoredValue::new_local(Vec::new()),
         };
         state.replace(snapshot);
         state
@@ -239,6 +269,27 @@ impl DashboardState {
     pub fn with_rules(self, rules: Vec<RuleSummary>) -> Self {
         self.rules.set_value(rules);
         self
+    }
+
+    /// Tells `tap` of every update applied (after the state took it) and of every snapshot,
+    /// until the calling component is cleaned up.
+    pub fn tap(&self, tap: Tap) {
+        let key = super::redraw::new_key();
+        self.taps.update_value(|taps| taps.push((key, tap)));
+        let taps = self.taps;
+        on_cleanup(move || {
+            taps.try_update_value(|taps| taps.retain(|(other, _)| *other != key));
+        });
+    }
+
+    fn tell(&self, tapped: Tapped) {
+        let taps: Vec<Tap> = self.taps.with_value(|taps| taps.iter().map(|(_, tap)| tap.clone()).collect());
+        for tap in taps {
+            tap(match &tapped {
+                Tapped::Update(ts, metrics) => Tapped::Update(*ts, metrics),
+                Tapped::Replaced => Tapped::Replaced,
+            });
+        }
     }
 
     /// Adds recorded alert changes from before the page (the alert history), keeping the
@@ -309,6 +360,7 @@ impl DashboardState {
         match message {
             ServerMessage::Snapshot(snapshot) if snapshot.dashboard == self.id.read_value().as_str() => {
                 self.replace(snapshot);
+                self.tell(Tapped::Replaced);
                 Applied::Ok
             }
             ServerMessage::Update(update) if update.dashboard == self.id.read_value().as_str() => {
@@ -343,6 +395,7 @@ impl DashboardState {
                 if !update.kinds.is_empty() {
                     self.take_stated_kinds(&update.kinds);
                 }
+                self.tell(Tapped::Update(update.ts, &update.metrics));
                 Applied::Ok
             }
             _ => Applied::Other,

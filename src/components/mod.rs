@@ -7,6 +7,7 @@ pub mod connection_badge;
 pub mod connection_banner;
 pub mod connection_panel;
 pub mod metric_card;
+pub mod panel;
 pub mod rule_preview;
 pub mod store_banner;
 pub mod window_picker;

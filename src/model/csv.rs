@@ -31,9 +31,28 @@ pub fn number(value: f64) -> String {
     text
 }
 
+/// Series in long form, as the query API and a panel's export write them: a `ts,series,value`
+/// header, then a row per point, series after series.
+pub fn series_table<'a>(series: impl IntoIterator<Item = (&'a str, &'a [(crate::protocol::Millis, f64)])>) -> String {
+    let mut out = String::new();
+    row(&mut out, ["ts", "series", "value"]);
+    for (key, points) in series {
+        for &(ts, value) in points {
+            row(&mut out, [ts.to_string().as_str(), key, &number(value)]);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_are_written_a_row_a_point() {
+        let table = series_table([("a{x=\"1\"}", &[(1, 0.5), (2, f64::NAN)][..]), ("b", &[(1, 2.0)][..])]);
+        assert_eq!(table, "ts,series,value\r\n1,\"a{x=\"\"1\"\"}\",0.5\r\n2,\"a{x=\"\"1\"\"}\",\r\n1,b,2\r\n");
+    }
 
     #[test]
     fn fields_holding_commas_quotes_or_breaks_are_quoted() {

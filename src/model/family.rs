@@ -3,6 +3,7 @@
 //! and its legend names only the labels that tell it from the others.
 
 use crate::protocol::{ChartKind, MetricDefinition};
+use std::collections::BTreeMap;
 
 /// One chart: a family's series, or a metric of its own.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,25 +73,33 @@ fn caption(members: &[MetricDefinition], key: &str) -> String {
 /// Each series' legend text: the labels whose values differ among `members`
 /// (`cpu=0 mode=idle`), or its name when none do.
 pub fn legend_labels(members: &[MetricDefinition]) -> Vec<String> {
+    let named: Vec<(&str, &BTreeMap<String, String>)> =
+        members.iter().map(|member| (member.name.as_str(), &member.labels)).collect();
+    legend_texts(&named)
+}
+
+/// The legend text of each `(name, labels)`: the labels whose values differ among them, or its
+/// name when none do (a query's groups and a family's series alike).
+pub fn legend_texts(members: &[(&str, &BTreeMap<String, String>)]) -> Vec<String> {
     let differing: Vec<&String> = {
-        let mut names: Vec<&String> = members.iter().flat_map(|member| member.labels.keys()).collect();
+        let mut names: Vec<&String> = members.iter().flat_map(|(_, labels)| labels.keys()).collect();
         names.sort();
         names.dedup();
         names.retain(|name| {
-            let first = members[0].labels.get(*name);
-            members.iter().any(|member| member.labels.get(*name) != first)
+            let first = members[0].1.get(*name);
+            members.iter().any(|(_, labels)| labels.get(*name) != first)
         });
         names
     };
     members
         .iter()
-        .map(|member| {
+        .map(|(name, labels)| {
             let parts: Vec<String> = differing
                 .iter()
-                .filter_map(|name| member.labels.get(*name).map(|value| format!("{name}={value}")))
+                .filter_map(|label| labels.get(*label).map(|value| format!("{label}={value}")))
                 .collect();
             if parts.is_empty() {
-                member.name.clone()
+                (*name).to_owned()
             } else {
                 parts.join(" ")
             }

@@ -12,6 +12,7 @@ pub mod format;
 pub mod glob;
 pub mod histogram;
 pub mod latest;
+pub mod panel;
 pub mod query;
 pub mod ring;
 pub mod sequence;
@@ -19,6 +20,7 @@ pub mod series;
 pub mod stats;
 pub mod time;
 pub mod url;
+pub mod view;
 
 /// Test data: the metrics map of `(name, value)` pairs.
 #[cfg(test)]

@@ -50,6 +50,16 @@ impl SeriesSet {
         self.series.get_mut(name).expect("inserted above")
     }
 
+    /// Every metric's points, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Ring<Point>)> {
+        self.series.iter()
+    }
+
+    /// Every metric's name, in order.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.series.keys()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Ring<Point>> {
         self.series.get(name)
     }

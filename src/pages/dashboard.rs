@@ -2,18 +2,24 @@
 //! real numbers), then kept live by the page's one connection, which subscribes it while it
 //! is shown.
 
+#[cfg(feature = "hydrate")]
+use crate::client::theme::{Theme, ThemeState};
 use crate::client::{
     live_edge::provide_live_edge,
     state::{ConnectionState, DashboardState},
+    view::ViewState,
     visibility::track_page_visibility,
 };
 use crate::components::{
-    alert_toasts::AlertToasts, chart::SeriesChart, connection_badge::ConnectionBadge,
-    connection_banner::ConnectionBanner, connection_panel::ConnectionPanel, metric_card::MetricCard,
-    store_banner::StoreBanner, window_picker::WindowPicker,
+    alert_toasts::AlertToasts, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
+    connection_panel::ConnectionPanel, metric_card::MetricCard, panel::Panel, store_banner::StoreBanner,
+    window_picker::WindowPicker,
 };
 use crate::loaders::{load_snapshot, DashboardLoad};
-use crate::model::{alerts::RuleSummary, family::chart_groups};
+use crate::model::{
+    alerts::RuleSummary,
+    panel::{default_panels, Compare, PanelSpec},
+};
 use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::Snapshot;
 use leptos::either::EitherOf4;
@@ -30,8 +36,8 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(DashboardLoad::Ready(snapshot, rules)) => {
-                        EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot rules/> })
+                    Ok(DashboardLoad::Ready(snapshot, rules, panels)) => {
+                        EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot rules panels/> })
                     }
                     Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
                     Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
@@ -44,7 +50,7 @@ pub fn DashboardPage() -> impl IntoView {
 
 /// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.
 #[component]
-fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
+fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelSpec>) -> impl IntoView {
     let state = DashboardState::from_snapshot(snapshot).with_rules(rules);
     provide_context(state);
     #[cfg(feature = "hydrate")]
@@ -60,39 +66,208 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>) -> impl IntoView {
     let connection = expect_context::<ConnectionState>();
     connection.open(state);
     provide_live_edge(state);
+    let view = ViewState::provide(state);
     track_page_visibility(state.visible);
+    follow_view_keys(view);
+    rotate_dashboards(view, state);
+    apply_view_theme(view);
 
     let definitions = move || state.definitions.get();
-    let charted = move || state.definitions.with(|definitions| chart_groups(definitions));
+    // The configured panels, else one per family as the series come.
+    let configured = !panels.is_empty();
+    let all_panels = Memo::new(move |_| {
+        if configured {
+            panels.clone()
+        } else {
+            state.definitions.with(|definitions| default_panels(definitions))
+        }
+    });
+    let shown_panels = move || {
+        let alone = view.view.with(|view| view.panel.clone());
+        all_panels.with(|panels| match panels.iter().find(|panel| Some(&panel.id) == alone.as_ref()) {
+            Some(panel) => vec![panel.clone()],
+            None => panels.clone(),
+        })
+    };
+    let kiosk = Memo::new(move |_| view.view.with(|view| view.kiosk));
+    let chrome = move || !kiosk.get();
+    let idle = pointer_idle();
     view! {
         <Title text=move || state.title.get()/>
         <section
             class="dashboard"
+            class:kiosk=move || kiosk.get()
+            class:idle=move || kiosk.get() && idle.get()
+            class:zoomed=move || !view.is_live()
             data-testid="dashboard"
             data-dashboard=state.id.get_value()
             data-epoch=move || state.position.with(|p| p.epoch.clone())
             data-seq=move || state.position.with(|p| p.seq)
             data-stale=move || connection.status.get().is_stale().to_string()
+            data-live=move || view.is_live().to_string()
         >
-            <header class="dashboard-header">
-                <h1>{move || state.title.get()}</h1>
-                <WindowPicker/>
-                <ConnectionBadge/>
-            </header>
-            <ConnectionBanner/>
-            <StoreBanner/>
-            <AlertToasts/>
-            <ConnectionPanel/>
-            <div class="cards">
-                <For each=definitions key=|d| d.name.clone() let:definition>
-                    <MetricCard definition/>
-                </For>
-            </div>
-            <div class="charts">
-                <For each=charted key=|group| (group.key.clone(), group.members.len()) let:group>
-                    <SeriesChart group/>
+            <Show when=chrome>
+                <header class="dashboard-header">
+                    <h1>{move || state.title.get()}</h1>
+                    <WindowPicker/>
+                    <ComparePicker/>
+                    <LiveControl/>
+                    <ConnectionBadge/>
+                </header>
+                <ConnectionBanner/>
+                <StoreBanner/>
+                <AlertToasts/>
+                <ConnectionPanel/>
+            </Show>
+            <Show when=move || chrome() && view.view.with(|view| view.panel.is_none())>
+                <div class="cards">
+                    <For each=definitions key=|d| d.name.clone() let:definition>
+                        <MetricCard definition/>
+                    </For>
+                </div>
+            </Show>
+            <div class="panels" class:alone=move || view.view.with(|view| view.panel.is_some())>
+                <For each=shown_panels key=|panel| (panel.id.clone(), panel.metrics.len()) let:spec>
+                    <Panel spec/>
                 </For>
             </div>
         </section>
+    }
+}
+
+/// Keys that walk the view: Escape goes back to live (or leaves a full-screen panel), and while
+/// zoomed the left and right arrows pan by half the span. Not while typing in a field.
+fn follow_view_keys(view: ViewState) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let listener = window_event_listener(leptos::ev::keydown, move |event| {
+            let typing = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+            if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let span = view.view.with_untracked(|view| view.span);
+            match (event.key().as_str(), span) {
+                ("Escape", Some(_)) => view.go_live(),
+                ("Escape", None) => view.change(|view| view.panel = None),
+                ("ArrowLeft" | "ArrowRight", Some((from, to))) => {
+                    let step = (to - from) / 2 * if event.key() == "ArrowLeft" { -1 } else { 1 };
+                    view.change(|view| view.span = Some((from + step, to + step)));
+                }
+                _ => {}
+            }
+        });
+        on_cleanup(move || listener.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = view;
+}
+
+/// A wall screen (`rotate=30s&dashboards=a,b`) goes to the next dashboard every so often,
+/// keeping the rest of the view.
+fn rotate_dashboards(view: ViewState, state: DashboardState) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let Some(every) = view.view.with(|view| view.rotate) else { return };
+        crate::client::interval::use_interval(std::time::Duration::from_millis(every as u64), move || {
+            let current = state.id.get_value();
+            if let Some(next) = view.view.with_untracked(|view| view.next_dashboard(&current).map(str::to_owned)) {
+                view.go_to_dashboard(&next);
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (view, state);
+}
+
+/// `theme=light` or `theme=dark` in the URL wins over the remembered choice (not remembered).
+fn apply_view_theme(view: ViewState) {
+    #[cfg(feature = "hydrate")]
+    {
+        let theme = expect_context::<ThemeState>();
+        Effect::new(move |_| {
+            let wanted = view.view.with(|view| view.theme.clone());
+            let Some(wanted) = wanted else { return };
+            let wanted = if wanted == "light" { Theme::Light } else { Theme::Dark };
+            if theme.0.get_untracked() != wanted {
+                theme.0.set(wanted);
+            }
+            if let Some(html) = document().document_element() {
+                let _ = html.set_attribute("data-theme", wanted.label());
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = view;
+}
+
+/// Whether the pointer has been still for three seconds (a kiosk hides it then).
+fn pointer_idle() -> RwSignal<bool> {
+    let idle = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    {
+        let last_move = StoredValue::new(js_sys::Date::now());
+        let listener = window_event_listener(leptos::ev::pointermove, move |_| {
+            last_move.set_value(js_sys::Date::now());
+            if idle.get_untracked() {
+                idle.set(false);
+            }
+        });
+        on_cleanup(move || listener.remove());
+        crate::client::interval::use_interval(std::time::Duration::from_millis(500), move || {
+            let still = js_sys::Date::now() - last_move.get_value() > 3_000.0;
+            if still != idle.get_untracked() {
+                idle.set(still);
+            }
+        });
+    }
+    idle
+}
+
+/// The earlier period every panel compares with.
+#[component]
+fn ComparePicker() -> impl IntoView {
+    let view = expect_context::<ViewState>();
+    let choices = std::iter::once(None).chain(Compare::ALL.into_iter().map(Some));
+    view! {
+        <div class="compare-picker" role="group" aria-label="Compare with">
+            {choices
+                .map(|choice| {
+                    view! {
+                        <button
+                            type="button"
+                            data-compare=choice.map_or("off", Compare::as_str)
+                            aria-pressed=move || (view.view.with(|view| view.compare) == choice).to_string()
+                            on:click=move |_| view.change(|view| view.compare = choice)
+                        >
+                            {choice.map_or("No compare", Compare::label)}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// While zoomed: the span shown and the way back to the live edge.
+#[component]
+fn LiveControl() -> impl IntoView {
+    let view = expect_context::<ViewState>();
+    let span = move || {
+        view.view.with(|view| view.span).map(|(from, to)| {
+            let clock = |ts| crate::components::chart::clock_time(ts, to - from);
+            format!("{} – {}", clock(from), clock(to))
+        })
+    };
+    view! {
+        <Show when=move || !view.is_live()>
+            <span class="zoom-span" data-testid="zoom-span">{span}</span>
+            <button type="button" class="live-button" data-action="live" title="Back to live (Escape, or double click a chart)" on:click=move |_| view.go_live()>
+                "Back to live"
+            </button>
+        </Show>
     }
 }

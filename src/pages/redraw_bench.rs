@@ -92,7 +92,8 @@ async fn measure(
 ) {
     use crate::client::redraw::{draw_now, new_key, request_draw};
     use crate::components::chart::{canvas::paint, ChartAlerts, ChartSpec, Palette};
-    use crate::protocol::{ChartKind, Format};
+    use crate::model::panel::PanelKind;
+    use crate::protocol::Format;
     use std::{cell::Cell, rc::Rc};
 
     let series: Rc<Vec<Vec<_>>> =
@@ -112,13 +113,18 @@ async fn measure(
                         to,
                         format: Format::Decimal,
                         axis_unit: Some("ms"),
-                        kind: ChartKind::Area,
+                        kind: PanelKind::Area,
+                        stack: false,
+                        thresholds: &[],
+                        min: None,
+                        max: None,
+                        ghosts: &[],
                         palette: Palette::DARK,
                         scale: 1.0,
                         alerts: ChartAlerts::NONE,
                     };
                     let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
-                    let reduced = paint(&canvas, vec![(line, Palette::DARK.line)], &spec);
+                    let reduced = paint(&canvas, vec![(line, Palette::DARK.line)], Vec::new(), &spec);
                     drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());
                 }),
             );

@@ -2,18 +2,21 @@
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
 //! and redrawn when what it shows changes.
 
-use super::draw::{draw_chart, ChartAlerts, ChartSpec, Line};
-use super::geometry::axis_unit;
+use super::draw::{draw_chart, draw_rows, ChartAlerts, ChartSpec, Line, Row};
 use super::{palette::Palette, DrawStats, Shown};
 use crate::client::{
-    history::{with_live_edge, FetchedHistory},
     live_edge::LiveEdge,
+    panel_data::{PanelData, PanelLine},
     redraw::{new_key, request_draw, Draw},
     state::DashboardState,
     theme::ThemeState,
+    view::ViewState,
 };
-use crate::model::{counter::rates, ring::Ring, series::Point};
-use crate::protocol::{ChartKind, Format, Millis};
+use crate::model::{
+    panel::{colour_rgb, heatmap_cells, status_bands, threshold_colour, PanelKind, PanelSpec},
+    series::Point,
+};
+use crate::protocol::{Format, Millis};
 use leptos::prelude::*;
 use plotters::style::RGBColor;
 use std::{
@@ -24,14 +27,9 @@ use std::{
     },
 };
 
-/// Sizes `canvas` for the device pixel ratio (only when that changed, since resizing clears
-/// it) and draws each line's points inside `[spec.from, spec.to]`, at most four per pixel
-/// column. `spec.scale` is replaced by the device's. Returns the points it drew, per line.
-pub fn paint<'a>(
-    canvas: &web_sys::HtmlCanvasElement,
-    lines: Vec<(Box<dyn Iterator<Item = &'a Point> + 'a>, RGBColor)>,
-    spec: &ChartSpec,
-) -> Vec<Vec<Point>> {
+/// A plotters backend on `canvas`, sized for the device pixel ratio (only when that changed,
+/// since resizing clears it), and that ratio and the width in device pixels.
+pub fn backend(canvas: &web_sys::HtmlCanvasElement) -> Option<(plotters_canvas::CanvasBackend, f64, usize)> {
     let scale = window().device_pixel_ratio().max(1.0);
     let css_width = f64::from(canvas.client_width().max(1));
     let css_height = f64::from(canvas.client_height().max(1));
@@ -40,19 +38,41 @@ pub fn paint<'a>(
         canvas.set_width(width);
         canvas.set_height(height);
     }
-    let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone()) else {
-        return Vec::new();
-    };
+    let backend = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone())?;
+    Some((backend, scale, width as usize))
+}
+
+/// Draws each line's points inside `[spec.from, spec.to]` on `canvas`, at most four per pixel
+/// column (the ghost lines of `spec` are replaced by `ghosts`, reduced alike). `spec.scale` is
+/// replaced by the device's. Returns the points it drew, per line.
+pub fn paint<'a>(
+    canvas: &web_sys::HtmlCanvasElement,
+    lines: Vec<(Box<dyn Iterator<Item = &'a Point> + 'a>, RGBColor)>,
+    ghosts: Vec<(&'a [Point], RGBColor)>,
+    spec: &ChartSpec,
+) -> Vec<Vec<Point>> {
+    let Some((backend, scale, width)) = backend(canvas) else { return Vec::new() };
     let (from, to): (Millis, Millis) = (spec.from, spec.to);
-    let (reduced, colours): (Vec<Vec<Point>>, Vec<RGBColor>) = lines
-        .into_iter()
-        .map(|(points, colour)| (crate::model::decimate::decimate(points, from, to, width as usize), colour))
-        .unzip();
+    let reduce = |points| crate::model::decimate::decimate(points, from, to, width);
+    let (reduced, colours): (Vec<Vec<Point>>, Vec<RGBColor>) =
+        lines.into_iter().map(|(points, colour)| (reduce(points), colour)).unzip();
+    let reduced_ghosts: Vec<(Vec<Point>, RGBColor)> =
+        ghosts.into_iter().map(|(points, colour)| (reduce(Box::new(points.iter())), colour)).collect();
+    let ghost_lines: Vec<Line> =
+        reduced_ghosts.iter().map(|(points, colour)| Line { points, colour: *colour }).collect();
     let drawn: Vec<Line> = reduced.iter().zip(colours).map(|(points, colour)| Line { points, colour }).collect();
-    if let Err(error) = draw_chart(backend, &drawn, &ChartSpec { scale, ..*spec }) {
+    if let Err(error) = draw_chart(backend, &drawn, &ChartSpec { scale, ghosts: &ghost_lines, ..*spec }) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
     reduced
+}
+
+/// Draws rows of coloured spans (status, heatmap) on `canvas`.
+pub fn paint_rows(canvas: &web_sys::HtmlCanvasElement, rows: &[Row], spec: &ChartSpec) {
+    let Some((backend, scale, _)) = backend(canvas) else { return };
+    if let Err(error) = draw_rows(backend, rows, &ChartSpec { scale, ..*spec }) {
+        leptos::logging::warn!("chart draw failed: {error:?}");
+    }
 }
 
 /// What the dashboard's alert rules on `metric` draw: their levels, and where they fired up to
@@ -67,37 +87,39 @@ fn alerts_on(state: DashboardState, metric: &str, rate: bool, to: Millis) -> Cha
     ChartAlerts { levels, spans }
 }
 
+/// A threshold's colour for the canvas.
+pub fn rgb(text: &str) -> Option<RGBColor> {
+    colour_rgb(text).map(|(r, g, b)| RGBColor(r, g, b))
+}
+
 /// One chart's canvas and what its drawing depends on.
 pub struct CanvasChart {
     pub canvas: NodeRef<leptos::html::Canvas>,
-    /// Its series, in legend order.
-    pub metrics: Vec<String>,
-    /// The series drawn (a legend can isolate or hide some).
-    pub drawn: Signal<Vec<String>>,
+    pub spec: PanelSpec,
+    pub data: PanelData,
+    /// The series hidden (a legend can isolate or hide some).
+    pub hidden: Signal<Vec<String>>,
     /// Counters: drawn as their rate per second.
     pub rate: bool,
     pub format: Format,
-    pub unit: String,
-    pub kind: ChartKind,
-    /// The history of the chart's series over a long window.
-    pub history: ReadSignal<Option<FetchedHistory>>,
+    pub axis_unit: Option<String>,
     /// Set after every draw.
     pub stats: RwSignal<DrawStats>,
-    /// The points drawn last and their span, for the pointer readout.
+    /// The points drawn last and their span, for the pointer readout and the CSV export.
     pub shown: StoredValue<Shown>,
     /// A rule being previewed (`RulePreview`): drawn instead of the configured ones.
     pub preview: RwSignal<Option<ChartAlerts>>,
 }
 
 /// Redraws the chart (at the next animation frame, with every other chart: `client::redraw`)
-/// whenever its data, window, live edge, theme, fetched history or the page size changes, as
-/// long as the tab is visible.
+/// whenever its data, span, theme, fetched history or the page size changes, as long as the
+/// tab is visible.
 pub fn draw_on_change(chart: CanvasChart) {
     let state = expect_context::<DashboardState>();
     let edge = expect_context::<LiveEdge>();
+    let view = expect_context::<ViewState>();
     let theme = expect_context::<ThemeState>();
-    let CanvasChart { canvas, metrics, drawn, rate, format, unit, kind, history, stats, shown, preview } = chart;
-    let axis_unit = axis_unit(format, &unit).map(str::to_owned);
+    let CanvasChart { canvas, spec, data, hidden, rate, format, axis_unit, stats, shown, preview } = chart;
     // The draw runs at the next animation frame, reading the state of that moment; the chart
     // may have been removed by then. Atomic only because `on_cleanup` wants `Send + Sync`.
     let mounted = Arc::new(AtomicBool::new(true));
@@ -105,71 +127,82 @@ pub fn draw_on_change(chart: CanvasChart) {
         let mounted = mounted.clone();
         move || mounted.store(false, Ordering::Relaxed)
     });
+    let thresholds: Vec<(f64, RGBColor)> =
+        spec.thresholds.iter().filter_map(|threshold| Some((threshold.value, rgb(&threshold.color)?))).collect();
     let draw: Draw = Rc::new(move || {
         if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
             return;
         }
         let Some(canvas) = canvas.get_untracked() else { return };
-        let window = state.window.get_untracked();
-        let to = edge.0.get_untracked();
-        let from = to - window.millis();
+        let (from, to) = view.shown_untracked(state, edge);
         let palette = Palette::of(theme.0.get_untracked());
-        let lone = metrics.len() == 1;
-        let alerts = match (&preview.get_untracked(), lone) {
+        let hidden = hidden.get_untracked();
+        let mut lines = data.lines(from, to);
+        lines.retain(|line| !hidden.contains(&line.key));
+        let lone_metric = (!data.is_query() && lines.len() == 1).then(|| lines[0].key.clone());
+        let alerts = match (&preview.get_untracked(), &lone_metric) {
             (Some(previewed), _) => previewed.clone(),
-            (None, true) => alerts_on(state, &metrics[0], rate, to),
-            (None, false) => ChartAlerts::default(),
+            (None, Some(metric)) => alerts_on(state, metric, rate, to),
+            (None, None) => ChartAlerts::default(),
         };
-        let spec =
-            ChartSpec { from, to, format, axis_unit: axis_unit.as_deref(), kind, palette, scale: 1.0, alerts: &alerts };
-        let names = drawn.get_untracked();
-        let (lines, source) = state.series.with_untracked(|series| {
-            let empty = Ring::with_capacity(1);
-            history.with_untracked(|history| {
-                let fetched =
-                    history.as_ref().filter(|fetched| window.history_step().is_some() && fetched.window == window);
-                // Each line's points: history joined with the live edge over a long window, else
-                // the stream's memory (borrowed); a counter's as rates.
-                let owned: Vec<Option<Vec<Point>>> = names
+        let chart_spec = ChartSpec {
+            from,
+            to,
+            format,
+            axis_unit: axis_unit.as_deref(),
+            kind: spec.kind,
+            stack: spec.stack,
+            thresholds: &thresholds,
+            min: spec.min,
+            max: spec.max,
+            ghosts: &[],
+            palette,
+            scale: 1.0,
+            alerts: &alerts,
+        };
+        let colour = |line: &PanelLine| if lines.len() == 1 { palette.line } else { palette.series_colour(&line.key) };
+        let drawn: Vec<Vec<Point>> = match spec.kind {
+            PanelKind::Status => {
+                let rows = status_rows(&lines, &spec, palette, to);
+                paint_rows(&canvas, &rows, &chart_spec);
+                lines.iter().map(|line| line.points.clone()).collect()
+            }
+            PanelKind::Heatmap => {
+                let rows = heatmap_rows(&lines, palette, format);
+                paint_rows(&canvas, &rows, &chart_spec);
+                lines.iter().map(|line| line.points.clone()).collect()
+            }
+            _ => {
+                let ghosts = data.ghost_lines();
+                let ghost_colour = |line: &PanelLine| {
+                    if lines.len() == 1 {
+                        palette.text
+                    } else {
+                        palette.series_colour(&line.key)
+                    }
+                };
+                let ghost_points: Vec<(&[Point], RGBColor)> = ghosts
                     .iter()
-                    .map(|name| {
-                        let live = series.get(name).unwrap_or(&empty);
-                        // A counter's history comes as rates already (the server's, reset-safe).
-                        let live_rates = rate.then(|| rates(live.iter()));
-                        let stored = fetched.and_then(|fetched| Some((fetched.points(name)?, fetched.step_ms)));
-                        match (stored, live_rates) {
-                            (Some((points, step_ms)), Some(rated)) => {
-                                Some(with_live_edge(points, step_ms, rated.iter()))
-                            }
-                            (Some((points, step_ms)), None) => Some(with_live_edge(points, step_ms, live.iter())),
-                            (None, rated) => rated,
-                        }
-                    })
+                    .filter(|ghost| !hidden.contains(&ghost.key))
+                    .map(|ghost| (ghost.points.as_slice(), ghost_colour(ghost)))
                     .collect();
-                let colour = |name: &str| if lone { palette.line } else { palette.series_colour(name) };
-                let lines: Vec<(Box<dyn Iterator<Item = &Point> + '_>, RGBColor)> = names
+                let painted: Vec<(Box<dyn Iterator<Item = &Point>>, RGBColor)> = lines
                     .iter()
-                    .zip(&owned)
-                    .map(|(name, owned)| {
-                        let points: Box<dyn Iterator<Item = &Point>> = match owned {
-                            Some(points) => Box::new(points.iter()),
-                            None => Box::new(series.get(name).unwrap_or(&empty).iter()),
-                        };
-                        (points, colour(name))
-                    })
+                    .map(|line| (Box::new(line.points.iter()) as Box<dyn Iterator<Item = &Point>>, colour(line)))
                     .collect();
-                let painted = paint(&canvas, lines, &spec);
-                (painted, if fetched.is_some() { "history" } else { "live" })
-            })
-        });
+                paint(&canvas, painted, ghost_points, &chart_spec)
+            }
+        };
         let seq = state.position.with_untracked(|position| position.seq);
         let (thresholds, spans) =
             (alerts.levels.len(), alerts.spans.iter().filter(|span| span.to > from && span.from < to).count());
-        let points = lines.iter().map(Vec::len).sum();
+        let points = drawn.iter().map(Vec::len).sum();
+        let source = if data.from_history() { "history" } else { "live" };
         stats.update(|stats| {
             *stats = DrawStats { points, source, count: stats.count + 1, seq, edge: to, thresholds, spans }
         });
-        shown.set_value(Shown { lines: names.into_iter().zip(lines).collect(), from, to });
+        let lines = lines.into_iter().zip(drawn).map(|(line, points)| PanelLine { points, ..line }).collect();
+        shown.set_value(Shown { lines, from, to });
     });
     // A new size (window resized, phone turned) needs a new canvas resolution.
     let resized = RwSignal::new(0u32);
@@ -183,15 +216,74 @@ pub fn draw_on_change(chart: CanvasChart) {
             return;
         }
         theme.0.track();
+        view.view.track();
         state.window.track();
         edge.0.track();
-        state.series.track();
-        history.track();
+        data.track();
         state.alert_log.track();
         preview.track();
-        drawn.track();
+        hidden.track();
         state.alerts.track();
         resized.track();
         request_draw(key, draw.clone());
     });
+}
+
+/// A status panel's rows: each series' runs of one value, coloured by the thresholds, else 1
+/// (up) green, 0 (down) the critical colour, other states a colour each.
+fn status_rows(lines: &[PanelLine], spec: &PanelSpec, palette: Palette, to: Millis) -> Vec<Row> {
+    let colour = |value: f64| {
+        if let Some(colour) = threshold_colour(&spec.thresholds, value).and_then(rgb) {
+            return colour;
+        }
+        match value {
+            v if v == 0.0 => palette.critical,
+            v if v == 1.0 => palette.series[1],
+            v => palette.series[(v.abs() as usize + 2) % palette.series.len()],
+        }
+    };
+    lines
+        .iter()
+        .map(|line| Row {
+            label: line.legend.clone(),
+            spans: status_bands(&line.points, to)
+                .into_iter()
+                .map(|(from, to, value)| (from, to, colour(value)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A heatmap's rows: each bucket (the series' `le`), its cells shaded from the background to
+/// the line colour by how many observations fell in them.
+fn heatmap_rows(lines: &[PanelLine], palette: Palette, format: Format) -> Vec<Row> {
+    let buckets: Vec<(f64, &[Point])> = lines
+        .iter()
+        .filter_map(|line| {
+            let le = line.labels.get("le")?;
+            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((bound, line.points.as_slice()))
+        })
+        .collect();
+    let (bounds, cells) = heatmap_cells(&buckets);
+    let most = cells.iter().map(|cell| cell.count).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let shade = |count: f64| {
+        let share = (count / most).clamp(0.0, 1.0);
+        let mix = |from: u8, to: u8| (f64::from(from) + (f64::from(to) - f64::from(from)) * share).round() as u8;
+        let (b, l) = (palette.background, palette.line);
+        RGBColor(mix(b.0, l.0), mix(b.1, l.1), mix(b.2, l.2))
+    };
+    let reading = crate::model::format::Reading { format, unit: String::new(), rate: false };
+    bounds
+        .iter()
+        .enumerate()
+        .map(|(row, bound)| Row {
+            label: if bound.is_infinite() { "+Inf".into() } else { format!("≤ {}", reading.show(*bound)) },
+            spans: cells
+                .iter()
+                .filter(|cell| cell.row == row)
+                .map(|cell| (cell.from, cell.to, shade(cell.count)))
+                .collect(),
+        })
+        .collect()
 }

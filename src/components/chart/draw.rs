@@ -2,7 +2,10 @@
 //! (`canvas::paint`), tests an `SVGBackend` and read the labels back. Time runs along the x
 //! axis (`axis::TimeAxis`), values in the metric's format up the y axis. The alert rules on
 //! the metric add, under the line: shaded spans where a rule was firing, each level's clear
-//! band, and a dashed line at each threshold (`ChartAlerts`).
+//! band, and a dashed line at each threshold (`ChartAlerts`). A panel's kind picks how the
+//! values are drawn (`PanelKind`: lines, an area, stacked areas, bars), its own thresholds are
+//! dashed lines kept inside the y range, and an earlier period compared with is drawn as faded
+//! ghost lines. Status and heatmap panels draw rows of coloured spans instead (`draw_rows`).
 
 use super::axis::TimeAxis;
 use super::geometry::{y_labels_width, MARGIN, MARGIN_RIGHT, X_LABELS};
@@ -10,9 +13,10 @@ use super::palette::Palette;
 use crate::model::{
     alerts::{Direction, FiringSpan, Level, Severity},
     format::AxisLabels,
+    panel::{stacked, PanelKind},
     series::Point,
 };
-use crate::protocol::{ChartKind, Format, Millis};
+use crate::protocol::{Format, Millis};
 use plotters::coord::{
     ranged1d::{BoldPoints, Ranged},
     types::RangedCoordf64,
@@ -31,8 +35,17 @@ pub struct ChartSpec<'a> {
     pub format: Format,
     /// Written after the y axis values (see `geometry::axis_unit`).
     pub axis_unit: Option<&'a str>,
-    /// `Area` fills under the line; anything else draws the line alone.
-    pub kind: ChartKind,
+    /// `Area` fills under a lone line, `Stacked` stacks the lines' areas, `Bar` draws bars
+    /// (stacked with `stack`); anything else draws lines.
+    pub kind: PanelKind,
+    pub stack: bool,
+    /// A panel's thresholds: a dashed line each, in its colour.
+    pub thresholds: &'a [(f64, RGBColor)],
+    /// The y range's ends as configured (else the data's, with air).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The earlier period compared with, already moved onto this span: faded dashed lines.
+    pub ghosts: &'a [Line<'a>],
     pub palette: Palette,
     /// Device pixels per CSS pixel: fonts and strokes scale with it to stay crisp.
     pub scale: f64,
@@ -59,7 +72,7 @@ pub struct Line<'a> {
     pub colour: RGBColor,
 }
 
-/// Draws `lines` as a line chart, or a lone line as an area chart when the spec says so.
+/// Draws `lines` as the spec's kind says: lines, an area under a lone line, stacked areas or bars.
 pub fn draw_chart<DB: DrawingBackend>(
     backend: DB,
     lines: &[Line],
@@ -70,7 +83,20 @@ pub fn draw_chart<DB: DrawingBackend>(
     root.fill(&background)?;
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
-    let (low, high) = value_range(lines.iter().flat_map(|line| line.points), &spec.alerts.levels);
+    let stacks =
+        spec.kind == PanelKind::Stacked || (spec.stack && matches!(spec.kind, PanelKind::Bar | PanelKind::Area));
+    let stacked_points = stacks.then(|| stacked(&lines.iter().map(|line| line.points.to_vec()).collect::<Vec<_>>()));
+    let drawn: Vec<Line> = match &stacked_points {
+        Some(points) => lines.iter().zip(points).map(|(line, points)| Line { points, colour: line.colour }).collect(),
+        None => lines.to_vec(),
+    };
+    let marks: Vec<f64> = spec.thresholds.iter().map(|(value, _)| *value).collect();
+    let (low, high) = value_range(
+        drawn.iter().chain(spec.ghosts).flat_map(|line| line.points),
+        &spec.alerts.levels,
+        &marks,
+        (spec.min, spec.max),
+    );
     let axis = TimeAxis::for_span(spec.to - spec.from);
     let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
     // The same ticks plotters will mark, so their labels can be told apart.
@@ -122,26 +148,196 @@ pub fn draw_chart<DB: DrawingBackend>(
         chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
     }
 
-    let area = spec.kind == ChartKind::Area && lines.len() == 1;
-    for line in lines {
+    for (value, colour) in spec.thresholds {
+        let style = colour.stroke_width(px(1.0));
+        chart.draw_series(DashedLineSeries::new([(left, *value), (right, *value)], px(4.0), px(3.0), style))?;
+    }
+    for ghost in spec.ghosts {
+        let placed = ghost.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
+        let style = ghost.colour.mix(0.45).stroke_width(px(1.0));
+        chart.draw_series(DashedLineSeries::new(placed, px(5.0), px(3.0), style))?;
+    }
+
+    if spec.kind == PanelKind::Bar {
+        // Each time's slot is shared by the series side by side, or by one stacked bar.
+        let slot = drawn
+            .iter()
+            .flat_map(|line| line.points.windows(2).map(|pair| pair[1].0 - pair[0].0))
+            .filter(|gap| *gap > 0)
+            .min()
+            .unwrap_or((spec.to - spec.from) / 60)
+            .max(1) as f64;
+        let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
+        let width = axis.position(spec.from + (slot * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
+        // Stacked: the tallest first, each lower one drawn over it.
+        for (index, line) in drawn.iter().enumerate().rev() {
+            let offset = if stacks { 0.0 } else { index as f64 * width / across };
+            chart.draw_series(line.points.iter().map(|(ts, value)| {
+                let x = axis.position(*ts, spec.to) - width / 2.0 + offset;
+                Rectangle::new([(x, *value), (x + width / across, low.max(0.0).min(high))], line.colour.filled())
+            }))?;
+        }
+        return root.present();
+    }
+    let fills = match spec.kind {
+        PanelKind::Area => drawn.len() == 1 || stacks,
+        PanelKind::Stacked => true,
+        _ => false,
+    };
+    // Stacked areas: the top first, each lower one painted over it.
+    let order: Vec<&Line> = if stacks { drawn.iter().rev().collect() } else { drawn.iter().collect() };
+    for line in order {
         let placed = line.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
-        let fill = if area { line.colour.mix(0.35) } else { TRANSPARENT };
+        let fill = if fills { line.colour.mix(if stacks { 0.8 } else { 0.35 }) } else { TRANSPARENT };
         chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.colour.stroke_width(px(1.5))))?;
     }
     root.present()
 }
 
-/// A y range with some air around the data and the thresholds (so each line is in view);
-/// non-negative data keeps a floor at zero.
-fn value_range<'a>(points: impl Iterator<Item = &'a Point>, levels: &[(Severity, Level)]) -> (f64, f64) {
-    let values = points.map(|(_, v)| *v).chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]));
-    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if !min.is_finite() {
-        return (0.0, 1.0);
+/// A row of coloured spans over time: a status series' bands or a heatmap bucket's cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub label: String,
+    pub spans: Vec<(Millis, Millis, RGBColor)>,
+}
+
+/// Draws `rows` bottom up over the spec's span, each labelled on the y axis.
+pub fn draw_rows<DB: DrawingBackend>(
+    backend: DB,
+    rows: &[Row],
+    spec: &ChartSpec,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let root = backend.into_drawing_area();
+    let Palette { background, grid, text, .. } = spec.palette;
+    root.fill(&background)?;
+    let scale = spec.scale.max(1.0);
+    let px = |css: f64| (css * scale).round() as u32;
+    let axis = TimeAxis::for_span(spec.to - spec.from);
+    let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
+    let count = rows.len().max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(MARGIN))
+        .margin_right(px(MARGIN_RIGHT))
+        .x_label_area_size(px(X_LABELS))
+        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
+        .build_cartesian_2d(x_range, 0.0..count as f64)?;
+    let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
+    chart
+        .configure_mesh()
+        .x_labels(if axis == TimeAxis::Relative { 4 } else { 6 })
+        .y_labels(count.min(8))
+        .x_label_formatter(&|position| axis.label(*position))
+        .y_label_formatter(&|value| {
+            let row = value.floor() as usize;
+            rows.get(row)
+                .filter(|_| (value - value.floor()).abs() < 1e-9)
+                .map(|row| row.label.clone())
+                .unwrap_or_default()
+        })
+        .label_style(font)
+        .bold_line_style(grid.stroke_width(px(1.0)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(grid.stroke_width(px(1.0)))
+        .draw()?;
+    let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
+    for (index, row) in rows.iter().enumerate() {
+        let (bottom, top) = (index as f64 + 0.08, index as f64 + 0.92);
+        let visible = row.spans.iter().filter(|(from, to, _)| *to > spec.from && *from < spec.to);
+        chart.draw_series(
+            visible.map(|(from, to, colour)| Rectangle::new([(at(*from), top), (at(*to), bottom)], colour.filled())),
+        )?;
     }
-    let pad = if max > min { (max - min) * 0.15 } else { max.abs().max(1.0) * 0.1 };
-    let low = if min >= 0.0 { (min - pad).max(0.0) } else { min - pad };
-    (low, max + pad)
+    root.present()
+}
+
+/// A stat's sparkline: the line alone, filled under, no axes.
+pub fn draw_sparkline<DB: DrawingBackend>(
+    backend: DB,
+    points: &[Point],
+    colour: RGBColor,
+    spec: &ChartSpec,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let root = backend.into_drawing_area();
+    root.fill(&spec.palette.background)?;
+    let (low, high) = value_range(points.iter(), &[], &[], (spec.min, spec.max));
+    let mut chart = ChartBuilder::on(&root).build_cartesian_2d(spec.from..spec.to.max(spec.from + 1), low..high)?;
+    let placed = points.iter().copied().filter(|(ts, _)| *ts >= spec.from);
+    let stroke = colour.stroke_width((1.5 * spec.scale.max(1.0)).round() as u32);
+    chart.draw_series(AreaSeries::new(placed, low, colour.mix(0.25)).border_style(stroke))?;
+    root.present()
+}
+
+/// A gauge: an arc from `min` (left) to `max` (right) in the threshold bands' colours, and the
+/// value's arc over it in the colour of its band.
+pub fn draw_gauge<DB: DrawingBackend>(
+    backend: DB,
+    value: Option<f64>,
+    (min, max): (f64, f64),
+    bands: &[(f64, RGBColor)],
+    palette: Palette,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let root = backend.into_drawing_area();
+    root.fill(&palette.background)?;
+    let (width, height) = root.dim_in_pixel();
+    let (width, height) = (f64::from(width), f64::from(height));
+    let radius = (width / 2.0).min(height * 0.9) * 0.92;
+    let (cx, cy) = (width / 2.0, height * 0.5 + radius * 0.45);
+    let share = |v: f64| ((v - min) / (max - min)).clamp(0.0, 1.0);
+    // An arc from share `a` to share `b` of the half circle (0 the left end), `thickness` wide.
+    let arc = |a: f64, b: f64, outer: f64, thickness: f64| -> Vec<(i32, i32)> {
+        let steps = ((b - a) * 64.0).ceil().max(1.0) as usize;
+        let at = |share: f64, r: f64| {
+            let angle = std::f64::consts::PI * (1.0 - share);
+            ((cx + r * angle.cos()).round() as i32, (cy - r * angle.sin()).round() as i32)
+        };
+        let outside = (0..=steps).map(|i| at(a + (b - a) * i as f64 / steps as f64, outer));
+        let inside = (0..=steps).rev().map(|i| at(a + (b - a) * i as f64 / steps as f64, outer - thickness));
+        outside.chain(inside).collect()
+    };
+    let thick = radius * 0.22;
+    root.draw(&Polygon::new(arc(0.0, 1.0, radius, thick), palette.grid.filled()))?;
+    // The bands: a thin outer ring, each from its value to the next one's.
+    for (index, (from, colour)) in bands.iter().enumerate() {
+        let to = bands.get(index + 1).map_or(max, |(next, _)| *next);
+        let (a, b) = (share(*from), share(to));
+        if b > a {
+            root.draw(&Polygon::new(arc(a, b, radius + thick * 0.35, thick * 0.25), colour.filled()))?;
+        }
+    }
+    if let Some(value) = value.filter(|value| value.is_finite()) {
+        let colour =
+            bands.iter().rev().find(|(from, _)| value >= *from).or(bands.first()).map_or(palette.line, |b| b.1);
+        root.draw(&Polygon::new(arc(0.0, share(value).max(0.004), radius, thick), colour.filled()))?;
+    }
+    root.present()
+}
+
+/// A y range with some air around the data, the alert levels and the panel's thresholds (so
+/// each is in view: grafana#12135); non-negative data keeps a floor at zero; a configured end
+/// wins.
+fn value_range<'a>(
+    points: impl Iterator<Item = &'a Point>,
+    levels: &[(Severity, Level)],
+    marks: &[f64],
+    (min, max): (Option<f64>, Option<f64>),
+) -> (f64, f64) {
+    let values = points
+        .map(|(_, v)| *v)
+        .chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]))
+        .chain(marks.iter().copied())
+        .filter(|value| value.is_finite());
+    let (lowest, highest) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (low, high) = if !lowest.is_finite() {
+        (0.0, 1.0)
+    } else {
+        let pad = if highest > lowest { (highest - lowest) * 0.15 } else { highest.abs().max(1.0) * 0.1 };
+        let low = if lowest >= 0.0 { (lowest - pad).max(0.0) } else { lowest - pad };
+        (low, highest + pad)
+    };
+    // A configured end still lets a threshold past it be seen.
+    let low = min.map_or(low, |min| marks.iter().fold(min, |low, mark| low.min(*mark)));
+    let high = max.map_or(high, |max| marks.iter().fold(max, |high, mark| high.max(*mark)));
+    (low, if high > low { high } else { low + 1.0 })
 }
 
 #[cfg(test)]
@@ -155,7 +351,12 @@ mod tests {
             to,
             format,
             axis_unit,
-            kind: ChartKind::Area,
+            kind: PanelKind::Area,
+            stack: false,
+            thresholds: &[],
+            min: None,
+            max: None,
+            ghosts: &[],
             palette: Palette::DARK,
             scale: 1.0,
             alerts: ChartAlerts::NONE,
@@ -255,7 +456,7 @@ mod tests {
         let mut svg = String::new();
         {
             let backend = SVGBackend::with_string(&mut svg, (600, 160));
-            let spec = ChartSpec { kind: ChartKind::Line, ..spec(from, to, Format::Int, None) };
+            let spec = ChartSpec { kind: PanelKind::Line, ..spec(from, to, Format::Int, None) };
             draw_chart(backend, &[line(&points)], &spec).unwrap();
         }
         // The x labels: the y ones are plain numbers here.
@@ -292,15 +493,67 @@ mod tests {
 
     #[test]
     fn value_range_has_air_and_respects_zero() {
-        assert_eq!(value_range([].iter(), &[]), (0.0, 1.0));
-        let (low, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[]);
+        let none = (None, None);
+        assert_eq!(value_range([].iter(), &[], &[], none), (0.0, 1.0));
+        let (low, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[], &[], none);
         assert!((0.0..10.0).contains(&low) && high > 20.0);
-        let (low, high) = value_range([(0, 5.0)].iter(), &[]);
+        let (low, high) = value_range([(0, 5.0)].iter(), &[], &[], none);
         assert!(low < 5.0 && high > 5.0);
-        assert_eq!(value_range([(0, 0.0), (1, 100.0)].iter(), &[]).0, 0.0);
+        assert_eq!(value_range([(0, 0.0), (1, 100.0)].iter(), &[], &[], none).0, 0.0);
         let crit = Level { direction: Direction::Above, threshold: 85.0, clear: 75.0 };
-        let (_, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[(Severity::Critical, crit)]);
+        let (_, high) = value_range([(0, 10.0), (1, 20.0)].iter(), &[(Severity::Critical, crit)], &[], none);
         assert!(high > 85.0, "the threshold is in view");
+        let (_, high) = value_range([(0, 10.0)].iter(), &[], &[90.0], none);
+        assert!(high > 90.0, "a panel's threshold is in view");
+        assert_eq!(value_range([(0, 0.5)].iter(), &[], &[], (Some(0.0), Some(1.0))), (0.0, 1.0), "as configured");
+        assert_eq!(
+            value_range([(0, 0.5)].iter(), &[], &[1.5], (Some(0.0), Some(1.0))),
+            (0.0, 1.5),
+            "but holds a threshold"
+        );
+    }
+
+    fn fills_of(svg: &str, colour: RGBColor) -> usize {
+        svg.matches(&format!("fill=\"#{:02X}{:02X}{:02X}\"", colour.0, colour.1, colour.2)).count()
+    }
+
+    #[test]
+    fn stacked_areas_fill_every_series_and_bars_draw_a_rectangle_a_point() {
+        let palette = Palette::DARK;
+        let a: Vec<Point> = (0..=10).map(|s| (s * 3000, 1.0)).collect();
+        let b: Vec<Point> = (0..=10).map(|s| (s * 3000, 2.0)).collect();
+        let lines = [Line { points: &a, colour: palette.series[1] }, Line { points: &b, colour: palette.series[2] }];
+        let draw = |kind| {
+            let mut svg = String::new();
+            {
+                let backend = SVGBackend::with_string(&mut svg, (400, 160));
+                draw_chart(backend, &lines, &ChartSpec { kind, ..spec(0, 30_000, Format::Int, None) }).unwrap();
+            }
+            svg
+        };
+        let stacked = draw(PanelKind::Stacked);
+        assert!(fills_of(&stacked, palette.series[1]) >= 1 && fills_of(&stacked, palette.series[2]) >= 1);
+        let labels = value_labels(&stacked);
+        assert!(labels.iter().any(|l| l.parse::<f64>().is_ok_and(|v| v >= 3.0)), "2 on 1 reaches 3: {labels:?}");
+        let bars = draw(PanelKind::Bar);
+        assert_eq!(fills_of(&bars, palette.series[1]), 11, "a bar a point");
+        assert_eq!(fills_of(&bars, palette.series[2]), 11);
+        assert_eq!(fills_of(&draw(PanelKind::Line), palette.series[1]), 0, "lines fill nothing");
+    }
+
+    #[test]
+    fn rows_draw_their_spans_in_their_colours() {
+        let (up, down) = (RGBColor(0, 200, 0), RGBColor(200, 0, 0));
+        let rows =
+            [Row { label: "web".into(), spans: vec![(0, 10_000, up), (10_000, 20_000, down), (20_000, 30_000, up)] }];
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            draw_rows(backend, &rows, &spec(0, 30_000, Format::Int, None)).unwrap();
+        }
+        assert_eq!(fills_of(&svg, up), 2);
+        assert_eq!(fills_of(&svg, down), 1);
+        assert!(labels(&svg).iter().any(|l| l == "web"), "the row is named");
     }
 
     #[test]

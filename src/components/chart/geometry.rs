@@ -34,6 +34,14 @@ pub fn time_at(x: f64, width: f64, from: Millis, to: Millis, axis_unit: Option<&
     from + ((to - from) as f64 * fraction).round() as Millis
 }
 
+/// Where time `ts` lies on a chart `width` CSS pixels wide showing `[from, to]`, in CSS pixels
+/// from the canvas' left edge: `time_at`'s inverse.
+pub fn x_at(ts: Millis, width: f64, from: Millis, to: Millis, axis_unit: Option<&str>) -> f64 {
+    let left = MARGIN + y_labels_width(axis_unit);
+    let plot_width = (width - left - MARGIN_RIGHT).max(1.0);
+    left + plot_width * (ts - from) as f64 / (to - from).max(1) as f64
+}
+
 /// The point of `points` (sorted by time) nearest to `ts`.
 pub fn nearest(points: &[Point], ts: Millis) -> Option<Point> {
     let after = points.partition_point(|point| point.0 < ts);
@@ -59,6 +67,10 @@ mod tests {
         let labelled = y_labels_width(Some("ms"));
         assert!(labelled > Y_LABELS, "a unit widens the labels");
         assert_eq!(time_at(MARGIN + labelled, width + labelled - Y_LABELS, 0, 30_000, Some("ms")), 0);
+        for x in [MARGIN + Y_LABELS, MARGIN + Y_LABELS + 37.0, width - MARGIN_RIGHT] {
+            let back = x_at(time_at(x, width, 0, 30_000, None), width, 0, 30_000, None);
+            assert!((back - x).abs() < 0.5, "{x} -> {back}");
+        }
         let points = [(0, 1.0), (10_000, 2.0), (20_000, 3.0)];
         assert_eq!(nearest(&points, 14_000), Some((10_000, 2.0)));
         assert_eq!(nearest(&points, 16_000), Some((20_000, 3.0)));

@@ -1,10 +1,10 @@
-//! A family chart's legend: a line per series in its colour, named by the labels that tell it
-//! from the others, with its last, lowest and highest value over the window (a counter's
+//! A chart's legend: a line per series in its colour, named by the labels that tell it from
+//! the others, with its last, lowest and highest value over the span shown (a counter's
 //! rates); click to show that series alone (again to show all), shift-click to hide it.
 
 use super::palette::Palette;
-use crate::client::state::DashboardState;
-use crate::model::{counter::rates, family::colour_index, format::Reading, series::Point};
+use crate::client::{live_edge::LiveEdge, panel_data::PanelData, view::ViewState};
+use crate::model::{family::colour_index, format::Reading, series::Point};
 use leptos::prelude::*;
 
 /// Last, lowest and highest of `points`.
@@ -17,29 +17,43 @@ fn summary(points: &[Point]) -> Option<(f64, f64, f64)> {
 
 #[component]
 pub fn Legend(
-    metrics: Vec<String>,
-    legends: Vec<String>,
-    reading: Reading,
+    data: PanelData,
+    keys: Signal<Vec<String>>,
+    reading: Signal<Reading>,
     hidden: RwSignal<Vec<String>>,
     isolated: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let state = expect_context::<DashboardState>();
-    let entries = metrics.into_iter().zip(legends).map(|(name, legend)| {
-        let reading = reading.clone();
+    let state = expect_context::<crate::client::state::DashboardState>();
+    let view = expect_context::<ViewState>();
+    let edge = expect_context::<LiveEdge>();
+    // Each series' legend text and values, recomputed as the data or the span changes.
+    let entries = Memo::new(move |_| {
+        data.track();
+        view.view.track();
+        state.window.track();
+        // The span's right edge as of this data (not tracked: the edge moves 20 times a second).
+        let (from, to) = view.shown_untracked(state, edge);
+        let reading = reading.get();
+        data.lines(from, to)
+            .into_iter()
+            .map(|line| {
+                let inside: Vec<Point> = line.points.iter().copied().filter(|(ts, _)| *ts >= from).collect();
+                let values = summary(&inside).map_or_else(
+                    || "no data".to_owned(),
+                    |(last, low, high)| {
+                        format!("last {} · min {} · max {}", reading.show(last), reading.show(low), reading.show(high))
+                    },
+                );
+                (line.key, line.legend, values)
+            })
+            .collect::<Vec<_>>()
+    });
+    let _ = keys;
+    let entry = move |(name, legend): (String, String)| {
         let values = {
             let name = name.clone();
             move || {
-                let window = state.window.get().millis();
-                let text = state.series.with(|series| {
-                    let live = series.get(&name)?;
-                    let newest = live.iter().last()?.0;
-                    let recent = live.iter().filter(|(ts, _)| *ts >= newest - window);
-                    let points: Vec<Point> = if reading.rate { rates(recent) } else { recent.copied().collect() };
-                    let (last, low, high) = summary(&points)?;
-                    let shown = |value| reading.show(value);
-                    Some(format!("last {} · min {} · max {}", shown(last), shown(low), shown(high)))
-                });
-                text.unwrap_or_else(|| "no data".to_owned())
+                entries.with(|entries| entries.iter().find(|e| e.0 == name).map(|e| e.2.clone()).unwrap_or_default())
             }
         };
         // A class, not an inline style (the pages' CSP allows none): style/main.css gives each
@@ -89,6 +103,14 @@ pub fn Legend(
                 </button>
             </li>
         }
-    });
-    view! { <ul class="chart-legend" data-testid="chart-legend">{entries.collect_view()}</ul> }
+    };
+    view! {
+        <ul class="chart-legend" data-testid="chart-legend">
+            <For
+                each=move || entries.with(|entries| entries.iter().map(|e| (e.0.clone(), e.1.clone())).collect::<Vec<_>>())
+                key=|entry| entry.clone()
+                children=entry
+            />
+        </ul>
+    }
 }

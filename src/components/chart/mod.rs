@@ -1,15 +1,17 @@
-//! A series' chart, or a family's (a line per series, a legend): a canvas drawn with plotters.
-//! A counter's chart draws its rate per second.
+//! A panel's chart over time: a canvas drawn with plotters (lines, areas, stacked areas, bars,
+//! status bands or a heatmap, by the panel's kind). A counter's series are drawn as rates.
 //!
-//! - `draw`: `draw_chart` on any plotters `DrawingBackend` (tests use SVG), with `ChartSpec`.
+//! - `draw`: `draw_chart` and `draw_rows` on any plotters `DrawingBackend` (tests use SVG),
+//!   with `ChartSpec`.
 //! - `axis`: what the time axis says; `geometry`: where the plot area sits (shared with the
-//!   readout); `palette`: the theme's colours.
-//! - `canvas` (browser): DPR-aware painting, and the redraw when data, window, theme or size
+//!   readout and the crosshair); `palette`: the theme's colours.
+//! - `canvas` (browser): DPR-aware painting, and the redraw when data, span, theme or size
 //!   change, at most once per animation frame with every other chart (`client::redraw`).
-//! - `readout`: the values under the pointer; `legend`: a family's series, last/min/max,
-//!   click to isolate one, shift-click to hide one.
+//! - `readout`: the values under the crosshair, on every chart of the dashboard at once;
+//!   `legend`: the series, last/min/max, click to isolate one, shift-click to hide one.
+//! - `zoom`: dragging across a chart zooms every chart to that span.
 //!
-//! `SeriesChart` wires them: long windows come from `client::history`.
+//! `ChartBody` wires them for a panel: its series come from `client::panel_data`.
 
 mod axis;
 #[cfg(feature = "hydrate")]
@@ -19,18 +21,17 @@ mod geometry;
 mod legend;
 pub mod palette;
 mod readout;
+mod zoom;
 
-pub use draw::{draw_chart, ChartAlerts, ChartSpec, Line};
+pub use axis::clock_time;
+pub use draw::{draw_chart, draw_rows, ChartAlerts, ChartSpec, Line, Row};
+pub use geometry::{axis_unit, nearest as nearest_point};
 pub use palette::Palette;
 
-use crate::client::{history::use_history, state::DashboardState};
+use crate::client::{panel_data::PanelData, panel_data::PanelLine, state::DashboardState, view::ViewState};
 use crate::components::rule_preview::RulePreview;
-use crate::model::{
-    family::{legend_labels, ChartGroup},
-    format::Reading,
-    series::Point,
-};
-use crate::protocol::{MetricDefinition, Millis, SeriesKind};
+use crate::model::{format::Reading, panel::PanelSpec};
+use crate::protocol::Millis;
 use leptos::prelude::*;
 use readout::Readout;
 
@@ -44,80 +45,85 @@ pub struct DrawStats {
     /// Draws so far.
     pub count: u64,
     /// The seq and the right edge of the last draw.
-    pub seq: u64,
     pub edge: Millis,
+    pub seq: u64,
     /// Alert threshold lines and firing spans drawn.
     pub thresholds: usize,
     pub spans: usize,
 }
 
-/// The points last drawn, per series, and the span they were drawn in.
+/// The series last drawn (their points as drawn) and the span they were drawn in: what the
+/// readout reads and the CSV export writes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shown {
-    pub lines: Vec<(String, Vec<Point>)>,
+    pub lines: Vec<PanelLine>,
     pub from: Millis,
     pub to: Millis,
 }
 
-/// A chart of one series, or of a family's series with a legend.
+/// A panel's chart: its canvas, the crosshair's readout, a legend when it has several series,
+/// and the rule preview when it shows one metric.
 #[component]
-pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
+pub fn ChartBody(
+    spec: PanelSpec,
+    data: PanelData,
+    reading: Signal<Reading>,
+    canvas: NodeRef<leptos::html::Canvas>,
+    shown: StoredValue<Shown>,
+) -> impl IntoView {
     let state = expect_context::<DashboardState>();
-    let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let ChartGroup { key, caption, members } = group;
-    let lone = members.len() == 1;
-    let MetricDefinition { name: first, unit, format, chart: kind, kind: series_kind, .. } = members[0].clone();
-    // A counter is drawn as its rate: its values and axis say so.
-    let rate = series_kind == SeriesKind::Counter;
-    let reading = Reading { format, unit, rate };
-    let unit = reading.axis_unit();
-    let metrics: Vec<String> = members.iter().map(|member| member.name.clone()).collect();
-    let legends = legend_labels(&members);
-    // Long windows come from the history store.
-    let history = use_history(state, metrics.clone(), rate);
+    let view = expect_context::<ViewState>();
+    let keys = Signal::derive(move || data.keys());
     let hidden = RwSignal::new(Vec::<String>::new());
     let isolated = RwSignal::new(None::<String>);
-    let drawn = Signal::derive({
-        let metrics = metrics.clone();
-        move || match isolated.get() {
-            Some(name) => vec![name],
-            None => hidden.with(|hidden| metrics.iter().filter(|name| !hidden.contains(name)).cloned().collect()),
-        }
+    let not_drawn = Signal::derive(move || match isolated.get() {
+        Some(one) => keys.get().into_iter().filter(|key| *key != one).collect(),
+        None => hidden.get(),
     });
     let stats =
         RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });
-    let shown = StoredValue::new(Shown::default());
-    let readout = RwSignal::new(None::<Readout>);
-    // A rule being previewed, drawn instead of the configured ones while it is.
     let preview = RwSignal::new(None::<ChartAlerts>);
     #[cfg(feature = "hydrate")]
-    canvas::draw_on_change(canvas::CanvasChart {
-        canvas,
-        metrics: metrics.clone(),
-        drawn,
-        rate,
-        format,
-        unit: unit.clone(),
-        kind,
-        history,
-        stats,
-        shown,
-        preview,
-    });
+    {
+        let Reading { format, rate, .. } = reading.get_untracked();
+        let axis_unit =
+            reading.with_untracked(|reading| axis_unit(reading.format, &reading.axis_unit()).map(str::to_owned));
+        canvas::draw_on_change(canvas::CanvasChart {
+            canvas,
+            spec: spec.clone(),
+            data,
+            hidden: not_drawn,
+            rate,
+            format,
+            axis_unit,
+            stats,
+            shown,
+            preview,
+        });
+    }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (kind, history);
-    let names: Vec<(String, String)> = metrics.iter().cloned().zip(legends.iter().cloned()).collect();
-    let show_readout = readout::on_pointer(canvas, shown, reading.clone(), names, readout);
-
-    let caption = if unit.is_empty() { caption } else { format!("{caption} ({unit})") };
-    let label = caption.clone();
+    let _ = not_drawn;
+    let readout = Memo::new(move |_| {
+        let at = view.cursor.get()?;
+        stats.track();
+        let (width, offset) = canvas
+            .get()
+            .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
+        let readout = Readout::at(at, width, shown, &reading.get())?;
+        Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
+    });
+    let zoom = zoom::Selection::new(canvas, shown, reading);
+    let lone_metric = (spec.query.is_none() && spec.metrics.len() == 1).then(|| spec.metrics[0].clone());
+    let several = Signal::derive(move || keys.with(|keys| keys.len() > 1));
+    let label = spec.title.clone();
+    let id = spec.id.clone();
     view! {
         <figure
             class="chart"
-            data-testid=format!("chart-{key}")
-            data-kind=if rate { "counter" } else { "gauge" }
-            data-series=members.len()
-            data-drawn=move || drawn.with(Vec::len)
+            data-testid=format!("chart-{id}")
+            data-series-kind=move || if reading.with(|r| r.rate) { "counter" } else { "gauge" }
+            data-series=move || keys.with(Vec::len)
+            data-drawn=move || keys.with(Vec::len) - not_drawn.with(Vec::len)
             data-range=move || state.window.get().label()
             data-source=move || stats.get().source
             data-points=move || stats.get().points
@@ -126,17 +132,27 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
             data-edge=move || stats.get().edge
             data-thresholds=move || stats.get().thresholds
             data-firing-spans=move || stats.get().spans
+            data-compare=move || data.ghost.with(|ghost| ghost.as_ref().map_or(0, |ghost| ghost.lines.len()))
         >
-            <figcaption>{caption}</figcaption>
             <canvas
                 node_ref=canvas
                 role="img"
                 aria-label=format!("Chart of {label}")
-                on:pointerdown=show_readout.clone()
-                on:pointermove=show_readout
-                on:pointerleave=move |_| readout.set(None)
+                on:pointerdown=zoom.on_down()
+                on:pointermove=zoom.on_move()
+                on:pointerup=zoom.on_up()
+                on:pointerleave=move |_| {
+                    zoom.cancel();
+                    view.cursor.set(None)
+                }
+                on:dblclick=move |_| view.go_live()
             ></canvas>
             <Show when=move || readout.with(Option::is_some)>
+                <div
+                    class="crosshair"
+                    aria-hidden="true"
+                    style:left=move || readout.with(|r| r.as_ref().map_or(String::new(), |r| format!("{}px", r.x)))
+                ></div>
                 <output
                     class="chart-readout"
                     data-testid="chart-readout"
@@ -145,8 +161,11 @@ pub fn SeriesChart(group: ChartGroup) -> impl IntoView {
                     {move || readout.with(|r| r.as_ref().map(|r| r.text.clone()).unwrap_or_default())}
                 </output>
             </Show>
-            {(!lone).then(|| view! { <legend::Legend metrics legends reading hidden isolated/> })}
-            {lone.then(|| view! { <RulePreview metric=first overlay=preview/> })}
+            {zoom.view()}
+            <Show when=move || several.get()>
+                <legend::Legend data keys reading hidden isolated/>
+            </Show>
+            {lone_metric.map(|metric| view! { <RulePreview metric overlay=preview/> })}
         </figure>
     }
 }

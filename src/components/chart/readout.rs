@@ -1,59 +1,54 @@
-//! The pointer readout: with a mouse, pen or finger over a chart, the time and value of the
-//! drawn point nearest to it (for a family, each drawn series' value, the first few), in a
-//! label that follows the pointer but stays inside the chart.
+//! The crosshair's readout: with a pointer over any chart of the dashboard, every chart shows
+//! the time under it and its series' values there (the drawn point nearest to it; the first
+//! few series of a family), in a label kept inside the chart, and a line at that time.
 
 use super::axis::clock_time;
-use super::geometry::{axis_unit, nearest, time_at};
+use super::geometry::{axis_unit, nearest, x_at};
 use super::Shown;
 use crate::model::format::Reading;
+use crate::protocol::Millis;
 use leptos::prelude::*;
 
 /// A family's series named in the readout, at most.
 const MOST_SERIES: usize = 4;
 
-/// Half the readout label's width: it is centred on the pointer but kept inside the chart.
+/// Half the readout label's width: it is centred on the crosshair but kept inside the chart.
 const HALF_READOUT: f64 = 75.0;
 
 /// What the readout shows, and where.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Readout {
-    /// CSS pixels from the figure's left edge.
+    /// CSS pixels from the canvas' left edge: the crosshair, and the label's centre.
+    pub x: f64,
     pub left: f64,
     pub text: String,
 }
 
-/// A pointer handler that sets `readout` to what lies under the pointer on `canvas`.
-pub fn on_pointer(
-    canvas: NodeRef<leptos::html::Canvas>,
-    shown: StoredValue<Shown>,
-    reading: Reading,
-    names: Vec<(String, String)>,
-    readout: RwSignal<Option<Readout>>,
-) -> impl Fn(leptos::ev::PointerEvent) + Clone {
-    move |event| {
-        let (width, offset) = canvas
-            .get_untracked()
-            .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
-        let x = f64::from(event.offset_x());
-        let text = shown.with_value(|Shown { lines, from, to }| {
-            let at = time_at(x, width, *from, *to, axis_unit(reading.format, &reading.axis_unit()));
-            let mut values = lines.iter().filter_map(|(name, points)| Some((name, nearest(points, at)?)));
-            let (name, (ts, value)) = values.next()?;
-            let time = clock_time(ts, *to - *from);
-            if names.len() == 1 {
-                return Some(format!("{time} · {}", reading.show(value)));
+impl Readout {
+    /// The readout of the chart `width` CSS pixels wide that drew `shown`, at time `at`; `None`
+    /// when `at` is outside what it shows.
+    pub fn at(at: Millis, width: f64, shown: StoredValue<Shown>, reading: &Reading) -> Option<Readout> {
+        shown.with_value(|Shown { lines, from, to }| {
+            if at < *from || at > *to || width <= 0.0 {
+                return None;
             }
-            let legend = |name: &str| -> String {
-                names.iter().find(|(key, _)| key == name).map_or(name, |(_, legend)| legend.as_str()).to_owned()
+            let x = x_at(at, width, *from, *to, axis_unit(reading.format, &reading.axis_unit()));
+            let mut values = lines.iter().filter_map(|line| Some((line, nearest(&line.points, at)?)));
+            let time = clock_time(at, *to - *from);
+            let text = match values.next() {
+                None => format!("{time} · no data"),
+                Some((_, (_, value))) if lines.len() == 1 => format!("{time} · {}", reading.show(value)),
+                Some((line, (_, value))) => {
+                    let first = std::iter::once((line, value)).chain(values.map(|(line, (_, value))| (line, value)));
+                    let parts: Vec<String> = first
+                        .take(MOST_SERIES)
+                        .map(|(line, value)| format!("{}: {}", line.legend, reading.show(value)))
+                        .collect();
+                    format!("{time} · {}", parts.join(" · "))
+                }
             };
-            let first = std::iter::once((name, value)).chain(values.map(|(name, (_, value))| (name, value)));
-            let parts: Vec<String> = first
-                .take(MOST_SERIES)
-                .map(|(name, value)| format!("{}: {}", legend(name), reading.show(value)))
-                .collect();
-            Some(format!("{time} · {}", parts.join(" · ")))
-        });
-        let left = offset + x.clamp(HALF_READOUT, (width - HALF_READOUT).max(HALF_READOUT));
-        readout.set(text.map(|text| Readout { left, text }));
+            let left = x.clamp(HALF_READOUT, (width - HALF_READOUT).max(HALF_READOUT));
+            Some(Readout { x, left, text })
+        })
     }
 }

@@ -118,14 +118,9 @@ pub async fn query(
     let answer =
         QueryAnswer { dashboard, query: query.to_string(), from, to, step_ms, series: series.into_values().collect() };
     if csv {
-        let mut out = String::new();
-        csv::row(&mut out, ["ts", "series", "value"]);
-        for series in &answer.series {
-            for &(ts, value) in &series.points {
-                csv::row(&mut out, [ts.to_string().as_str(), &series.key, &csv::number(value)]);
-            }
-        }
-        return Ok(csv_response(out));
+        let table =
+            csv::series_table(answer.series.iter().map(|series| (series.key.as_str(), series.points.as_slice())));
+        return Ok(csv_response(table));
     }
     Ok(Json(answer).into_response())
 }

@@ -22,6 +22,7 @@
 //!
 //! Precedence: flags, then `LIVEDASH_*` variables, then the file, then built-in defaults.
 
+use crate::model::panel::PanelSpec;
 use crate::protocol::{check_dashboard_id, metric_key};
 use crate::server::alerts::{
     eval::rules::{AlertRule, RuleShape},
@@ -113,6 +114,8 @@ struct DashboardShape {
     sources: Vec<SourceKind>,
     #[serde(default)]
     metrics: Vec<Spanned<MetricConfig>>,
+    #[serde(default)]
+    panels: Vec<Spanned<PanelSpec>>,
 }
 
 /// A `*` pattern of families (`node_*_bytes_total`) sets their kind and nothing else.
@@ -208,12 +211,22 @@ pub fn parse(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
             }
             metrics.push(metric);
         }
+        let mut panels: Vec<PanelSpec> = Vec::new();
+        for panel in dashboard.panels {
+            let (span, panel) = (panel.span(), panel.into_inner());
+            panel.check().map_err(|error| at(span.start, error))?;
+            if panels.iter().any(|p| p.id == panel.id) {
+                return Err(at(span.start, format!("panel id '{}' is used twice in '{id}'", panel.id)));
+            }
+            panels.push(panel);
+        }
         dashboards.push(DashboardConfig {
             id,
             title: dashboard.title,
             sources: dashboard.sources,
             metrics,
             family_kinds,
+            panels,
             built_in: false,
         });
     }

@@ -3,6 +3,7 @@
 //! by the simulator, `host` by this machine). Read from `[[dashboards]]` by `settings::file`,
 //! used by `sources` to declare what they feed.
 
+use crate::model::panel::{PanelKind, PanelSpec, Threshold};
 use crate::protocol::{ChartKind, Format, MetricDefinition, ProducerKind, SeriesKind};
 use serde::Deserialize;
 
@@ -39,6 +40,8 @@ pub struct DashboardConfig {
     /// families, with a `kind`): given to their series, labelled ones too, unless a producer
     /// states another.
     pub family_kinds: FamilyKinds,
+    /// The panels shown, in order (`[[dashboards.panels]]`); none: one per family.
+    pub panels: Vec<PanelSpec>,
     /// One of the defaults used without a configuration file: not shown when its source is
     /// turned off (a configured dashboard always is).
     pub built_in: bool,
@@ -97,13 +100,58 @@ impl MetricConfig {
 
 /// Without a file: the simulator on `main` and this machine on `host`.
 pub fn default_dashboards() -> Vec<DashboardConfig> {
-    let built_in = |id: &str, source| DashboardConfig {
+    let built_in = |id: &str, source, panels| DashboardConfig {
         id: id.into(),
         title: String::new(),
         sources: vec![source],
         metrics: Vec::new(),
         family_kinds: FamilyKinds::default(),
+        panels,
         built_in: true,
     };
-    vec![built_in("main", SourceKind::Simulator), built_in("host", SourceKind::Host)]
+    vec![built_in("main", SourceKind::Simulator, Vec::new()), built_in("host", SourceKind::Host, host_panels())]
+}
+
+/// The host dashboard laid out as host dashboards are: how full the machine is at a glance (a
+/// gauge each for CPU, memory and disk, the load), then the detail over time (every core, the
+/// network by device, each mount).
+fn host_panels() -> Vec<PanelSpec> {
+    let busy = || {
+        vec![
+            Threshold { value: 0.0, color: "#2e9e5b".into() },
+            Threshold { value: 0.75, color: "#d98c00".into() },
+            Threshold { value: 0.9, color: "#d64545".into() },
+        ]
+    };
+    let gauge = |id: &str, title: &str| PanelSpec {
+        min: Some(0.0),
+        max: Some(1.0),
+        thresholds: busy(),
+        ..PanelSpec::of_metrics(id, title, PanelKind::Gauge, vec![id.into()])
+    };
+    let percent_chart = |id: &str, title: &str, query: &str| PanelSpec {
+        min: Some(0.0),
+        max: Some(1.0),
+        format: Some(Format::Percent),
+        unit: "%".into(),
+        ..PanelSpec::of_query(id, title, PanelKind::Line, query)
+    };
+    vec![
+        gauge("cpu", "CPU"),
+        gauge("memory", "Memory"),
+        gauge("disk", "Disk used"),
+        PanelSpec::of_metrics("load1", "Load average (1 min)", PanelKind::Stat, vec!["load1".into()]),
+        percent_chart("cpu_core", "CPU by core", "cpu_core"),
+        PanelSpec {
+            format: Some(Format::Bytes),
+            unit: "B/s".into(),
+            width: 6,
+            ..PanelSpec::of_query("network", "Network by device", PanelKind::Line, "net_*")
+        },
+        PanelSpec {
+            unit: "%".into(),
+            ..PanelSpec::of_metrics("memory_use", "Memory", PanelKind::Area, vec!["memory".into()])
+        },
+        PanelSpec { thresholds: busy(), ..percent_chart("disk_used", "Disk used by mount", "disk_used") },
+    ]
 }

@@ -1,0 +1,381 @@
+//! A panel's series, whatever it shows: metrics by key (a counter's as its rate, from the
+//! stream's memory), or a query's answers, computed in the browser by the same `LiveQuery` the
+//! server's rules run, an update at a time as the stream applies it (`DashboardState::tap`).
+//! Spans the stream does not hold (long windows, an old zoom) and the earlier period compared
+//! with come from the history and query APIs; the live edge is joined from the stream.
+
+use super::history::with_live_edge;
+use super::live_edge::LiveEdge;
+use super::state::{DashboardState, Tapped, SERIES_CAPACITY};
+use super::view::{history_needed, HistorySpan, ViewState};
+use crate::model::{
+    counter::rates,
+    family::legend_texts,
+    panel::PanelSpec,
+    query::{LiveQuery, Query},
+    series::{Point, SeriesSet},
+};
+use crate::protocol::{series::SeriesKey, Metrics, Millis, SeriesKind};
+use leptos::prelude::*;
+use std::collections::BTreeMap;
+
+/// One series of a panel as drawn: its key, the legend text, its labels and its points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelLine {
+    pub key: String,
+    pub legend: String,
+    pub labels: BTreeMap<String, String>,
+    pub points: Vec<Point>,
+}
+
+/// A query's answers over the live stream: each answer series' recent points.
+#[derive(Clone, Debug)]
+pub struct QueryFeed {
+    live: LiveQuery,
+    series: SeriesSet,
+    labels: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl QueryFeed {
+    fn new(query: Query) -> QueryFeed {
+        QueryFeed { live: LiveQuery::new(query), series: SeriesSet::new(SERIES_CAPACITY), labels: BTreeMap::new() }
+    }
+
+    fn apply(&mut self, ts: Millis, metrics: &Metrics, counter: &impl Fn(&str) -> bool) {
+        let Some(outputs) = self.live.apply(ts, metrics, counter) else { return };
+        for output in outputs {
+            self.series.push(ts, &Metrics::from([(output.key.clone(), output.value)]));
+            self.labels.entry(output.key).or_insert(output.labels);
+        }
+    }
+
+    /// Starts over from the stream's memory since `since` (at the page's start, after a
+    /// snapshot replaced the state).
+    fn seed(&mut self, memory: &SeriesSet, since: Millis, counter: &impl Fn(&str) -> bool) {
+        let query = self.live.query().clone();
+        *self = QueryFeed::new(query);
+        let mut rows: BTreeMap<Millis, Metrics> = BTreeMap::new();
+        for (name, ring) in memory.iter() {
+            let start = ring.partition_point(|(ts, _)| *ts < since);
+            for (ts, value) in ring.iter_from(start) {
+                rows.entry(*ts).or_default().insert(name.clone(), *value);
+            }
+        }
+        for (ts, metrics) in rows {
+            self.apply(ts, &metrics, counter);
+        }
+    }
+}
+
+/// What a history or query fetch brought: each series' points over `span`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fetched {
+    pub span: HistorySpan,
+    pub lines: Vec<(String, BTreeMap<String, String>, Vec<Point>)>,
+}
+
+#[derive(Clone, Copy)]
+pub struct PanelData {
+    state: DashboardState,
+    /// Metrics by key; empty for a query.
+    metrics: StoredValue<Vec<String>>,
+    /// The query, as written; `None` for metrics.
+    query: StoredValue<Option<String>>,
+    feed: RwSignal<Option<QueryFeed>>,
+    /// Why the query cannot run, if it cannot.
+    pub error: StoredValue<Option<String>>,
+    /// The span shown when the stream does not hold it, and what was fetched for it.
+    needed: Memo<Option<HistorySpan>>,
+    pub fetched: RwSignal<Option<Fetched>>,
+    /// The earlier period compared with (its offset), and what was fetched for it.
+    pub compare: Memo<Option<Millis>>,
+    pub ghost: RwSignal<Option<Fetched>>,
+}
+
+impl PanelData {
+    /// The data of `spec`'s panel on `state`'s dashboard, kept up to date while the calling
+    /// component lives.
+    pub fn new(state: DashboardState, spec: &PanelSpec) -> PanelData {
+        let view = expect_context::<ViewState>();
+        let edge = expect_context::<LiveEdge>();
+        let parsed = spec.query.as_deref().map(Query::parse);
+        let error = match &parsed {
+            Some(Err(error)) => Some(format!("query {error}")),
+            _ => None,
+        };
+        let feed = RwSignal::new(parsed.and_then(Result::ok).map(QueryFeed::new));
+        let own_compare = spec.compare.map(|compare| compare.millis());
+        let needed = Memo::new(move |_| {
+            let window = state.window.get();
+            view.view.with(|view| history_needed(view, window, edge.0.get()))
+        });
+        let compare = Memo::new(move |_| view.view.with(|view| view.compare.map(|c| c.millis())).or(own_compare));
+        let data = PanelData {
+            state,
+            metrics: StoredValue::new(spec.metrics.clone()),
+            query: StoredValue::new(spec.query.clone()),
+            feed,
+            error: StoredValue::new(error),
+            needed,
+            fetched: RwSignal::new(None),
+            compare,
+            ghost: RwSignal::new(None),
+        };
+        if feed.with_untracked(Option::is_some) {
+            data.seed();
+            state.tap(std::rc::Rc::new(move |tapped| match tapped {
+                Tapped::Update(ts, metrics) => {
+                    let counter = data.counter_fn();
+                    feed.update(|feed| feed.as_mut().map_or((), |feed| feed.apply(ts, metrics, &counter)));
+                }
+                Tapped::Replaced => data.seed(),
+            }));
+        }
+        #[cfg(feature = "hydrate")]
+        data.fetch_when_needed(view, edge);
+        data
+    }
+
+    fn seed(&self) {
+        let since = self.state.updated_at.get_untracked() - super::view::LIVE_MEMORY_MS;
+        let counter = self.counter_fn();
+        self.state.series.with_untracked(|memory| {
+            self.feed.update(|feed| feed.as_mut().map_or((), |feed| feed.seed(memory, since, &counter)));
+        });
+    }
+
+    /// Which series are counters, by the dashboard's definitions as they are now.
+    fn counter_fn(&self) -> impl Fn(&str) -> bool {
+        let counters: Vec<String> = self.state.definitions.with_untracked(|definitions| {
+            definitions.iter().filter(|d| d.kind == SeriesKind::Counter).map(|d| d.name.clone()).collect()
+        });
+        move |name: &str| counters.iter().any(|counter| counter == name)
+    }
+
+    pub fn is_query(&self) -> bool {
+        self.query.with_value(Option::is_some)
+    }
+
+    /// Reruns the calling effect whenever what the panel shows may have changed.
+    pub fn track(&self) {
+        if self.is_query() {
+            self.feed.track();
+        } else {
+            self.state.series.track();
+            self.state.definitions.track();
+        }
+        self.fetched.track();
+        self.ghost.track();
+        self.needed.track();
+    }
+
+    /// The panel's series over `[from, to]` (with the point before `from`, so lines reach the
+    /// edge), in key order, history joined with the live edge when the span needs it.
+    pub fn lines(&self, from: Millis, to: Millis) -> Vec<PanelLine> {
+        let needed = self.needed.get_untracked();
+        let fetched = self.fetched.with_untracked(|fetched| fetched.clone().filter(|f| Some(f.span) == needed));
+        let mut lines = self.live_lines(from);
+        if let Some(fetched) = fetched {
+            for (key, labels, points) in &fetched.lines {
+                match lines.iter_mut().find(|line| &line.key == key) {
+                    Some(line) => line.points = with_live_edge(points, fetched.span.step_ms, line.points.iter()),
+                    None => lines.push(PanelLine {
+                        key: key.clone(),
+                        legend: String::new(),
+                        labels: labels.clone(),
+                        points: points.clone(),
+                    }),
+                }
+            }
+            lines.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        for line in &mut lines {
+            let start = line.points.partition_point(|(ts, _)| *ts < from).saturating_sub(1);
+            let end = line.points.partition_point(|(ts, _)| *ts <= to);
+            line.points = line.points[start..end.max(start)].to_vec();
+        }
+        self.name(&mut lines);
+        lines
+    }
+
+    /// Whether the span shown is read from the history tiers (fetched), not the stream alone.
+    pub fn from_history(&self) -> bool {
+        let needed = self.needed.get_untracked();
+        needed.is_some() && self.fetched.with_untracked(|fetched| fetched.as_ref().map(|f| f.span) == needed)
+    }
+
+    /// The earlier period's series, moved onto the span shown (`offset` later).
+    pub fn ghost_lines(&self) -> Vec<PanelLine> {
+        let Some(offset) = self.compare.get_untracked() else { return Vec::new() };
+        let mut lines: Vec<PanelLine> = self.ghost.with_untracked(|ghost| {
+            ghost
+                .iter()
+                .flat_map(|ghost| &ghost.lines)
+                .map(|(key, labels, points)| PanelLine {
+                    key: key.clone(),
+                    legend: String::new(),
+                    labels: labels.clone(),
+                    points: points.iter().map(|(ts, value)| (ts + offset, *value)).collect(),
+                })
+                .collect()
+        });
+        self.name(&mut lines);
+        lines
+    }
+
+    /// Each series' points from the stream's memory since a little before `from`.
+    fn live_lines(&self, from: Millis) -> Vec<PanelLine> {
+        let since =
+            |points: &crate::model::ring::Ring<Point>| points.partition_point(|(ts, _)| *ts < from).saturating_sub(2);
+        if let Some(lines) = self.feed.with_untracked(|feed| {
+            feed.as_ref().map(|feed| {
+                feed.series
+                    .iter()
+                    .map(|(key, ring)| PanelLine {
+                        key: key.clone(),
+                        legend: String::new(),
+                        labels: feed.labels.get(key).cloned().unwrap_or_default(),
+                        points: ring.iter_from(since(ring)).copied().collect(),
+                    })
+                    .collect()
+            })
+        }) {
+            return lines;
+        }
+        let counter = self.counter_fn();
+        self.metrics.with_value(|metrics| {
+            self.state.series.with_untracked(|series| {
+                metrics
+                    .iter()
+                    .map(|name| {
+                        let points: Vec<Point> = match series.get(name) {
+                            Some(ring) if counter(name) => rates(ring.iter_from(since(ring))),
+                            Some(ring) => ring.iter_from(since(ring)).copied().collect(),
+                            None => Vec::new(),
+                        };
+                        let labels = SeriesKey::parse(name).map(|key| key.labels).unwrap_or_default();
+                        PanelLine { key: name.clone(), legend: String::new(), labels, points }
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// Gives each line its legend text: its definition's label for a lone metric, else the
+    /// labels that tell the lines apart.
+    fn name(&self, lines: &mut [PanelLine]) {
+        if lines.is_empty() {
+            return;
+        }
+        let texts = {
+            let members: Vec<(&str, &BTreeMap<String, String>)> =
+                lines.iter().map(|line| (line.key.as_str(), &line.labels)).collect();
+            legend_texts(&members)
+        };
+        let labelled = |key: &str| {
+            self.state.definitions.with_untracked(|definitions| {
+                definitions.iter().find(|d| d.name == key && d.label != d.name).map(|d| d.label.clone())
+            })
+        };
+        let single = lines.len() == 1;
+        for (line, text) in lines.iter_mut().zip(texts) {
+            line.legend = match labelled(&line.key) {
+                Some(label) if single || line.labels.is_empty() => label,
+                _ => text,
+            };
+        }
+    }
+
+    /// The keys of the panel's series now (tracked).
+    pub fn keys(&self) -> Vec<String> {
+        match self.feed.with(|feed| feed.as_ref().map(|feed| feed.series.names().cloned().collect::<Vec<_>>())) {
+            Some(keys) => keys,
+            None => self.metrics.get_value(),
+        }
+    }
+
+    /// Whether the series are read as rates (a counter's metrics; queries say so themselves).
+    pub fn first_is_counter(&self) -> bool {
+        let counter = self.counter_fn();
+        !self.is_query() && self.metrics.with_value(|metrics| metrics.first().is_some_and(|name| counter(name)))
+    }
+
+    /// Fetches the span shown when the stream does not hold it, and the period compared with,
+    /// whenever either changes; a fetch still running then is cancelled.
+    #[cfg(feature = "hydrate")]
+    fn fetch_when_needed(self, view: ViewState, edge: LiveEdge) {
+        use super::view::compare_span;
+        Effect::new(move |_| {
+            let Some(span) = self.needed.get() else { return };
+            leptos::task::spawn_local_scoped_with_cancellation(async move {
+                let lines = self.fetch(span).await;
+                self.fetched.set(Some(Fetched { span, lines }));
+            });
+        });
+        let ghost_span = Memo::new(move |_| {
+            let offset = self.compare.get()?;
+            let window = self.state.window.get();
+            Some(view.view.with(|view| compare_span(view, window, edge.0.get(), offset)))
+        });
+        Effect::new(move |_| {
+            let Some(span) = ghost_span.get() else {
+                self.ghost.set(None);
+                return;
+            };
+            leptos::task::spawn_local_scoped_with_cancellation(async move {
+                let lines = self.fetch(span).await;
+                self.ghost.set(Some(Fetched { span, lines }));
+            });
+        });
+    }
+
+    /// The panel's series over `span` from the server: each metric's history (a counter's
+    /// rates, else the envelope of its buckets), or the query over history.
+    #[cfg(feature = "hydrate")]
+    async fn fetch(self, span: HistorySpan) -> Vec<(String, BTreeMap<String, String>, Vec<Point>)> {
+        use super::history::{bucket_rates, envelope};
+        use crate::model::url::encode_component;
+        use crate::protocol::{HistoryAnswer, QueryAnswer};
+        let dashboard = self.state.id.get_value();
+        let HistorySpan { from, to, .. } = span;
+        let step = span.step();
+        if let Some(query) = self.query.get_value() {
+            let url = format!(
+                "/api/v1/dashboards/{dashboard}/query?q={}&from={from}&to={to}&step={step}",
+                encode_component(&query)
+            );
+            return match crate::client::api::get::<QueryAnswer>(&url).await {
+                Ok(answer) => {
+                    answer.series.into_iter().map(|series| (series.key, series.labels, series.points)).collect()
+                }
+                Err(error) => {
+                    leptos::logging::warn!("{query}: {error}");
+                    Vec::new()
+                }
+            };
+        }
+        let counter = self.counter_fn();
+        let metrics = self.metrics.get_value();
+        let fetches = metrics.iter().map(|metric| {
+            let url = format!(
+                "/api/v1/dashboards/{dashboard}/history?metric={}&from={from}&to={to}&step={step}",
+                encode_component(metric)
+            );
+            async move { crate::client::api::get::<HistoryAnswer>(&url).await }
+        });
+        let answers = futures::future::join_all(fetches).await;
+        metrics
+            .iter()
+            .zip(answers)
+            .filter_map(|(metric, answer)| {
+                let answer = answer.map_err(|error| leptos::logging::warn!("{metric}: {error}")).ok()?;
+                let points = match counter(metric) {
+                    true => bucket_rates(&answer.buckets, answer.step_ms),
+                    false => envelope(&answer.buckets, answer.step_ms),
+                };
+                let labels = SeriesKey::parse(metric).map(|key| key.labels).unwrap_or_default();
+                Some((metric.clone(), labels, points))
+            })
+            .collect()
+    }
+}

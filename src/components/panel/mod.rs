@@ -1,0 +1,243 @@
+//! One panel of the dashboard grid: its frame (title, how fresh its series are, export and
+//! full-screen controls) around the body its kind draws: a chart over time (`chart`), a stat,
+//! a gauge or a table. Every panel carries `data-panel` and `data-kind`; a panel whose series
+//! have all gone silent for three of their own intervals carries `data-stale`; a chart panel
+//! carries `data-cursor-ts` while the pointer is over any chart.
+
+mod gauge;
+mod stat;
+mod table;
+
+use crate::client::{
+    panel_data::{PanelData, PanelLine},
+    state::DashboardState,
+    view::ViewState,
+};
+use crate::components::chart::{ChartBody, Shown};
+use crate::model::{
+    format::Reading,
+    panel::{stale_after, PanelKind, PanelSpec},
+    query::Query,
+};
+use crate::protocol::{Format, Millis, SeriesKind};
+use leptos::either::EitherOf4;
+use leptos::prelude::*;
+
+/// How a panel's values read: its own format and unit, else those of the first series it
+/// shows; a rate when it reads counters as rates.
+fn panel_reading(state: DashboardState, spec: &PanelSpec) -> Signal<Reading> {
+    let spec = spec.clone();
+    let query = spec.query.as_deref().and_then(|text| Query::parse(text).ok());
+    Signal::derive(move || {
+        state.definitions.with(|definitions| {
+            let first = match &query {
+                Some(query) => definitions.iter().find(|definition| {
+                    let key = crate::protocol::series::SeriesKey::parse(&definition.name);
+                    key.is_ok_and(|key| query.selector().matches(&key.family, &key.labels))
+                }),
+                None => spec.metrics.first().and_then(|name| definitions.iter().find(|d| &d.name == name)),
+            };
+            let counter = first.is_some_and(|d| d.kind == SeriesKind::Counter);
+            let rate = match &query {
+                Some(query) => query.rates(counter),
+                None => counter,
+            };
+            Reading {
+                format: spec.format.or(first.map(|d| d.format)).unwrap_or(Format::Decimal),
+                unit: if spec.unit.is_empty() {
+                    first.map(|d| d.unit.clone()).unwrap_or_default()
+                } else {
+                    spec.unit.clone()
+                },
+                rate,
+            }
+        })
+    })
+}
+
+/// The newest point of any of `lines`, and whether every series with points has gone silent
+/// past three of its own intervals as of `now`.
+fn freshness(lines: &[PanelLine], now: Millis) -> (Option<Millis>, bool) {
+    let newest = lines.iter().filter_map(|line| line.points.last().map(|p| p.0)).max();
+    let mut judged = lines.iter().filter_map(|line| stale_after(&line.points)).peekable();
+    let stale = judged.peek().is_some() && judged.all(|after| after < now);
+    (newest, stale)
+}
+
+/// "updated 2 s ago".
+fn ago(newest: Option<Millis>, now: Millis) -> String {
+    let Some(newest) = newest else { return "no data yet".into() };
+    let seconds = ((now - newest).max(0) + 500) / 1_000;
+    match seconds {
+        0..=59 => format!("updated {seconds} s ago"),
+        60..=3_599 => format!("updated {} min ago", seconds / 60),
+        _ => format!("updated {} h ago", seconds / 3_600),
+    }
+}
+
+#[component]
+pub fn Panel(spec: PanelSpec) -> impl IntoView {
+    let state = expect_context::<DashboardState>();
+    let view = expect_context::<ViewState>();
+    let data = PanelData::new(state, &spec);
+    let reading = panel_reading(state, &spec);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let shown = StoredValue::new(Shown::default());
+    let kind = spec.kind;
+    // How fresh the series are, judged once a second by the server's clock (not at every update).
+    let fresh = Memo::new(move |_| {
+        let now = view.now.get();
+        data.track();
+        let lines = data.lines(now - crate::client::view::LIVE_MEMORY_MS, now);
+        freshness(&lines, now)
+    });
+    let id = spec.id.clone();
+    let full = {
+        let id = id.clone();
+        Memo::new(move |_| view.view.with(|view| view.panel.as_deref() == Some(id.as_str())))
+    };
+    let toggle_full = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            view.change(move |view| {
+                view.panel = if view.panel.as_deref() == Some(id.as_str()) { None } else { Some(id) }
+            })
+        }
+    };
+    let title = spec.title.clone();
+    let caption = {
+        let title = if title.is_empty() { spec.id.clone() } else { title.clone() };
+        move || {
+            let unit = reading.with(|reading| {
+                crate::components::chart::axis_unit(reading.format, &reading.axis_unit()).map(str::to_owned)
+            });
+            match unit {
+                Some(unit) => format!("{title} ({unit})"),
+                None => title.clone(),
+            }
+        }
+    };
+    let csv = {
+        let id = id.clone();
+        move |_| export_csv(&id, data, shown, kind)
+    };
+    let png = {
+        let id = id.clone();
+        move |_| export_png(&id, canvas)
+    };
+    let has_canvas = kind.is_chart() || kind == PanelKind::Gauge;
+    let error = data.error.get_value();
+    let body = match kind {
+        PanelKind::Stat => EitherOf4::A(view! { <stat::StatBody spec=spec.clone() data reading/> }),
+        PanelKind::Gauge => EitherOf4::B(view! { <gauge::GaugeBody spec=spec.clone() data reading canvas/> }),
+        PanelKind::Table => EitherOf4::C(view! { <table::TableBody data reading/> }),
+        _ => EitherOf4::D(view! { <ChartBody spec=spec.clone() data reading canvas shown/> }),
+    };
+    let label = title.clone();
+    view! {
+        <article
+            class=format!("panel w-{} h-{}", spec.columns(), spec.rows())
+            class:full=move || full.get()
+            data-testid=format!("panel-{id}")
+            data-panel=id.clone()
+            data-kind=kind.as_str()
+            data-stale=move || fresh.with(|(_, stale)| stale.then_some(""))
+            data-cursor-ts=move || view.cursor.get().filter(|_| kind.is_chart()).map(|ts| ts.to_string())
+        >
+            <header class="panel-head">
+                <h2 class="panel-title">{caption}</h2>
+                <span class="panel-fresh" data-testid="panel-freshness">
+                    {move || fresh.with(|(newest, stale)| {
+                        let text = ago(*newest, view.now.get());
+                        if *stale { format!("stale · {text}") } else { text }
+                    })}
+                </span>
+                <div class="panel-actions">
+                    <button type="button" data-action="csv" title="Download the data shown as CSV" aria-label=format!("Download {label} as CSV") on:click=csv>
+                        "CSV"
+                    </button>
+                    {has_canvas.then(|| view! {
+                        <button type="button" data-action="png" title="Download the chart as PNG" aria-label=format!("Download {label} as PNG") on:click=png.clone()>
+                            "PNG"
+                        </button>
+                    })}
+                    <button
+                        type="button"
+                        data-action="full"
+                        aria-pressed=move || full.get().to_string()
+                        title="Show this panel alone"
+                        on:click=toggle_full
+                    >
+                        {move || if full.get() { "Back to grid" } else { "Full screen" }}
+                    </button>
+                </div>
+            </header>
+            {error.map(|error| view! { <p class="panel-error" role="alert">{error}</p> })}
+            {body}
+        </article>
+    }
+}
+
+/// Downloads what the panel shows as CSV (`ts,series,value`): a chart's drawn points, or the
+/// current value of each series of a stat, gauge or table.
+fn export_csv(id: &str, data: PanelData, shown: StoredValue<Shown>, kind: PanelKind) {
+    let table = if kind.is_chart() {
+        shown.with_value(|shown| {
+            crate::model::csv::series_table(shown.lines.iter().map(|line| (line.key.as_str(), line.points.as_slice())))
+        })
+    } else {
+        let now = untrack(|| expect_context::<ViewState>().now.get());
+        let lines = data.lines(now - crate::client::view::LIVE_MEMORY_MS, now);
+        let last: Vec<(String, Vec<(Millis, f64)>)> =
+            lines.into_iter().map(|line| (line.key, line.points.last().copied().into_iter().collect())).collect();
+        crate::model::csv::series_table(last.iter().map(|(key, points)| (key.as_str(), points.as_slice())))
+    };
+    #[cfg(feature = "hydrate")]
+    download(&format!("{id}.csv"), &format!("data:text/csv;charset=utf-8,{}", js_sys::encode_uri_component(&table)));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, table);
+}
+
+/// Downloads the panel's canvas as PNG.
+fn export_png(id: &str, canvas: NodeRef<leptos::html::Canvas>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(url) = canvas.get_untracked().and_then(|canvas| canvas.to_data_url().ok()) {
+        download(&format!("{id}.png"), &url);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, canvas);
+}
+
+/// Saves `url` as `name` through a link clicked for the person.
+#[cfg(feature = "hydrate")]
+fn download(name: &str, url: &str) {
+    use wasm_bindgen::JsCast;
+    let Ok(link) = document().create_element("a") else { return };
+    let _ = link.set_attribute("href", url);
+    let _ = link.set_attribute("download", name);
+    if let Ok(link) = link.dyn_into::<web_sys::HtmlElement>() {
+        link.click();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(Millis, f64)]) -> PanelLine {
+        PanelLine { key: "a".into(), legend: "a".into(), labels: Default::default(), points: points.to_vec() }
+    }
+
+    #[test]
+    fn a_panel_is_stale_when_all_its_series_are_silent_past_three_intervals() {
+        let every_second = line(&[(0, 1.0), (1_000, 1.0), (2_000, 1.0)]);
+        assert_eq!(freshness(&[every_second.clone()], 4_000), (Some(2_000), false));
+        assert_eq!(freshness(&[every_second.clone()], 5_001), (Some(2_000), true));
+        let every_minute = line(&[(0, 1.0), (60_000, 1.0)]);
+        assert!(!freshness(&[every_second, every_minute], 100_000).1, "one series still within its intervals");
+        assert_eq!(freshness(&[], 1).1, false, "nothing to judge is not stale");
+        assert_eq!(ago(Some(1_000), 3_400), "updated 2 s ago");
+        assert_eq!(ago(Some(0), 600_000), "updated 10 min ago");
+    }
+}
