@@ -3,9 +3,9 @@
 //!
 //! 1,000 counters `requests_total{host,code}` (50 hosts x 20 codes), each update carrying all of
 //! them (a scrape) or one (a push), through `LiveQuery::apply`: a selection, a grouped sum of
-//! rates, and a topk. Native code; the browser runs the same code as WASM. Each update
-//! re-evaluates the query over every selected series' last value (the groups are not kept
-//! between updates yet).
+//! rates, and a topk. Native code; the browser runs the same code as WASM. `apply` answers the
+//! whole query (what alert rules read); `apply_changes` only the series the update changed
+//! (what a panel appends): a group kept between updates costs the members the update carried.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livedash::model::query::{LiveQuery, Query};
@@ -44,6 +44,18 @@ fn live(c: &mut Criterion) {
             b.iter(|| {
                 ts += 1000;
                 black_box(live.apply(ts, black_box(&one), |_| true))
+            })
+        });
+        c.bench_function(&format!("1,000 series in one update, changes only: {query}"), |b| {
+            b.iter(|| {
+                ts += 1000;
+                black_box(live.apply_changes(ts, black_box(&whole), |_| true).map(|changes| changes.len()))
+            })
+        });
+        c.bench_function(&format!("one of 1,000 series in an update, changes only: {query}"), |b| {
+            b.iter(|| {
+                ts += 1000;
+                black_box(live.apply_changes(ts, black_box(&one), |_| true).map(|changes| changes.len()))
             })
         });
     }

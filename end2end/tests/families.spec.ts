@@ -20,8 +20,10 @@ test('a family is one chart with a legend; click isolates, shift-click hides', a
   await page.goto(`/d/${dashboard}`);
   const chart = page.getByTestId('chart-http_requests_total');
   await expect(chart).toHaveAttribute('data-series', '3');
-  await expect(chart).toHaveAttribute('data-kind', 'counter');
-  await expect(chart.locator('figcaption')).toHaveText('http_requests_total (/s)');
+  await expect(chart).toHaveAttribute('data-series-kind', 'counter');
+  const panel = page.locator('[data-panel="http_requests_total"]');
+  await expect(panel).toHaveAttribute('data-kind', 'line');
+  await expect(panel.locator('.panel-title')).toHaveText('http_requests_total (/s)');
   const legend = chart.getByTestId('chart-legend');
   // Only the label that differs names a series (job is the same for all).
   await expect(legend.locator('.legend-name')).toHaveText(['code=200', 'code=404', 'code=500']);

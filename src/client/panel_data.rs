@@ -41,11 +41,13 @@ impl QueryFeed {
         QueryFeed { live: LiveQuery::new(query), series: SeriesSet::new(SERIES_CAPACITY), labels: BTreeMap::new() }
     }
 
+    /// Appends the answer's series the update changed (each a point at `ts`).
     fn apply(&mut self, ts: Millis, metrics: &Metrics, counter: &impl Fn(&str) -> bool) {
-        let Some(outputs) = self.live.apply(ts, metrics, counter) else { return };
-        for output in outputs {
-            self.series.push(ts, &Metrics::from([(output.key.clone(), output.value)]));
-            self.labels.entry(output.key).or_insert(output.labels);
+        let Some(changes) = self.live.apply_changes(ts, metrics, counter) else { return };
+        for changed in changes {
+            if self.series.push_point(changed.key, (ts, changed.value)) {
+                self.labels.insert(changed.key.to_owned(), changed.labels.clone());
+            }
         }
     }
 

@@ -206,8 +206,15 @@ pub struct DashboardState {
     /// Alert changes seen, oldest first: the recorded history fetched with the page, then what
     /// updates carried (for the charts' firing spans). At most `MAX_ALERT_LOG`.
     pub alert_log: RwSignal<Vec<RecordedChange>>,
-    /// Who reads each update as it is applied (query panels), by key.
-    taps: StoredValue<Vec<(u64, Tap)>, LocalStorage>,
+    /// Names this state's readers of the stream in `TAPS`.
+    serial: u64,
+}
+
+thread_local! {
+    /// Who reads each dashboard state's updates as they are applied (query panels in the
+    /// browser): the state's serial, the tap's key, the tap. Kept out of the state's signals
+    /// because the server renders on many threads and a tap is neither `Send` nor needed there.
+    static TAPS: std::cell::RefCell<Vec<(u64, u64, Tap)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What a reader of the stream is told: an update applied (its time and values), or that the
@@ -259,7 +266,7 @@ impl DashboardState {
             notices: RwSignal::new(Vec::new()),
             rules: StoredValue::new(Vec::new()),
             alert_log: RwSignal::new(Vec::new()),
-            taps: StoredValue::new_local(Vec::new()),
+            serial: super::redraw::new_key(),
         };
         state.replace(snapshot);
         state
@@ -273,17 +280,21 @@ impl DashboardState {
 
     /// Tells `tap` of every update applied (after the state took it) and of every snapshot,
     /// until the calling component is cleaned up.
+    /// Not on the server: it renders what the state holds, and no update arrives meanwhile.
     pub fn tap(&self, tap: Tap) {
-        let key = super::redraw::new_key();
-        self.taps.update_value(|taps| taps.push((key, tap)));
-        let taps = self.taps;
-        on_cleanup(move || {
-            taps.try_update_value(|taps| taps.retain(|(other, _)| *other != key));
-        });
+        if cfg!(feature = "ssr") {
+            return;
+        }
+        let (serial, key) = (self.serial, super::redraw::new_key());
+        TAPS.with_borrow_mut(|taps| taps.push((serial, key, tap)));
+        // Cleanups run on the thread that made the owner: the browser's one.
+        on_cleanup(move || TAPS.with_borrow_mut(|taps| taps.retain(|(_, other, _)| *other != key)));
     }
 
     fn tell(&self, tapped: Tapped) {
-        let taps: Vec<Tap> = self.taps.with_value(|taps| taps.iter().map(|(_, tap)| tap.clone()).collect());
+        let taps: Vec<Tap> = TAPS.with_borrow(|taps| {
+            taps.iter().filter(|(serial, _, _)| *serial == self.serial).map(|(_, _, tap)| tap.clone()).collect()
+        });
         for tap in taps {
             tap(match &tapped {
                 Tapped::Update(ts, metrics) => Tapped::Update(*ts, metrics),

@@ -27,7 +27,7 @@ pub struct ViewState {
     /// The server's clock as the browser estimates it (the newest update's time plus the time
     /// since it arrived), a tick a second: how long ago a panel's series last spoke.
     pub now: RwSignal<Millis>,
-    navigate: StoredValue<Box<dyn Fn(&str) + Send + Sync>>,
+    navigate: StoredValue<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
 }
 
 impl ViewState {
@@ -42,7 +42,8 @@ impl ViewState {
             })
         });
         let go = leptos_router::hooks::use_navigate();
-        let navigate: Box<dyn Fn(&str) + Send + Sync> = Box::new(move |url: &str| go(url, NavigateOptions::default()));
+        let navigate: std::sync::Arc<dyn Fn(&str) + Send + Sync> =
+            std::sync::Arc::new(move |url: &str| go(url, NavigateOptions::default()));
         let now = RwSignal::new(state.updated_at.get_untracked());
         let view_state = ViewState { view, cursor: RwSignal::new(None), now, navigate: StoredValue::new(navigate) };
         #[cfg(feature = "hydrate")]
@@ -75,16 +76,23 @@ impl ViewState {
         if next != self.view.get_untracked() {
             let query = next.to_query();
             let path = current_path();
-            self.navigate
-                .with_value(|navigate| navigate(&if query.is_empty() { path } else { format!("{path}?{query}") }));
+            self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
         }
     }
 
     /// Opens dashboard `id` with the same view (a rotating wall screen).
     pub fn go_to_dashboard(&self, id: &str) {
-        let query = self.view.with_untracked(View::to_query);
+        let Some(query) = self.view.try_with_untracked(View::to_query) else { return };
         let path = format!("/d/{}", crate::model::url::encode_component(id));
-        self.navigate.with_value(|navigate| navigate(&if query.is_empty() { path } else { format!("{path}?{query}") }));
+        self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
+    }
+
+    /// Navigates to `url`: the closure is taken out first, since the navigation may end the
+    /// dashboard (and this state) before it returns.
+    fn go(&self, url: &str) {
+        if let Some(navigate) = self.navigate.try_get_value() {
+            navigate(url);
+        }
     }
 
     /// Back to the live edge: the zoom let go, the range kept.

@@ -43,6 +43,13 @@ impl SeriesSet {
         }
     }
 
+    /// Adds one point of metric `name` in its time order; whether the metric is new.
+    pub fn push_point(&mut self, name: &str, point: Point) -> bool {
+        let new = !self.series.contains_key(name);
+        self.ring_mut(name).insert_by_key(point, |point| point.0);
+        new
+    }
+
     fn ring_mut(&mut self, name: &str) -> &mut Ring<Point> {
         if !self.series.contains_key(name) {
             self.series.insert(name.to_owned(), Ring::with_capacity(self.capacity));

@@ -93,7 +93,9 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
     let chrome = move || !kiosk.get();
     let idle = pointer_idle();
     view! {
-        <Title text=move || state.title.get()/>
+        // The title is read by the document's head, which outlives this view: a dashboard opened
+        // from another (a link, a rotating wall screen) must not read this one once it is gone.
+        <Title text=move || state.title.try_get().unwrap_or_default()/>
         <section
             class="dashboard"
             class:kiosk=move || kiosk.get()
@@ -119,7 +121,9 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
                 <AlertToasts/>
                 <ConnectionPanel/>
             </Show>
-            <Show when=move || chrome() && view.view.with(|view| view.panel.is_none())>
+            // Configured panels are the whole layout (stat panels are its cards); without them,
+            // a card per metric above a panel per family.
+            <Show when=move || !configured && chrome() && view.view.with(|view| view.panel.is_none())>
                 <div class="cards">
                     <For each=definitions key=|d| d.name.clone() let:definition>
                         <MetricCard definition/>
@@ -173,8 +177,9 @@ fn rotate_dashboards(view: ViewState, state: DashboardState) {
     Effect::new(move |_| {
         let Some(every) = view.view.with(|view| view.rotate) else { return };
         crate::client::interval::use_interval(std::time::Duration::from_millis(every as u64), move || {
-            let current = state.id.get_value();
-            if let Some(next) = view.view.with_untracked(|view| view.next_dashboard(&current).map(str::to_owned)) {
+            let Some(current) = state.id.try_get_value() else { return };
+            let next = view.view.try_with_untracked(|view| view.next_dashboard(&current).map(str::to_owned)).flatten();
+            if let Some(next) = next {
                 view.go_to_dashboard(&next);
             }
         });

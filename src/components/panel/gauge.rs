@@ -76,10 +76,18 @@ pub fn GaugeBody(
         });
     }
     let label = spec.title.clone();
+    // Coloured from the browser (CSSOM): the pages' CSP refuses style attributes in markup.
+    let number = NodeRef::<leptos::html::Output>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(element) = number.get() {
+            let _ = web_sys::HtmlElement::style(&element).set_property("color", &colour.get().unwrap_or_default());
+        }
+    });
     view! {
         <div class="gauge" data-testid="gauge" data-min=move || low.get() data-max=move || high.get()>
             <canvas node_ref=canvas role="img" aria-label=format!("Gauge of {label}")></canvas>
-            <output class="gauge-value" data-testid="gauge-value" data-color=colour style:color=colour>
+            <output class="gauge-value" data-testid="gauge-value" data-color=colour node_ref=number>
                 {move || value.get().map_or_else(|| "–".to_owned(), |v| reading.with(|r| r.show(v)))}
             </output>
         </div>

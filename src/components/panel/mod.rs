@@ -139,7 +139,6 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
         <article
             class=format!("panel w-{} h-{}", spec.columns(), spec.rows())
             class:full=move || full.get()
-            data-testid=format!("panel-{id}")
             data-panel=id.clone()
             data-kind=kind.as_str()
             data-stale=move || fresh.with(|(_, stale)| stale.then_some(""))

@@ -109,9 +109,17 @@ pub fn StatBody(spec: PanelSpec, data: PanelData, reading: Signal<Reading>) -> i
             crate::model::panel::Compare::ALL.into_iter().find(|c| c.millis() == offset).map(|c| c.label())
         })
     };
+    // Coloured from the browser (CSSOM): the pages' CSP refuses style attributes in markup.
+    let number = NodeRef::<leptos::html::Output>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(element) = number.get() {
+            let _ = web_sys::HtmlElement::style(&element).set_property("color", &colour.get().unwrap_or_default());
+        }
+    });
     view! {
         <div class="stat" data-testid="stat">
-            <output class="stat-value" data-testid="stat-value" data-color=colour style:color=colour>
+            <output class="stat-value" data-testid="stat-value" data-color=colour node_ref=number>
                 {move || show(|s| s.value, false)().unwrap_or_else(|| "–".into())}
             </output>
             <p class="stat-trend" data-testid="stat-trend">

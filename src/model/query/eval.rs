@@ -136,11 +136,21 @@ fn top(mut outputs: Vec<Output>, k: usize) -> Vec<Output> {
 }
 
 /// A query over the live stream: updates in, the query's series at each update's time out.
+/// Each selected series' state is decided once (by name) and kept with its key already
+/// written; an aggregation of a selector keeps its groups and their members, so an update
+/// costs the series it carries and the groups they fall in, not the series it does not carry.
 #[derive(Clone, Debug)]
 pub struct LiveQuery {
     query: Query,
-    /// Every series name seen: its state if the selector picks it, `None` if not (decided once).
-    series: HashMap<String, Option<Member>>,
+    /// Every series name seen: its member's index if the selector picks it (decided once).
+    index: HashMap<String, Option<usize>>,
+    members: Vec<Member>,
+    /// `sum by (code) (selector)` and the like: the groups kept between updates.
+    groups: Option<Groups>,
+    /// Members given a value by the update being applied.
+    touched: Vec<usize>,
+    /// What the last answer of another shape was (a `topk`, nested aggregations).
+    computed: Vec<Output>,
     /// A series silent this long is left out of the answer (Prometheus' lookback).
     stale_after_ms: Millis,
 }
@@ -149,10 +159,43 @@ pub struct LiveQuery {
 #[derive(Clone, Debug)]
 struct Member {
     key: SeriesKey,
+    /// `key` written out, once.
+    text: String,
     /// Read as a rate: its recent totals (the last one, or those within the range).
     totals: Option<VecDeque<(Millis, f64)>>,
     /// Its value as the query reads it, and when it was last given.
     value: Option<(Millis, f64)>,
+    /// Its group, when the query aggregates a selector.
+    group: usize,
+}
+
+/// An aggregation's groups over a selector's series.
+#[derive(Clone, Debug)]
+struct Groups {
+    op: AggregateOp,
+    grouping: Grouping,
+    by_labels: HashMap<BTreeMap<String, String>, usize>,
+    list: Vec<Group>,
+}
+
+#[derive(Clone, Debug)]
+struct Group {
+    output: Output,
+    members: Vec<usize>,
+    /// Whether it has a value (`output.value`) as of the last refresh.
+    valued: bool,
+    /// A member changed since the group was last computed.
+    dirty: bool,
+    /// The oldest member value in it: the group must be computed again once that one is stale.
+    oldest: Millis,
+}
+
+/// One series of an answer that changed with the update: a selected series or a group.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Changed<'a> {
+    pub key: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub value: f64,
 }
 
 /// Prometheus' default lookback.
@@ -160,7 +203,21 @@ pub const STALE_AFTER_MS: Millis = 5 * 60_000;
 
 impl LiveQuery {
     pub fn new(query: Query) -> Self {
-        LiveQuery { query, series: HashMap::new(), stale_after_ms: STALE_AFTER_MS }
+        let groups = match &query {
+            Query::Aggregate { op, grouping, inner } if matches!(**inner, Query::Select(_) | Query::Rate(_)) => {
+                Some(Groups { op: *op, grouping: grouping.clone(), by_labels: HashMap::new(), list: Vec::new() })
+            }
+            _ => None,
+        };
+        LiveQuery {
+            query,
+            index: HashMap::new(),
+            members: Vec::new(),
+            groups,
+            touched: Vec::new(),
+            computed: Vec::new(),
+            stale_after_ms: STALE_AFTER_MS,
+        }
     }
 
     /// With another lookback than `STALE_AFTER_MS`.
@@ -175,39 +232,171 @@ impl LiveQuery {
     /// Applies an update at `ts` (`counter` says which series are counters) and gives the
     /// query's series as of `ts`; `None` when the update carried none of the selected series.
     pub fn apply(&mut self, ts: Millis, metrics: &Metrics, counter: impl Fn(&str) -> bool) -> Option<Vec<Output>> {
-        let mut touched = false;
-        for (name, &total) in metrics {
-            if !self.series.contains_key(name) {
-                let member = self.member_for(name, counter(name));
-                self.series.insert(name.clone(), member);
-            }
-            let Some(Some(member)) = self.series.get_mut(name) else { continue };
-            touched |= member.take(ts, total, self.query.selector().range_ms);
+        self.take(ts, metrics, &counter).then(|| self.answer(ts))
+    }
+
+    /// Applies an update at `ts` and gives only the answer's series it changed: the selected
+    /// series it carried, the groups they fall in, or (for other shapes) the whole answer.
+    /// `None` when it carried none of the selected series. What a chart appends per update.
+    pub fn apply_changes(
+        &mut self,
+        ts: Millis,
+        metrics: &Metrics,
+        counter: impl Fn(&str) -> bool,
+    ) -> Option<Vec<Changed<'_>>> {
+        if !self.take(ts, metrics, &counter) {
+            return None;
         }
-        touched.then(|| self.answer(ts))
+        let changed = match &mut self.groups {
+            Some(groups) => {
+                let refreshed = groups.refresh(&self.members, ts, self.stale_after_ms);
+                let groups = self.groups.as_ref().expect("matched above");
+                refreshed
+                    .into_iter()
+                    .map(|at| &groups.list[at])
+                    .filter(|group| group.valued)
+                    .map(|group| Changed {
+                        key: &group.output.key,
+                        labels: &group.output.labels,
+                        value: group.output.value,
+                    })
+                    .collect()
+            }
+            None if matches!(self.query, Query::Select(_) | Query::Rate(_)) => self
+                .touched
+                .iter()
+                .filter_map(|&at| {
+                    let member = &self.members[at];
+                    let (_, value) = member.value?;
+                    Some(Changed { key: &member.text, labels: &member.key.labels, value })
+                })
+                .collect(),
+            None => {
+                self.computed = self.answer(ts);
+                self.computed.iter().map(|o| Changed { key: &o.key, labels: &o.labels, value: o.value }).collect()
+            }
+        };
+        Some(changed)
+    }
+
+    /// Takes an update's values into the members; whether any selected series changed.
+    fn take(&mut self, ts: Millis, metrics: &Metrics, counter: &impl Fn(&str) -> bool) -> bool {
+        self.touched.clear();
+        let range_ms = self.query.selector().range_ms;
+        for (name, &reading) in metrics {
+            let at = match self.index.get(name.as_str()) {
+                Some(at) => *at,
+                None => {
+                    let at = self.add_member(name, counter(name));
+                    self.index.insert(name.clone(), at);
+                    at
+                }
+            };
+            let Some(at) = at else { continue };
+            if self.members[at].take(ts, reading, range_ms) {
+                self.touched.push(at);
+                if let Some(groups) = &mut self.groups {
+                    groups.list[self.members[at].group].dirty = true;
+                }
+            }
+        }
+        !self.touched.is_empty()
     }
 
     /// The query's series as of `ts`, from each selected series' last value.
-    pub fn answer(&self, ts: Millis) -> Vec<Output> {
-        let inputs: Vec<Input<'_>> = self
-            .series
-            .values()
-            .flatten()
-            .filter_map(|member| {
-                let (at, value) = member.value?;
-                (ts - at <= self.stale_after_ms).then_some(Input { key: &member.key, value })
-            })
-            .collect();
-        evaluate(&self.query, &inputs)
+    pub fn answer(&mut self, ts: Millis) -> Vec<Output> {
+        let fresh = |value: Option<(Millis, f64)>| value.filter(|(at, _)| ts - at <= self.stale_after_ms);
+        match (&mut self.groups, &self.query) {
+            (Some(groups), _) => {
+                groups.refresh(&self.members, ts, self.stale_after_ms);
+                let mut outputs: Vec<Output> =
+                    groups.list.iter().filter(|group| group.valued).map(|group| group.output.clone()).collect();
+                outputs.sort_by(|a, b| a.key.cmp(&b.key));
+                outputs
+            }
+            (None, Query::Select(_) | Query::Rate(_)) => {
+                let mut outputs: Vec<Output> = self
+                    .members
+                    .iter()
+                    .filter_map(|member| {
+                        let (_, value) = fresh(member.value)?;
+                        Some(Output { key: member.text.clone(), labels: member.key.labels.clone(), value })
+                    })
+                    .collect();
+                outputs.sort_by(|a, b| a.key.cmp(&b.key));
+                outputs
+            }
+            (None, query) => {
+                let inputs: Vec<Input<'_>> = self
+                    .members
+                    .iter()
+                    .filter_map(|member| Some(Input { key: &member.key, value: fresh(member.value)?.1 }))
+                    .collect();
+                evaluate(query, &inputs)
+            }
+        }
     }
 
-    fn member_for(&self, name: &str, counter: bool) -> Option<Member> {
+    /// A member for series `name` if the selector picks it (and its group, if kept).
+    fn add_member(&mut self, name: &str, counter: bool) -> Option<usize> {
         let key = SeriesKey::parse(name).ok()?;
-        self.query.selector().matches(&key.family, &key.labels).then(|| Member {
-            key,
-            totals: self.query.rates(counter).then(VecDeque::new),
-            value: None,
-        })
+        if !self.query.selector().matches(&key.family, &key.labels) {
+            return None;
+        }
+        let at = self.members.len();
+        let group = match &mut self.groups {
+            Some(groups) => groups.join(&key, at),
+            None => 0,
+        };
+        let totals = self.query.rates(counter).then(VecDeque::new);
+        self.members.push(Member { text: key.to_string(), key, totals, value: None, group });
+        Some(at)
+    }
+}
+
+impl Groups {
+    /// Puts member `at` with `key` into its group (made when it is the first); the group's index.
+    fn join(&mut self, key: &SeriesKey, at: usize) -> usize {
+        let labels = self.grouping.group_of(&key.labels);
+        let index = match self.by_labels.get(&labels) {
+            Some(index) => *index,
+            None => {
+                let index = self.list.len();
+                self.by_labels.insert(labels.clone(), index);
+                let output = Output::of_group(labels, 0.0);
+                self.list.push(Group { output, members: Vec::new(), valued: false, dirty: false, oldest: Millis::MAX });
+                index
+            }
+        };
+        self.list[index].members.push(at);
+        index
+    }
+
+    /// Computes again the groups a member changed in, and those holding a value gone stale by
+    /// `ts`; their indexes.
+    fn refresh(&mut self, members: &[Member], ts: Millis, stale_after_ms: Millis) -> Vec<usize> {
+        let mut refreshed = Vec::new();
+        for (index, group) in self.list.iter_mut().enumerate() {
+            let staling = group.valued && ts - group.oldest > stale_after_ms;
+            if !group.dirty && !staling {
+                continue;
+            }
+            let mut oldest = Millis::MAX;
+            let values = group.members.iter().filter_map(|&at| {
+                let (when, value) = members[at].value?;
+                (ts - when <= stale_after_ms).then(|| {
+                    oldest = oldest.min(when);
+                    value
+                })
+            });
+            let value = self.op.apply(values);
+            group.valued = value.is_some();
+            group.output.value = value.unwrap_or(0.0);
+            group.oldest = oldest;
+            group.dirty = false;
+            refreshed.push(index);
+        }
+        refreshed
     }
 }
 

@@ -27,7 +27,7 @@
 mod eval;
 mod parse;
 
-pub use eval::{evaluate, AggregateOp, Input, LiveQuery, Output, STALE_AFTER_MS};
+pub use eval::{evaluate, AggregateOp, Changed, Input, LiveQuery, Output, STALE_AFTER_MS};
 pub use parse::QueryError;
 
 use crate::protocol::Millis;

@@ -190,6 +190,8 @@ proptest! {
         let names: Vec<String> = (0..6).map(|i| format!(r#"load{{cpu="{}",host="{}"}}"#, i % 2, ["a", "b", "c"][i % 3])).collect();
         let query = Query::parse(queries[which]).unwrap();
         let mut live = LiveQuery::new(query.clone());
+        let mut changing = LiveQuery::new(query.clone());
+        let mut charted: BTreeMap<String, f64> = BTreeMap::new();
         let mut latest: BTreeMap<String, f64> = BTreeMap::new();
         for (step, values) in steps.iter().enumerate() {
             let ts = step as Millis * 1000;
@@ -197,6 +199,23 @@ proptest! {
             latest.extend(metrics.iter().map(|(name, value)| (name.clone(), *value)));
             live.apply(ts, &metrics, |_| false);
             let from_live = live.answer(ts);
+            // What a chart appends (the changed series only) adds up to the same answer;
+            // a topk's answer comes whole.
+            let changes: Vec<(String, f64)> = changing
+                .apply_changes(ts, &metrics, |_| false)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|changed| (changed.key.to_owned(), changed.value))
+                .collect();
+            if matches!(query, Query::TopK { .. }) {
+                if !changes.is_empty() {
+                    charted = changes.into_iter().collect();
+                }
+            } else {
+                charted.extend(changes);
+            }
+            let answered: BTreeMap<String, f64> = from_live.iter().map(|o| (o.key.clone(), o.value)).collect();
+            prop_assert_eq!(&charted, &answered);
             let keys: Vec<(SeriesKey, f64)> = latest.iter().map(|(name, value)| (key(name), *value)).collect();
             let inputs: Vec<Input<'_>> = keys.iter().map(|(key, value)| Input { key, value: *value }).collect();
             prop_assert_eq!(from_live, evaluate(&query, &inputs));
