@@ -24,9 +24,10 @@ for (const path of ['/', '/d/main', '/d/host', '/d/no-such-dashboard', '/bench/r
       await expect(dashboard.badge).toHaveText('live');
       const seq = await dashboard.seq();
       await expect.poll(() => dashboard.seq()).toBeGreaterThan(seq + 1);
-      // The pointer readout is positioned by a style set from the page's script.
+      // The pointer readout (on every chart: the crosshair is shared) is positioned by a style
+      // set from the page's script.
       await dashboard.charts.first().hover();
-      await expect(page.getByTestId('chart-readout')).toBeVisible();
+      await expect(page.getByTestId('chart-readout').first()).toBeVisible();
       await page.getByTestId('theme-toggle').click();
     }
     const violations = await page.evaluate(() => (window as unknown as { violations: string[] }).violations);

@@ -32,7 +32,7 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
   await expect(page).toHaveURL(/\/d\/host$/);
   const host = new DashboardPage(page, 'host');
   await expect(host.root).toHaveAttribute('data-dashboard', 'host');
-  await expect(host.card('cpu')).toBeVisible();
+  await expect(page.locator('[data-panel="cpu"]')).toBeVisible();
   await expect(host.badge).toHaveText('live');
   await expect.poll(() => subscribed('host')).toBe(1);
   const hostSeq = await host.seq();

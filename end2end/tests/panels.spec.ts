@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,6 +216,27 @@ test('each panel kind draws its series and shows its values, in both themes', as
   }
 });
 
+test('every kind of panel passes the WCAG A/AA checks in both themes, and its controls take the keyboard', async ({ browser }) => {
+  for (const colorScheme of ['dark', 'light'] as const) {
+    const context = await browser.newContext({ colorScheme });
+    const page = await context.newPage();
+    await open(page, '?compare=1h');
+    await expect(panel(page, 'depth').getByTestId('stat-value')).toHaveText(/\d/);
+    const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+    const violations = results.violations.map(
+      (violation) => `${violation.id} (${violation.impact}): ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+    );
+    expect(violations).toEqual([]);
+    // The full-screen control, from the keyboard; Escape goes back to the grid.
+    await panel(page, 'rooms').locator('[data-action="full"]').focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('[data-panel]')).toHaveCount(1);
+    await page.keyboard.press('Escape');
+    await expect(page.locator('[data-panel]')).toHaveCount(10);
+    await context.close();
+  }
+});
+
 test('pointing at one chart shows the time and values on every chart', async ({ page }) => {
   await open(page);
   const requests = panel(page, 'requests');
@@ -231,7 +253,7 @@ test('pointing at one chart shows the time and values on every chart', async ({ 
   }
   await expect(panel(page, 'temperatures').getByTestId('chart-readout')).toContainText(/room=lab: \d/);
   await expect(panel(page, 'depth')).not.toHaveAttribute('data-cursor-ts', /.*/);
-  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height + 200);
+  await page.locator('.panel-title').first().hover();
   await expect(panel(page, 'latency')).not.toHaveAttribute('data-cursor-ts', /.*/);
 });
 

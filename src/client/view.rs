@@ -141,15 +141,49 @@ pub struct HistorySpan {
 }
 
 impl HistorySpan {
-    /// `[from, to]` in about `SPAN_BUCKETS` steps of whole seconds.
+    /// `[from, to]` in at most about `SPAN_BUCKETS` steps, each a round one the tiers keep
+    /// (a second, a minute, an hour, a day, or a few of them).
     pub fn over(from: Millis, to: Millis) -> HistorySpan {
-        let step_ms = (((to - from) / SPAN_BUCKETS + 999) / 1_000).max(1) * 1_000;
+        const STEPS: [Millis; 14] = [
+            1_000,
+            5_000,
+            10_000,
+            30_000,
+            60_000,
+            300_000,
+            600_000,
+            1_800_000,
+            3_600_000,
+            10_800_000,
+            21_600_000,
+            43_200_000,
+            86_400_000,
+            604_800_000,
+        ];
+        let least = (to - from) / SPAN_BUCKETS;
+        let step_ms = STEPS.into_iter().find(|step| *step >= least).unwrap_or(STEPS[STEPS.len() - 1]);
         HistorySpan { from, to, step_ms }
     }
 
     /// The step as the history and query APIs take it.
     pub fn step(&self) -> String {
-        format!("{}s", self.step_ms / 1_000)
+        match self.step_ms {
+            step if step % 86_400_000 == 0 => format!("{}d", step / 86_400_000),
+            step if step % 3_600_000 == 0 => format!("{}h", step / 3_600_000),
+            step if step % 60_000 == 0 => format!("{}m", step / 60_000),
+            step => format!("{}s", step / 1_000),
+        }
+    }
+
+    /// A step as `TimeWindow::history_step` writes it (`10s`, `1m`, `1h`).
+    fn parse_step(step: &str) -> Millis {
+        let (count, unit) = step.split_at(step.len() - 1);
+        let unit = match unit {
+            "s" => 1_000,
+            "m" => 60_000,
+            _ => 3_600_000,
+        };
+        count.parse::<Millis>().unwrap_or(1) * unit
     }
 
     /// The same span `offset` earlier.
@@ -166,9 +200,9 @@ pub fn history_needed(view: &View, window: TimeWindow, edge: Millis) -> Option<H
         Some((from, _)) if from >= edge - LIVE_MEMORY_MS => None,
         Some((from, to)) => Some(HistorySpan::over(from, to)),
         None => {
-            window.history_step()?;
+            let step = window.history_step()?;
             let to = edge - edge.rem_euclid(60_000) + 60_000;
-            Some(HistorySpan::over(to - window.millis(), to))
+            Some(HistorySpan { step_ms: HistorySpan::parse_step(step), ..HistorySpan::over(to - window.millis(), to) })
         }
     }
 }
@@ -197,7 +231,11 @@ mod tests {
         let live = View::default();
         assert_eq!(history_needed(&live, TimeWindow::Seconds30, edge), None);
         let hour = history_needed(&live, TimeWindow::Hour1, edge).unwrap();
-        assert_eq!((hour.to % 60_000, hour.to - hour.from, hour.step_ms), (0, 3_600_000, 6_000));
+        assert_eq!((hour.to % 60_000, hour.to - hour.from, hour.step()), (0, 3_600_000, "10s".to_owned()));
+        let day = history_needed(&live, TimeWindow::Hours24, edge).unwrap();
+        assert_eq!(day.step(), "1m", "the window's own step");
+        assert_eq!(HistorySpan::over(0, 3_600_000).step(), "10s", "a zoomed hour: the round step past 6 s");
+        assert_eq!(HistorySpan::over(0, 30 * 86_400_000).step(), "1d");
         let recent = View { span: Some((edge - 60_000, edge - 30_000)), ..View::default() };
         assert_eq!(history_needed(&recent, TimeWindow::Seconds30, edge), None, "a recent zoom reads the stream");
         let old = View { span: Some((edge - 3_600_000, edge - 3_000_000)), ..View::default() };

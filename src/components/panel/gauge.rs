@@ -76,12 +76,15 @@ pub fn GaugeBody(
         });
     }
     let label = spec.title.clone();
-    // Coloured from the browser (CSSOM): the pages' CSP refuses style attributes in markup.
+    // Marked in the threshold colour beside it (the number keeps the text colour: threshold
+    // colours on a light page fail contrast), from the browser: the pages. CSP refuses style
+    // attributes in markup.
     let number = NodeRef::<leptos::html::Output>::new();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(element) = number.get() {
-            let _ = web_sys::HtmlElement::style(&element).set_property("color", &colour.get().unwrap_or_default());
+            let _ = web_sys::HtmlElement::style(&element)
+                .set_property("border-left-color", &colour.get().unwrap_or_default());
         }
     });
     view! {
