@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run dev build test lint test-rust test-e2e bench-smoke bench-redraw tools e2e-deps python-deps services check
+.PHONY: run dev build test lint test-rust test-e2e bench-smoke bench-redraw bench-panels tools e2e-deps python-deps services check
 
 ## Build a release and serve http://127.0.0.1:3000 (LEPTOS_SITE_ADDR changes it).
 run: build
@@ -51,6 +51,11 @@ bench-smoke: build
 bench-redraw: build e2e-deps
 	cd end2end && REDRAW_BENCH=1 npx playwright test redraw_bench --reporter=line
 	@scripts/bundle-size.sh
+
+## Panels in headless chromium: 12 panels x 10 series at 10 updates/s for ten minutes (CPU,
+## memory), then the crosshair and zoom (BENCHMARKS.md "Panels"; PANELS_BENCH_SECONDS shortens).
+bench-panels: build e2e-deps
+	cd end2end && PANELS_BENCH=1 npx playwright test panels_bench --reporter=line
 
 ## Fast type checks of both builds while iterating.
 check:

@@ -58,6 +58,31 @@ fn AccessNote(visitor: Visitor) -> impl IntoView {
     }
 }
 
+/// For the panels benchmark: `window.livedashWasmBytes()`, the WASM module's memory (which the
+/// browser's JS heap figures leave out), and `window.livedashDrawPasses()`, the chart drawing
+/// passes so far and the ms they took (`client::redraw`).
+fn expose_for_benchmarks() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        let bytes = Closure::<dyn Fn() -> f64>::new(|| {
+            let memory = wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>();
+            memory
+                .ok()
+                .and_then(|memory| memory.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+                .map_or(0.0, |buffer| f64::from(buffer.byte_length()))
+        });
+        let _ = js_sys::Reflect::set(&window(), &"livedashWasmBytes".into(), bytes.as_ref());
+        bytes.forget();
+        let passes = Closure::<dyn Fn() -> js_sys::Array>::new(|| {
+            let (count, ms) = crate::client::redraw::passes();
+            js_sys::Array::of2(&(count as f64).into(), &ms.into())
+        });
+        let _ = js_sys::Reflect::set(&window(), &"livedashDrawPasses".into(), passes.as_ref());
+        passes.forget();
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -71,6 +96,7 @@ pub fn App() -> impl IntoView {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
+        expose_for_benchmarks();
     });
 
     view! {

@@ -34,5 +34,10 @@ for (const [charts, points, rounds] of cases) {
     expect(drawn).toBeGreaterThan(0);
     expect(drawn).toBeLessThanOrEqual(Math.min(bound, charts * points));
     await page.screenshot({ path: `test-results/redraw-${charts}x${points}.png` });
+    // A panel's query over 1,000 live series, in WASM.
+    await expect(bench).toHaveAttribute('data-query-all-us', /\d/, { timeout: 60_000 });
+    const [all, one] = [await figure('query-all-us'), await figure('query-one-us')];
+    console.log(`query over 1,000 live series in WASM: ${all} µs an update carrying all, ${one} µs carrying one`);
+    expect(all).toBeGreaterThan(0);
   });
 }

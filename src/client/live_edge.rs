@@ -2,8 +2,9 @@
 //! scroll at the pace of the clock instead of jumping once per update. The edge is the newest
 //! update's server time plus the browser time elapsed since it arrived (at most `MAX_AHEAD_MS`,
 //! so a source that falls silent does not scroll its data out of sight), never moving back, and
-//! advancing in steps of the time one pixel column spans, so a chart redraws only when its
-//! picture moves: about 20 times a second for 30 s, twice a second for 5 min.
+//! advancing in steps of the time one pixel column spans (at least a tenth of a second), so a
+//! chart redraws only when its picture moves: ten times a second for 30 s, twice a second for
+//! 5 min.
 
 use super::state::DashboardState;
 use crate::model::time::bucket_start;
@@ -16,11 +17,15 @@ pub const MAX_AHEAD_MS: Millis = 5_000;
 /// Pixel columns a chart is assumed to span when choosing the edge's step.
 const COLUMNS: Millis = 600;
 
+/// The edge moves at most ten times a second: each move redraws every chart, and a dashboard
+/// of a dozen charts drawn twenty times a second took a whole core (BENCHMARKS.md "Panels").
+const LEAST_STEP_MS: Millis = 100;
+
 /// The edge for a window of `window_ms`: `newest` (server time of the newest update) plus
 /// `elapsed` browser ms since it arrived (capped), in whole steps of one column's time, and
 /// never before `previous` unless the newest update moved back a long way (a new epoch).
 pub fn edge_at(newest: Millis, elapsed: Millis, previous: Millis, window_ms: Millis) -> Millis {
-    let step = (window_ms / COLUMNS).max(1);
+    let step = (window_ms / COLUMNS).max(LEAST_STEP_MS);
     let ahead = elapsed.clamp(0, MAX_AHEAD_MS);
     let candidate = newest + bucket_start(ahead, step);
     if candidate < previous && previous - candidate < window_ms / 10 {
@@ -55,7 +60,7 @@ pub fn provide_live_edge(state: DashboardState) -> LiveEdge {
         use super::interval::use_interval;
         // Ticks at the pace of one step of the chosen window; hidden tabs do not tick.
         Effect::new(move |_| {
-            let step = (state.window.get().millis() / COLUMNS).max(16);
+            let step = (state.window.get().millis() / COLUMNS).max(LEAST_STEP_MS);
             let tick = move || {
                 if state.visible.get_untracked() {
                     advance();

@@ -225,10 +225,18 @@ impl PanelData {
         lines
     }
 
+    /// Each series' last `count` points in the stream's memory (how fresh it is), unnamed.
+    pub fn recent(&self, count: usize) -> Vec<PanelLine> {
+        self.live_lines_from(|ring| ring.len().saturating_sub(count + 1))
+    }
+
     /// Each series' points from the stream's memory since a little before `from`.
     fn live_lines(&self, from: Millis) -> Vec<PanelLine> {
-        let since =
-            |points: &crate::model::ring::Ring<Point>| points.partition_point(|(ts, _)| *ts < from).saturating_sub(2);
+        self.live_lines_from(|ring| ring.partition_point(|(ts, _)| *ts < from).saturating_sub(2))
+    }
+
+    /// Each series' points from the stream's memory, from the index `since` gives for its ring.
+    fn live_lines_from(&self, since: impl Fn(&crate::model::ring::Ring<Point>) -> usize) -> Vec<PanelLine> {
         if let Some(lines) = self.feed.with_untracked(|feed| {
             feed.as_ref().map(|feed| {
                 feed.series

@@ -21,6 +21,13 @@ struct Queue {
 thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::default();
     static NEXT_KEY: Cell<u64> = const { Cell::new(0) };
+    /// Passes run so far and the ms they took, together (the panels benchmark reads them).
+    static PASSES: Cell<(u64, f64)> = const { Cell::new((0, 0.0)) };
+}
+
+/// Drawing passes run so far, and the ms all of them took.
+pub fn passes() -> (u64, f64) {
+    PASSES.get()
 }
 
 /// A fresh key for one chart's draws.
@@ -56,7 +63,9 @@ pub fn draw_now() -> f64 {
     for (_, draw) in draws {
         draw();
     }
-    now_ms() - started
+    let took = now_ms() - started;
+    PASSES.set((PASSES.get().0 + 1, PASSES.get().1 + took));
+    took
 }
 
 #[cfg(feature = "hydrate")]

@@ -18,6 +18,9 @@ pub const LIVE_MEMORY_MS: Millis = 5 * 60_000;
 /// Buckets a fetched span is read in, about (a chart's width in columns).
 const SPAN_BUCKETS: Millis = 600;
 
+/// Goes to a URL of the app (the router's navigation).
+type Navigate = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 #[derive(Clone, Copy)]
 pub struct ViewState {
     /// The view as the URL says.
@@ -27,7 +30,7 @@ pub struct ViewState {
     /// The server's clock as the browser estimates it (the newest update's time plus the time
     /// since it arrived), a tick a second: how long ago a panel's series last spoke.
     pub now: RwSignal<Millis>,
-    navigate: StoredValue<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    navigate: StoredValue<Navigate>,
 }
 
 impl ViewState {
@@ -42,8 +45,7 @@ impl ViewState {
             })
         });
         let go = leptos_router::hooks::use_navigate();
-        let navigate: std::sync::Arc<dyn Fn(&str) + Send + Sync> =
-            std::sync::Arc::new(move |url: &str| go(url, NavigateOptions::default()));
+        let navigate: Navigate = std::sync::Arc::new(move |url: &str| go(url, NavigateOptions::default()));
         let now = RwSignal::new(state.updated_at.get_untracked());
         let view_state = ViewState { view, cursor: RwSignal::new(None), now, navigate: StoredValue::new(navigate) };
         #[cfg(feature = "hydrate")]
@@ -235,7 +237,7 @@ mod tests {
         let day = history_needed(&live, TimeWindow::Hours24, edge).unwrap();
         assert_eq!(day.step(), "1m", "the window's own step");
         assert_eq!(HistorySpan::over(0, 3_600_000).step(), "10s", "a zoomed hour: the round step past 6 s");
-        assert_eq!(HistorySpan::over(0, 30 * 86_400_000).step(), "1d");
+        assert_eq!(HistorySpan::over(0, 30 * 86_400_000).step(), "3h", "30 days: 240 buckets");
         let recent = View { span: Some((edge - 60_000, edge - 30_000)), ..View::default() };
         assert_eq!(history_needed(&recent, TimeWindow::Seconds30, edge), None, "a recent zoom reads the stream");
         let old = View { span: Some((edge - 3_600_000, edge - 3_000_000)), ..View::default() };

@@ -2,6 +2,8 @@
 //! `?charts=` charts (6) of `?points=` synthetic points each (300), through the dashboard's own
 //! path (one frame pass of `client::redraw`, per-column decimation, plotters on a canvas),
 //! `?rounds=` times (60), and shows the time per full redraw of all charts: median, p95, max.
+//! Then a panel's query over 1,000 live series, in WASM (`LiveQuery::apply_changes`, as a
+//! query panel runs it): the time per update carrying all of them, and carrying one.
 //! Nothing here talks to the server.
 
 use leptos::prelude::*;
@@ -29,6 +31,8 @@ pub fn RedrawBench() -> impl IntoView {
     let canvases: Vec<NodeRef<leptos::html::Canvas>> = (0..charts).map(|_| NodeRef::new()).collect();
     let timings = RwSignal::new(None::<Timings>);
     let drawn_points = RwSignal::new(0usize);
+    // µs per update of a query over 1,000 series: all of them in it, one of them.
+    let query_us = RwSignal::new(None::<(f64, f64)>);
 
     #[cfg(feature = "hydrate")]
     {
@@ -36,7 +40,10 @@ pub fn RedrawBench() -> impl IntoView {
         Effect::new(move |_| {
             let mounted: Option<Vec<_>> = canvases.iter().map(|canvas| canvas.get()).collect();
             let Some(mounted) = mounted else { return };
-            leptos::task::spawn_local(measure(mounted, points, rounds, timings, drawn_points));
+            leptos::task::spawn_local(async move {
+                measure(mounted, points, rounds, timings, drawn_points).await;
+                query_us.set(Some(measure_query()));
+            });
         });
     }
     let figure =
@@ -51,6 +58,8 @@ pub fn RedrawBench() -> impl IntoView {
             data-p95-ms=move || figure(0.95)
             data-max-ms=move || figure(1.0)
             data-drawn-points=move || drawn_points.get()
+            data-query-all-us=move || query_us.get().map(|(all, _)| format!("{all:.1}"))
+            data-query-one-us=move || query_us.get().map(|(_, one)| format!("{one:.1}"))
         >
             <h1>"Chart redraw benchmark"</h1>
             <p>
@@ -59,6 +68,9 @@ pub fn RedrawBench() -> impl IntoView {
                     Some(t) => format!("median {:.2} ms, p95 {:.2} ms, max {:.2} ms per redraw.", t.quantile(0.5), t.quantile(0.95), t.quantile(1.0)),
                     None => "running…".to_owned(),
                 }}
+            </p>
+            <p>
+                {move || query_us.get().map(|(all, one)| format!("sum by (host) (rate(requests_total)) over 1,000 series: {all:.1} µs an update carrying all, {one:.1} µs carrying one."))}
             </p>
             <div class="charts">
                 {canvases
@@ -140,6 +152,43 @@ async fn measure(
     times.sort_by(f64::total_cmp);
     drawn_points.set(drawn.get());
     timings.set(Some(Timings(times)));
+}
+
+/// A grouped sum of rates over 1,000 counters (50 hosts x 20 codes) through `LiveQuery`, as a
+/// query panel runs it: µs per update carrying all of them, and carrying one (timed in batches:
+/// the page's clock is coarse).
+#[cfg(feature = "hydrate")]
+fn measure_query() -> (f64, f64) {
+    use crate::model::query::{LiveQuery, Query};
+    use crate::protocol::Metrics;
+    let names: Vec<String> = (0..50)
+        .flat_map(|host| (0..20).map(move |code| format!(r#"requests_total{{code="{code}",host="h{host}"}}"#)))
+        .collect();
+    let query = Query::parse("sum by (host) (rate(requests_total))").expect("a valid query");
+    let mut live = LiveQuery::new(query);
+    let update = |ts: i64| -> Metrics {
+        names.iter().enumerate().map(|(i, name)| (name.clone(), (ts / 1000 * i as i64) as f64)).collect()
+    };
+    let now = || window().performance().map_or(0.0, |performance| performance.now());
+    let mut ts = 0;
+    for _ in 0..3 {
+        ts += 1000;
+        live.apply_changes(ts, &update(ts), |_| true);
+    }
+    let (rounds, whole) = (200, update(ts + 1000));
+    let started = now();
+    for _ in 0..rounds {
+        ts += 1000;
+        std::hint::black_box(live.apply_changes(ts, &whole, |_| true).map(|changes| changes.len()));
+    }
+    let all = (now() - started) * 1000.0 / f64::from(rounds);
+    let one: Metrics = [(names[7].clone(), 1e9)].into();
+    let started = now();
+    for _ in 0..rounds * 10 {
+        ts += 1000;
+        std::hint::black_box(live.apply_changes(ts, &one, |_| true).map(|changes| changes.len()));
+    }
+    (all, (now() - started) * 1000.0 / f64::from(rounds * 10))
 }
 
 #[cfg(test)]

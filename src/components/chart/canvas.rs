@@ -202,7 +202,8 @@ pub fn draw_on_change(chart: CanvasChart) {
             *stats = DrawStats { points, source, count: stats.count + 1, seq, edge: to, thresholds, spans }
         });
         let lines = lines.into_iter().zip(drawn).map(|(line, points)| PanelLine { points, ..line }).collect();
-        shown.set_value(Shown { lines, from, to });
+        let (width, offset) = (f64::from(canvas.client_width()), f64::from(canvas.offset_left()));
+        shown.set_value(Shown { lines, from, to, width, offset });
     });
     // A new size (window resized, phone turned) needs a new canvas resolution.
     let resized = RwSignal::new(0u32);
@@ -236,10 +237,12 @@ fn status_rows(lines: &[PanelLine], spec: &PanelSpec, palette: Palette, to: Mill
         if let Some(colour) = threshold_colour(&spec.thresholds, value).and_then(rgb) {
             return colour;
         }
-        match value {
-            v if v == 0.0 => palette.critical,
-            v if v == 1.0 => palette.series[1],
-            v => palette.series[(v.abs() as usize + 2) % palette.series.len()],
+        if value == 0.0 {
+            palette.critical
+        } else if value == 1.0 {
+            palette.series[1]
+        } else {
+            palette.series[(value.abs() as usize + 2) % palette.series.len()]
         }
     };
     lines

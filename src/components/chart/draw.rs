@@ -188,8 +188,14 @@ pub fn draw_chart<DB: DrawingBackend>(
     let order: Vec<&Line> = if stacks { drawn.iter().rev().collect() } else { drawn.iter().collect() };
     for line in order {
         let placed = line.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
-        let fill = if fills { line.colour.mix(if stacks { 0.8 } else { 0.35 }) } else { TRANSPARENT };
-        chart.draw_series(AreaSeries::new(placed, low, fill).border_style(line.colour.stroke_width(px(1.5))))?;
+        let stroke = line.colour.stroke_width(px(1.5));
+        if fills {
+            let fill = line.colour.mix(if stacks { 0.8 } else { 0.35 });
+            chart.draw_series(AreaSeries::new(placed, low, fill).border_style(stroke))?;
+        } else {
+            // A line alone: no polygon to fill (a transparent one still costs its rasterizing).
+            chart.draw_series(LineSeries::new(placed, stroke))?;
+        }
     }
     root.present()
 }

@@ -59,6 +59,11 @@ pub struct Shown {
     pub lines: Vec<PanelLine>,
     pub from: Millis,
     pub to: Millis,
+    /// The canvas' width and left offset in its figure, CSS pixels, as of the draw: the
+    /// crosshair reads them here rather than from the page (reading them there after another
+    /// chart's readout changed forces a layout per chart per pointer move).
+    pub width: f64,
+    pub offset: f64,
 }
 
 /// A panel's chart: its canvas, the crosshair's readout, a legend when it has several series,
@@ -106,10 +111,8 @@ pub fn ChartBody(
     let readout = Memo::new(move |_| {
         let at = view.cursor.get()?;
         stats.track();
-        let (width, offset) = canvas
-            .get()
-            .map_or((0.0, 0.0), |canvas| (f64::from(canvas.client_width()), f64::from(canvas.offset_left())));
-        let readout = Readout::at(at, width, shown, &reading.get())?;
+        let offset = shown.with_value(|shown| shown.offset);
+        let readout = Readout::at(at, shown, &reading.get())?;
         Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
     });
     let zoom = zoom::Selection::new(canvas, shown, reading);

@@ -25,10 +25,11 @@ pub struct Readout {
 }
 
 impl Readout {
-    /// The readout of the chart `width` CSS pixels wide that drew `shown`, at time `at`; `None`
-    /// when `at` is outside what it shows.
-    pub fn at(at: Millis, width: f64, shown: StoredValue<Shown>, reading: &Reading) -> Option<Readout> {
-        shown.with_value(|Shown { lines, from, to }| {
+    /// The readout of the chart that drew `shown`, at time `at`; `None` when `at` is outside
+    /// what it shows.
+    pub fn at(at: Millis, shown: StoredValue<Shown>, reading: &Reading) -> Option<Readout> {
+        shown.with_value(|Shown { lines, from, to, width, .. }| {
+            let width = *width;
             if at < *from || at > *to || width <= 0.0 {
                 return None;
             }

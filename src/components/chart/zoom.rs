@@ -77,9 +77,9 @@ impl Selection {
 
     /// The band over the span being dragged.
     pub fn view(self) -> impl IntoView {
-        let (dragged, canvas) = (self.dragged, self.canvas);
+        let (dragged, shown) = (self.dragged, self.shown);
         let band = move || {
-            let offset = canvas.get().map_or(0.0, |canvas| f64::from(canvas.offset_left()));
+            let offset = shown.with_value(|shown| shown.offset);
             dragged
                 .get()
                 .filter(|(from, to)| (to - from).abs() >= LEAST_DRAG)

@@ -66,7 +66,7 @@ pub fn TableBody(data: PanelData, reading: Signal<Reading>) -> impl IntoView {
         let pressed = {
             let column = column.clone();
             move || {
-                sort.with(|sort| match (&sort.column == &column, sort.descending) {
+                sort.with(|sort| match (sort.column == column, sort.descending) {
                     (false, _) => "none",
                     (true, true) => "descending",
                     (true, false) => "ascending",

@@ -1,0 +1,158 @@
+import { expect, test, type CDPSession, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, stopServer } from './fixtures/livedash_server';
+
+// The panels benchmark (BENCHMARKS.md "Panels", `make bench-panels`): 12 panels x 10 series,
+// each a query evaluated in the browser, at 10 updates a second in headless Chromium for
+// PANELS_BENCH_SECONDS (600): the main thread's busy share of a core and the JS heap plus the
+// WASM memory, per minute (CDP `Performance.getMetrics`); then the time from a pointer move to
+// the frame that shows the crosshair on all 12 charts, and from a drag's release to the frame
+// that shows all 12 zoomed (each the median of 40). `make test` runs it for 20 seconds so it
+// cannot rot (PANELS_BENCH unset).
+
+const full = process.env.PANELS_BENCH === '1';
+const seconds = Number(process.env.PANELS_BENCH_SECONDS ?? (full ? 600 : 20));
+const kinds = ['line', 'area', 'stacked', 'bar', 'line', 'status', 'line', 'area', 'stacked', 'bar', 'line', 'line'];
+
+const config = ['[[dashboards]]', 'id = "bench"', 'title = "Panels benchmark"', ''];
+kinds.forEach((kind, panel) => {
+  config.push('[[dashboards.panels]]', `id = "p${panel}"`, `title = "Panel ${panel}"`, `kind = "${kind}"`);
+  config.push(`query = 'bench{panel="${panel}"}'`, '');
+});
+
+async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
+}
+
+const wasmBytes = (page: Page) => page.evaluate(() => (window as unknown as { livedashWasmBytes: () => number }).livedashWasmBytes());
+
+/** What `act` (run in the page) costs, the median of `count`: `work`, the main thread's time in
+ *  its handlers and effects plus the drawing pass it caused; `frame`, the time until the frame
+ *  after it ended (its drawing done), which includes waiting for that frame. */
+async function frameTimes(page: Page, act: string, count: number): Promise<{ work: number; frame: number }> {
+  return page.evaluate(
+    async ([act, count]) => {
+      const passes = () => (window as unknown as { livedashDrawPasses: () => [number, number] }).livedashDrawPasses();
+      const works: number[] = [];
+      const frames: number[] = [];
+      const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
+      const run = new Function('i', act as string) as (i: number) => void;
+      for (let i = 0; i < (count as number); i++) {
+        await frame();
+        const [, drawnBefore] = passes();
+        const started = performance.now();
+        run(i);
+        // Let the effects the event woke run (they are queued as microtasks).
+        await new Promise((resolve) => queueMicrotask(() => resolve(null)));
+        await Promise.resolve();
+        const handled = performance.now();
+        await frame();
+        const painted = performance.now();
+        const [, drawnAfter] = passes();
+        works.push(handled - started + (drawnAfter - drawnBefore));
+        frames.push(painted - started);
+      }
+      const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      return { work: median(works), frame: median(frames) };
+    },
+    [act, count] as const,
+  );
+}
+
+test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and zoom', async ({ page }) => {
+  test.setTimeout((seconds + 180) * 1000);
+  const folder = mkdtempSync(path.join(tmpdir(), 'livedash-panels-bench-'));
+  const file = path.join(folder, 'livedash.toml');
+  writeFileSync(file, config.join('\n'));
+  const { server, port } = await startServer(['--host-metrics', 'false', '--simulator', 'false', '--persist', 'false', '--config', file]);
+  const base = `http://127.0.0.1:${port}`;
+  let tick = 0;
+  const feeder = setInterval(() => {
+    tick += 1;
+    const values: Record<string, number> = {};
+    for (let panel = 0; panel < 12; panel++) {
+      for (let series = 0; series < 10; series++) {
+        values[`bench{panel="${panel}",series="${series}"}`] = 50 + 40 * Math.sin((tick + series * 7 + panel) / 20) + Math.random() * 5;
+      }
+    }
+    fetch(`${base}/api/v1/ingest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dashboard: 'bench', metrics: values }) }).catch(() => {});
+  }, 100);
+  try {
+    await page.setViewportSize({ width: 1600, height: 1200 });
+    await page.goto(`${base}/d/bench`);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect.poll(async () => Number(await page.locator('[data-panel="p11"] figure').getAttribute('data-series'))).toBe(10);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
+    const samples: { at: number; busy: number; script: number; layout: number; style: number; heap: number; wasm: number }[] = [];
+    const sample = async () => {
+      const m = await metrics(cdp);
+      samples.push({
+        at: m.Timestamp,
+        busy: m.TaskDuration,
+        script: m.ScriptDuration,
+        layout: m.LayoutDuration,
+        style: m.RecalcStyleDuration,
+        heap: m.JSHeapUsedSize,
+        wasm: await wasmBytes(page),
+      });
+    };
+    await sample();
+    const every = Math.min(60, Math.max(5, seconds / 4));
+    for (let elapsed = 0; elapsed < seconds; elapsed += every) {
+      await page.waitForTimeout(every * 1000);
+      await sample();
+    }
+    const rows = samples.slice(1).map((s, i) => {
+      const before = samples[i];
+      const wall = s.at - before.at;
+      return {
+        until_s: Math.round(s.at - samples[0].at),
+        cpu_percent: Number(((100 * (s.busy - before.busy)) / wall).toFixed(1)),
+        script_percent: Number(((100 * (s.script - before.script)) / wall).toFixed(1)),
+        layout_style_percent: Number(((100 * (s.layout - before.layout + s.style - before.style)) / wall).toFixed(1)),
+        js_heap_mb: Number((s.heap / 1e6).toFixed(1)),
+        wasm_mb: Number((s.wasm / 1e6).toFixed(1)),
+      };
+    });
+    console.table(rows);
+    const whole = samples[samples.length - 1];
+    const cpu = (100 * (whole.busy - samples[0].busy)) / (whole.at - samples[0].at);
+    console.log(`main thread over ${seconds} s: ${cpu.toFixed(1)}% of a core; updates drawn: seq ${await page.getByTestId('dashboard').getAttribute('data-seq')}`);
+
+    // The crosshair: a pointer move over the first chart, until every chart shows it.
+    await page.locator('[data-panel="p0"] canvas').scrollIntoViewIfNeeded();
+    const crosshair = await frameTimes(
+      page,
+      `const c = document.querySelector('[data-panel="p0"] canvas'); const r = c.getBoundingClientRect();
+       c.dispatchEvent(new PointerEvent('pointermove', { bubbles: true, clientX: r.left + 80 + (i % 20) * 20, clientY: r.top + 60 }));`,
+      40,
+    );
+    const cursors = await page.locator('[data-cursor-ts]').count();
+    // A zoom: a drag's release (and back to live every other time), until every chart redrew.
+    const zoom = await frameTimes(
+      page,
+      `const c = document.querySelector('[data-panel="p0"] canvas'); const r = c.getBoundingClientRect();
+       if (i % 2) { document.querySelector('[data-action="live"]')?.click(); return; }
+       const at = (x) => ({ bubbles: true, button: 0, clientX: r.left + x, clientY: r.top + 60 });
+       c.dispatchEvent(new PointerEvent('pointerdown', at(100)));
+       c.dispatchEvent(new PointerEvent('pointermove', at(300)));
+       c.dispatchEvent(new PointerEvent('pointerup', at(300)));`,
+      40,
+    );
+    console.log(
+      `crosshair on ${cursors} charts: median ${crosshair.work.toFixed(2)} ms of work, ${crosshair.frame.toFixed(1)} ms to the next frame; ` +
+        `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work, ${zoom.frame.toFixed(1)} ms to the next frame`,
+    );
+    writeFileSync('test-results/panels-bench.json', JSON.stringify({ seconds, cpu, rows, crosshair, zoom }, null, 2));
+    expect(cursors).toBe(12);
+    expect(rows.length).toBeGreaterThan(0);
+  } finally {
+    clearInterval(feeder);
+    await stopServer(server);
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
