@@ -103,8 +103,7 @@ async fn measure(
     drawn_points: RwSignal<usize>,
 ) {
     use crate::client::redraw::{draw_now, new_key, request_draw};
-    use crate::components::chart::{canvas::paint, ChartAlerts, ChartSpec, Palette};
-    use crate::model::panel::PanelKind;
+    use crate::components::chart::{canvas::paint, ChartSpec, Palette};
     use crate::protocol::Format;
     use std::{cell::Cell, rc::Rc};
 
@@ -120,21 +119,7 @@ async fn measure(
             request_draw(
                 new_key(),
                 Rc::new(move || {
-                    let spec = ChartSpec {
-                        from,
-                        to,
-                        format: Format::Decimal,
-                        axis_unit: Some("ms"),
-                        kind: PanelKind::Area,
-                        stack: false,
-                        thresholds: &[],
-                        min: None,
-                        max: None,
-                        ghosts: &[],
-                        palette: Palette::DARK,
-                        scale: 1.0,
-                        alerts: ChartAlerts::NONE,
-                    };
+                    let spec = ChartSpec { axis_unit: Some("ms"), ..ChartSpec::plain(from, to, Format::Decimal) };
                     let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
                     let reduced = paint(&canvas, vec![(line, Palette::DARK.line)], Vec::new(), &spec);
                     drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());

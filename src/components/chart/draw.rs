@@ -65,6 +65,28 @@ impl ChartAlerts {
     pub const NONE: &'static ChartAlerts = &ChartAlerts { levels: Vec::new(), spans: Vec::new() };
 }
 
+impl ChartSpec<'_> {
+    /// An area chart of `[from, to]` in `format`, nothing else on it (no thresholds, alerts,
+    /// ghosts or configured range), in the dark palette at scale 1.
+    pub fn plain(from: Millis, to: Millis, format: Format) -> ChartSpec<'static> {
+        ChartSpec {
+            from,
+            to,
+            format,
+            axis_unit: None,
+            kind: PanelKind::Area,
+            stack: false,
+            thresholds: &[],
+            min: None,
+            max: None,
+            ghosts: &[],
+            palette: Palette::DARK,
+            scale: 1.0,
+            alerts: ChartAlerts::NONE,
+        }
+    }
+}
+
 /// One line of a chart: its points (already reduced to the chart's width) and colour.
 #[derive(Clone, Copy, Debug)]
 pub struct Line<'a> {
@@ -352,21 +374,7 @@ mod tests {
     use crate::components::chart::geometry::axis_unit;
 
     fn spec(from: Millis, to: Millis, format: Format, axis_unit: Option<&str>) -> ChartSpec<'_> {
-        ChartSpec {
-            from,
-            to,
-            format,
-            axis_unit,
-            kind: PanelKind::Area,
-            stack: false,
-            thresholds: &[],
-            min: None,
-            max: None,
-            ghosts: &[],
-            palette: Palette::DARK,
-            scale: 1.0,
-            alerts: ChartAlerts::NONE,
-        }
+        ChartSpec { axis_unit, ..ChartSpec::plain(from, to, format) }
     }
 
     fn line(points: &[Point]) -> Line<'_> {

@@ -76,17 +76,7 @@ pub fn GaugeBody(
         });
     }
     let label = spec.title.clone();
-    // Marked in the threshold colour beside it (the number keeps the text colour: threshold
-    // colours on a light page fail contrast), from the browser: the pages. CSP refuses style
-    // attributes in markup.
-    let number = NodeRef::<leptos::html::Output>::new();
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(element) = number.get() {
-            let _ = web_sys::HtmlElement::style(&element)
-                .set_property("border-left-color", &colour.get().unwrap_or_default());
-        }
-    });
+    let number = super::marked_in(colour);
     view! {
         <div class="gauge" data-testid="gauge" data-min=move || low.get() data-max=move || high.get()>
             <canvas node_ref=canvas role="img" aria-label=format!("Gauge of {label}")></canvas>

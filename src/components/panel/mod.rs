@@ -55,6 +55,23 @@ fn panel_reading(state: DashboardState, spec: &PanelSpec) -> Signal<Reading> {
     })
 }
 
+/// A number's element, marked in `colour` (a threshold's) beside it while it has one: the
+/// number keeps the text colour (threshold colours on a light page fail contrast). Set from the
+/// browser: the pages' CSP refuses style attributes in markup.
+fn marked_in(colour: Signal<Option<String>>) -> NodeRef<leptos::html::Output> {
+    let number = NodeRef::<leptos::html::Output>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(element) = number.get() {
+            let _ = web_sys::HtmlElement::style(&element)
+                .set_property("border-left-color", &colour.get().unwrap_or_default());
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = colour;
+    number
+}
+
 /// Points of each series read to judge how fresh it is (`stale_after` takes the median gap).
 const FRESHNESS_POINTS: usize = 9;
 

@@ -76,21 +76,8 @@ pub fn StatBody(spec: PanelSpec, data: PanelData, reading: Signal<Reading>) -> i
                 let Some(stat) = stat else { return };
                 let Some((backend, scale, _)) = crate::components::chart::canvas::backend(&canvas) else { return };
                 let (from, to) = (stat.points.first().map_or(0, |p| p.0), stat.points.last().map_or(1, |p| p.0));
-                let spec = crate::components::chart::ChartSpec {
-                    from,
-                    to,
-                    format: crate::protocol::Format::Decimal,
-                    axis_unit: None,
-                    kind: crate::model::panel::PanelKind::Area,
-                    stack: false,
-                    thresholds: &[],
-                    min,
-                    max,
-                    ghosts: &[],
-                    palette,
-                    scale,
-                    alerts: crate::components::chart::ChartAlerts::NONE,
-                };
+                let plain = crate::components::chart::ChartSpec::plain(from, to, crate::protocol::Format::Decimal);
+                let spec = crate::components::chart::ChartSpec { min, max, palette, scale, ..plain };
                 let _ = crate::components::chart::draw::draw_sparkline(backend, &stat.points, colour, &spec);
             });
         });
@@ -109,17 +96,7 @@ pub fn StatBody(spec: PanelSpec, data: PanelData, reading: Signal<Reading>) -> i
             crate::model::panel::Compare::ALL.into_iter().find(|c| c.millis() == offset).map(|c| c.label())
         })
     };
-    // Marked in the threshold colour beside it (the number keeps the text colour: threshold
-    // colours on a light page fail contrast), from the browser: the pages. CSP refuses style
-    // attributes in markup.
-    let number = NodeRef::<leptos::html::Output>::new();
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(element) = number.get() {
-            let _ = web_sys::HtmlElement::style(&element)
-                .set_property("border-left-color", &colour.get().unwrap_or_default());
-        }
-    });
+    let number = super::marked_in(colour);
     view! {
         <div class="stat" data-testid="stat">
             <output class="stat-value" data-testid="stat-value" data-color=colour node_ref=number>
