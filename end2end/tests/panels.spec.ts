@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { RulePreview } from './fixtures/alerts_panel';
 import { startServer, stopServer } from './fixtures/livedash_server';
 
 // A dashboard of configured panels, one of each kind, over series a feeder writes four times a
@@ -314,6 +315,17 @@ test('compare draws the period an hour ago beside today, and the stat gives the 
   expect(new URL(page.url()).searchParams.get('compare')).toBe('1h');
   await expect.poll(async () => Number(await panel(page, 'temperatures').locator('figure').getAttribute('data-compare'))).toBe(2);
   await expect(panel(page, 'depth').getByTestId('stat-delta')).toHaveText(/^[▲▼=] [\d.]+ vs 1 h ago$/);
+});
+
+test('a query panel previews a rule over its query and offers it as `expr`', async ({ page }) => {
+  await open(page);
+  const preview = new RulePreview(panel(page, 'requests').getByTestId('rule-preview'));
+  await preview.open();
+  // An hour ago code 200 ran at 25 a second and code 500 at 2 (`values`, one a second).
+  await preview.crit.fill('0.5');
+  await expect(preview.summary).toContainText(/would have fired [1-9]\d* times/);
+  await expect(preview.toml).toContainText('expr = "sum by (code) (rate(http_requests_total[2s]))"');
+  await expect(panel(page, 'requests').locator('figure')).toHaveAttribute('data-thresholds', '1');
 });
 
 test('panel= shows one panel alone, kiosk only the panels, and a wall screen rotates', async ({ page }) => {

@@ -1,18 +1,24 @@
-//! A chart's rule preview: the person types thresholds for the metric and sees, over its last
-//! 24 hours (fetched from the history store when the preview opens), where the rule would
-//! have fired and how many notifications it would have sent, computed by the same
-//! `model::alerts::step` the server runs (here in WASM); the spans and lines are drawn on the
-//! chart, and the TOML of the rule is ready to copy into the config file.
+//! A chart's rule preview: the person types thresholds for the metric (or the panel's query)
+//! and sees, over its last 24 hours (fetched from the history store when the preview opens),
+//! where the rule would have fired and how many notifications it would have sent, computed by
+//! the same `model::alerts::step` the server runs (here in WASM); the spans and lines are drawn
+//! on the chart, and the TOML of the rule (`metric = ...` or `expr = ...`) is ready to copy into
+//! the config file.
 //!
-//! The history comes in one-minute buckets, so each minute is fed to the rule as its worst
-//! value (the maximum for an `above` rule, the minimum for `below`): a breach inside a minute
-//! is never missed, and a clear needs the whole minute clear.
+//! A metric's history comes in one-minute buckets, so each minute is fed to the rule as its
+//! worst value (the maximum for an `above` rule, the minimum for `below`): a breach inside a
+//! minute is never missed, and a clear needs the whole minute clear. A query is read by the
+//! query API a minute at a time, and each minute's worst series is fed, as a query rule reads
+//! the worst of its series.
 
 use super::chart::ChartAlerts;
 use crate::client::state::DashboardState;
-use crate::model::alerts::{preview, rule_name_for, rule_toml, Direction, Level, Preview, Severity, Thresholds};
-use crate::protocol::{Bucket, Millis};
+use crate::model::alerts::{
+    preview, rule_name_for, rule_toml, Direction, Level, Preview, RuleSubject, Severity, Thresholds,
+};
+use crate::protocol::{Bucket, Millis, QuerySeries};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// The span the preview runs over.
 #[cfg(feature = "hydrate")]
@@ -59,24 +65,52 @@ impl Typed {
     }
 }
 
-/// Each bucket as its worst value for a rule in `direction`, oldest first.
-fn worst_values(buckets: &[Bucket], direction: Direction) -> Vec<(Millis, f64)> {
-    let worst = |bucket: &Bucket| if direction == Direction::Above { bucket.max } else { bucket.min };
-    buckets.iter().map(|bucket| (bucket.ts, worst(bucket))).collect()
+/// The last 24 hours as fetched: a metric's buckets, or a query's series a minute at a time.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // fetched in the browser only
+enum History {
+    Buckets(Vec<Bucket>),
+    Series(Vec<QuerySeries>),
+}
+
+/// Each minute's worst value for a rule in `direction`, oldest first: a bucket's maximum (or
+/// minimum), or the highest (lowest) of the query's series then.
+fn worst_values(history: &History, direction: Direction) -> Vec<(Millis, f64)> {
+    let above = direction == Direction::Above;
+    match history {
+        History::Buckets(buckets) => {
+            buckets.iter().map(|bucket| (bucket.ts, if above { bucket.max } else { bucket.min })).collect()
+        }
+        History::Series(series) => {
+            let mut worst: BTreeMap<Millis, f64> = BTreeMap::new();
+            for &(ts, value) in series.iter().flat_map(|series| &series.points) {
+                worst
+                    .entry(ts)
+                    .and_modify(|held| *held = if above { held.max(value) } else { held.min(value) })
+                    .or_insert(value);
+            }
+            worst.into_iter().collect()
+        }
+    }
 }
 
 #[component]
-pub fn RulePreview(metric: String, overlay: RwSignal<Option<ChartAlerts>>) -> impl IntoView {
+pub fn RulePreview(
+    subject: RuleSubject,
+    /// The rule's name stem (the metric, or the panel's id).
+    name: String,
+    overlay: RwSignal<Option<ChartAlerts>>,
+) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let typed = RwSignal::new(Typed { above: true, ..Typed::default() });
-    let buckets = RwSignal::new(None::<Result<Vec<Bucket>, String>>);
+    let buckets = RwSignal::new(None::<Result<History, String>>);
     let opened = RwSignal::new(false);
     let fetch_once = {
-        let metric = metric.clone();
+        let subject = subject.clone();
         move || {
             if !opened.get_untracked() {
                 opened.set(true);
-                fetch_history(state, metric.clone(), buckets);
+                fetch_history(state, subject.clone(), buckets);
             }
         }
     };
@@ -107,12 +141,9 @@ pub fn RulePreview(metric: String, overlay: RwSignal<Option<ChartAlerts>>) -> im
         overlay.set(drawn);
     });
     let toml = {
-        let (dashboard, metric) = (state.id.get_value(), metric.clone());
+        let dashboard = state.id.get_value();
         Memo::new(move |_| {
-            typed
-                .with(Typed::thresholds)
-                .ok()
-                .map(|rule| rule_toml(&rule_name_for(&metric), &dashboard, &metric, &rule))
+            typed.with(Typed::thresholds).ok().map(|rule| rule_toml(&rule_name_for(&name), &dashboard, &subject, &rule))
         })
     };
     let summary = move || match outcome.get() {
@@ -173,18 +204,32 @@ pub fn RulePreview(metric: String, overlay: RwSignal<Option<ChartAlerts>>) -> im
     }
 }
 
-/// Fetches `metric`'s last 24 h in one-minute buckets into `buckets` (in the browser).
-fn fetch_history(state: DashboardState, metric: String, buckets: RwSignal<Option<Result<Vec<Bucket>, String>>>) {
+/// Fetches the subject's last 24 h a minute at a time into `history` (in the browser).
+fn fetch_history(state: DashboardState, subject: RuleSubject, history: RwSignal<Option<Result<History, String>>>) {
     #[cfg(feature = "hydrate")]
     {
         let (dashboard, to) = (state.id.get_value(), state.updated_at.get_untracked());
         crate::client::api::spawn(async move {
-            let fetched = crate::client::history::fetch(&dashboard, &metric, to, PREVIEW_MS, "1m").await;
-            buckets.set(Some(fetched.map(|answer| answer.buckets)));
+            let fetched = match subject {
+                RuleSubject::Metric(metric) => crate::client::history::fetch(&dashboard, &metric, to, PREVIEW_MS, "1m")
+                    .await
+                    .map(|answer| History::Buckets(answer.buckets)),
+                RuleSubject::Query(query) => {
+                    let url = format!(
+                        "/api/v1/dashboards/{dashboard}/query?q={}&from={}&to={to}&step=1m",
+                        crate::model::url::encode_component(&query),
+                        to - PREVIEW_MS
+                    );
+                    crate::client::api::get::<crate::protocol::QueryAnswer>(&url)
+                        .await
+                        .map(|answer| History::Series(answer.series))
+                }
+            };
+            history.set(Some(fetched));
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (state, metric, buckets);
+    let _ = (state, subject, history);
 }
 
 /// Copies `text` to the clipboard; says so for a moment.
@@ -234,8 +279,20 @@ mod tests {
     fn each_minute_counts_as_its_worst_value() {
         let bucket =
             |ts, min, max| Bucket { ts, count: 2, sum: min + max, min, max, avg: (min + max) / 2.0, rate: None };
-        let buckets = [bucket(0, 10.0, 90.0), bucket(60_000, 20.0, 30.0)];
+        let buckets = History::Buckets(vec![bucket(0, 10.0, 90.0), bucket(60_000, 20.0, 30.0)]);
         assert_eq!(worst_values(&buckets, Direction::Above), vec![(0, 90.0), (60_000, 30.0)]);
         assert_eq!(worst_values(&buckets, Direction::Below), vec![(0, 10.0), (60_000, 20.0)]);
+    }
+
+    #[test]
+    fn a_querys_minute_counts_as_its_worst_series() {
+        let series =
+            |key: &str, points: Vec<(Millis, f64)>| QuerySeries { key: key.into(), labels: Default::default(), points };
+        let answer = History::Series(vec![
+            series("a", vec![(0, 5.0), (60_000, 1.0)]),
+            series("b", vec![(0, 3.0), (60_000, 7.0)]),
+        ]);
+        assert_eq!(worst_values(&answer, Direction::Above), vec![(0, 5.0), (60_000, 7.0)]);
+        assert_eq!(worst_values(&answer, Direction::Below), vec![(0, 3.0), (60_000, 1.0)]);
     }
 }

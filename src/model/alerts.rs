@@ -453,9 +453,27 @@ pub fn preview(rule: &Thresholds, points: &[(Millis, f64)], now: Millis) -> Prev
     outcome
 }
 
-/// The `[[alerts]]` entry for `rule` on `dashboard`'s `metric`, as the config file takes it
+/// What a rule reads: a metric, or a query's series (the worst of them).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleSubject {
+    Metric(String),
+    Query(String),
+}
+
+impl RuleSubject {
+    /// As `[[alerts]]` writes it: `metric = "..."` or `expr = "..."`.
+    fn toml_line(&self) -> String {
+        let quoted = |text: &str| format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""));
+        match self {
+            RuleSubject::Metric(metric) => format!("metric = {}\n", quoted(metric)),
+            RuleSubject::Query(query) => format!("expr = {}\n", quoted(query)),
+        }
+    }
+}
+
+/// The `[[alerts]]` entry for `rule` on `dashboard`'s `subject`, as the config file takes it
 /// (what the rule preview offers to copy).
-pub fn rule_toml(name: &str, dashboard: &str, metric: &str, rule: &Thresholds) -> String {
+pub fn rule_toml(name: &str, dashboard: &str, subject: &RuleSubject, rule: &Thresholds) -> String {
     let level = |level: &Level| {
         let side = if level.direction == Direction::Above { "above" } else { "below" };
         if level.clear == level.threshold {
@@ -464,7 +482,7 @@ pub fn rule_toml(name: &str, dashboard: &str, metric: &str, rule: &Thresholds) -
             format!("{{ {side} = {}, clear = {} }}", level.threshold, level.clear)
         }
     };
-    let mut toml = format!("[[alerts]]\nname = \"{name}\"\ndashboard = \"{dashboard}\"\nmetric = \"{metric}\"\n");
+    let mut toml = format!("[[alerts]]\nname = \"{name}\"\ndashboard = \"{dashboard}\"\n{}", subject.toml_line());
     if let Some(warn) = &rule.warn {
         toml.push_str(&format!("warn = {}\n", level(warn)));
     }

@@ -30,7 +30,7 @@ pub use palette::Palette;
 
 use crate::client::{panel_data::PanelData, panel_data::PanelLine, state::DashboardState, view::ViewState};
 use crate::components::rule_preview::RulePreview;
-use crate::model::{format::Reading, panel::PanelSpec};
+use crate::model::{alerts::RuleSubject, format::Reading, panel::PanelSpec};
 use crate::protocol::Millis;
 use leptos::prelude::*;
 use readout::Readout;
@@ -116,7 +116,12 @@ pub fn ChartBody(
         Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
     });
     let zoom = zoom::Selection::new(canvas, shown, reading);
-    let lone_metric = (spec.query.is_none() && spec.metrics.len() == 1).then(|| spec.metrics[0].clone());
+    // A rule over what the chart shows: its one metric, or its query.
+    let subject = match (&spec.query, spec.metrics.as_slice()) {
+        (Some(query), _) => Some((RuleSubject::Query(query.clone()), spec.id.clone())),
+        (None, [metric]) => Some((RuleSubject::Metric(metric.clone()), metric.clone())),
+        _ => None,
+    };
     let several = Signal::derive(move || keys.with(|keys| keys.len() > 1));
     let label = spec.title.clone();
     let id = spec.id.clone();
@@ -168,7 +173,7 @@ pub fn ChartBody(
             <Show when=move || several.get()>
                 <legend::Legend data keys reading hidden isolated/>
             </Show>
-            {lone_metric.map(|metric| view! { <RulePreview metric overlay=preview/> })}
+            {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
         </figure>
     }
 }

@@ -390,7 +390,7 @@ summary = "Error rate {{value}} above {{threshold}}"
 
     #[test]
     fn the_toml_the_rule_preview_offers_reads_back_as_the_same_rule() {
-        use crate::model::alerts::{rule_name_for, rule_toml, Thresholds};
+        use crate::model::alerts::{rule_name_for, rule_toml, RuleSubject, Thresholds};
         let thresholds = Thresholds {
             warn: Some(Level { direction: Direction::Below, threshold: 0.5, clear: 0.75 }),
             crit: Some(Level { direction: Direction::Below, threshold: 0.25, clear: 0.25 }),
@@ -400,9 +400,17 @@ summary = "Error rate {{value}} above {{threshold}}"
         };
         let name = rule_name_for("activeUsers.eu_west");
         assert_eq!(name, "active_users_eu_west_alert");
-        let text = rule_toml(&name, "main", "activeUsers.eu_west", &thresholds);
+        let text = rule_toml(&name, "main", &RuleSubject::Metric("activeUsers.eu_west".into()), &thresholds);
         let rules = parse(&text, "preview.toml").unwrap_or_else(|error| panic!("{text}: {}", error.0)).alerts;
         assert_eq!((rules[0].name.as_str(), &rules[0].thresholds), (name.as_str(), &thresholds), "{text}");
+        // A query's rule, its quotes escaped, reads back with the same query.
+        let query = r#"sum by (code) (rate(http_requests_total{code=~"5.."}[1m]))"#;
+        let text = rule_toml("errors_alert", "main", &RuleSubject::Query(query.into()), &thresholds);
+        let rules = parse(&text, "preview.toml").unwrap_or_else(|error| panic!("{text}: {}", error.0)).alerts;
+        assert_eq!(
+            rules[0].query.as_ref().map(ToString::to_string),
+            Some(crate::model::query::Query::parse(query).unwrap().to_string())
+        );
     }
 
     #[test]
