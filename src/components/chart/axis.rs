@@ -98,13 +98,26 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 pub fn clock_time(ts: Millis, span: Millis) -> String {
     #[cfg(feature = "hydrate")]
     {
+        use std::cell::RefCell;
+        thread_local! {
+            /// The last time written: the crosshair asks every chart for the same one, and the
+            /// browser's locale formatting is the slowest part of a readout.
+            static LAST: RefCell<Option<(Millis, bool, String)>> = const { RefCell::new(None) };
+        }
+        let dated = span > 86_400_000;
+        if let Some(text) = LAST.with_borrow(|last| {
+            last.as_ref().filter(|(at, with_date, _)| (*at, *with_date) == (ts, dated)).map(|(_, _, text)| text.clone())
+        }) {
+            return text;
+        }
         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
-        let text = if span > 86_400_000 {
+        let text = String::from(if dated {
             date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
         } else {
             date.to_locale_time_string("en-GB")
-        };
-        String::from(text)
+        });
+        LAST.set(Some((ts, dated, text.clone())));
+        text
     }
     #[cfg(not(feature = "hydrate"))]
     {
