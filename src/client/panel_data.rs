@@ -146,12 +146,15 @@ impl PanelData {
         });
     }
 
-    /// Which series are counters, by the dashboard's definitions as they are now.
+    /// Which series are counters, by the dashboard's definitions when asked (a live query asks
+    /// only of a series it has not seen: nothing is gathered per update).
     fn counter_fn(&self) -> impl Fn(&str) -> bool {
-        let counters: Vec<String> = self.state.definitions.with_untracked(|definitions| {
-            definitions.iter().filter(|d| d.kind == SeriesKind::Counter).map(|d| d.name.clone()).collect()
-        });
-        move |name: &str| counters.iter().any(|counter| counter == name)
+        let definitions = self.state.definitions;
+        move |name: &str| {
+            definitions.with_untracked(|definitions| {
+                definitions.iter().any(|d| d.name == name && d.kind == SeriesKind::Counter)
+            })
+        }
     }
 
     pub fn is_query(&self) -> bool {
@@ -302,12 +305,6 @@ impl PanelData {
             Some(keys) => keys,
             None => self.metrics.get_value(),
         }
-    }
-
-    /// Whether the series are read as rates (a counter's metrics; queries say so themselves).
-    pub fn first_is_counter(&self) -> bool {
-        let counter = self.counter_fn();
-        !self.is_query() && self.metrics.with_value(|metrics| metrics.first().is_some_and(|name| counter(name)))
     }
 
     /// Fetches the span shown when the stream does not hold it, and the period compared with,

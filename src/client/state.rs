@@ -219,6 +219,7 @@ thread_local! {
 
 /// What a reader of the stream is told: an update applied (its time and values), or that the
 /// state was replaced by a snapshot (start over from `series`).
+#[derive(Clone, Copy)]
 pub enum Tapped<'a> {
     Update(Millis, &'a crate::protocol::Metrics),
     Replaced,
@@ -296,10 +297,7 @@ impl DashboardState {
             taps.iter().filter(|(serial, _, _)| *serial == self.serial).map(|(_, _, tap)| tap.clone()).collect()
         });
         for tap in taps {
-            tap(match &tapped {
-                Tapped::Update(ts, metrics) => Tapped::Update(*ts, metrics),
-                Tapped::Replaced => Tapped::Replaced,
-            });
+            tap(tapped);
         }
     }
 

@@ -33,18 +33,6 @@ pub enum PanelKind {
 }
 
 impl PanelKind {
-    pub const ALL: [PanelKind; 9] = [
-        PanelKind::Line,
-        PanelKind::Area,
-        PanelKind::Stacked,
-        PanelKind::Bar,
-        PanelKind::Stat,
-        PanelKind::Gauge,
-        PanelKind::Status,
-        PanelKind::Table,
-        PanelKind::Heatmap,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             PanelKind::Line => "line",

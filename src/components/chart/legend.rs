@@ -18,7 +18,6 @@ fn summary(points: &[Point]) -> Option<(f64, f64, f64)> {
 #[component]
 pub fn Legend(
     data: PanelData,
-    keys: Signal<Vec<String>>,
     reading: Signal<Reading>,
     hidden: RwSignal<Vec<String>>,
     isolated: RwSignal<Option<String>>,
@@ -48,7 +47,6 @@ pub fn Legend(
             })
             .collect::<Vec<_>>()
     });
-    let _ = keys;
     let entry = move |(name, legend): (String, String)| {
         let values = {
             let name = name.clone();

@@ -171,7 +171,7 @@ pub fn ChartBody(
             </Show>
             {zoom.view()}
             <Show when=move || several.get()>
-                <legend::Legend data keys reading hidden isolated/>
+                <legend::Legend data reading hidden isolated/>
             </Show>
             {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
         </figure>
