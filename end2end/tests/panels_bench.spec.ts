@@ -27,6 +27,59 @@ async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
   return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
 }
 
+/** With PANELS_BENCH_PROFILE=1: a CDP CPU profile of `seconds`, printed as the functions with
+ *  the most self time (names show on a WASM built with its name section kept). */
+async function profile(cdp: CDPSession, seconds: number) {
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const { profile } = await cdp.send('Profiler.stop');
+  type Node = { id: number; callFrame: { functionName: string; url: string }; hitCount?: number; children?: number[] };
+  const nodes = profile.nodes as Node[];
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const total = nodes.reduce((sum, node) => sum + (node.hitCount ?? 0), 0);
+  const nameOf = (node: Node) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.split('/').pop()}`;
+  const selfTime = new Map<string, number>();
+  const totalTime = new Map<string, number>();
+  // Depth first, each name counted once per stack (recursion does not count twice).
+  const walk = (node: Node, onStack: Set<string>): number => {
+    const name = nameOf(node);
+    let hits = node.hitCount ?? 0;
+    selfTime.set(name, (selfTime.get(name) ?? 0) + hits);
+    const inner = new Set(onStack).add(name);
+    for (const child of node.children ?? []) hits += walk(byId.get(child)!, inner);
+    if (!onStack.has(name)) totalTime.set(name, (totalTime.get(name) ?? 0) + hits);
+    return hits;
+  };
+  walk(nodes[0], new Set());
+  const show = (title: string, times: Map<string, number>) => {
+    console.log(title);
+    const top = [...times.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+    for (const [name, hits] of top) console.log(`${((100 * hits) / total).toFixed(1).padStart(5)}%  ${name.slice(0, 150)}`);
+  };
+  // PANELS_BENCH_FOCUS=<regex>: the total time of what the matching functions call.
+  const focus = process.env.PANELS_BENCH_FOCUS;
+  if (focus) {
+    const callees = new Map<string, number>();
+    const inside = (node: Node): number =>
+      (node.hitCount ?? 0) + (node.children ?? []).reduce((sum, child) => sum + inside(byId.get(child)!), 0);
+    const find = (node: Node) => {
+      if (new RegExp(focus).test(nameOf(node))) {
+        for (const child of node.children ?? []) {
+          const callee = byId.get(child)!;
+          callees.set(nameOf(callee), (callees.get(nameOf(callee)) ?? 0) + inside(callee));
+        }
+        callees.set('(self)', (callees.get('(self)') ?? 0) + (node.hitCount ?? 0));
+      } else (node.children ?? []).forEach((child) => find(byId.get(child)!));
+    };
+    find(nodes[0]);
+    show(`called by ${focus}`, callees);
+  }
+  show('self time', selfTime);
+  show('total time (with callees)', totalTime);
+}
+
 const wasmBytes = (page: Page) => page.evaluate(() => (window as unknown as { livedashWasmBytes: () => number }).livedashWasmBytes());
 
 /** What `act` (run in the page) costs, the median of `count`: `work`, the main thread's time in
@@ -119,6 +172,7 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
       };
     });
     console.table(rows);
+    if (process.env.PANELS_BENCH_PROFILE === '1') await profile(cdp, 15);
     const whole = samples[samples.length - 1];
     const cpu = (100 * (whole.busy - samples[0].busy)) / (whole.at - samples[0].at);
     console.log(`main thread over ${seconds} s: ${cpu.toFixed(1)}% of a core; updates drawn: seq ${await page.getByTestId('dashboard').getAttribute('data-seq')}`);

@@ -50,12 +50,16 @@ impl ViewState {
         let view_state = ViewState { view, cursor: RwSignal::new(None), now, navigate: StoredValue::new(navigate) };
         #[cfg(feature = "hydrate")]
         {
-            // Server time minus browser time, as of the newest update's arrival.
+            // Server time minus browser time, as of the newest update's arrival. The clock
+            // itself moves a second at a time: what reads it (freshness, legends) is not
+            // recomputed at every update.
             let offset = StoredValue::new(0.0);
             Effect::new(move |_| {
                 let newest = state.updated_at.get() as f64;
                 offset.set_value(newest - js_sys::Date::now());
-                now.set(newest as Millis);
+                if newest as Millis - now.get_untracked() >= 1000 {
+                    now.set(newest as Millis);
+                }
             });
             super::interval::use_interval(std::time::Duration::from_secs(1), move || {
                 now.set((js_sys::Date::now() + offset.get_value()) as Millis);

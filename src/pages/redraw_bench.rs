@@ -103,7 +103,10 @@ async fn measure(
     drawn_points: RwSignal<usize>,
 ) {
     use crate::client::redraw::{draw_now, new_key, request_draw};
-    use crate::components::chart::{canvas::paint, ChartSpec, Palette};
+    use crate::components::chart::{
+        canvas::{paint, CanvasBox},
+        ChartSpec, Palette,
+    };
     use crate::protocol::Format;
     use std::{cell::Cell, rc::Rc};
 
@@ -111,17 +114,19 @@ async fn measure(
         Rc::new((0..canvases.len()).map(|chart| synthetic_series(points, chart as f64 * 10.0)).collect());
     let (from, to) = (0, (points as i64 - 1) * 1000);
     let drawn = Rc::new(Cell::new(0usize));
+    // As the dashboard does: measured once (it follows resizes), not at every draw.
+    let sizes: Vec<CanvasBox> = canvases.iter().map(CanvasBox::measure).collect();
     let mut times = Vec::with_capacity(rounds);
     for round in 0..=rounds {
         drawn.set(0);
         for (chart, canvas) in canvases.iter().enumerate() {
-            let (canvas, series, drawn) = (canvas.clone(), series.clone(), drawn.clone());
+            let (canvas, series, drawn, size) = (canvas.clone(), series.clone(), drawn.clone(), sizes[chart]);
             request_draw(
                 new_key(),
                 Rc::new(move || {
                     let spec = ChartSpec { axis_unit: Some("ms"), ..ChartSpec::plain(from, to, Format::Decimal) };
                     let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
-                    let reduced = paint(&canvas, vec![(line, Palette::DARK.line)], Vec::new(), &spec);
+                    let reduced = paint(&canvas, size, vec![(line, Palette::DARK.line)], Vec::new(), &spec);
                     drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());
                 }),
             );

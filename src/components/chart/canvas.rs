@@ -27,12 +27,80 @@ use std::{
     },
 };
 
-/// A plotters backend on `canvas`, sized for the device pixel ratio (only when that changed,
-/// since resizing clears it), and that ratio and the width in device pixels.
-pub fn backend(canvas: &web_sys::HtmlCanvasElement) -> Option<(plotters_canvas::CanvasBackend, f64, usize)> {
+/// Where a canvas sits, in CSS pixels: its size, and its left offset in its figure.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CanvasBox {
+    pub width: f64,
+    pub height: f64,
+    pub offset: f64,
+}
+
+impl CanvasBox {
+    /// Reads it from the page: a layout, if the page changed since the last one.
+    pub fn measure(canvas: &web_sys::HtmlCanvasElement) -> CanvasBox {
+        CanvasBox {
+            width: f64::from(canvas.client_width()),
+            height: f64::from(canvas.client_height()),
+            offset: f64::from(canvas.offset_left()),
+        }
+    }
+}
+
+/// The box of a canvas, measured when the browser lays it out anew (a `ResizeObserver`, whose
+/// callbacks run after layout, so reading there costs nothing): a draw reads it here rather
+/// than forcing a layout of a page its update has just changed.
+#[derive(Clone, Copy)]
+pub struct ObservedBox {
+    measured: StoredValue<Option<CanvasBox>>,
+    changed: RwSignal<u32>,
+}
+
+impl ObservedBox {
+    /// Observes `canvas` until the calling component is cleaned up.
+    pub fn new(canvas: NodeRef<leptos::html::Canvas>) -> ObservedBox {
+        use send_wrapper::SendWrapper;
+        use wasm_bindgen::{closure::Closure, JsCast};
+        let observed = ObservedBox { measured: StoredValue::new(None), changed: RwSignal::new(0) };
+        Effect::new(move |_| {
+            let Some(element) = canvas.get() else { return };
+            let listener = Closure::<dyn Fn()>::new({
+                let element = element.clone();
+                move || {
+                    let now = CanvasBox::measure(&element);
+                    if observed.measured.get_value() != Some(now) {
+                        observed.measured.set_value(Some(now));
+                        observed.changed.update(|count| *count += 1);
+                    }
+                }
+            });
+            let Ok(observer) = web_sys::ResizeObserver::new(listener.as_ref().unchecked_ref()) else { return };
+            observer.observe(&element);
+            let registration = SendWrapper::new((observer, listener));
+            on_cleanup(move || registration.take().0.disconnect());
+        });
+        observed
+    }
+
+    /// The box as last laid out (measured now if the observer has not reported yet).
+    pub fn get(&self, canvas: &web_sys::HtmlCanvasElement) -> CanvasBox {
+        self.measured.get_value().unwrap_or_else(|| CanvasBox::measure(canvas))
+    }
+
+    /// Reruns the calling effect when the box changes (window resized, phone turned, a panel
+    /// made full screen): the canvas needs a new resolution.
+    pub fn track(&self) {
+        self.changed.track();
+    }
+}
+
+/// A plotters backend on `canvas` of `size`, sized for the device pixel ratio (only when that
+/// changed, since resizing clears it), and that ratio and the width in device pixels.
+pub fn backend(
+    canvas: &web_sys::HtmlCanvasElement,
+    size: CanvasBox,
+) -> Option<(plotters_canvas::CanvasBackend, f64, usize)> {
     let scale = window().device_pixel_ratio().max(1.0);
-    let css_width = f64::from(canvas.client_width().max(1));
-    let css_height = f64::from(canvas.client_height().max(1));
+    let (css_width, css_height) = (size.width.max(1.0), size.height.max(1.0));
     let (width, height) = ((css_width * scale).round() as u32, (css_height * scale).round() as u32);
     if canvas.width() != width || canvas.height() != height {
         canvas.set_width(width);
@@ -47,11 +115,12 @@ pub fn backend(canvas: &web_sys::HtmlCanvasElement) -> Option<(plotters_canvas::
 /// replaced by the device's. Returns the points it drew, per line.
 pub fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
+    size: CanvasBox,
     lines: Vec<(Box<dyn Iterator<Item = &'a Point> + 'a>, RGBColor)>,
     ghosts: Vec<(&'a [Point], RGBColor)>,
     spec: &ChartSpec,
 ) -> Vec<Vec<Point>> {
-    let Some((backend, scale, width)) = backend(canvas) else { return Vec::new() };
+    let Some((backend, scale, width)) = backend(canvas, size) else { return Vec::new() };
     let (from, to): (Millis, Millis) = (spec.from, spec.to);
     let reduce = |points| crate::model::decimate::decimate(points, from, to, width);
     let (reduced, colours): (Vec<Vec<Point>>, Vec<RGBColor>) =
@@ -68,8 +137,8 @@ pub fn paint<'a>(
 }
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
-pub fn paint_rows(canvas: &web_sys::HtmlCanvasElement, rows: &[Row], spec: &ChartSpec) {
-    let Some((backend, scale, _)) = backend(canvas) else { return };
+pub fn paint_rows(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox, rows: &[Row], spec: &ChartSpec) {
+    let Some((backend, scale, _)) = backend(canvas, size) else { return };
     if let Err(error) = draw_rows(backend, rows, &ChartSpec { scale, ..*spec }) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }
@@ -129,11 +198,13 @@ pub fn draw_on_change(chart: CanvasChart) {
     });
     let thresholds: Vec<(f64, RGBColor)> =
         spec.thresholds.iter().filter_map(|threshold| Some((threshold.value, rgb(&threshold.color)?))).collect();
+    let observed = ObservedBox::new(canvas);
     let draw: Draw = Rc::new(move || {
         if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
             return;
         }
         let Some(canvas) = canvas.get_untracked() else { return };
+        let size = observed.get(&canvas);
         let (from, to) = view.shown_untracked(state, edge);
         let palette = Palette::of(theme.0.get_untracked());
         let hidden = hidden.get_untracked();
@@ -164,12 +235,12 @@ pub fn draw_on_change(chart: CanvasChart) {
         let drawn: Vec<Vec<Point>> = match spec.kind {
             PanelKind::Status => {
                 let rows = status_rows(&lines, &spec, palette, to);
-                paint_rows(&canvas, &rows, &chart_spec);
+                paint_rows(&canvas, size, &rows, &chart_spec);
                 lines.iter().map(|line| line.points.clone()).collect()
             }
             PanelKind::Heatmap => {
                 let rows = heatmap_rows(&lines, palette, format);
-                paint_rows(&canvas, &rows, &chart_spec);
+                paint_rows(&canvas, size, &rows, &chart_spec);
                 lines.iter().map(|line| line.points.clone()).collect()
             }
             _ => {
@@ -190,7 +261,7 @@ pub fn draw_on_change(chart: CanvasChart) {
                     .iter()
                     .map(|line| (Box::new(line.points.iter()) as Box<dyn Iterator<Item = &Point>>, colour(line)))
                     .collect();
-                paint(&canvas, painted, ghost_points, &chart_spec)
+                paint(&canvas, size, painted, ghost_points, &chart_spec)
             }
         };
         let seq = state.position.with_untracked(|position| position.seq);
@@ -202,13 +273,8 @@ pub fn draw_on_change(chart: CanvasChart) {
             *stats = DrawStats { points, source, count: stats.count + 1, seq, edge: to, thresholds, spans }
         });
         let lines = lines.into_iter().zip(drawn).map(|(line, points)| PanelLine { points, ..line }).collect();
-        let (width, offset) = (f64::from(canvas.client_width()), f64::from(canvas.offset_left()));
-        shown.set_value(Shown { lines, from, to, width, offset });
+        shown.set_value(Shown { lines, from, to, width: size.width, offset: size.offset });
     });
-    // A new size (window resized, phone turned) needs a new canvas resolution.
-    let resized = RwSignal::new(0u32);
-    let listener = window_event_listener(leptos::ev::resize, move |_| resized.update(|count| *count += 1));
-    on_cleanup(move || listener.remove());
     let key = new_key();
     Effect::new(move |_| {
         // Hidden tab: track nothing else, so updates do not even wake this effect; showing
@@ -225,7 +291,7 @@ pub fn draw_on_change(chart: CanvasChart) {
         preview.track();
         hidden.track();
         state.alerts.track();
-        resized.track();
+        observed.track();
         request_draw(key, draw.clone());
     });
 }

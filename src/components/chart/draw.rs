@@ -181,20 +181,26 @@ pub fn draw_chart<DB: DrawingBackend>(
     }
 
     if spec.kind == PanelKind::Bar {
-        // Each time's slot is shared by the series side by side, or by one stacked bar.
-        let slot = drawn
+        // Each time's slot is shared by the series side by side, or by one stacked bar; a
+        // slot is wide enough for each bar to get two pixels (more points than that: each
+        // slot shows its highest, the way decimation keeps peaks).
+        let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
+        let plot_px = f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
+        let narrowest = ((spec.to - spec.from) as f64 * across * 2.0 / 0.8 / plot_px).ceil() as Millis;
+        let gap = drawn
             .iter()
             .flat_map(|line| line.points.windows(2).map(|pair| pair[1].0 - pair[0].0))
             .filter(|gap| *gap > 0)
             .min()
-            .unwrap_or((spec.to - spec.from) / 60)
-            .max(1) as f64;
-        let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
-        let width = axis.position(spec.from + (slot * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
+            .unwrap_or((spec.to - spec.from) / 60);
+        let slot = gap.max(narrowest).max(1);
+        let width =
+            axis.position(spec.from + (slot as f64 * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
         // Stacked: the tallest first, each lower one drawn over it.
         for (index, line) in drawn.iter().enumerate().rev() {
             let offset = if stacks { 0.0 } else { index as f64 * width / across };
-            chart.draw_series(line.points.iter().map(|(ts, value)| {
+            let bars = if slot > gap { highest_per_slot(line.points, slot) } else { line.points.to_vec() };
+            chart.draw_series(bars.iter().map(|(ts, value)| {
                 let x = axis.position(*ts, spec.to) - width / 2.0 + offset;
                 Rectangle::new([(x, *value), (x + width / across, low.max(0.0).min(high))], line.colour.filled())
             }))?;
@@ -271,14 +277,41 @@ pub fn draw_rows<DB: DrawingBackend>(
         .axis_style(grid.stroke_width(px(1.0)))
         .draw()?;
     let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
+    // Spans meet at whole pixels: a span thinner than a pixel column shows only where it
+    // covers the column's middle, and neighbours of one colour are one rectangle.
+    let (left, right) = (at(spec.from), at(spec.to));
+    let per_pixel = f64::from(chart.plotting_area().dim_in_pixel().0.max(1)) / (right - left).max(f64::MIN_POSITIVE);
+    let snap = |x: f64| ((x - left) * per_pixel).round() / per_pixel + left;
     for (index, row) in rows.iter().enumerate() {
         let (bottom, top) = (index as f64 + 0.08, index as f64 + 0.92);
-        let visible = row.spans.iter().filter(|(from, to, _)| *to > spec.from && *from < spec.to);
+        let mut merged: Vec<(f64, f64, RGBColor)> = Vec::new();
+        for (from, to, colour) in row.spans.iter().filter(|(from, to, _)| *to > spec.from && *from < spec.to) {
+            let (x0, x1) = (snap(at(*from)), snap(at(*to)));
+            match merged.last_mut() {
+                _ if x1 <= x0 => {}
+                Some(last) if last.2 == *colour && last.1 >= x0 => last.1 = x1,
+                _ => merged.push((x0, x1, *colour)),
+            }
+        }
         chart.draw_series(
-            visible.map(|(from, to, colour)| Rectangle::new([(at(*from), top), (at(*to), bottom)], colour.filled())),
+            merged.iter().map(|(x0, x1, colour)| Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())),
         )?;
     }
     root.present()
+}
+
+/// `points` in slots `slot` ms wide (aligned on multiples of it, so they stay put as the span
+/// moves), each the highest of its points, at the slot's middle.
+fn highest_per_slot(points: &[Point], slot: Millis) -> Vec<Point> {
+    let mut slotted: Vec<Point> = Vec::new();
+    for &(ts, value) in points {
+        let middle = ts.div_euclid(slot) * slot + slot / 2;
+        match slotted.last_mut() {
+            Some(last) if last.0 == middle => last.1 = last.1.max(value),
+            _ => slotted.push((middle, value)),
+        }
+    }
+    slotted
 }
 
 /// A stat's sparkline: the line alone, filled under, no axes.
@@ -571,6 +604,39 @@ mod tests {
         assert_eq!(fills_of(&svg, up), 2);
         assert_eq!(fills_of(&svg, down), 1);
         assert!(labels(&svg).iter().any(|l| l == "web"), "the row is named");
+    }
+
+    #[test]
+    fn spans_thinner_than_a_pixel_are_merged_into_whole_pixels() {
+        // 3,000 states in 30 s on a plot about 350 pixels wide: no more rectangles than pixels,
+        // both states still shown, and a run of one state is one rectangle.
+        let (up, down) = (RGBColor(0, 200, 0), RGBColor(200, 0, 0));
+        let flapping = (0..3000).map(|i| (i * 10, i * 10 + 10, if i % 7 == 0 { down } else { up })).collect();
+        let steady = vec![(0, 15_000, up), (15_000, 30_000, up)];
+        let rows = [Row { label: "flapping".into(), spans: flapping }, Row { label: "steady".into(), spans: steady }];
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            draw_rows(backend, &rows, &spec(0, 30_000, Format::Int, None)).unwrap();
+        }
+        let (ups, downs) = (fills_of(&svg, up), fills_of(&svg, down));
+        assert!(ups + downs <= 400 && downs > 10, "{ups} up and {downs} down rectangles");
+        assert!(ups > 10);
+    }
+
+    #[test]
+    fn bars_get_two_pixels_each_and_a_slot_keeps_its_highest() {
+        let points: Vec<Point> = (0..3000).map(|i| (i * 10, if i == 1234 { 500.0 } else { 10.0 })).collect();
+        let mut svg = String::new();
+        {
+            let backend = SVGBackend::with_string(&mut svg, (400, 160));
+            let spec = ChartSpec { kind: PanelKind::Bar, ..spec(0, 30_000, Format::Int, None) };
+            draw_chart(backend, &[line(&points)], &spec).unwrap();
+        }
+        let bars = fills_of(&svg, Palette::DARK.line);
+        assert!((50..=200).contains(&bars), "{bars} bars");
+        assert!(value_labels(&svg).iter().any(|l| l.parse::<f64>().is_ok_and(|v| v >= 400.0)), "the peak is drawn");
+        assert_eq!(highest_per_slot(&[(0, 1.0), (40, 3.0), (99, 2.0), (100, 1.0)], 100), vec![(50, 3.0), (150, 1.0)]);
     }
 
     #[test]

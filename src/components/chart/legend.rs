@@ -1,6 +1,8 @@
 //! A chart's legend: a line per series in its colour, named by the labels that tell it from
 //! the others, with its last, lowest and highest value over the span shown (a counter's
-//! rates); click to show that series alone (again to show all), shift-click to hide it.
+//! rates); click to show that series alone (again to show all), shift-click to hide it. Live,
+//! the values are read once a second (ten texts a second per series cannot be read, and
+//! rewriting them costs a layout per frame); a zoomed span's as its data comes.
 
 use super::palette::Palette;
 use crate::client::{live_edge::LiveEdge, panel_data::PanelData, view::ViewState};
@@ -18,6 +20,8 @@ fn summary(points: &[Point]) -> Option<(f64, f64, f64)> {
 #[component]
 pub fn Legend(
     data: PanelData,
+    /// The series' keys (a new series shows at once).
+    keys: Memo<Vec<String>>,
     reading: Signal<Reading>,
     hidden: RwSignal<Vec<String>>,
     isolated: RwSignal<Option<String>>,
@@ -25,9 +29,15 @@ pub fn Legend(
     let state = expect_context::<crate::client::state::DashboardState>();
     let view = expect_context::<ViewState>();
     let edge = expect_context::<LiveEdge>();
-    // Each series' legend text and values, recomputed as the data or the span changes.
+    // Each series' legend text and values, recomputed as the series, the span or (live, once
+    // a second) the values change.
     let entries = Memo::new(move |_| {
-        data.track();
+        keys.track();
+        if view.is_live() {
+            view.now.track();
+        } else {
+            data.track();
+        }
         view.view.track();
         state.window.track();
         // The span's right edge as of this data (not tracked: the edge moves 20 times a second).

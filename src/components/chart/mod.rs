@@ -78,7 +78,8 @@ pub fn ChartBody(
 ) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let view = expect_context::<ViewState>();
-    let keys = Signal::derive(move || data.keys());
+    // Recomputed at each update, but what reads it wakes only when the series change.
+    let keys = Memo::new(move |_| data.keys());
     let hidden = RwSignal::new(Vec::<String>::new());
     let isolated = RwSignal::new(None::<String>);
     let not_drawn = Signal::derive(move || match isolated.get() {
@@ -115,7 +116,7 @@ pub fn ChartBody(
         let readout = Readout::at(at, shown, &reading.get())?;
         Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
     });
-    let zoom = zoom::Selection::new(canvas, shown, reading);
+    let zoom = zoom::Selection::new(shown, reading);
     // A rule over what the chart shows: its one metric, or its query.
     let subject = match (&spec.query, spec.metrics.as_slice()) {
         (Some(query), _) => Some((RuleSubject::Query(query.clone()), spec.id.clone())),
@@ -171,7 +172,7 @@ pub fn ChartBody(
             </Show>
             {zoom.view()}
             <Show when=move || several.get()>
-                <legend::Legend data reading hidden isolated/>
+                <legend::Legend data keys reading hidden isolated/>
             </Show>
             {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
         </figure>

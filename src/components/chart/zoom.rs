@@ -16,7 +16,6 @@ const LEAST_DRAG: f64 = 8.0;
 /// A drag in progress on one chart: where it started and where the pointer is, in CSS pixels.
 #[derive(Clone, Copy)]
 pub struct Selection {
-    canvas: NodeRef<leptos::html::Canvas>,
     shown: StoredValue<Shown>,
     reading: Signal<Reading>,
     view: ViewState,
@@ -24,17 +23,17 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn new(canvas: NodeRef<leptos::html::Canvas>, shown: StoredValue<Shown>, reading: Signal<Reading>) -> Self {
+    pub fn new(shown: StoredValue<Shown>, reading: Signal<Reading>) -> Self {
         let view = expect_context::<ViewState>();
-        Selection { canvas, shown, reading, view, dragged: RwSignal::new(None) }
+        Selection { shown, reading, view, dragged: RwSignal::new(None) }
     }
 
     /// The time under `x` CSS pixels from the canvas' left edge.
     fn time_at(&self, x: f64) -> Millis {
-        let width = self.canvas.get_untracked().map_or(0.0, |canvas| f64::from(canvas.client_width()));
+        // The width as of the last draw: reading the page here would force a layout.
         let unit =
             self.reading.with_untracked(|reading| axis_unit(reading.format, &reading.axis_unit()).map(str::to_owned));
-        self.shown.with_value(|shown| time_at(x, width, shown.from, shown.to, unit.as_deref()))
+        self.shown.with_value(|shown| time_at(x, shown.width, shown.from, shown.to, unit.as_deref()))
     }
 
     pub fn on_down(self) -> impl Fn(leptos::ev::PointerEvent) + Clone {

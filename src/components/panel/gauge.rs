@@ -59,10 +59,15 @@ pub fn GaugeBody(
             .iter()
             .filter_map(|t| Some((t.value, crate::components::chart::canvas::rgb(&t.color)?)))
             .collect();
+        let observed = crate::components::chart::canvas::ObservedBox::new(canvas);
         Effect::new(move |_| {
             let Some(element) = canvas.get() else { return };
+            observed.track();
             let palette = crate::components::chart::Palette::of(theme.0.get());
-            let Some((backend, _, _)) = crate::components::chart::canvas::backend(&element) else { return };
+            let Some((backend, _, _)) = crate::components::chart::canvas::backend(&element, observed.get(&element))
+            else {
+                return;
+            };
             let bands = if bands.is_empty() { vec![(low.get(), palette.line)] } else { bands.clone() };
             if let Err(error) = crate::components::chart::draw::draw_gauge(
                 backend,

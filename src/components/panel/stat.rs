@@ -68,13 +68,19 @@ pub fn StatBody(spec: PanelSpec, data: PanelData, reading: Signal<Reading>) -> i
     {
         let theme = expect_context::<crate::client::theme::ThemeState>();
         let (min, max) = (spec.min, spec.max);
+        let observed = crate::components::chart::canvas::ObservedBox::new(sparkline);
         Effect::new(move |_| {
             let Some(canvas) = sparkline.get() else { return };
+            observed.track();
             let palette = crate::components::chart::Palette::of(theme.0.get());
             let colour = colour.get().and_then(|c| crate::components::chart::canvas::rgb(&c)).unwrap_or(palette.line);
             stat.with(|stat| {
                 let Some(stat) = stat else { return };
-                let Some((backend, scale, _)) = crate::components::chart::canvas::backend(&canvas) else { return };
+                let Some((backend, scale, _)) =
+                    crate::components::chart::canvas::backend(&canvas, observed.get(&canvas))
+                else {
+                    return;
+                };
                 let (from, to) = (stat.points.first().map_or(0, |p| p.0), stat.points.last().map_or(1, |p| p.0));
                 let plain = crate::components::chart::ChartSpec::plain(from, to, crate::protocol::Format::Decimal);
                 let spec = crate::components::chart::ChartSpec { min, max, palette, scale, ..plain };
