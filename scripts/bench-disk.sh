@@ -41,3 +41,21 @@ for name, size in rows:
         print(f"{name:40} {size / 1048576:8.2f} MiB  {size / points:6.2f} bytes a point")
 print(f"{'all':40} {total / 1048576:8.2f} MiB  {total / points:6.2f} bytes a point")
 PY
+# FURTHER=1: a further POINTS points (the seconds after the first ones) into the same store, by a
+# server started again on it; how much the file grew per point (the replay log, the file's
+# high-water mark and the tiers together: what a disk fills with as traffic goes on).
+if [[ "${FURTHER:-}" == 1 ]]; then
+  before=$(stat -c %s "$data/bench.sqlite")
+  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn "${LIVEDASH_BIN:-./target/release/livedash}" --addr "127.0.0.1:$port" \
+    --simulator false --host-metrics false --data "$data/bench.sqlite" ${SERVER_FLAGS:-} &
+  server=$!
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  ./target/bench/release/ingest_bench --server "127.0.0.1:$port" --format lp --series "$series" --steps 50 \
+    --steps-per-dashboard $((points / series)) --from-ago $((86000 - points / series - 60)) --concurrency 4 \
+    --duration 3600 | grep -E "points/s"
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  after=$(stat -c %s "$data/bench.sqlite")
+  awk -v b="$before" -v a="$after" -v p="$points" \
+    'BEGIN { printf "further points      the file grew %.2f MiB: %.2f bytes a point\n", (a - b) / 1048576, (a - b) / p }'
+fi

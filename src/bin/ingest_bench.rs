@@ -63,6 +63,10 @@ struct Args {
     /// Stop once every dashboard got this many seconds (updates) of points.
     #[arg(long)]
     steps_per_dashboard: Option<usize>,
+    /// Seconds before now of the first point (a second run given less writes points after the
+    /// first run's, as further traffic would).
+    #[arg(long, default_value_t = 86_000)]
+    from_ago: u64,
     /// A write credential sent as `Authorization: Bearer` (sign-in on).
     #[arg(long, env = "LOADGEN_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -187,7 +191,8 @@ async fn main() -> std::process::ExitCode {
     };
     let points_per_batch = (args.series * args.steps) as u64;
     // Start a day ago so the per-second tier keeps everything written.
-    let start = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 86_000) as i64;
+    let start =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - args.from_ago) as i64;
     // Batches handed out so far: batch `b` goes to dashboard `b % dashboards`, its round `b /
     // dashboards` of `steps` seconds.
     let handed = Arc::new(AtomicI64::new(0));

@@ -142,6 +142,12 @@ async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> 
     Ok(ws)
 }
 
+/// Whether a subscriber holding `held` has the last update published, or one after it (other
+/// traffic on the dashboard, a probe beside the generator, may publish after it read that seq).
+fn reached(held: Option<u64>, last_published: &AtomicU64) -> bool {
+    held.is_some_and(|held| held >= last_published.load(Ordering::Relaxed))
+}
+
 async fn subscriber(
     mut ws: Socket,
     instance: usize,
@@ -175,7 +181,7 @@ async fn subscriber(
             }
             Err(_) if done.load(Ordering::Relaxed) => {
                 // Drained: nothing more is coming.
-                if held == Some(last_published.load(Ordering::Relaxed)) || held.is_none() {
+                if reached(held, &last_published) || held.is_none() {
                     break;
                 }
                 continue;
@@ -202,11 +208,11 @@ async fn subscriber(
             }
             _ => {}
         }
-        if done.load(Ordering::Relaxed) && held == Some(last_published.load(Ordering::Relaxed)) {
+        if done.load(Ordering::Relaxed) && reached(held, &last_published) {
             break;
         }
     }
-    tally.converged = held == Some(last_published.load(Ordering::Relaxed));
+    tally.converged = reached(held, &last_published);
     let _ = ws.close(None).await;
     tally
 }
@@ -275,13 +281,22 @@ async fn main() -> std::process::ExitCode {
         ticker.tick().await;
         let body = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
         let request = client.post(format!("{http}/api/v1/ingest")).json(&body).send();
-        requests.spawn(async move { matches!(request.await, Ok(response) if response.status().is_success()) });
+        requests.spawn(async move {
+            let sent = Instant::now();
+            let answered = matches!(request.await, Ok(response) if response.status().is_success());
+            (answered, sent.elapsed())
+        });
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (mut published, mut ingest_errors) = (0u64, 0u64);
+    // How long each ingest request waited for its answer while the subscribers were served.
+    let mut answer_times = Vec::new();
     while let Some(answered) = requests.join_next().await {
         match answered {
-            Ok(true) => published += 1,
+            Ok((true, took)) => {
+                published += 1;
+                answer_times.push(took.as_secs_f64() * 1000.0);
+            }
             _ => ingest_errors += 1,
         }
     }
@@ -345,6 +360,9 @@ async fn main() -> std::process::ExitCode {
         percentile(&fast_latencies, 0.99),
         percentile(&fast_latencies, 1.0)
     );
+    answer_times.sort_by(f64::total_cmp);
+    let answer = |q| livedash::model::stats::quantile(&answer_times, q).unwrap_or(0.0);
+    println!("ingest answer (ms)  p50 {:.1}  p99 {:.1}  max {:.1}", answer(0.5), answer(0.99), answer(1.0));
     // With two instances each one's CPU is set against the deliveries of its own subscribers
     // (the ingesting one also runs ingest).
     let delivered_by = |instance: usize| -> u64 {

@@ -119,6 +119,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr, clock: Clock) -> std
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),
         producers: Arc::new(ingest::Producers::new(&settings.otlp_dashboard_attribute, &settings.dashboards)),
         targets: Default::default(),
+        fanout: stream::Fanout::new()?,
         telemetry: Arc::new(telemetry),
         settings: Arc::new(settings),
         shutdown,

@@ -45,6 +45,8 @@ pub struct AppState {
     pub producers: Arc<ingest::Producers>,
     /// Scraped targets' health.
     pub targets: Arc<ingest::scrape::Targets>,
+    /// The runtime WebSocket connections run on.
+    pub fanout: stream::Fanout,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl FromRef<AppState> for stream::StreamState {
             shutdown: state.shutdown.clone(),
             tasks: state.tasks.clone(),
             limits: state.settings.stream,
+            fanout: state.fanout.clone(),
         }
     }
 }

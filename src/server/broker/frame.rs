@@ -1,12 +1,13 @@
 //! `Frame`: a server message serialized once and shared by every subscriber of a dashboard,
 //! whichever transport carries it. Brokers make frames as updates are committed; the feed
 //! makes them for resync snapshots and merged (throttled) updates. Cloning one is a reference
-//! count, never a copy of its JSON.
+//! count, never a copy of its JSON. A frame carries its WebSocket header too (`WsHeader`):
+//! server frames are unmasked, so header and JSON are the same bytes for every socket.
 
 use crate::protocol::{AlertChange, Kinds, Metrics, Millis, ServerMessage, Snapshot, Update};
-use axum::extract::ws::Utf8Bytes;
+use axum::{body::Bytes, extract::ws::Utf8Bytes};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A message serialized once and shared by every subscriber (cloning is a reference count).
 #[derive(Clone, Debug)]
@@ -20,6 +21,47 @@ pub struct Frame {
     /// The update itself, for feeds that merge updates (throttled subscriptions) and for the
     /// broker's log (snapshots and replays are built from it).
     pub update: Option<Arc<Update>>,
+    /// The header of the WebSocket text frame whose payload is `json`.
+    pub ws_header: WsHeader,
+    /// The frame as a Server-Sent Event, made by its first SSE subscriber for all of them.
+    sse: Arc<OnceLock<Bytes>>,
+}
+
+/// The header of a server's WebSocket frame (RFC 6455 5.2): final, the opcode, unmasked, the
+/// payload's length in 7, 16 or 64 bits. At most 10 bytes, kept inline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WsHeader {
+    bytes: [u8; 10],
+    len: u8,
+}
+
+impl WsHeader {
+    pub const TEXT: u8 = 0x1;
+    pub const CLOSE: u8 = 0x8;
+    pub const PING: u8 = 0x9;
+
+    /// A final frame of `opcode` carrying `payload` bytes.
+    pub fn new(opcode: u8, payload: usize) -> WsHeader {
+        let mut bytes = [0u8; 10];
+        bytes[0] = 0x80 | opcode;
+        let len = if payload < 126 {
+            bytes[1] = payload as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload) {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload as u64).to_be_bytes());
+            10
+        };
+        WsHeader { bytes, len }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// `ServerMessage`'s encoding of the two messages frames carry, from borrowed values: the
@@ -67,11 +109,38 @@ impl UpdateTail {
 }
 
 impl Frame {
+    fn new(seq: u64, is_snapshot: bool, json: Utf8Bytes, update: Option<Arc<Update>>) -> Frame {
+        let ws_header = WsHeader::new(WsHeader::TEXT, json.len());
+        Frame { seq, is_snapshot, json, update, ws_header, sse: Arc::default() }
+    }
+
+    /// The frame as a Server-Sent Event: `event:` snapshot or update, `id:` the position it
+    /// brings its reader to in `epoch` (a frame belongs to one epoch), `data:` its JSON. Made
+    /// once, by its first SSE subscriber; the others share the bytes.
+    pub fn sse_event(&self, epoch: &str) -> Bytes {
+        self.sse
+            .get_or_init(|| {
+                let kind = if self.is_snapshot { "snapshot" } else { "update" };
+                let mut event = format!("event: {kind}\nid: {epoch}:{}\n", self.seq).into_bytes();
+                event.reserve(self.json.len() + 8);
+                // Serialized JSON has no line breaks; one that came from elsewhere would still
+                // be read whole, a `data:` line per line.
+                for line in self.json.as_str().split('\n') {
+                    event.extend_from_slice(b"data: ");
+                    event.extend_from_slice(line.as_bytes());
+                    event.push(b'\n');
+                }
+                event.push(b'\n');
+                event.into()
+            })
+            .clone()
+    }
+
     /// An update frame from its JSON as another instance published it (Redis' log and
     /// pub/sub), kept as received: the same bytes go to every subscriber.
     pub(crate) fn received(json: String) -> Option<Frame> {
         let ServerMessage::Update(update) = serde_json::from_str(&json).ok()? else { return None };
-        Some(Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(Arc::new(update)) })
+        Some(Frame::new(update.seq, false, json.into(), Some(Arc::new(update))))
     }
 
     /// An update's frame from its tail made beforehand: the same JSON as `Frame::update`, for
@@ -92,18 +161,18 @@ impl Frame {
         json.push(',');
         // The tail's own opening brace is this object's.
         json.push_str(tail.after_brace());
-        Frame { seq: update.seq, is_snapshot: false, json: json.into(), update: Some(update) }
+        Frame::new(update.seq, false, json.into(), Some(update))
     }
 
     /// An update's frame; it keeps the update for merging and for the broker's log.
     pub fn update(update: Arc<Update>) -> Frame {
         let json = to_json(Borrowed::Update(&update));
-        Frame { seq: update.seq, is_snapshot: false, json, update: Some(update) }
+        Frame::new(update.seq, false, json, Some(update))
     }
 
     /// A snapshot's frame.
     pub fn snapshot(snapshot: &Snapshot) -> Frame {
-        Frame { seq: snapshot.seq, is_snapshot: true, json: to_json(Borrowed::Snapshot(snapshot)), update: None }
+        Frame::new(snapshot.seq, true, to_json(Borrowed::Snapshot(snapshot)), None)
     }
 
     /// The update this frame carries; every frame in a broker's log has one.
@@ -132,6 +201,37 @@ mod tests {
             kinds: Default::default(),
             alerts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn websocket_headers_are_the_bytes_tungstenite_writes() {
+        use tungstenite::protocol::frame::{
+            coding::{Data, OpCode},
+            Frame as WireFrame,
+        };
+        for size in [0, 1, 125, 126, 127, 65_535, 65_536, 300_000] {
+            let payload = vec![b'x'; size];
+            let mut wire = Vec::new();
+            WireFrame::message(payload.clone(), OpCode::Data(Data::Text), true).format(&mut wire).unwrap();
+            let header = WsHeader::new(WsHeader::TEXT, size);
+            assert_eq!(header.as_bytes(), &wire[..wire.len() - size], "{size} bytes");
+        }
+        let frame = Frame::update(Arc::new(update_for_tail()));
+        assert_eq!(frame.ws_header, WsHeader::new(WsHeader::TEXT, frame.json.len()), "made with the frame");
+    }
+
+    #[test]
+    fn a_frame_is_one_server_sent_event_made_once() {
+        let frame = Frame::update(Arc::new(update_for_tail()));
+        let event = frame.sse_event("e1");
+        let text = std::str::from_utf8(&event).unwrap();
+        assert_eq!(text, format!("event: update\nid: e1:12345\ndata: {}\n\n", frame.json.as_str()));
+        let shared = frame.clone().sse_event("e1");
+        assert_eq!(shared.as_ptr(), event.as_ptr(), "every subscriber sends the same bytes");
+        let mut broken = frame.clone();
+        broken.json = "{\n\"a\":1}".into();
+        broken.sse = Arc::default();
+        assert_eq!(&broken.sse_event("e")[..], b"event: update\nid: e:12345\ndata: {\ndata: \"a\":1}\n\n");
     }
 
     #[test]

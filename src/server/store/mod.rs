@@ -823,6 +823,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_merge_trims_the_replay_log_to_its_capacity_without_waiting_for_retention() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut options = options(folder.path());
+        options.replay_capacity = 3;
+        // Retention would trim only in an hour: the merge must.
+        options.maintenance_interval = Duration::from_secs(3600);
+        let (store, _) = Store::open(options.clone()).unwrap();
+        let now = Clock::system().now_millis();
+        for seq in 1..=50 {
+            append(&store, vec![entry("d", seq, now + seq as i64, &[("x", 2.0)])]).await;
+        }
+        // A history reader asks for the dashboard: its points are merged now.
+        store.merged("d").await;
+        let rows: i64 = Connection::open(&options.path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM updates WHERE dashboard = 'd'", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 3, "the capacity, not the 50 written");
+        let seconds = query(&store, "x", now - 1000, now + 1000, 1000);
+        assert_eq!(seconds.iter().map(|b| b.count).sum::<i64>(), 50, "every point is in the tiers");
+        store.close();
+        let (store, recovered) = Store::open(options).unwrap();
+        assert_eq!(recovered[0].log.iter().map(|u| u.seq).collect::<Vec<_>>(), vec![48, 49, 50]);
+        store.close();
+    }
+
+    #[tokio::test]
     async fn a_store_with_a_row_per_second_is_moved_to_minute_rows_on_open() {
         let folder = tempfile::tempdir().unwrap();
         let options = options(folder.path());

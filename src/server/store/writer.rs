@@ -624,16 +624,23 @@ impl WriterState {
         if taken.is_empty() {
             return;
         }
-        let (connection, rows) = (&mut self.connection, &self.dashboards);
+        let (connection, rows, capacity) = (&mut self.connection, &self.dashboards, self.replay_capacity as u64);
         let merged = (|| {
             let transaction = connection.transaction()?;
             write_tiers(&transaction, taken.iter().flat_map(|(_, pending)| pending.iter()))?;
             write_latest(&transaction, taken.iter().filter_map(|(id, _)| rows.get_key_value(id)))?;
             let mut mark = transaction.prepare_cached("UPDATE dashboards SET merged = seq WHERE id = ?1")?;
+            // Merged, the updates beyond the replay capacity are not needed again: trimmed now,
+            // so the replay log never holds more than the capacity and what waits to merge
+            // (the file does not grow by a burst's updates kept until the next retention).
+            let mut trim = transaction.prepare_cached("DELETE FROM updates WHERE dashboard = ?1 AND seq <= ?2")?;
             for (id, _) in &taken {
                 mark.execute([id])?;
+                if let Some(row) = rows.get(id) {
+                    trim.execute(params![id, row.seq.saturating_sub(capacity) as i64])?;
+                }
             }
-            drop(mark);
+            drop((mark, trim));
             transaction.commit()?;
             Ok::<_, StoreError>(())
         })();

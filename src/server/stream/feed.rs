@@ -76,6 +76,11 @@ impl Feed {
         &self.dashboard
     }
 
+    /// The epoch of the frames handed out.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
     /// Where the subscriber stands after the last frame handed out.
     pub fn position(&self) -> Position {
         Position { epoch: self.epoch.clone(), seq: self.held }

@@ -45,6 +45,44 @@ pub struct StreamState {
     /// Open connections, awaited on shutdown.
     pub tasks: TaskTracker,
     pub limits: StreamLimits,
+    /// Where WebSocket connections run.
+    pub fanout: Fanout,
+}
+
+/// The runtime WebSocket connections run on, apart from the one that answers requests: the
+/// ten thousand connections an update wakes would otherwise queue every ingest answer, store
+/// acknowledgement and page behind them (tokio has no priorities; here the OS shares the cores
+/// between the two runtimes' threads, so a request woken meanwhile runs within a time slice).
+#[derive(Clone)]
+pub struct Fanout(Arc<FanoutRuntime>);
+
+struct FanoutRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for FanoutRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code (the server's state goes with its last handler).
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Fanout {
+    /// A runtime with a worker per core.
+    pub fn new() -> std::io::Result<Fanout> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+            .thread_name("livedash-fanout")
+            .enable_all()
+            .build()?;
+        Ok(Fanout(Arc::new(FanoutRuntime(Some(runtime)))))
+    }
+
+    pub fn spawn(&self, connection: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.0 .0 {
+            runtime.spawn(connection);
+        }
+    }
 }
 
 /// A stream's places: one of `--max-connections` and one of its client's; freed when dropped.

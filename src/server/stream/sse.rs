@@ -10,15 +10,21 @@ use crate::server::{
     telemetry::GaugeGuard,
 };
 use axum::{
+    body::{Body, Bytes},
     extract::State,
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    http::header,
+    response::{IntoResponse, Response},
     Extension,
 };
-use futures::{stream, StreamExt};
-use std::convert::Infallible;
+use futures::{stream, Stream, StreamExt};
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::time::{Instant, Sleep};
 
 pub async fn stream(
     State(state): State<StreamState>,
@@ -32,16 +38,17 @@ pub async fn stream(
     let feed = Feed::open(state.broker.clone(), &dashboard, since.as_ref()).await?;
     // Counted, and holding its places, for as long as the stream lives.
     let subscribed = (GaugeGuard::new(&state.telemetry.subscriptions), admission);
+    // Each frame's event is made once and shared by every SSE subscriber (`Frame::sse_event`).
     let events = stream::unfold((feed, subscribed), |(mut feed, subscribed)| async move {
         let frame = feed.next().await?;
-        let event = Event::default()
-            .event(if frame.is_snapshot { "snapshot" } else { "update" })
-            .id(feed.position().to_string())
-            .data(frame.json.as_str());
-        Some((Ok::<_, Infallible>(event), (feed, subscribed)))
-    })
-    .take_until(ends(state.clone(), Lease::new(&access, &state.auth)));
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.limits.heartbeat)).into_response())
+        let event = frame.sse_event(feed.epoch());
+        Some((event, (feed, subscribed)))
+    });
+    let body = KeepAlive::new(events.boxed(), state.limits.heartbeat)
+        .take_until(ends(state.clone(), Lease::new(&access, &state.auth)))
+        .map(Ok::<_, Infallible>);
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, Body::from_stream(body)).into_response())
 }
 
 /// Resolves when the stream must end: shutdown, or its credential ending.
@@ -49,5 +56,39 @@ async fn ends(state: StreamState, lease: Lease) {
     tokio::select! {
         () = state.shutdown.cancelled() => {}
         _ = lease.ended() => {}
+    }
+}
+
+/// `events`, with a comment line after every `interval` without one, so proxies and the
+/// browser see a live stream. The events are polled as a stream, never a future dropped half
+/// way: a keep-alive cannot cost a feed its place.
+struct KeepAlive<S> {
+    events: S,
+    interval: Duration,
+    quiet: Pin<Box<Sleep>>,
+}
+
+impl<S> KeepAlive<S> {
+    fn new(events: S, interval: Duration) -> Self {
+        KeepAlive { events, interval, quiet: Box::pin(tokio::time::sleep(interval)) }
+    }
+}
+
+impl<S: Stream<Item = Bytes> + Unpin> Stream for KeepAlive<S> {
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let next = Instant::now() + self.interval;
+        match self.events.poll_next_unpin(cx) {
+            Poll::Ready(event) => {
+                self.quiet.as_mut().reset(next);
+                Poll::Ready(event)
+            }
+            Poll::Pending => {
+                std::task::ready!(self.quiet.as_mut().poll(cx));
+                self.quiet.as_mut().reset(next);
+                Poll::Ready(Some(Bytes::from_static(b":\n\n")))
+            }
+        }
     }
 }
