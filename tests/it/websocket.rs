@@ -179,17 +179,22 @@ async fn metrics_count_connections_subscriptions_messages_and_errors() {
     send(&mut socket, &subscribe("nope", None)).await;
     expect_error(&mut socket, ErrorCode::UnknownDashboard).await;
 
-    let response = reqwest::get(http_url(&running, "/metrics")).await.unwrap();
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
-    let text = response.text().await.unwrap();
-    for expected in [
+    let expected = [
         "livedash_connections 1",
         "livedash_subscriptions 1",
         "livedash_messages_sent_total 3",
         "livedash_ingested_updates_total 2",
         r#"livedash_errors_total{endpoint="ws",code="unknown_dashboard"} 1"#,
-    ] {
-        assert!(text.lines().any(|line| line == expected), "missing {expected:?} in\n{text}");
-    }
+    ];
+    // A message counts as sent once its write returns, which can be a moment after the
+    // client has read it.
+    eventually("the metrics", async || {
+        let response = reqwest::get(http_url(&running, "/metrics")).await.unwrap();
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+        let text = response.text().await.unwrap();
+        let missing: Vec<&str> = expected.into_iter().filter(|line| !text.lines().any(|l| l == *line)).collect();
+        (missing.is_empty(), (missing, text))
+    })
+    .await;
     running.shutdown().await;
 }
