@@ -1,9 +1,10 @@
 //! Load generator for the streaming core (see BENCHMARKS.md). Opens N WebSocket subscribers
-//! on one dashboard (spreading source addresses over 127.0.0.x to pass the per-address port
-//! limit), drives updates through the ingest API at a fixed rate with the send time inside the
-//! payload, and prints deliveries/s, loss, ingest-to-client latency, and the server's CPU time
-//! per delivery and RSS per connection (read from /proc when `--server-pid` is given), and its
-//! own CPU time per delivery (the two processes share the machine).
+//! on one dashboard, or on groups of dashboards of different sizes (`--groups`), spreading
+//! source addresses over 127.0.0.x to pass the per-address port limit; drives updates through
+//! the ingest API at a fixed rate per dashboard with the send time inside the payload, and
+//! prints deliveries/s, loss, ingest-to-client latency (each group's too), and the server's CPU
+//! time per delivery and RSS per connection (read from /proc when `--server-pid` is given), and
+//! its own CPU time per delivery (the two processes share the machine).
 
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
@@ -28,13 +29,17 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:3000")]
     server: SocketAddr,
-    /// Dashboard to publish to and subscribe on.
+    /// Dashboard to publish to and subscribe on (with `--groups`, the prefix of their names).
     #[arg(long, default_value = "loadgen")]
     dashboard: String,
     /// WebSocket subscribers to open.
     #[arg(long, default_value_t = 100)]
     subscribers: usize,
-    /// Updates per second pushed through the ingest API.
+    /// Several dashboards instead of one, as DASHBOARDSxSUBSCRIBERS groups: `1x9000,10x900` is
+    /// one dashboard of 9,000 subscribers beside ten of 900 (`--subscribers` is then unused).
+    #[arg(long, value_delimiter = ',', value_parser = parse_group)]
+    groups: Vec<Group>,
+    /// Updates per second pushed through the ingest API, to each dashboard.
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
     /// Seconds of measured load, after all subscribers are connected.
@@ -74,6 +79,27 @@ struct Args {
     redis_pid: Option<u32>,
 }
 
+/// `COUNT` dashboards of `subscribers` each.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    count: usize,
+    subscribers: usize,
+}
+
+fn parse_group(text: &str) -> Result<Group, String> {
+    let malformed = || format!("{text:?}: expected DASHBOARDSxSUBSCRIBERS, e.g. 10x1000");
+    let (count, subscribers) = text.split_once('x').ok_or_else(malformed)?;
+    let number = |part: &str| part.trim().parse::<usize>().map_err(|_| malformed());
+    Ok(Group { count: number(count)?, subscribers: number(subscribers)? })
+}
+
+/// One dashboard the generator publishes to, and the group it belongs to.
+struct Target {
+    name: String,
+    group: usize,
+    subscribers: usize,
+}
+
 impl Args {
     /// Where subscriber `index` connects: alternately to each instance when there are two.
     fn subscriber_target(&self, index: usize) -> (usize, SocketAddr) {
@@ -81,6 +107,24 @@ impl Args {
             Some(other) if index % 2 == 1 => (1, other),
             _ => (0, self.server),
         }
+    }
+
+    /// The dashboards to drive: `--dashboard` alone, or each group's, named `<dashboard>-<group>-<n>`.
+    fn targets(&self) -> Vec<Target> {
+        if self.groups.is_empty() {
+            return vec![Target { name: self.dashboard.clone(), group: 0, subscribers: self.subscribers }];
+        }
+        let mut targets = Vec::new();
+        for (group, Group { count, subscribers }) in self.groups.iter().enumerate() {
+            for n in 0..*count {
+                targets.push(Target {
+                    name: format!("{}-{group}-{n}", self.dashboard),
+                    group,
+                    subscribers: *subscribers,
+                });
+            }
+        }
+        targets
     }
 }
 
@@ -117,6 +161,8 @@ struct Tally {
     slow: bool,
     /// Which instance it is connected to (0: `--server`, 1: `--also-subscribe`).
     instance: usize,
+    /// Which of the generator's dashboards it reads (an index into `Args::targets`).
+    dashboard: usize,
 }
 
 fn now_us() -> u64 {
@@ -126,7 +172,7 @@ fn now_us() -> u64 {
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> {
+async fn open_subscriber(args: &Args, index: usize, dashboard: &str) -> Result<Socket, BoxError> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(loopback_source(index, args.per_source_address))?;
     let (_, target) = args.subscriber_target(index);
@@ -137,7 +183,7 @@ async fn open_subscriber(args: &Args, index: usize) -> Result<Socket, BoxError> 
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
     }
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
-    let subscribe = ClientMessage::Subscribe { dashboard: args.dashboard.clone(), since: None, max_hz: None };
+    let subscribe = ClientMessage::Subscribe { dashboard: dashboard.to_owned(), since: None, max_hz: None };
     ws.send(Message::text(serde_json::to_string(&subscribe)?)).await?;
     Ok(ws)
 }
@@ -150,12 +196,13 @@ fn reached(held: Option<u64>, last_published: &AtomicU64) -> bool {
 
 async fn subscriber(
     mut ws: Socket,
-    instance: usize,
+    (instance, dashboard): (usize, usize),
     slow: Option<Duration>,
     done: Arc<AtomicBool>,
-    last_published: Arc<AtomicU64>,
+    last_published: Arc<[AtomicU64]>,
 ) -> Tally {
-    let mut tally = Tally { slow: slow.is_some(), instance, ..Tally::default() };
+    let mut tally = Tally { slow: slow.is_some(), instance, dashboard, ..Tally::default() };
+    let last_published = &last_published[dashboard];
     let mut held: Option<u64> = None;
     let mut next_stall = Instant::now() + Duration::from_millis(500);
     loop {
@@ -181,7 +228,7 @@ async fn subscriber(
             }
             Err(_) if done.load(Ordering::Relaxed) => {
                 // Drained: nothing more is coming.
-                if reached(held, &last_published) || held.is_none() {
+                if reached(held, last_published) || held.is_none() {
                     break;
                 }
                 continue;
@@ -208,11 +255,11 @@ async fn subscriber(
             }
             _ => {}
         }
-        if done.load(Ordering::Relaxed) && reached(held, &last_published) {
+        if done.load(Ordering::Relaxed) && reached(held, last_published) {
             break;
         }
     }
-    tally.converged = reached(held, &last_published);
+    tally.converged = reached(held, last_published);
     let _ = ws.close(None).await;
     tally
 }
@@ -228,31 +275,36 @@ async fn main() -> std::process::ExitCode {
         headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("a header-safe token"));
     }
     let client = reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client");
-    let seed = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
-    let first = client.post(format!("{http}/api/v1/ingest")).json(&seed).send().await;
-    let Ok(first) = first.and_then(|r| r.error_for_status()) else {
-        eprintln!("loadgen: cannot ingest into {http}");
-        return std::process::ExitCode::FAILURE;
-    };
-    drop(first);
+    let targets = args.targets();
+    for target in &targets {
+        let seed = serde_json::json!({"dashboard": target.name, "metrics": {"sentUs": now_us() as f64}});
+        let first = client.post(format!("{http}/api/v1/ingest")).json(&seed).send().await;
+        if first.and_then(|r| r.error_for_status()).is_err() {
+            eprintln!("loadgen: cannot ingest into {http} (dashboard {})", target.name);
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let baseline = args.server_pid.and_then(process_usage);
 
-    eprintln!("loadgen: opening {} subscribers", args.subscribers);
+    let subscribers: usize = targets.iter().map(|t| t.subscribers).sum();
+    eprintln!("loadgen: opening {subscribers} subscribers on {} dashboards", targets.len());
     let opened_at = Instant::now();
     let done = Arc::new(AtomicBool::new(false));
-    let last_published = Arc::new(AtomicU64::new(0));
+    let last_published: Arc<[AtomicU64]> = targets.iter().map(|_| AtomicU64::new(0)).collect();
     let slow_every = if args.slow_fraction > 0.0 { (1.0 / args.slow_fraction).round() as usize } else { 0 };
-    let mut tasks = Vec::with_capacity(args.subscribers);
+    let mut tasks = Vec::with_capacity(subscribers);
     let mut failed = 0;
-    for index in 0..args.subscribers {
-        match open_subscriber(&args, index).await {
+    let each_subscriber = targets.iter().enumerate().flat_map(|(d, target)| std::iter::repeat_n(d, target.subscribers));
+    for (index, dashboard) in each_subscriber.enumerate() {
+        match open_subscriber(&args, index, &targets[dashboard].name).await {
             // Read at once: a socket left unread answers no pings, and the server rightly
             // drops it after two heartbeats (this once cost a run 2,000 subscribers).
             Ok(ws) => {
                 let slow =
                     (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
                 let (instance, _) = args.subscriber_target(index);
-                tasks.push(tokio::spawn(subscriber(ws, instance, slow, done.clone(), last_published.clone())));
+                let reads = (instance, dashboard);
+                tasks.push(tokio::spawn(subscriber(ws, reads, slow, done.clone(), last_published.clone())));
             }
             Err(error) => {
                 failed += 1;
@@ -279,37 +331,43 @@ async fn main() -> std::process::ExitCode {
     let mut requests = tokio::task::JoinSet::new();
     while started.elapsed().as_secs_f64() < args.duration {
         ticker.tick().await;
-        let body = serde_json::json!({"dashboard": args.dashboard, "metrics": {"sentUs": now_us() as f64}});
-        let request = client.post(format!("{http}/api/v1/ingest")).json(&body).send();
-        requests.spawn(async move {
-            let sent = Instant::now();
-            let answered = matches!(request.await, Ok(response) if response.status().is_success());
-            (answered, sent.elapsed())
-        });
+        for (dashboard, target) in targets.iter().enumerate() {
+            let body = serde_json::json!({"dashboard": target.name, "metrics": {"sentUs": now_us() as f64}});
+            let request = client.post(format!("{http}/api/v1/ingest")).json(&body).send();
+            requests.spawn(async move {
+                let sent = Instant::now();
+                let answered = matches!(request.await, Ok(response) if response.status().is_success());
+                (dashboard, answered, sent.elapsed())
+            });
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let (mut published, mut ingest_errors) = (0u64, 0u64);
+    let mut published_to = vec![0u64; targets.len()];
+    let mut ingest_errors = 0u64;
     // How long each ingest request waited for its answer while the subscribers were served.
     let mut answer_times = Vec::new();
     while let Some(answered) = requests.join_next().await {
         match answered {
-            Ok((true, took)) => {
-                published += 1;
+            Ok((dashboard, true, took)) => {
+                published_to[dashboard] += 1;
                 answer_times.push(took.as_secs_f64() * 1000.0);
             }
             _ => ingest_errors += 1,
         }
     }
-    // The seq of the last update: the seed was seq 1 if the dashboard was new; read it back.
-    let snapshot: serde_json::Value = client
-        .get(format!("{http}/api/v1/dashboards/{}/snapshot", args.dashboard))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    last_published.store(snapshot["seq"].as_u64().unwrap_or(0), Ordering::Relaxed);
+    let published: u64 = published_to.iter().sum();
+    // The seq of each dashboard's last update (the seed was seq 1 if it was new): read back.
+    for (target, last) in targets.iter().zip(last_published.iter()) {
+        let snapshot: serde_json::Value = client
+            .get(format!("{http}/api/v1/dashboards/{}/snapshot", target.name))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        last.store(snapshot["seq"].as_u64().unwrap_or(0), Ordering::Relaxed);
+    }
     let after = args.server_pid.and_then(process_usage);
     let also_after = args.also_server_pid.and_then(process_usage);
     let redis_after = args.redis_pid.and_then(process_usage);
@@ -325,7 +383,7 @@ async fn main() -> std::process::ExitCode {
     let fast: Vec<&Tally> = tallies.iter().filter(|t| !t.slow).collect();
     let slow: Vec<&Tally> = tallies.iter().filter(|t| t.slow).collect();
     let deliveries: u64 = tallies.iter().map(|t| t.deliveries).sum();
-    let expected_fast = published * fast.len() as u64;
+    let expected_fast: u64 = fast.iter().map(|t| published_to[t.dashboard]).sum();
     let fast_deliveries: u64 = fast.iter().map(|t| t.deliveries).sum();
     let lost: u64 = tallies.iter().map(|t| t.lost).sum();
     let mut fast_latencies: Vec<u32> = fast.iter().flat_map(|t| t.latencies_us.iter().copied()).collect();
@@ -360,6 +418,24 @@ async fn main() -> std::process::ExitCode {
         percentile(&fast_latencies, 0.99),
         percentile(&fast_latencies, 1.0)
     );
+    if !args.groups.is_empty() {
+        for (group, Group { count, subscribers }) in args.groups.iter().enumerate() {
+            let of_group: Vec<&&Tally> = fast.iter().filter(|t| targets[t.dashboard].group == group).collect();
+            let mut latencies: Vec<u32> = of_group.iter().flat_map(|t| t.latencies_us.iter().copied()).collect();
+            latencies.sort_unstable();
+            let delivered: u64 = of_group.iter().map(|t| t.deliveries).sum();
+            let expected: u64 = of_group.iter().map(|t| published_to[t.dashboard]).sum();
+            println!(
+                "group {:<13} {:.0} deliveries/s, {} missing, latency p50 {:.1}  p99 {:.1}  max {:.1} ms",
+                format!("{count}x{subscribers}"),
+                delivered as f64 / elapsed,
+                expected.saturating_sub(delivered),
+                percentile(&latencies, 0.5),
+                percentile(&latencies, 0.99),
+                percentile(&latencies, 1.0)
+            );
+        }
+    }
     answer_times.sort_by(f64::total_cmp);
     let answer = |q| livedash::model::stats::quantile(&answer_times, q).unwrap_or(0.0);
     println!("ingest answer (ms)  p50 {:.1}  p99 {:.1}  max {:.1}", answer(0.5), answer(0.99), answer(1.0));
