@@ -28,7 +28,7 @@ build_commit() {
   if [[ ! -x "$out" ]]; then
     worktree="$(mktemp -d)/src"
     git worktree add --detach --force "$worktree" "$sha" >/dev/null
-    (cd "$worktree" && CARGO_TARGET_DIR="$builds/target" cargo build --release --no-default-features \
+    (cd "$worktree" && LEPTOS_OUTPUT_NAME=livedash CARGO_TARGET_DIR="$builds/target" cargo build --release --no-default-features \
       --features ssr --bin livedash >&2)
     mkdir -p "$builds/$sha"
     cp "$builds/target/release/livedash" "$out"

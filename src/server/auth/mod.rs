@@ -28,7 +28,7 @@ use patterns::DashboardPatterns;
 use serde::{Deserialize, Serialize};
 pub use session::Lifetimes;
 use session::{Sessions, SignOutWatch};
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 use users::{LoginLimiter, UserConfig, Users};
 
 /// What a credential may do (a JWT's `scope`, an API token's `scope`, a user's role).
@@ -184,29 +184,35 @@ impl Lease {
         *self = Lease::new(access, auth);
     }
 
-    /// Resolves when the credential ends; never, for one without expiry or session.
-    pub async fn ended(&self) -> LeaseEnd {
-        let expiry = async {
-            let Some(at) = self.expires_at else { return std::future::pending().await };
-            loop {
-                let left = at - self.clock.now_millis();
-                if left <= 0 {
-                    return;
+    /// Resolves when the credential ends; never, for one without expiry or session. It owns
+    /// what it watches: a connection keeps one across its wake-ups, its timer and sign-out
+    /// waiter armed once rather than at each of them.
+    pub fn ended(&self) -> impl Future<Output = LeaseEnd> + Send + 'static {
+        let (expires_at, clock) = (self.expires_at, self.clock.clone());
+        let signed_out = self.sign_out.as_ref().map(|watch| watch.signed_out.clone());
+        async move {
+            let expiry = async {
+                let Some(at) = expires_at else { return std::future::pending().await };
+                loop {
+                    let left = at - clock.now_millis();
+                    if left <= 0 {
+                        return;
+                    }
+                    // The wall clock is read again at least every second: a machine that slept (a
+                    // laptop's lid), a clock that was set, or a test's moved clock, ends it on time.
+                    tokio::time::sleep(Duration::from_millis(left.min(EXPIRY_RECHECK_MS) as u64)).await;
                 }
-                // The wall clock is read again at least every second: a machine that slept (a
-                // laptop's lid), a clock that was set, or a test's moved clock, ends it on time.
-                tokio::time::sleep(Duration::from_millis(left.min(EXPIRY_RECHECK_MS) as u64)).await;
+            };
+            let signed_out = async {
+                match signed_out {
+                    Some(token) => token.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = signed_out => LeaseEnd::SignedOut,
+                () = expiry => LeaseEnd::Expired,
             }
-        };
-        let signed_out = async {
-            match &self.sign_out {
-                Some(watch) => watch.signed_out.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = signed_out => LeaseEnd::SignedOut,
-            () = expiry => LeaseEnd::Expired,
         }
     }
 }

@@ -30,7 +30,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::{io::AsyncWrite, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tungstenite::{protocol::WebSocketConfig, Message};
-use wire::{close_frame, small_frame, Control, ReadSide, WsUpgrade};
+use wire::{client_messages, close_frame, small_frame, Control, WsUpgrade};
 use writer::{Batch, Feeds};
 
 /// Close codes (RFC 6455 7.4.1) this server sends.
@@ -113,12 +113,7 @@ async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
         .write_buffer_size(0)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let reader = tokio_tungstenite::WebSocketStream::from_raw_socket(
-        ReadSide::new(read, control.clone()),
-        tungstenite::protocol::Role::Server,
-        Some(config),
-    )
-    .await;
+    let reader = client_messages(read, control.clone(), Some(config)).await;
     let session = Session {
         broker: state.broker.clone(),
         telemetry: telemetry.clone(),
@@ -158,6 +153,8 @@ async fn connection<R, W>(
     tokio::pin!(deadline);
     let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
+    // Made again only after a client message (a `refresh` renews the lease).
+    let mut lease_ended = Box::pin(session.lease.ended());
     if session.auth.is_secured() {
         session.announce(&mut batch);
     }
@@ -174,13 +171,14 @@ async fn connection<R, W>(
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Close(close_code::AWAY, "server shutting down"),
-            end = session.lease.ended() => break Ending::Close(CLOSE_CREDENTIAL_ENDED, end.reason()),
+            end = &mut lease_ended => break Ending::Close(CLOSE_CREDENTIAL_ENDED, end.reason()),
             read = reader.next() => {
                 heard = Instant::now();
                 let out = if writing { &mut next } else { &mut batch };
                 if let Some(ending) = session.read(read, &mut limiter, &mut feeds, out).await {
                     break ending;
                 }
+                lease_ended.set(session.lease.ended());
             }
             () = control.ready() => {
                 // Pongs and close replies tungstenite wrote while reading go out next.
@@ -423,8 +421,7 @@ mod tests {
         let served = tokio::spawn(async move {
             let (read, write) = tokio::io::split(server_end);
             let control = Control::default();
-            let reader =
-                WebSocketStream::from_raw_socket(ReadSide::new(read, control.clone()), Role::Server, None).await;
+            let reader = client_messages(read, control.clone(), None).await;
             connection(reader, write, control, session(broker, telemetry), limits(), &shutdown).await;
         });
         (served, client_end)
