@@ -1,5 +1,5 @@
 import { expect, test, type CDPSession, type Page } from '@playwright/test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, stopServer } from './fixtures/livedash_server';
@@ -208,5 +208,61 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     clearInterval(feeder);
     await stopServer(server);
     rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+/** CPU seconds of every Chromium process (the renderer's other threads, the GPU process and
+ *  the browser included, which `TaskDuration` leaves out), from /proc. */
+function chromiumCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!/^(chrom|headless_shell)/.test(name)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // A process that ended meanwhile.
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
+// Issue 27: what a live dashboard costs the browser, `/d/main` fed by the server's own
+// simulator and host metrics (the default dashboard of `make run`), over LIVE_SECONDS (120
+// under PANELS_BENCH, 10 in `make test`).
+test('a live /d/main: the browser share of a core', async ({ page }) => {
+  const liveSeconds = Number(process.env.LIVE_SECONDS ?? (full ? 120 : 10));
+  test.setTimeout((liveSeconds + 60) * 1000);
+  const { server, port } = await startServer(['--persist', 'false']);
+  try {
+    await page.setViewportSize({ width: 1600, height: 1200 });
+    await page.goto(`http://127.0.0.1:${port}/d/main`);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.locator('[data-panel] canvas').first()).toBeVisible();
+    // Let the first history and the window fill before measuring.
+    await page.waitForTimeout(5000);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
+    const [before, chromeBefore] = [await metrics(cdp), chromiumCpuSeconds()];
+    await page.waitForTimeout(liveSeconds * 1000);
+    const [after, chromeAfter] = [await metrics(cdp), chromiumCpuSeconds()];
+    const wall = after.Timestamp - before.Timestamp;
+    const share = (key: string) => (100 * (after[key] - before[key])) / wall;
+    const live = {
+      seconds: Math.round(wall),
+      main_thread_percent: Number(share('TaskDuration').toFixed(1)),
+      script_percent: Number(share('ScriptDuration').toFixed(1)),
+      layout_style_percent: Number((share('LayoutDuration') + share('RecalcStyleDuration')).toFixed(1)),
+      chromium_processes_percent: Number(((100 * (chromeAfter - chromeBefore)) / wall).toFixed(1)),
+      panels: await page.locator('[data-panel]').count(),
+    };
+    console.log(`a live /d/main: ${JSON.stringify(live)}`);
+    writeFileSync('test-results/live-dashboard.json', JSON.stringify(live, null, 2));
+    expect(live.panels).toBeGreaterThan(0);
+    expect(after.TaskDuration).toBeGreaterThan(before.TaskDuration);
+  } finally {
+    await stopServer(server);
   }
 });

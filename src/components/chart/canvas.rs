@@ -95,10 +95,7 @@ impl ObservedBox {
 
 /// A plotters backend on `canvas` of `size`, sized for the device pixel ratio (only when that
 /// changed, since resizing clears it), and that ratio and the width in device pixels.
-pub fn backend(
-    canvas: &web_sys::HtmlCanvasElement,
-    size: CanvasBox,
-) -> Option<(plotters_canvas::CanvasBackend, f64, usize)> {
+pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(super::backend::Canvas, f64, usize)> {
     let scale = window().device_pixel_ratio().max(1.0);
     let (css_width, css_height) = (size.width.max(1.0), size.height.max(1.0));
     let (width, height) = ((css_width * scale).round() as u32, (css_height * scale).round() as u32);
@@ -106,7 +103,7 @@ pub fn backend(
         canvas.set_width(width);
         canvas.set_height(height);
     }
-    let backend = plotters_canvas::CanvasBackend::with_canvas_object(canvas.clone())?;
+    let backend = super::backend::Canvas::new(canvas.clone())?;
     Some((backend, scale, width as usize))
 }
 

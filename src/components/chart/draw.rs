@@ -1,4 +1,4 @@
-//! Drawing a chart with plotters, on any `DrawingBackend`: the page passes a `CanvasBackend`
+//! Drawing a chart with plotters, on any `DrawingBackend`: the page passes a `backend::Canvas`
 //! (`canvas::paint`), tests an `SVGBackend` and read the labels back. Time runs along the x
 //! axis (`axis::TimeAxis`), values in the metric's format up the y axis. The alert rules on
 //! the metric add, under the line: shaded spans where a rule was firing, each level's clear

@@ -15,6 +15,8 @@
 
 mod axis;
 #[cfg(feature = "hydrate")]
+pub mod backend;
+#[cfg(feature = "hydrate")]
 pub mod canvas;
 pub mod draw;
 mod geometry;
