@@ -21,6 +21,14 @@ pub fn decimate<'a>(
     let mut bucket: Option<(i64, Point, Point, Point, Point)> = None;
 
     let flush = |out: &mut Vec<Point>, (_, first, min, max, last): (i64, Point, Point, Point, Point)| {
+        if [min, max, last].iter().all(|point| *point == first) {
+            // A column of one point: the usual live chart, whose window holds fewer points
+            // than it has columns (nothing to order).
+            if out.last() != Some(&first) {
+                out.push(first);
+            }
+            return;
+        }
         let mut chosen = [first, min, max, last];
         chosen.sort_by_key(|point| point.0);
         for point in chosen {
