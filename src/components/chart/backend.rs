@@ -86,6 +86,18 @@ impl Canvas {
         }
     }
 
+    /// Begins a path through `points`; whether there was any.
+    fn trace(&self, points: impl IntoIterator<Item = BackendCoord>) -> bool {
+        let mut points = points.into_iter();
+        let Some(start) = points.next() else { return false };
+        self.context.begin_path();
+        self.context.move_to(f64::from(start.0), f64::from(start.1));
+        for next in points {
+            self.context.line_to(f64::from(next.0), f64::from(next.1));
+        }
+        true
+    }
+
     /// Forgets the styles, which plotters-canvas set its own way.
     fn after_inner<E: std::error::Error + Send + Sync>(&mut self, drawn: Result<(), DrawingErrorKind<E>>) -> Drawn {
         self.set = Styles::default();
@@ -170,15 +182,10 @@ impl DrawingBackend for Canvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut path = path.into_iter();
-        let Some(start) = path.next() else { return Ok(()) };
         self.stroke(style);
-        self.context.begin_path();
-        self.context.move_to(f64::from(start.0), f64::from(start.1));
-        for next in path {
-            self.context.line_to(f64::from(next.0), f64::from(next.1));
+        if self.trace(path) {
+            self.context.stroke();
         }
-        self.context.stroke();
         Ok(())
     }
 
@@ -186,16 +193,11 @@ impl DrawingBackend for Canvas {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut path = path.into_iter();
-        let Some(start) = path.next() else { return Ok(()) };
         self.fill(style.color());
-        self.context.begin_path();
-        self.context.move_to(f64::from(start.0), f64::from(start.1));
-        for next in path {
-            self.context.line_to(f64::from(next.0), f64::from(next.1));
+        if self.trace(path) {
+            self.context.close_path();
+            self.context.fill();
         }
-        self.context.close_path();
-        self.context.fill();
         Ok(())
     }
 
