@@ -14,7 +14,6 @@
 //! credential expires or its session signs out.
 
 mod wire;
-mod woken;
 mod writer;
 
 use super::{feed::Feed, rate_limit::RateLimiter, StreamState};
@@ -32,7 +31,6 @@ use tokio::{io::AsyncWrite, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tungstenite::{protocol::WebSocketConfig, Message};
 use wire::{client_messages, close_frame, small_frame, Control, WsUpgrade};
-use woken::WhenWoken;
 use writer::{Batch, Feeds};
 
 /// Close codes (RFC 6455 7.4.1) this server sends.
@@ -150,13 +148,13 @@ async fn connection<R, W>(
     let mut ping = tokio::time::interval(limits.heartbeat);
     ping.reset();
     // One deadline for the connection, moved at each write, rather than a timer per frame;
-    // one shutdown waiter, rather than one registered and dropped per frame. The shutdown and
-    // the lease are polled only once they woke the connection, not at each of its wake-ups.
+    // one shutdown waiter, rather than one registered and dropped per frame.
     let deadline = tokio::time::sleep(limits.write_timeout);
     tokio::pin!(deadline);
-    let mut shutdown = WhenWoken::new(Box::pin(shutdown.clone().cancelled_owned()));
-    // Made again after a client message (a `refresh` renews the lease).
-    let mut lease_ended = WhenWoken::new(Box::pin(session.lease.ended()));
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
+    // Made again only after a client message (a `refresh` renews the lease).
+    let mut lease_ended = Box::pin(session.lease.ended());
     if session.auth.is_secured() {
         session.announce(&mut batch);
     }
@@ -180,7 +178,7 @@ async fn connection<R, W>(
                 if let Some(ending) = session.read(read, &mut limiter, &mut feeds, out).await {
                     break ending;
                 }
-                lease_ended = WhenWoken::new(Box::pin(session.lease.ended()));
+                lease_ended.set(session.lease.ended());
             }
             () = control.ready() => {
                 // Pongs and close replies tungstenite wrote while reading go out next.

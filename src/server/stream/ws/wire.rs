@@ -10,7 +10,6 @@
 //! `Control`'s bytes ahead of its next batch, so the two streams of frames never interleave
 //! inside a frame.
 
-use super::woken::WhenWoken;
 use crate::server::broker::frame::WsHeader;
 use crate::server::http::ApiError;
 use axum::{
@@ -19,7 +18,7 @@ use axum::{
     http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode},
     response::Response,
 };
-use futures::task::AtomicWaker;
+use futures::{task::AtomicWaker, Stream, StreamExt};
 use hyper_util::rt::TokioIo;
 use std::{
     io,
@@ -28,7 +27,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Wake, Waker},
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
@@ -192,6 +191,33 @@ impl<R: Unpin> AsyncWrite for ReadSide<R> {
     }
 }
 
+/// The client's messages, read only when the socket has woken them (or the last read returned
+/// one: more may be buffered, and a ping's pong is written at the read after it). A connection
+/// wakes ten times a second per subscription for its feeds; reading tungstenite at each of
+/// those wake-ups went through its whole read path to find nothing.
+pub struct WhenWoken<S> {
+    messages: S,
+    woken: Arc<Woken>,
+    /// `woken` as a waker, made once: what the socket wakes.
+    waker: Waker,
+}
+
+struct Woken {
+    since_last_read: AtomicBool,
+    connection: AtomicWaker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.since_last_read.store(true, Ordering::Release);
+        self.connection.wake();
+    }
+}
+
 /// The client's messages as a connection reads them: tungstenite over the socket's read half
 /// (its own frames into `control`), read when woken.
 pub async fn client_messages<R: AsyncRead + Unpin>(
@@ -200,4 +226,28 @@ pub async fn client_messages<R: AsyncRead + Unpin>(
     config: Option<WebSocketConfig>,
 ) -> WhenWoken<WebSocketStream<ReadSide<R>>> {
     WhenWoken::new(WebSocketStream::from_raw_socket(ReadSide::new(read, control), Role::Server, config).await)
+}
+
+impl<S> WhenWoken<S> {
+    pub fn new(messages: S) -> Self {
+        let woken = Arc::new(Woken { since_last_read: AtomicBool::new(true), connection: AtomicWaker::new() });
+        WhenWoken { messages, waker: Waker::from(woken.clone()), woken }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for WhenWoken<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.get_mut();
+        this.woken.connection.register(cx.waker());
+        if !this.woken.since_last_read.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let read = this.messages.poll_next_unpin(&mut Context::from_waker(&this.waker));
+        if read.is_ready() {
+            this.woken.since_last_read.store(true, Ordering::Release);
+        }
+        read
+    }
 }
