@@ -41,7 +41,8 @@ make --no-print-directory build
 cargo build --release --features loadgen --bin loadgen --bin write_floor --target-dir target/bench
 names=() bins=()
 for commit in "${commits[@]}"; do
-  names+=("$commit ($(git rev-parse --short "$commit^{commit}"))")
+  sha="$(git rev-parse --short "$commit^{commit}")"
+  if [[ "$sha" == "$commit"* ]]; then names+=("$commit"); else names+=("$commit ($sha)"); fi
   bins+=("$(build_commit "$commit")")
 done
 names+=("working tree") bins+=("$root/target/release/livedash")

@@ -191,6 +191,16 @@ impl<R: Unpin> AsyncWrite for ReadSide<R> {
     }
 }
 
+/// The client's messages as a connection reads them: tungstenite over the socket's read half
+/// (its own frames into `control`), read when woken.
+pub async fn client_messages<R: AsyncRead + Unpin>(
+    read: R,
+    control: Control,
+    config: Option<WebSocketConfig>,
+) -> WhenWoken<WebSocketStream<ReadSide<R>>> {
+    WhenWoken::new(WebSocketStream::from_raw_socket(ReadSide::new(read, control), Role::Server, config).await)
+}
+
 /// The client's messages, read only when the socket has woken them (or the last read returned
 /// one: more may be buffered, and a ping's pong is written at the read after it). A connection
 /// wakes ten times a second per subscription for its feeds; reading tungstenite at each of
@@ -218,16 +228,6 @@ impl Wake for Woken {
     }
 }
 
-/// The client's messages as a connection reads them: tungstenite over the socket's read half
-/// (its own frames into `control`), read when woken.
-pub async fn client_messages<R: AsyncRead + Unpin>(
-    read: R,
-    control: Control,
-    config: Option<WebSocketConfig>,
-) -> WhenWoken<WebSocketStream<ReadSide<R>>> {
-    WhenWoken::new(WebSocketStream::from_raw_socket(ReadSide::new(read, control), Role::Server, config).await)
-}
-
 impl<S> WhenWoken<S> {
     pub fn new(messages: S) -> Self {
         let woken = Arc::new(Woken { since_last_read: AtomicBool::new(true), connection: AtomicWaker::new() });
@@ -249,5 +249,39 @@ impl<S: Stream + Unpin> Stream for WhenWoken<S> {
             this.woken.since_last_read.store(true, Ordering::Release);
         }
         read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test]
+    async fn a_stream_when_woken_is_polled_only_after_a_wake_or_an_item() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<u8>();
+        let counted = {
+            let polls = polls.clone();
+            futures::stream::poll_fn(move |cx| {
+                polls.fetch_add(1, Ordering::Relaxed);
+                receive.poll_recv(cx)
+            })
+        };
+        let mut messages = WhenWoken::new(counted);
+        for _ in 0..5 {
+            assert!(messages.next().now_or_never().is_none());
+        }
+        assert_eq!(polls.load(Ordering::Relaxed), 1, "not polled again without a wake");
+        send.send(1).unwrap();
+        send.send(2).unwrap();
+        assert_eq!(messages.next().await, Some(1));
+        // After an item it reads again at once: the second was buffered, with no wake of its own.
+        assert_eq!(messages.next().now_or_never(), Some(Some(2)));
+        assert!(messages.next().now_or_never().is_none());
+        let polled = polls.load(Ordering::Relaxed);
+        assert!(messages.next().now_or_never().is_none());
+        assert_eq!(polls.load(Ordering::Relaxed), polled);
     }
 }
