@@ -251,11 +251,7 @@ fn start_alerts(state: &AppState) {
 fn serve(listener: TcpListener, state: &AppState) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let app = api::router(state.clone());
     let shutdown = state.shutdown.clone();
-    tokio::spawn(async move {
-        // The peer address, for the per-client connection bound.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
-    })
+    tokio::spawn(http::listen::serve(listener, app, shutdown))
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {

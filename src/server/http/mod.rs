@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod listen;
 
 pub use client::ClientAddr;
 pub use error::ApiError;
