@@ -30,6 +30,17 @@ pub fn throttle_for(max_hz: f64) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(1.0 / max_hz).clamp(FASTEST_THROTTLE, SLOWEST_THROTTLE))
 }
 
+/// A subscription's start as the direct path takes it over from its feed.
+pub struct DirectStart {
+    /// The frames the feed would hand out first: a snapshot, or the replay after `since`.
+    pub start: Vec<Frame>,
+    /// The live channel, from where the start ends.
+    pub live: broadcast::Receiver<Frame>,
+    /// The seq the subscriber holds after the start, and its epoch.
+    pub held: u64,
+    pub epoch: String,
+}
+
 pub struct Feed {
     broker: Arc<dyn Broker>,
     dashboard: String,
@@ -70,6 +81,16 @@ impl Feed {
             throttle,
             next_send: Instant::now(),
         })
+    }
+
+    /// The feed taken apart for the direct path (`ws::direct`); a throttled feed merges
+    /// updates, so it stays a feed.
+    pub fn into_direct(self) -> Result<DirectStart, Feed> {
+        if self.throttle.is_some() {
+            return Err(self);
+        }
+        let held = self.pending.back().map_or(self.held, |frame| frame.seq);
+        Ok(DirectStart { start: self.pending.into(), live: self.live, held, epoch: self.epoch })
     }
 
     pub fn dashboard(&self) -> &str {

@@ -54,7 +54,7 @@ pub struct StreamState {
 /// acknowledgement and page behind them (tokio has no priorities; here the OS shares the cores
 /// between the two runtimes' threads, so a request woken meanwhile runs within a time slice).
 #[derive(Clone)]
-pub struct Fanout(Arc<FanoutRuntime>);
+pub struct Fanout(Arc<FanoutRuntime>, Arc<ws::Writers>);
 
 struct FanoutRuntime(Option<tokio::runtime::Runtime>);
 
@@ -70,12 +70,20 @@ impl Drop for FanoutRuntime {
 impl Fanout {
     /// A runtime with a worker per core.
     pub fn new() -> std::io::Result<Fanout> {
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+            .worker_threads(workers)
             .thread_name("livedash-fanout")
             .enable_all()
             .build()?;
-        Ok(Fanout(Arc::new(FanoutRuntime(Some(runtime)))))
+        // A dashboard's direct writers: one per worker.
+        let writers = Arc::new(ws::Writers::new(workers, runtime.handle().clone()));
+        Ok(Fanout(Arc::new(FanoutRuntime(Some(runtime))), writers))
+    }
+
+    /// The groups writing dashboards' updates straight to sockets (`ws::direct`).
+    pub fn writers(&self) -> Arc<ws::Writers> {
+        self.1.clone()
     }
 
     pub fn spawn(&self, connection: impl std::future::Future<Output = ()> + Send + 'static) {

@@ -13,8 +13,11 @@
 //! credential (4500 if it names someone else); the connection closes with 4001 when its
 //! credential expires or its session signs out.
 
+mod direct;
 mod wire;
 mod writer;
+
+pub use direct::Writers;
 
 use super::{feed::Feed, rate_limit::RateLimiter, StreamState};
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
@@ -24,14 +27,17 @@ use crate::server::{
     http::{ApiError, ClientAddr},
     telemetry::{GaugeGuard, Telemetry},
 };
-use axum::{extract::State, response::Response, Extension};
+use axum::{body::Bytes, extract::State, response::Response, Extension};
 use futures::{Stream, StreamExt};
 use std::{sync::Arc, time::Duration};
 use tokio::{io::AsyncWrite, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tungstenite::{protocol::WebSocketConfig, Message};
+use direct::Outbox;
+use hyper_util::rt::TokioIo;
+use tokio::{io::AsyncReadExt, net::TcpStream};
 use wire::{client_messages, close_frame, small_frame, Control, WsUpgrade};
-use writer::{Batch, Feeds};
+use writer::{Batch, DirectPath, Feeds};
 
 /// Close codes (RFC 6455 7.4.1) this server sends.
 mod close_code {
@@ -64,7 +70,7 @@ pub async fn upgrade(
     let (tasks, fanout) = (state.tasks.clone(), state.fanout.clone());
     fanout.spawn(tasks.track_future(async move {
         match upgraded.await {
-            Ok(upgraded) => serve(hyper_util::rt::TokioIo::new(upgraded), state, access).await,
+            Ok(upgraded) => serve(upgraded, state, access).await,
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
         drop(admission);
@@ -91,7 +97,7 @@ struct Limits {
     message_burst: f64,
 }
 
-async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
+async fn serve(upgraded: hyper::upgrade::Upgraded, state: StreamState, access: Access) {
     let telemetry = state.telemetry.clone();
     let _open = GaugeGuard::new(&telemetry.connections);
     let configured = state.limits;
@@ -101,7 +107,6 @@ async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
         max_messages_per_sec: configured.max_messages_per_sec,
         message_burst: configured.message_burst,
     };
-    let (read, write) = tokio::io::split(socket);
     let control = Control::default();
     // A small read buffer: client messages are tiny, and tungstenite zeroes the buffer's free
     // part at every read attempt, which is every time the connection wakes (4 KiB of it cost
@@ -113,7 +118,6 @@ async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
         .write_buffer_size(0)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let reader = client_messages(read, control.clone(), Some(config)).await;
     let session = Session {
         broker: state.broker.clone(),
         telemetry: telemetry.clone(),
@@ -121,7 +125,27 @@ async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
         access,
         auth: state.auth.clone(),
     };
-    connection(reader, write, control, session, limits, &state.shutdown).await;
+    let shutdown = &state.shutdown;
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        // The bare socket (what `http::listen` accepts): groups may write to it directly.
+        Ok(hyper::upgrade::Parts { io, read_buf, .. }) => {
+            let (read, write) = io.into_inner().into_split();
+            // What hyper read past the handshake comes first, copied: `read_buf` holds hyper's
+            // whole read buffer, which would otherwise stay for the connection's life.
+            let early = std::io::Cursor::new(Bytes::copy_from_slice(&read_buf));
+            drop(read_buf);
+            let read = early.chain(read);
+            let reader = client_messages(read, control.clone(), Some(config)).await;
+            let outbox = Outbox::new(write);
+            let direct = DirectPath { outbox: outbox.clone(), writers: state.fanout.writers() };
+            connection(reader, outbox.writer(), Some(direct), control, session, limits, shutdown).await;
+        }
+        Err(upgraded) => {
+            let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+            let reader = client_messages(read, control.clone(), Some(config)).await;
+            connection(reader, write, None, control, session, limits, shutdown).await;
+        }
+    }
 }
 
 /// Serves one connection until it ends: reads `reader` into `session`, writes the feeds'
@@ -130,6 +154,7 @@ async fn serve(socket: wire::Socket, state: StreamState, access: Access) {
 async fn connection<R, W>(
     mut reader: R,
     mut socket: W,
+    direct: Option<DirectPath>,
     control: Control,
     mut session: Session,
     limits: Limits,
@@ -139,7 +164,11 @@ async fn connection<R, W>(
     W: AsyncWrite + Unpin,
 {
     let telemetry = session.telemetry.clone();
-    let mut feeds = Feeds::new(telemetry.clone());
+    let outbox = direct.as_ref().map(|direct| direct.outbox.clone());
+    let mut feeds = Feeds::new(telemetry.clone(), direct);
+    // Whether groups hand their frames to this task rather than write them (`direct`): true
+    // while it has frames queued.
+    let mut claimed = false;
     // What is being written, and what came meanwhile (replies, control frames).
     let (mut batch, mut next) = (Batch::default(), Batch::default());
     let mut limiter = RateLimiter::new(limits.max_messages_per_sec, limits.message_burst, Instant::now());
@@ -163,6 +192,15 @@ async fn connection<R, W>(
     // socket it does not read must not keep it alive).
     let mut armed = false;
     let ending = loop {
+        if let Some(outbox) = &outbox {
+            if batch.is_empty() {
+                batch.append(&mut next);
+            }
+            if !(batch.is_empty() && next.is_empty()) != claimed {
+                claimed = sync(outbox, &mut batch, &mut next, &mut session, &mut feeds).await;
+            }
+            feeds.join_waiting();
+        }
         let writing = !batch.is_empty();
         if writing && !armed {
             deadline.as_mut().reset(Instant::now() + limits.write_timeout);
@@ -179,6 +217,12 @@ async fn connection<R, W>(
                     break ending;
                 }
                 lease_ended.set(session.lease.ended());
+            }
+            () = ready(&outbox) => {
+                // A group handed frames (after ours) or gave a subscription back.
+                if let Some(outbox) = &outbox {
+                    claimed = sync(outbox, &mut batch, &mut next, &mut session, &mut feeds).await;
+                }
             }
             () = control.ready() => {
                 // Pongs and close replies tungstenite wrote while reading go out next.
@@ -217,6 +261,9 @@ async fn connection<R, W>(
     };
     // The last words, in the second it may take: what was ready (a frame may be half
     // written), tungstenite's control frames (a client's close answered), then our close.
+    if let Some(outbox) = &outbox {
+        outbox.close(&mut batch, &mut next);
+    }
     batch.append(&mut next);
     if let Some(frames) = control.take() {
         batch.push_control(frames);
@@ -225,6 +272,27 @@ async fn connection<R, W>(
         batch.push_control(close_frame(code, reason));
     }
     let _ = tokio::time::timeout(CLOSING_TIME, batch.write_all(&mut socket, &telemetry)).await;
+}
+
+/// Takes what the groups handed into the connection's queue and the subscriptions they gave
+/// back (their feeds reopened); whether the connection now writes (holds the socket).
+async fn sync(outbox: &Outbox, batch: &mut Batch, next: &mut Batch, session: &mut Session, feeds: &mut Feeds) -> bool {
+    loop {
+        let given_back = outbox.sync(batch, next);
+        if given_back.is_empty() {
+            return !(batch.is_empty() && next.is_empty());
+        }
+        // Reopening may queue a reply: synced again, so the outbox knows.
+        session.take_back(given_back, feeds, next).await;
+    }
+}
+
+/// Resolves when `outbox` has news for the connection; never without one.
+async fn ready(outbox: &Option<Arc<Outbox>>) {
+    match outbox {
+        Some(outbox) => outbox.ready().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What one connection's credential allows, and what answers its messages.
@@ -301,7 +369,7 @@ impl Session {
                 // Replacing an existing subscription restarts it from `since`.
                 feeds.remove(&dashboard);
                 match Feed::open_throttled(self.broker.clone(), &dashboard, since.as_ref(), throttle).await {
-                    Ok(feed) => feeds.insert(feed),
+                    Ok(feed) => feeds.insert(feed, out),
                     Err(_) => {
                         self.telemetry.error("ws", "unknown_dashboard");
                         self.reply(out, ServerMessage::unknown_dashboard(&dashboard))
@@ -313,6 +381,18 @@ impl Session {
             ClientMessage::Refresh { token } => return self.refresh(&token, feeds, out),
         }
         None
+    }
+
+    /// Reopens the feeds of subscriptions their groups gave back, at the seq each client
+    /// holds (a replay, or a snapshot when that is gone).
+    async fn take_back(&self, given_back: Vec<(u64, u64)>, feeds: &mut Feeds, out: &mut Batch) {
+        for (id, held) in given_back {
+            let Some((dashboard, position)) = feeds.given_back(id, held) else { continue };
+            match Feed::open(self.broker.clone(), &dashboard, Some(&position)).await {
+                Ok(feed) => feeds.insert_feed(feed),
+                Err(_) => self.reply(out, ServerMessage::unknown_dashboard(&dashboard)),
+            }
+        }
     }
 
     /// Tells the client who its credential names and until when (`session`).
@@ -422,7 +502,7 @@ mod tests {
             let (read, write) = tokio::io::split(server_end);
             let control = Control::default();
             let reader = client_messages(read, control.clone(), None).await;
-            connection(reader, write, control, session(broker, telemetry), limits(), &shutdown).await;
+            connection(reader, write, None, control, session(broker, telemetry), limits(), &shutdown).await;
         });
         (served, client_end)
     }

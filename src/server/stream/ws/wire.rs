@@ -6,9 +6,10 @@
 //! Reading stays with tungstenite (unmasking, fragments, UTF-8, size limits, the close
 //! handshake): it reads the socket's read half through `ReadSide`, and what tungstenite writes
 //! itself (pongs, the answer to a client's close) lands in `Control`, whole frames at a time.
-//! The connection's writer is the only one to touch the socket's write half and sends
-//! `Control`'s bytes ahead of its next batch, so the two streams of frames never interleave
-//! inside a frame.
+//! tungstenite never writes to the socket: the connection's writer sends `Control`'s bytes
+//! ahead of its next batch, so the two streams of frames never interleave inside a frame (the
+//! groups of `direct` write only while the connection's writer is not writing, under its
+//! outbox's lock).
 
 use crate::server::broker::frame::WsHeader;
 use crate::server::http::ApiError;
@@ -19,7 +20,6 @@ use axum::{
     response::Response,
 };
 use futures::{task::AtomicWaker, Stream, StreamExt};
-use hyper_util::rt::TokioIo;
 use std::{
     io,
     pin::Pin,
@@ -32,9 +32,6 @@ use std::{
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::protocol::{Role, WebSocketConfig};
-
-/// The upgraded connection's socket.
-pub type Socket = TokioIo<hyper::upgrade::Upgraded>;
 
 /// Bytes of tungstenite's own frames (pongs, a close reply) waiting for the writer at most; a
 /// client that makes more (pings faster than its socket drains) is dropped.

@@ -8,6 +8,8 @@
 //! backpressure. A slow socket leaves its feeds behind the live channel, and they resync with
 //! a snapshot (PROTOCOL.md rule 4).
 
+use super::direct::{Joined, Outbox, Writers};
+use crate::protocol::Position;
 use crate::server::{
     broker::Frame,
     stream::feed::Feed,
@@ -21,7 +23,10 @@ use std::{
     sync::Arc,
     task::{Context, Poll},
 };
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::{
+    io::{AsyncWrite, AsyncWriteExt},
+    sync::broadcast,
+};
 
 /// Feed frames written in one batch at most.
 pub const BATCH_FRAMES: usize = 64;
@@ -33,13 +38,26 @@ pub const BATCH_BYTES: usize = 256 * 1024;
 /// the connection's own; what is left goes in the next write.
 const MAX_SLICES: usize = 2 * BATCH_FRAMES + 8;
 
-/// One subscription: its feed's frames, in order.
+/// One subscription: its feed's frames, in order, or a group writing them (`direct`).
 struct Subscribed {
     dashboard: String,
-    frames: BoxStream<'static, Frame>,
+    source: Source,
     /// Whether it handed out its first frame (every snapshot after it is a resync).
     started: bool,
     _counted: GaugeGuard,
+}
+
+enum Source {
+    Feed(BoxStream<'static, Frame>),
+    /// Its start queued on the connection; joins a group once the connection writes it.
+    Joining { live: broadcast::Receiver<Frame>, held: u64, epoch: String },
+    Direct { joined: Joined, epoch: String },
+}
+
+/// What a connection needs for the direct path: its socket as groups share it, and the groups.
+pub struct DirectPath {
+    pub outbox: Arc<Outbox>,
+    pub writers: Arc<Writers>,
 }
 
 /// A connection's subscriptions, one per dashboard, polled in turn so that a busy dashboard
@@ -49,17 +67,32 @@ pub struct Feeds {
     /// Where the next poll starts.
     turn: usize,
     telemetry: Arc<Telemetry>,
+    direct: Option<DirectPath>,
 }
 
 impl Feeds {
-    pub fn new(telemetry: Arc<Telemetry>) -> Feeds {
-        Feeds { subscribed: Vec::new(), turn: 0, telemetry }
+    pub fn new(telemetry: Arc<Telemetry>, direct: Option<DirectPath>) -> Feeds {
+        Feeds { subscribed: Vec::new(), turn: 0, telemetry, direct }
     }
 
-    /// Subscribes to `feed`'s dashboard, replacing a subscription to it.
-    pub fn insert(&mut self, feed: Feed) {
+    /// Subscribes to `feed`'s dashboard, replacing a subscription to it. On the direct path
+    /// (an unthrottled feed of a connection that has one), the start goes into `out` and the
+    /// rest is a group's to write (`join_waiting`).
+    pub fn insert(&mut self, feed: Feed, out: &mut Batch) {
         let dashboard = feed.dashboard().to_owned();
         self.remove(&dashboard);
+        let feed = if self.direct.is_some() {
+            match feed.into_direct() {
+                Ok(start) => {
+                    start.start.into_iter().for_each(|frame| out.push_frame(frame));
+                    let source = Source::Joining { live: start.live, held: start.held, epoch: start.epoch };
+                    return self.push(dashboard, source, true);
+                }
+                Err(feed) => feed,
+            }
+        } else {
+            feed
+        };
         let frames = futures::stream::unfold(feed, |mut feed| async move {
             let frame = feed.next().await;
             if frame.is_none() {
@@ -68,8 +101,53 @@ impl Feeds {
             Some((frame?, feed))
         })
         .boxed();
+        self.push(dashboard, Source::Feed(frames), false);
+    }
+
+    /// Subscribes to `feed`'s dashboard on the feed itself, never the direct path (what a
+    /// group gave back stays with its feed).
+    pub fn insert_feed(&mut self, feed: Feed) {
+        let direct = self.direct.take();
+        self.insert(feed, &mut Batch::default());
+        self.direct = direct;
+        if let Some(subscribed) = self.subscribed.last_mut() {
+            subscribed.started = true; // its snapshot, if one comes, is a resync
+        }
+    }
+
+    fn push(&mut self, dashboard: String, source: Source, started: bool) {
         let counted = GaugeGuard::new(&self.telemetry.subscriptions);
-        self.subscribed.push(Subscribed { dashboard, frames, started: false, _counted: counted });
+        self.subscribed.push(Subscribed { dashboard, source, started, _counted: counted });
+    }
+
+    /// Hands the subscriptions whose start is queued to their groups: called when the
+    /// connection has claimed its socket for what it queued (or queued nothing), so a group's
+    /// frames follow the start.
+    pub fn join_waiting(&mut self) {
+        let Some(direct) = &self.direct else { return };
+        for subscribed in &mut self.subscribed {
+            if let Source::Joining { .. } = subscribed.source {
+                let Source::Joining { live, held, epoch } = std::mem::replace(
+                    &mut subscribed.source,
+                    Source::Feed(futures::stream::empty().boxed()),
+                ) else {
+                    unreachable!()
+                };
+                let joined = direct.writers.join(&direct.outbox, &subscribed.dashboard, live, held, &self.telemetry);
+                subscribed.source = Source::Direct { joined, epoch };
+            }
+        }
+    }
+
+    /// A subscription a group gave back: its dashboard and the position its client holds,
+    /// for the feed that takes over. `None` if it ended meanwhile.
+    pub fn given_back(&mut self, id: u64, held: u64) -> Option<(String, Position)> {
+        let at = self.subscribed.iter().position(|subscribed| {
+            matches!(&subscribed.source, Source::Direct { joined, .. } if joined.id() == id)
+        })?;
+        let subscribed = self.subscribed.remove(at);
+        let Source::Direct { epoch, .. } = subscribed.source else { unreachable!() };
+        Some((subscribed.dashboard, Position { epoch, seq: held }))
     }
 
     /// Ends the subscription to `dashboard`, if any.
@@ -99,7 +177,11 @@ impl Feeds {
         let mut index = 0;
         while index < self.subscribed.len() {
             let at = (self.turn + index) % self.subscribed.len();
-            match self.subscribed[at].frames.poll_next_unpin(cx) {
+            let Source::Feed(frames) = &mut self.subscribed[at].source else {
+                index += 1;
+                continue;
+            };
+            match frames.poll_next_unpin(cx) {
                 Poll::Ready(Some(frame)) => {
                     let subscribed = &mut self.subscribed[at];
                     if frame.is_snapshot && subscribed.started {
@@ -170,6 +252,19 @@ impl Batch {
         self.bytes += frame.json.len();
         self.messages += 1;
         self.pieces.push(Piece::Frame(frame));
+    }
+
+    /// Puts `frames` ahead of what the batch holds (none of it written yet), `offset` bytes
+    /// of the first already on the wire.
+    pub fn put_first(&mut self, frames: Vec<Frame>, offset: usize) {
+        debug_assert!(!self.has_started());
+        let mut first = Batch::default();
+        frames.into_iter().for_each(|frame| first.push_frame(frame));
+        first.offset = offset;
+        first.pieces.append(&mut self.pieces);
+        (first.frames, first.bytes, first.messages) =
+            (first.frames + self.frames, first.bytes + self.bytes, first.messages + self.messages);
+        *self = first;
     }
 
     /// A protocol message for this connection alone (a reply).
@@ -294,12 +389,12 @@ mod tests {
                     let metrics: Metrics = [("x".to_string(), 1.0)].into();
                     vec![Publication::new(DASHBOARDS[dashboard], 0, metrics)]
                 };
-                let mut feeds = Feeds::new(Arc::new(Telemetry::new()));
+                let mut feeds = Feeds::new(Arc::new(Telemetry::new()), None);
                 let mut published: HashMap<&str, u64> = HashMap::new();
                 for (index, dashboard) in DASHBOARDS.iter().enumerate() {
                     broker.publish(publish(index)).await.unwrap();
                     published.insert(dashboard, 1);
-                    feeds.insert(Feed::open(broker.clone(), dashboard, None).await.unwrap());
+                    feeds.insert(Feed::open(broker.clone(), dashboard, None).await.unwrap(), &mut Batch::default());
                 }
                 let mut held: HashMap<String, u64> = HashMap::new();
                 let take = |frame: Frame, held: &mut HashMap<String, u64>| {
