@@ -83,14 +83,16 @@ impl Feed {
         })
     }
 
-    /// The feed taken apart for the direct path (`ws::direct`); a throttled feed merges
-    /// updates, so it stays a feed.
-    pub fn into_direct(self) -> Result<DirectStart, Feed> {
-        if self.throttle.is_some() {
-            return Err(self);
-        }
+    /// Whether it merges updates (`maxHz`): such a feed stays a feed.
+    pub fn is_throttled(&self) -> bool {
+        self.throttle.is_some()
+    }
+
+    /// The feed taken apart for the direct path (`ws::direct`), which merges nothing.
+    pub fn into_direct(self) -> DirectStart {
+        debug_assert!(!self.is_throttled());
         let held = self.pending.back().map_or(self.held, |frame| frame.seq);
-        Ok(DirectStart { start: self.pending.into(), live: self.live, held, epoch: self.epoch })
+        DirectStart { start: self.pending.into(), live: self.live, held, epoch: self.epoch }
     }
 
     pub fn dashboard(&self) -> &str {

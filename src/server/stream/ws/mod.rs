@@ -196,7 +196,8 @@ async fn connection<R, W>(
             if batch.is_empty() {
                 batch.append(&mut next);
             }
-            if !(batch.is_empty() && next.is_empty()) != claimed {
+            let queued = !batch.is_empty() || !next.is_empty();
+            if queued != claimed {
                 claimed = sync(outbox, &mut batch, &mut next, &mut session, &mut feeds).await;
             }
             feeds.join_waiting();
@@ -280,7 +281,7 @@ async fn sync(outbox: &Outbox, batch: &mut Batch, next: &mut Batch, session: &mu
     loop {
         let given_back = outbox.sync(batch, next);
         if given_back.is_empty() {
-            return !(batch.is_empty() && next.is_empty());
+            return !batch.is_empty() || !next.is_empty();
         }
         // Reopening may queue a reply: synced again, so the outbox knows.
         session.take_back(given_back, feeds, next).await;

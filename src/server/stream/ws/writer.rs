@@ -81,18 +81,12 @@ impl Feeds {
     pub fn insert(&mut self, feed: Feed, out: &mut Batch) {
         let dashboard = feed.dashboard().to_owned();
         self.remove(&dashboard);
-        let feed = if self.direct.is_some() {
-            match feed.into_direct() {
-                Ok(start) => {
-                    start.start.into_iter().for_each(|frame| out.push_frame(frame));
-                    let source = Source::Joining { live: start.live, held: start.held, epoch: start.epoch };
-                    return self.push(dashboard, source, true);
-                }
-                Err(feed) => feed,
-            }
-        } else {
-            feed
-        };
+        if self.direct.is_some() && !feed.is_throttled() {
+            let start = feed.into_direct();
+            start.start.into_iter().for_each(|frame| out.push_frame(frame));
+            let source = Source::Joining { live: start.live, held: start.held, epoch: start.epoch };
+            return self.push(dashboard, source, true);
+        }
         let frames = futures::stream::unfold(feed, |mut feed| async move {
             let frame = feed.next().await;
             if frame.is_none() {
