@@ -140,7 +140,11 @@ impl AsyncWrite for OutboxWriter {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let socket: &tokio::net::TcpStream = self.0.socket.as_ref();
         loop {
             ready!(socket.poll_write_ready(cx))?;
@@ -237,6 +241,18 @@ impl Writers {
         Joined { id, group, outbox: outbox.clone() }
     }
 
+    /// Subscriptions the groups of `dashboard` serve.
+    #[cfg(test)]
+    pub fn members(&self, dashboard: &str) -> usize {
+        let groups = self.groups.lock().expect("writers lock");
+        let list = groups.get(dashboard).map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .map(|group| {
+                group.members.lock().expect("members lock").len() + group.joining.lock().expect("joining lock").len()
+            })
+            .sum()
+    }
+
     /// Forgets `group` unless a subscription is joining it (under the registry's lock, which
     /// `join` holds while it picks a group): whether it was forgotten.
     fn forget(&self, dashboard: &str, group: &Arc<Group>) -> bool {
@@ -278,7 +294,12 @@ struct Joiner {
 impl Group {
     /// Writes each frame of `live` to every member until the group has none left (or the
     /// channel ended: every member is given back).
-    async fn run(self: Arc<Self>, mut live: broadcast::Receiver<Frame>, dashboard: String, writers: std::sync::Weak<Writers>) {
+    async fn run(
+        self: Arc<Self>,
+        mut live: broadcast::Receiver<Frame>,
+        dashboard: String,
+        writers: std::sync::Weak<Writers>,
+    ) {
         loop {
             tokio::select! {
                 biased;

@@ -6,7 +6,9 @@
 //! from the requests' runtime so that ingest never queues behind it): it reads client messages (decoded by
 //! tungstenite), polls its subscriptions' feeds directly, and writes what is ready in one
 //! vectored write with one write deadline; it pings on an interval and closes with 1001 when
-//! the server shuts down. Abuse ends a connection with a close code: 1009 for a message over
+//! the server shuts down. Once an unthrottled subscription's start is queued, its updates are
+//! written by its dashboard's writer groups (`direct`) without waking the connection, which
+//! takes over what they hand it (socket full, or it was writing) or give back (out of order). Abuse ends a connection with a close code: 1009 for a message over
 //! the size limit, 1008 for a message flood, silence past two heartbeats, or a socket that
 //! accepts no data for the write timeout. With auth, the first message is `session`; a
 //! subscription the credential does not cover is answered `forbidden`; `refresh` replaces the
@@ -28,14 +30,14 @@ use crate::server::{
     telemetry::{GaugeGuard, Telemetry},
 };
 use axum::{body::Bytes, extract::State, response::Response, Extension};
+use direct::Outbox;
 use futures::{Stream, StreamExt};
+use hyper_util::rt::TokioIo;
 use std::{sync::Arc, time::Duration};
+use tokio::{io::AsyncReadExt, net::TcpStream};
 use tokio::{io::AsyncWrite, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tungstenite::{protocol::WebSocketConfig, Message};
-use direct::Outbox;
-use hyper_util::rt::TokioIo;
-use tokio::{io::AsyncReadExt, net::TcpStream};
 use wire::{client_messages, close_frame, small_frame, Control, WsUpgrade};
 use writer::{Batch, DirectPath, Feeds};
 
@@ -219,8 +221,10 @@ async fn connection<R, W>(
                 }
                 lease_ended.set(session.lease.ended());
             }
-            () = ready(&outbox) => {
-                // A group handed frames (after ours) or gave a subscription back.
+            () = ready(&outbox), if !writing => {
+                // A group handed frames or gave a subscription back. Not taken while a batch
+                // is being written (the loop's top takes them after it): what a slow socket
+                // is behind by stays bounded, `HANDED_FRAMES`, then its feed's resync.
                 if let Some(outbox) = &outbox {
                     claimed = sync(outbox, &mut batch, &mut next, &mut session, &mut feeds).await;
                 }
@@ -522,6 +526,122 @@ mod tests {
         }
         assert_eq!(cursor.position() as usize, bytes.len(), "nothing but whole frames");
         frames
+    }
+
+    /// A connection over a real loopback socket, as `serve` runs one accepted by
+    /// `http::listen` (the direct path on), and a tungstenite client on the other end.
+    async fn connect_direct(
+        broker: Arc<dyn Broker>,
+        telemetry: Arc<Telemetry>,
+        writers: Arc<Writers>,
+    ) -> (tokio::task::JoinHandle<()>, WebSocketStream<TcpStream>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // A small receive buffer: a client that stops reading stops the server's writes soon.
+        let client = tokio::net::TcpSocket::new_v4().unwrap();
+        client.set_recv_buffer_size(16 * 1024).unwrap();
+        let client = client.connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server_end, _) = listener.accept().await.unwrap();
+        let served = tokio::spawn(async move {
+            let (read, write) = server_end.into_split();
+            let control = Control::default();
+            let reader = client_messages(read, control.clone(), None).await;
+            let outbox = Outbox::new(write);
+            let direct = DirectPath { outbox: outbox.clone(), writers };
+            let (session, limits) = (session(broker, telemetry), limits());
+            connection(reader, outbox.writer(), Some(direct), control, session, limits, &CancellationToken::new())
+                .await;
+        });
+        (served, WebSocketStream::from_raw_socket(client, Role::Client, None).await)
+    }
+
+    /// `count` updates of dashboard `a`, each with a value `size` bytes long.
+    async fn publish_sized(broker: &dyn Broker, count: usize, size: usize) {
+        for i in 0..count {
+            let metrics: Metrics = [(format!("m{}", "x".repeat(size)), i as f64)].into();
+            broker.publish(vec![Publication::new("a", i as i64, metrics)]).await.unwrap();
+        }
+    }
+
+    /// The seqs of the next `count` frames the client reads (a snapshot's marked negative).
+    async fn read_seqs<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        client: &mut WebSocketStream<S>,
+        count: usize,
+    ) -> Vec<i64> {
+        let mut seqs = Vec::new();
+        while seqs.len() < count {
+            let Some(Ok(Message::Text(text))) = client.next().await else { panic!("ended after {seqs:?}") };
+            match serde_json::from_str(&text).unwrap() {
+                ServerMessage::Update(update) => seqs.push(update.seq as i64),
+                ServerMessage::Snapshot(snapshot) => seqs.push(-(snapshot.seq as i64)),
+                other => panic!("{other:?}"),
+            }
+        }
+        seqs
+    }
+
+    #[tokio::test]
+    async fn a_caught_up_subscription_is_written_by_its_group_in_order_and_leaves_it_when_the_client_goes() {
+        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
+        let writers = Arc::new(Writers::new(2, tokio::runtime::Handle::current()));
+        publish_sized(&*broker, 1, 1).await;
+        let (served, mut client) = connect_direct(broker.clone(), telemetry.clone(), writers.clone()).await;
+        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
+        assert_eq!(read_seqs(&mut client, 1).await, vec![-1], "the start, written by the connection");
+        assert_eq!(writers.members("a"), 1, "then a group's");
+        publish_sized(&*broker, 200, 10).await;
+        assert_eq!(read_seqs(&mut client, 200).await, (2..=201).collect::<Vec<_>>());
+        assert_eq!(telemetry.messages_sent.get(), 201);
+        client.close(None).await.unwrap();
+        served.await.unwrap();
+        assert_eq!(writers.members("a"), 0, "a connection that ended leaves its group at once");
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_falls_behind_is_handed_over_then_given_back_to_its_feed_without_a_gap() {
+        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
+        let writers = Arc::new(Writers::new(1, tokio::runtime::Handle::current()));
+        publish_sized(&*broker, 1, 1).await;
+        let (_served, mut client) = connect_direct(broker.clone(), telemetry.clone(), writers.clone()).await;
+        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
+        assert_eq!(read_seqs(&mut client, 1).await, vec![-1]);
+        assert_eq!(writers.members("a"), 1);
+        // 400 updates of 30 KB the client does not read: 12 MB, past what the socket's
+        // buffers hold (the server's send buffer grows to 4 MB at most), so the group hands
+        // frames over, then more than it may (64).
+        publish_sized(&*broker, 400, 30_000).await;
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while writers.members("a") > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("given back to its feed");
+        publish_sized(&*broker, 5, 10).await;
+        // Everything, in order, once: what the group wrote, what it handed over, then the
+        // feed's replay from where the client stood, then live.
+        assert_eq!(read_seqs(&mut client, 405).await, (2..=406).collect::<Vec<_>>());
+        assert_eq!(writers.members("a"), 0, "a subscription given back stays with its feed");
+    }
+
+    #[tokio::test]
+    async fn unsubscribe_stops_the_groups_writes_and_a_throttled_subscription_stays_a_feed() {
+        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
+        let writers = Arc::new(Writers::new(2, tokio::runtime::Handle::current()));
+        publish_sized(&*broker, 1, 1).await;
+        let (_served, mut client) = connect_direct(broker.clone(), telemetry, writers.clone()).await;
+        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
+        assert_eq!(read_seqs(&mut client, 1).await, vec![-1]);
+        client.send(Message::text(r#"{"type":"unsubscribe","dashboard":"a"}"#)).await.unwrap();
+        client.send(Message::text(r#"{"type":"ping","id":1}"#)).await.unwrap();
+        let Some(Ok(Message::Text(pong))) = client.next().await else { panic!("no pong") };
+        assert!(pong.contains("pong"), "{pong}");
+        assert_eq!(writers.members("a"), 0);
+        publish_sized(&*broker, 3, 1).await;
+        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a","maxHz":1000}"#)).await.unwrap();
+        assert_eq!(read_seqs(&mut client, 1).await, vec![-4], "nothing of the unsubscribed updates, then the snapshot");
+        assert_eq!(writers.members("a"), 0, "maxHz merges updates: its feed writes them");
+        publish_sized(&*broker, 1, 1).await;
+        assert_eq!(read_seqs(&mut client, 1).await, vec![5]);
     }
 
     fn memory_broker() -> Arc<dyn Broker> {

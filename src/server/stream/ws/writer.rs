@@ -1,5 +1,6 @@
 //! What a connection writes, in its one task: `Feeds`, the connection's subscriptions polled
-//! in turn (no forwarding task or channel per subscription), and `Batch`, the frames ready
+//! in turn (no forwarding task or channel per subscription; those on the direct path are
+//! written by their groups, `direct`), and `Batch`, the frames ready
 //! at once written with vectored writes: an update's shared header and JSON (never copied per
 //! socket), replies, pings and tungstenite's control frames, each whole.
 //!
@@ -50,8 +51,15 @@ struct Subscribed {
 enum Source {
     Feed(BoxStream<'static, Frame>),
     /// Its start queued on the connection; joins a group once the connection writes it.
-    Joining { live: broadcast::Receiver<Frame>, held: u64, epoch: String },
-    Direct { joined: Joined, epoch: String },
+    Joining {
+        live: broadcast::Receiver<Frame>,
+        held: u64,
+        epoch: String,
+    },
+    Direct {
+        joined: Joined,
+        epoch: String,
+    },
 }
 
 /// What a connection needs for the direct path: its socket as groups share it, and the groups.
@@ -121,10 +129,9 @@ impl Feeds {
         let Some(direct) = &self.direct else { return };
         for subscribed in &mut self.subscribed {
             if let Source::Joining { .. } = subscribed.source {
-                let Source::Joining { live, held, epoch } = std::mem::replace(
-                    &mut subscribed.source,
-                    Source::Feed(futures::stream::empty().boxed()),
-                ) else {
+                let Source::Joining { live, held, epoch } =
+                    std::mem::replace(&mut subscribed.source, Source::Feed(futures::stream::empty().boxed()))
+                else {
                     unreachable!()
                 };
                 let joined = direct.writers.join(&direct.outbox, &subscribed.dashboard, live, held, &self.telemetry);
@@ -136,9 +143,10 @@ impl Feeds {
     /// A subscription a group gave back: its dashboard and the position its client holds,
     /// for the feed that takes over. `None` if it ended meanwhile.
     pub fn given_back(&mut self, id: u64, held: u64) -> Option<(String, Position)> {
-        let at = self.subscribed.iter().position(|subscribed| {
-            matches!(&subscribed.source, Source::Direct { joined, .. } if joined.id() == id)
-        })?;
+        let at = self
+            .subscribed
+            .iter()
+            .position(|subscribed| matches!(&subscribed.source, Source::Direct { joined, .. } if joined.id() == id))?;
         let subscribed = self.subscribed.remove(at);
         let Source::Direct { epoch, .. } = subscribed.source else { unreachable!() };
         Some((subscribed.dashboard, Position { epoch, seq: held }))
