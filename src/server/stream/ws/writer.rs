@@ -21,8 +21,9 @@ use futures::{stream::BoxStream, StreamExt};
 use std::{
     future::poll_fn,
     io::{self, IoSlice},
+    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{ready, Context, Poll},
 };
 use tokio::{
     io::{AsyncWrite, AsyncWriteExt},
@@ -297,32 +298,20 @@ impl Batch {
         socket: &mut W,
         telemetry: &Telemetry,
     ) -> io::Result<bool> {
-        let written = {
-            // On the stack: a write per wake-up of every connection allocates nothing.
+        // The slices are made at each poll, on the poll's stack: held across an await they
+        // would live in every connection's task, 2 KB each (they did).
+        let written = poll_fn(|cx| {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let mut count = 0;
-            let mut skip = self.offset;
-            for part in self.pieces[self.done..].iter().flat_map(Piece::parts) {
-                if skip >= part.len() {
-                    skip -= part.len();
-                    continue;
-                }
-                slices[count] = IoSlice::new(&part[skip..]);
-                skip = 0;
-                count += 1;
-                if count == MAX_SLICES {
-                    break;
-                }
-            }
+            let count = self.slices(&mut slices);
             if count == 0 {
-                0 // nothing left (the last words of a connection may be none)
-            } else {
-                match socket.write_vectored(&slices[..count]).await? {
-                    0 => return Err(io::ErrorKind::WriteZero.into()),
-                    written => written,
-                }
+                return Poll::Ready(Ok(0)); // nothing left (the last words of a connection may be none)
             }
-        };
+            match ready!(Pin::new(&mut *socket).poll_write_vectored(cx, &slices[..count])) {
+                Ok(0) => Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero))),
+                done => Poll::Ready(done),
+            }
+        })
+        .await?;
         self.advance(written);
         if !self.is_empty() {
             return Ok(false);
@@ -330,6 +319,25 @@ impl Batch {
         telemetry.messages_sent.inc_by(self.messages);
         *self = Batch::default();
         Ok(true)
+    }
+
+    /// Fills `slices` with what is left to write, from where the writing got; how many.
+    fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut count = 0;
+        let mut skip = self.offset;
+        for part in self.pieces[self.done..].iter().flat_map(Piece::parts) {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
+            }
+            slices[count] = IoSlice::new(&part[skip..]);
+            skip = 0;
+            count += 1;
+            if count == slices.len() {
+                break;
+            }
+        }
+        count
     }
 
     /// Records `written` more bytes as taken by the socket.
