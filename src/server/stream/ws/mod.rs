@@ -554,6 +554,21 @@ mod tests {
         (served, WebSocketStream::from_raw_socket(client, Role::Client, None).await)
     }
 
+    /// A client subscribed to dashboard `a` (one update published) over `connect_direct`,
+    /// its snapshot read: the subscription is then its group's (`groups` per dashboard).
+    async fn subscribed_direct(
+        groups: usize,
+    ) -> (tokio::task::JoinHandle<()>, WebSocketStream<TcpStream>, Arc<dyn Broker>, Arc<Telemetry>, Arc<Writers>) {
+        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
+        let writers = Arc::new(Writers::new(groups, tokio::runtime::Handle::current()));
+        publish_sized(&*broker, 1, 1).await;
+        let (served, mut client) = connect_direct(broker.clone(), telemetry.clone(), writers.clone()).await;
+        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
+        assert_eq!(read_seqs(&mut client, 1).await, vec![-1], "the start, written by the connection");
+        assert_eq!(writers.members("a"), 1, "then a group's");
+        (served, client, broker, telemetry, writers)
+    }
+
     /// `count` updates of dashboard `a`, each with a value `size` bytes long.
     async fn publish_sized(broker: &dyn Broker, count: usize, size: usize) {
         for i in 0..count {
@@ -581,13 +596,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caught_up_subscription_is_written_by_its_group_in_order_and_leaves_it_when_the_client_goes() {
-        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
-        let writers = Arc::new(Writers::new(2, tokio::runtime::Handle::current()));
-        publish_sized(&*broker, 1, 1).await;
-        let (served, mut client) = connect_direct(broker.clone(), telemetry.clone(), writers.clone()).await;
-        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
-        assert_eq!(read_seqs(&mut client, 1).await, vec![-1], "the start, written by the connection");
-        assert_eq!(writers.members("a"), 1, "then a group's");
+        let (served, mut client, broker, telemetry, writers) = subscribed_direct(2).await;
         publish_sized(&*broker, 200, 10).await;
         assert_eq!(read_seqs(&mut client, 200).await, (2..=201).collect::<Vec<_>>());
         assert_eq!(telemetry.messages_sent.get(), 201);
@@ -598,13 +607,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_socket_that_falls_behind_is_handed_over_then_given_back_to_its_feed_without_a_gap() {
-        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
-        let writers = Arc::new(Writers::new(1, tokio::runtime::Handle::current()));
-        publish_sized(&*broker, 1, 1).await;
-        let (_served, mut client) = connect_direct(broker.clone(), telemetry.clone(), writers.clone()).await;
-        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
-        assert_eq!(read_seqs(&mut client, 1).await, vec![-1]);
-        assert_eq!(writers.members("a"), 1);
+        let (_served, mut client, broker, _, writers) = subscribed_direct(1).await;
         // 400 updates of 30 KB the client does not read: 12 MB, past what the socket's
         // buffers hold (the server's send buffer grows to 4 MB at most), so the group hands
         // frames over, then more than it may (64).
@@ -625,12 +628,7 @@ mod tests {
 
     #[tokio::test]
     async fn unsubscribe_stops_the_groups_writes_and_a_throttled_subscription_stays_a_feed() {
-        let (broker, telemetry) = (memory_broker(), Arc::new(Telemetry::new()));
-        let writers = Arc::new(Writers::new(2, tokio::runtime::Handle::current()));
-        publish_sized(&*broker, 1, 1).await;
-        let (_served, mut client) = connect_direct(broker.clone(), telemetry, writers.clone()).await;
-        client.send(Message::text(r#"{"type":"subscribe","dashboard":"a"}"#)).await.unwrap();
-        assert_eq!(read_seqs(&mut client, 1).await, vec![-1]);
+        let (_served, mut client, broker, _, writers) = subscribed_direct(2).await;
         client.send(Message::text(r#"{"type":"unsubscribe","dashboard":"a"}"#)).await.unwrap();
         client.send(Message::text(r#"{"type":"ping","id":1}"#)).await.unwrap();
         let Some(Ok(Message::Text(pong))) = client.next().await else { panic!("no pong") };
