@@ -3,6 +3,8 @@
 # runs the load generator beside it on the same machine, prints the report, stops the server.
 #   scripts/bench-streaming.sh [loadgen flags...]
 #   e.g. scripts/bench-streaming.sh --subscribers 10000 --rate 10 --duration 20
+# BENCH_PROBE=1: an ingest client outside the generator (scripts/ingest-probe.py, 100 values
+# at 10/s to the same dashboard while the subscribers are served), its answer times printed.
 # BENCH_INSTANCES=2: first the same run against one process, then against two instances
 # sharing a Redis (Debian's redis-server on a unix socket, persistence off), half the
 # subscribers on each and ingest through the first, with each instance's and Redis' CPU.
@@ -70,4 +72,29 @@ fi
 # shellcheck source=scripts/bench-server.sh
 source scripts/bench-server.sh
 
+probe=""
+if [[ "${BENCH_PROBE:-}" == 1 ]]; then
+  # The subscribers to wait for and the seconds to post for, from the generator's flags.
+  subscribers=100 duration=10 args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[$i]}" in
+      --subscribers) subscribers="${args[$((i + 1))]}" ;;
+      --duration) duration="${args[$((i + 1))]}" ;;
+      --groups)
+        subscribers=0
+        IFS=, read -r -a groups <<<"${args[$((i + 1))]}"
+        for group in "${groups[@]}"; do subscribers=$((subscribers + ${group%x*} * ${group#*x})); done
+        ;;
+    esac
+  done
+  probe_out="$(mktemp)"
+  python3 scripts/ingest-probe.py --server "127.0.0.1:$port" --subscribers "$subscribers" \
+    --seconds "$(awk -v d="$duration" 'BEGIN { print (d > 3 ? d - 2 : d) }')" >"$probe_out" &
+  probe=$!
+fi
 "$loadgen" --server "127.0.0.1:$port" --server-pid "$server" "$@"
+if [[ -n "$probe" ]]; then
+  wait "$probe" || true
+  cat "$probe_out"
+  rm -f "$probe_out"
+fi
