@@ -96,6 +96,20 @@ impl Outbox {
     /// subscriptions given back, with the seq each client holds.
     pub fn sync(&self, batch: &mut Batch, next: &mut Batch) -> Vec<(u64, u64)> {
         let mut state = self.state();
+        self.take_handed(&mut state, batch, next);
+        std::mem::take(&mut state.returned)
+    }
+
+    /// Ends the direct path for this connection: frames handed so far join the last words.
+    /// One lock for both: a group must not start a frame between the taking and the end.
+    pub fn close(&self, batch: &mut Batch, next: &mut Batch) {
+        let mut state = self.state();
+        self.take_handed(&mut state, batch, next);
+        state.closed = true;
+        state.joined.clear();
+    }
+
+    fn take_handed(&self, state: &mut OutboxState, batch: &mut Batch, next: &mut Batch) {
         self.news.store(false, Ordering::Release);
         if !state.handed.is_empty() {
             let handed = std::mem::take(&mut state.handed);
@@ -109,15 +123,6 @@ impl Outbox {
             }
         }
         state.writing = !batch.is_empty() || !next.is_empty();
-        std::mem::take(&mut state.returned)
-    }
-
-    /// Ends the direct path for this connection: frames handed so far join the last words.
-    pub fn close(&self, batch: &mut Batch, next: &mut Batch) {
-        self.sync(batch, next);
-        let mut state = self.state();
-        state.closed = true;
-        state.joined.clear();
     }
 
     /// The socket as the connection's task writes to it.
@@ -131,7 +136,7 @@ impl Outbox {
     }
 }
 
-/// The connection task's side of the socket (groups write with `try_write_vectored`, which
+/// The connection task's side of the socket (groups write with `try_write`, which
 /// takes no waker, so the task's wait for the socket to drain is never taken over).
 pub struct OutboxWriter(Arc<Outbox>);
 
