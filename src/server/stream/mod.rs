@@ -74,7 +74,6 @@ impl Fanout {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("livedash-fanout")
-            .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
         // A dashboard's direct writers: one per worker.
@@ -91,18 +90,6 @@ impl Fanout {
         if let Some(runtime) = &self.0 .0 {
             runtime.spawn(connection);
         }
-    }
-}
-
-/// Lowers the calling thread's priority (nice 5, Linux): the fan-out's writer groups loop over
-/// thousands of sockets per update, and the OS would otherwise share a core between them and an
-/// ingest request's thread as equals, an answer waiting out their time slices (an outside
-/// probe's p99 was 27.6 ms while 10,000 subscribers were served, the target 20 ms). Lower,
-/// never raised: an unprivileged process may do it.
-fn lower_priority() {
-    // On Linux a thread is a process to setpriority, and no pid is the calling one alone.
-    if let Err(error) = rustix::process::setpriority_process(None, 5) {
-        tracing::debug!(%error, "fan-out thread priority unchanged");
     }
 }
 
