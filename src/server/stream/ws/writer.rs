@@ -96,6 +96,18 @@ impl Feeds {
             let source = Source::Joining { live: start.live, held: start.held, epoch: start.epoch };
             return self.push(dashboard, source, true);
         }
+        self.push_feed(dashboard, feed, false);
+    }
+
+    /// Subscribes to `feed`'s dashboard on the feed itself, never the direct path (what a
+    /// group gave back stays with its feed; its snapshot, if one comes, is a resync).
+    pub fn insert_feed(&mut self, feed: Feed) {
+        let dashboard = feed.dashboard().to_owned();
+        self.remove(&dashboard);
+        self.push_feed(dashboard, feed, true);
+    }
+
+    fn push_feed(&mut self, dashboard: String, feed: Feed, started: bool) {
         let frames = futures::stream::unfold(feed, |mut feed| async move {
             let frame = feed.next().await;
             if frame.is_none() {
@@ -104,18 +116,7 @@ impl Feeds {
             Some((frame?, feed))
         })
         .boxed();
-        self.push(dashboard, Source::Feed(frames), false);
-    }
-
-    /// Subscribes to `feed`'s dashboard on the feed itself, never the direct path (what a
-    /// group gave back stays with its feed).
-    pub fn insert_feed(&mut self, feed: Feed) {
-        let direct = self.direct.take();
-        self.insert(feed, &mut Batch::default());
-        self.direct = direct;
-        if let Some(subscribed) = self.subscribed.last_mut() {
-            subscribed.started = true; // its snapshot, if one comes, is a resync
-        }
+        self.push(dashboard, Source::Feed(frames), started);
     }
 
     fn push(&mut self, dashboard: String, source: Source, started: bool) {
