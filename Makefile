@@ -15,14 +15,15 @@ run: build
 dev: tools
 	@# The server prefers a precompressed file to its source: stale ones would hide the rebuilds.
 	rm -f $(LEPTOS_SITE_ROOT)/pkg/*.gz $(LEPTOS_SITE_ROOT)/pkg/*.br
-	cargo leptos watch
+	cargo leptos watch --split
 
 ## Release build of the server and the WASM client, its files precompressed (brotli and gzip)
-## for the server to send to browsers that accept them.
+## for the server to send to browsers that accept them. `--split` puts the code behind
+## `src/split.rs`'s split points in modules of their own, fetched when first used.
 build: tools
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 	@# cargo-leptos' gzip is 20% larger than zopfli's, and browsers take only gzip over plain HTTP.
-	rzopfli --log-level WARN -f $(LEPTOS_SITE_ROOT)/pkg/livedash.wasm $(LEPTOS_SITE_ROOT)/pkg/livedash.js $(LEPTOS_SITE_ROOT)/pkg/livedash.css
+	rzopfli --log-level WARN -f $(LEPTOS_SITE_ROOT)/pkg/*.wasm $(LEPTOS_SITE_ROOT)/pkg/*.js $(LEPTOS_SITE_ROOT)/pkg/livedash.css
 
 ## Every test: formatting and lints, unit and integration (real sockets), then browser tests
 ## on the release build.

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Prints the size of the client bundle a browser downloads (BENCHMARKS.md): the release WASM
-# and its JS glue, raw, gzip -9 (for comparison), and the two precompressed files `make build`
-# writes and the server sends: gzip by zopfli (over plain HTTP) and brotli (browsers accept br
-# over HTTPS).
+# Prints the size of the client bundle a browser downloads (BENCHMARKS.md): raw, gzip -9 (for
+# comparison), and the two precompressed files `make build` writes and the server sends: gzip
+# by zopfli (over plain HTTP) and brotli (browsers accept br over HTTPS).
+# - "first load": what a dashboard's page loads before it hydrates: the main WASM module, its
+#   JS glue and the split loader (`src/split.rs`).
+# - "when used": the split modules (`split_*.wasm`, and the `chunk_*.wasm` they share), each
+#   fetched the first time its page or component is used.
 set -euo pipefail
 pkg="$(cd "$(dirname "$0")/.." && pwd)/target/site/pkg"
 size() { if [ -f "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
-total_raw=0 total_gzip=0 total_sent_gzip=0 total_br=0
-printf '%-14s %9s %9s %13s %9s\n' "" raw "gzip -9" "sent gzip" "sent br"
-for file in "$pkg"/livedash.wasm "$pkg"/livedash.js; do
-  raw=$(size "$file")
-  gzipped=$(gzip -9 -c "$file" | wc -c)
-  sent_gzip=$(size "$file.gz")
-  brotli=$(size "$file.br")
-  printf '%-14s %9d %9d %13d %9d\n' "$(basename "$file")" "$raw" "$gzipped" "$sent_gzip" "$brotli"
-  total_raw=$((total_raw + raw)) total_gzip=$((total_gzip + gzipped))
-  total_sent_gzip=$((total_sent_gzip + sent_gzip)) total_br=$((total_br + brotli))
-done
-printf '%-14s %9d %9d %13d %9d\n' total "$total_raw" "$total_gzip" "$total_sent_gzip" "$total_br"
+row() { printf '%-44s %9s %9s %11s %9s\n' "$@"; }
+
+# Sums the files given, printing a row for each and one for the total.
+table() {
+  local label=$1 raw gzipped sent_gzip brotli total_raw=0 total_gzip=0 total_sent_gzip=0 total_br=0
+  shift
+  for file in "$@"; do
+    [ -f "$file" ] || continue
+    raw=$(size "$file")
+    gzipped=$(gzip -9 -c "$file" | wc -c)
+    sent_gzip=$(size "$file.gz")
+    brotli=$(size "$file.br")
+    row "$(basename "$file")" "$raw" "$gzipped" "$sent_gzip" "$brotli"
+    total_raw=$((total_raw + raw)) total_gzip=$((total_gzip + gzipped))
+    total_sent_gzip=$((total_sent_gzip + sent_gzip)) total_br=$((total_br + brotli))
+  done
+  row "$label" "$total_raw" "$total_gzip" "$total_sent_gzip" "$total_br"
+  echo
+}
+
+row "" raw "gzip -9" "sent gzip" "sent br"
+table "first load" "$pkg"/livedash.wasm "$pkg"/livedash.js "$pkg"/__wasm_split.*.js
+shopt -s nullglob
+table "when used (all split modules)" "$pkg"/split_*.wasm "$pkg"/chunk_*.wasm

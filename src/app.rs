@@ -4,13 +4,14 @@ use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
 use crate::loaders::Visitor;
-use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBench};
+use crate::pages::{dashboard::DashboardPage, not_found::NotFound};
+use crate::split;
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// The document around the app, rendered on the server only.
@@ -122,9 +123,9 @@ pub fn App() -> impl IntoView {
             </nav>
             <main>
                 <FlatRoutes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<split::Home>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bench/redraw") view=RedrawBench/>
+                    <Route path=path!("/bench/redraw") view={Lazy::<split::RedrawBenchPage>::new()}/>
                 </FlatRoutes>
             </main>
         </Router>

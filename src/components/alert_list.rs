@@ -57,15 +57,13 @@ pub fn AlertBadge() -> impl IntoView {
                 {label}
             </button>
         </Show>
-        <Show when=move || open.get()>
-            <AlertList changed=active/>
-        </Show>
+        <Show when=move || open.get()>{crate::split::alert_list(active)}</Show>
     }
 }
 
-/// The list itself, shown under the badge.
+/// The list itself, shown under the badge; loaded the first time it opens (`crate::split`).
 #[component]
-fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
+pub(crate) fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
     let listed = RwSignal::new(None::<Listed>);
     let problem = RwSignal::new(None::<String>);
     let refresh = move || {

@@ -94,6 +94,7 @@ fn worst_values(history: &History, direction: Direction) -> Vec<(Millis, f64)> {
     }
 }
 
+/// The preview's `<details>`; the form inside is loaded the first time it opens (`crate::split`).
 #[component]
 pub fn RulePreview(
     subject: RuleSubject,
@@ -101,19 +102,28 @@ pub fn RulePreview(
     name: String,
     overlay: RwSignal<Option<ChartAlerts>>,
 ) -> impl IntoView {
+    let opened = RwSignal::new(false);
+    view! {
+        <details class="rule-preview" data-testid="rule-preview" on:toggle=move |_| opened.set(true)>
+            <summary>"Preview a rule"</summary>
+            <Show when=move || opened.get()>
+                {crate::split::rule_preview_form(subject.clone(), name.clone(), overlay)}
+            </Show>
+        </details>
+    }
+}
+
+/// The form, made when the preview first opens: it fetches the last 24 h at once.
+#[component]
+pub(crate) fn RulePreviewForm(
+    subject: RuleSubject,
+    name: String,
+    overlay: RwSignal<Option<ChartAlerts>>,
+) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let typed = RwSignal::new(Typed { above: true, ..Typed::default() });
     let buckets = RwSignal::new(None::<Result<History, String>>);
-    let opened = RwSignal::new(false);
-    let fetch_once = {
-        let subject = subject.clone();
-        move || {
-            if !opened.get_untracked() {
-                opened.set(true);
-                fetch_history(state, subject.clone(), buckets);
-            }
-        }
-    };
+    fetch_history(state, subject.clone(), buckets);
     let outcome = Memo::new(move |_| -> Option<Result<Preview, String>> {
         let thresholds = match typed.with(Typed::thresholds) {
             Ok(thresholds) => thresholds,
@@ -128,10 +138,10 @@ pub fn RulePreview(
             Err(error) => Some(Err(format!("no history to preview over: {error}"))),
         })
     });
-    // The chart draws the previewed rule while the preview is open and reads.
+    // The chart draws the previewed rule while the form reads.
     Effect::new(move |_| {
-        let drawn = match (opened.get(), outcome.get(), typed.with(Typed::thresholds)) {
-            (true, Some(Ok(outcome)), Ok(thresholds)) => {
+        let drawn = match (outcome.get(), typed.with(Typed::thresholds)) {
+            (Some(Ok(outcome)), Ok(thresholds)) => {
                 let levels = [(Severity::Warning, thresholds.warn), (Severity::Critical, thresholds.crit)];
                 let levels = levels.into_iter().filter_map(|(severity, level)| Some((severity, level?))).collect();
                 Some(ChartAlerts { levels, spans: outcome.spans })
@@ -147,8 +157,7 @@ pub fn RulePreview(
         })
     };
     let summary = move || match outcome.get() {
-        None if opened.get() => "Reading the last 24 h…".to_owned(),
-        None => String::new(),
+        None => "Reading the last 24 h…".to_owned(),
         Some(Err(error)) => error,
         Some(Ok(outcome)) => {
             let firing_ms: Millis = outcome.spans.iter().map(|span| span.to - span.from).sum();
@@ -176,31 +185,28 @@ pub fn RulePreview(
             }
         };
     view! {
-        <details class="rule-preview" data-testid="rule-preview" on:toggle=move |_| fetch_once()>
-            <summary>"Preview a rule"</summary>
-            <div class="rule-preview-form">
-                <label>
-                    "Fires when the value is "
-                    <select
-                        data-testid="preview-direction"
-                        on:change=move |event| typed.update(|typed| typed.above = event_target_value(&event) == "above")
-                    >
-                        <option value="above" selected=true>"above"</option>
-                        <option value="below">"below"</option>
-                    </select>
-                </label>
-                {field("warn", "preview-warn", |t| t.warn.clone(), |t, v| t.warn = v)}
-                {field("clear", "preview-warn-clear", |t| t.warn_clear.clone(), |t, v| t.warn_clear = v)}
-                {field("crit", "preview-crit", |t| t.crit.clone(), |t, v| t.crit = v)}
-                {field("clear", "preview-crit-clear", |t| t.crit_clear.clone(), |t, v| t.crit_clear = v)}
-                {field("for (s)", "preview-for", |t| t.for_seconds.clone(), |t, v| t.for_seconds = v)}
-            </div>
-            <p class="rule-preview-summary" data-testid="preview-summary" aria-live="polite">{summary}</p>
-            <Show when=move || toml.with(Option::is_some)>
-                <pre class="rule-preview-toml" data-testid="preview-toml">{move || toml.get()}</pre>
-                <CopyButton text=Signal::derive(move || toml.get().unwrap_or_default())/>
-            </Show>
-        </details>
+        <div class="rule-preview-form">
+            <label>
+                "Fires when the value is "
+                <select
+                    data-testid="preview-direction"
+                    on:change=move |event| typed.update(|typed| typed.above = event_target_value(&event) == "above")
+                >
+                    <option value="above" selected=true>"above"</option>
+                    <option value="below">"below"</option>
+                </select>
+            </label>
+            {field("warn", "preview-warn", |t| t.warn.clone(), |t, v| t.warn = v)}
+            {field("clear", "preview-warn-clear", |t| t.warn_clear.clone(), |t, v| t.warn_clear = v)}
+            {field("crit", "preview-crit", |t| t.crit.clone(), |t, v| t.crit = v)}
+            {field("clear", "preview-crit-clear", |t| t.crit_clear.clone(), |t, v| t.crit_clear = v)}
+            {field("for (s)", "preview-for", |t| t.for_seconds.clone(), |t, v| t.for_seconds = v)}
+        </div>
+        <p class="rule-preview-summary" data-testid="preview-summary" aria-live="polite">{summary}</p>
+        <Show when=move || toml.with(Option::is_some)>
+            <pre class="rule-preview-toml" data-testid="preview-toml">{move || toml.get()}</pre>
+            <CopyButton text=Signal::derive(move || toml.get().unwrap_or_default())/>
+        </Show>
     }
 }
 
