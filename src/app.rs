@@ -4,8 +4,7 @@ use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
 use crate::loaders::Visitor;
-use crate::pages::{dashboard::DashboardPage, not_found::NotFound};
-use crate::split;
+use crate::pages::{dashboard::DashboardPage, home::HomeRoute, not_found::NotFound, redraw_bench::RedrawBenchRoute};
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -123,9 +122,9 @@ pub fn App() -> impl IntoView {
             </nav>
             <main>
                 <FlatRoutes fallback=NotFound>
-                    <Route path=path!("/") view={Lazy::<split::Home>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bench/redraw") view={Lazy::<split::RedrawBenchPage>::new()}/>
+                    <Route path=path!("/bench/redraw") view={Lazy::<RedrawBenchRoute>::new()}/>
                 </FlatRoutes>
             </main>
         </Router>

@@ -14,8 +14,6 @@
 //! - `client`: the browser's state signals and its live connection (`client::connection`).
 //! - `app`: the HTML shell, routes and the `App` component.
 //! - `bench` (loadgen): what the benchmark programs in `src/bin` share.
-//! - `split`: what the browser loads only when first used (lazy routes, the rule preview's
-//!   form, the alert list).
 //! - `pages`: one route per file. `components`: one component per file; charts draw through
 //!   a function generic over plotters' `DrawingBackend`.
 
@@ -30,7 +28,6 @@ pub mod pages;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;
-pub mod split;
 #[cfg(test)]
 mod testing;
 
@@ -39,6 +36,6 @@ mod testing;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Async hydration: a lazy route (`split`) hydrates once its module has arrived.
+    // Async hydration: a lazy route (`components::lazily`) hydrates once its module has arrived.
     leptos::mount::hydrate_lazy(app::App);
 }

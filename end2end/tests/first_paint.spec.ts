@@ -32,3 +32,24 @@ test('the browser receives the WASM bundle compressed', async ({ page }) => {
   // Compressed to well under half (gzip ~37%, brotli ~31% of the raw module).
   expect(sent).toBeLessThan(0.45 * (await response.body()).length);
 });
+
+// What a dashboard's first paint does not need is fetched when first used (BENCHMARKS.md,
+// "Loaded when first used"): the page hydrates from the main module alone, and the rule
+// preview's form arrives in a module of its own when a preview opens.
+test('a dashboard hydrates without the split modules; a rule preview fetches its own', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.startsWith('/pkg/') && path.endsWith('.wasm')) fetched.push(path.slice('/pkg/'.length));
+  });
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('connection-badge')).toHaveText('live');
+  expect(fetched).toEqual(['livedash.wasm']);
+
+  const preview = page.getByTestId('rule-preview').first();
+  await expect(preview.getByTestId('preview-warn')).toHaveCount(0);
+  await preview.locator('summary').click();
+  await expect(preview.getByTestId('preview-warn')).toBeVisible();
+  expect(fetched.some((name) => name.startsWith('split_form_'))).toBe(true);
+});

@@ -4,6 +4,7 @@
 //! and the deliveries that failed (`GET /api/v1/alerts/deliveries`). The list is fetched when
 //! it opens, after each action, and whenever the active alerts change while it is open.
 
+use super::lazily::when_loaded;
 #[cfg(feature = "hydrate")]
 use crate::client::api;
 use crate::client::state::ConnectionState;
@@ -57,13 +58,23 @@ pub fn AlertBadge() -> impl IntoView {
                 {label}
             </button>
         </Show>
-        <Show when=move || open.get()>{crate::split::alert_list(active)}</Show>
+        <Show when=move || open.get()>{when_loaded(split::list(active))}</Show>
     }
 }
 
-/// The list itself, shown under the badge; loaded the first time it opens (`crate::split`).
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::*;
+
+    #[lazy]
+    pub fn list(changed: Memo<Vec<AlertChange>>) -> AnyView {
+        view! { <AlertList changed/> }.into_any()
+    }
+}
+
+/// The list itself, shown under the badge; loaded the first time it opens (`lazily`).
 #[component]
-pub(crate) fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
+fn AlertList(changed: Memo<Vec<AlertChange>>) -> impl IntoView {
     let listed = RwSignal::new(None::<Listed>);
     let problem = RwSignal::new(None::<String>);
     let refresh = move || {

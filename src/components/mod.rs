@@ -6,6 +6,7 @@ pub mod chart;
 pub mod connection_badge;
 pub mod connection_banner;
 pub mod connection_panel;
+pub mod lazily;
 pub mod metric_card;
 pub mod panel;
 pub mod rule_preview;

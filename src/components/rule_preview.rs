@@ -12,6 +12,7 @@
 //! the worst of its series.
 
 use super::chart::ChartAlerts;
+use super::lazily::when_loaded;
 use crate::client::state::DashboardState;
 use crate::model::alerts::{
     preview, rule_name_for, rule_toml, Direction, Level, Preview, RuleSubject, Severity, Thresholds,
@@ -94,7 +95,7 @@ fn worst_values(history: &History, direction: Direction) -> Vec<(Millis, f64)> {
     }
 }
 
-/// The preview's `<details>`; the form inside is loaded the first time it opens (`crate::split`).
+/// The preview's `<details>`; the form inside is loaded the first time it opens (`lazily`).
 #[component]
 pub fn RulePreview(
     subject: RuleSubject,
@@ -107,19 +108,25 @@ pub fn RulePreview(
         <details class="rule-preview" data-testid="rule-preview" on:toggle=move |_| opened.set(true)>
             <summary>"Preview a rule"</summary>
             <Show when=move || opened.get()>
-                {crate::split::rule_preview_form(subject.clone(), name.clone(), overlay)}
+                {when_loaded(split::form(subject.clone(), name.clone(), overlay))}
             </Show>
         </details>
     }
 }
 
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::*;
+
+    #[lazy]
+    pub fn form(subject: RuleSubject, name: String, overlay: RwSignal<Option<ChartAlerts>>) -> AnyView {
+        view! { <RulePreviewForm subject name overlay/> }.into_any()
+    }
+}
+
 /// The form, made when the preview first opens: it fetches the last 24 h at once.
 #[component]
-pub(crate) fn RulePreviewForm(
-    subject: RuleSubject,
-    name: String,
-    overlay: RwSignal<Option<ChartAlerts>>,
-) -> impl IntoView {
+fn RulePreviewForm(subject: RuleSubject, name: String, overlay: RwSignal<Option<ChartAlerts>>) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let typed = RwSignal::new(Typed { above: true, ..Typed::default() });
     let buckets = RwSignal::new(None::<Result<History, String>>);

@@ -10,8 +10,28 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+/// The route, loaded when first used (`components::lazily`).
+pub struct HomeRoute;
+
+#[allow(unsafe_code)] // the split point's links
+mod split {
+    use super::*;
+    use leptos_router::{lazy_route, LazyRoute};
+
+    #[lazy_route]
+    impl LazyRoute for HomeRoute {
+        fn data() -> Self {
+            Self
+        }
+
+        fn view(_this: Self) -> AnyView {
+            view! { <HomePage/> }.into_any()
+        }
+    }
+}
+
 #[component]
-pub fn HomePage() -> impl IntoView {
+fn HomePage() -> impl IntoView {
     let dashboards = Resource::new(|| (), |_| list_dashboards());
     view! {
         <Title text="Dashboards"/>

@@ -20,8 +20,28 @@ impl Timings {
     }
 }
 
+/// The route, loaded when first used (`components::lazily`).
+pub struct RedrawBenchRoute;
+
+#[allow(unsafe_code)] // the split point's links
+mod split {
+    use super::*;
+    use leptos_router::{lazy_route, LazyRoute};
+
+    #[lazy_route]
+    impl LazyRoute for RedrawBenchRoute {
+        fn data() -> Self {
+            Self
+        }
+
+        fn view(_this: Self) -> AnyView {
+            view! { <RedrawBench/> }.into_any()
+        }
+    }
+}
+
 #[component]
-pub fn RedrawBench() -> impl IntoView {
+fn RedrawBench() -> impl IntoView {
     let query = use_query_map();
     let number = move |name: &str, default: usize| {
         query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
