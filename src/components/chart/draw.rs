@@ -282,21 +282,27 @@ pub fn draw_rows<DB: DrawingBackend>(
     let (left, right) = (at(spec.from), at(spec.to));
     let per_pixel = f64::from(chart.plotting_area().dim_in_pixel().0.max(1)) / (right - left).max(f64::MIN_POSITIVE);
     let snap = |x: f64| ((x - left) * per_pixel).round() / per_pixel + left;
+    // (colour, row, x0, x1) of every rectangle.
+    let mut cells: Vec<(RGBColor, usize, f64, f64)> = Vec::new();
     for (index, row) in rows.iter().enumerate() {
-        let (bottom, top) = (index as f64 + 0.08, index as f64 + 0.92);
-        let mut merged: Vec<(f64, f64, RGBColor)> = Vec::new();
+        let start = cells.len();
         for (from, to, colour) in row.spans.iter().filter(|(from, to, _)| *to > spec.from && *from < spec.to) {
             let (x0, x1) = (snap(at(*from)), snap(at(*to)));
-            match merged.last_mut() {
+            match cells[start..].last_mut() {
                 _ if x1 <= x0 => {}
-                Some(last) if last.2 == *colour && last.1 >= x0 => last.1 = x1,
-                _ => merged.push((x0, x1, *colour)),
+                Some(last) if last.0 == *colour && last.3 >= x0 => last.3 = x1,
+                _ => cells.push((*colour, index, x0, x1)),
             }
         }
-        chart.draw_series(
-            merged.iter().map(|(x0, x1, colour)| Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())),
-        )?;
     }
+    // The rectangles never overlap, so they are drawn a colour at a time: the canvas' fill
+    // style changes once per colour, not at every span (a status of many states changes
+    // colour at nearly every one, and each change is a CSS colour string parsed).
+    cells.sort_unstable_by_key(|(colour, ..)| (colour.0, colour.1, colour.2));
+    chart.draw_series(cells.iter().map(|(colour, row, x0, x1)| {
+        let (bottom, top) = (*row as f64 + 0.08, *row as f64 + 0.92);
+        Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())
+    }))?;
     root.present()
 }
 
