@@ -17,7 +17,7 @@ use leptos_router::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy allows the inline scripts carrying this response's nonce.
     #[cfg(feature = "ssr")]
-    crate::server::http::headers::send_content_security_policy();
+    crate::server::http::headers::send_content_security_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">

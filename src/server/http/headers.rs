@@ -3,8 +3,9 @@
 //! (`layers`). Every page: a Content-Security-Policy that lets
 //! scripts run only from this origin or inline with the response's nonce (Leptos puts it on
 //! its hydration and resource scripts; `app::shell` on its own), WASM compile
-//! (`'wasm-unsafe-eval'`), styles and connections to this origin only, no plugins, no `<base>`,
-//! and framing only by `--frame-ancestors` (`'none'` by default).
+//! (`'wasm-unsafe-eval'`), styles and connections to this origin only (and, under `make dev`,
+//! cargo-leptos' live-reload port), no plugins, no `<base>`, and framing only by
+//! `--frame-ancestors` (`'none'` by default).
 
 use axum::http::{header, HeaderValue};
 use leptos::prelude::use_context;
@@ -29,11 +30,26 @@ pub fn layers(
 
 /// The policy of a page whose inline scripts carry `nonce`.
 pub fn content_security_policy(nonce: &str, frame_ancestors: &str) -> String {
+    policy(nonce, frame_ancestors, "")
+}
+
+/// The policy, with `connect_also` (space-separated sources) allowed besides this origin.
+fn policy(nonce: &str, frame_ancestors: &str, connect_also: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors {frame_ancestors}"
+         img-src 'self' data:; connect-src 'self'{connect_also}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors {frame_ancestors}"
     )
+}
+
+/// Under `cargo leptos watch` (`make dev`, which sets `LEPTOS_WATCH`) the page's live-reload
+/// script connects to cargo-leptos' own port: allowed then, never in a release run.
+fn live_reload_sources(watching: bool, reload_port: u32) -> String {
+    if watching {
+        format!(" ws://*:{reload_port} wss://*:{reload_port}")
+    } else {
+        String::new()
+    }
 }
 
 /// `--frame-ancestors`, provided to every page rendering as context.
@@ -42,14 +58,16 @@ pub struct FrameAncestors(pub String);
 
 /// Adds the page's Content-Security-Policy to the response being rendered (call from the
 /// shell, during server rendering).
-pub fn send_content_security_policy() {
+pub fn send_content_security_policy(options: &leptos::config::LeptosOptions) {
     let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
     else {
         return;
     };
     let frame_ancestors =
         use_context::<FrameAncestors>().map_or_else(|| "'none'".to_owned(), |FrameAncestors(value)| value);
-    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, &frame_ancestors)) {
+    let reload_port = options.reload_external_port.unwrap_or(options.reload_port);
+    let live_reload = live_reload_sources(std::env::var_os("LEPTOS_WATCH").is_some(), reload_port);
+    if let Ok(value) = HeaderValue::from_str(&policy(&nonce, &frame_ancestors, &live_reload)) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
@@ -64,5 +82,13 @@ mod tests {
         assert!(policy.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"), "{policy}");
         assert!(policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"), "{policy}");
         assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"), "{policy}");
+        assert!(policy.contains("connect-src 'self';"), "{policy}");
+    }
+
+    #[test]
+    fn only_a_watched_build_lets_the_page_reach_the_live_reload_port() {
+        assert_eq!(live_reload_sources(false, 3001), "");
+        let watched = policy("abc123", "'none'", &live_reload_sources(true, 3001));
+        assert!(watched.contains("connect-src 'self' ws://*:3001 wss://*:3001;"), "{watched}");
     }
 }
