@@ -6,6 +6,11 @@
 //! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
 //! alert list (made only after a click). `scripts/bundle-size.sh` prints the modules' sizes.
 //!
+//! Only those two kinds can be split points: a whole route, or a view made after the page has
+//! hydrated. In leptos 0.8 only the router waits for a module before hydrating; a `Suspense`
+//! on a page's first render hydrates at once, finds the module still on its way, and panics on
+//! the server's markup (tried with the stat, gauge and table bodies: BENCHMARKS.md).
+//!
 //! A split point's `#[lazy]` or `#[lazy_route]` expands to wasm_split's `#[unsafe(no_mangle)]`
 //! links between the modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
