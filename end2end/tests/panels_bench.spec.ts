@@ -176,6 +176,12 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     const whole = samples[samples.length - 1];
     const cpu = (100 * (whole.busy - samples[0].busy)) / (whole.at - samples[0].at);
     console.log(`main thread over ${seconds} s: ${cpu.toFixed(1)}% of a core; updates drawn: seq ${await page.getByTestId('dashboard').getAttribute('data-seq')}`);
+    // How many draws only shifted the picture and drew its last columns (chart/shift.rs).
+    const draws = await page.locator('[data-panel] figure').evaluateAll((figures) =>
+      figures.map((figure) => [Number(figure.getAttribute('data-draws')), Number(figure.getAttribute('data-shifted'))]),
+    );
+    const [drawn, shifted] = draws.reduce(([a, b], [draws, shifts]) => [a + draws, b + shifts], [0, 0]);
+    console.log(`draws: ${drawn}, of which shifted: ${shifted} (per chart: ${draws.map(([, s]) => s).join(' ')})`);
 
     // The crosshair: a pointer move over the first chart, until every chart shows it.
     await page.locator('[data-panel="p0"] canvas').scrollIntoViewIfNeeded();

@@ -146,7 +146,7 @@ async fn measure(
                 Rc::new(move || {
                     let spec = ChartSpec { axis_unit: Some("ms"), ..ChartSpec::plain(from, to, Format::Decimal) };
                     let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
-                    let reduced = paint(&canvas, size, vec![(line, Palette::DARK.line)], Vec::new(), &spec);
+                    let (reduced, _) = paint(&canvas, size, vec![(line, Palette::DARK.line)], Vec::new(), &spec, None);
                     drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());
                 }),
             );

@@ -62,8 +62,14 @@ fn failed(error: JsValue) -> DrawingErrorKind<CanvasError> {
 
 impl Canvas {
     pub fn new(canvas: HtmlCanvasElement) -> Option<Canvas> {
-        let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
         let size = (canvas.width(), canvas.height());
+        Canvas::with_size(canvas, size)
+    }
+
+    /// A backend on `canvas` laid out as if it were `size` device pixels: a chart's plot drawn
+    /// into a canvas off the page, which a transform on its context moves into place.
+    pub fn with_size(canvas: HtmlCanvasElement, size: (u32, u32)) -> Option<Canvas> {
+        let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
         Some(Canvas { inner: CanvasBackend::with_canvas_object(canvas)?, context, size, set: Styles::default() })
     }
 

@@ -2,7 +2,10 @@
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
 //! and redrawn when what it shows changes.
 
-use super::draw::{draw_chart, draw_rows, ChartAlerts, ChartSpec, Line, Row};
+use super::axis::TimeAxis;
+use super::draw::{draw_chart, draw_data, draw_frame, draw_rows, ChartAlerts, ChartSpec, FramePart, Line, Placed, Row};
+use super::geometry::PlotRect;
+use super::shift::{self, FrameKey, Picture};
 use super::{palette::Palette, DrawStats, Shown};
 use crate::client::{
     live_edge::LiveEdge,
@@ -18,7 +21,7 @@ use crate::model::{
 };
 use crate::protocol::{Format, Millis};
 use leptos::prelude::*;
-use plotters::style::RGBColor;
+use plotters::{prelude::IntoDrawingArea, style::RGBColor};
 use std::{
     rc::Rc,
     sync::{
@@ -93,12 +96,17 @@ impl ObservedBox {
     }
 }
 
+/// The canvas' size in device pixels for a box of `size` CSS pixels, and the device pixel ratio.
+fn device_size(size: CanvasBox) -> ((u32, u32), f64) {
+    let scale = window().device_pixel_ratio().max(1.0);
+    let (css_width, css_height) = (size.width.max(1.0), size.height.max(1.0));
+    (((css_width * scale).round() as u32, (css_height * scale).round() as u32), scale)
+}
+
 /// A plotters backend on `canvas` of `size`, sized for the device pixel ratio (only when that
 /// changed, since resizing clears it), and that ratio and the width in device pixels.
 pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(super::backend::Canvas, f64, usize)> {
-    let scale = window().device_pixel_ratio().max(1.0);
-    let (css_width, css_height) = (size.width.max(1.0), size.height.max(1.0));
-    let (width, height) = ((css_width * scale).round() as u32, (css_height * scale).round() as u32);
+    let ((width, height), scale) = device_size(size);
     if canvas.width() != width || canvas.height() != height {
         canvas.set_width(width);
         canvas.set_height(height);
@@ -107,19 +115,75 @@ pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(
     Some((backend, scale, width as usize))
 }
 
+/// The end of a live chart of `[from, to]` moved back onto its whole pixel columns
+/// (`PlotRect::snap`), so that its picture can be shifted rather than drawn again.
+fn snapped(size: CanvasBox, axis_unit: Option<&str>, (from, to): (Millis, Millis)) -> (Millis, Millis) {
+    let (device, scale) = device_size(size);
+    let span = to - from;
+    let to = PlotRect::new(device, scale, axis_unit).snap(to, span);
+    (to - span, to)
+}
+
+/// What a live chart keeps to shift its picture rather than draw it whole (`shift`): the
+/// picture it drew last, and its plot's pixels in a canvas off the page twice the plot's width,
+/// a ring the picture moves along: a move is a new offset into it, and the page shows the plot
+/// from there, with what stays put drawn over it (`FramePart::Over`). Copying a canvas onto
+/// itself at every move cost more than the drawing it saved (BENCHMARKS.md "Panels"); here the
+/// kept columns are copied back to the ring's start once every plot's width of moves.
+#[derive(Default)]
+pub struct Shifting {
+    last: Option<Picture>,
+    ring: Option<web_sys::HtmlCanvasElement>,
+    /// The ring's column holding the plot's left column.
+    offset: i32,
+}
+
+impl Shifting {
+    /// The ring, `width` x `height` device pixels, opaque (copied onto the page without
+    /// blending), and whether it was made or resized (cleared) now.
+    fn ring(&mut self, (width, height): (u32, u32)) -> Option<(web_sys::HtmlCanvasElement, bool)> {
+        use wasm_bindgen::JsCast;
+        let fresh = self.ring.is_none();
+        if fresh {
+            let canvas: web_sys::HtmlCanvasElement = document().create_element("canvas").ok()?.dyn_into().ok()?;
+            let options = js_sys::Object::new();
+            js_sys::Reflect::set(&options, &"alpha".into(), &false.into()).ok()?;
+            canvas.get_context_with_context_options("2d", &options).ok()??;
+            self.ring = Some(canvas);
+        }
+        let ring = self.ring.clone()?;
+        let resized = ring.width() != width || ring.height() != height;
+        if resized {
+            ring.set_width(width);
+            ring.set_height(height);
+        }
+        Some((ring, fresh || resized))
+    }
+}
+
+fn context_2d(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
+    use wasm_bindgen::JsCast;
+    canvas.get_context("2d").ok()??.dyn_into().ok()
+}
+
 /// Draws each line's points inside `[spec.from, spec.to]` on `canvas`, at most four per pixel
 /// column (the ghost lines of `spec` are replaced by `ghosts`, reduced alike). `spec.scale` is
-/// replaced by the device's. Returns the points it drew, per line.
+/// replaced by the device's. With `shifting`, a picture moved by whole columns is shifted and
+/// only the columns that changed drawn (`shift`); without, it is drawn whole. Returns the
+/// points it drew, per line, and whether it shifted.
 pub fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
     size: CanvasBox,
     lines: Vec<(Box<dyn Iterator<Item = &'a Point> + 'a>, RGBColor)>,
     ghosts: Vec<(&'a [Point], RGBColor)>,
     spec: &ChartSpec,
-) -> Vec<Vec<Point>> {
-    let Some((backend, scale, width)) = backend(canvas, size) else { return Vec::new() };
+    shifting: Option<&mut Shifting>,
+) -> (Vec<Vec<Point>>, bool) {
+    let Some((backend, scale, _)) = backend(canvas, size) else { return (Vec::new(), false) };
+    let plot = PlotRect::new((canvas.width(), canvas.height()), scale, spec.axis_unit);
     let (from, to): (Millis, Millis) = (spec.from, spec.to);
-    let reduce = |points| crate::model::decimate::decimate(points, from, to, width);
+    let columns = plot.columns().max(1) as usize;
+    let reduce = |points| crate::model::decimate::decimate(points, from, to, columns);
     let (reduced, colours): (Vec<Vec<Point>>, Vec<RGBColor>) =
         lines.into_iter().map(|(points, colour)| (reduce(points), colour)).unzip();
     let reduced_ghosts: Vec<(Vec<Point>, RGBColor)> =
@@ -127,10 +191,140 @@ pub fn paint<'a>(
     let ghost_lines: Vec<Line> =
         reduced_ghosts.iter().map(|(points, colour)| Line { points, colour: *colour }).collect();
     let drawn: Vec<Line> = reduced.iter().zip(colours).map(|(points, colour)| Line { points, colour }).collect();
-    if let Err(error) = draw_chart(backend, &drawn, &ChartSpec { scale, ghosts: &ghost_lines, ..*spec }) {
-        leptos::logging::warn!("chart draw failed: {error:?}");
+    let spec = ChartSpec { scale, ghosts: &ghost_lines, ..*spec };
+    let painted = match shifting {
+        Some(shifting) => paint_shifted(canvas, shifting, plot, &drawn, &spec),
+        None => draw_chart(backend, &drawn, &spec).map(|()| false).map_err(|error| format!("{error:?}")),
+    };
+    let shifted = painted.unwrap_or_else(|error| {
+        leptos::logging::warn!("chart draw failed: {error}");
+        false
+    });
+    (reduced, shifted)
+}
+
+/// `paint` with `shifting`: the picture moved and its last columns drawn again when
+/// `shift::update` allows, else drawn whole. Whether it shifted.
+fn paint_shifted(
+    canvas: &web_sys::HtmlCanvasElement,
+    shifting: &mut Shifting,
+    plot: PlotRect,
+    lines: &[Line],
+    spec: &ChartSpec,
+) -> Result<bool, String> {
+    let failed = |what: &dyn std::fmt::Debug| format!("{what:?}");
+    let page_size = (canvas.width(), canvas.height());
+    let before = shifting.last.take();
+    let placed = Placed::new(lines, spec, before.as_ref().map(|last| (last.frame.low, last.frame.high)));
+    let clock = TimeAxis::for_span(spec.to - spec.from) != TimeAxis::Relative;
+    let frame = FrameKey {
+        size: page_size,
+        scale: spec.scale,
+        span: spec.to - spec.from,
+        clock_to: clock.then_some(spec.to),
+        low: placed.low,
+        high: placed.high,
+        palette: spec.palette,
+        format: spec.format,
+        axis_unit: spec.axis_unit.map(str::to_owned),
+        thresholds: spec.thresholds.to_vec(),
+        levels: spec.alerts.levels.clone(),
+        kind: spec.kind,
+        stack: spec.stack,
+        ghosts: !spec.ghosts.is_empty(),
+    };
+    let now =
+        Picture { frame, from: spec.from, to: spec.to, lines: placed.lines.clone(), spans: spec.alerts.spans.clone() };
+    let range = (placed.low, placed.high);
+    let (width, height) = (plot.x1 - plot.x0, plot.y1 - plot.y0);
+    let (ring, cleared) = shifting.ring((2 * width as u32, height as u32)).ok_or("no canvas")?;
+    let update = before.as_ref().filter(|_| !cleared).and_then(|before| shift::update(before, &now, plot));
+    // Backends laid out as the page's canvas (a backend remembers the styles it set, which a
+    // context's `restore` takes back: one per drawing).
+    let root = |target: &web_sys::HtmlCanvasElement| {
+        super::backend::Canvas::with_size(target.clone(), page_size)
+            .map(|backend| backend.into_drawing_area())
+            .ok_or_else(|| "no 2d context".to_owned())
+    };
+    let ring_context = context_2d(&ring).ok_or("no 2d context")?;
+    let (x0, y0) = (f64::from(plot.x0), f64::from(plot.y0));
+    let (ring_width, plot_width, plot_height) = (f64::from(2 * width), f64::from(width), f64::from(height));
+    // Draws the plot's columns `x` (page coordinates) into the ring at `offset`: its frame's
+    // lower part and the data from `times` on.
+    let into_ring = |offset: i32, x: (i32, i32), times: Option<(Millis, Millis)>| -> Result<(), String> {
+        ring_context.save();
+        ring_context.translate(f64::from(offset) - x0, -y0).map_err(|error| failed(&error))?;
+        ring_context.begin_path();
+        ring_context.rect(f64::from(x.0), y0, f64::from(x.1 - x.0), plot_height);
+        ring_context.clip();
+        let drawn = root(&ring).and_then(|root| {
+            draw_frame(&root, spec, range, FramePart::Under).map_err(|error| failed(&error))?;
+            draw_data(&root, spec, &placed, times).map_err(|error| failed(&error))
+        });
+        ring_context.restore();
+        drawn
+    };
+    match update {
+        None => {
+            draw_frame(&root(canvas)?, spec, range, FramePart::Whole).map_err(|error| failed(&error))?;
+            shifting.offset = 0;
+            into_ring(0, (plot.x0, plot.x1), None)?;
+        }
+        Some(update) => {
+            let mut offset = shifting.offset + update.columns;
+            if offset + width > 2 * width {
+                // The columns kept, back to the ring's start.
+                let kept = plot_width - f64::from(update.columns);
+                ring_context.save();
+                ring_context.begin_path();
+                ring_context.rect(0.0, 0.0, kept, plot_height);
+                ring_context.clip();
+                ring_context.set_global_composite_operation("copy").map_err(|error| failed(&error))?;
+                let copied = ring_context
+                    .draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                        &ring,
+                        f64::from(offset),
+                        0.0,
+                        kept,
+                        plot_height,
+                        0.0,
+                        0.0,
+                        kept,
+                        plot_height,
+                    );
+                ring_context.restore();
+                copied.map_err(|error| failed(&error))?;
+                offset = 0;
+            }
+            into_ring(offset, update.strip.x, Some(update.strip.times))?;
+            shifting.offset = offset;
+        }
     }
-    reduced
+    debug_assert!(f64::from(shifting.offset) + plot_width <= ring_width);
+    // The page: the plot from the ring, and what stays put over it.
+    let page = context_2d(canvas).ok_or("no 2d context")?;
+    page.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+        &ring,
+        f64::from(shifting.offset),
+        0.0,
+        plot_width,
+        plot_height,
+        x0,
+        y0,
+        plot_width,
+        plot_height,
+    )
+    .map_err(|error| failed(&error))?;
+    page.save();
+    page.begin_path();
+    page.rect(x0, y0, plot_width, plot_height);
+    page.clip();
+    let over =
+        root(canvas).and_then(|root| draw_frame(&root, spec, range, FramePart::Over).map_err(|error| failed(&error)));
+    page.restore();
+    over?;
+    shifting.last = Some(Picture { lines: placed.lines, ..now });
+    Ok(update.is_some())
 }
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
@@ -196,6 +390,7 @@ pub fn draw_on_change(chart: CanvasChart) {
     let thresholds: Vec<(f64, RGBColor)> =
         spec.thresholds.iter().filter_map(|threshold| Some((threshold.value, rgb(&threshold.color)?))).collect();
     let observed = ObservedBox::new(canvas);
+    let shifting = Rc::new(std::cell::RefCell::new(Shifting::default()));
     let draw: Draw = Rc::new(move || {
         if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
             return;
@@ -203,6 +398,8 @@ pub fn draw_on_change(chart: CanvasChart) {
         let Some(canvas) = canvas.get_untracked() else { return };
         let size = observed.get(&canvas);
         let (from, to) = view.shown_untracked(state, edge);
+        let live = view.view.with_untracked(|view| view.span.is_none());
+        let (from, to) = if live { snapped(size, axis_unit.as_deref(), (from, to)) } else { (from, to) };
         let palette = Palette::of(theme.0.get_untracked());
         let hidden = hidden.get_untracked();
         let mut lines = data.lines(from, to);
@@ -229,16 +426,16 @@ pub fn draw_on_change(chart: CanvasChart) {
             alerts: &alerts,
         };
         let colour = |line: &PanelLine| if lines.len() == 1 { palette.line } else { palette.series_colour(&line.key) };
-        let drawn: Vec<Vec<Point>> = match spec.kind {
+        let (drawn, shifted): (Vec<Vec<Point>>, bool) = match spec.kind {
             PanelKind::Status => {
                 let rows = status_rows(&lines, &spec, palette, to);
                 paint_rows(&canvas, size, &rows, &chart_spec);
-                lines.iter().map(|line| line.points.clone()).collect()
+                (lines.iter().map(|line| line.points.clone()).collect(), false)
             }
             PanelKind::Heatmap => {
                 let rows = heatmap_rows(&lines, palette, format);
                 paint_rows(&canvas, size, &rows, &chart_spec);
-                lines.iter().map(|line| line.points.clone()).collect()
+                (lines.iter().map(|line| line.points.clone()).collect(), false)
             }
             _ => {
                 let ghosts = data.ghost_lines();
@@ -258,7 +455,7 @@ pub fn draw_on_change(chart: CanvasChart) {
                     .iter()
                     .map(|line| (Box::new(line.points.iter()) as Box<dyn Iterator<Item = &Point>>, colour(line)))
                     .collect();
-                paint(&canvas, size, painted, ghost_points, &chart_spec)
+                paint(&canvas, size, painted, ghost_points, &chart_spec, Some(&mut shifting.borrow_mut()))
             }
         };
         let seq = state.position.with_untracked(|position| position.seq);
@@ -267,7 +464,8 @@ pub fn draw_on_change(chart: CanvasChart) {
         let points = drawn.iter().map(Vec::len).sum();
         let source = if data.from_history() { "history" } else { "live" };
         stats.update(|stats| {
-            *stats = DrawStats { points, source, count: stats.count + 1, seq, edge: to, thresholds, spans }
+            let (count, shifted) = (stats.count + 1, stats.shifted + u64::from(shifted));
+            *stats = DrawStats { points, source, count, shifted, seq, edge: to, thresholds, spans }
         });
         let lines = lines.into_iter().zip(drawn).map(|(line, points)| PanelLine { points, ..line }).collect();
         shown.set_value(Shown { lines, from, to, width: size.width, offset: size.offset });

@@ -20,6 +20,7 @@ use crate::protocol::{Format, Millis};
 use plotters::coord::{
     ranged1d::{BoldPoints, Ranged},
     types::RangedCoordf64,
+    Shift,
 };
 use plotters::prelude::*;
 
@@ -94,91 +95,197 @@ pub struct Line<'a> {
     pub colour: RGBColor,
 }
 
-/// Draws `lines` as the spec's kind says: lines, an area under a lone line, stacked areas or bars.
+/// The coordinates every layer of a chart is drawn in: its span along x (`axis::TimeAxis`),
+/// `low..high` up y, inside the margins and label areas of `geometry`.
+type Coords = Cartesian2d<RangedCoordf64, RangedCoordf64>;
+
+fn chart_on<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    (low, high): (f64, f64),
+) -> Result<ChartContext<'a, DB, Coords>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let px = |css: f64| (css * spec.scale.max(1.0)).round() as u32;
+    let axis = TimeAxis::for_span(spec.to - spec.from);
+    ChartBuilder::on(root)
+        .margin(px(MARGIN))
+        .margin_right(px(MARGIN_RIGHT))
+        .x_label_area_size(px(X_LABELS))
+        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
+        .build_cartesian_2d(axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to), low..high)
+}
+
+/// A chart's lines as drawn (stacked when the kind stacks them) and the y range that holds
+/// them, the ghosts, the alert levels and the thresholds: what both of its layers are drawn
+/// from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placed {
+    pub lines: Vec<(Vec<Point>, RGBColor)>,
+    pub stacks: bool,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Placed {
+    /// `lines` placed for `spec`. With `steady`, the y range drawn before is kept while
+    /// everything still fits in it without looking lost (`steady_range`): a live chart's axis
+    /// does not twitch at every update, and its picture can be shifted rather than redrawn.
+    pub fn new(lines: &[Line], spec: &ChartSpec, steady: Option<(f64, f64)>) -> Placed {
+        let stacks =
+            spec.kind == PanelKind::Stacked || (spec.stack && matches!(spec.kind, PanelKind::Bar | PanelKind::Area));
+        let lines: Vec<(Vec<Point>, RGBColor)> = if stacks {
+            let points: Vec<Vec<Point>> = lines.iter().map(|line| line.points.to_vec()).collect();
+            stacked(&points).into_iter().zip(lines).map(|(points, line)| (points, line.colour)).collect()
+        } else {
+            lines.iter().map(|line| (line.points.to_vec(), line.colour)).collect()
+        };
+        let marks: Vec<f64> = spec.thresholds.iter().map(|(value, _)| *value).collect();
+        let points = lines.iter().flat_map(|(points, _)| points).chain(spec.ghosts.iter().flat_map(|line| line.points));
+        let (low, high) = value_range(points.clone(), &spec.alerts.levels, &marks, (spec.min, spec.max));
+        let (low, high) = match steady {
+            Some(before) if spec.min.is_none() && spec.max.is_none() => {
+                let extent = extent(points, &spec.alerts.levels, &marks);
+                steady_range(before, extent, (low, high))
+            }
+            _ => (low, high),
+        };
+        Placed { lines, stacks, low, high }
+    }
+}
+
+/// Draws `lines` as the spec's kind says: lines, an area under a lone line, stacked areas or
+/// bars, over the chart's frame (`draw_frame`, then `draw_data`, on one backend).
 pub fn draw_chart<DB: DrawingBackend>(
     backend: DB,
     lines: &[Line],
     spec: &ChartSpec,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let root = backend.into_drawing_area();
+    let placed = Placed::new(lines, spec, None);
+    draw_frame(&root, spec, (placed.low, placed.high), FramePart::Whole)?;
+    draw_data(&root, spec, &placed, None)?;
+    root.present()
+}
+
+/// Vertical grid lines at most: plotters picks round times up to this many. Clock axes ask for
+/// more: their round numbers are coarser (every 5 or 10 hours).
+fn x_ticks(axis: TimeAxis) -> usize {
+    if axis == TimeAxis::Relative {
+        4
+    } else {
+        6
+    }
+}
+
+/// Which of a chart's frame to draw: all of it, or one of the two parts a live chart that
+/// shifts its picture keeps apart (`canvas::Shifting`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramePart {
+    /// The background, the grid, the axes and their labels, the alert rules' levels (a clear
+    /// band and a dashed threshold each) and the panel's thresholds (dashed lines).
+    Whole,
+    /// What moves with the picture and looks the same moved: the background, the horizontal
+    /// grid lines and the levels' clear bands.
+    Under,
+    /// What stays put while the picture moves, drawn over it: the vertical grid lines (they
+    /// count back from "now") and the dashed lines (their dashes would not meet, moved).
+    Over,
+}
+
+/// The chart's frame (`FramePart`), in the y range `low..high`.
+pub fn draw_frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    (low, high): (f64, f64),
+    part: FramePart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let Palette { background, grid, text, warning, critical, .. } = spec.palette;
-    root.fill(&background)?;
+    if part != FramePart::Over {
+        root.fill(&background)?;
+    }
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
-    let stacks =
-        spec.kind == PanelKind::Stacked || (spec.stack && matches!(spec.kind, PanelKind::Bar | PanelKind::Area));
-    let stacked_points = stacks.then(|| stacked(&lines.iter().map(|line| line.points.to_vec()).collect::<Vec<_>>()));
-    let drawn: Vec<Line> = match &stacked_points {
-        Some(points) => lines.iter().zip(points).map(|(line, points)| Line { points, colour: line.colour }).collect(),
-        None => lines.to_vec(),
-    };
-    let marks: Vec<f64> = spec.thresholds.iter().map(|(value, _)| *value).collect();
-    let (low, high) = value_range(
-        drawn.iter().chain(spec.ghosts).flat_map(|line| line.points),
-        &spec.alerts.levels,
-        &marks,
-        (spec.min, spec.max),
-    );
     let axis = TimeAxis::for_span(spec.to - spec.from);
-    let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
     // The same ticks plotters will mark, so their labels can be told apart.
     let y_ticks = RangedCoordf64::from(low..high).key_points(BoldPoints(Y_TICKS));
     let y_labels = AxisLabels::new(spec.format, &y_ticks);
-
-    let mut chart = ChartBuilder::on(&root)
-        .margin(px(MARGIN))
-        .margin_right(px(MARGIN_RIGHT))
-        .x_label_area_size(px(X_LABELS))
-        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
-        .build_cartesian_2d(x_range.clone(), low..high)?;
-    let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
-    chart
-        .configure_mesh()
-        // Clock axes ask for more ticks: their round numbers are coarser (every 5 or 10 hours).
-        .x_labels(if axis == TimeAxis::Relative { 4 } else { 6 })
+    let mut chart = chart_on(root, spec, (low, high))?;
+    let labelled = if part == FramePart::Whole { 1.0 } else { 0.0 };
+    let font = ("sans-serif", 11.0 * scale).into_font().color(&text.mix(labelled));
+    let x_label = |position: &f64| axis.label(*position);
+    let y_label = |value: &f64| match spec.axis_unit {
+        Some(unit) => format!("{} {unit}", y_labels.label(*value)),
+        None => y_labels.label(*value),
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(x_ticks(axis))
         .y_labels(Y_TICKS)
-        .x_label_formatter(&|position| axis.label(*position))
-        .y_label_formatter(&|value| match spec.axis_unit {
-            Some(unit) => format!("{} {unit}", y_labels.label(*value)),
-            None => y_labels.label(*value),
-        })
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .label_style(font)
         .bold_line_style(grid.stroke_width(px(1.0)))
         .light_line_style(TRANSPARENT)
-        .axis_style(grid.stroke_width(px(1.0)))
-        .draw()?;
+        .axis_style(grid.stroke_width(px(1.0)));
+    match part {
+        FramePart::Whole => &mut mesh,
+        FramePart::Under => mesh.disable_x_mesh().disable_axes(),
+        FramePart::Over => mesh.disable_y_mesh().disable_axes(),
+    }
+    .draw()?;
 
     let colour = |severity| if severity == Severity::Critical { critical } else { warning };
-    let (left, right) = (x_range.start, x_range.end);
-    let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
-    let spans = spec.alerts.spans.iter().filter(|span| span.to > spec.from && span.from < spec.to);
-    chart.draw_series(spans.map(|span| {
-        Rectangle::new([(at(span.from), high), (at(span.to), low)], colour(span.severity).mix(0.16).filled())
-    }))?;
+    let (left, right) = (axis.position(spec.from, spec.to), axis.position(spec.to, spec.to));
     for (severity, level) in &spec.alerts.levels {
         // The clear band: between the threshold and where a breach ends.
         let (band_low, band_high) = match level.direction {
             Direction::Above => (level.clear, level.threshold),
             Direction::Below => (level.threshold, level.clear),
         };
-        if band_high > band_low {
+        if band_high > band_low && part != FramePart::Over {
             let band = Rectangle::new([(left, band_high), (right, band_low)], colour(*severity).mix(0.10).filled());
             chart.draw_series(std::iter::once(band))?;
         }
-        let threshold = [(left, level.threshold), (right, level.threshold)];
-        let style = colour(*severity).stroke_width(px(1.0));
-        chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
+        if part != FramePart::Under {
+            let threshold = [(left, level.threshold), (right, level.threshold)];
+            let style = colour(*severity).stroke_width(px(1.0));
+            chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
+        }
     }
-
-    for (value, colour) in spec.thresholds {
+    for (value, colour) in spec.thresholds.iter().filter(|_| part != FramePart::Under) {
         let style = colour.stroke_width(px(1.0));
         chart.draw_series(DashedLineSeries::new([(left, *value), (right, *value)], px(4.0), px(3.0), style))?;
     }
+    Ok(())
+}
+
+/// What moves with time, over the frame: where the alert rules fired, the ghosts of an earlier
+/// period, and the lines, areas or bars. With `times`, only what lies in that span (and the
+/// point either side, so a line crosses it whole); a caller drawing just those columns clips
+/// the rest away.
+pub fn draw_data<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    placed: &Placed,
+    times: Option<(Millis, Millis)>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let Palette { warning, critical, .. } = spec.palette;
+    let px = |css: f64| (css * spec.scale.max(1.0)).round() as u32;
+    let axis = TimeAxis::for_span(spec.to - spec.from);
+    let (low, high) = (placed.low, placed.high);
+    let mut chart = chart_on(root, spec, (low, high))?;
+    let colour = |severity| if severity == Severity::Critical { critical } else { warning };
+    let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
+    let (shown_from, shown_to) = times.unwrap_or((spec.from, spec.to));
+    let spans = spec.alerts.spans.iter().filter(|span| span.to > shown_from.max(spec.from) && span.from < shown_to);
+    chart.draw_series(spans.map(|span| {
+        Rectangle::new([(at(span.from), high), (at(span.to), low)], colour(span.severity).mix(0.16).filled())
+    }))?;
     for ghost in spec.ghosts {
         let placed = ghost.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
         let style = ghost.colour.mix(0.45).stroke_width(px(1.0));
         chart.draw_series(DashedLineSeries::new(placed, px(5.0), px(3.0), style))?;
     }
+    let drawn: Vec<Line> = placed.lines.iter().map(|(points, colour)| Line { points, colour: *colour }).collect();
+    let stacks = placed.stacks;
 
     if spec.kind == PanelKind::Bar {
         // Each time's slot is shared by the series side by side, or by one stacked bar; a
@@ -196,16 +303,20 @@ pub fn draw_chart<DB: DrawingBackend>(
         let slot = gap.max(narrowest).max(1);
         let width =
             axis.position(spec.from + (slot as f64 * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
+        // A bar reaching into the columns drawn is in the slot either side of them: whole slots.
+        let times =
+            times.map(|(from, to)| ((from - slot).div_euclid(slot) * slot, (to + slot).div_euclid(slot) * slot + slot));
         // Stacked: the tallest first, each lower one drawn over it.
         for (index, line) in drawn.iter().enumerate().rev() {
             let offset = if stacks { 0.0 } else { index as f64 * width / across };
-            let bars = if slot > gap { highest_per_slot(line.points, slot) } else { line.points.to_vec() };
+            let points = within(line.points, times);
+            let bars = if slot > gap { highest_per_slot(points, slot) } else { points.to_vec() };
             chart.draw_series(bars.iter().map(|(ts, value)| {
                 let x = axis.position(*ts, spec.to) - width / 2.0 + offset;
                 Rectangle::new([(x, *value), (x + width / across, low.max(0.0).min(high))], line.colour.filled())
             }))?;
         }
-        return root.present();
+        return Ok(());
     }
     let fills = match spec.kind {
         PanelKind::Area => drawn.len() == 1 || stacks,
@@ -218,7 +329,7 @@ pub fn draw_chart<DB: DrawingBackend>(
     // Stacked areas: the top first, each lower one painted over it.
     let order: Vec<&Line> = if stacks { drawn.iter().rev().collect() } else { drawn.iter().collect() };
     for line in order {
-        let placed = line.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
+        let placed = within(line.points, times).iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
         let stroke = line.colour.stroke_width(line_width);
         if fills {
             let fill = line.colour.mix(if stacks { 0.8 } else { 0.35 });
@@ -228,7 +339,19 @@ pub fn draw_chart<DB: DrawingBackend>(
             chart.draw_series(LineSeries::new(placed, stroke))?;
         }
     }
-    root.present()
+    Ok(())
+}
+
+/// The points (sorted by time) in `times` and the one either side (all of them without it).
+fn within(points: &[Point], times: Option<(Millis, Millis)>) -> &[Point] {
+    match times {
+        Some((from, to)) => {
+            let start = points.partition_point(|point| point.0 < from).saturating_sub(1);
+            let end = (points.partition_point(|point| point.0 <= to) + 1).min(points.len());
+            &points[start..end.max(start)]
+        }
+        None => points,
+    }
 }
 
 /// A row of coloured spans over time: a status series' bands or a heatmap bucket's cells.
@@ -250,18 +373,12 @@ pub fn draw_rows<DB: DrawingBackend>(
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
     let axis = TimeAxis::for_span(spec.to - spec.from);
-    let x_range = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
     let count = rows.len().max(1);
-    let mut chart = ChartBuilder::on(&root)
-        .margin(px(MARGIN))
-        .margin_right(px(MARGIN_RIGHT))
-        .x_label_area_size(px(X_LABELS))
-        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
-        .build_cartesian_2d(x_range, 0.0..count as f64)?;
+    let mut chart = chart_on(&root, spec, (0.0, count as f64))?;
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text);
     chart
         .configure_mesh()
-        .x_labels(if axis == TimeAxis::Relative { 4 } else { 6 })
+        .x_labels(x_ticks(axis))
         .y_labels(count.min(8))
         .x_label_formatter(&|position| axis.label(*position))
         .y_label_formatter(&|value| {
@@ -382,6 +499,21 @@ pub fn draw_gauge<DB: DrawingBackend>(
     root.present()
 }
 
+/// The lowest and highest of the data, the alert levels and the panel's thresholds.
+fn extent<'a>(
+    points: impl Iterator<Item = &'a Point>,
+    levels: &[(Severity, Level)],
+    marks: &[f64],
+) -> Option<(f64, f64)> {
+    let values = points
+        .map(|(_, v)| *v)
+        .chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]))
+        .chain(marks.iter().copied())
+        .filter(|value| value.is_finite());
+    let (lowest, highest) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    lowest.is_finite().then_some((lowest, highest))
+}
+
 /// A y range with some air around the data, the alert levels and the panel's thresholds (so
 /// each is in view: grafana#12135); non-negative data keeps a floor at zero; a configured end
 /// wins.
@@ -391,23 +523,33 @@ fn value_range<'a>(
     marks: &[f64],
     (min, max): (Option<f64>, Option<f64>),
 ) -> (f64, f64) {
-    let values = points
-        .map(|(_, v)| *v)
-        .chain(levels.iter().flat_map(|(_, level)| [level.threshold, level.clear]))
-        .chain(marks.iter().copied())
-        .filter(|value| value.is_finite());
-    let (lowest, highest) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (low, high) = if !lowest.is_finite() {
-        (0.0, 1.0)
-    } else {
-        let pad = if highest > lowest { (highest - lowest) * 0.15 } else { highest.abs().max(1.0) * 0.1 };
-        let low = if lowest >= 0.0 { (lowest - pad).max(0.0) } else { lowest - pad };
-        (low, highest + pad)
+    let (low, high) = match extent(points, levels, marks) {
+        None => (0.0, 1.0),
+        Some((lowest, highest)) => {
+            let pad = if highest > lowest { (highest - lowest) * 0.15 } else { highest.abs().max(1.0) * 0.1 };
+            let low = if lowest >= 0.0 { (lowest - pad).max(0.0) } else { lowest - pad };
+            (low, highest + pad)
+        }
     };
     // A configured end still lets a threshold past it be seen.
     let low = min.map_or(low, |min| marks.iter().fold(min, |low, mark| low.min(*mark)));
     let high = max.map_or(high, |max| marks.iter().fold(max, |high, mark| high.max(*mark)));
     (low, if high > low { high } else { low + 1.0 })
+}
+
+/// The y range drawn `before`, while what is drawn (`extent`) still fits inside it and fills
+/// at least half of it; else the one fitted anew (`fitted`). Data swinging inside its range
+/// (noise, a peak leaving the window) leaves the axis alone; a new high, or a range grown
+/// twice too loose, moves it.
+fn steady_range(before: (f64, f64), extent: Option<(f64, f64)>, fitted: (f64, f64)) -> (f64, f64) {
+    match extent {
+        Some((lowest, highest))
+            if before.0 <= lowest && highest <= before.1 && (highest - lowest) * 2.0 >= before.1 - before.0 =>
+        {
+            before
+        }
+        _ => fitted,
+    }
 }
 
 #[cfg(test)]
@@ -567,6 +709,22 @@ mod tests {
             (0.0, 1.5),
             "but holds a threshold"
         );
+    }
+
+    #[test]
+    fn a_live_range_stays_while_the_data_fits_and_fills_half_of_it() {
+        let before = (0.0, 100.0);
+        assert_eq!(steady_range(before, Some((10.0, 90.0)), (0.0, 102.0)), before, "noise inside");
+        assert_eq!(steady_range(before, Some((10.0, 101.0)), (0.0, 115.0)), (0.0, 115.0), "a new high");
+        assert_eq!(steady_range(before, Some((40.0, 60.0)), (37.0, 63.0)), (37.0, 63.0), "twice too loose");
+        assert_eq!(steady_range(before, None, (0.0, 1.0)), (0.0, 1.0), "nothing to show");
+        let points = [(0, 10.0), (1_000, 90.0)];
+        let spec = ChartSpec { kind: PanelKind::Line, ..ChartSpec::plain(0, 30_000, Format::Int) };
+        let placed = Placed::new(&[line(&points)], &spec, Some(before));
+        assert_eq!((placed.low, placed.high), before);
+        let configured = ChartSpec { max: Some(95.0), ..spec };
+        let placed = Placed::new(&[line(&points)], &configured, Some(before));
+        assert_eq!(placed.high, 95.0, "a configured end wins");
     }
 
     fn fills_of(svg: &str, colour: RGBColor) -> usize {

@@ -6,7 +6,9 @@
 //! - `axis`: what the time axis says; `geometry`: where the plot area sits (shared with the
 //!   readout and the crosshair); `palette`: the theme's colours.
 //! - `canvas` (browser): DPR-aware painting, and the redraw when data, span, theme or size
-//!   change, at most once per animation frame with every other chart (`client::redraw`).
+//!   change, at most once per animation frame with every other chart (`client::redraw`). A
+//!   live chart keeps its picture in two layers and, moving by whole pixel columns, shifts it
+//!   and draws only its last columns (`shift` decides when it can).
 //! - `readout`: the values under the crosshair, on every chart of the dashboard at once;
 //!   `legend`: the series, last/min/max, click to isolate one, shift-click to hide one.
 //! - `zoom`: dragging across a chart zooms every chart to that span.
@@ -23,6 +25,8 @@ mod geometry;
 mod legend;
 pub mod palette;
 mod readout;
+#[cfg(any(feature = "hydrate", test))]
+mod shift;
 mod zoom;
 
 pub use axis::clock_time;
@@ -44,8 +48,10 @@ pub struct DrawStats {
     pub points: usize,
     /// `live` (the stream's memory) or `history` (the history store, with the live edge).
     pub source: &'static str,
-    /// Draws so far.
+    /// Draws so far, and how many of them shifted the picture drawn before and drew only its
+    /// last columns (`shift`).
     pub count: u64,
+    pub shifted: u64,
     /// The seq and the right edge of the last draw.
     pub edge: Millis,
     pub seq: u64,
@@ -88,8 +94,16 @@ pub fn ChartBody(
         Some(one) => keys.get().into_iter().filter(|key| *key != one).collect(),
         None => hidden.get(),
     });
-    let stats =
-        RwSignal::new(DrawStats { points: 0, source: "live", count: 0, seq: 0, edge: 0, thresholds: 0, spans: 0 });
+    let stats = RwSignal::new(DrawStats {
+        points: 0,
+        source: "live",
+        count: 0,
+        shifted: 0,
+        seq: 0,
+        edge: 0,
+        thresholds: 0,
+        spans: 0,
+    });
     let preview = RwSignal::new(None::<ChartAlerts>);
     #[cfg(feature = "hydrate")]
     {
@@ -139,6 +153,7 @@ pub fn ChartBody(
             data-source=move || stats.get().source
             data-points=move || stats.get().points
             data-draws=move || stats.get().count
+            data-shifted=move || stats.get().shifted
             data-drawn-seq=move || stats.get().seq
             data-edge=move || stats.get().edge
             data-thresholds=move || stats.get().thresholds
