@@ -278,3 +278,52 @@ test('a live /d/main: the browser share of a core', async ({ page }) => {
     await stopServer(server);
   }
 });
+
+// The floor under the panels benchmark: the same page size and 12 canvases of a chart's size,
+// each changed ten times a second as little as a canvas can change (a three-pixel strip filled,
+// or the plot copied from a canvas off the page as `chart::canvas::Shifting` does), nothing else
+// on the page. What the main thread spends on that is Chromium's own work of showing 12 changed
+// canvases (software compositing here, `--disable-gpu`), which no drawing code can save.
+// FLOOR_SECONDS (30 under PANELS_BENCH, 3 in `make test`).
+test('the floor: 12 canvases changed ten times a second', async ({ page }) => {
+  const floorSeconds = Number(process.env.FLOOR_SECONDS ?? (full ? 30 : 3));
+  test.setTimeout((2 * floorSeconds + 60) * 1000);
+  await page.setViewportSize({ width: 1600, height: 1200 });
+  const figures: Record<string, number> = {};
+  for (const mode of ['strip', 'copy']) {
+    await page.setContent(`<style>body { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; margin: 8px; }
+      canvas { width: 100%; height: 180px; display: block; margin-bottom: 90px; }</style>` + '<canvas></canvas>'.repeat(12));
+    await page.evaluate((mode) => {
+      const canvases = [...document.querySelectorAll('canvas')];
+      const ring = document.createElement('canvas');
+      for (const canvas of canvases) {
+        canvas.width = canvas.clientWidth;
+        canvas.height = canvas.clientHeight;
+      }
+      ring.width = 2 * canvases[0].width;
+      ring.height = canvases[0].height;
+      ring.getContext('2d', { alpha: false })!.fillRect(0, 0, ring.width, ring.height);
+      let tick = 0;
+      setInterval(() => requestAnimationFrame(() => {
+        tick += 1;
+        for (const canvas of canvases) {
+          const context = canvas.getContext('2d')!;
+          if (mode === 'copy') context.drawImage(ring, tick % 100, 0, canvas.width - 80, canvas.height, 60, 0, canvas.width - 80, canvas.height);
+          context.fillStyle = tick % 2 ? '#336' : '#633';
+          context.fillRect((tick * 3) % canvas.width, 10, 3, canvas.height - 30);
+        }
+      }), 100);
+    }, mode);
+    await page.waitForTimeout(1000);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
+    const before = await metrics(cdp);
+    await page.waitForTimeout(floorSeconds * 1000);
+    const after = await metrics(cdp);
+    figures[`${mode}_main_thread_percent`] = Number(((100 * (after.TaskDuration - before.TaskDuration)) / (after.Timestamp - before.Timestamp)).toFixed(1));
+    await cdp.detach();
+  }
+  console.log(`the floor, 12 canvases changed ten times a second: ${JSON.stringify(figures)}`);
+  writeFileSync('test-results/canvas-floor.json', JSON.stringify(figures, null, 2));
+  expect(figures.strip_main_thread_percent).toBeGreaterThan(0);
+});

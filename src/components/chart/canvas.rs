@@ -455,7 +455,13 @@ pub fn draw_on_change(chart: CanvasChart) {
                     .iter()
                     .map(|line| (Box::new(line.points.iter()) as Box<dyn Iterator<Item = &Point>>, colour(line)))
                     .collect();
-                paint(&canvas, size, painted, ghost_points, &chart_spec, Some(&mut shifting.borrow_mut()))
+                // A span that does not move (zoomed) is drawn whole; back at the live edge, the
+                // first draw is whole too.
+                let mut shifting = shifting.borrow_mut();
+                if !live {
+                    *shifting = Shifting::default();
+                }
+                paint(&canvas, size, painted, ghost_points, &chart_spec, live.then_some(&mut *shifting))
             }
         };
         let seq = state.position.with_untracked(|position| position.seq);

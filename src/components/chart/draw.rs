@@ -211,8 +211,10 @@ pub fn draw_frame<DB: DrawingBackend>(
     let mut chart = chart_on(root, spec, (low, high))?;
     let labelled = if part == FramePart::Whole { 1.0 } else { 0.0 };
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text.mix(labelled));
-    let x_label = |position: &f64| axis.label(*position);
+    // The parts drawn at every move of a live chart have no labels to write.
+    let x_label = |position: &f64| if labelled > 0.0 { axis.label(*position) } else { String::new() };
     let y_label = |value: &f64| match spec.axis_unit {
+        _ if labelled == 0.0 => String::new(),
         Some(unit) => format!("{} {unit}", y_labels.label(*value)),
         None => y_labels.label(*value),
     };

@@ -95,12 +95,12 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
         return None;
     }
     // Everything before that must be as it was drawn: nothing arrived late, nothing replaced.
-    let kept = |points: &[Point]| {
-        let start = points.partition_point(|point| point.0 < now.from);
-        let end = points.partition_point(|point| point.0 < stable);
-        points[start..end.max(start)].to_vec()
-    };
-    if before.lines.iter().zip(&now.lines).any(|(a, b)| kept(&a.0) != kept(&b.0)) {
+    fn kept(points: &[Point], (from, to): (Millis, Millis)) -> &[Point] {
+        let start = points.partition_point(|point| point.0 < from);
+        &points[start..points.partition_point(|point| point.0 < to).max(start)]
+    }
+    let shown = (now.from, stable);
+    if before.lines.iter().zip(&now.lines).any(|(a, b)| kept(&a.0, shown) != kept(&b.0, shown)) {
         return None;
     }
     // Two columns of room for a line's width and its antialiasing; the points drawn start a
