@@ -1,6 +1,7 @@
 //! Painting on a page's canvas (browser only): sized for the device pixel ratio (plotters
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
-//! and redrawn when what it shows changes.
+//! and redrawn when what it shows changes. A live chart moves by whole pixel columns and keeps
+//! its plot in a ring off the page (`Shifting`), so most redraws draw only its last columns.
 
 use super::axis::TimeAxis;
 use super::draw::{draw_chart, draw_data, draw_frame, draw_rows, ChartAlerts, ChartSpec, FramePart, Line, Placed, Row};
@@ -115,7 +116,7 @@ pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(
     Some((backend, scale, width as usize))
 }
 
-/// The end of a live chart of `[from, to]` moved back onto its whole pixel columns
+/// The end of a live chart of `[from, to]` moved onto its grid of whole pixel columns
 /// (`PlotRect::snap`), so that its picture can be shifted rather than drawn again.
 fn snapped(size: CanvasBox, axis_unit: Option<&str>, (from, to): (Millis, Millis)) -> (Millis, Millis) {
     let (device, scale) = device_size(size);
@@ -161,6 +162,7 @@ impl Shifting {
     }
 }
 
+/// The canvas' 2D context (made with the canvas' first `get_context`, options and all).
 fn context_2d(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
     use wasm_bindgen::JsCast;
     canvas.get_context("2d").ok()??.dyn_into().ok()
