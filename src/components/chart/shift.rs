@@ -69,7 +69,7 @@ pub struct Strip {
 pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update> {
     // Ghosts are dashed lines moving with time: their dashes would not meet the ones drawn
     // again.
-    if before.frame != now.frame || now.frame.ghosts || before.spans != now.spans {
+    if before.frame != now.frame || now.frame.ghosts || !same_spans(before, now) {
         return None;
     }
     // An axis reading the clock moves its grid and labels with time.
@@ -109,6 +109,16 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
     let column_ms = span as f64 / f64::from(plot.columns().max(1));
     let since = now.from + (f64::from(x.0 - 1 - plot.x0) * column_ms).floor() as Millis;
     Some(Update { columns, strip: Strip { x, times: (since.min(stable), now.to) } })
+}
+
+/// Whether alerts fired where they did when `before` was drawn: the same spans, except that
+/// one still firing ends at each picture's own end.
+fn same_spans(before: &Picture, now: &Picture) -> bool {
+    before.spans.len() == now.spans.len()
+        && before.spans.iter().zip(&now.spans).all(|(was, is)| {
+            let open = was.to == before.to && is.to == now.to;
+            was.from == is.from && was.severity == is.severity && (was.to == is.to || open)
+        })
 }
 
 #[cfg(test)]
@@ -165,6 +175,12 @@ mod tests {
 
         let same = update(&before, &before, plot).expect("nothing moved");
         assert_eq!(same.columns, 0);
+
+        // An alert still firing ends at each picture's end: the picture still shifts.
+        let mut firing = (before.clone(), now.clone());
+        firing.0.spans.push(FiringSpan { from: before.to - 5_000, to: before.to, severity: Severity::Warning });
+        firing.1.spans.push(FiringSpan { from: before.to - 5_000, to: now.to, severity: Severity::Warning });
+        assert_eq!(update(&firing.0, &firing.1, plot), Some(shifted));
     }
 
     #[test]
@@ -201,5 +217,12 @@ mod tests {
         let mut fired = now.clone();
         fired.spans.push(FiringSpan { from: now.to - 500, to: now.to, severity: Severity::Warning });
         assert_eq!(whole(&fired), None, "an alert fired");
+        let mut escalated = (before.clone(), now.clone());
+        escalated.0.spans.push(FiringSpan { from: before.to - 500, to: before.to, severity: Severity::Warning });
+        escalated.1.spans.push(FiringSpan { from: before.to - 500, to: now.to, severity: Severity::Critical });
+        assert_eq!(update(&escalated.0, &escalated.1, plot), None, "an alert escalated");
+        let mut ended = escalated.clone();
+        ended.1.spans[0] = FiringSpan { from: before.to - 500, to: before.to - 100, severity: Severity::Warning };
+        assert_eq!(update(&ended.0, &ended.1, plot), None, "an alert resolved");
     }
 }
