@@ -27,13 +27,14 @@ async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
   return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
 }
 
-/** With PANELS_BENCH_PROFILE=1: a CDP CPU profile of `seconds`, printed as the functions with
- *  the most self time (names show on a WASM built with its name section kept). */
-async function profile(cdp: CDPSession, seconds: number) {
+/** With PANELS_BENCH_PROFILE=1 (steady state) or =zoom: a CDP CPU profile of `during`, printed
+ *  as the functions with the most self time (names show on a WASM built with its name section
+ *  kept). */
+async function profile(cdp: CDPSession, during: () => Promise<unknown>) {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
   await cdp.send('Profiler.start');
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  await during();
   const { profile } = await cdp.send('Profiler.stop');
   type Node = { id: number; callFrame: { functionName: string; url: string }; hitCount?: number; children?: number[] };
   const nodes = profile.nodes as Node[];
@@ -172,7 +173,7 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
       };
     });
     console.table(rows);
-    if (process.env.PANELS_BENCH_PROFILE === '1') await profile(cdp, 15);
+    if (process.env.PANELS_BENCH_PROFILE === '1') await profile(cdp, () => page.waitForTimeout(15_000));
     const whole = samples[samples.length - 1];
     const cpu = (100 * (whole.busy - samples[0].busy)) / (whole.at - samples[0].at);
     console.log(`main thread over ${seconds} s: ${cpu.toFixed(1)}% of a core; updates drawn: seq ${await page.getByTestId('dashboard').getAttribute('data-seq')}`);
@@ -193,7 +194,7 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     );
     const cursors = await page.locator('[data-cursor-ts]').count();
     // A zoom: a drag's release (and back to live every other time), until every chart redrew.
-    const zoom = await frameTimes(
+    const zooming = (count: number) => frameTimes(
       page,
       `const c = document.querySelector('[data-panel="p0"] canvas'); const r = c.getBoundingClientRect();
        if (i % 2) { document.querySelector('[data-action="live"]')?.click(); return; }
@@ -201,8 +202,10 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
        c.dispatchEvent(new PointerEvent('pointerdown', at(100)));
        c.dispatchEvent(new PointerEvent('pointermove', at(300)));
        c.dispatchEvent(new PointerEvent('pointerup', at(300)));`,
-      40,
+      count,
     );
+    const zoom = await zooming(40);
+    if (process.env.PANELS_BENCH_PROFILE === 'zoom') await profile(cdp, () => zooming(200));
     console.log(
       `crosshair on ${cursors} charts: median ${crosshair.work.toFixed(2)} ms of work, ${crosshair.frame.toFixed(1)} ms to the next frame; ` +
         `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work, ${zoom.frame.toFixed(1)} ms to the next frame`,

@@ -140,6 +140,12 @@ pub struct Shifting {
 }
 
 impl Shifting {
+    /// Forgets the picture, so the next draw is whole, and keeps the ring: a new canvas and
+    /// its context cost a zoom's draw more than the drawing itself (BENCHMARKS.md "Panels").
+    fn forget(&mut self) {
+        self.last = None;
+    }
+
     /// The ring, `width` x `height` device pixels, opaque (copied onto the page without
     /// blending), and whether it was made or resized (cleared) now.
     fn ring(&mut self, (width, height): (u32, u32)) -> Option<(web_sys::HtmlCanvasElement, bool)> {
@@ -461,7 +467,7 @@ pub fn draw_on_change(chart: CanvasChart) {
                 // first draw is whole too.
                 let mut shifting = shifting.borrow_mut();
                 if !live {
-                    *shifting = Shifting::default();
+                    shifting.forget();
                 }
                 paint(&canvas, size, painted, ghost_points, &chart_spec, live.then_some(&mut *shifting))
             }

@@ -24,11 +24,12 @@ use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 /// How a panel's values read: its own format and unit, else those of the first series it
-/// shows; a rate when it reads counters as rates.
+/// shows; a rate when it reads counters as rates. Kept (a memo): readouts and legends read it
+/// at every update and pointer move, and finding the first series parses every series' key.
 fn panel_reading(state: DashboardState, spec: &PanelSpec) -> Signal<Reading> {
     let spec = spec.clone();
     let query = spec.query.as_deref().and_then(|text| Query::parse(text).ok());
-    Signal::derive(move || {
+    Memo::new(move |_| {
         state.definitions.with(|definitions| {
             let first = match &query {
                 Some(query) => definitions.iter().find(|definition| {
@@ -53,6 +54,7 @@ fn panel_reading(state: DashboardState, spec: &PanelSpec) -> Signal<Reading> {
             }
         })
     })
+    .into()
 }
 
 /// A number's element, marked in `colour` (a threshold's) beside it while it has one: the
