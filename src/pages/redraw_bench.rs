@@ -124,7 +124,7 @@ async fn measure(
 ) {
     use crate::client::redraw::{draw_now, new_key, request_draw};
     use crate::components::chart::{
-        canvas::{paint, CanvasBox},
+        canvas::{paint, CanvasBox, Reuse},
         ChartSpec, Palette,
     };
     use crate::protocol::Format;
@@ -146,7 +146,8 @@ async fn measure(
                 Rc::new(move || {
                     let spec = ChartSpec { axis_unit: Some("ms"), ..ChartSpec::plain(from, to, Format::Decimal) };
                     let line: Box<dyn Iterator<Item = &_>> = Box::new(series[chart].iter());
-                    let (reduced, _) = paint(&canvas, size, vec![(line, Palette::DARK.line)], Vec::new(), &spec, None);
+                    let (reduced, _) =
+                        paint(&canvas, size, vec![(line, Palette::DARK.line)], Vec::new(), &spec, Reuse::Nothing);
                     drawn.set(drawn.get() + reduced.iter().map(Vec::len).sum::<usize>());
                 }),
             );

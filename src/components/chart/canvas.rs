@@ -4,7 +4,9 @@
 //! its plot in a ring off the page (`Shifting`), so most redraws draw only its last columns.
 
 use super::axis::TimeAxis;
-use super::draw::{draw_chart, draw_data, draw_frame, draw_rows, ChartAlerts, ChartSpec, FramePart, Line, Placed, Row};
+use super::draw::{
+    draw_chart, draw_data, draw_frame, draw_placed, draw_rows, ChartAlerts, ChartSpec, FramePart, Line, Placed, Row,
+};
 use super::geometry::PlotRect;
 use super::shift::{self, FrameKey, Picture};
 use super::{palette::Palette, DrawStats, Shown};
@@ -133,19 +135,16 @@ fn snapped(size: CanvasBox, axis_unit: Option<&str>, (from, to): (Millis, Millis
 /// kept columns are copied back to the ring's start once every plot's width of moves.
 #[derive(Default)]
 pub struct Shifting {
+    /// The live picture the ring holds.
     last: Option<Picture>,
+    /// The picture of a span that does not move, drawn last (`Reuse::Still`).
+    still: Option<Picture>,
     ring: Option<web_sys::HtmlCanvasElement>,
     /// The ring's column holding the plot's left column.
     offset: i32,
 }
 
 impl Shifting {
-    /// Forgets the picture, so the next draw is whole, and keeps the ring: a new canvas and
-    /// its context cost a zoom's draw more than the drawing itself (BENCHMARKS.md "Panels").
-    fn forget(&mut self) {
-        self.last = None;
-    }
-
     /// The ring, `width` x `height` device pixels, opaque (copied onto the page without
     /// blending), and whether it was made or resized (cleared) now.
     fn ring(&mut self, (width, height): (u32, u32)) -> Option<(web_sys::HtmlCanvasElement, bool)> {
@@ -174,20 +173,40 @@ fn context_2d(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRend
     canvas.get_context("2d").ok()??.dyn_into().ok()
 }
 
+/// What `paint` may keep of the picture it drew before.
+pub enum Reuse<'a> {
+    /// Nothing: drawn whole (the redraw benchmark).
+    Nothing,
+    /// A span that does not move (zoomed): not drawn again while it would look the same. The
+    /// stream's every update wakes it, and its span does not show them.
+    Still(&'a mut Shifting),
+    /// A live span: shifted by whole columns, and only the columns that changed drawn, when
+    /// it can be (`shift`).
+    Moving(&'a mut Shifting),
+}
+
+/// How `paint` brought a chart up to date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Painted {
+    Whole,
+    Shifted,
+    /// Nothing drawn: the picture would have been the same.
+    Unchanged,
+}
+
 /// Draws each line's points inside `[spec.from, spec.to]` on `canvas`, at most four per pixel
-/// column (the ghost lines of `spec` are replaced by `ghosts`, reduced alike). `spec.scale` is
-/// replaced by the device's. With `shifting`, a picture moved by whole columns is shifted and
-/// only the columns that changed drawn (`shift`); without, it is drawn whole. Returns the
-/// points it drew, per line, and whether it shifted.
+/// column (the ghost lines of `spec` are replaced by `ghosts`, reduced alike), keeping what
+/// `reuse` allows. `spec.scale` is replaced by the device's. Returns the points it drew (or
+/// would have), per line, and how.
 pub fn paint<'a>(
     canvas: &web_sys::HtmlCanvasElement,
     size: CanvasBox,
     lines: Vec<(Box<dyn Iterator<Item = &'a Point> + 'a>, RGBColor)>,
     ghosts: Vec<(&'a [Point], RGBColor)>,
     spec: &ChartSpec,
-    shifting: Option<&mut Shifting>,
-) -> (Vec<Vec<Point>>, bool) {
-    let Some((backend, scale, _)) = backend(canvas, size) else { return (Vec::new(), false) };
+    reuse: Reuse,
+) -> (Vec<Vec<Point>>, Painted) {
+    let Some((backend, scale, _)) = backend(canvas, size) else { return (Vec::new(), Painted::Unchanged) };
     let plot = PlotRect::new((canvas.width(), canvas.height()), scale, spec.axis_unit);
     let (from, to): (Millis, Millis) = (spec.from, spec.to);
     let columns = plot.columns().max(1) as usize;
@@ -200,33 +219,25 @@ pub fn paint<'a>(
         reduced_ghosts.iter().map(|(points, colour)| Line { points, colour: *colour }).collect();
     let drawn: Vec<Line> = reduced.iter().zip(colours).map(|(points, colour)| Line { points, colour }).collect();
     let spec = ChartSpec { scale, ghosts: &ghost_lines, ..*spec };
-    let painted = match shifting {
-        Some(shifting) => paint_shifted(canvas, shifting, plot, &drawn, &spec),
-        None => draw_chart(backend, &drawn, &spec).map(|()| false).map_err(|error| format!("{error:?}")),
+    let painted = match reuse {
+        Reuse::Moving(shifting) => paint_shifted(canvas, shifting, plot, &drawn, &spec),
+        Reuse::Still(shifting) => paint_still(canvas, shifting, &drawn, &spec),
+        Reuse::Nothing => {
+            draw_chart(backend, &drawn, &spec).map(|()| Painted::Whole).map_err(|error| format!("{error:?}"))
+        }
     };
-    let shifted = painted.unwrap_or_else(|error| {
+    let painted = painted.unwrap_or_else(|error| {
         leptos::logging::warn!("chart draw failed: {error}");
-        false
+        Painted::Whole
     });
-    (reduced, shifted)
+    (reduced, painted)
 }
 
-/// `paint` with `shifting`: the picture moved and its last columns drawn again when
-/// `shift::update` allows, else drawn whole. Whether it shifted.
-fn paint_shifted(
-    canvas: &web_sys::HtmlCanvasElement,
-    shifting: &mut Shifting,
-    plot: PlotRect,
-    lines: &[Line],
-    spec: &ChartSpec,
-) -> Result<bool, String> {
-    let failed = |what: &dyn std::fmt::Debug| format!("{what:?}");
-    let page_size = (canvas.width(), canvas.height());
-    let before = shifting.last.take();
-    let placed = Placed::new(lines, spec, before.as_ref().map(|last| (last.frame.low, last.frame.high)));
+/// The picture of `placed` lines on `canvas` as `spec` lays it out (what `shift` compares).
+fn picture(canvas: &web_sys::HtmlCanvasElement, spec: &ChartSpec, placed: &Placed) -> Picture {
     let clock = TimeAxis::for_span(spec.to - spec.from) != TimeAxis::Relative;
     let frame = FrameKey {
-        size: page_size,
+        size: (canvas.width(), canvas.height()),
         scale: spec.scale,
         span: spec.to - spec.from,
         clock_to: clock.then_some(spec.to),
@@ -241,8 +252,45 @@ fn paint_shifted(
         stack: spec.stack,
         ghosts: !spec.ghosts.is_empty(),
     };
-    let now =
-        Picture { frame, from: spec.from, to: spec.to, lines: placed.lines.clone(), spans: spec.alerts.spans.clone() };
+    Picture { frame, from: spec.from, to: spec.to, lines: placed.lines.clone(), spans: spec.alerts.spans.clone() }
+}
+
+/// `paint` of a span that does not move: drawn whole on the page, unless the picture is the
+/// one drawn last (ghosts are not compared, so a chart showing some is always drawn).
+fn paint_still(
+    canvas: &web_sys::HtmlCanvasElement,
+    shifting: &mut Shifting,
+    lines: &[Line],
+    spec: &ChartSpec,
+) -> Result<Painted, String> {
+    // The ring's picture is a live one: the next live draw is whole.
+    shifting.last = None;
+    let placed = Placed::new(lines, spec, None);
+    let now = picture(canvas, spec, &placed);
+    if !now.frame.ghosts && shifting.still.as_ref() == Some(&now) {
+        return Ok(Painted::Unchanged);
+    }
+    let root = super::backend::Canvas::new(canvas.clone()).ok_or("no 2d context")?.into_drawing_area();
+    draw_placed(&root, spec, &placed).map_err(|error| format!("{error:?}"))?;
+    shifting.still = Some(now);
+    Ok(Painted::Whole)
+}
+
+/// `paint` of a live span: the picture moved and its last columns drawn again when
+/// `shift::update` allows, else drawn whole.
+fn paint_shifted(
+    canvas: &web_sys::HtmlCanvasElement,
+    shifting: &mut Shifting,
+    plot: PlotRect,
+    lines: &[Line],
+    spec: &ChartSpec,
+) -> Result<Painted, String> {
+    let failed = |what: &dyn std::fmt::Debug| format!("{what:?}");
+    let page_size = (canvas.width(), canvas.height());
+    shifting.still = None;
+    let before = shifting.last.take();
+    let placed = Placed::new(lines, spec, before.as_ref().map(|last| (last.frame.low, last.frame.high)));
+    let now = picture(canvas, spec, &placed);
     let range = (placed.low, placed.high);
     let (width, height) = (plot.x1 - plot.x0, plot.y1 - plot.y0);
     let (ring, cleared) = shifting.ring((2 * width as u32, height as u32)).ok_or("no canvas")?;
@@ -272,42 +320,42 @@ fn paint_shifted(
         ring_context.restore();
         drawn
     };
-    match update {
-        None => {
-            draw_frame(&root(canvas)?, spec, range, FramePart::Whole).map_err(|error| failed(&error))?;
-            shifting.offset = 0;
-            into_ring(0, (plot.x0, plot.x1), None)?;
-        }
-        Some(update) => {
-            let mut offset = shifting.offset + update.columns;
-            if offset + width > 2 * width {
-                // The columns kept, back to the ring's start.
-                let kept = plot_width - f64::from(update.columns);
-                ring_context.save();
-                ring_context.begin_path();
-                ring_context.rect(0.0, 0.0, kept, plot_height);
-                ring_context.clip();
-                ring_context.set_global_composite_operation("copy").map_err(|error| failed(&error))?;
-                let copied = ring_context
-                    .draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-                        &ring,
-                        f64::from(offset),
-                        0.0,
-                        kept,
-                        plot_height,
-                        0.0,
-                        0.0,
-                        kept,
-                        plot_height,
-                    );
-                ring_context.restore();
-                copied.map_err(|error| failed(&error))?;
-                offset = 0;
-            }
-            into_ring(offset, update.strip.x, Some(update.strip.times))?;
-            shifting.offset = offset;
-        }
+    let Some(update) = update else {
+        // Drawn whole on the page, as a chart that does not move is, and into the ring for the
+        // moves to come. The ring's drawing is rasterized when it is first copied (the next
+        // move), not in this frame: a zoom's return to live shows within the frame.
+        draw_placed(&root(canvas)?, spec, &placed).map_err(|error| failed(&error))?;
+        shifting.offset = 0;
+        into_ring(0, (plot.x0, plot.x1), None)?;
+        shifting.last = Some(now);
+        return Ok(Painted::Whole);
+    };
+    let mut offset = shifting.offset + update.columns;
+    if offset + width > 2 * width {
+        // The columns kept, back to the ring's start.
+        let kept = plot_width - f64::from(update.columns);
+        ring_context.save();
+        ring_context.begin_path();
+        ring_context.rect(0.0, 0.0, kept, plot_height);
+        ring_context.clip();
+        ring_context.set_global_composite_operation("copy").map_err(|error| failed(&error))?;
+        let copied = ring_context.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            &ring,
+            f64::from(offset),
+            0.0,
+            kept,
+            plot_height,
+            0.0,
+            0.0,
+            kept,
+            plot_height,
+        );
+        ring_context.restore();
+        copied.map_err(|error| failed(&error))?;
+        offset = 0;
     }
+    into_ring(offset, update.strip.x, Some(update.strip.times))?;
+    shifting.offset = offset;
     debug_assert!(f64::from(shifting.offset) + plot_width <= ring_width);
     // The page: the plot from the ring, and what stays put over it.
     let page = context_2d(canvas).ok_or("no 2d context")?;
@@ -331,8 +379,8 @@ fn paint_shifted(
         root(canvas).and_then(|root| draw_frame(&root, spec, range, FramePart::Over).map_err(|error| failed(&error)));
     page.restore();
     over?;
-    shifting.last = Some(Picture { lines: placed.lines, ..now });
-    Ok(update.is_some())
+    shifting.last = Some(now);
+    Ok(Painted::Shifted)
 }
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
@@ -434,16 +482,16 @@ pub fn draw_on_change(chart: CanvasChart) {
             alerts: &alerts,
         };
         let colour = |line: &PanelLine| if lines.len() == 1 { palette.line } else { palette.series_colour(&line.key) };
-        let (drawn, shifted): (Vec<Vec<Point>>, bool) = match spec.kind {
+        let (drawn, painted): (Vec<Vec<Point>>, Painted) = match spec.kind {
             PanelKind::Status => {
                 let rows = status_rows(&lines, &spec, palette, to);
                 paint_rows(&canvas, size, &rows, &chart_spec);
-                (lines.iter().map(|line| line.points.clone()).collect(), false)
+                (lines.iter().map(|line| line.points.clone()).collect(), Painted::Whole)
             }
             PanelKind::Heatmap => {
                 let rows = heatmap_rows(&lines, palette, format);
                 paint_rows(&canvas, size, &rows, &chart_spec);
-                (lines.iter().map(|line| line.points.clone()).collect(), false)
+                (lines.iter().map(|line| line.points.clone()).collect(), Painted::Whole)
             }
             _ => {
                 let ghosts = data.ghost_lines();
@@ -463,22 +511,23 @@ pub fn draw_on_change(chart: CanvasChart) {
                     .iter()
                     .map(|line| (Box::new(line.points.iter()) as Box<dyn Iterator<Item = &Point>>, colour(line)))
                     .collect();
-                // A span that does not move (zoomed) is drawn whole; back at the live edge, the
-                // first draw is whole too.
                 let mut shifting = shifting.borrow_mut();
-                if !live {
-                    shifting.forget();
-                }
-                paint(&canvas, size, painted, ghost_points, &chart_spec, live.then_some(&mut *shifting))
+                let reuse = if live { Reuse::Moving(&mut shifting) } else { Reuse::Still(&mut shifting) };
+                paint(&canvas, size, painted, ghost_points, &chart_spec, reuse)
             }
         };
         let seq = state.position.with_untracked(|position| position.seq);
+        if painted == Painted::Unchanged {
+            // The picture shows this seq too.
+            stats.update(|stats| stats.seq = seq);
+            return;
+        }
         let (thresholds, spans) =
             (alerts.levels.len(), alerts.spans.iter().filter(|span| span.to > from && span.from < to).count());
         let points = drawn.iter().map(Vec::len).sum();
         let source = if data.from_history() { "history" } else { "live" };
         stats.update(|stats| {
-            let (count, shifted) = (stats.count + 1, stats.shifted + u64::from(shifted));
+            let (count, shifted) = (stats.count + 1, stats.shifted + u64::from(painted == Painted::Shifted));
             *stats = DrawStats { points, source, count, shifted, seq, edge: to, thresholds, spans }
         });
         let lines = lines.into_iter().zip(drawn).map(|(line, points)| PanelLine { points, ..line }).collect();

@@ -160,10 +160,21 @@ pub fn draw_chart<DB: DrawingBackend>(
     spec: &ChartSpec,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let root = backend.into_drawing_area();
-    let placed = Placed::new(lines, spec, None);
-    draw_frame(&root, spec, (placed.low, placed.high), FramePart::Whole)?;
-    draw_data(&root, spec, &placed, None)?;
+    draw_placed(&root, spec, &Placed::new(lines, spec, None))?;
     root.present()
+}
+
+/// The whole chart of lines already placed: the frame behind them, the data, and the frame's
+/// part over them, in the order a live chart that shifts shows them.
+pub fn draw_placed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    placed: &Placed,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let range = (placed.low, placed.high);
+    draw_frame(root, spec, range, FramePart::Behind)?;
+    draw_data(root, spec, placed, None)?;
+    draw_frame(root, spec, range, FramePart::Over)
 }
 
 /// Vertical grid lines at most: plotters picks round times up to this many. Clock axes ask for
@@ -176,18 +187,19 @@ fn x_ticks(axis: TimeAxis) -> usize {
     }
 }
 
-/// Which of a chart's frame to draw: all of it, or one of the two parts a live chart that
-/// shifts its picture keeps apart (`canvas::Shifting`).
+/// Which part of a chart's frame to draw: what lies behind the data or over it. A live chart
+/// that shifts its picture (`canvas::Shifting`) keeps the plot's part behind the data in a
+/// ring off the page and draws the part over it at every move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FramePart {
-    /// The background, the grid, the axes and their labels, the alert rules' levels (a clear
-    /// band and a dashed threshold each) and the panel's thresholds (dashed lines).
-    Whole,
+    /// `Under`, and around the plot the axes and their labels.
+    Behind,
     /// What moves with the picture and looks the same moved: the background, the horizontal
-    /// grid lines and the levels' clear bands.
+    /// grid lines and the alert rules' levels' clear bands.
     Under,
     /// What stays put while the picture moves, drawn over it: the vertical grid lines (they
-    /// count back from "now") and the dashed lines (their dashes would not meet, moved).
+    /// count back from "now") and the dashed lines (the levels' and the panel's thresholds:
+    /// their dashes would not meet, moved).
     Over,
 }
 
@@ -209,7 +221,7 @@ pub fn draw_frame<DB: DrawingBackend>(
     let y_ticks = RangedCoordf64::from(low..high).key_points(BoldPoints(Y_TICKS));
     let y_labels = AxisLabels::new(spec.format, &y_ticks);
     let mut chart = chart_on(root, spec, (low, high))?;
-    let labelled = if part == FramePart::Whole { 1.0 } else { 0.0 };
+    let labelled = if part == FramePart::Behind { 1.0 } else { 0.0 };
     let font = ("sans-serif", 11.0 * scale).into_font().color(&text.mix(labelled));
     // The parts drawn at every move of a live chart have no labels to write.
     let x_label = |position: &f64| if labelled > 0.0 { axis.label(*position) } else { String::new() };
@@ -228,7 +240,7 @@ pub fn draw_frame<DB: DrawingBackend>(
         .light_line_style(TRANSPARENT)
         .axis_style(grid.stroke_width(px(1.0)));
     match part {
-        FramePart::Whole => &mut mesh,
+        FramePart::Behind => mesh.disable_x_mesh(),
         FramePart::Under => mesh.disable_x_mesh().disable_axes(),
         FramePart::Over => mesh.disable_y_mesh().disable_axes(),
     }
