@@ -1,7 +1,8 @@
 //! Painting on a page's canvas (browser only): sized for the device pixel ratio (plotters
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
 //! and redrawn when what it shows changes. A live chart moves by whole pixel columns and keeps
-//! its plot in a ring off the page (`Shifting`), so most redraws draw only its last columns.
+//! its plot in a ring off the page (`Shifting`), so most redraws draw only its last columns; a
+//! zoomed chart is drawn again only when its picture would change (`Reuse`).
 
 use super::axis::TimeAxis;
 use super::draw::{
