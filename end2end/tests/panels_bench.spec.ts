@@ -86,11 +86,16 @@ const wasmBytes = (page: Page) => page.evaluate(() => (window as unknown as { li
 /** What `act` (run in the page) costs, the median of `count`: `work`, the main thread's time in
  *  its handlers and effects plus the drawing pass it caused; `frame`, the time until the frame
  *  after it ended (its drawing done), which includes waiting for that frame. */
-async function frameTimes(page: Page, act: string, count: number): Promise<{ work: number; frame: number; works: number[] }> {
+async function frameTimes(
+  page: Page,
+  act: string,
+  count: number,
+): Promise<{ work: number; frame: number; works: number[]; drawings: number[] }> {
   return page.evaluate(
     async ([act, count]) => {
       const passes = () => (window as unknown as { livedashDrawPasses: () => [number, number] }).livedashDrawPasses();
       const works: number[] = [];
+      const drawings: number[] = [];
       const frames: number[] = [];
       const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
       const run = new Function('i', act as string) as (i: number) => void;
@@ -107,10 +112,11 @@ async function frameTimes(page: Page, act: string, count: number): Promise<{ wor
         const painted = performance.now();
         const [, drawnAfter] = passes();
         works.push(handled - started + (drawnAfter - drawnBefore));
+        drawings.push(drawnAfter - drawnBefore);
         frames.push(painted - started);
       }
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-      return { work: median(works), frame: median(frames), works };
+      return { work: median(works), frame: median(frames), works, drawings };
     },
     [act, count] as const,
   );
@@ -209,12 +215,20 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     // The zooms (even) and the returns to live (odd) apart.
     const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const [zoomsOnly, returns] = [0, 1].map((parity) => medianOf(zoom.works.filter((_, i) => i % 2 === parity)));
+    const [zoomsDrawing, returnsDrawing] = [0, 1].map((parity) => medianOf(zoom.drawings.filter((_, i) => i % 2 === parity)));
     console.log(
       `crosshair on ${cursors} charts: median ${crosshair.work.toFixed(2)} ms of work, ${crosshair.frame.toFixed(1)} ms to the next frame; ` +
-        `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work (zooms ${zoomsOnly.toFixed(2)}, returns to live ${returns.toFixed(2)}), ` +
+        `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work (zooms ${zoomsOnly.toFixed(2)}, ` +
+        `returns to live ${returns.toFixed(2)}; of which drawing ${zoomsDrawing.toFixed(2)} and ${returnsDrawing.toFixed(2)}), ` +
         `${zoom.frame.toFixed(1)} ms to the next frame`,
     );
-    const figures = { seconds, cpu, rows, crosshair: { ...crosshair, works: undefined }, zoom: { ...zoom, works: undefined, zoomsOnly, returns } };
+    const figures = {
+      seconds,
+      cpu,
+      rows,
+      crosshair: { ...crosshair, works: undefined, drawings: undefined },
+      zoom: { ...zoom, works: undefined, drawings: undefined, zoomsOnly, returns, zoomsDrawing, returnsDrawing },
+    };
     writeFileSync('test-results/panels-bench.json', JSON.stringify(figures, null, 2));
     expect(cursors).toBe(12);
     expect(rows.length).toBeGreaterThan(0);

@@ -178,9 +178,9 @@ impl PanelData {
     /// edge), in key order, history joined with the live edge when the span needs it.
     pub fn lines(&self, from: Millis, to: Millis) -> Vec<PanelLine> {
         let needed = self.needed.get_untracked();
-        let fetched = self.fetched.with_untracked(|fetched| fetched.clone().filter(|f| Some(f.span) == needed));
-        let mut lines = self.live_lines(from);
-        if let Some(fetched) = fetched {
+        let mut lines = self.live_lines(from, to);
+        self.fetched.with_untracked(|fetched| {
+            let Some(fetched) = fetched.as_ref().filter(|fetched| Some(fetched.span) == needed) else { return };
             for (key, labels, points) in &fetched.lines {
                 match lines.iter_mut().find(|line| &line.key == key) {
                     Some(line) => line.points = with_live_edge(points, fetched.span.step_ms, line.points.iter()),
@@ -193,11 +193,11 @@ impl PanelData {
                 }
             }
             lines.sort_by(|a, b| a.key.cmp(&b.key));
-        }
+        });
+        // Trimmed in place: a copy of every point per chart per draw was a share of a draw.
         for line in &mut lines {
-            let start = line.points.partition_point(|(ts, _)| *ts < from).saturating_sub(1);
-            let end = line.points.partition_point(|(ts, _)| *ts <= to);
-            line.points = line.points[start..end.max(start)].to_vec();
+            line.points.truncate(line.points.partition_point(|(ts, _)| *ts <= to));
+            line.points.drain(..line.points.partition_point(|(ts, _)| *ts < from).saturating_sub(1));
         }
         self.name(&mut lines);
         lines
@@ -230,16 +230,22 @@ impl PanelData {
 
     /// Each series' last `count` points in the stream's memory (how fresh it is), unnamed.
     pub fn recent(&self, count: usize) -> Vec<PanelLine> {
-        self.live_lines_from(|ring| ring.len().saturating_sub(count + 1))
+        self.live_lines_from(|ring| ring.len().saturating_sub(count + 1), Millis::MAX)
     }
 
-    /// Each series' points from the stream's memory since a little before `from`.
-    fn live_lines(&self, from: Millis) -> Vec<PanelLine> {
-        self.live_lines_from(|ring| ring.partition_point(|(ts, _)| *ts < from).saturating_sub(2))
+    /// Each series' points from the stream's memory from a little before `from` up to `to`.
+    fn live_lines(&self, from: Millis, to: Millis) -> Vec<PanelLine> {
+        self.live_lines_from(|ring| ring.partition_point(|(ts, _)| *ts < from).saturating_sub(2), to)
     }
 
-    /// Each series' points from the stream's memory, from the index `since` gives for its ring.
-    fn live_lines_from(&self, since: impl Fn(&crate::model::ring::Ring<Point>) -> usize) -> Vec<PanelLine> {
+    /// Each series' points from the stream's memory, from the index `since` gives for its ring
+    /// up to `until`.
+    fn live_lines_from(
+        &self,
+        since: impl Fn(&crate::model::ring::Ring<Point>) -> usize,
+        until: Millis,
+    ) -> Vec<PanelLine> {
+        let upto = |point: &&Point| point.0 <= until;
         if let Some(lines) = self.feed.with_untracked(|feed| {
             feed.as_ref().map(|feed| {
                 feed.series
@@ -248,7 +254,7 @@ impl PanelData {
                         key: key.clone(),
                         legend: String::new(),
                         labels: feed.labels.get(key).cloned().unwrap_or_default(),
-                        points: ring.iter_from(since(ring)).copied().collect(),
+                        points: ring.iter_from(since(ring)).take_while(upto).copied().collect(),
                     })
                     .collect()
             })
@@ -262,8 +268,8 @@ impl PanelData {
                     .iter()
                     .map(|name| {
                         let points: Vec<Point> = match series.get(name) {
-                            Some(ring) if counter(name) => rates(ring.iter_from(since(ring))),
-                            Some(ring) => ring.iter_from(since(ring)).copied().collect(),
+                            Some(ring) if counter(name) => rates(ring.iter_from(since(ring)).take_while(upto)),
+                            Some(ring) => ring.iter_from(since(ring)).take_while(upto).copied().collect(),
                             None => Vec::new(),
                         };
                         let labels = SeriesKey::parse(name).map(|key| key.labels).unwrap_or_default();

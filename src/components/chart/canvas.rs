@@ -136,8 +136,10 @@ fn snapped(size: CanvasBox, axis_unit: Option<&str>, (from, to): (Millis, Millis
 /// kept columns are copied back to the ring's start once every plot's width of moves.
 #[derive(Default)]
 pub struct Shifting {
-    /// The live picture the ring holds.
+    /// The live picture on the page.
     last: Option<Picture>,
+    /// Whether the ring holds its plot (a whole draw leaves that to the next move).
+    filled: bool,
     /// The picture of a span that does not move, drawn last (`Reuse::Still`).
     still: Option<Picture>,
     ring: Option<web_sys::HtmlCanvasElement>,
@@ -322,41 +324,49 @@ fn paint_shifted(
         drawn
     };
     let Some(update) = update else {
-        // Drawn whole on the page, as a chart that does not move is, and into the ring for the
-        // moves to come. The ring's drawing is rasterized when it is first copied (the next
-        // move), not in this frame: a zoom's return to live shows within the frame.
+        // Drawn whole on the page, as a chart that does not move is. The ring is filled at the
+        // next move: the frame that shows this one (a return to live, a new y range, a new
+        // size) draws the chart once, not twice.
         draw_placed(&root(canvas)?, spec, &placed).map_err(|error| failed(&error))?;
-        shifting.offset = 0;
-        into_ring(0, (plot.x0, plot.x1), None)?;
+        shifting.filled = false;
         shifting.last = Some(now);
         return Ok(Painted::Whole);
     };
-    let mut offset = shifting.offset + update.columns;
-    if offset + width > 2 * width {
-        // The columns kept, back to the ring's start.
-        let kept = plot_width - f64::from(update.columns);
-        ring_context.save();
-        ring_context.begin_path();
-        ring_context.rect(0.0, 0.0, kept, plot_height);
-        ring_context.clip();
-        ring_context.set_global_composite_operation("copy").map_err(|error| failed(&error))?;
-        let copied = ring_context.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-            &ring,
-            f64::from(offset),
-            0.0,
-            kept,
-            plot_height,
-            0.0,
-            0.0,
-            kept,
-            plot_height,
-        );
-        ring_context.restore();
-        copied.map_err(|error| failed(&error))?;
-        offset = 0;
-    }
-    into_ring(offset, update.strip.x, Some(update.strip.times))?;
-    shifting.offset = offset;
+    let painted = if !shifting.filled {
+        // The first move after a whole draw: the ring filled whole, then copied as at every move.
+        into_ring(0, (plot.x0, plot.x1), None)?;
+        shifting.offset = 0;
+        shifting.filled = true;
+        Painted::Whole
+    } else {
+        let mut offset = shifting.offset + update.columns;
+        if offset + width > 2 * width {
+            // The columns kept, back to the ring's start.
+            let kept = plot_width - f64::from(update.columns);
+            ring_context.save();
+            ring_context.begin_path();
+            ring_context.rect(0.0, 0.0, kept, plot_height);
+            ring_context.clip();
+            ring_context.set_global_composite_operation("copy").map_err(|error| failed(&error))?;
+            let copied = ring_context.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+                &ring,
+                f64::from(offset),
+                0.0,
+                kept,
+                plot_height,
+                0.0,
+                0.0,
+                kept,
+                plot_height,
+            );
+            ring_context.restore();
+            copied.map_err(|error| failed(&error))?;
+            offset = 0;
+        }
+        into_ring(offset, update.strip.x, Some(update.strip.times))?;
+        shifting.offset = offset;
+        Painted::Shifted
+    };
     debug_assert!(f64::from(shifting.offset) + plot_width <= ring_width);
     // The page: the plot from the ring, and what stays put over it.
     let page = context_2d(canvas).ok_or("no 2d context")?;
@@ -381,7 +391,7 @@ fn paint_shifted(
     page.restore();
     over?;
     shifting.last = Some(now);
-    Ok(Painted::Shifted)
+    Ok(painted)
 }
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
