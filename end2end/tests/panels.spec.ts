@@ -281,6 +281,12 @@ test('a drag zooms every chart to its span; back to live returns, and back/forwa
   await page.waitForTimeout(600);
   await expect(panel(page, 'throughput').locator('figure')).toHaveAttribute('data-edge', String(to));
   await expect(page.getByTestId('zoom-span')).toBeVisible();
+  // A zoomed chart is not drawn again while what it shows stays the same: the updates keep
+  // coming (the seq its picture shows follows them), its draws do not.
+  const zoomed = panel(page, 'temperatures').locator('figure');
+  const [draws, seq] = [await zoomed.getAttribute('data-draws'), Number(await zoomed.getAttribute('data-drawn-seq'))];
+  await expect.poll(async () => Number(await zoomed.getAttribute('data-drawn-seq'))).toBeGreaterThan(seq + 2);
+  expect(await zoomed.getAttribute('data-draws')).toBe(draws);
 
   // The shared link opens the same view.
   const shared = await page.context().newPage();
