@@ -60,6 +60,11 @@ fn failed(error: JsValue) -> DrawingErrorKind<CanvasError> {
     DrawingErrorKind::DrawingError(CanvasError(format!("{error:?}")))
 }
 
+/// The canvas' 2D context (made with the canvas' first `get_context`, options and all).
+pub fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok()??.dyn_into().ok()
+}
+
 impl Canvas {
     pub fn new(canvas: HtmlCanvasElement) -> Option<Canvas> {
         let size = (canvas.width(), canvas.height());
@@ -69,7 +74,7 @@ impl Canvas {
     /// A backend on `canvas` laid out as if it were `size` device pixels: a chart's plot drawn
     /// into a canvas off the page, which a transform on its context moves into place.
     pub fn with_size(canvas: HtmlCanvasElement, size: (u32, u32)) -> Option<Canvas> {
-        let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+        let context = context_2d(&canvas)?;
         Some(Canvas { inner: CanvasBackend::with_canvas_object(canvas)?, context, size, set: Styles::default() })
     }
 

@@ -107,16 +107,22 @@ fn device_size(size: CanvasBox) -> ((u32, u32), f64) {
     (((css_width * scale).round() as u32, (css_height * scale).round() as u32), scale)
 }
 
-/// A plotters backend on `canvas` of `size`, sized for the device pixel ratio (only when that
-/// changed, since resizing clears it), and that ratio and the width in device pixels.
-pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(super::backend::Canvas, f64, usize)> {
+/// Sizes `canvas` for a box of `size` CSS pixels at the device pixel ratio (only when that
+/// changed, since resizing clears it); the ratio.
+fn fit(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> f64 {
     let ((width, height), scale) = device_size(size);
     if canvas.width() != width || canvas.height() != height {
         canvas.set_width(width);
         canvas.set_height(height);
     }
-    let backend = super::backend::Canvas::new(canvas.clone())?;
-    Some((backend, scale, width as usize))
+    scale
+}
+
+/// A plotters backend on `canvas`, sized for a box of `size` CSS pixels (`fit`), and the device
+/// pixel ratio.
+pub fn backend(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox) -> Option<(super::backend::Canvas, f64)> {
+    let scale = fit(canvas, size);
+    Some((super::backend::Canvas::new(canvas.clone())?, scale))
 }
 
 /// The end of a live chart of `[from, to]` moved onto its grid of whole pixel columns
@@ -170,12 +176,6 @@ impl Shifting {
     }
 }
 
-/// The canvas' 2D context (made with the canvas' first `get_context`, options and all).
-fn context_2d(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
-    use wasm_bindgen::JsCast;
-    canvas.get_context("2d").ok()??.dyn_into().ok()
-}
-
 /// What `paint` may keep of the picture it drew before.
 pub enum Reuse<'a> {
     /// Nothing: drawn whole (the redraw benchmark).
@@ -209,7 +209,7 @@ pub fn paint<'a>(
     spec: &ChartSpec,
     reuse: Reuse,
 ) -> (Vec<Vec<Point>>, Painted) {
-    let Some((backend, scale, _)) = backend(canvas, size) else { return (Vec::new(), Painted::Unchanged) };
+    let scale = fit(canvas, size);
     let plot = PlotRect::new((canvas.width(), canvas.height()), scale, spec.axis_unit);
     let (from, to): (Millis, Millis) = (spec.from, spec.to);
     let columns = plot.columns().max(1) as usize;
@@ -226,7 +226,9 @@ pub fn paint<'a>(
         Reuse::Moving(shifting) => paint_shifted(canvas, shifting, plot, &drawn, &spec),
         Reuse::Still(shifting) => paint_still(canvas, shifting, &drawn, &spec),
         Reuse::Nothing => {
-            draw_chart(backend, &drawn, &spec).map(|()| Painted::Whole).map_err(|error| format!("{error:?}"))
+            super::backend::Canvas::new(canvas.clone()).ok_or_else(|| "no 2d context".to_owned()).and_then(|backend| {
+                draw_chart(backend, &drawn, &spec).map(|()| Painted::Whole).map_err(|error| format!("{error:?}"))
+            })
         }
     };
     let painted = painted.unwrap_or_else(|error| {
@@ -305,7 +307,7 @@ fn paint_shifted(
             .map(|backend| backend.into_drawing_area())
             .ok_or_else(|| "no 2d context".to_owned())
     };
-    let ring_context = context_2d(&ring).ok_or("no 2d context")?;
+    let ring_context = super::backend::context_2d(&ring).ok_or("no 2d context")?;
     let (x0, y0) = (f64::from(plot.x0), f64::from(plot.y0));
     let (ring_width, plot_width, plot_height) = (f64::from(2 * width), f64::from(width), f64::from(height));
     // Draws the plot's columns `x` (page coordinates) into the ring at `offset`: its frame's
@@ -369,7 +371,7 @@ fn paint_shifted(
     };
     debug_assert!(f64::from(shifting.offset) + plot_width <= ring_width);
     // The page: the plot from the ring, and what stays put over it.
-    let page = context_2d(canvas).ok_or("no 2d context")?;
+    let page = super::backend::context_2d(canvas).ok_or("no 2d context")?;
     page.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
         &ring,
         f64::from(shifting.offset),
@@ -396,7 +398,7 @@ fn paint_shifted(
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
 pub fn paint_rows(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox, rows: &[Row], spec: &ChartSpec) {
-    let Some((backend, scale, _)) = backend(canvas, size) else { return };
+    let Some((backend, scale)) = backend(canvas, size) else { return };
     if let Err(error) = draw_rows(backend, rows, &ChartSpec { scale, ..*spec }) {
         leptos::logging::warn!("chart draw failed: {error:?}");
     }

@@ -7,8 +7,8 @@
 //!   readout and the crosshair); `palette`: the theme's colours.
 //! - `canvas` (browser): DPR-aware painting, and the redraw when data, span, theme or size
 //!   change, at most once per animation frame with every other chart (`client::redraw`). A
-//!   live chart keeps its picture in two layers and, moving by whole pixel columns, shifts it
-//!   and draws only its last columns (`shift` decides when it can).
+//!   live chart keeps its plot in a ring off the page and, moving by whole pixel columns,
+//!   shifts it and draws only its last columns (`shift` decides when it can).
 //! - `readout`: the values under the crosshair, on every chart of the dashboard at once;
 //!   `legend`: the series, last/min/max, click to isolate one, shift-click to hide one.
 //! - `zoom`: dragging across a chart zooms every chart to that span.

@@ -64,8 +64,7 @@ pub fn GaugeBody(
             let Some(element) = canvas.get() else { return };
             observed.track();
             let palette = crate::components::chart::Palette::of(theme.0.get());
-            let Some((backend, _, _)) = crate::components::chart::canvas::backend(&element, observed.get(&element))
-            else {
+            let Some((backend, _)) = crate::components::chart::canvas::backend(&element, observed.get(&element)) else {
                 return;
             };
             let bands = if bands.is_empty() { vec![(low.get(), palette.line)] } else { bands.clone() };

@@ -76,8 +76,7 @@ pub fn StatBody(spec: PanelSpec, data: PanelData, reading: Signal<Reading>) -> i
             let colour = colour.get().and_then(|c| crate::components::chart::canvas::rgb(&c)).unwrap_or(palette.line);
             stat.with(|stat| {
                 let Some(stat) = stat else { return };
-                let Some((backend, scale, _)) =
-                    crate::components::chart::canvas::backend(&canvas, observed.get(&canvas))
+                let Some((backend, scale)) = crate::components::chart::canvas::backend(&canvas, observed.get(&canvas))
                 else {
                     return;
                 };
