@@ -177,6 +177,9 @@ test('each panel kind draws its series and shows its values, in both themes', as
   for (const colorScheme of ['dark', 'light'] as const) {
     const context = await browser.newContext({ colorScheme, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
     await open(page);
     for (const [id, kind] of [
       ['requests', 'line'], ['depth-area', 'area'], ['temperatures', 'stacked'], ['throughput', 'bar'],
@@ -201,6 +204,13 @@ test('each panel kind draws its series and shows its values, in both themes', as
     await expect(panel(page, 'depth').getByTestId('stat-value')).toHaveAttribute('data-color', /#d98c00|#2e9e5b/);
     await expect(panel(page, 'depth-gauge').getByTestId('gauge-value')).toHaveText(/^\d\d(\.\d+)?$/);
     await expect.poll(() => colours(panel(page, 'depth-gauge').locator('canvas'))).toBeGreaterThan(3);
+    // The stat, gauge and table bodies come alive from a module of their own, fetched after
+    // the page hydrates: the numbers then follow the stream (the depth steps at every tick)
+    // and the stat draws its sparkline.
+    const depth = panel(page, 'depth').getByTestId('stat-value');
+    const before = (await depth.textContent())!;
+    await expect(depth).not.toHaveText(before);
+    await expect.poll(() => colours(panel(page, 'depth').locator('canvas.stat-sparkline'))).toBeGreaterThan(1);
     // Table: a row per series, labels as columns, sortable by a header.
     const table = panel(page, 'rooms').getByTestId('panel-table');
     await expect(table.locator('tbody tr')).toHaveCount(2);
@@ -213,8 +223,19 @@ test('each panel kind draws its series and shows its values, in both themes', as
     for (const id of ['requests', 'depth-area', 'temperatures', 'throughput', 'depth', 'depth-gauge', 'services', 'rooms', 'latency']) {
       await panel(page, id).screenshot({ path: `test-results/panels/${id}-${colorScheme}.png` });
     }
+    expect(errors, 'the page hydrates and takes its panels over without an error').toEqual([]);
     await context.close();
   }
+});
+
+test('the page as the server sends it shows the stat, gauge and table numbers before any script runs', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${base}/d/wall`);
+  await expect(panel(page, 'depth').getByTestId('stat-value')).toHaveText(/^\d\d(\.\d+)?$/);
+  await expect(panel(page, 'depth-gauge').getByTestId('gauge-value')).toHaveText(/^\d\d(\.\d+)?$/);
+  await expect(panel(page, 'rooms').getByTestId('panel-table').locator('tbody tr')).toHaveCount(2);
+  await context.close();
 });
 
 test('every kind of panel passes the WCAG A/AA checks in both themes, and its controls take the keyboard', async ({ browser }) => {

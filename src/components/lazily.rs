@@ -11,6 +11,10 @@
 //! on a page's first render hydrates at once, finds the module still on its way, and panics on
 //! the server's markup (tried with the stat, gauge and table bodies: BENCHMARKS.md).
 //!
+//! A third kind, for views on a page's first render whose numbers the server already shows (the
+//! stat, gauge and table bodies): `taken_over` lets hydration adopt the server's markup as it
+//! stands, then puts the module's live view in its place once it has arrived.
+//!
 //! A split point's `#[lazy]` or `#[lazy_route]` expands to wasm_split's `#[unsafe(no_mangle)]`
 //! links between the modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
@@ -29,4 +33,27 @@ pub fn when_loaded(view: impl Future<Output = AnyView> + 'static) -> impl IntoVi
 #[cfg(not(feature = "hydrate"))]
 pub fn when_loaded(view: impl Future<Output = AnyView> + Send + 'static) -> impl IntoView {
     view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
+}
+
+/// A view the server rendered in full inside `<div class={class}>`, taken over in the browser
+/// when its module has arrived. Hydration adopts the server's markup as it stands: the element
+/// is hydrated without children, and tachys does not walk into an element it has no children
+/// for. The module's view then replaces that markup within one task, so no frame shows the
+/// element empty. Made in the browser instead (a dashboard opened from another), the element
+/// stays empty until the module is there (at once after the first time).
+#[cfg(feature = "hydrate")]
+pub fn taken_over(class: &'static str, view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
+    use leptos::tachys::view::{Mountable, Render};
+    let slot = NodeRef::<leptos::html::Div>::new();
+    // Polled as the panel's owner: what the view makes is the panel's, and goes with it.
+    leptos::task::spawn_local_scoped_with_cancellation(async move {
+        let view = view.await;
+        let Some(element) = slot.get_untracked() else { return };
+        let mut state = untrack(|| view.build());
+        element.set_inner_html("");
+        state.mount(&element, None);
+        let state = send_wrapper::SendWrapper::new(state);
+        on_cleanup(move || drop(state));
+    });
+    view! { <div class=class node_ref=slot></div> }
 }

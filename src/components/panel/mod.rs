@@ -20,7 +20,7 @@ use crate::model::{
     query::Query,
 };
 use crate::protocol::{Format, Millis, SeriesKind};
-use leptos::either::EitherOf4;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 /// How a panel's values read: its own format and unit, else those of the first series it
@@ -149,11 +149,10 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
     };
     let has_canvas = kind.is_chart() || kind == PanelKind::Gauge;
     let error = data.error.get_value();
-    let body = match kind {
-        PanelKind::Stat => EitherOf4::A(view! { <stat::StatBody spec=spec.clone() data reading/> }),
-        PanelKind::Gauge => EitherOf4::B(view! { <gauge::GaugeBody spec=spec.clone() data reading canvas/> }),
-        PanelKind::Table => EitherOf4::C(view! { <table::TableBody data reading/> }),
-        _ => EitherOf4::D(view! { <ChartBody spec=spec.clone() data reading canvas shown/> }),
+    let body = if kind.is_chart() {
+        Either::Left(view! { <ChartBody spec=spec.clone() data reading canvas shown/> })
+    } else {
+        Either::Right(value_body(spec.clone(), data, reading, canvas))
     };
     let label = title.clone();
     view! {
@@ -196,6 +195,52 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
             {error.map(|error| view! { <p class="panel-error" role="alert">{error}</p> })}
             {body}
         </article>
+    }
+}
+
+/// The body of a stat, gauge or table panel: the current values, which the server renders in
+/// full (a page's first paint has its numbers) and the browser brings to life from a module of
+/// its own (`lazily`), loaded when a dashboard first shows one of them.
+fn value_body(
+    spec: PanelSpec,
+    data: PanelData,
+    reading: Signal<Reading>,
+    canvas: NodeRef<leptos::html::Canvas>,
+) -> impl IntoView {
+    #[cfg(not(feature = "hydrate"))]
+    return view! { <div class="panel-body">{value_view(spec, data, reading, canvas)}</div> };
+    #[cfg(feature = "hydrate")]
+    crate::components::lazily::taken_over("panel-body", split::value_view(spec, data, reading, canvas))
+}
+
+/// A stat, gauge or table body by its kind.
+fn value_view(
+    spec: PanelSpec,
+    data: PanelData,
+    reading: Signal<Reading>,
+    canvas: NodeRef<leptos::html::Canvas>,
+) -> AnyView {
+    match spec.kind {
+        PanelKind::Stat => EitherOf3::A(view! { <stat::StatBody spec data reading/> }),
+        PanelKind::Gauge => EitherOf3::B(view! { <gauge::GaugeBody spec data reading canvas/> }),
+        _ => EitherOf3::C(view! { <table::TableBody data reading/> }),
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::*;
+
+    #[lazy]
+    pub fn value_view(
+        spec: PanelSpec,
+        data: PanelData,
+        reading: Signal<Reading>,
+        canvas: NodeRef<leptos::html::Canvas>,
+    ) -> AnyView {
+        super::value_view(spec, data, reading, canvas)
     }
 }
 
