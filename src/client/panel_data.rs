@@ -3,6 +3,10 @@
 //! server's rules run, an update at a time as the stream applies it (`DashboardState::tap`).
 //! Spans the stream does not hold (long windows, an old zoom) and the earlier period compared
 //! with come from the history and query APIs; the live edge is joined from the stream.
+//!
+//! The query engine (parser, evaluator, `regex-lite`) is in a module of its own in the browser
+//! (`lazily`): a dashboard's default panels show metrics, and only a panel with a query fetches
+//! it, when it starts (`start_query`).
 
 use super::history::with_live_edge;
 use super::live_edge::LiveEdge;
@@ -29,7 +33,6 @@ pub struct PanelLine {
 }
 
 /// A query's answers over the live stream: each answer series' recent points.
-#[derive(Clone, Debug)]
 pub struct QueryFeed {
     live: LiveQuery,
     series: SeriesSet,
@@ -69,6 +72,17 @@ impl QueryFeed {
     }
 }
 
+/// What the panel's reading needs of its query (`components::panel`). Made with the engine, and
+/// asked through it, so the engine's code stays in its module.
+#[derive(Clone)]
+pub struct QueryShape {
+    /// Whether the query reads the series of this name.
+    pub selects: std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Whether its answers are rates when the first series it reads is a counter, and when not.
+    pub rates_of_counter: bool,
+    pub rates_otherwise: bool,
+}
+
 /// What a history or query fetch brought: each series' points over `span`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fetched {
@@ -84,8 +98,11 @@ pub struct PanelData {
     /// The query, as written; `None` for metrics.
     query: StoredValue<Option<String>>,
     feed: RwSignal<Option<QueryFeed>>,
-    /// Why the query cannot run, if it cannot.
-    pub error: StoredValue<Option<String>>,
+    /// The query's shape, once its engine runs.
+    pub shape: RwSignal<Option<QueryShape>>,
+    /// Why the query cannot run, if it cannot (never for a dashboard's configured panels: the
+    /// server checks their queries when it loads its configuration).
+    pub error: RwSignal<Option<String>>,
     /// The span shown when the stream does not hold it, and what was fetched for it.
     needed: Memo<Option<HistorySpan>>,
     pub fetched: RwSignal<Option<Fetched>>,
@@ -100,12 +117,6 @@ impl PanelData {
     pub fn new(state: DashboardState, spec: &PanelSpec) -> PanelData {
         let view = expect_context::<ViewState>();
         let edge = expect_context::<LiveEdge>();
-        let parsed = spec.query.as_deref().map(Query::parse);
-        let error = match &parsed {
-            Some(Err(error)) => Some(format!("query {error}")),
-            _ => None,
-        };
-        let feed = RwSignal::new(parsed.and_then(Result::ok).map(QueryFeed::new));
         let own_compare = spec.compare.map(|compare| compare.millis());
         let needed = Memo::new(move |_| {
             let window = state.window.get();
@@ -116,22 +127,24 @@ impl PanelData {
             state,
             metrics: StoredValue::new(spec.metrics.clone()),
             query: StoredValue::new(spec.query.clone()),
-            feed,
-            error: StoredValue::new(error),
+            feed: RwSignal::new(None),
+            shape: RwSignal::new(None),
+            error: RwSignal::new(None),
             needed,
             fetched: RwSignal::new(None),
             compare,
             ghost: RwSignal::new(None),
         };
-        if feed.with_untracked(Option::is_some) {
-            data.seed();
-            state.tap(std::rc::Rc::new(move |tapped| match tapped {
-                Tapped::Update(ts, metrics) => {
-                    let counter = data.counter_fn();
-                    feed.update(|feed| feed.as_mut().map_or((), |feed| feed.apply(ts, metrics, &counter)));
-                }
-                Tapped::Replaced => data.seed(),
-            }));
+        if let Some(text) = spec.query.clone() {
+            // The server runs it at once for the bodies the browser takes over (a stat, gauge or
+            // table shows its numbers in the first paint); a chart is hydrated, so the server
+            // renders its series as the browser first has them: none until the engine runs.
+            #[cfg(not(feature = "hydrate"))]
+            if !spec.kind.is_chart() {
+                start_query(data, &text);
+            }
+            #[cfg(feature = "hydrate")]
+            leptos::task::spawn_local_scoped_with_cancellation(split::start_query(data, text));
         }
         #[cfg(feature = "hydrate")]
         data.fetch_when_needed(view, edge);
@@ -390,5 +403,42 @@ impl PanelData {
                 Some((metric.clone(), labels, points))
             })
             .collect()
+    }
+}
+
+/// Parses the panel's query and runs it over the stream from here on: its answers seeded from
+/// the stream's memory, then each update applied as the stream applies it.
+fn start_query(data: PanelData, text: &str) {
+    let query = match Query::parse(text) {
+        Ok(query) => query,
+        Err(error) => return data.error.set(Some(format!("query {error}"))),
+    };
+    let selector = query.selector().clone();
+    let selects = move |name: &str| SeriesKey::parse(name).is_ok_and(|key| selector.matches(&key.family, &key.labels));
+    data.shape.set(Some(QueryShape {
+        selects: std::sync::Arc::new(selects),
+        rates_of_counter: query.rates(true),
+        rates_otherwise: query.rates(false),
+    }));
+    data.feed.set(Some(QueryFeed::new(query)));
+    data.seed();
+    let feed = data.feed;
+    data.state.tap(std::rc::Rc::new(move |tapped| match tapped {
+        Tapped::Update(ts, metrics) => {
+            let counter = data.counter_fn();
+            feed.update(|feed| feed.as_mut().map_or((), |feed| feed.apply(ts, metrics, &counter)));
+        }
+        Tapped::Replaced => data.seed(),
+    }));
+}
+
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::*;
+
+    #[lazy]
+    pub fn start_query(data: PanelData, text: String) {
+        super::start_query(data, &text)
     }
 }

@@ -17,7 +17,6 @@ use crate::components::chart::{ChartBody, Shown};
 use crate::model::{
     format::Reading,
     panel::{stale_after, PanelKind, PanelSpec},
-    query::Query,
 };
 use crate::protocol::{Format, Millis, SeriesKind};
 use leptos::either::{Either, EitherOf3};
@@ -25,22 +24,21 @@ use leptos::prelude::*;
 
 /// How a panel's values read: its own format and unit, else those of the first series it
 /// shows; a rate when it reads counters as rates. Kept (a memo): readouts and legends read it
-/// at every update and pointer move, and finding the first series parses every series' key.
-fn panel_reading(state: DashboardState, spec: &PanelSpec) -> Signal<Reading> {
+/// at every update and pointer move, and finding the first series reads every series' key.
+/// A query panel's is its metrics' until its engine runs (`PanelData::shape`).
+fn panel_reading(state: DashboardState, spec: &PanelSpec, data: PanelData) -> Signal<Reading> {
     let spec = spec.clone();
-    let query = spec.query.as_deref().and_then(|text| Query::parse(text).ok());
     Memo::new(move |_| {
+        let shape = data.shape.get();
         state.definitions.with(|definitions| {
-            let first = match &query {
-                Some(query) => definitions.iter().find(|definition| {
-                    let key = crate::protocol::series::SeriesKey::parse(&definition.name);
-                    key.is_ok_and(|key| query.selector().matches(&key.family, &key.labels))
-                }),
+            let first = match &shape {
+                Some(shape) => definitions.iter().find(|definition| (shape.selects)(&definition.name)),
                 None => spec.metrics.first().and_then(|name| definitions.iter().find(|d| &d.name == name)),
             };
             let counter = first.is_some_and(|d| d.kind == SeriesKind::Counter);
-            let rate = match &query {
-                Some(query) => query.rates(counter),
+            let rate = match &shape {
+                Some(shape) if counter => shape.rates_of_counter,
+                Some(shape) => shape.rates_otherwise,
                 None => counter,
             };
             Reading {
@@ -102,7 +100,7 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
     let state = expect_context::<DashboardState>();
     let view = expect_context::<ViewState>();
     let data = PanelData::new(state, &spec);
-    let reading = panel_reading(state, &spec);
+    let reading = panel_reading(state, &spec, data);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let shown = StoredValue::new(Shown::default());
     let kind = spec.kind;
@@ -148,7 +146,6 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
         move |_| export_png(&id, canvas)
     };
     let has_canvas = kind.is_chart() || kind == PanelKind::Gauge;
-    let error = data.error.get_value();
     let body = if kind.is_chart() {
         Either::Left(view! { <ChartBody spec=spec.clone() data reading canvas shown/> })
     } else {
@@ -192,7 +189,7 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
                     </button>
                 </div>
             </header>
-            {error.map(|error| view! { <p class="panel-error" role="alert">{error}</p> })}
+            {move || data.error.get().map(|error| view! { <p class="panel-error" role="alert">{error}</p> })}
             {body}
         </article>
     }
