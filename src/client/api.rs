@@ -15,9 +15,15 @@ pub fn spawn(task: impl Future<Output = ()> + 'static) {
 
 /// `GET url`, its JSON answer.
 pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
+    serde_json::from_str(&get_text(url).await?).map_err(|error| error.to_string())
+}
+
+/// `GET url`, its answer's text. Apart from `get` so that the request's code is compiled once,
+/// not once per type of answer.
+async fn get_text(url: &str) -> Result<String, String> {
     let abort = Abort::new();
     let answer = gloo_net::http::Request::get(url).abort_signal(abort.signal()).send().await;
-    read(answer).await?.json().await.map_err(|error| error.to_string())
+    read(answer).await?.text().await.map_err(|error| error.to_string())
 }
 
 /// `POST url` with `body` as JSON; what the server answered is not needed.
