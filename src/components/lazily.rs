@@ -38,22 +38,32 @@ pub fn when_loaded(view: impl Future<Output = AnyView> + Send + 'static) -> impl
 /// A view the server rendered in full inside `<div class={class}>`, taken over in the browser
 /// when its module has arrived. Hydration adopts the server's markup as it stands: the element
 /// is hydrated without children, and tachys does not walk into an element it has no children
-/// for. The module's view then replaces that markup within one task, so no frame shows the
-/// element empty. Made in the browser instead (a dashboard opened from another), the element
-/// stays empty until the module is there (at once after the first time).
+/// for. `take_over` (a split point, handed the element's ref) then puts its live view in place
+/// of that markup with `replace_children`. Made in the browser instead (a dashboard opened
+/// from another), the element stays empty until the module is there (at once after the first
+/// time).
 #[cfg(feature = "hydrate")]
-pub fn taken_over(class: &'static str, view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
-    use leptos::tachys::view::{Mountable, Render};
+pub fn taken_over<F>(class: &'static str, take_over: impl FnOnce(NodeRef<leptos::html::Div>) -> F) -> impl IntoView
+where
+    F: Future<Output = ()> + 'static,
+{
     let slot = NodeRef::<leptos::html::Div>::new();
-    // Polled as the panel's owner: what the view makes is the panel's, and goes with it.
-    leptos::task::spawn_local_scoped_with_cancellation(async move {
-        let view = view.await;
-        let Some(element) = slot.get_untracked() else { return };
-        let mut state = untrack(|| view.build());
-        element.set_inner_html("");
-        state.mount(&element, None);
-        let state = send_wrapper::SendWrapper::new(state);
-        on_cleanup(move || drop(state));
-    });
+    // Polled as the caller's owner: what the view makes is the caller's, and goes with it.
+    leptos::task::spawn_local_scoped_with_cancellation(take_over(slot));
     view! { <div class=class node_ref=slot></div> }
+}
+
+/// Puts `view` in place of what the server rendered in `slot`, within one task (no frame shows
+/// it empty). Called from a split point's code, generic over the view, so that only the
+/// view's build is compiled, in the split module (an `AnyView` handed back would compile its
+/// every way of rendering).
+#[cfg(feature = "hydrate")]
+pub fn replace_children(slot: NodeRef<leptos::html::Div>, view: impl IntoView + 'static) {
+    use leptos::tachys::view::{Mountable, Render};
+    let Some(element) = slot.get_untracked() else { return };
+    let mut state = untrack(|| view.into_view().build());
+    element.set_inner_html("");
+    state.mount(&element, None);
+    let state = send_wrapper::SendWrapper::new(state);
+    on_cleanup(move || drop(state));
 }

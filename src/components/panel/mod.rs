@@ -207,7 +207,9 @@ fn value_body(
     #[cfg(not(feature = "hydrate"))]
     return view! { <div class="panel-body">{value_view(spec, data, reading, canvas)}</div> };
     #[cfg(feature = "hydrate")]
-    crate::components::lazily::taken_over("panel-body", split::value_view(spec, data, reading, canvas))
+    crate::components::lazily::taken_over("panel-body", move |slot| {
+        split::value_view(spec, data, reading, canvas, slot)
+    })
 }
 
 /// A stat, gauge or table body by its kind.
@@ -216,13 +218,12 @@ fn value_view(
     data: PanelData,
     reading: Signal<Reading>,
     canvas: NodeRef<leptos::html::Canvas>,
-) -> AnyView {
+) -> impl IntoView {
     match spec.kind {
         PanelKind::Stat => EitherOf3::A(view! { <stat::StatBody spec data reading/> }),
         PanelKind::Gauge => EitherOf3::B(view! { <gauge::GaugeBody spec data reading canvas/> }),
         _ => EitherOf3::C(view! { <table::TableBody data reading/> }),
     }
-    .into_any()
 }
 
 #[cfg(feature = "hydrate")]
@@ -236,8 +237,9 @@ mod split {
         data: PanelData,
         reading: Signal<Reading>,
         canvas: NodeRef<leptos::html::Canvas>,
-    ) -> AnyView {
-        super::value_view(spec, data, reading, canvas)
+        slot: NodeRef<leptos::html::Div>,
+    ) {
+        crate::components::lazily::replace_children(slot, super::value_view(spec, data, reading, canvas))
     }
 }
 
