@@ -93,8 +93,9 @@ pub struct Fetched {
 #[derive(Clone, Copy)]
 pub struct PanelData {
     state: DashboardState,
-    /// Metrics by key; empty for a query.
-    metrics: StoredValue<Vec<String>>,
+    /// Metrics by key, each with its labels (read once: every draw reads them); empty for a
+    /// query.
+    metrics: StoredValue<Vec<(String, BTreeMap<String, String>)>>,
     /// The query, as written; `None` for metrics.
     query: StoredValue<Option<String>>,
     feed: RwSignal<Option<QueryFeed>>,
@@ -125,7 +126,7 @@ impl PanelData {
         let compare = Memo::new(move |_| view.view.with(|view| view.compare.map(|c| c.millis())).or(own_compare));
         let data = PanelData {
             state,
-            metrics: StoredValue::new(spec.metrics.clone()),
+            metrics: StoredValue::new(spec.metrics.iter().map(|name| (name.clone(), labels_of(name))).collect()),
             query: StoredValue::new(spec.query.clone()),
             feed: RwSignal::new(None),
             shape: RwSignal::new(None),
@@ -279,14 +280,13 @@ impl PanelData {
             self.state.series.with_untracked(|series| {
                 metrics
                     .iter()
-                    .map(|name| {
+                    .map(|(name, labels)| {
                         let points: Vec<Point> = match series.get(name) {
                             Some(ring) if counter(name) => rates(ring.iter_from(since(ring)).take_while(upto)),
                             Some(ring) => ring.iter_from(since(ring)).take_while(upto).copied().collect(),
                             None => Vec::new(),
                         };
-                        let labels = SeriesKey::parse(name).map(|key| key.labels).unwrap_or_default();
-                        PanelLine { key: name.clone(), legend: String::new(), labels, points }
+                        PanelLine { key: name.clone(), legend: String::new(), labels: labels.clone(), points }
                     })
                     .collect()
             })
@@ -311,9 +311,11 @@ impl PanelData {
         };
         let single = lines.len() == 1;
         for (line, text) in lines.iter_mut().zip(texts) {
-            line.legend = match labelled(&line.key) {
-                Some(label) if single || line.labels.is_empty() => label,
-                _ => text,
+            // Looked up only where it may be used: every line of a panel reads its legend at
+            // every draw, and the lookup reads the dashboard's definitions.
+            line.legend = match single || line.labels.is_empty() {
+                true => labelled(&line.key).unwrap_or(text),
+                false => text,
             };
         }
     }
@@ -322,7 +324,7 @@ impl PanelData {
     pub fn keys(&self) -> Vec<String> {
         match self.feed.with(|feed| feed.as_ref().map(|feed| feed.series.names().cloned().collect::<Vec<_>>())) {
             Some(keys) => keys,
-            None => self.metrics.get_value(),
+            None => self.metrics.with_value(|metrics| metrics.iter().map(|(name, _)| name.clone()).collect()),
         }
     }
 
@@ -382,7 +384,7 @@ impl PanelData {
         }
         let counter = self.counter_fn();
         let metrics = self.metrics.get_value();
-        let fetches = metrics.iter().map(|metric| {
+        let fetches = metrics.iter().map(|(metric, _)| {
             let url = format!(
                 "/api/v1/dashboards/{dashboard}/history?metric={}&from={from}&to={to}&step={step}",
                 encode_component(metric)
@@ -393,17 +395,21 @@ impl PanelData {
         metrics
             .iter()
             .zip(answers)
-            .filter_map(|(metric, answer)| {
+            .filter_map(|((metric, labels), answer)| {
                 let answer = answer.map_err(|error| leptos::logging::warn!("{metric}: {error}")).ok()?;
                 let points = match counter(metric) {
                     true => bucket_rates(&answer.buckets, answer.step_ms),
                     false => envelope(&answer.buckets, answer.step_ms),
                 };
-                let labels = SeriesKey::parse(metric).map(|key| key.labels).unwrap_or_default();
-                Some((metric.clone(), labels, points))
+                Some((metric.clone(), labels.clone(), points))
             })
             .collect()
     }
+}
+
+/// The labels in a series' key (none when it has none, or is not a valid key).
+fn labels_of(name: &str) -> BTreeMap<String, String> {
+    SeriesKey::parse(name).map(|key| key.labels).unwrap_or_default()
 }
 
 /// Parses the panel's query and runs it over the stream from here on: its answers seeded from

@@ -10,11 +10,12 @@ use crate::model::{family::colour_index, format::Reading, series::Point};
 use leptos::prelude::*;
 
 /// Last, lowest and highest of `points`.
-fn summary(points: &[Point]) -> Option<(f64, f64, f64)> {
-    let last = points.last()?.1;
-    let (low, high) =
-        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), (_, v)| (low.min(*v), high.max(*v)));
-    Some((last, low, high))
+fn summary<'a>(points: impl IntoIterator<Item = &'a Point>) -> Option<(f64, f64, f64)> {
+    points.into_iter().fold(None, |seen, &(_, value)| {
+        let (low, high) =
+            seen.map_or((value, value), |(_, low, high): (f64, f64, f64)| (low.min(value), high.max(value)));
+        Some((value, low, high))
+    })
 }
 
 #[component]
@@ -46,8 +47,7 @@ pub fn Legend(
         data.lines(from, to)
             .into_iter()
             .map(|line| {
-                let inside: Vec<Point> = line.points.iter().copied().filter(|(ts, _)| *ts >= from).collect();
-                let values = summary(&inside).map_or_else(
+                let values = summary(line.points.iter().filter(|(ts, _)| *ts >= from)).map_or_else(
                     || "no data".to_owned(),
                     |(last, low, high)| {
                         format!("last {} · min {} · max {}", reading.show(last), reading.show(low), reading.show(high))
