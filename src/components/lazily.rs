@@ -4,16 +4,19 @@
 //! a page to preload when it renders one). The points, each in a `mod split` beside its code:
 //! the home page and the redraw benchmark page (lazy routes: the router waits for the module
 //! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
-//! alert list (made only after a click). `scripts/bundle-size.sh` prints the modules' sizes.
+//! alert list (made only after a click), the stat, gauge and table bodies (taken over, below),
+//! and a query panel's engine (`client::panel_data::start_query`, started by the panel).
+//! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
-//! Only those two kinds can be split points: a whole route, or a view made after the page has
-//! hydrated. In leptos 0.8 only the router waits for a module before hydrating; a `Suspense`
-//! on a page's first render hydrates at once, finds the module still on its way, and panics on
-//! the server's markup (tried with the stat, gauge and table bodies: BENCHMARKS.md).
+//! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos
+//! 0.8 only the router waits for a module before hydrating, and a `Suspense` hydrates at once,
+//! finds the module still on its way, and panics on the server's markup. Such a view (the
+//! stat, gauge and table bodies, whose numbers the server already shows) is `taken_over`:
+//! hydration adopts the server's markup as it stands, and the module's code puts the live view
+//! in its place once it has arrived.
 //!
-//! A third kind, for views on a page's first render whose numbers the server already shows (the
-//! stat, gauge and table bodies): `taken_over` lets hydration adopt the server's markup as it
-//! stands, then puts the module's live view in its place once it has arrived.
+//! Code the main module calls directly stays in the main module: a split point's code must be
+//! reached only through the point, or through what the point hands back (a closure it made).
 //!
 //! A split point's `#[lazy]` or `#[lazy_route]` expands to wasm_split's `#[unsafe(no_mangle)]`
 //! links between the modules, so each `mod split` allows `unsafe_code`; none is written by hand.

@@ -70,15 +70,18 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     let mut settings = quiet_settings();
     settings.live_buffer = 16;
     let running = start(settings).await;
-    // Wide updates, so the backlog outgrows the kernel's socket buffers quickly.
-    let metrics: String = (0..40).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
+    // Wide updates (about 2 KB each), so the backlog outgrows the kernel's socket buffers.
+    let metrics: String = (0..120).map(|i| format!(r#""metric{i}":{i}"#)).collect::<Vec<_>>().join(",");
     let body = format!(r#"{{"dashboard":"wide","metrics":{{{metrics}}}}}"#);
     assert_eq!(ingest(&running, &body).await.0, 202);
-    let mut stalled = connect(&running).await;
+    // A reader's receive buffer could otherwise grow to hold the whole backlog (32 MB here,
+    // `net.ipv4.tcp_rmem`): the test then saw no snapshot.
+    let mut stalled = connect_with_small_buffer(&running).await;
     send(&mut stalled, &ClientMessage::Subscribe { dashboard: "wide".into(), since: None, max_hz: None }).await;
     let first = expect_snapshot(&mut stalled).await;
 
-    // The reader stops reading while 3,000 updates (about 4 MB) pass.
+    // The reader stops reading while 3,000 updates (about 6 MB) pass: more than the server's
+    // send buffer holds at most here (4 MB, `net.ipv4.tcp_wmem`) beside the reader's 16 KB.
     let batch: String = (0..100).map(|_| body.clone()).collect::<Vec<_>>().join(",");
     for _ in 0..30 {
         assert_eq!(ingest(&running, &format!("[{batch}]")).await.0, 202);
@@ -86,6 +89,15 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     let final_body = r#"{"dashboard":"wide","metrics":{"metric0":-1}}"#;
     assert_eq!(ingest(&running, final_body).await.0, 202);
     let truth = first.seq + 3001;
+    // An ingest is answered before its update is published: wait until all of them are, so
+    // the backlog is all there before the reader resumes (else it may keep up, and see none).
+    tokio::time::timeout(PROMPTLY, async {
+        while snapshot(&running, "wide").await["seq"].as_u64() < Some(truth) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("every update published");
 
     // It resumes: frames arrive in order, seq never jumps without a snapshot, and it ends at
     // the true state having received far fewer than 3,001 updates.
@@ -113,7 +125,7 @@ async fn a_stalled_reader_is_coalesced_and_converges_to_the_truth() {
     }
     assert_eq!(held, truth);
     assert_eq!(x0, -1.0, "the reader ends with the true latest value");
-    assert!(snapshots >= 1, "the backlog was coalesced into a snapshot");
+    assert!(snapshots >= 1, "the backlog was coalesced into a snapshot ({updates} updates came one by one)");
     assert!(updates < 3001, "{updates} updates: the backlog was not delivered whole");
     let resyncs = metric(&running, "livedash_resync_snapshots_total").await;
     assert_eq!(resyncs, f64::from(snapshots), "the coalescing is counted");

@@ -83,6 +83,24 @@ impl Feed {
         })
     }
 
+    /// Like `open`, for a subscriber that fell behind (given back by its group: a slow reader):
+    /// more than `at_most` frames to catch up on are coalesced into one snapshot, as a
+    /// backlog is (PROTOCOL.md), not replayed from the log one by one.
+    pub async fn open_behind(
+        broker: Arc<dyn Broker>,
+        dashboard: &str,
+        since: &Position,
+        at_most: usize,
+    ) -> Result<Feed, BrokerError> {
+        let mut feed = Feed::open(broker, dashboard, Some(since)).await?;
+        if feed.pending.len() > at_most {
+            let resync = feed.broker.snapshot_frame(dashboard).await?;
+            feed.epoch = resync.epoch;
+            feed.pending = [resync.frame].into();
+        }
+        Ok(feed)
+    }
+
     /// Whether it merges updates (`maxHz`): such a feed stays a feed.
     pub fn is_throttled(&self) -> bool {
         self.throttle.is_some()

@@ -72,6 +72,18 @@ pub async fn connect(running: &Running) -> Socket {
     socket
 }
 
+/// `connect` with a 16 KB receive buffer: a client that stops reading stops the server's writes
+/// soon, whatever the kernel's buffer autotuning would have let pile up in between.
+pub async fn connect_with_small_buffer(running: &Running) -> Socket {
+    let client = tokio::net::TcpSocket::new_v4().unwrap();
+    client.set_recv_buffer_size(16 * 1024).unwrap();
+    let stream = client.connect(running.addr).await.expect("connects");
+    let url = format!("ws://{}/ws", running.addr);
+    let (socket, _) =
+        tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await.expect("websocket connects");
+    socket
+}
+
 /// A `subscribe` message (not throttled).
 pub fn subscribe(dashboard: &str, since: Option<Position>) -> ClientMessage {
     ClientMessage::Subscribe { dashboard: dashboard.into(), since, max_hz: None }

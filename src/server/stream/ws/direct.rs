@@ -38,7 +38,7 @@ use super::writer::Batch;
 
 /// Frames a group hands one connection's task at most (its socket full, or its task writing);
 /// past that the subscription goes back to its feed.
-const HANDED_FRAMES: usize = 64;
+pub(super) const HANDED_FRAMES: usize = 64;
 
 /// A connection's socket, shared by its own task and the groups writing its subscriptions.
 pub struct Outbox {
