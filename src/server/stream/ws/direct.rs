@@ -10,7 +10,8 @@
 //! task, which writes it after its own, under its write deadline. A subscription the group
 //! cannot serve in order (more than `HANDED_FRAMES` waiting, a gap, its group fell behind the
 //! live channel or the channel was replaced) is given back to the connection, which reopens
-//! its feed at the seq the client holds (resuming, or resyncing with a snapshot, rule 4).
+//! its feed at the seq the client holds: resuming when it is at most `HANDED_FRAMES` behind,
+//! else with its backlog coalesced into one snapshot (PROTOCOL.md rule 4; `Feed::open_behind`).
 
 use crate::server::{broker::Frame, telemetry::Telemetry};
 use futures::task::AtomicWaker;
