@@ -211,7 +211,9 @@ test('each panel kind draws its series and shows its values, in both themes', as
     const before = (await depth.textContent())!;
     await expect(depth).not.toHaveText(before);
     await expect.poll(() => colours(panel(page, 'depth').locator('canvas.stat-sparkline'))).toBeGreaterThan(1);
-    // Table: a row per series, labels as columns, sortable by a header.
+    // Table: a row per series, labels as columns, sortable by a header (once its live view
+    // has taken the server's markup over: until then the headers do nothing).
+    await expect(panel(page, 'rooms').locator('.panel-body')).toHaveAttribute('data-taken-over', '');
     const table = panel(page, 'rooms').getByTestId('panel-table');
     await expect(table.locator('tbody tr')).toHaveCount(2);
     await expect(table.locator('th')).toHaveText(['room', 'value']);
@@ -235,6 +237,29 @@ test('the page as the server sends it shows the stat, gauge and table numbers be
   await expect(panel(page, 'depth').getByTestId('stat-value')).toHaveText(/^\d\d(\.\d+)?$/);
   await expect(panel(page, 'depth-gauge').getByTestId('gauge-value')).toHaveText(/^\d\d(\.\d+)?$/);
   await expect(panel(page, 'rooms').getByTestId('panel-table').locator('tbody tr')).toHaveCount(2);
+  await context.close();
+});
+
+test('a table whose query engine is still loading keeps the numbers the server sent, then follows the stream', async ({ browser }) => {
+  const context = await browser.newContext();
+  // The query engine's module held back: the bodies' module arrives first.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await context.route('**/split_start_query_*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const page = await context.newPage();
+  await open(page);
+  // The stat reads a metric: its live body is in place once the bodies' module has run.
+  await expect(panel(page, 'depth').locator('.panel-body')).toHaveAttribute('data-taken-over', '');
+  const rooms = panel(page, 'rooms');
+  const values = rooms.locator('tbody td.number');
+  await expect(values).toHaveText([/^\d/, /^\d/]);
+  await expect(rooms.locator('.panel-body')).not.toHaveAttribute('data-taken-over', '');
+  release();
+  await expect(rooms.locator('.panel-body')).toHaveAttribute('data-taken-over', '');
+  await expect(values).toHaveText([/^\d/, /^\d/]);
   await context.close();
 });
 

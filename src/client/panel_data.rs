@@ -175,6 +175,22 @@ impl PanelData {
         self.query.with_value(Option::is_some)
     }
 
+    /// Resolves once the panel has its series to show: at once for metrics, when its query's
+    /// engine runs (or has refused the query) for a query. A body taken over from the server
+    /// waits for it, or it would replace the server's numbers with none.
+    #[cfg(feature = "hydrate")]
+    pub async fn ready(self) {
+        let (ready, readied) = futures::channel::oneshot::channel();
+        let mut ready = Some(ready);
+        Effect::new(move |_| {
+            let has_series = !self.is_query() || self.shape.with(Option::is_some) || self.error.with(Option::is_some);
+            if let Some(ready) = ready.take_if(|_| has_series) {
+                let _ = ready.send(()); // the waiting body may have gone with its panel
+            }
+        });
+        let _ = readied.await;
+    }
+
     /// Reruns the calling effect whenever what the panel shows may have changed.
     pub fn track(&self) {
         if self.is_query() {

@@ -57,9 +57,10 @@ where
 }
 
 /// Puts `view` in place of what the server rendered in `slot`, within one task (no frame shows
-/// it empty). Called from a split point's code, generic over the view, so that only the
-/// view's build is compiled, in the split module (an `AnyView` handed back would compile its
-/// every way of rendering).
+/// it empty), and marks the slot `data-taken-over` (until then its controls, rendered by the
+/// server, do nothing; tests wait for the mark before they use them). Called from a split
+/// point's code, generic over the view, so that only the view's build is compiled, in the
+/// split module (an `AnyView` handed back would compile its every way of rendering).
 #[cfg(feature = "hydrate")]
 pub fn replace_children(slot: NodeRef<leptos::html::Div>, view: impl IntoView + 'static) {
     use leptos::tachys::view::{Mountable, Render};
@@ -67,6 +68,7 @@ pub fn replace_children(slot: NodeRef<leptos::html::Div>, view: impl IntoView + 
     let mut state = untrack(|| view.into_view().build());
     element.set_inner_html("");
     state.mount(&element, None);
+    let _ = element.set_attribute("data-taken-over", "");
     let state = send_wrapper::SendWrapper::new(state);
     on_cleanup(move || drop(state));
 }

@@ -232,13 +232,15 @@ mod split {
     use super::*;
 
     #[lazy]
-    pub fn value_view(
+    pub async fn value_view(
         spec: PanelSpec,
         data: PanelData,
         reading: Signal<Reading>,
         canvas: NodeRef<leptos::html::Canvas>,
         slot: NodeRef<leptos::html::Div>,
     ) {
+        // A query's engine loads beside this module; the server's numbers stay until it runs.
+        data.ready().await;
         crate::components::lazily::replace_children(slot, super::value_view(spec, data, reading, canvas))
     }
 }
