@@ -60,7 +60,7 @@ fn AccessNote(visitor: Visitor) -> impl IntoView {
 
 /// For the panels benchmark: `window.livedashWasmBytes()`, the WASM module's memory (which the
 /// browser's JS heap figures leave out), and `window.livedashDrawPasses()`, the chart drawing
-/// passes so far and the ms they took (`client::redraw`).
+/// passes so far, the ms they took and when the last began (`client::redraw`).
 fn expose_for_benchmarks() {
     #[cfg(feature = "hydrate")]
     {
@@ -75,8 +75,8 @@ fn expose_for_benchmarks() {
         let _ = js_sys::Reflect::set(&window(), &"livedashWasmBytes".into(), bytes.as_ref());
         bytes.forget();
         let passes = Closure::<dyn Fn() -> js_sys::Array>::new(|| {
-            let (count, ms) = crate::client::redraw::passes();
-            js_sys::Array::of2(&(count as f64).into(), &ms.into())
+            let (count, ms, last) = crate::client::redraw::passes();
+            js_sys::Array::of3(&(count as f64).into(), &ms.into(), &last.into())
         });
         let _ = js_sys::Reflect::set(&window(), &"livedashDrawPasses".into(), passes.as_ref());
         passes.forget();

@@ -84,8 +84,10 @@ async function profile(cdp: CDPSession, during: () => Promise<unknown>) {
 const wasmBytes = (page: Page) => page.evaluate(() => (window as unknown as { livedashWasmBytes: () => number }).livedashWasmBytes());
 
 /** What `act` (run in the page) costs, the median of `count`: `work`, the main thread's time in
- *  its handlers and effects plus the drawing pass it caused; `frame`, the time until the frame
- *  after it ended (its drawing done), which includes waiting for that frame. */
+ *  its handlers and effects, plus, when it caused a drawing pass, the time from that pass's
+ *  start to the next frame callback (the pass and the effects it woke, which run before any
+ *  later callback); `drawings`, the passes alone; `frame`, the time until the frame after it
+ *  ended (its drawing done), which includes waiting for that frame. */
 async function frameTimes(
   page: Page,
   act: string,
@@ -93,25 +95,25 @@ async function frameTimes(
 ): Promise<{ work: number; frame: number; works: number[]; drawings: number[] }> {
   return page.evaluate(
     async ([act, count]) => {
-      const passes = () => (window as unknown as { livedashDrawPasses: () => [number, number] }).livedashDrawPasses();
+      const passes = () => (window as unknown as { livedashDrawPasses: () => [number, number, number] }).livedashDrawPasses();
       const works: number[] = [];
       const drawings: number[] = [];
       const frames: number[] = [];
-      const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(null)));
+      const frame = () => new Promise<number>((resolve) => requestAnimationFrame(() => resolve(performance.now())));
       const run = new Function('i', act as string) as (i: number) => void;
       for (let i = 0; i < (count as number); i++) {
         await frame();
-        const [, drawnBefore] = passes();
+        const [passesBefore, drawnBefore] = passes();
         const started = performance.now();
         run(i);
         // Let the effects the event woke run (they are queued as microtasks).
         await new Promise((resolve) => queueMicrotask(() => resolve(null)));
         await Promise.resolve();
         const handled = performance.now();
-        await frame();
-        const painted = performance.now();
-        const [, drawnAfter] = passes();
-        works.push(handled - started + (drawnAfter - drawnBefore));
+        // Taken in a frame callback queued after the app's: its pass and what that woke are done.
+        const painted = await frame();
+        const [passesAfter, drawnAfter, passStarted] = passes();
+        works.push(handled - started + (passesAfter > passesBefore ? painted - passStarted : 0));
         drawings.push(drawnAfter - drawnBefore);
         frames.push(painted - started);
       }

@@ -21,12 +21,14 @@ struct Queue {
 thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::default();
     static NEXT_KEY: Cell<u64> = const { Cell::new(0) };
-    /// Passes run so far and the ms they took, together (the panels benchmark reads them).
-    static PASSES: Cell<(u64, f64)> = const { Cell::new((0, 0.0)) };
+    /// Passes run so far, the ms they took together, and when the last began (the panels
+    /// benchmark reads them).
+    static PASSES: Cell<(u64, f64, f64)> = const { Cell::new((0, 0.0, 0.0)) };
 }
 
-/// Drawing passes run so far, and the ms all of them took.
-pub fn passes() -> (u64, f64) {
+/// Drawing passes run so far, the ms all of them took, and when the last began (ms on the
+/// page's clock).
+pub fn passes() -> (u64, f64, f64) {
     PASSES.get()
 }
 
@@ -64,7 +66,8 @@ pub fn draw_now() -> f64 {
         draw();
     }
     let took = now_ms() - started;
-    PASSES.set((PASSES.get().0 + 1, PASSES.get().1 + took));
+    let (count, total, _) = PASSES.get();
+    PASSES.set((count + 1, total + took, started));
     took
 }
 
