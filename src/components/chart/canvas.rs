@@ -438,6 +438,8 @@ pub struct CanvasChart {
     pub shown: StoredValue<Shown>,
     /// A rule being previewed (`RulePreview`): drawn instead of the configured ones.
     pub preview: RwSignal<Option<ChartAlerts>>,
+    /// What the legend shows, summarised by the draw.
+    pub summaries: RwSignal<Vec<super::legend::Summary>>,
 }
 
 /// Redraws the chart (at the next animation frame, with every other chart: `client::redraw`)
@@ -448,7 +450,7 @@ pub fn draw_on_change(chart: CanvasChart) {
     let edge = expect_context::<LiveEdge>();
     let view = expect_context::<ViewState>();
     let theme = expect_context::<ThemeState>();
-    let CanvasChart { canvas, spec, data, hidden, rate, format, axis_unit, stats, shown, preview } = chart;
+    let CanvasChart { canvas, spec, data, hidden, rate, format, axis_unit, stats, shown, preview, summaries } = chart;
     // The draw runs at the next animation frame, reading the state of that moment; the chart
     // may have been removed by then. Atomic only because `on_cleanup` wants `Send + Sync`.
     let mounted = Arc::new(AtomicBool::new(true));
@@ -460,6 +462,8 @@ pub fn draw_on_change(chart: CanvasChart) {
         spec.thresholds.iter().filter_map(|threshold| Some((threshold.value, rgb(&threshold.color)?))).collect();
     let observed = ObservedBox::new(canvas);
     let shifting = Rc::new(std::cell::RefCell::new(Shifting::default()));
+    // Live, the second and the span's length the legend was last summarised for.
+    let summarised = Rc::new(std::cell::Cell::new(None::<(Millis, Millis)>));
     let draw: Draw = Rc::new(move || {
         if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
             return;
@@ -472,6 +476,7 @@ pub fn draw_on_change(chart: CanvasChart) {
         let palette = Palette::of(theme.0.get_untracked());
         let hidden = hidden.get_untracked();
         let mut lines = data.lines(from, to);
+        summarise_when_due(&lines, from, to, live.then(|| view.now.get_untracked()), &summarised, summaries);
         lines.retain(|line| !hidden.contains(&line.key));
         let lone_metric = (!data.is_query() && lines.len() == 1).then(|| lines[0].key.clone());
         let alerts = match (&preview.get_untracked(), &lone_metric) {
@@ -565,6 +570,33 @@ pub fn draw_on_change(chart: CanvasChart) {
         observed.track();
         request_draw(key, draw.clone());
     });
+}
+
+/// Summarises `lines` for the legend from the points the draw has in hand (reading them again
+/// for it cost a second copy of every series at each change of span): zoomed, at every draw;
+/// live (`now`: the clock's second), at the first draw of each second or of a new span, or
+/// when the series are others.
+fn summarise_when_due(
+    lines: &[PanelLine],
+    from: Millis,
+    to: Millis,
+    now: Option<Millis>,
+    summarised: &std::cell::Cell<Option<(Millis, Millis)>>,
+    summaries: RwSignal<Vec<super::legend::Summary>>,
+) {
+    let at = now.map(|now| (now, to - from));
+    let same_series = || {
+        summaries.with_untracked(|summaries| {
+            summaries.len() == lines.len() && summaries.iter().zip(lines).all(|(summary, line)| summary.key == line.key)
+        })
+    };
+    if lines.len() < 2 || (at.is_some() && at == summarised.replace(at) && same_series()) {
+        return;
+    }
+    let now = super::legend::summarise(lines, from);
+    if summaries.with_untracked(|summaries| *summaries != now) {
+        summaries.set(now);
+    }
 }
 
 /// A status panel's rows: each series' runs of one value, coloured by the thresholds, else 1

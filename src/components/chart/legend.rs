@@ -1,16 +1,39 @@
 //! A chart's legend: a line per series in its colour, named by the labels that tell it from
 //! the others, with its last, lowest and highest value over the span shown (a counter's
-//! rates); click to show that series alone (again to show all), shift-click to hide it. Live,
-//! the values are read once a second (ten texts a second per series cannot be read, and
+//! rates); click to show that series alone (again to show all), shift-click to hide it. The
+//! values are summarised by the chart's draw over the points it has in hand (`summarise`),
+//! not read again: live, once a second (ten texts a second per series cannot be read, and
 //! rewriting them costs a layout per frame); a zoomed span's as its data comes.
 
 use super::palette::Palette;
-use crate::client::{live_edge::LiveEdge, panel_data::PanelData, view::ViewState};
+use crate::client::panel_data::PanelLine;
 use crate::model::{family::colour_index, format::Reading, series::Point};
+use crate::protocol::Millis;
 use leptos::prelude::*;
 
+/// A series as its legend reads it: its key, its name, and its last, lowest and highest value
+/// over the span drawn (`None`: no point in it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub key: String,
+    pub name: String,
+    pub values: Option<(f64, f64, f64)>,
+}
+
+/// Each of `lines`' summary over its points from `from` on.
+pub fn summarise(lines: &[PanelLine], from: Millis) -> Vec<Summary> {
+    lines
+        .iter()
+        .map(|line| Summary {
+            key: line.key.clone(),
+            name: line.legend.clone(),
+            values: last_low_high(line.points.iter().filter(|(ts, _)| *ts >= from)),
+        })
+        .collect()
+}
+
 /// Last, lowest and highest of `points`.
-fn summary<'a>(points: impl IntoIterator<Item = &'a Point>) -> Option<(f64, f64, f64)> {
+fn last_low_high<'a>(points: impl IntoIterator<Item = &'a Point>) -> Option<(f64, f64, f64)> {
     points.into_iter().fold(None, |seen, &(_, value)| {
         let (low, high) =
             seen.map_or((value, value), |(_, low, high): (f64, f64, f64)| (low.min(value), high.max(value)));
@@ -20,42 +43,33 @@ fn summary<'a>(points: impl IntoIterator<Item = &'a Point>) -> Option<(f64, f64,
 
 #[component]
 pub fn Legend(
-    data: PanelData,
-    /// The series' keys (a new series shows at once).
-    keys: Memo<Vec<String>>,
+    /// The series and their values, as the chart's draw last summarised them.
+    summaries: RwSignal<Vec<Summary>>,
     reading: Signal<Reading>,
     hidden: RwSignal<Vec<String>>,
     isolated: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let state = expect_context::<crate::client::state::DashboardState>();
-    let view = expect_context::<ViewState>();
-    let edge = expect_context::<LiveEdge>();
-    // Each series' legend text and values, recomputed as the series, the span or (live, once
-    // a second) the values change.
     let entries = Memo::new(move |_| {
-        keys.track();
-        if view.is_live() {
-            view.now.track();
-        } else {
-            data.track();
-        }
-        view.view.track();
-        state.window.track();
-        // The span's right edge as of this data (not tracked: the edge moves 20 times a second).
-        let (from, to) = view.shown_untracked(state, edge);
         let reading = reading.get();
-        data.lines(from, to)
-            .into_iter()
-            .map(|line| {
-                let values = summary(line.points.iter().filter(|(ts, _)| *ts >= from)).map_or_else(
-                    || "no data".to_owned(),
-                    |(last, low, high)| {
-                        format!("last {} · min {} · max {}", reading.show(last), reading.show(low), reading.show(high))
-                    },
-                );
-                (line.key, line.legend, values)
-            })
-            .collect::<Vec<_>>()
+        summaries.with(|summaries| {
+            summaries
+                .iter()
+                .map(|summary| {
+                    let values = summary.values.map_or_else(
+                        || "no data".to_owned(),
+                        |(last, low, high)| {
+                            format!(
+                                "last {} · min {} · max {}",
+                                reading.show(last),
+                                reading.show(low),
+                                reading.show(high)
+                            )
+                        },
+                    );
+                    (summary.key.clone(), summary.name.clone(), values)
+                })
+                .collect::<Vec<_>>()
+        })
     });
     let entry = move |(name, legend): (String, String)| {
         let values = {

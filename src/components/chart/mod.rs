@@ -34,7 +34,9 @@ pub use draw::{draw_chart, draw_rows, ChartAlerts, ChartSpec, Line, Row};
 pub use geometry::{axis_unit, nearest as nearest_point};
 pub use palette::Palette;
 
-use crate::client::{panel_data::PanelData, panel_data::PanelLine, state::DashboardState, view::ViewState};
+use crate::client::{
+    live_edge::LiveEdge, panel_data::PanelData, panel_data::PanelLine, state::DashboardState, view::ViewState,
+};
 use crate::components::rule_preview::RulePreview;
 use crate::model::{alerts::RuleSubject, format::Reading, panel::PanelSpec};
 use crate::protocol::Millis;
@@ -105,6 +107,14 @@ pub fn ChartBody(
         spans: 0,
     });
     let preview = RwSignal::new(None::<ChartAlerts>);
+    // The legend's series and values, kept by the draw; first as the server renders them.
+    let summaries = RwSignal::new(match keys.with_untracked(|keys| keys.len() > 1) {
+        true => {
+            let (from, to) = view.shown_untracked(state, expect_context::<LiveEdge>());
+            legend::summarise(&data.lines(from, to), from)
+        }
+        false => Vec::new(),
+    });
     #[cfg(feature = "hydrate")]
     {
         let Reading { format, rate, .. } = reading.get_untracked();
@@ -121,6 +131,7 @@ pub fn ChartBody(
             stats,
             shown,
             preview,
+            summaries,
         });
     }
     #[cfg(not(feature = "hydrate"))]
@@ -189,7 +200,7 @@ pub fn ChartBody(
             </Show>
             {zoom.view()}
             <Show when=move || several.get()>
-                <legend::Legend data keys reading hidden isolated/>
+                <legend::Legend summaries reading hidden isolated/>
             </Show>
             {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
         </figure>
