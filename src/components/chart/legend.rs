@@ -136,3 +136,30 @@ pub fn Legend(
         </ul>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(key: &str, points: &[Point]) -> PanelLine {
+        PanelLine {
+            key: key.into(),
+            legend: format!("{key} name"),
+            labels: Default::default(),
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_summary_reads_the_span_only_and_says_when_it_has_no_point() {
+        // The draw's lines keep the point before the span (a line reaches its edge): not the legend's.
+        let lines = [line("a", &[(900, 100.0), (1_000, 3.0), (1_100, 1.0), (1_200, 2.0)]), line("b", &[(900, 5.0)])];
+        assert_eq!(
+            summarise(&lines, 1_000),
+            [
+                Summary { key: "a".into(), name: "a name".into(), values: Some((2.0, 1.0, 3.0)) },
+                Summary { key: "b".into(), name: "b name".into(), values: None },
+            ]
+        );
+    }
+}
