@@ -212,7 +212,13 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
        c.dispatchEvent(new PointerEvent('pointerup', at(300)));`,
       count,
     );
+    const shiftedSoFar = () => page.locator('[data-panel] figure').evaluateAll((figures) =>
+      figures.reduce((sum, figure) => sum + Number(figure.getAttribute('data-shifted')), 0));
+    const shiftedBefore = await shiftedSoFar();
     const zoom = await zooming(40);
+    // A return moves the live picture kept through the zoom (canvas.rs, `Shifting`) unless
+    // something it shows changed meanwhile; a zoom is drawn whole.
+    const returnsShifted = (await shiftedSoFar()) - shiftedBefore;
     if (process.env.PANELS_BENCH_PROFILE === 'zoom') await profile(cdp, () => zooming(200));
     // The zooms (even) and the returns to live (odd) apart.
     const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -222,14 +228,14 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
       `crosshair on ${cursors} charts: median ${crosshair.work.toFixed(2)} ms of work, ${crosshair.frame.toFixed(1)} ms to the next frame; ` +
         `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work (zooms ${zoomsOnly.toFixed(2)}, ` +
         `returns to live ${returns.toFixed(2)}; of which drawing ${zoomsDrawing.toFixed(2)} and ${returnsDrawing.toFixed(2)}), ` +
-        `${zoom.frame.toFixed(1)} ms to the next frame`,
+        `${zoom.frame.toFixed(1)} ms to the next frame; ${returnsShifted} chart draws shifted during them`,
     );
     const figures = {
       seconds,
       cpu,
       rows,
       crosshair: { ...crosshair, works: undefined, drawings: undefined },
-      zoom: { ...zoom, works: undefined, drawings: undefined, zoomsOnly, returns, zoomsDrawing, returnsDrawing },
+      zoom: { ...zoom, works: undefined, drawings: undefined, zoomsOnly, returns, zoomsDrawing, returnsDrawing, returnsShifted },
     };
     writeFileSync('test-results/panels-bench.json', JSON.stringify(figures, null, 2));
     expect(cursors).toBe(12);

@@ -2,7 +2,8 @@
 //! draws in backing-store pixels), with the points reduced to a few per pixel column first,
 //! and redrawn when what it shows changes. A live chart moves by whole pixel columns and keeps
 //! its plot in a ring off the page (`Shifting`), so most redraws draw only its last columns; a
-//! zoomed chart is drawn again only when its picture would change (`Reuse`).
+//! zoomed chart is drawn again only when its picture would change (`Reuse`), and keeps the live
+//! one aside, so that a return to live moves it rather than drawing every line again.
 
 use super::axis::TimeAxis;
 use super::draw::{
@@ -142,8 +143,12 @@ fn snapped(size: CanvasBox, axis_unit: Option<&str>, (from, to): (Millis, Millis
 /// kept columns are copied back to the ring's start once every plot's width of moves.
 #[derive(Default)]
 pub struct Shifting {
-    /// The live picture on the page.
+    /// The live picture drawn last: on the page, or under a zoomed one (`on_page`).
     last: Option<Picture>,
+    /// Whether the page shows `last`. A zoom draws another picture on the page and keeps
+    /// `last` and the ring untouched, so that a return to live moves them by the time spent
+    /// zoomed rather than drawing every line again.
+    on_page: bool,
     /// Whether the ring holds its plot (a whole draw leaves that to the next move).
     filled: bool,
     /// The picture of a span that does not move, drawn last (`Reuse::Still`).
@@ -268,8 +273,8 @@ fn paint_still(
     lines: &[Line],
     spec: &ChartSpec,
 ) -> Result<Painted, String> {
-    // The ring's picture is a live one: the next live draw is whole.
-    shifting.last = None;
+    // The ring keeps the live picture for a return to live (`paint_shifted`).
+    shifting.on_page = false;
     let placed = Placed::new(lines, spec, None);
     let now = picture(canvas, spec, &placed);
     if !now.frame.ghosts && shifting.still.as_ref() == Some(&now) {
@@ -332,6 +337,7 @@ fn paint_shifted(
         draw_placed(&root(canvas)?, spec, &placed).map_err(|error| failed(&error))?;
         shifting.filled = false;
         shifting.last = Some(now);
+        shifting.on_page = true;
         return Ok(Painted::Whole);
     };
     let painted = if !shifting.filled {
@@ -370,7 +376,11 @@ fn paint_shifted(
         Painted::Shifted
     };
     debug_assert!(f64::from(shifting.offset) + plot_width <= ring_width);
-    // The page: the plot from the ring, and what stays put over it.
+    // The page: after a zoom, the frame around the plot as it was; the plot from the ring,
+    // and what stays put over it.
+    if !shifting.on_page {
+        draw_frame(&root(canvas)?, spec, range, FramePart::Behind).map_err(|error| failed(&error))?;
+    }
     let page = super::backend::context_2d(canvas).ok_or("no 2d context")?;
     page.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
         &ring,
@@ -393,6 +403,7 @@ fn paint_shifted(
     page.restore();
     over?;
     shifting.last = Some(now);
+    shifting.on_page = true;
     Ok(painted)
 }
 
