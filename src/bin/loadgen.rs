@@ -7,7 +7,6 @@
 //! its own CPU time per delivery (the two processes share the machine).
 
 use clap::Parser;
-use futures::{SinkExt, StreamExt};
 use livedash::{
     bench::{loopback_source, percentile, process_usage},
     protocol::ClientMessage,
@@ -15,13 +14,22 @@ use livedash::{
 use std::{
     net::SocketAddr,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use tokio::net::TcpSocket;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+use tungstenite::{
+    handshake::{client::generate_key, derive_accept_key},
+    protocol::frame::{
+        coding::{Control, Data, OpCode},
+        Frame, FrameHeader,
+    },
+};
 
 #[derive(Parser, Debug)]
 #[command(about = "Drive a livedash server with WebSocket subscribers and ingest traffic.")]
@@ -169,23 +177,112 @@ fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A subscriber's connection after its handshake, read frame by frame without tungstenite's
+/// stream: the generator must cost less than the server it measures (a tungstenite stream and
+/// a timer per read cost it 11 µs a delivery, more than the server spent), or it takes the
+/// cores the deliveries wait for. Server frames are unmasked and whole (PROTOCOL.md), so a
+/// frame is tungstenite's header parse and a slice.
+struct Socket {
+    stream: TcpStream,
+    /// Read and not yet parsed: `buffer[start..end]`.
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// A frame's opcode and where its payload lies in the socket's buffer.
+struct FrameAt {
+    opcode: OpCode,
+    payload: std::ops::Range<usize>,
+}
+
+impl Socket {
+    /// The next whole frame in the buffer, if one has arrived.
+    fn next_frame(&mut self) -> Result<Option<FrameAt>, BoxError> {
+        let mut cursor = std::io::Cursor::new(&self.buffer[self.start..self.end]);
+        let Some((header, length)) = FrameHeader::parse(&mut cursor)? else { return Ok(None) };
+        if !header.is_final || header.mask.is_some() {
+            return Err(format!("a server frame must be whole and unmasked: {header:?}").into());
+        }
+        let from = self.start + cursor.position() as usize;
+        let to = from + usize::try_from(length)?;
+        if to > self.end {
+            return Ok(None);
+        }
+        self.start = to;
+        Ok(Some(FrameAt { opcode: header.opcode, payload: from..to }))
+    }
+
+    /// Reads what the socket has (cancel safe: nothing is lost if the read is dropped).
+    async fn read_more(&mut self) -> Result<usize, std::io::Error> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buffer.len() {
+            // Room for the rest of a frame: what is unparsed moves to the front, or the buffer
+            // grows for a frame larger than it.
+            self.buffer.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+            if self.end == self.buffer.len() {
+                self.buffer.resize(self.buffer.len() * 2, 0);
+            }
+        }
+        let read = self.stream.read(&mut self.buffer[self.end..]).await?;
+        self.end += read;
+        Ok(read)
+    }
+
+    /// Sends a frame as a client must, masked.
+    async fn send(&mut self, opcode: OpCode, payload: Vec<u8>) -> Result<(), BoxError> {
+        let mut frame = Frame::message(payload, opcode, true);
+        frame.header_mut().mask = Some(rand::random());
+        let mut bytes = Vec::with_capacity(frame.len());
+        frame.format(&mut bytes)?;
+        self.stream.write_all(&bytes).await?;
+        Ok(())
+    }
+}
 
 async fn open_subscriber(args: &Args, index: usize, dashboard: &str) -> Result<Socket, BoxError> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(loopback_source(index, args.per_source_address))?;
     let (_, target) = args.subscriber_target(index);
-    let stream = socket.connect(target).await?;
+    let mut stream = socket.connect(target).await?;
     stream.set_nodelay(true)?;
-    let mut request = format!("ws://{target}/ws").into_client_request()?;
+    let key = generate_key();
+    let mut request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {target}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
+    );
     if let Some(token) = &args.token {
-        request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    // The answer's head; the server sends nothing after it before the subscription.
+    let mut socket = Socket { stream, buffer: vec![0; 16 * 1024], start: 0, end: 0 };
+    let head_end = loop {
+        if socket.read_more().await? == 0 {
+            return Err("the server closed the handshake".into());
+        }
+        if let Some(at) = socket.buffer[..socket.end].windows(4).position(|window| window == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&socket.buffer[..head_end]).into_owned();
+    let accept = derive_accept_key(key.as_bytes());
+    let accepted = head.lines().any(|line| {
+        line.split_once(':')
+            .is_some_and(|(name, value)| name.eq_ignore_ascii_case("sec-websocket-accept") && value.trim() == accept)
+    });
+    if !head.starts_with("HTTP/1.1 101") || !accepted {
+        return Err(format!("handshake refused: {}", head.lines().next().unwrap_or_default()).into());
+    }
+    socket.start = head_end;
     let subscribe = ClientMessage::Subscribe { dashboard: dashboard.to_owned(), since: None, max_hz: None };
-    ws.send(Message::text(serde_json::to_string(&subscribe)?)).await?;
-    Ok(ws)
+    socket.send(OpCode::Data(Data::Text), serde_json::to_vec(&subscribe)?).await?;
+    Ok(socket)
 }
 
 /// Whether a subscriber holding `held` has the last update published, or one after it (other
@@ -194,73 +291,93 @@ fn reached(held: Option<u64>, last_published: &AtomicU64) -> bool {
     held.is_some_and(|held| held >= last_published.load(Ordering::Relaxed))
 }
 
+/// Reads one subscriber's frames until `stop` says publishing ended and it holds the last
+/// update (or it never had a snapshot), tallying deliveries, gaps and latencies.
 async fn subscriber(
     mut ws: Socket,
     (instance, dashboard): (usize, usize),
     slow: Option<Duration>,
-    done: Arc<AtomicBool>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
     last_published: Arc<[AtomicU64]>,
 ) -> Tally {
     let mut tally = Tally { slow: slow.is_some(), instance, dashboard, ..Tally::default() };
     let last_published = &last_published[dashboard];
     let mut held: Option<u64> = None;
+    let mut stopping = false;
     let mut next_stall = Instant::now() + Duration::from_millis(500);
-    loop {
+    'reading: loop {
+        loop {
+            let frame = match ws.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(error) => {
+                    tally.ended_early = Some(format!("bad frame: {error}"));
+                    break 'reading;
+                }
+            };
+            match frame.opcode {
+                OpCode::Data(Data::Text) => {}
+                OpCode::Control(Control::Ping) => {
+                    let payload = ws.buffer[frame.payload].to_vec();
+                    if let Err(error) = ws.send(OpCode::Control(Control::Pong), payload).await {
+                        tally.ended_early = Some(format!("socket error: {error}"));
+                        break 'reading;
+                    }
+                    continue;
+                }
+                OpCode::Control(Control::Close) => {
+                    let code = ws.buffer.get(frame.payload.start..frame.payload.start + 2);
+                    tally.ended_early = Some(format!("closed by server: {code:?}"));
+                    break 'reading;
+                }
+                _ => continue,
+            }
+            let received = now_us();
+            // A borrowed, partial parse: the generator must cost far less than the server.
+            match serde_json::from_slice::<Received>(&ws.buffer[frame.payload]) {
+                Ok(Received { kind: "snapshot", seq, .. }) => {
+                    tally.snapshots += 1;
+                    held = Some(seq);
+                }
+                Ok(Received { kind: "update", seq, metrics, .. }) => {
+                    tally.deliveries += 1;
+                    if let Some(previous) = held {
+                        tally.lost += seq.saturating_sub(previous + 1);
+                    }
+                    held = Some(seq);
+                    if let Some(sent) = metrics.and_then(|m| m.sent_us) {
+                        tally.latencies_us.push(received.saturating_sub(sent as u64) as u32);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if stopping && (reached(held, last_published) || held.is_none()) {
+            break;
+        }
         if let Some(stall) = slow {
-            if Instant::now() >= next_stall && !done.load(Ordering::Relaxed) {
+            if Instant::now() >= next_stall && !stopping {
                 tokio::time::sleep(stall).await;
                 next_stall = Instant::now() + Duration::from_millis(500);
             }
         }
-        let frame = match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
-            Ok(Some(Ok(Message::Close(close)))) => {
-                tally.ended_early = Some(format!("closed by server: {close:?}"));
-                break;
-            }
-            Ok(Some(Ok(frame))) => frame,
-            Ok(Some(Err(error))) => {
-                tally.ended_early = Some(format!("socket error: {error}"));
-                break;
-            }
-            Ok(None) => {
-                tally.ended_early = Some("stream ended".into());
-                break;
-            }
-            Err(_) if done.load(Ordering::Relaxed) => {
-                // Drained: nothing more is coming.
-                if reached(held, last_published) || held.is_none() {
+        tokio::select! {
+            read = ws.read_more() => match read {
+                Ok(0) => {
+                    tally.ended_early = Some("stream ended".into());
                     break;
                 }
-                continue;
-            }
-            Err(_) => continue,
-        };
-        let Message::Text(text) = frame else { continue };
-        let received = now_us();
-        // A borrowed, partial parse: the generator must cost far less than the server.
-        match serde_json::from_str::<Received>(&text) {
-            Ok(Received { kind: "snapshot", seq, .. }) => {
-                tally.snapshots += 1;
-                held = Some(seq);
-            }
-            Ok(Received { kind: "update", seq, metrics, .. }) => {
-                tally.deliveries += 1;
-                if let Some(previous) = held {
-                    tally.lost += seq.saturating_sub(previous + 1);
+                Ok(_) => {}
+                Err(error) => {
+                    tally.ended_early = Some(format!("socket error: {error}"));
+                    break;
                 }
-                held = Some(seq);
-                if let Some(sent) = metrics.and_then(|m| m.sent_us) {
-                    tally.latencies_us.push(received.saturating_sub(sent as u64) as u32);
-                }
-            }
-            _ => {}
-        }
-        if done.load(Ordering::Relaxed) && reached(held, last_published) {
-            break;
+            },
+            _ = &mut stop, if !stopping => stopping = true,
         }
     }
     tally.converged = reached(held, last_published);
-    let _ = ws.close(None).await;
+    let _ = ws.send(OpCode::Control(Control::Close), Vec::new()).await;
     tally
 }
 
@@ -289,7 +406,7 @@ async fn main() -> std::process::ExitCode {
     let subscribers: usize = targets.iter().map(|t| t.subscribers).sum();
     eprintln!("loadgen: opening {subscribers} subscribers on {} dashboards", targets.len());
     let opened_at = Instant::now();
-    let done = Arc::new(AtomicBool::new(false));
+    let mut stops = Vec::with_capacity(subscribers);
     let last_published: Arc<[AtomicU64]> = targets.iter().map(|_| AtomicU64::new(0)).collect();
     let slow_every = if args.slow_fraction > 0.0 { (1.0 / args.slow_fraction).round() as usize } else { 0 };
     let mut tasks = Vec::with_capacity(subscribers);
@@ -304,7 +421,9 @@ async fn main() -> std::process::ExitCode {
                     (slow_every > 0 && index % slow_every == 0).then(|| Duration::from_millis(args.slow_stall_ms));
                 let (instance, _) = args.subscriber_target(index);
                 let reads = (instance, dashboard);
-                tasks.push(tokio::spawn(subscriber(ws, reads, slow, done.clone(), last_published.clone())));
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                stops.push(stop);
+                tasks.push(tokio::spawn(subscriber(ws, reads, slow, stopped, last_published.clone())));
             }
             Err(error) => {
                 failed += 1;
@@ -372,7 +491,9 @@ async fn main() -> std::process::ExitCode {
     let also_after = args.also_server_pid.and_then(process_usage);
     let redis_after = args.redis_pid.and_then(process_usage);
     let own_after = process_usage(std::process::id());
-    done.store(true, Ordering::Relaxed);
+    for stop in stops {
+        let _ = stop.send(());
+    }
 
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
