@@ -83,7 +83,7 @@ echo "floor before: $(floor)"
 rows=()
 for i in "${order[@]}"; do
   echo "== ${names[$i]}" >&2
-  report="$(LIVEDASH_BIN="${bins[$i]}" LOADGEN_BIN=./target/bench/release/loadgen scripts/bench-streaming.sh "${flags[@]}")"
+  report="$(LIVEDASH_BIN="${bins[$i]}" LOADGEN_BIN=./target/bench/release/loadgen BENCH_BUILT=1 scripts/bench-streaming.sh "${flags[@]}")"
   echo "$report" >&2
   rows+=("$(summary "${names[$i]}" <<<"$report")")
 done

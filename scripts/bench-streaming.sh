@@ -19,8 +19,9 @@ port="${BENCH_PORT:-3900}"
 # The server `make build` makes (and `make run` runs); the generator apart, in its own target
 # folder, so that building it never replaces or rebuilds that server. LOADGEN_BIN names a
 # generator built already (`make bench-smoke` takes the test build's: a smoke run measures
-# nothing, and a fourth full compile of the dependencies cost minutes).
-make --no-print-directory build
+# nothing, and a fourth full compile of the dependencies cost minutes). BENCH_BUILT=1: both
+# built already (a script running many rounds; `make build` with nothing to do takes a minute).
+[[ "${BENCH_BUILT:-}" == 1 ]] || make --no-print-directory build
 loadgen="${LOADGEN_BIN:-}"
 if [[ -z "$loadgen" ]]; then
   cargo build --release --features loadgen --bin loadgen --target-dir target/bench

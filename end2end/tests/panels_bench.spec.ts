@@ -92,12 +92,13 @@ async function frameTimes(
   page: Page,
   act: string,
   count: number,
-): Promise<{ work: number; frame: number; works: number[]; drawings: number[] }> {
+): Promise<{ work: number; frame: number; works: number[]; drawings: number[]; handlers: number[] }> {
   return page.evaluate(
     async ([act, count]) => {
       const passes = () => (window as unknown as { livedashDrawPasses: () => [number, number, number] }).livedashDrawPasses();
       const works: number[] = [];
       const drawings: number[] = [];
+      const handlers: number[] = [];
       const frames: number[] = [];
       const frame = () => new Promise<number>((resolve) => requestAnimationFrame(() => resolve(performance.now())));
       const run = new Function('i', act as string) as (i: number) => void;
@@ -115,10 +116,11 @@ async function frameTimes(
         const [passesAfter, drawnAfter, passStarted] = passes();
         works.push(handled - started + (passesAfter > passesBefore ? painted - passStarted : 0));
         drawings.push(drawnAfter - drawnBefore);
+        handlers.push(handled - started);
         frames.push(painted - started);
       }
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-      return { work: median(works), frame: median(frames), works, drawings };
+      return { work: median(works), frame: median(frames), works, drawings, handlers };
     },
     [act, count] as const,
   );
@@ -224,18 +226,32 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const [zoomsOnly, returns] = [0, 1].map((parity) => medianOf(zoom.works.filter((_, i) => i % 2 === parity)));
     const [zoomsDrawing, returnsDrawing] = [0, 1].map((parity) => medianOf(zoom.drawings.filter((_, i) => i % 2 === parity)));
+    const [zoomsHandling, returnsHandling] = [0, 1].map((parity) => medianOf(zoom.handlers.filter((_, i) => i % 2 === parity)));
     console.log(
       `crosshair on ${cursors} charts: median ${crosshair.work.toFixed(2)} ms of work, ${crosshair.frame.toFixed(1)} ms to the next frame; ` +
         `zoom or back to live on 12 charts: median ${zoom.work.toFixed(2)} ms of work (zooms ${zoomsOnly.toFixed(2)}, ` +
-        `returns to live ${returns.toFixed(2)}; of which drawing ${zoomsDrawing.toFixed(2)} and ${returnsDrawing.toFixed(2)}), ` +
+        `returns to live ${returns.toFixed(2)}; of which drawing ${zoomsDrawing.toFixed(2)} and ${returnsDrawing.toFixed(2)}, ` +
+        `the event's handler and the effects it woke ${zoomsHandling.toFixed(2)} and ${returnsHandling.toFixed(2)}), ` +
         `${zoom.frame.toFixed(1)} ms to the next frame; ${returnsShifted} chart draws shifted during them`,
     );
     const figures = {
       seconds,
       cpu,
       rows,
-      crosshair: { ...crosshair, works: undefined, drawings: undefined },
-      zoom: { ...zoom, works: undefined, drawings: undefined, zoomsOnly, returns, zoomsDrawing, returnsDrawing, returnsShifted },
+      crosshair: { ...crosshair, works: undefined, drawings: undefined, handlers: undefined },
+      zoom: {
+        ...zoom,
+        works: undefined,
+        drawings: undefined,
+        handlers: undefined,
+        zoomsOnly,
+        returns,
+        zoomsDrawing,
+        returnsDrawing,
+        zoomsHandling,
+        returnsHandling,
+        returnsShifted,
+      },
     };
     writeFileSync('test-results/panels-bench.json', JSON.stringify(figures, null, 2));
     expect(cursors).toBe(12);
