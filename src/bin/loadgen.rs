@@ -233,9 +233,8 @@ impl Socket {
         Ok(read)
     }
 
-    /// Sends a frame as a client must, masked.
-    async fn send(&mut self, opcode: OpCode, payload: Vec<u8>) -> Result<(), BoxError> {
-        let mut frame = Frame::message(payload, opcode, true);
+    /// Sends `frame` as a client must, masked.
+    async fn send(&mut self, mut frame: Frame) -> Result<(), BoxError> {
         frame.header_mut().mask = Some(rand::random());
         let mut bytes = Vec::with_capacity(frame.len());
         frame.format(&mut bytes)?;
@@ -281,7 +280,7 @@ async fn open_subscriber(args: &Args, index: usize, dashboard: &str) -> Result<S
     }
     socket.start = head_end;
     let subscribe = ClientMessage::Subscribe { dashboard: dashboard.to_owned(), since: None, max_hz: None };
-    socket.send(OpCode::Data(Data::Text), serde_json::to_vec(&subscribe)?).await?;
+    socket.send(Frame::message(serde_json::to_vec(&subscribe)?, OpCode::Data(Data::Text), true)).await?;
     Ok(socket)
 }
 
@@ -319,7 +318,7 @@ async fn subscriber(
                 OpCode::Data(Data::Text) => {}
                 OpCode::Control(Control::Ping) => {
                     let payload = ws.buffer[frame.payload].to_vec();
-                    if let Err(error) = ws.send(OpCode::Control(Control::Pong), payload).await {
+                    if let Err(error) = ws.send(Frame::pong(payload)).await {
                         tally.ended_early = Some(format!("socket error: {error}"));
                         break 'reading;
                     }
@@ -377,7 +376,7 @@ async fn subscriber(
         }
     }
     tally.converged = reached(held, last_published);
-    let _ = ws.send(OpCode::Control(Control::Close), Vec::new()).await;
+    let _ = ws.send(Frame::close(None)).await;
     tally
 }
 

@@ -7,7 +7,11 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_load_run_reports_no_loss() {
-    let running = start(quiet_settings()).await;
+    // Pings every 100 ms: a subscriber that does not answer them is dropped after two, and
+    // the run loses its updates (the generator reads the wire itself and must pong).
+    let mut settings = quiet_settings();
+    settings.stream.heartbeat = std::time::Duration::from_millis(100);
+    let running = start(settings).await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["--server", &running.addr.to_string(), "--subscribers", "5", "--rate", "20"])
         .args(["--duration", "1", "--server-pid", &std::process::id().to_string()])
@@ -24,6 +28,7 @@ async fn a_tiny_load_run_reports_no_loss() {
         "latency fast (ms)",
         "server CPU",
         "converged           5 of 5 fast",
+        "ended early         0",
     ] {
         assert!(report.contains(line), "missing {line:?} in\n{report}");
     }
