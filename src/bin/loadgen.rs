@@ -181,7 +181,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A subscriber's connection after its handshake, read frame by frame without tungstenite's
 /// stream: the generator must cost less than the server it measures (a tungstenite stream and
-/// a timer per read cost it 11 µs a delivery, more than the server spent), or it takes the
+/// a timer per read cost it 14 µs a delivery, more than the server spent), or it takes the
 /// cores the deliveries wait for. Server frames are unmasked and whole (PROTOCOL.md), so a
 /// frame is tungstenite's header parse and a slice.
 struct Socket {
@@ -325,7 +325,7 @@ async fn subscriber(
                     continue;
                 }
                 OpCode::Control(Control::Close) => {
-                    let code = ws.buffer.get(frame.payload.start..frame.payload.start + 2);
+                    let code = ws.buffer[frame.payload].first_chunk().map(|&code| u16::from_be_bytes(code));
                     tally.ended_early = Some(format!("closed by server: {code:?}"));
                     break 'reading;
                 }
