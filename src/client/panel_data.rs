@@ -17,6 +17,7 @@ use crate::model::{
     family::legend_texts,
     panel::PanelSpec,
     query::{LiveQuery, Query},
+    ring::Ring,
     series::{Point, SeriesSet},
 };
 use crate::protocol::{series::SeriesKey, Metrics, Millis, SeriesKind};
@@ -260,22 +261,25 @@ impl PanelData {
 
     /// Each series' last `count` points in the stream's memory (how fresh it is), unnamed.
     pub fn recent(&self, count: usize) -> Vec<PanelLine> {
-        self.live_lines_from(|ring| ring.len().saturating_sub(count + 1), Millis::MAX)
+        self.live_lines_from(|ring, _| ring.len().saturating_sub(count + 1), Millis::MAX)
     }
 
-    /// Each series' points from the stream's memory from a little before `from` up to `to`.
+    /// Each series' points from the stream's memory from the one before `from` up to `to` (a
+    /// counter's from one more, the first of its rates being between those two).
     fn live_lines(&self, from: Millis, to: Millis) -> Vec<PanelLine> {
-        self.live_lines_from(|ring| ring.partition_point(|(ts, _)| *ts < from).saturating_sub(2), to)
+        let since = |ring: &Ring<Point>, counter: bool| {
+            ring.partition_point(|(ts, _)| *ts < from).saturating_sub(1 + usize::from(counter))
+        };
+        self.live_lines_from(since, to)
     }
 
     /// Each series' points from the stream's memory, from the index `since` gives for its ring
-    /// up to `until`.
-    fn live_lines_from(
-        &self,
-        since: impl Fn(&crate::model::ring::Ring<Point>) -> usize,
-        until: Millis,
-    ) -> Vec<PanelLine> {
-        let upto = |point: &&Point| point.0 <= until;
+    /// (and whether it holds a counter's totals) up to `until`.
+    fn live_lines_from(&self, since: impl Fn(&Ring<Point>, bool) -> usize, until: Millis) -> Vec<PanelLine> {
+        // Found by halving and copied in one piece: every chart reads its whole span at every
+        // draw, ten times a second.
+        let span =
+            |ring: &Ring<Point>, counter: bool| (since(ring, counter), ring.partition_point(|(ts, _)| *ts <= until));
         if let Some(lines) = self.feed.with_untracked(|feed| {
             feed.as_ref().map(|feed| {
                 feed.series
@@ -284,7 +288,7 @@ impl PanelData {
                         key: key.clone(),
                         legend: String::new(),
                         labels: feed.labels.get(key).cloned().unwrap_or_default(),
-                        points: ring.iter_from(since(ring)).take_while(upto).copied().collect(),
+                        points: ring.iter_range(span(ring, false)).copied().collect(),
                     })
                     .collect()
             })
@@ -298,8 +302,8 @@ impl PanelData {
                     .iter()
                     .map(|(name, labels)| {
                         let points: Vec<Point> = match series.get(name) {
-                            Some(ring) if counter(name) => rates(ring.iter_from(since(ring)).take_while(upto)),
-                            Some(ring) => ring.iter_from(since(ring)).take_while(upto).copied().collect(),
+                            Some(ring) if counter(name) => rates(ring.iter_range(span(ring, true))),
+                            Some(ring) => ring.iter_range(span(ring, false)).copied().collect(),
                             None => Vec::new(),
                         };
                         PanelLine { key: name.clone(), legend: String::new(), labels: labels.clone(), points }

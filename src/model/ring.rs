@@ -81,6 +81,13 @@ impl<T> Ring<T> {
     pub fn iter_from(&self, index: usize) -> impl Iterator<Item = &T> {
         self.items.range(index.min(self.items.len())..)
     }
+
+    /// Items `start..end` (clamped to the ring), oldest first: an exact-size iterator, so that
+    /// collecting it allocates once.
+    pub fn iter_range(&self, (start, end): (usize, usize)) -> impl ExactSizeIterator<Item = &T> {
+        let end = end.min(self.items.len());
+        self.items.range(start.min(end)..end)
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +124,10 @@ mod tests {
         let start = ring.partition_point(|seq| *seq <= 13);
         assert_eq!(ring.iter_from(start).copied().collect::<Vec<_>>(), vec![14, 15]);
         assert_eq!(ring.iter_from(99).count(), 0);
+        let end = ring.partition_point(|seq| *seq <= 14);
+        assert_eq!(ring.iter_range((1, end)).copied().collect::<Vec<_>>(), vec![13, 14]);
+        assert_eq!(ring.iter_range((3, 1)).count(), 0, "an empty range, not a panic");
+        assert_eq!(ring.iter_range((2, 99)).len(), 2, "clamped to the ring");
     }
 
     #[test]

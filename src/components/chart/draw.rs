@@ -23,6 +23,7 @@ use plotters::coord::{
     Shift,
 };
 use plotters::prelude::*;
+use std::rc::Rc;
 
 /// Value axis labels at most; plotters picks round numbers up to this many.
 const Y_TICKS: usize = 4;
@@ -119,7 +120,8 @@ fn chart_on<'a, DB: DrawingBackend>(
 /// from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Placed {
-    pub lines: Vec<(Vec<Point>, RGBColor)>,
+    /// Shared with the picture a live chart keeps (`shift::Picture`), not copied into it.
+    pub lines: Rc<Vec<(Vec<Point>, RGBColor)>>,
     pub stacks: bool,
     pub low: f64,
     pub high: f64,
@@ -148,7 +150,7 @@ impl Placed {
             }
             _ => (low, high),
         };
-        Placed { lines, stacks, low, high }
+        Placed { lines: Rc::new(lines), stacks, low, high }
     }
 }
 

@@ -62,6 +62,35 @@ pub struct DrawStats {
     pub spans: usize,
 }
 
+#[cfg(feature = "hydrate")]
+impl DrawStats {
+    /// The figure's `data-*` attributes for these statistics.
+    fn attributes(&self) -> [(&'static str, String); 8] {
+        [
+            ("data-source", self.source.to_owned()),
+            ("data-points", self.points.to_string()),
+            ("data-draws", self.count.to_string()),
+            ("data-shifted", self.shifted.to_string()),
+            ("data-drawn-seq", self.seq.to_string()),
+            ("data-edge", self.edge.to_string()),
+            ("data-thresholds", self.thresholds.to_string()),
+            ("data-firing-spans", self.spans.to_string()),
+        ]
+    }
+
+    /// Sets on `figure` the attributes that differ from `written`'s. One effect per chart
+    /// rather than one per attribute: a draw changes several at once, ten times a second,
+    /// and each effect run re-subscribes to the statistics.
+    fn write(&self, figure: &web_sys::HtmlElement, written: Option<&DrawStats>) {
+        let before = written.map(DrawStats::attributes);
+        for (index, (name, value)) in self.attributes().iter().enumerate() {
+            if before.as_ref().is_none_or(|before| before[index].1 != *value) {
+                let _ = figure.set_attribute(name, value); // a figure takes any `data-*` name
+            }
+        }
+    }
+}
+
 /// The series last drawn (their points as drawn) and the span they were drawn in: what the
 /// readout reads and the CSV export writes.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -151,6 +180,17 @@ pub fn ChartBody(
         _ => None,
     };
     let several = Signal::derive(move || keys.with(|keys| keys.len() > 1));
+    // The draw statistics as the server renders them; the browser rewrites the ones a draw
+    // changed (`DrawStats::write`).
+    let first = stats.get_untracked();
+    let figure = NodeRef::<leptos::html::Figure>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |written: Option<Option<DrawStats>>| {
+        let now = stats.get();
+        let figure = figure.get()?;
+        now.write(&figure, written.flatten().as_ref());
+        Some(now)
+    });
     let label = spec.title.clone();
     let id = spec.id.clone();
     view! {
@@ -161,14 +201,15 @@ pub fn ChartBody(
             data-series=move || keys.with(Vec::len)
             data-drawn=move || keys.with(Vec::len) - not_drawn.with(Vec::len)
             data-range=move || state.window.get().label()
-            data-source=move || stats.get().source
-            data-points=move || stats.get().points
-            data-draws=move || stats.get().count
-            data-shifted=move || stats.get().shifted
-            data-drawn-seq=move || stats.get().seq
-            data-edge=move || stats.get().edge
-            data-thresholds=move || stats.get().thresholds
-            data-firing-spans=move || stats.get().spans
+            data-source=first.source
+            data-points=first.points
+            data-draws=first.count
+            data-shifted=first.shifted
+            data-drawn-seq=first.seq
+            data-edge=first.edge
+            data-thresholds=first.thresholds
+            data-firing-spans=first.spans
+            node_ref=figure
             data-compare=move || data.ghost.with(|ghost| ghost.as_ref().map_or(0, |ghost| ghost.lines.len()))
         >
             <canvas

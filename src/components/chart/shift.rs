@@ -14,6 +14,7 @@ use crate::model::{
 };
 use crate::protocol::{Format, Millis};
 use plotters::style::RGBColor;
+use std::rc::Rc;
 
 /// Everything a chart's frame shows (`draw::draw_frame`), and what else a picture cannot be
 /// shifted across: when any of it changes, the chart is drawn whole.
@@ -46,7 +47,7 @@ pub struct Picture {
     pub frame: FrameKey,
     pub from: Millis,
     pub to: Millis,
-    pub lines: Vec<(Vec<Point>, RGBColor)>,
+    pub lines: Rc<Vec<(Vec<Point>, RGBColor)>>,
     pub spans: Vec<FiringSpan>,
 }
 
@@ -76,7 +77,7 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
     if now.frame.clock_to.is_some() && before.to != now.to {
         return None;
     }
-    if before.lines.len() != now.lines.len() || before.lines.iter().zip(&now.lines).any(|(a, b)| a.1 != b.1) {
+    if before.lines.len() != now.lines.len() || before.lines.iter().zip(now.lines.iter()).any(|(a, b)| a.1 != b.1) {
         return None;
     }
     let span = now.to - now.from;
@@ -87,7 +88,7 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
     // Each line's last segment is drawn again: a new point joins it, and more points in its
     // last column may have changed what decimation keeps there.
     let mut stable = now.to;
-    for (points, _) in &before.lines {
+    for (points, _) in before.lines.iter() {
         let [.., second_last, _] = points[..] else { return None };
         stable = stable.min(second_last.0);
     }
@@ -100,7 +101,7 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
         &points[start..points.partition_point(|point| point.0 < to).max(start)]
     }
     let shown = (now.from, stable);
-    if before.lines.iter().zip(&now.lines).any(|(a, b)| kept(&a.0, shown) != kept(&b.0, shown)) {
+    if before.lines.iter().zip(now.lines.iter()).any(|(a, b)| kept(&a.0, shown) != kept(&b.0, shown)) {
         return None;
     }
     // Two columns of room for a line's width and its antialiasing; the points drawn start a
@@ -154,7 +155,7 @@ mod tests {
             (first..=to).step_by(100).map(|ts| (ts, (ts / 100 % 70) as f64 + offset)).collect()
         };
         let lines = vec![(line(0.0), RGBColor(1, 2, 3)), (line(10.0), RGBColor(4, 5, 6))];
-        Picture { frame: frame(), from: to - SPAN, to, lines, spans: Vec::new() }
+        Picture { frame: frame(), from: to - SPAN, to, lines: Rc::new(lines), spans: Vec::new() }
     }
 
     #[test]
@@ -191,16 +192,16 @@ mod tests {
         let whole = |now: &Picture| update(&before, now, plot);
 
         let mut late = now.clone();
-        late.lines[1].0[100].1 += 1.0;
+        Rc::make_mut(&mut late.lines)[1].0[100].1 += 1.0;
         assert_eq!(whole(&late), None, "a point already drawn changed");
         let mut y = now.clone();
         y.frame.high = 120.0;
         assert_eq!(whole(&y), None, "the y range moved");
         let mut colours = now.clone();
-        colours.lines[0].1 = RGBColor(9, 9, 9);
+        Rc::make_mut(&mut colours.lines)[0].1 = RGBColor(9, 9, 9);
         assert_eq!(whole(&colours), None, "a line's colour");
         let mut fewer = now.clone();
-        fewer.lines.pop();
+        Rc::make_mut(&mut fewer.lines).pop();
         assert_eq!(whole(&fewer), None, "a line hidden");
         let mut ghosts = now.clone();
         ghosts.frame.ghosts = true;
