@@ -82,8 +82,11 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
             state.definitions.with(|definitions| default_panels(definitions))
         }
     });
+    // The panel shown alone, apart from the rest of the view: a zoom or a return to live does
+    // not list the panels again.
+    let alone = Memo::new(move |_| view.view.with(|view| view.panel.clone()));
     let shown_panels = move || {
-        let alone = view.view.with(|view| view.panel.clone());
+        let alone = alone.get();
         all_panels.with(|panels| match panels.iter().find(|panel| Some(&panel.id) == alone.as_ref()) {
             Some(panel) => vec![panel.clone()],
             None => panels.clone(),
@@ -123,14 +126,14 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
             </Show>
             // Configured panels are the whole layout (stat panels are its cards); without them,
             // a card per metric above a panel per family.
-            <Show when=move || !configured && chrome() && view.view.with(|view| view.panel.is_none())>
+            <Show when=move || !configured && chrome() && alone.with(Option::is_none)>
                 <div class="cards">
                     <For each=definitions key=|d| d.name.clone() let:definition>
                         <MetricCard definition/>
                     </For>
                 </div>
             </Show>
-            <div class="panels" class:alone=move || view.view.with(|view| view.panel.is_some())>
+            <div class="panels" class:alone=move || alone.with(Option::is_some)>
                 <For each=shown_panels key=|panel| (panel.id.clone(), panel.metrics.len()) let:spec>
                     <Panel spec/>
                 </For>

@@ -71,6 +71,11 @@ pub fn Legend(
                 .collect::<Vec<_>>()
         })
     });
+    // The entries' keys and names apart from their values: the list is walked again only when
+    // the series change, not at every summary.
+    let names = Memo::new(move |_| {
+        entries.with(|entries| entries.iter().map(|e| (e.0.clone(), e.1.clone())).collect::<Vec<_>>())
+    });
     let entry = move |(name, legend): (String, String)| {
         let values = {
             let name = name.clone();
@@ -129,7 +134,7 @@ pub fn Legend(
     view! {
         <ul class="chart-legend" data-testid="chart-legend">
             <For
-                each=move || entries.with(|entries| entries.iter().map(|e| (e.0.clone(), e.1.clone())).collect::<Vec<_>>())
+                each=move || names.get()
                 key=|entry| entry.clone()
                 children=entry
             />
