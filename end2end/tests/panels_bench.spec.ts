@@ -9,8 +9,10 @@ import { startServer, stopServer } from './fixtures/livedash_server';
 // PANELS_BENCH_SECONDS (600): the main thread's busy share of a core and the JS heap plus the
 // WASM memory, per minute (CDP `Performance.getMetrics`); then the time from a pointer move to
 // the frame that shows the crosshair on all 12 charts, and from a drag's release to the frame
-// that shows all 12 zoomed (each the median of 40). `make test` runs it for 20 seconds so it
-// cannot rot (PANELS_BENCH unset).
+// that shows all 12 zoomed, and from the "back to live" control to the frame that shows them
+// live (each the median of 40 crosshair moves, of PANELS_BENCH_ZOOMS (40) zooms and returns,
+// every event's figures kept in test-results/panels-bench.json). `make test` runs it for 20
+// seconds so it cannot rot (PANELS_BENCH unset).
 
 const full = process.env.PANELS_BENCH === '1';
 const seconds = Number(process.env.PANELS_BENCH_SECONDS ?? (full ? 600 : 20));
@@ -233,7 +235,7 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     const shiftedSoFar = () => page.locator('[data-panel] figure').evaluateAll((figures) =>
       figures.reduce((sum, figure) => sum + Number(figure.getAttribute('data-shifted')), 0));
     const shiftedBefore = await shiftedSoFar();
-    const zoom = await zooming(40);
+    const zoom = await zooming(Number(process.env.PANELS_BENCH_ZOOMS ?? 40));
     // A return moves the live picture kept through the zoom (canvas.rs, `Shifting`) unless
     // something it shows changed meanwhile; a zoom is drawn whole.
     const returnsShifted = (await shiftedSoFar()) - shiftedBefore;
@@ -254,12 +256,10 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
       seconds,
       cpu,
       rows,
-      crosshair: { ...crosshair, works: undefined, drawings: undefined, handlers: undefined },
+      // Each event's figures kept, so that runs can be pooled.
+      crosshair,
       zoom: {
         ...zoom,
-        works: undefined,
-        drawings: undefined,
-        handlers: undefined,
         zoomsOnly,
         returns,
         zoomsDrawing,
