@@ -91,9 +91,9 @@ const wasmBytes = (page: Page) => page.evaluate(() => (window as unknown as { li
  *  its handlers and effects, plus, when it caused a drawing pass, the time from that pass's
  *  start to the next frame callback (the pass and the effects it woke, which run before any
  *  later callback); `drawings`, the passes alone; `frame`, the time until the frame after it
- *  ended (its drawing done), which includes waiting for that frame. `prepare` runs a frame
- *  before each `act`, not timed: what a person does frames earlier (a drag's press and moves
- *  before its release). */
+ *  ended (its drawing done), which includes waiting for that frame. `prepare` runs two
+ *  frames before each `act`, not timed: what a person does frames earlier (a drag's press
+ *  and moves before its release). */
 async function frameTimes(
   page: Page,
   act: string,
@@ -217,7 +217,7 @@ test('12 panels x 10 series at 10 updates a second: CPU, memory, crosshair and z
     );
     const cursors = await page.locator('[data-cursor-ts]').count();
     // A zoom: a drag's release (and back to live every other time), until every chart redrew.
-    // The press and the move across come a frame before, as a person's do (timed with the
+    // The press and the move across come two frames before, as a person's do (timed with the
     // release until 2026-12-05: two crosshair moves more in the zoom's figure).
     const pointer = `const c = document.querySelector('[data-panel="p0"] canvas'); const r = c.getBoundingClientRect();
        const at = (x) => ({ bubbles: true, button: 0, clientX: r.left + x, clientY: r.top + 60 });`;

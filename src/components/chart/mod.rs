@@ -62,10 +62,14 @@ pub struct DrawStats {
     pub spans: usize,
 }
 
+/// A chart figure's `data-*` statistics as last written on the page.
+#[cfg(feature = "hydrate")]
+type StatsAttributes = [(&'static str, String); 8];
+
 #[cfg(feature = "hydrate")]
 impl DrawStats {
     /// The figure's `data-*` attributes for these statistics.
-    fn attributes(&self) -> [(&'static str, String); 8] {
+    fn attributes(&self) -> StatsAttributes {
         [
             ("data-source", self.source.to_owned()),
             ("data-points", self.points.to_string()),
@@ -78,16 +82,17 @@ impl DrawStats {
         ]
     }
 
-    /// Sets on `figure` the attributes that differ from `written`'s. One effect per chart
-    /// rather than one per attribute: a draw changes several at once, ten times a second,
-    /// and each effect run re-subscribes to the statistics.
-    fn write(&self, figure: &web_sys::HtmlElement, written: Option<&DrawStats>) {
-        let before = written.map(DrawStats::attributes);
-        for (index, (name, value)) in self.attributes().iter().enumerate() {
-            if before.as_ref().is_none_or(|before| before[index].1 != *value) {
+    /// Sets on `figure` the attributes that differ from those `written` last, and returns
+    /// them. One effect per chart rather than one per attribute: a draw changes several at
+    /// once, ten times a second, and each effect run re-subscribes to the statistics.
+    fn write(&self, figure: &web_sys::HtmlElement, written: Option<&StatsAttributes>) -> StatsAttributes {
+        let now = self.attributes();
+        for (index, (name, value)) in now.iter().enumerate() {
+            if written.is_none_or(|written| written[index].1 != *value) {
                 let _ = figure.set_attribute(name, value); // a figure takes any `data-*` name
             }
         }
+        now
     }
 }
 
@@ -185,11 +190,10 @@ pub fn ChartBody(
     let first = stats.get_untracked();
     let figure = NodeRef::<leptos::html::Figure>::new();
     #[cfg(feature = "hydrate")]
-    Effect::new(move |written: Option<Option<DrawStats>>| {
+    Effect::new(move |written: Option<Option<StatsAttributes>>| {
         let now = stats.get();
         let figure = figure.get()?;
-        now.write(&figure, written.flatten().as_ref());
-        Some(now)
+        Some(now.write(&figure, written.flatten().as_ref()))
     });
     let label = spec.title.clone();
     let id = spec.id.clone();
@@ -201,6 +205,7 @@ pub fn ChartBody(
             data-series=move || keys.with(Vec::len)
             data-drawn=move || keys.with(Vec::len) - not_drawn.with(Vec::len)
             data-range=move || state.window.get().label()
+            node_ref=figure
             data-source=first.source
             data-points=first.points
             data-draws=first.count
@@ -209,7 +214,6 @@ pub fn ChartBody(
             data-edge=first.edge
             data-thresholds=first.thresholds
             data-firing-spans=first.spans
-            node_ref=figure
             data-compare=move || data.ghost.with(|ghost| ghost.as_ref().map_or(0, |ghost| ghost.lines.len()))
         >
             <canvas
