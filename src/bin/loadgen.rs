@@ -62,9 +62,13 @@ struct Args {
     /// The server's pid, to report its CPU time and RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Subscribers per source address (127.0.0.1, 127.0.0.2, ...).
+    /// Subscribers per source address (127.0.0.N, 127.0.0.N+1, ...).
     #[arg(long, default_value_t = 20_000)]
     per_source_address: usize,
+    /// N, the subscribers' first source address 127.0.0.N; by default one of 1 to 200 at
+    /// random, so that runs one after the other do not wait for each other's closed ports.
+    #[arg(long)]
+    first_source_address: Option<u8>,
     /// Exit non-zero unless every fast subscriber received every update.
     #[arg(long)]
     require_no_loss: bool,
@@ -245,7 +249,7 @@ impl Socket {
 
 async fn open_subscriber(args: &Args, index: usize, dashboard: &str) -> Result<Socket, BoxError> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(loopback_source(index, args.per_source_address))?;
+    socket.bind(loopback_source(index, args.per_source_address, args.first_source_address.unwrap_or(1)))?;
     let (_, target) = args.subscriber_target(index);
     let mut stream = socket.connect(target).await?;
     stream.set_nodelay(true)?;
@@ -382,7 +386,8 @@ async fn subscriber(
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.first_source_address.get_or_insert_with(livedash::bench::random_first_source);
     let http = format!("http://{}", args.server);
 
     // Make sure the dashboard exists before anyone subscribes.

@@ -6,7 +6,7 @@
 //! every socket beside it. Prints the writer's CPU time per write, and the reader's per message.
 
 use clap::Parser;
-use livedash::bench::{loopback_source, process_usage};
+use livedash::bench::{loopback_source, process_usage, random_first_source};
 use std::{
     io::Write,
     net::{SocketAddr, TcpListener, TcpStream},
@@ -114,9 +114,10 @@ fn write_each(sockets: &mut [TcpStream], message: &[u8]) -> std::io::Result<()> 
 async fn read_all(writer: SocketAddr, connections: usize) -> std::io::Result<()> {
     use tokio::io::AsyncReadExt;
     let mut readers = Vec::with_capacity(connections);
+    let first = random_first_source();
     for index in 0..connections {
         let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(loopback_source(index, 20_000))?;
+        socket.bind(loopback_source(index, 20_000, first))?;
         let mut stream = socket.connect(writer).await?;
         readers.push(tokio::spawn(async move {
             let mut buffer = [0u8; 4096];
