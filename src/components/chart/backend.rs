@@ -60,9 +60,13 @@ fn failed(error: JsValue) -> DrawingErrorKind<CanvasError> {
     DrawingErrorKind::DrawingError(CanvasError(format!("{error:?}")))
 }
 
-/// The canvas' 2D context (made with the canvas' first `get_context`, options and all).
+/// The canvas' 2D context, opaque: every drawing fills its background first, and Chromium
+/// copies an opaque canvas onto the page without blending it. (The options count only for a
+/// canvas' first `get_context`.)
 pub fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    canvas.get_context("2d").ok()??.dyn_into().ok()
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"alpha".into(), &false.into()).ok()?;
+    canvas.get_context_with_context_options("2d", &options).ok()??.dyn_into().ok()
 }
 
 impl Canvas {

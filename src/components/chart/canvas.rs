@@ -166,9 +166,7 @@ impl Shifting {
         let fresh = self.ring.is_none();
         if fresh {
             let canvas: web_sys::HtmlCanvasElement = document().create_element("canvas").ok()?.dyn_into().ok()?;
-            let options = js_sys::Object::new();
-            js_sys::Reflect::set(&options, &"alpha".into(), &false.into()).ok()?;
-            canvas.get_context_with_context_options("2d", &options).ok()??;
+            super::backend::context_2d(&canvas)?;
             self.ring = Some(canvas);
         }
         let ring = self.ring.clone()?;
