@@ -7,7 +7,8 @@
 # dashboard of 9,000 beside ten of 900 at 5/s, and 18,000 on one at 5/s (past the default
 # --max-connections, raised here); 10,000 with sign-in on; 10,000 over two instances behind
 # Redis (after the same run against one process). 30,000 needs more open files than this
-# machine allows a process (`ulimit -Hn`: 20,000), for the server as for the generator.
+# machine allows a process (`ulimit -Hn`: 20,000), for the server as for the generator:
+# scripts/bench-wide.sh runs them over two instances and two generators.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
