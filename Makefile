@@ -47,6 +47,7 @@ test-e2e: build e2e-deps services bench-smoke
 bench-smoke: build
 	cargo test --features loadgen --no-run
 	LOADGEN_BIN=target/debug/loadgen scripts/bench-streaming.sh --subscribers 5 --rate 20 --duration 1 --require-no-loss
+	LOADGEN_BIN=target/debug/loadgen BENCH_BUILT=1 SUBSCRIBERS=8 RATE=5 DURATION=9 scripts/bench-wide.sh --require-no-loss
 
 ## Chart redraw benchmark in headless chromium, and the client bundle size (BENCHMARKS.md).
 bench-redraw: build e2e-deps

@@ -8,7 +8,8 @@
 # per generator per instance. Each generator's report says whether its subscribers got every
 # update and how late; the servers' and Redis' CPU is read here, over the middle of the run,
 # while both generators publish, and divided by the deliveries asked of that span.
-#   SUBSCRIBERS=30000 RATE=3 DURATION=30 scripts/bench-wide.sh   (the defaults)
+#   SUBSCRIBERS=30000 RATE=3 DURATION=30 scripts/bench-wide.sh [loadgen flags...]   (the defaults)
+# Exits non-zero when a generator does (`--require-no-loss`: an update some subscriber missed).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -48,7 +49,7 @@ first=$((RANDOM % 100 + 1))
 generators=()
 for n in 0 1; do
   "$loadgen" --server "127.0.0.1:$port" --also-subscribe "127.0.0.1:$((port + 1))" --dashboard "wide-$n" \
-    --subscribers "$half" --rate "$rate" --duration "$duration" --first-source-address $((first + 100 * n)) \
+    --subscribers "$half" --rate "$rate" --duration "$duration" --first-source-address $((first + 100 * n)) "$@" \
     >"$work/generator-$n.txt" 2>"$work/generator-$n.log" &
   generators+=($!)
 done
@@ -68,7 +69,8 @@ sleep "$span"
 after=("$(cpu_of "${pids[1]}")" "$(cpu_of "${pids[2]}")" "$(cpu_of "${pids[0]}")")
 ended="$(date +%s.%N)"
 rss=("$(awk '/VmRSS/ {print $2}' "/proc/${pids[1]}/status")" "$(awk '/VmRSS/ {print $2}' "/proc/${pids[2]}/status")")
-wait "${generators[@]}" || true
+status=0
+for generator in "${generators[@]}"; do wait "$generator" || status=1; done
 
 for n in 0 1; do
   echo "== generator $n: dashboard wide-$n, $half subscribers (half on each instance), $rate/s"
@@ -89,3 +91,4 @@ awk -v s="$started" -v e="$ended" \
   printf "redis CPU           %.2f s, %.0f us per published update\n", br - ar, 1e6 * (br - ar) / (2 * rate * span)
   printf "instance RSS        %.1f + %.1f MB\n", r0 / 1024, r1 / 1024
 }'
+exit "$status"
