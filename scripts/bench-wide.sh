@@ -16,6 +16,8 @@ cd "$root"
 subscribers="${SUBSCRIBERS:-30000}" rate="${RATE:-3}" duration="${DURATION:-30}"
 port="${BENCH_PORT:-3920}"
 half=$((subscribers / 2))
+# The CPU is read over the run less its first 3 and last 5 seconds (below).
+((duration >= 9)) || { echo "bench-wide: DURATION must be at least 9 (seconds)" >&2; exit 2; }
 
 if [[ "${BENCH_BUILT:-}" != 1 ]]; then
   make --no-print-directory build
