@@ -29,7 +29,8 @@ async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
   return Object.fromEntries(metrics.map((m: { name: string; value: number }) => [m.name, m.value]));
 }
 
-/** With PANELS_BENCH_PROFILE=1 (steady state) or =zoom: a CDP CPU profile of `during`, printed
+/** With PANELS_BENCH_PROFILE=1 (steady state), =zoom or =live (a live /d/main, after its
+ *  measured span): a CDP CPU profile of `during`, printed
  *  as the functions with the most self time (names show on a WASM built with its name section
  *  kept). */
 async function profile(cdp: CDPSession, during: () => Promise<unknown>) {
@@ -302,7 +303,7 @@ function chromiumCpuSeconds(): number {
 // under PANELS_BENCH, 10 in `make test`).
 test('a live /d/main: the browser share of a core', async ({ page }) => {
   const liveSeconds = Number(process.env.LIVE_SECONDS ?? (full ? 120 : 10));
-  test.setTimeout((2 * liveSeconds + 60) * 1000);
+  test.setTimeout(((process.env.PANELS_BENCH_PROFILE === 'live' ? 3 : 2) * liveSeconds + 60) * 1000);
   const { server, port } = await startServer(['--persist', 'false']);
   try {
     await page.setViewportSize({ width: 1600, height: 1200 });
@@ -334,6 +335,7 @@ test('a live /d/main: the browser share of a core', async ({ page }) => {
     };
     console.log(`a live /d/main: ${JSON.stringify(live)}`);
     writeFileSync('test-results/live-dashboard.json', JSON.stringify(live, null, 2));
+    if (process.env.PANELS_BENCH_PROFILE === 'live') await profile(cdp, () => page.waitForTimeout(liveSeconds * 1000));
     expect(live.panels).toBeGreaterThan(0);
     expect(after.TaskDuration).toBeGreaterThan(before.TaskDuration);
   } finally {
