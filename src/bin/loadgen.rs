@@ -247,9 +247,11 @@ impl Socket {
     }
 }
 
-async fn open_subscriber(args: &Args, index: usize, dashboard: &str) -> Result<Socket, BoxError> {
+/// Opens subscriber `index` to `dashboard`, bound to its source address counted from
+/// 127.0.0.`first_source` (`loopback_source`).
+async fn open_subscriber(args: &Args, index: usize, first_source: u8, dashboard: &str) -> Result<Socket, BoxError> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(loopback_source(index, args.per_source_address, args.first_source_address.unwrap_or(1)))?;
+    socket.bind(loopback_source(index, args.per_source_address, first_source))?;
     let (_, target) = args.subscriber_target(index);
     let mut stream = socket.connect(target).await?;
     stream.set_nodelay(true)?;
@@ -386,8 +388,8 @@ async fn subscriber(
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let mut args = Args::parse();
-    args.first_source_address.get_or_insert_with(livedash::bench::random_first_source);
+    let args = Args::parse();
+    let first_source = args.first_source_address.unwrap_or_else(livedash::bench::random_first_source);
     let http = format!("http://{}", args.server);
 
     // Make sure the dashboard exists before anyone subscribes.
@@ -417,7 +419,7 @@ async fn main() -> std::process::ExitCode {
     let mut failed = 0;
     let each_subscriber = targets.iter().enumerate().flat_map(|(d, target)| std::iter::repeat_n(d, target.subscribers));
     for (index, dashboard) in each_subscriber.enumerate() {
-        match open_subscriber(&args, index, &targets[dashboard].name).await {
+        match open_subscriber(&args, index, first_source, &targets[dashboard].name).await {
             // Read at once: a socket left unread answers no pings, and the server rightly
             // drops it after two heartbeats (this once cost a run 2,000 subscribers).
             Ok(ws) => {
