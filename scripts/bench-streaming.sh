@@ -48,28 +48,14 @@ if [[ -n "${BENCH_RULES:-}" ]]; then
 fi
 
 if [[ "${BENCH_INSTANCES:-1}" == 2 ]]; then
-  scripts/install-services.sh
   echo "== one process"
   BENCH_INSTANCES=1 BENCH_PORT="$((port + 10))" "$0" "$@"
   echo
   echo "== two instances behind Redis"
-  work="$(mktemp -d)"
-  redis-server --port 0 --unixsocket "$work/redis.sock" --save "" --appendonly no --dir "$work" >/dev/null &
-  redis=$!
-  pids=("$redis")
-  trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-  for _ in $(seq 50); do [[ -S "$work/redis.sock" ]] && break; sleep 0.1; done
-  for n in 0 1; do
-    LEPTOS_SITE_ROOT=target/site RUST_LOG=warn "${LIVEDASH_BIN:-./target/release/livedash}" \
-      --addr "127.0.0.1:$((port + n))" --simulator false --host-metrics false --data "$work/bench-$n.sqlite" \
-      --max-connections-per-client 100000 --redis "unix://$work/redis.sock" ${SERVER_FLAGS:-} &
-    pids+=($!)
-  done
-  for n in 0 1; do
-    for _ in $(seq 50); do curl -fs "http://127.0.0.1:$((port + n))/healthz" >/dev/null && break; sleep 0.1; done
-  done
+  # shellcheck source=scripts/bench-instances.sh
+  source scripts/bench-instances.sh
   "$loadgen" --server "127.0.0.1:$port" --server-pid "${pids[1]}" \
-    --also-subscribe "127.0.0.1:$((port + 1))" --also-server-pid "${pids[2]}" --redis-pid "$redis" "$@"
+    --also-subscribe "127.0.0.1:$((port + 1))" --also-server-pid "${pids[2]}" --redis-pid "${pids[0]}" "$@"
   exit
 fi
 

@@ -24,23 +24,11 @@ if [[ "${BENCH_BUILT:-}" != 1 ]]; then
   cargo build --release --features loadgen --bin loadgen --target-dir target/bench
 fi
 loadgen="${LOADGEN_BIN:-./target/bench/release/loadgen}"
-scripts/install-services.sh
 ulimit -n 20000
-
-work="$(mktemp -d)"
-redis-server --port 0 --unixsocket "$work/redis.sock" --save "" --appendonly no --dir "$work" >/dev/null &
-pids=($!)
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do [[ -S "$work/redis.sock" ]] && break; sleep 0.1; done
-for n in 0 1; do
-  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn "${LIVEDASH_BIN:-./target/release/livedash}" \
-    --addr "127.0.0.1:$((port + n))" --simulator false --host-metrics false --data "$work/bench-$n.sqlite" \
-    --max-connections 19000 --max-connections-per-client 100000 --redis "unix://$work/redis.sock" ${SERVER_FLAGS:-} &
-  pids+=($!)
-done
-for n in 0 1; do
-  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$((port + n))/healthz" >/dev/null && break; sleep 0.1; done
-done
+# Two instances behind one Redis, each holding half the subscribers (past the default bound).
+SERVER_FLAGS="${SERVER_FLAGS:-} --max-connections 19000"
+# shellcheck source=scripts/bench-instances.sh
+source scripts/bench-instances.sh
 
 # Seconds of CPU (user + system) a process has used.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
