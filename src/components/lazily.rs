@@ -4,7 +4,8 @@
 //! a page to preload when it renders one). The points, each in a `mod split` beside its code:
 //! the home page and the redraw benchmark page (lazy routes: the router waits for the module
 //! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
-//! alert list (made only after a click), the stat, gauge and table bodies (taken over, below),
+//! alert list (made only after a click), the alert toasts (made when the first one comes), the
+//! stat, gauge and table bodies (taken over, below),
 //! and a query panel's engine (`client::panel_data::start_query`, started by the panel).
 //! `scripts/bundle-size.sh` prints the modules' sizes.
 //!

@@ -635,6 +635,21 @@ fn status_rows(lines: &[PanelLine], spec: &PanelSpec, palette: Palette, to: Mill
         .collect()
 }
 
+/// A histogram bucket's bound (its `le` label): a number, or `+Inf`; none for anything else.
+/// Read as the browser reads a number (`+le`, which cannot throw on a string): Rust's float
+/// parser would bring a 10 KB table of powers of five into the first load for this one use.
+fn bucket_bound(le: &str) -> Option<f64> {
+    if le == "+Inf" {
+        return Some(f64::INFINITY);
+    }
+    // The browser also reads "" and " " as 0.
+    if le.is_empty() || le.trim() != le {
+        return None;
+    }
+    let bound = wasm_bindgen::JsValue::from_str(le).unchecked_into_f64();
+    (!bound.is_nan()).then_some(bound)
+}
+
 /// A heatmap's rows: each bucket (the series' `le`), its cells shaded from the background to
 /// the line colour by how many observations fell in them.
 fn heatmap_rows(lines: &[PanelLine], palette: Palette, format: Format) -> Vec<Row> {
@@ -642,8 +657,7 @@ fn heatmap_rows(lines: &[PanelLine], palette: Palette, format: Format) -> Vec<Ro
         .iter()
         .filter_map(|line| {
             let le = line.labels.get("le")?;
-            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
-            Some((bound, line.points.as_slice()))
+            Some((bucket_bound(le)?, line.points.as_slice()))
         })
         .collect();
     let (bounds, cells) = heatmap_cells(&buckets);
