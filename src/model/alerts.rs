@@ -306,12 +306,39 @@ pub struct ChangeWindow {
     pub versus_ms: Millis,
 }
 
-/// An alert change with the time of the update that carried it (the alert history).
+/// An alert change with the time of the update that carried it (the alert history): on the
+/// wire, the change's fields beside `ts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FlatRecordedChange")]
 pub struct RecordedChange {
     pub ts: Millis,
     #[serde(flatten)]
     pub change: crate::protocol::AlertChange,
+}
+
+/// How a `RecordedChange` is read. The browser reads the history on every dashboard, and
+/// serde's `flatten` reads by buffering every field first (its `Content` tree and a decoder of
+/// each field type through it: about 10 KB of the first load's WASM); these fields are read
+/// as they come.
+#[derive(Deserialize)]
+struct FlatRecordedChange {
+    ts: Millis,
+    rule: String,
+    severity: Severity,
+    state: AlertPhase,
+    metric: String,
+    value: Option<f64>,
+    threshold: Option<f64>,
+    since: Millis,
+    message: String,
+}
+
+impl From<FlatRecordedChange> for RecordedChange {
+    fn from(flat: FlatRecordedChange) -> Self {
+        let FlatRecordedChange { ts, rule, severity, state, metric, value, threshold, since, message } = flat;
+        let change = crate::protocol::AlertChange { rule, severity, state, metric, value, threshold, since, message };
+        RecordedChange { ts, change }
+    }
 }
 
 /// An alert someone is on: the rule's state, severity and start when it was acked.
@@ -641,6 +668,22 @@ mod tests {
             Thresholds { warn: None, crit: above(85.0, 75.0), for_ms: 0, keep_firing_for_ms: 0, no_data_ms: None };
         let seen: Vec<_> = run(&rule, &[V(84.0), V(86.0), V(84.0), V(86.0), V(84.0)]).concat();
         assert_eq!(seen, vec![(Firing, Some(Critical))]);
+    }
+
+    #[test]
+    fn a_recorded_change_is_the_change_s_fields_beside_ts_and_reads_back() {
+        let change = recorded(1_500, "hot", Firing, Critical);
+        let json = serde_json::to_value(&change).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"ts": 1500, "rule": "hot", "severity": "critical", "state": "firing", "metric": "cpu",
+                "value": 1.0, "threshold": 1.0, "since": 1500, "message": ""})
+        );
+        assert_eq!(serde_json::from_value::<RecordedChange>(json).unwrap(), change);
+        let nodata = r#"{"ts":2,"rule":"r","severity":"warning","state":"nodata","metric":"m","value":null,
+            "threshold":null,"since":1,"message":"no data","extra":true}"#;
+        let read: RecordedChange = serde_json::from_str(nodata).unwrap();
+        assert_eq!((read.ts, read.change.state, read.change.value), (2, NoData, None), "unknown fields are skipped");
     }
 
     fn recorded(ts: Millis, rule: &str, state: AlertPhase, severity: Severity) -> RecordedChange {
