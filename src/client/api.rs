@@ -41,8 +41,16 @@ async fn read(answer: Result<gloo_net::http::Response, gloo_net::Error>) -> Resu
         return Ok(answer);
     }
     let status = answer.status();
-    let said = answer.json::<serde_json::Value>().await.ok().and_then(|body| Some(body["error"].as_str()?.to_owned()));
+    let said = answer.json::<Refusal>().await.ok().map(|refusal| refusal.error);
     Err(said.unwrap_or_else(|| format!("HTTP {status}")))
+}
+
+/// What a refusal's body says (`{"error": message, "code": code}`, `server/http/error.rs`).
+/// Read as this one field rather than as any JSON value, whose decoder the page would
+/// otherwise carry for this alone.
+#[derive(serde::Deserialize)]
+struct Refusal {
+    error: String,
 }
 
 /// Aborts its request when dropped (after the answer, aborting does nothing).

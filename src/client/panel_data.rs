@@ -6,7 +6,8 @@
 //!
 //! The query engine (parser, evaluator, `regex-lite`) is in a module of its own in the browser
 //! (`lazily`): a dashboard's default panels show metrics, and only a panel with a query fetches
-//! it, when it starts (`start_query`).
+//! it, when it starts (`start_query`). So are the history and query requests (`fetch`): a
+//! dashboard shown over the span the stream holds never makes one.
 
 use super::history::with_live_edge;
 use super::live_edge::LiveEdge;
@@ -356,7 +357,7 @@ impl PanelData {
         Effect::new(move |_| {
             let Some(span) = self.needed.get() else { return };
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let lines = self.fetch(span).await;
+                let lines = split::fetch(self, span).await;
                 self.fetched.set(Some(Fetched { span, lines }));
             });
         });
@@ -371,14 +372,16 @@ impl PanelData {
                 return;
             };
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let lines = self.fetch(span).await;
+                let lines = split::fetch(self, span).await;
                 self.ghost.set(Some(Fetched { span, lines }));
             });
         });
     }
 
     /// The panel's series over `span` from the server: each metric's history (a counter's
-    /// rates, else the envelope of its buckets), or the query over history.
+    /// rates, else the envelope of its buckets), or the query over history. Reached through
+    /// `split::fetch` only: the requests and their answers' decoders are in a module of their
+    /// own, which a dashboard whose spans the stream holds never loads.
     #[cfg(feature = "hydrate")]
     async fn fetch(self, span: HistorySpan) -> Vec<(String, BTreeMap<String, String>, Vec<Point>)> {
         use super::history::{bucket_rates, envelope};
@@ -466,5 +469,10 @@ mod split {
     #[lazy]
     pub fn start_query(data: PanelData, text: String) {
         super::start_query(data, &text)
+    }
+
+    #[lazy]
+    pub async fn fetch(data: PanelData, span: HistorySpan) -> Vec<(String, BTreeMap<String, String>, Vec<Point>)> {
+        data.fetch(span).await
     }
 }

@@ -5,8 +5,9 @@
 //! the home page and the redraw benchmark page (lazy routes: the router waits for the module
 //! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
 //! alert list (made only after a click), the alert toasts (made when the first one comes), the
-//! stat, gauge and table bodies (taken over, below),
-//! and a query panel's engine (`client::panel_data::start_query`, started by the panel).
+//! stat, gauge and table bodies (taken over, below), a query panel's engine
+//! (`client::panel_data::start_query`, started by the panel), and the history and query
+//! requests of a span the stream does not hold (`client::panel_data`'s `fetch`).
 //! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
 //! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos
