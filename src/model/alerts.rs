@@ -316,10 +316,10 @@ pub struct RecordedChange {
     pub change: crate::protocol::AlertChange,
 }
 
-/// How a `RecordedChange` is read. The browser reads the history on every dashboard, and
-/// serde's `flatten` reads by buffering every field first (its `Content` tree and a decoder of
-/// each field type through it: about 10 KB of the first load's WASM); these fields are read
-/// as they come.
+/// How a `RecordedChange` is read. The browser reads the history on every dashboard with
+/// rules, and serde's `flatten` reads by buffering every field first (its `Content` tree and a
+/// decoder of each field type through it: 3 KB of the first load's brotli); these fields are
+/// read as they come.
 #[derive(Deserialize)]
 struct FlatRecordedChange {
     ts: Millis,
