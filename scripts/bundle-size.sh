@@ -6,8 +6,11 @@
 #   JS glue and the split loader (`src/split.rs`).
 # - "when used": the split modules (`split_*.wasm`, and the `chunk_*.wasm` they share), each
 #   fetched the first time its page or component is used.
+# Usage: scripts/bundle-size.sh [PKG_DIR [OUTPUT_NAME]], by default the product's
+# target/site/pkg and livedash (scripts/bench-first-load-floor.sh weighs another build).
 set -euo pipefail
-pkg="$(cd "$(dirname "$0")/.." && pwd)/target/site/pkg"
+pkg="${1:-$(cd "$(dirname "$0")/.." && pwd)/target/site/pkg}"
+name="${2:-livedash}"
 size() { if [ -f "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 row() { printf '%-44s %9s %9s %11s %9s\n' "$@"; }
 
@@ -30,6 +33,6 @@ table() {
 }
 
 row "" raw "gzip -9" "sent gzip" "sent br"
-table "first load" "$pkg"/livedash.wasm "$pkg"/livedash.js "$pkg"/__wasm_split.*.js
+table "first load" "$pkg/$name.wasm" "$pkg/$name.js" "$pkg"/__wasm_split.*.js
 shopt -s nullglob
 table "when used (all split modules)" "$pkg"/split_*.wasm "$pkg"/chunk_*.wasm
