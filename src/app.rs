@@ -3,8 +3,10 @@
 use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
+#[cfg(feature = "ssr")]
 use crate::loaders::Visitor;
 use crate::pages::{dashboard::DashboardPage, home::HomeRoute, not_found::NotFound, redraw_bench::RedrawBenchRoute};
+#[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -39,10 +41,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The top bar's word on access: the open-access notice, or who is signed in with a sign-out
-/// button (a plain form, so it works before the WASM loads).
+/// button (a plain form, so it works before the WASM loads). Rendered by the server only: it
+/// does not change in the page (signing in or out loads another), so the browser adopts the
+/// markup as it stands (an element hydrated without children keeps the server's, as
+/// `lazily::taken_over`'s slot does) and carries no code, decoder or request for it.
+#[cfg(feature = "ssr")]
 #[component]
-fn AccessNote(visitor: Visitor) -> impl IntoView {
-    match visitor {
+fn AccessNote() -> impl IntoView {
+    let note = crate::loaders::visitor().map(|visitor| match visitor {
         Visitor::Open(text) => EitherOf3::A(view! {
             <span class="access-notice" data-testid="access-notice" title="No sign-in is configured">{text}</span>
         }),
@@ -55,7 +61,14 @@ fn AccessNote(visitor: Visitor) -> impl IntoView {
         Visitor::Token { name } => EitherOf3::C(view! {
             <span class="signed-in" data-testid="signed-in-user" title="Using an API token">{name}</span>
         }),
-    }
+    });
+    view! { <span class="access">{note}</span> }
+}
+
+#[cfg(not(feature = "ssr"))]
+#[component]
+fn AccessNote() -> impl IntoView {
+    view! { <span class="access"></span> }
 }
 
 /// For the panels benchmark: `window.livedashWasmBytes()`, the WASM module's memory (which the
@@ -89,8 +102,6 @@ pub fn App() -> impl IntoView {
     let theme = provide_theme();
     let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
-    // Rendered on the server with the page, so it is there before the WASM loads.
-    let access = Resource::new(|| (), |_| crate::loaders::access_notice());
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -105,9 +116,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
                 <A href="/" attr:class="brand">"livedash"</A>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move { access.await.ok().map(|visitor| view! { <AccessNote visitor/> }) })}
-                </Suspense>
+                <AccessNote/>
                 <AlertBadge/>
                 <button
                     type="button"

@@ -118,8 +118,9 @@ pub async fn store_problem() -> Result<Option<String>, ServerFnError> {
     })
 }
 
-/// Who the visitor is, for the top bar.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// Who the visitor is, for the top bar (`app::AccessNote`, rendered by the server only).
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Visitor {
     /// No sign-in: anyone who can reach the server reads and writes everything (on loopback,
     /// only this machine).
@@ -130,11 +131,12 @@ pub enum Visitor {
     Token { name: String },
 }
 
-#[server(endpoint = "access_notice", output = Post<JsonText>)]
-pub async fn access_notice() -> Result<Visitor, ServerFnError> {
+/// Who the page's request comes from, as the gate decided (`server::auth::gate`).
+#[cfg(feature = "ssr")]
+pub fn visitor() -> Option<Visitor> {
     use crate::server::auth::Access;
-    let state = app_state()?;
-    Ok(match access() {
+    let state = app_state().ok()?;
+    Some(match access() {
         Access::Granted(principal) if principal.session.is_some() => Visitor::SignedIn { user: principal.name.clone() },
         Access::Granted(principal) => Visitor::Token { name: principal.name.clone() },
         _ if state.leptos_options.site_addr.ip().is_loopback() => {
