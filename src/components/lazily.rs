@@ -60,16 +60,24 @@ where
 
 /// Puts `view` in place of what the server rendered in `slot`, within one task (no frame shows
 /// it empty), and marks the slot `data-taken-over` (until then its controls, rendered by the
-/// server, do nothing; tests wait for the mark before they use them). Called from a split
-/// point's code, generic over the view, so that only the view's build is compiled, in the
-/// split module (an `AnyView` handed back would compile its every way of rendering).
+/// server, do nothing; tests wait for the mark before they use them). Generic over the view,
+/// so that only the view's build is compiled: called from a split point's code, in the split
+/// module (an `AnyView` handed back would compile its every way of rendering); called again
+/// by an effect, a list rebuilt whole when its keys change, without a keyed list's hydrate
+/// and rebuild paths (the chart legend). What the last call built goes with the caller's
+/// owner, or at the effect's next run.
 #[cfg(feature = "hydrate")]
-pub fn replace_children(slot: NodeRef<leptos::html::Div>, view: impl IntoView + 'static) {
+pub fn replace_children<E>(slot: NodeRef<E>, view: impl IntoView + 'static)
+where
+    E: leptos::html::ElementType,
+    E::Output: wasm_bindgen::JsCast + Clone + AsRef<web_sys::Element> + 'static,
+{
     use leptos::tachys::view::{Mountable, Render};
     let Some(element) = slot.get_untracked() else { return };
+    let element: &web_sys::Element = element.as_ref();
     let mut state = untrack(|| view.into_view().build());
     element.set_inner_html("");
-    state.mount(&element, None);
+    state.mount(element, None);
     let _ = element.set_attribute("data-taken-over", "");
     let state = send_wrapper::SendWrapper::new(state);
     on_cleanup(move || drop(state));
