@@ -33,6 +33,25 @@ test('a blocked WebSocket falls back to SSE', async ({ page }) => {
   await dashboard.expectLiveOver('sse', 15_000);
 });
 
+test('the fallback transports are fetched the first time one runs; a fetch that fails is retried, not fatal', async ({ page }) => {
+  // A page whose WebSocket works never fetches them (first_paint.spec.ts). Here the first
+  // fetches fail, as when the server is down (often why a fallback runs): each attempt is a
+  // lost session the connection retries, and the page lives on to go live once one succeeds.
+  const fallbacks = '**/pkg/split_fallback_transports.wasm';
+  let refused = 0;
+  await page.route(fallbacks, (route) => {
+    refused += 1;
+    return route.abort('connectionrefused');
+  });
+  const dashboard = new DashboardPage(page, 'main');
+  await page.goto('/d/main?transport=sse&backoffMs=200&backoffCapMs=400');
+  await dashboard.waitForHydration();
+  await expect.poll(() => refused, { timeout: 10_000 }).toBeGreaterThan(2);
+  await expect(dashboard.badge).not.toHaveText('live');
+  await page.unroute(fallbacks);
+  await dashboard.expectLiveOver('sse', 10_000);
+});
+
 test('with WebSocket and SSE both blocked the page stays live over long-polling', async ({ page }) => {
   await page.routeWebSocket(/\/ws$/, (ws) => ws.close());
   await page.route('**/api/v1/stream/**', (route) => route.abort('connectionrefused'));

@@ -6,8 +6,11 @@
 //! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
 //! alert list (made only after a click), the alert toasts (made when the first one comes), the
 //! stat, gauge and table bodies (taken over, below), a query panel's engine
-//! (`client::panel_data::start_query`, started by the panel), and the history and query
-//! requests of a span the stream does not hold (`client::panel_data`'s `fetch`).
+//! (`client::panel_data::start_query`, started by the panel), the history and query
+//! requests of a span the stream does not hold (`client::panel_data`'s `fetch`), and the
+//! fallback transports (`client::connection`'s `fallback`, the one `fallible` point: leptos'
+//! `#[lazy]` panics, which ends the page's WASM, when its module cannot be fetched, and a
+//! fallback runs when something failed).
 //! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
 //! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos

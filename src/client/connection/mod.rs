@@ -87,8 +87,10 @@ async fn run(connection: ConnectionState, mut changes: Changes) {
         dispatcher.begin(recover);
         let ended = match retry.transport() {
             Transport::WebSocket => websocket::session(&mut dispatcher, &mut changes, options.heartbeat_ms).await,
-            Transport::Sse => sse::session(&mut dispatcher, &mut changes, options.heartbeat_ms).await,
-            Transport::Poll => long_poll::session(&mut dispatcher, &mut changes).await,
+            fallback => match split::fallback(fallback, &mut dispatcher, &mut changes, options.heartbeat_ms).await {
+                Ok(session) => session.await,
+                Err(_) => policy::Ended::Lost,
+            },
         };
         // A session that follows one that was live tells how the page caught up.
         recover = connection.heard_at.get_untracked() > 0.0 && ended != policy::Ended::Restart;
@@ -109,6 +111,33 @@ async fn run(connection: ConnectionState, mut changes: Changes) {
         if connection.transport.get_untracked() != retry.transport() {
             connection.transport.set(retry.transport());
         }
+    }
+}
+
+/// The fallback transports, in a module of their own fetched the first time one runs
+/// (`components::lazily`): a page whose WebSocket works never needs them.
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::{dispatch::Dispatcher, long_poll, policy::Ended, policy::Transport, sse, Changes};
+    use futures::future::LocalBoxFuture;
+    use leptos::wasm_split::SplitLoaderError;
+
+    /// A session over `transport` (Server-Sent Events or long-polling). `fallible`, where
+    /// leptos' `#[lazy]` is not: a module that cannot be fetched (the server down, often why a
+    /// fallback runs) is a lost session for the policy to retry, not a panic that ends the
+    /// page's WASM.
+    #[leptos::wasm_split::wasm_split(fallback_transports, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn fallback<'a>(
+        transport: Transport,
+        dispatcher: &'a mut Dispatcher,
+        changes: &'a mut Changes,
+        heartbeat_ms: u32,
+    ) -> Result<LocalBoxFuture<'a, Ended>, SplitLoaderError> {
+        Ok(match transport {
+            Transport::Poll => Box::pin(long_poll::session(dispatcher, changes)),
+            _ => Box::pin(sse::session(dispatcher, changes, heartbeat_ms)),
+        })
     }
 }
 
