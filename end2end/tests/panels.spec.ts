@@ -245,7 +245,7 @@ test('a table whose query engine is still loading keeps the numbers the server s
   // The query engine's module held back: the bodies' module arrives first.
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
-  await context.route('**/split_start_query_*', async (route) => {
+  await context.route('**/split_query_engine.wasm', async (route) => {
     await held;
     await route.continue();
   });
@@ -356,6 +356,22 @@ test('a drag zooms every chart to its span; back to live returns, and back/forwa
   await expect(dashboard).toHaveAttribute('data-live', 'false');
   await page.keyboard.press('Escape');
   await expect(dashboard).toHaveAttribute('data-live', 'true');
+});
+
+test('a panel whose module cannot be fetched says so, and the rest of the page lives on', async ({ page }) => {
+  // As when the network drops the moment a module is first needed: the query engine (the
+  // requests panel's query) and the history requests (its compare with an hour ago).
+  for (const module of ['split_query_engine', 'split_history_requests']) {
+    await page.route(`**/pkg/${module}.wasm`, (route) => route.abort('connectionrefused'));
+  }
+  await open(page);
+  await expect(panel(page, 'requests').locator('.panel-error')).toHaveText(
+    'The query engine could not be loaded: reload the page.',
+  );
+  const dashboard = page.getByTestId('dashboard');
+  const seq = Number(await dashboard.getAttribute('data-seq'));
+  await expect.poll(async () => Number(await dashboard.getAttribute('data-seq'))).toBeGreaterThan(seq + 1);
+  await expect(panel(page, 'depth-area').locator('.panel-error')).toHaveCount(0);
 });
 
 test('compare draws the period an hour ago beside today, and the stat gives the delta', async ({ page }) => {

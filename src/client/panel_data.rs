@@ -147,7 +147,7 @@ impl PanelData {
                 start_query(data, &text);
             }
             #[cfg(feature = "hydrate")]
-            leptos::task::spawn_local_scoped_with_cancellation(split::start_query(data, text));
+            leptos::task::spawn_local_scoped_with_cancellation(start_query_when_loaded(data, text));
         }
         #[cfg(feature = "hydrate")]
         data.fetch_when_needed(view, edge);
@@ -357,7 +357,7 @@ impl PanelData {
         Effect::new(move |_| {
             let Some(span) = self.needed.get() else { return };
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let lines = split::fetch(self, span).await;
+                let lines = fetch_when_loaded(self, span).await;
                 self.fetched.set(Some(Fetched { span, lines }));
             });
         });
@@ -372,7 +372,7 @@ impl PanelData {
                 return;
             };
             leptos::task::spawn_local_scoped_with_cancellation(async move {
-                let lines = split::fetch(self, span).await;
+                let lines = fetch_when_loaded(self, span).await;
                 self.ghost.set(Some(Fetched { span, lines }));
             });
         });
@@ -383,7 +383,7 @@ impl PanelData {
     /// `split::fetch` only: the requests and their answers' decoders are in a module of their
     /// own, which a dashboard whose spans the stream holds never loads.
     #[cfg(feature = "hydrate")]
-    async fn fetch(self, span: HistorySpan) -> Vec<(String, BTreeMap<String, String>, Vec<Point>)> {
+    async fn fetch(self, span: HistorySpan) -> Vec<Line> {
         use super::history::{bucket_rates, envelope};
         use crate::model::url::encode_component;
         use crate::protocol::{HistoryAnswer, QueryAnswer};
@@ -465,14 +465,47 @@ fn start_query(data: PanelData, text: &str) {
 #[allow(unsafe_code)] // the split point's links (`lazily`)
 mod split {
     use super::*;
+    use futures::future::LocalBoxFuture;
+    use leptos::wasm_split::SplitLoaderError;
 
-    #[lazy]
-    pub fn start_query(data: PanelData, text: String) {
-        super::start_query(data, &text)
+    // `fallible` split points, not leptos' `#[lazy]`: theirs panics when its module cannot be
+    // fetched (the network down a moment), which ends the page's WASM; here the panel says so.
+
+    #[leptos::wasm_split::wasm_split(query_engine, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn start_query(data: PanelData, text: String) -> Result<(), SplitLoaderError> {
+        super::start_query(data, &text);
+        Ok(())
     }
 
-    #[lazy]
-    pub async fn fetch(data: PanelData, span: HistorySpan) -> Vec<(String, BTreeMap<String, String>, Vec<Point>)> {
-        data.fetch(span).await
+    /// The lines over `span`, as `PanelData::fetch` reads them.
+    #[leptos::wasm_split::wasm_split(history_requests, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn fetch(data: PanelData, span: HistorySpan) -> Result<LocalBoxFuture<'static, Vec<Line>>, SplitLoaderError> {
+        Ok(Box::pin(data.fetch(span)))
+    }
+}
+
+/// A series as a fetch hands it back: its key, its labels and its points.
+#[cfg(feature = "hydrate")]
+type Line = (String, BTreeMap<String, String>, Vec<Point>);
+
+/// Starts the query engine for `data` once its module has arrived; if it cannot be fetched, the
+/// panel says so.
+#[cfg(feature = "hydrate")]
+async fn start_query_when_loaded(data: PanelData, text: String) {
+    if split::start_query(data, text).await.is_err() {
+        data.error.set(Some("The query engine could not be loaded: reload the page.".to_owned()));
+    }
+}
+
+/// `data`'s lines over `span` from the server; none when the module that asks cannot be
+/// fetched, as when the request itself fails (`PanelData::fetch`).
+#[cfg(feature = "hydrate")]
+async fn fetch_when_loaded(data: PanelData, span: HistorySpan) -> Vec<Line> {
+    match split::fetch(data, span).await {
+        Ok(lines) => lines.await,
+        Err(error) => {
+            leptos::logging::warn!("history requests: {error}");
+            Vec::new()
+        }
     }
 }
