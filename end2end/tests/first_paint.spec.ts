@@ -51,5 +51,17 @@ test('a dashboard hydrates without the split modules; a rule preview fetches its
   await expect(preview.getByTestId('preview-warn')).toHaveCount(0);
   await preview.locator('summary').click();
   await expect(preview.getByTestId('preview-warn')).toBeVisible();
-  expect(fetched.some((name) => name.startsWith('split_form_'))).toBe(true);
+  expect(fetched.some((name) => name.startsWith('split_rule_preview_form'))).toBe(true);
+});
+
+test('a part whose module cannot be fetched says so, and the page lives on', async ({ page }) => {
+  await page.route('**/pkg/split_rule_preview_form.wasm', (route) => route.abort('connectionrefused'));
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const preview = page.getByTestId('rule-preview').first();
+  await preview.locator('summary').click();
+  await expect(preview.getByRole('alert')).toHaveText('This part of the page could not be loaded: reload the page.');
+  const dashboard = page.getByTestId('dashboard');
+  const seq = Number(await dashboard.getAttribute('data-seq'));
+  await expect.poll(async () => Number(await dashboard.getAttribute('data-seq'))).toBeGreaterThan(seq + 1);
 });

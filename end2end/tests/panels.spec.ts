@@ -366,7 +366,7 @@ test('a panel whose module cannot be fetched says so, and the rest of the page l
   }
   await open(page);
   await expect(panel(page, 'requests').locator('.panel-error')).toHaveText(
-    'The query engine could not be loaded: reload the page.',
+    'This part of the page could not be loaded: reload the page.',
   );
   const dashboard = page.getByTestId('dashboard');
   const seq = Number(await dashboard.getAttribute('data-seq'));

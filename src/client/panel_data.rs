@@ -468,8 +468,7 @@ mod split {
     use futures::future::LocalBoxFuture;
     use leptos::wasm_split::SplitLoaderError;
 
-    // `fallible` split points, not leptos' `#[lazy]`: theirs panics when its module cannot be
-    // fetched (the network down a moment), which ends the page's WASM; here the panel says so.
+    // `fallible` split points (`lazily`): a module that cannot be fetched is said on the panel.
 
     #[leptos::wasm_split::wasm_split(query_engine, wasm_split_path = ::leptos::wasm_split, fallible)]
     pub fn start_query(data: PanelData, text: String) -> Result<(), SplitLoaderError> {
@@ -489,11 +488,11 @@ mod split {
 type Line = (String, BTreeMap<String, String>, Vec<Point>);
 
 /// Starts the query engine for `data` once its module has arrived; if it cannot be fetched, the
-/// panel says so.
+/// panel says so (`lazily::NOT_LOADED`).
 #[cfg(feature = "hydrate")]
 async fn start_query_when_loaded(data: PanelData, text: String) {
     if split::start_query(data, text).await.is_err() {
-        data.error.set(Some("The query engine could not be loaded: reload the page.".to_owned()));
+        data.error.set(Some(crate::components::lazily::NOT_LOADED.to_owned()));
     }
 }
 

@@ -66,9 +66,9 @@ pub fn AlertBadge() -> impl IntoView {
 mod split {
     use super::*;
 
-    #[lazy]
-    pub fn list(changed: Memo<Vec<AlertChange>>) -> AnyView {
-        view! { <AlertList changed/> }.into_any()
+    #[leptos::wasm_split::wasm_split(alert_list, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn list(changed: Memo<Vec<AlertChange>>) -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        Ok(view! { <AlertList changed/> }.into_any())
     }
 }
 

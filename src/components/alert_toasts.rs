@@ -26,9 +26,9 @@ pub fn AlertToasts() -> impl IntoView {
 mod split {
     use super::*;
 
-    #[lazy]
-    pub fn toasts(state: DashboardState) -> AnyView {
-        view! { <Toasts state/> }.into_any()
+    #[leptos::wasm_split::wasm_split(alert_toasts, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn toasts(state: DashboardState) -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        Ok(view! { <Toasts state/> }.into_any())
     }
 }
 

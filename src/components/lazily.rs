@@ -8,9 +8,7 @@
 //! stat, gauge and table bodies (taken over, below), a query panel's engine
 //! (`client::panel_data::start_query`, started by the panel), the history and query
 //! requests of a span the stream does not hold (`client::panel_data`'s `fetch`), and the
-//! fallback transports (`client::connection`'s `fallback`, the one `fallible` point: leptos'
-//! `#[lazy]` panics, which ends the page's WASM, when its module cannot be fetched, and a
-//! fallback runs when something failed).
+//! fallback transports (`client::connection`'s `fallback`).
 //! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
 //! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos
@@ -23,24 +21,42 @@
 //! Code the main module calls directly stays in the main module: a split point's code must be
 //! reached only through the point, or through what the point hands back (a closure it made).
 //!
-//! A split point's `#[lazy]` or `#[lazy_route]` expands to wasm_split's `#[unsafe(no_mangle)]`
-//! links between the modules, so each `mod split` allows `unsafe_code`; none is written by hand.
+//! A module may fail to arrive (the network drops, the server restarts), and leptos' `#[lazy]`
+//! then panics, which ends the page's WASM. So each point but the lazy routes is wasm_split's
+//! `fallible` form (`#[leptos::wasm_split::wasm_split(module, ..., fallible)]`, a `Result` out
+//! of the load): a view says `NOT_LOADED` in its place (`when_loaded`), a panel's body or query
+//! engine says it on the panel, a history fetch is a failed fetch, a fallback transport's
+//! session is lost and retried. The next call fetches again. The lazy routes are the router's
+//! own (`#[lazy_route]`), and still panic.
+//!
+//! The split attributes expand to wasm_split's `#[unsafe(no_mangle)]` links between the
+//! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
 use leptos::prelude::*;
+use leptos::wasm_split::SplitLoaderError;
 use std::future::Future;
 
-/// Shows a split point's view once its module has arrived, nothing before. In the browser its
-/// future (the module's fetch) is not `Send`, and needs not be: the browser has one thread.
+/// What a part of the page says when its module cannot be fetched.
+pub const NOT_LOADED: &str = "This part of the page could not be loaded: reload the page.";
+
+/// Shows a split point's view once its module has arrived, nothing before, and `NOT_LOADED` if
+/// it cannot be fetched. In the browser its future (the module's fetch) is not `Send`, and
+/// needs not be: the browser has one thread.
 #[cfg(feature = "hydrate")]
-pub fn when_loaded(view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
-    let view = send_wrapper::SendWrapper::new(view);
+pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>> + 'static) -> impl IntoView {
+    let view = send_wrapper::SendWrapper::new(async move { view.await.unwrap_or_else(|_| not_loaded()) });
     view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
 }
 
 /// On the server a split point runs at once.
 #[cfg(not(feature = "hydrate"))]
-pub fn when_loaded(view: impl Future<Output = AnyView> + Send + 'static) -> impl IntoView {
+pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>> + Send + 'static) -> impl IntoView {
+    let view = async move { view.await.unwrap_or_else(|_| not_loaded()) };
     view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
+}
+
+fn not_loaded() -> AnyView {
+    view! { <p class="panel-error" role="alert">{NOT_LOADED}</p> }.into_any()
 }
 
 /// A view the server rendered in full inside `<div class={class}>`, taken over in the browser

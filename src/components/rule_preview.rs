@@ -118,9 +118,13 @@ pub fn RulePreview(
 mod split {
     use super::*;
 
-    #[lazy]
-    pub fn form(subject: RuleSubject, name: String, overlay: RwSignal<Option<ChartAlerts>>) -> AnyView {
-        view! { <RulePreviewForm subject name overlay/> }.into_any()
+    #[leptos::wasm_split::wasm_split(rule_preview_form, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn form(
+        subject: RuleSubject,
+        name: String,
+        overlay: RwSignal<Option<ChartAlerts>>,
+    ) -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        Ok(view! { <RulePreviewForm subject name overlay/> }.into_any())
     }
 }
 

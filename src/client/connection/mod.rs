@@ -123,10 +123,9 @@ mod split {
     use futures::future::LocalBoxFuture;
     use leptos::wasm_split::SplitLoaderError;
 
-    /// A session over `transport` (Server-Sent Events or long-polling). `fallible`, where
-    /// leptos' `#[lazy]` is not: a module that cannot be fetched (the server down, often why a
-    /// fallback runs) is a lost session for the policy to retry, not a panic that ends the
-    /// page's WASM.
+    /// A session over `transport` (Server-Sent Events or long-polling). A module that cannot
+    /// be fetched (the server down, often why a fallback runs) is a lost session for the
+    /// policy to retry.
     #[leptos::wasm_split::wasm_split(fallback_transports, wasm_split_path = ::leptos::wasm_split, fallible)]
     pub fn fallback<'a>(
         transport: Transport,

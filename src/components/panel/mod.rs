@@ -207,8 +207,12 @@ fn value_body(
     #[cfg(not(feature = "hydrate"))]
     return view! { <div class="panel-body">{value_view(spec, data, reading, canvas)}</div> };
     #[cfg(feature = "hydrate")]
-    crate::components::lazily::taken_over("panel-body", move |slot| {
-        split::value_view(spec, data, reading, canvas, slot)
+    crate::components::lazily::taken_over("panel-body", move |slot| async move {
+        match split::value_view(spec, data, reading, canvas, slot).await {
+            Ok(live) => live.await,
+            // The server's numbers stay, no longer live.
+            Err(_) => data.error.set(Some(crate::components::lazily::NOT_LOADED.to_owned())),
+        }
     })
 }
 
@@ -231,17 +235,19 @@ fn value_view(
 mod split {
     use super::*;
 
-    #[lazy]
-    pub async fn value_view(
+    #[leptos::wasm_split::wasm_split(panel_bodies, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn value_view(
         spec: PanelSpec,
         data: PanelData,
         reading: Signal<Reading>,
         canvas: NodeRef<leptos::html::Canvas>,
         slot: NodeRef<leptos::html::Div>,
-    ) {
-        // A query's engine loads beside this module; the server's numbers stay until it runs.
-        data.ready().await;
-        crate::components::lazily::replace_children(slot, super::value_view(spec, data, reading, canvas))
+    ) -> Result<futures::future::LocalBoxFuture<'static, ()>, leptos::wasm_split::SplitLoaderError> {
+        Ok(Box::pin(async move {
+            // A query's engine loads beside this module; the server's numbers stay until it runs.
+            data.ready().await;
+            crate::components::lazily::replace_children(slot, super::value_view(spec, data, reading, canvas))
+        }))
     }
 }
 
