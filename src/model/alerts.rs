@@ -413,7 +413,7 @@ pub fn firing_spans(
 ) -> Vec<FiringSpan> {
     let mut spans = Vec::new();
     // Each rule's span still open: its start and severity. A metric has a few rules, so a list
-    // (a map's tree code was 2 KB of brotli in the browser's first load).
+    // (a map's tree code was 2.5 KB of brotli in the browser's first load).
     let mut open: Vec<(&str, Millis, Severity)> = Vec::new();
     fn close<'a>(open: &mut Vec<(&'a str, Millis, Severity)>, rule: &str) -> Option<(&'a str, Millis, Severity)> {
         let at = open.iter().position(|(open_rule, ..)| *open_rule == rule)?;
