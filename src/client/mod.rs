@@ -15,3 +15,7 @@ pub mod state;
 pub mod theme;
 pub mod view;
 pub mod visibility;
+
+/// What a part of the page says when the module with its code cannot be fetched (the split
+/// points, `components::lazily`).
+pub const NOT_LOADED: &str = "This part of the page could not be loaded: reload the page.";

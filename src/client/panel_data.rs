@@ -488,11 +488,11 @@ mod split {
 type Line = (String, BTreeMap<String, String>, Vec<Point>);
 
 /// Starts the query engine for `data` once its module has arrived; if it cannot be fetched, the
-/// panel says so (`lazily::NOT_LOADED`).
+/// panel says so (`NOT_LOADED`).
 #[cfg(feature = "hydrate")]
 async fn start_query_when_loaded(data: PanelData, text: String) {
     if split::start_query(data, text).await.is_err() {
-        data.error.set(Some(crate::components::lazily::NOT_LOADED.to_owned()));
+        data.error.set(Some(super::NOT_LOADED.to_owned()));
     }
 }
 

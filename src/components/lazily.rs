@@ -32,12 +32,10 @@
 //! The split attributes expand to wasm_split's `#[unsafe(no_mangle)]` links between the
 //! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
+use crate::client::NOT_LOADED;
 use leptos::prelude::*;
 use leptos::wasm_split::SplitLoaderError;
 use std::future::Future;
-
-/// What a part of the page says when its module cannot be fetched.
-pub const NOT_LOADED: &str = "This part of the page could not be loaded: reload the page.";
 
 /// Shows a split point's view once its module has arrived, nothing before, and `NOT_LOADED` if
 /// it cannot be fetched. In the browser its future (the module's fetch) is not `Send`, and

@@ -211,7 +211,7 @@ fn value_body(
         match split::value_view(spec, data, reading, canvas, slot).await {
             Ok(live) => live.await,
             // The server's numbers stay, no longer live.
-            Err(_) => data.error.set(Some(crate::components::lazily::NOT_LOADED.to_owned())),
+            Err(_) => data.error.set(Some(crate::client::NOT_LOADED.to_owned())),
         }
     })
 }
