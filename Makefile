@@ -19,7 +19,7 @@ dev: tools
 
 ## Release build of the server and the WASM client, its files precompressed (brotli and gzip)
 ## for the server to send to browsers that accept them. `--split` puts the code behind
-## `src/split.rs`'s split points in modules of their own, fetched when first used.
+## the split points' code (`src/components/lazily.rs`) in modules of their own, fetched when first used.
 build: tools
 	cargo leptos build --release --precompress --split
 	@# cargo-leptos' gzip is 20% larger than zopfli's, and browsers take only gzip over plain HTTP.

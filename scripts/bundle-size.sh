@@ -3,7 +3,7 @@
 # comparison), and the two precompressed files `make build` writes and the server sends: gzip
 # by zopfli (over plain HTTP) and brotli (browsers accept br over HTTPS).
 # - "first load": what a dashboard's page loads before it hydrates: the main WASM module, its
-#   JS glue and the split loader (`src/split.rs`).
+#   JS glue and the split loader (the split points: `src/components/lazily.rs`).
 # - "when used": the split modules (`split_*.wasm`, and the `chunk_*.wasm` they share), each
 #   fetched the first time its page or component is used.
 # Usage: scripts/bundle-size.sh [PKG_DIR [OUTPUT_NAME]], by default the product's

@@ -1,15 +1,15 @@
 //! Code a dashboard's first paint does not need, loaded when first used. The release build
 //! (`cargo leptos build --split`) moves what only a split point reaches into a WASM module of
-//! its own, which the browser fetches the first time the point is called (and the server asks
-//! a page to preload when it renders one). The points, each in a `mod split` beside its code:
-//! the home page and the redraw benchmark page (lazy routes: the router waits for the module
-//! before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule preview's form and the
-//! alert list (made only after a click), the alert toasts (made when the first one comes), the
-//! stat, gauge and table bodies (taken over, below), a query panel's engine
-//! (`client::panel_data::start_query`, started by the panel), the history and query
+//! its own, which the browser fetches the first time the point is called (for a lazy route, the
+//! server also asks the page it renders to preload the module). The points, each in a
+//! `mod split` beside its code: the home page and the redraw benchmark page (lazy routes: the router
+//! waits for the module before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule
+//! preview's form and the alert list (made only after a click), the alert toasts (made when the
+//! first one comes), the stat, gauge and table bodies (taken over, below), a query panel's
+//! engine (`client::panel_data::start_query`, started by the panel), the history and query
 //! requests of a span the stream does not hold (`client::panel_data`'s `fetch`), and the
-//! fallback transports (`client::connection`'s `fallback`).
-//! `scripts/bundle-size.sh` prints the modules' sizes.
+//! fallback transports (`client::connection`'s `fallback`). `scripts/bundle-size.sh` prints the
+//! modules' sizes.
 //!
 //! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos
 //! 0.8 only the router waits for a module before hydrating, and a `Suspense` hydrates at once,

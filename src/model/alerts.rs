@@ -411,14 +411,15 @@ pub fn firing_spans(
     metric: &str,
     now: Millis,
 ) -> Vec<FiringSpan> {
-    let mut spans = Vec::new();
-    // Each rule's span still open: its start and severity. A metric has a few rules, so a list
-    // (a map's tree code was 2.5 KB of brotli in the browser's first load).
-    let mut open: Vec<(&str, Millis, Severity)> = Vec::new();
+    /// Takes `rule`'s open span out of `open`.
     fn close<'a>(open: &mut Vec<(&'a str, Millis, Severity)>, rule: &str) -> Option<(&'a str, Millis, Severity)> {
         let at = open.iter().position(|(open_rule, ..)| *open_rule == rule)?;
         Some(open.swap_remove(at))
     }
+    let mut spans = Vec::new();
+    // Each rule's span still open: its start and severity. A metric has a few rules, so a list
+    // (a map's tree code was 2.5 KB of brotli in the browser's first load).
+    let mut open: Vec<(&str, Millis, Severity)> = Vec::new();
     for change in active.iter().filter(|change| change.metric == metric && change.state == AlertPhase::Firing) {
         let before_log = log.first().is_none_or(|first| change.since < first.ts);
         if before_log {
