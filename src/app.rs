@@ -20,6 +20,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy allows the inline scripts carrying this response's nonce.
     #[cfg(feature = "ssr")]
     crate::server::http::headers::send_content_security_policy(&options);
+    // The scripts load from the path of this server's build (`server::http::bundle`).
+    #[cfg(feature = "ssr")]
+    let root = crate::server::http::bundle::page_root();
+    #[cfg(not(feature = "ssr"))]
+    let root = String::new();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <script nonce=leptos::nonce::use_nonce() inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options root/>
                 <MetaTags/>
             </head>
             <body>

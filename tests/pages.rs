@@ -123,3 +123,56 @@ async fn pages_carry_a_nonce_csp_and_every_response_the_security_headers() {
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
     running.shutdown().await;
 }
+
+/// A page loads its scripts from its own build's path; that path serves the bundle for good
+/// (compressed where asked), and after a redeploy (other files) the old build's path is a 404,
+/// so a page left open never loads a module of another build.
+#[tokio::test]
+async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
+    let _serial = PAGE_RENDERS.lock().await;
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    std::fs::write(pkg.join("livedash.js"), "export default function () {}").unwrap();
+    std::fs::write(pkg.join("chunk_1.wasm"), b"\0asm first build").unwrap();
+    std::fs::write(pkg.join("chunk_1.wasm.br"), b"brotli of the first build").unwrap();
+    let mut settings = quiet_settings();
+    settings.site_root = site.path().to_str().unwrap().to_owned();
+
+    let first = start(settings.clone()).await;
+    push(&first, "shop", 1.0).await;
+    let (_, html) = page(&first, "/d/shop").await;
+    let root = html.split("\"/build/").nth(1).and_then(|rest| rest.split('"').next()).expect("a build's path in the page");
+    let build = root.split('/').next().unwrap().to_owned();
+    assert!(html.contains(&format!("/build/{build}/pkg/livedash.js")), "{html}");
+
+    let module = format!("/build/{build}/pkg/chunk_1.wasm");
+    let response = reqwest::get(http_url(&first, &module)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), b"\0asm first build");
+    let compressed = reqwest::Client::new()
+        .get(http_url(&first, &module))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "br");
+    assert_eq!(compressed.bytes().await.unwrap().as_ref(), b"brotli of the first build");
+    let missing = reqwest::get(http_url(&first, &format!("/build/{build}/pkg/chunk_9.wasm"))).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("cache-control").is_none_or(|value| value != "public, max-age=31536000, immutable"));
+    assert_eq!(reqwest::get(http_url(&first, "/pkg/chunk_1.wasm")).await.unwrap().status(), 200, "unversioned too");
+    first.shutdown().await;
+
+    // The next build: a module changed.
+    std::fs::write(pkg.join("chunk_1.wasm"), b"\0asm second build").unwrap();
+    let second = start(settings).await;
+    let gone = reqwest::get(http_url(&second, &module)).await.unwrap();
+    assert_eq!(gone.status(), 404, "the first build's module, asked of the second");
+    assert_eq!(gone.headers()["cache-control"], "no-store");
+    push(&second, "shop", 1.0).await;
+    let (_, html) = page(&second, "/d/shop").await;
+    assert!(!html.contains(&format!("/build/{build}/")) && html.contains("/build/"), "{html}");
+    second.shutdown().await;
+}

@@ -39,8 +39,9 @@ test('the browser receives the WASM bundle compressed', async ({ page }) => {
 test('a dashboard hydrates without the split modules; a rule preview fetches its own', async ({ page }) => {
   const fetched: string[] = [];
   page.on('response', (response) => {
+    // From this build's path only (`server::http::bundle`): never `/pkg/` or another build's.
     const path = new URL(response.url()).pathname;
-    if (path.startsWith('/pkg/') && path.endsWith('.wasm')) fetched.push(path.slice('/pkg/'.length));
+    if (path.endsWith('.wasm')) fetched.push(path.replace(/^\/build\/[0-9a-f]{16}\/pkg\//, ''));
   });
   await page.goto('/d/main');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');

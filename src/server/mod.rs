@@ -114,6 +114,7 @@ pub async fn assemble(settings: Settings, addr: SocketAddr, clock: Clock) -> std
         sign_outs,
         store,
         leptos_options: leptos_options(&settings, addr),
+        bundle: http::bundle::Bundle::open(&settings.site_root).await,
         broker,
         connections: Arc::new(Semaphore::new(settings.max_connections)),
         per_client: stream::per_client::PerClient::new(settings.max_connections_per_client),

@@ -16,6 +16,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    /// The build of the client bundle served, named in every page's scripts.
+    pub bundle: http::bundle::Bundle,
     pub broker: Arc<dyn Broker>,
     pub settings: Arc<Settings>,
     /// Cancelled when the server shuts down; every long-lived loop selects on it.

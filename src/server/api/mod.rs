@@ -88,7 +88,7 @@ fn counted(route: MethodRouter<AppState>, state: &AppState, endpoint: &'static s
 }
 
 /// What anyone may request: signing in, liveness, `/metrics` (which checks for itself), and
-/// the site's files (the client bundle, the icon).
+/// the site's files (the client bundle, at `/pkg` and under its build's path, and the icon).
 fn public(state: &AppState) -> Router<AppState> {
     let files = leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state), shell);
     Router::new()
@@ -98,6 +98,7 @@ fn public(state: &AppState) -> Router<AppState> {
         .route("/logout", post(auth::login::sign_out))
         .route("/pkg/{*file}", get(files.clone()))
         .route("/favicon.svg", get(files))
+        .merge(state.bundle.routes(&state.settings.site_root))
 }
 
 /// The ingest endpoints (JSON, line protocol, OTLP, remote write): the gate checks that the
@@ -192,6 +193,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     move || {
         provide_context(state.clone());
         provide_context(FrameAncestors(state.settings.frame_ancestors.clone()));
+        provide_context(state.bundle.clone());
     }
 }
 
