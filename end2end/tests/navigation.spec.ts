@@ -95,3 +95,46 @@ test('the theme follows the system setting; the toggle switches it, charts inclu
   await expect(page.getByRole('button', { name: 'Switch to light theme' })).toBeVisible();
   await context.close();
 });
+
+// A page left open across a redeploy asks its own build's path for a route's module and gets a
+// 404 (`server::http::bundle`): the route is then loaded from the server, as a plain link.
+test('a route whose module cannot be fetched is loaded from the server instead', async ({ page }) => {
+  let missing = true;
+  await page.route('**/split_home_page.wasm', (route) => (missing ? route.fulfill({ status: 404 }) : route.continue()));
+  const documents: string[] = [];
+  page.on('request', (request) => {
+    if (!request.isNavigationRequest()) return;
+    documents.push(new URL(request.url()).pathname);
+    // The new build's page brings modules it can fetch.
+    if (documents.length > 1) missing = false;
+  });
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.evaluate(() => ((window as unknown as { openedBefore: boolean }).openedBefore = true));
+
+  await page.getByRole('link', { name: 'livedash' }).click();
+  await expect(page.getByTestId('dashboard-list')).toBeVisible();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  expect(documents).toEqual(['/d/main', '/']);
+  expect(await page.evaluate(() => (window as unknown as { openedBefore?: boolean }).openedBefore)).toBeUndefined();
+  // Live again: the list's links work in the page now loaded.
+  await page.getByTestId('dashboard-list').getByRole('link', { name: /Shop \(demo\)/ }).click();
+  await expect(page.getByTestId('dashboard')).toHaveAttribute('data-dashboard', 'main');
+  expect(documents).toHaveLength(2);
+});
+
+test('a route whose module stays missing is loaded once, not without end', async ({ page }) => {
+  await page.route('**/split_home_page.wasm', (route) => route.fulfill({ status: 404 }));
+  const documents: string[] = [];
+  page.on('request', (request) => {
+    if (request.isNavigationRequest()) documents.push(new URL(request.url()).pathname);
+  });
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByRole('link', { name: 'livedash' }).click();
+  await expect.poll(() => documents).toEqual(['/d/main', '/']);
+  // The server's page stays (its list and links work without the module: plain links).
+  await expect(page.getByTestId('dashboard-list')).toBeVisible();
+  await page.waitForTimeout(2_000);
+  expect(documents).toEqual(['/d/main', '/']);
+});

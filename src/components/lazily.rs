@@ -26,8 +26,9 @@
 //! `fallible` form (`#[leptos::wasm_split::wasm_split(module, ..., fallible)]`, a `Result` out
 //! of the load): a view says `NOT_LOADED` in its place (`when_loaded`), a panel's body or query
 //! engine says it on the panel, a history fetch is a failed fetch, a fallback transport's
-//! session is lost and retried. The next call fetches again. The lazy routes are the router's
-//! own (`#[lazy_route]`), and still panic.
+//! session is lost and retried. The next call fetches again. The lazy routes are written out
+//! (not leptos' `#[lazy_route]`, whose `#[lazy]` panics too) around a fallible point, and
+//! `route` answers for them.
 //!
 //! The split attributes expand to wasm_split's `#[unsafe(no_mangle)]` links between the
 //! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
@@ -51,6 +52,62 @@ pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>>
 pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>> + Send + 'static) -> impl IntoView {
     let view = async move { view.await.unwrap_or_else(|_| not_loaded()) };
     view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
+}
+
+/// A lazy route's view (`LazyRoute::view`), from its split point `view` (wasm_split's
+/// `fallible` form, named `module`): the router waits for the module before it shows the route,
+/// or hydrates it. A module that cannot be fetched is most often one of a build no longer
+/// served (`server::http::bundle`: the page was opened before a redeploy), so the route is then
+/// loaded from the server, as a plain link would be: once, so that a module still missing after
+/// that shows `NOT_LOADED` instead of a page reloading without end. On the server the view is
+/// made at once, and the page asks the browser to preload the route's module.
+pub async fn route(module: &'static str, view: impl Future<Output = Result<AnyView, SplitLoaderError>>) -> AnyView {
+    #[cfg(not(feature = "hydrate"))]
+    leptos::prefetch_lazy_fn_on_server(module);
+    #[cfg(feature = "hydrate")]
+    let url = leptos_router::hooks::use_url().with_untracked(|url| {
+        let search = url.search();
+        format!("{}{}{search}", url.path(), if search.is_empty() { "" } else { "?" })
+    });
+    match view.await {
+        Ok(view) => {
+            #[cfg(feature = "hydrate")]
+            loaded_from_server::forget(module);
+            view
+        }
+        Err(_) => {
+            #[cfg(feature = "hydrate")]
+            loaded_from_server::once(module, &url);
+            not_loaded()
+        }
+    }
+}
+
+/// Whether a route's page was already loaded from the server because its module could not be
+/// fetched: kept for the tab's session.
+#[cfg(feature = "hydrate")]
+mod loaded_from_server {
+    fn key(module: &str) -> String {
+        format!("livedash-module-missing-{module}")
+    }
+
+    /// Loads `url` from the server unless that was tried for `module` already.
+    pub fn once(module: &str, url: &str) {
+        let Ok(Some(session)) = leptos::prelude::window().session_storage() else { return };
+        if session.get_item(&key(module)).ok().flatten().is_some() {
+            leptos::logging::error!("the module of {url} could not be fetched, again after loading the page");
+            return;
+        }
+        let _ = session.set_item(&key(module), url);
+        let _ = leptos::prelude::window().location().assign(url);
+    }
+
+    /// The module arrived: a later failure may load the page again.
+    pub fn forget(module: &str) {
+        if let Ok(Some(session)) = leptos::prelude::window().session_storage() {
+            let _ = session.remove_item(&key(module));
+        }
+    }
 }
 
 fn not_loaded() -> AnyView {

@@ -13,20 +13,33 @@ use leptos_router::components::A;
 /// The route, loaded when first used (`components::lazily`).
 pub struct HomeRoute;
 
+impl leptos_router::LazyRoute for HomeRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    async fn view(_this: Self) -> AnyView {
+        crate::components::lazily::route("home_page", split::home_page()).await
+    }
+
+    async fn preload() {
+        let _ = split::preload_home_page().await;
+    }
+}
+
 #[allow(unsafe_code)] // the split point's links
 mod split {
     use super::*;
-    use leptos_router::{lazy_route, LazyRoute};
 
-    #[lazy_route]
-    impl LazyRoute for HomeRoute {
-        fn data() -> Self {
-            Self
-        }
-
-        fn view(_this: Self) -> AnyView {
-            view! { <HomePage/> }.into_any()
-        }
+    // Named as `lazily::route` is told.
+    #[leptos::wasm_split::wasm_split(
+        home_page,
+        wasm_split_path = ::leptos::wasm_split,
+        preload(preload_home_page),
+        fallible
+    )]
+    pub fn home_page() -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        Ok(view! { <HomePage/> }.into_any())
     }
 }
 

@@ -23,20 +23,33 @@ impl Timings {
 /// The route, loaded when first used (`components::lazily`).
 pub struct RedrawBenchRoute;
 
+impl leptos_router::LazyRoute for RedrawBenchRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    async fn view(_this: Self) -> AnyView {
+        crate::components::lazily::route("redraw_bench", split::redraw_bench()).await
+    }
+
+    async fn preload() {
+        let _ = split::preload_redraw_bench().await;
+    }
+}
+
 #[allow(unsafe_code)] // the split point's links
 mod split {
     use super::*;
-    use leptos_router::{lazy_route, LazyRoute};
 
-    #[lazy_route]
-    impl LazyRoute for RedrawBenchRoute {
-        fn data() -> Self {
-            Self
-        }
-
-        fn view(_this: Self) -> AnyView {
-            view! { <RedrawBench/> }.into_any()
-        }
+    // Named as `lazily::route` is told.
+    #[leptos::wasm_split::wasm_split(
+        redraw_bench,
+        wasm_split_path = ::leptos::wasm_split,
+        preload(preload_redraw_bench),
+        fallible
+    )]
+    pub fn redraw_bench() -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        Ok(view! { <RedrawBench/> }.into_any())
     }
 }
 
