@@ -142,7 +142,8 @@ async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
     let first = start(settings.clone()).await;
     push(&first, "shop", 1.0).await;
     let (_, html) = page(&first, "/d/shop").await;
-    let root = html.split("\"/build/").nth(1).and_then(|rest| rest.split('"').next()).expect("a build's path in the page");
+    let root =
+        html.split("\"/build/").nth(1).and_then(|rest| rest.split('"').next()).expect("a build's path in the page");
     let build = root.split('/').next().unwrap().to_owned();
     assert!(html.contains(&format!("/build/{build}/pkg/livedash.js")), "{html}");
 
@@ -151,12 +152,8 @@ async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"\0asm first build");
-    let compressed = reqwest::Client::new()
-        .get(http_url(&first, &module))
-        .header("accept-encoding", "br")
-        .send()
-        .await
-        .unwrap();
+    let compressed =
+        reqwest::Client::new().get(http_url(&first, &module)).header("accept-encoding", "br").send().await.unwrap();
     assert_eq!(compressed.headers()["content-encoding"], "br");
     assert_eq!(compressed.bytes().await.unwrap().as_ref(), b"brotli of the first build");
     let missing = reqwest::get(http_url(&first, &format!("/build/{build}/pkg/chunk_9.wasm"))).await.unwrap();
