@@ -60,7 +60,10 @@ pub struct DashboardList {
 }
 
 /// The dashboards the visitor may see, with their metric definitions, sources and targets.
-#[server(output = Post<JsonText>)]
+/// Its path is fixed, as every server function's here: leptos' default adds a hash of the
+/// folder the build was made in, so a page open across a redeploy (or served by an instance
+/// built elsewhere) would call a path that is gone.
+#[server(endpoint = "list_dashboards", output = Post<JsonText>)]
 pub async fn list_dashboards() -> Result<DashboardList, ServerFnError> {
     let state = app_state()?;
     let dashboards = state.dashboard_list(&access()).await;
@@ -79,7 +82,7 @@ pub enum DashboardLoad {
 }
 
 /// The snapshot of `dashboard`, if there is one the visitor may see.
-#[server(output = Post<JsonText>)]
+#[server(endpoint = "load_snapshot", output = Post<JsonText>)]
 pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnError> {
     use crate::server::{
         auth::{authorize, Action},

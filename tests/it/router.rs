@@ -169,3 +169,24 @@ async fn a_foreign_origin_is_refused_before_any_route() {
     assert_eq!(send(&app, own).await.0, StatusCode::ACCEPTED);
     state.shutdown.cancel();
 }
+
+/// The pages' server functions answer at paths fixed by name (`loaders`), not by the folder the
+/// build was made in: a page open across a redeploy, or served by an instance built
+/// elsewhere, still reaches them.
+#[tokio::test]
+async fn the_pages_server_functions_answer_at_fixed_paths() {
+    let (app, _state) = app(quiet_settings()).await;
+    let form = |path: &str, body: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let (status, _, body) = send(&app, form("/api/load_snapshot", "dashboard=nope")).await;
+    assert_eq!((status, json(&body)), (StatusCode::OK, serde_json::json!("NotFound")));
+    let (status, _, body) = send(&app, form("/api/list_dashboards", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json(&body)["dashboards"].is_array(), "{}", json(&body));
+    let (status, _, body) = send(&app, form("/api/store_problem", "")).await;
+    assert_eq!((status, json(&body)), (StatusCode::OK, Value::Null));
+}
