@@ -158,6 +158,23 @@ impl Placed {
         };
         Placed { lines: Rc::new(lines), stacks, low, high }
     }
+
+    /// The smallest time between two points of a line: what a bar's slot is made from
+    /// (`bar_slot`).
+    pub fn smallest_gap(&self) -> Option<Millis> {
+        let gaps = self.lines.iter().flat_map(|(points, _)| points.windows(2).map(|pair| pair[1].0 - pair[0].0));
+        gaps.filter(|gap| *gap > 0).min()
+    }
+}
+
+/// A bar chart's slot of time, shared by the `across` bars side by side (or by one stacked
+/// bar), and the gap it was made from: the smallest gap between points, widened until each
+/// bar gets two pixels of a plot `plot_px` wide (with more points than that, each slot shows
+/// its highest).
+pub fn bar_slot(span: Millis, across: f64, plot_px: f64, smallest_gap: Option<Millis>) -> (Millis, Millis) {
+    let narrowest = (span as f64 * across * 2.0 / 0.8 / plot_px.max(1.0)).ceil() as Millis;
+    let gap = smallest_gap.unwrap_or(span / 60);
+    (gap.max(narrowest).max(1), gap)
 }
 
 /// Draws `lines` as the spec's kind says: lines, an area under a lone line, stacked areas or
@@ -315,14 +332,7 @@ pub fn draw_data<DB: DrawingBackend>(
         // slot shows its highest, the way decimation keeps peaks).
         let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
         let plot_px = f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
-        let narrowest = ((spec.to - spec.from) as f64 * across * 2.0 / 0.8 / plot_px).ceil() as Millis;
-        let gap = drawn
-            .iter()
-            .flat_map(|line| line.points.windows(2).map(|pair| pair[1].0 - pair[0].0))
-            .filter(|gap| *gap > 0)
-            .min()
-            .unwrap_or((spec.to - spec.from) / 60);
-        let slot = gap.max(narrowest).max(1);
+        let (slot, gap) = bar_slot(spec.to - spec.from, across, plot_px, placed.smallest_gap());
         let width =
             axis.position(spec.from + (slot as f64 * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
         // A bar reaching into the columns drawn is in the slot either side of them: whole slots.

@@ -39,6 +39,9 @@ pub struct FrameKey {
     /// Ghosts of an earlier period: dashed lines, whose dashes would not meet where the
     /// columns drawn again begin.
     pub ghosts: bool,
+    /// A bar chart's smallest gap between points: with the size and span, what its bars'
+    /// slots and widths are made of (`draw::bar_slot`).
+    pub bar_gap: Option<Millis>,
 }
 
 /// A chart as drawn: its frame, span, lines as placed and where alerts fired.
@@ -92,6 +95,15 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
         let [.., second_last, _] = points[..] else { return None };
         stable = stable.min(second_last.0);
     }
+    // A bar stands for its slot, drawn as wide as most of it (and one slot holds several
+    // points when they are dense): the bars from the slot half a slot before that are drawn
+    // again whole.
+    if let Some(gap) = now.frame.bar_gap.filter(|_| now.frame.kind == PanelKind::Bar) {
+        let across = if now.frame.stack { 1.0 } else { now.lines.len().max(1) as f64 };
+        // The plot's columns are at most its width: a slot as wide as drawn, or wider.
+        let (slot, _) = super::draw::bar_slot(span, across, f64::from(plot.columns()), Some(gap));
+        stable = (stable - slot / 2).div_euclid(slot) * slot;
+    }
     if stable <= now.from {
         return None;
     }
@@ -144,6 +156,7 @@ mod tests {
             kind: PanelKind::Line,
             stack: false,
             ghosts: false,
+            bar_gap: None,
         }
     }
 
@@ -182,6 +195,30 @@ mod tests {
         firing.0.spans.push(FiringSpan { from: before.to - 5_000, to: before.to, severity: Severity::Warning });
         firing.1.spans.push(FiringSpan { from: before.to - 5_000, to: now.to, severity: Severity::Warning });
         assert_eq!(update(&firing.0, &firing.1, plot), Some(shifted));
+    }
+
+    #[test]
+    fn a_bar_chart_draws_again_the_whole_slots_of_its_last_points() {
+        let plot = PlotRect::new((780, 180), 1.0, None);
+        let bars = |picture: Picture| Picture {
+            frame: FrameKey { kind: PanelKind::Bar, bar_gap: Some(100), ..picture.frame },
+            ..picture
+        };
+        let (before, now) = (picture(plot, 1_764_000_000_000), picture(plot, 1_764_000_000_100));
+        let line_strip = update(&before, &now, plot).expect("a line chart shifts").strip;
+        let (before, now) = (bars(before), bars(now));
+        let strip = update(&before, &now, plot).expect("a bar chart shifts").strip;
+        let (slot, _) = super::super::draw::bar_slot(SPAN, 2.0, f64::from(plot.columns()), Some(100));
+        assert!(slot > 100, "dense: a slot holds points {slot} ms apart");
+        let second_last = before.lines[0].0[before.lines[0].0.len() - 2].0;
+        // The bar of the second-to-last point's slot starts a tenth of a slot in; its point may
+        // sit anywhere in it.
+        assert!(strip.times.0 <= second_last.div_euclid(slot) * slot, "{strip:?}");
+        assert!(strip.x.0 < line_strip.x.0 && strip.x == (strip.x.0, plot.x1), "{strip:?} beside {line_strip:?}");
+
+        let mut denser = now.clone();
+        denser.frame.bar_gap = Some(90);
+        assert_eq!(update(&before, &denser, plot), None, "another smallest gap: other slots and widths");
     }
 
     #[test]
