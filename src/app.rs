@@ -20,11 +20,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy allows the inline scripts carrying this response's nonce.
     #[cfg(feature = "ssr")]
     crate::server::http::headers::send_content_security_policy(&options);
-    // The scripts load from the path of this server's build (`server::http::bundle`).
+    // The scripts load from the path of this server's build, which the page names for
+    // `client::redeploy` (`server::http::bundle`).
     #[cfg(feature = "ssr")]
-    let root = crate::server::http::bundle::page_root();
+    let bundle = crate::server::http::bundle::of_page();
+    #[cfg(feature = "ssr")]
+    let (root, build) = (bundle.root(), bundle.id());
     #[cfg(not(feature = "ssr"))]
-    let root = String::new();
+    let (root, build) = (String::new(), None::<String>);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -32,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
+                {build.map(|build| view! { <meta name="livedash-build" content=build/> })}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <script nonce=leptos::nonce::use_nonce() inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>

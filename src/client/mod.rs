@@ -10,6 +10,8 @@ pub mod history;
 pub mod interval;
 pub mod live_edge;
 pub mod panel_data;
+#[cfg(feature = "hydrate")]
+pub mod redeploy;
 pub mod redraw;
 pub mod state;
 pub mod theme;

@@ -61,6 +61,8 @@ impl Dispatcher {
         }
         if std::mem::take(&mut self.reconnecting) {
             self.connection.reconnects.update(|count| *count += 1);
+            // Back after a loss, perhaps from a redeploy.
+            crate::client::redeploy::reload_if_replaced();
         }
     }
 

@@ -5,7 +5,9 @@
 //! (`components::lazily`), and never another build's module, which would link against a main
 //! module it was not cut from. The id is a digest of the files, the same on every instance
 //! running one build. Files under a build's path never change, so browsers keep them a year.
-//! `/pkg/...` still serves the stylesheet and anything else linked without a build.
+//! `/pkg/...` still serves the stylesheet and anything else linked without a build. A page
+//! asks `/build/{id}` when its connection comes back (`client::redeploy`): a 404 says it runs
+//! a build no longer served, and it loads itself again.
 
 use axum::{
     extract::Request,
@@ -37,25 +39,34 @@ impl Bundle {
         Bundle { id: id.map(Arc::from) }
     }
 
+    /// The build's id, which a page names in its `livedash-build` meta.
+    pub fn id(&self) -> Option<String> {
+        self.id.as_deref().map(str::to_owned)
+    }
+
     /// What the page's scripts load from, before `/pkg`: `/build/{id}`, or nothing.
     pub fn root(&self) -> String {
         self.id.as_deref().map(|id| format!("/build/{id}")).unwrap_or_default()
     }
 
-    /// `/build/{id}/pkg/...` for this build's files, cached for good; any other build's path
-    /// is a 404 (its files are gone).
+    /// `/build/{id}/pkg/...` for this build's files, cached for good, and `/build/{id}` itself,
+    /// a 204 a page asks to learn whether its build is still served (`client::redeploy`); any
+    /// other build's path is a 404 (its files are gone).
     pub fn routes<S: Clone + Send + Sync + 'static>(&self, site_root: &str) -> Router<S> {
-        let gone = any(|| async { (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "no such build") });
-        let router = Router::new().route("/build/{*path}", gone);
+        let answer = |status| any(move || async move { (status, [(header::CACHE_CONTROL, "no-store")]) });
+        let router = Router::new().route("/build/{*path}", answer(StatusCode::NOT_FOUND));
         let Some(id) = &self.id else { return router };
         let files = ServeDir::new(Path::new(site_root).join("pkg")).precompressed_br().precompressed_gzip();
-        router.nest_service(&format!("/build/{id}/pkg"), files).layer(middleware::from_fn(kept_for_good))
+        router
+            .route(&format!("/build/{id}"), answer(StatusCode::NO_CONTENT))
+            .nest_service(&format!("/build/{id}/pkg"), files)
+            .layer(middleware::from_fn(kept_for_good))
     }
 }
 
-/// The root of the bundle of the page being rendered (call from the shell).
-pub fn page_root() -> String {
-    use_context::<Bundle>().map(|bundle| bundle.root()).unwrap_or_default()
+/// The bundle of the page being rendered (call from the shell).
+pub fn of_page() -> Bundle {
+    use_context::<Bundle>().unwrap_or_default()
 }
 
 fn digest(pkg: &Path) -> Option<String> {

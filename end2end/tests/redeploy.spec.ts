@@ -1,0 +1,50 @@
+import { expect, test } from '@playwright/test';
+import { type ChildProcess } from 'node:child_process';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DashboardPage } from './fixtures/dashboard_page';
+import { root, startServer, stopServer } from './fixtures/livedash_server';
+
+// A server of this test's own serving a copy of the built site, so that the test can deploy
+// "another build" (the same files, one changed) on the same port while a page stays open.
+const site = mkdtempSync(path.join(tmpdir(), 'livedash-redeploy-'));
+cpSync(path.join(root, 'target', 'site'), site, { recursive: true });
+let port = 0;
+
+async function deploy(): Promise<ChildProcess> {
+  const started = await startServer(['--host-metrics', 'false', '--persist', 'false', '--site-root', site], port);
+  port = started.port;
+  return started.server;
+}
+
+test.afterAll(() => rmSync(site, { recursive: true, force: true }));
+
+test('a page open across a redeploy loads the new build by itself once it reconnects', async ({ page }) => {
+  let server = await deploy();
+  try {
+    const dashboard = new DashboardPage(page, 'main');
+    await dashboard.goto({ base: `http://127.0.0.1:${port}`, params: { heartbeatMs: 1000, window: '5m' } });
+    await expect(dashboard.badge).toHaveText('live');
+    const build = page.locator('meta[name="livedash-build"]');
+    const before = await build.getAttribute('content');
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    await page.evaluate(() => ((window as unknown as { openedBefore: boolean }).openedBefore = true));
+
+    await stopServer(server);
+    await expect(dashboard.banner).toBeVisible();
+    appendFileSync(path.join(site, 'pkg', 'livedash.css'), '\n/* the next build */\n');
+    server = await deploy();
+
+    // Loaded again from the server: a new document, of the new build, with the same view.
+    await expect.poll(() => page.evaluate(() => (window as unknown as { openedBefore?: boolean }).openedBefore), {
+      timeout: 15_000,
+    }).toBeUndefined();
+    await expect(build).not.toHaveAttribute('content', before!);
+    await expect(page).toHaveURL(/\/d\/main\?.*window=5m/);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(dashboard.badge).toHaveText('live');
+  } finally {
+    await stopServer(server);
+  }
+});
