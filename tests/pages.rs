@@ -146,6 +146,9 @@ async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
         html.split("\"/build/").nth(1).and_then(|rest| rest.split('"').next()).expect("a build's path in the page");
     let build = root.split('/').next().unwrap().to_owned();
     assert!(html.contains(&format!("/build/{build}/pkg/livedash.js")), "{html}");
+    assert!(html.contains(&format!(r#"<meta name="livedash-build" content="{build}""#)), "{html}");
+    let still = reqwest::get(http_url(&first, &format!("/build/{build}"))).await.unwrap();
+    assert_eq!(still.status(), 204, "a page asks whether its build is still served");
 
     let module = format!("/build/{build}/pkg/chunk_1.wasm");
     let response = reqwest::get(http_url(&first, &module)).await.unwrap();
@@ -168,6 +171,7 @@ async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
     let gone = reqwest::get(http_url(&second, &module)).await.unwrap();
     assert_eq!(gone.status(), 404, "the first build's module, asked of the second");
     assert_eq!(gone.headers()["cache-control"], "no-store");
+    assert_eq!(reqwest::get(http_url(&second, &format!("/build/{build}"))).await.unwrap().status(), 404);
     push(&second, "shop", 1.0).await;
     let (_, html) = page(&second, "/d/shop").await;
     assert!(!html.contains(&format!("/build/{build}/")) && html.contains("/build/"), "{html}");
