@@ -9,7 +9,7 @@ use crate::pages::{dashboard::DashboardPage, home::HomeRoute, not_found::NotFoun
 #[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router, A},
     path, Lazy, SsrMode,
@@ -20,8 +20,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy allows the inline scripts carrying this response's nonce.
     #[cfg(feature = "ssr")]
     crate::server::http::headers::send_content_security_policy(&options);
-    // The scripts load from the path of this server's build, which the page names for
-    // `client::redeploy` (`server::http::bundle`).
+    // The stylesheet and scripts load from the path of this server's build, which the page
+    // names for `client::redeploy` (`server::http::bundle`).
     #[cfg(feature = "ssr")]
     let bundle = crate::server::http::bundle::of_page();
     #[cfg(feature = "ssr")]
@@ -37,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="dark light"/>
                 {build.map(|build| view! { <meta name="livedash-build" content=build/> })}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" id="leptos" href=format!("{root}/pkg/livedash.css")/>
                 <script nonce=leptos::nonce::use_nonce() inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options root/>
@@ -120,7 +121,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/livedash.css"/>
         <Title formatter=|page: String| if page.is_empty() { "livedash".to_owned() } else { format!("{page} · livedash") }/>
         <Router>
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>

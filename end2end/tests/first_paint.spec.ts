@@ -34,14 +34,15 @@ test('the browser receives the WASM bundle compressed', async ({ page }) => {
 });
 
 // The bundle is served under its build's path, which never changes its files
-// (`server::http::bundle`): a second visit takes the JS and WASM from the browser's cache.
+// (`server::http::bundle`): a second visit takes the stylesheet, JS and WASM from the browser's
+// cache.
 test('a second visit loads the bundle from the cache, without asking the server', async ({ page }) => {
   const bundle = () =>
     page.evaluate(() =>
       performance
         .getEntriesByType('resource')
         .map((entry) => entry as PerformanceResourceTiming)
-        .filter((entry) => /\/build\/[0-9a-f]{16}\/pkg\/livedash\.(js|wasm)$/.test(new URL(entry.name).pathname))
+        .filter((entry) => /\/build\/[0-9a-f]{16}\/pkg\/livedash\.(css|js|wasm)$/.test(new URL(entry.name).pathname))
         .map((entry) => ({ name: new URL(entry.name).pathname.split('/').pop(), sent: entry.transferSize })),
     );
   const wasm = page.waitForResponse((response) => response.url().endsWith('/livedash.wasm'));
@@ -50,14 +51,14 @@ test('a second visit loads the bundle from the cache, without asking the server'
   // Kept for good, not for the heuristic while the browser guesses it fresh (as `/pkg/` is).
   expect((await wasm).headers()['cache-control']).toBe('public, max-age=31536000, immutable');
   const first = await bundle();
-  expect(first.map((entry) => entry.name).sort()).toEqual(['livedash.js', 'livedash.wasm']);
+  expect(first.map((entry) => entry.name).sort()).toEqual(['livedash.css', 'livedash.js', 'livedash.wasm']);
   expect(first.every((entry) => entry.sent > 0)).toBe(true);
 
   await page.goto('/d/main');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   const second = await bundle();
-  expect(second.map((entry) => entry.name).sort()).toEqual(['livedash.js', 'livedash.wasm']);
-  expect(second.map((entry) => entry.sent), 'nothing transferred: no request, not even a 304').toEqual([0, 0]);
+  expect(second.map((entry) => entry.name).sort()).toEqual(['livedash.css', 'livedash.js', 'livedash.wasm']);
+  expect(second.map((entry) => entry.sent), 'nothing transferred: no request, not even a 304').toEqual([0, 0, 0]);
 });
 
 // What a dashboard's first paint does not need is fetched when first used (BENCHMARKS.md,

@@ -5,7 +5,7 @@
 //! (`components::lazily`), and never another build's module, which would link against a main
 //! module it was not cut from. The id is a digest of the files, the same on every instance
 //! running one build. Files under a build's path never change, so browsers keep them a year.
-//! `/pkg/...` still serves the stylesheet and anything else linked without a build. A page
+//! `/pkg/...` still serves everything linked without a build (the sign-in page's stylesheet). A page
 //! asks `/build/{id}` when its connection comes back (`client::redeploy`): a 404 says it runs
 //! a build no longer served, and it loads itself again.
 
