@@ -5,9 +5,9 @@
 //! (`components::lazily`), and never another build's module, which would link against a main
 //! module it was not cut from. The id is a digest of the files, the same on every instance
 //! running one build. Files under a build's path never change, so browsers keep them a year.
-//! `/pkg/...` still serves everything linked without a build (the sign-in page's stylesheet). A page
-//! asks `/build/{id}` when its connection comes back (`client::redeploy`): a 404 says it runs
-//! a build no longer served, and it loads itself again.
+//! `/pkg/...` still serves everything linked without a build (the sign-in page's stylesheet).
+//! A page asks `/build/{id}` when its connection comes back (`client::redeploy`): a 404 says it
+//! runs a build no longer served, and it loads itself again.
 
 use axum::{
     extract::Request,
@@ -44,7 +44,8 @@ impl Bundle {
         self.id.as_deref().map(str::to_owned)
     }
 
-    /// What the page's scripts load from, before `/pkg`: `/build/{id}`, or nothing.
+    /// What the page's stylesheet and scripts load from, before `/pkg`: `/build/{id}`, or
+    /// nothing.
     pub fn root(&self) -> String {
         self.id.as_deref().map(|id| format!("/build/{id}")).unwrap_or_default()
     }
