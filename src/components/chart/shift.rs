@@ -96,13 +96,14 @@ pub fn update(before: &Picture, now: &Picture, plot: PlotRect) -> Option<Update>
         stable = stable.min(second_last.0);
     }
     // A bar stands for its slot, drawn as wide as most of it (and one slot holds several
-    // points when they are dense): the bars from the slot half a slot before that are drawn
-    // again whole.
+    // points when they are dense): the bars from the slot before that one are drawn again
+    // whole.
     if let Some(gap) = now.frame.bar_gap.filter(|_| now.frame.kind == PanelKind::Bar) {
         let across = if now.frame.stack { 1.0 } else { now.lines.len().max(1) as f64 };
-        // The plot's columns are at most its width: a slot as wide as drawn, or wider.
+        // The plot's columns are at most its width: a slot as wide as drawn, or wider, so a
+        // whole slot back is before the drawn slot's start.
         let (slot, _) = super::draw::bar_slot(span, across, f64::from(plot.columns()), Some(gap));
-        stable = (stable - slot / 2).div_euclid(slot) * slot;
+        stable = (stable - slot).div_euclid(slot) * slot;
     }
     if stable <= now.from {
         return None;
