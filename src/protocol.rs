@@ -3,8 +3,10 @@
 //!
 //! Pure data and validation only: no I/O here, so it is unit-tested directly.
 
+pub mod named;
 pub mod series;
 
+use named::named;
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
@@ -192,8 +194,7 @@ mod decode_type_first {
     use super::*;
     use serde::de::{value::MapAccessDeserializer, Deserializer, Error, MapAccess, Visitor};
 
-    #[derive(Deserialize)]
-    #[serde(rename_all = "lowercase")]
+    #[derive(Clone, Copy)]
     enum Kind {
         Snapshot,
         Update,
@@ -201,6 +202,8 @@ mod decode_type_first {
         Pong,
         Session,
     }
+
+    named!(Kind { Snapshot = "snapshot", Update = "update", Error = "error", Pong = "pong", Session = "session" });
 
     #[derive(Deserialize)]
     struct PongBody {
@@ -336,8 +339,7 @@ pub struct MetricDefinition {
 }
 
 /// What a series' values are (PROTOCOL.md 1.2 "Kinds").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SeriesKind {
     /// The value is the reading.
     #[default]
@@ -347,22 +349,11 @@ pub enum SeriesKind {
     Counter,
 }
 
+named!(SeriesKind { Gauge = "gauge", Counter = "counter" });
+
 impl SeriesKind {
     pub fn is_gauge(&self) -> bool {
         *self == SeriesKind::Gauge
-    }
-
-    /// Its name on the wire and in the store.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SeriesKind::Gauge => "gauge",
-            SeriesKind::Counter => "counter",
-        }
-    }
-
-    /// The kind named `name` (`as_str`), if it is one.
-    pub fn from_stored(name: &str) -> Option<SeriesKind> {
-        [SeriesKind::Gauge, SeriesKind::Counter].into_iter().find(|kind| kind.as_str() == name)
     }
 
     /// This kind as an update states it for a series of `family`: only when the name does not
@@ -408,10 +399,8 @@ impl MetricDefinition {
 }
 
 /// Display format of a value; see `model::format`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
-    #[serde(alias = "integer")]
     Int,
     #[default]
     Decimal,
@@ -423,6 +412,15 @@ pub enum Format {
     /// Seconds.
     Duration,
 }
+
+named!(Format {
+    Int = "int",
+    Decimal = "decimal",
+    Percent = "percent",
+    Currency = "currency",
+    Bytes = "bytes",
+    Duration = "duration",
+} aliases { "integer" = Int });
 
 /// One step of stored history (`GET /api/v1/dashboards/{id}/history`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -476,8 +474,7 @@ pub struct HistoryAnswer {
 }
 
 /// How a metric's history is drawn.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ChartKind {
     #[default]
     Line,
@@ -486,6 +483,8 @@ pub enum ChartKind {
     /// Only the card, no chart.
     None,
 }
+
+named!(ChartKind { Line = "line", Area = "area", None = "none" });
 
 impl ChartKind {
     pub fn is_line(&self) -> bool {
@@ -519,8 +518,7 @@ pub struct ErrorReply {
     pub dashboard: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     BadRequest,
     UnknownDashboard,
@@ -538,22 +536,18 @@ pub enum ErrorCode {
     NotFound,
 }
 
-impl ErrorCode {
-    /// The code as written on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::UnknownDashboard => "unknown_dashboard",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::TooLarge => "too_large",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::UnknownMetric => "unknown_metric",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::NotFound => "not_found",
-        }
-    }
-}
+// The codes as written on the wire.
+named!(ErrorCode {
+    BadRequest = "bad_request",
+    UnknownDashboard = "unknown_dashboard",
+    Forbidden = "forbidden",
+    RateLimited = "rate_limited",
+    TooLarge = "too_large",
+    Unauthorized = "unauthorized",
+    UnknownMetric = "unknown_metric",
+    Unavailable = "unavailable",
+    NotFound = "not_found",
+});
 
 impl ServerMessage {
     pub fn error(code: ErrorCode, message: impl Into<String>, dashboard: Option<&str>) -> Self {
@@ -650,8 +644,7 @@ pub struct TargetHealth {
 }
 
 /// How bad an alert is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Warning,
     Critical,
@@ -659,8 +652,7 @@ pub enum Severity {
 
 /// What is announced when a state changes (PROTOCOL.md "Alerts", without the rule's name and
 /// message, which the caller adds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlertPhase {
     Pending,
     Firing,
@@ -668,26 +660,8 @@ pub enum AlertPhase {
     NoData,
 }
 
-impl AlertPhase {
-    /// As written on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertPhase::Pending => "pending",
-            AlertPhase::Firing => "firing",
-            AlertPhase::Resolved => "resolved",
-            AlertPhase::NoData => "nodata",
-        }
-    }
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
+named!(Severity { Warning = "warning", Critical = "critical" });
+named!(AlertPhase { Pending = "pending", Firing = "firing", Resolved = "resolved", NoData = "nodata" });
 
 #[cfg(test)]
 mod tests {

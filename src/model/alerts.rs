@@ -8,17 +8,18 @@
 //! left only past its `clear` value, so a value inside the band between them never changes
 //! anything (hysteresis); warning escalates to critical and back without a resolve between.
 
-use crate::protocol::Millis;
+use crate::protocol::{named::named, Millis};
 pub use crate::protocol::{AlertPhase, Severity};
 use serde::{Deserialize, Serialize};
 
 /// Which side of the threshold is bad.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Above,
     Below,
 }
+
+named!(Direction { Above = "above", Below = "below" });
 
 /// One level of a rule: breached past `threshold`, cleared only past `clear`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

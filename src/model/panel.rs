@@ -5,13 +5,12 @@
 
 use super::family::{chart_groups, ChartGroup};
 use super::series::Point;
-use crate::protocol::{ChartKind, Format, MetricDefinition, Millis, SeriesKind};
+use crate::protocol::{named::named, ChartKind, Format, MetricDefinition, Millis, SeriesKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How a panel shows its series.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PanelKind {
     #[default]
     Line,
@@ -32,21 +31,19 @@ pub enum PanelKind {
     Heatmap,
 }
 
-impl PanelKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PanelKind::Line => "line",
-            PanelKind::Area => "area",
-            PanelKind::Stacked => "stacked",
-            PanelKind::Bar => "bar",
-            PanelKind::Stat => "stat",
-            PanelKind::Gauge => "gauge",
-            PanelKind::Status => "status",
-            PanelKind::Table => "table",
-            PanelKind::Heatmap => "heatmap",
-        }
-    }
+named!(PanelKind {
+    Line = "line",
+    Area = "area",
+    Stacked = "stacked",
+    Bar = "bar",
+    Stat = "stat",
+    Gauge = "gauge",
+    Status = "status",
+    Table = "table",
+    Heatmap = "heatmap",
+});
 
+impl PanelKind {
     /// Whether the panel draws its series over time (a crosshair, zoom, compare and PNG apply).
     pub fn is_chart(self) -> bool {
         matches!(
@@ -71,15 +68,15 @@ pub struct Threshold {
 }
 
 /// The earlier period a panel compares with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compare {
-    #[serde(rename = "1h")]
     Hour,
-    #[serde(rename = "1d")]
     Day,
-    #[serde(rename = "1w")]
     Week,
 }
+
+// As written in the configuration and the URL.
+named!(Compare { Hour = "1h", Day = "1d", Week = "1w" });
 
 impl Compare {
     pub const ALL: [Compare; 3] = [Compare::Hour, Compare::Day, Compare::Week];
@@ -90,19 +87,6 @@ impl Compare {
             Compare::Day => 86_400_000,
             Compare::Week => 7 * 86_400_000,
         }
-    }
-
-    /// As written in the configuration and the URL.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Compare::Hour => "1h",
-            Compare::Day => "1d",
-            Compare::Week => "1w",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Compare> {
-        Compare::ALL.into_iter().find(|compare| compare.as_str() == text)
     }
 
     pub fn label(self) -> &'static str {

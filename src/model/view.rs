@@ -37,7 +37,7 @@ impl View {
                 "range" if !value.is_empty() => view.range = Some(value.to_owned()),
                 "from" => from = value.parse::<Millis>().ok(),
                 "to" => to = value.parse::<Millis>().ok(),
-                "compare" => view.compare = Compare::parse(value),
+                "compare" => view.compare = Compare::from_name(value),
                 "panel" if !value.is_empty() => view.panel = Some(value.to_owned()),
                 "theme" if value == "light" || value == "dark" => view.theme = Some(value.to_owned()),
                 "kiosk" => view.kiosk = value != "0" && value != "false",

@@ -374,7 +374,7 @@ fn recover(connection: &Connection, replay_capacity: usize) -> Result<Vec<Recove
             names.query_map([&id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<Result<_, _>>()?;
         let kinds = rows
             .iter()
-            .filter_map(|(_, name, kind)| Some((name.clone(), SeriesKind::from_stored(kind.as_deref()?)?)))
+            .filter_map(|(_, name, kind)| Some((name.clone(), SeriesKind::from_name(kind.as_deref()?)?)))
             .collect();
         let ids: Vec<(i64, String)> = rows.into_iter().map(|(id, name, _)| (id, name)).collect();
         let by_id: std::collections::HashMap<i64, String> = ids.iter().cloned().collect();

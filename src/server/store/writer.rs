@@ -256,7 +256,7 @@ impl WriterState {
             for row in rows {
                 let (id, dashboard, name, kind): (i64, String, String, Option<String>) = row?;
                 metric_ids.entry(dashboard).or_default().insert(name, id);
-                if let Some(kind) = kind.as_deref().and_then(SeriesKind::from_stored) {
+                if let Some(kind) = kind.as_deref().and_then(SeriesKind::from_name) {
                     stated_kinds.insert(id, kind);
                 }
             }
