@@ -9,7 +9,6 @@ use crate::pages::{dashboard::DashboardPage, home::HomeRoute, not_found::NotFoun
 #[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router, A},
     path, Lazy, SsrMode,
@@ -41,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script nonce=leptos::nonce::use_nonce() inner_html=PICK_BEFORE_PAINT></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options root/>
-                <MetaTags/>
+                <leptos_meta::MetaTags/>
             </head>
             <body>
                 <App/>
@@ -108,7 +107,9 @@ fn expose_for_benchmarks() {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
+    // The head the server writes (the title: `components::page_title`).
+    #[cfg(feature = "ssr")]
+    leptos_meta::provide_meta_context();
     let theme = provide_theme();
     let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
@@ -121,7 +122,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Title formatter=|page: String| if page.is_empty() { "livedash".to_owned() } else { format!("{page} · livedash") }/>
         <Router>
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
                 <A href="/" attr:class="brand">"livedash"</A>

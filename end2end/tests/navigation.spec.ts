@@ -13,6 +13,9 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
 
   await page.goto('/');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // The tab says where the page is: written by the server, then kept by the browser as it
+  // moves between pages.
+  await expect(page).toHaveTitle('Dashboards · livedash');
   const list = page.getByTestId('dashboard-list');
   await expect(list.getByRole('link', { name: /Shop \(demo\)/ })).toBeVisible();
   await expect(list.getByRole('link', { name: /Host/ })).toBeVisible();
@@ -23,10 +26,12 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
   const main = new DashboardPage(page, 'main');
   await expect(main.root).toHaveAttribute('data-dashboard', 'main');
   await expect(main.badge).toHaveText('live');
+  await expect(page).toHaveTitle('Shop (demo) · livedash');
   await expect.poll(() => subscribed('main')).toBe(1);
   await page.screenshot({ path: 'test-results/dashboard-main.png', fullPage: true });
 
   await page.getByRole('link', { name: 'livedash' }).click();
+  await expect(page).toHaveTitle('Dashboards · livedash');
   await expect.poll(() => sent.some((m) => m.type === 'unsubscribe' && m.dashboard === 'main')).toBe(true);
   await list.getByRole('link', { name: /Host/ }).click();
   await expect(page).toHaveURL(/\/d\/host$/);
@@ -34,6 +39,7 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
   await expect(host.root).toHaveAttribute('data-dashboard', 'host');
   await expect(page.locator('[data-panel="cpu"]')).toBeVisible();
   await expect(host.badge).toHaveText('live');
+  await expect(page).toHaveTitle(/^Host.* · livedash$/);
   await expect.poll(() => subscribed('host')).toBe(1);
   const hostSeq = await host.seq();
   await expect.poll(() => host.seq(), { timeout: 8_000 }).toBeGreaterThan(hostSeq);
@@ -44,6 +50,7 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
   await page.goBack();
   await expect(page).toHaveURL(/\/d\/main$/);
   await expect(main.badge).toHaveText('live');
+  await expect(page).toHaveTitle('Shop (demo) · livedash');
   await expect.poll(() => subscribed('main')).toBe(2);
   const mainSeq = await main.seq();
   await expect.poll(() => main.seq(), { timeout: 8_000 }).toBeGreaterThan(mainSeq);

@@ -8,6 +8,7 @@ pub mod connection_banner;
 pub mod connection_panel;
 pub mod lazily;
 pub mod metric_card;
+pub mod page_title;
 pub mod panel;
 pub mod rule_preview;
 pub mod store_banner;

@@ -10,6 +10,7 @@ use crate::client::{
     view::ViewState,
     visibility::track_page_visibility,
 };
+use crate::components::page_title::page_title;
 use crate::components::{
     alert_toasts::AlertToasts, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
     connection_panel::ConnectionPanel, metric_card::MetricCard, panel::Panel, store_banner::StoreBanner,
@@ -24,7 +25,6 @@ use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::Snapshot;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -95,10 +95,8 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
     let kiosk = Memo::new(move |_| view.view.with(|view| view.kiosk));
     let chrome = move || !kiosk.get();
     let idle = pointer_idle();
+    page_title(state.title);
     view! {
-        // The title is read by the document's head, which outlives this view: a dashboard opened
-        // from another (a link, a rotating wall screen) must not read this one once it is gone.
-        <Title text=move || state.title.try_get().unwrap_or_default()/>
         <section
             class="dashboard"
             class:kiosk=move || kiosk.get()

@@ -2,12 +2,12 @@
 //! it and how long ago, its series count) and the health of the Prometheus targets scraped
 //! into it.
 
+use crate::components::page_title::page_title;
 use crate::loaders::list_dashboards;
 use crate::model::format::format_age;
 use crate::protocol::{DashboardSummary, Millis, TargetHealth};
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 
 /// The route, loaded when first used (`components::lazily`).
@@ -46,8 +46,8 @@ mod split {
 #[component]
 fn HomePage() -> impl IntoView {
     let dashboards = Resource::new(|| (), |_| list_dashboards());
+    page_title("Dashboards".to_owned());
     view! {
-        <Title text="Dashboards"/>
         <section class="home">
             <h1>"Dashboards"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading dashboards…"</p> }>

@@ -6,8 +6,8 @@
 //! query panel runs it): the time per update carrying all of them, and carrying one.
 //! Nothing here talks to the server.
 
+use crate::components::page_title::page_title;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// Times of the full redraws, in ms, sorted.
@@ -55,6 +55,7 @@ mod split {
 
 #[component]
 fn RedrawBench() -> impl IntoView {
+    page_title("Redraw benchmark".to_owned());
     let query = use_query_map();
     let number = move |name: &str, default: usize| {
         query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
@@ -82,7 +83,6 @@ fn RedrawBench() -> impl IntoView {
     let figure =
         move |q: f64| timings.with(|t| t.as_ref().map(|t| format!("{:.2}", t.quantile(q))).unwrap_or_default());
     view! {
-        <Title text="Redraw benchmark"/>
         <section
             class="bench"
             data-testid="redraw-bench"
