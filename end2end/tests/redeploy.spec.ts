@@ -48,3 +48,43 @@ test('a page open across a redeploy loads the new build by itself once it reconn
     await stopServer(server);
   }
 });
+
+test('a page with a rule preview open waits for it to close before it loads the new build', async ({ page }) => {
+  let server = await deploy();
+  try {
+    const dashboard = new DashboardPage(page, 'main');
+    await dashboard.goto({ base: `http://127.0.0.1:${port}`, params: { heartbeatMs: 1000 } });
+    await expect(dashboard.badge).toHaveText('live');
+    const build = page.locator('meta[name="livedash-build"]');
+    const before = await build.getAttribute('content');
+    const preview = page.getByTestId('rule-preview').first();
+    await preview.locator('summary').click();
+    await preview.getByTestId('preview-warn').fill('42');
+    await page.evaluate(() => ((window as unknown as { openedBefore: boolean }).openedBefore = true));
+
+    await stopServer(server);
+    await expect(dashboard.banner).toBeVisible();
+    appendFileSync(path.join(site, 'pkg', 'livedash.css'), '\n/* the build after */\n');
+    server = await deploy();
+
+    // Back live on the old build, the rule as typed, and a word that a new version waits.
+    const notice = page.getByTestId('redeploy-notice');
+    await expect(notice).toContainText('A new version of livedash is running', { timeout: 15_000 });
+    await expect(dashboard.badge).toHaveText('live');
+    await expect(preview.getByTestId('preview-warn')).toHaveValue('42');
+    expect(await page.evaluate(() => (window as unknown as { openedBefore?: boolean }).openedBefore)).toBe(true);
+    await expect(build).toHaveAttribute('content', before!);
+
+    // Closing the preview lets the page load the new build.
+    await preview.locator('summary').click();
+    await expect.poll(() => page.evaluate(() => (window as unknown as { openedBefore?: boolean }).openedBefore), {
+      timeout: 10_000,
+    }).toBeUndefined();
+    await expect(build).not.toHaveAttribute('content', before!);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    await expect(dashboard.badge).toHaveText('live');
+    await expect(page.getByTestId('redeploy-notice')).toHaveCount(0);
+  } finally {
+    await stopServer(server);
+  }
+});
