@@ -259,7 +259,7 @@ fn picture(canvas: &web_sys::HtmlCanvasElement, spec: &ChartSpec, placed: &Place
         kind: spec.kind,
         stack: spec.stack,
         ghosts: !spec.ghosts.is_empty(),
-        bar_gap: if spec.kind == PanelKind::Bar { placed.smallest_gap() } else { None },
+        bar_gap: placed.bar_gap,
     };
     Picture { frame, from: spec.from, to: spec.to, lines: placed.lines.clone(), spans: spec.alerts.spans.clone() }
 }

@@ -131,6 +131,9 @@ pub struct Placed {
     pub stacks: bool,
     pub low: f64,
     pub high: f64,
+    /// A bar chart's smallest time between two points of a line, which its slots are made
+    /// from (`bar_slot`); `None` for other kinds, or with no two points apart.
+    pub bar_gap: Option<Millis>,
 }
 
 impl Placed {
@@ -156,15 +159,15 @@ impl Placed {
             }
             _ => (low, high),
         };
-        Placed { lines: Rc::new(lines), stacks, low, high }
+        let bar_gap = (spec.kind == PanelKind::Bar).then(|| smallest_gap(&lines)).flatten();
+        Placed { lines: Rc::new(lines), stacks, low, high, bar_gap }
     }
+}
 
-    /// The smallest time between two points of a line: what a bar's slot is made from
-    /// (`bar_slot`).
-    pub fn smallest_gap(&self) -> Option<Millis> {
-        let gaps = self.lines.iter().flat_map(|(points, _)| points.windows(2).map(|pair| pair[1].0 - pair[0].0));
-        gaps.filter(|gap| *gap > 0).min()
-    }
+/// The smallest time between two points of a line.
+fn smallest_gap(lines: &[(Vec<Point>, RGBColor)]) -> Option<Millis> {
+    let gaps = lines.iter().flat_map(|(points, _)| points.windows(2).map(|pair| pair[1].0 - pair[0].0));
+    gaps.filter(|gap| *gap > 0).min()
 }
 
 /// A bar chart's slot of time, shared by the `across` bars side by side (or by one stacked
@@ -332,7 +335,7 @@ pub fn draw_data<DB: DrawingBackend>(
         // slot shows its highest, the way decimation keeps peaks).
         let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
         let plot_px = f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
-        let (slot, gap) = bar_slot(spec.to - spec.from, across, plot_px, placed.smallest_gap());
+        let (slot, gap) = bar_slot(spec.to - spec.from, across, plot_px, placed.bar_gap);
         let width =
             axis.position(spec.from + (slot as f64 * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
         // A bar reaching into the columns drawn is in the slot either side of them: whole slots.
