@@ -107,9 +107,13 @@ fn expose_for_benchmarks() {
 
 #[component]
 pub fn App() -> impl IntoView {
-    // The head the server writes (the title: `components::page_title`).
+    // The head the server writes: the title (`components::page_title`), `livedash` for a page
+    // without its own (not found, forbidden), which a page's own, registered after, replaces.
     #[cfg(feature = "ssr")]
-    leptos_meta::provide_meta_context();
+    {
+        leptos_meta::provide_meta_context();
+        crate::components::page_title::page_title(String::new());
+    }
     let theme = provide_theme();
     let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());

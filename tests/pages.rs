@@ -89,9 +89,14 @@ async fn home_lists_dashboards_and_unknown_ones_are_404() {
     assert_eq!(status, 200);
     assert!(html.contains(r#"href="/d/main""#) && html.contains(r#"href="/d/shop""#), "{html}");
     assert!(html.contains("Shop (demo)"));
+    // The tab names the page (`components::page_title`), and livedash alone without one.
+    assert!(html.contains("<title>Dashboards · livedash</title>"), "{html}");
+    let (_, html) = page(&running, "/d/main").await;
+    assert!(html.contains("<title>Shop (demo) · livedash</title>"), "{html}");
     let (status, html) = page(&running, "/d/nope").await;
     assert_eq!(status, 404, "{html}");
     assert!(html.contains("Not found"));
+    assert!(html.contains("<title>livedash</title>"), "{html}");
     running.shutdown().await;
 }
 
