@@ -11,6 +11,9 @@ the livedash module it names. The release module carries no names; make one that
 
 Generic code is attributed to the generic function's crate (legacy symbol names carry no type
 parameters): a view type's build and rebuild count under `tachys`, not under the component.
+`scripts/bundle-names.sh` makes the split main module as sent with v0 names, whose generics
+carry their types (crate hashes in them are dropped here); the largest functions then say
+which view, signal or decoder they are.
 """
 import argparse
 import collections
@@ -86,6 +89,10 @@ def functions(data):
     return [(size, names.get(imported + index, f"#{index}")) for index, size in enumerate(sizes)]
 
 
+# A v0 name's crate disambiguator: `core[c5930c85a12de822]::fmt`.
+CRATE_HASH = re.compile(r"\[[0-9a-f]{6,}\]")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module")
@@ -94,8 +101,9 @@ def main():
     found = functions(open(args.module, "rb").read())
     total = sum(size for size, _ in found)
     by_crate, by_module = collections.Counter(), collections.Counter()
+    found = [(size, CRATE_HASH.sub("", name)) for size, name in found]
     for size, name in found:
-        by_crate[re.split(r"::|[ <>\[]", name.lstrip("<"))[0]] += size
+        by_crate[re.split(r"::|[ <>\[]", re.sub(r"^[<&]*(mut )?", "", name))[0]] += size
         module = re.search(r"livedash::([a-z_]+(?:::[a-z_]+)?)", name)
         if module:
             by_module[module.group(1)] += size
@@ -106,6 +114,9 @@ def main():
     print("\nby livedash module named")
     for module, size in by_module.most_common(args.top):
         print(f"{size:9d}  {module}")
+    print("\nlargest functions")
+    for size, name in sorted(found, reverse=True)[: args.top]:
+        print(f"{size:9d}  {name[:180]}")
 
 
 if __name__ == "__main__":

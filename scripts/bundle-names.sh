@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Where a dashboard's first load is, by function (BENCHMARKS.md, "Client bundle"): builds the
+# client as `make build` does (the `wasm-release` profile, the split, wasm-opt -Oz), but with
+# v0 symbol names (every generic's types in its name) and relocations kept (which the split
+# needs), then prints `scripts/wasm-sizes.py`'s tables of the main module as sent, and its
+# brotli size with the names stripped (within a KB of `scripts/bundle-size.sh`'s, which also
+# runs wasm-opt to convergence).
+#
+# Writes target/bundle-names/main.wasm (with names: `twiggy top`/`twiggy paths` read it too).
+# Its own target dir, so the product's build stays as it is; the first run compiles the
+# client's dependencies (about 4 minutes here), later ones only livedash.
+# Needs wasm-split-cli, the splitter cargo-leptos runs:
+#   cargo install wasm_split_cli_support --version 0.2.3 --features build-binary --locked
+# and the brotli command (Debian: apt-get install brotli).
+# Usage: scripts/bundle-names.sh [--top N]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$root/.tools/node_modules/.bin:$PATH"
+out="$root/target/bundle-names"
+for tool in wasm-split-cli wasm-bindgen wasm-opt brotli; do
+  command -v "$tool" > /dev/null || { echo "missing: $tool (see this script's header)" >&2; exit 1; }
+done
+
+RUSTFLAGS="-C symbol-mangling-version=v0 -C link-args=--emit-relocs" CARGO_TARGET_DIR="$out/cargo" \
+  cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm-release \
+  --no-default-features --features hydrate --manifest-path "$root/Cargo.toml"
+rm -rf "$out/split" "$out/bound" && mkdir -p "$out/split"
+wasm-split-cli --target web --out-name livedash "$out/cargo/wasm32-unknown-unknown/wasm-release/livedash.wasm" "$out/split"
+wasm-bindgen --target web --out-dir "$out/bound" --out-name livedash --no-typescript --keep-debug "$out/split/livedash.wasm"
+optimize=(wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int)
+"${optimize[@]}" -g "$out/bound/livedash_bg.wasm" -o "$out/main.wasm"
+"${optimize[@]}" --strip-debug "$out/bound/livedash_bg.wasm" -o "$out/main-stripped.wasm"
+
+python3 "$root/scripts/wasm-sizes.py" "$out/main.wasm" "$@"
+echo "the main module as sent: $(stat -c %s "$out/main-stripped.wasm") B raw," \
+  "$(brotli -q 11 -w 22 -c "$out/main-stripped.wasm" | wc -c) B brotli"
