@@ -8,7 +8,7 @@
 #
 # Writes target/bundle-names/main.wasm (with names: `twiggy top`/`twiggy paths` read it too).
 # Its own target dir, so the product's build stays as it is; the first run compiles the
-# client's dependencies (about 4 minutes here), later ones only livedash.
+# client's dependencies (about 3 minutes here), later ones only livedash.
 # Needs wasm-split-cli, the splitter cargo-leptos runs:
 #   cargo install wasm_split_cli_support --version 0.2.3 --features build-binary --locked
 # and the brotli command (Debian: apt-get install brotli).
