@@ -29,7 +29,10 @@ pub fn reload_if_replaced() {
             return;
         }
         if holds_input() {
-            announce();
+            // One page waits once: a reconnection during the wait finds the notice up.
+            if !announce() {
+                return;
+            }
             while holds_input() {
                 gloo_timers::future::TimeoutFuture::new(WAIT_MS).await;
             }
@@ -43,19 +46,19 @@ fn holds_input() -> bool {
     document().query_selector("details.rule-preview[open]").ok().flatten().is_some()
 }
 
-/// The notice of a new version, with a link that reloads now (`rel="external"`: the router
-/// leaves it to the browser). Made once, outside the app's views: nothing in the page changes
-/// it until the page goes.
-fn announce() {
+/// Puts up the notice of a new version, with a link that reloads now (`rel="external"`: the
+/// router leaves it to the browser); false when it is up already. Made once, outside the
+/// app's views: nothing in the page changes it until the page goes.
+fn announce() -> bool {
     let document = document();
+    if document.query_selector("[data-testid=redeploy-notice]").ok().flatten().is_some() {
+        return false;
+    }
     let (Some(body), Ok(notice), Ok(link)) =
         (document.body(), document.create_element("div"), document.create_element("a"))
     else {
-        return;
+        return true;
     };
-    if document.query_selector("[data-testid=redeploy-notice]").ok().flatten().is_some() {
-        return;
-    }
     let _ = notice.set_attribute("class", "redeploy-notice");
     let _ = notice.set_attribute("role", "status");
     let _ = notice.set_attribute("data-testid", "redeploy-notice");
@@ -67,4 +70,5 @@ fn announce() {
     link.set_text_content(Some("Reload now"));
     let _ = notice.append_child(&link);
     let _ = body.append_child(&notice);
+    true
 }
