@@ -5,13 +5,13 @@ use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
 #[cfg(feature = "ssr")]
 use crate::loaders::Visitor;
-use crate::pages::{dashboard::DashboardPage, home::HomeRoute, not_found::NotFound, redraw_bench::RedrawBenchRoute};
+use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBenchPage};
 #[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::{
     components::{FlatRoutes, Route, Router, A},
-    path, Lazy, SsrMode,
+    path, SsrMode,
 };
 
 /// The document around the app, rendered on the server only.
@@ -144,9 +144,9 @@ pub fn App() -> impl IntoView {
             </nav>
             <main>
                 <FlatRoutes fallback=NotFound>
-                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bench/redraw") view={Lazy::<RedrawBenchRoute>::new()}/>
+                    <Route path=path!("/bench/redraw") view=RedrawBenchPage/>
                 </FlatRoutes>
             </main>
         </Router>

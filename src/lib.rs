@@ -36,6 +36,6 @@ mod testing;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Async hydration: a lazy route (`components::lazily`) hydrates once its module has arrived.
-    leptos::mount::hydrate_lazy(app::App);
+    // At once: what waits for a module is taken over after hydrating (`components::lazily`).
+    leptos::mount::hydrate_body(app::App);
 }

@@ -10,6 +10,11 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
     socket.on('framesent', (frame) => sent.push(JSON.parse(String(frame.payload))));
   });
   const subscribed = (dashboard: string) => sent.filter((m) => m.type === 'subscribe' && m.dashboard === dashboard).length;
+  // The list's module: a page made in the browser needs it, the server's list hydrated does not.
+  let listModules = 0;
+  page.on('request', (request) => {
+    if (request.url().endsWith('/split_home_list.wasm')) listModules += 1;
+  });
 
   await page.goto('/');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
@@ -30,8 +35,12 @@ test('/ lists both dashboards; navigating between them subscribes and unsubscrib
   await expect.poll(() => subscribed('main')).toBe(1);
   await page.screenshot({ path: 'test-results/dashboard-main.png', fullPage: true });
 
+  expect(listModules).toBe(0);
+
   await page.getByRole('link', { name: 'livedash' }).click();
   await expect(page).toHaveTitle('Dashboards · livedash');
+  await expect(list.getByRole('link', { name: /Host/ })).toBeVisible();
+  expect(listModules).toBe(1);
   await expect.poll(() => sent.some((m) => m.type === 'unsubscribe' && m.dashboard === 'main')).toBe(true);
   await list.getByRole('link', { name: /Host/ }).click();
   await expect(page).toHaveURL(/\/d\/host$/);
@@ -103,11 +112,13 @@ test('the theme follows the system setting; the toggle switches it, charts inclu
   await context.close();
 });
 
-// A page left open across a redeploy asks its own build's path for a route's module and gets a
-// 404 (`server::http::bundle`): the route is then loaded from the server, as a plain link.
+// A page left open across a redeploy asks its own build's path for a page's module and gets a
+// 404 (`server::http::bundle`): the page is then loaded from the server, as a plain link. The
+// home page's list needs its module only when the browser makes it (the server's list, hydrated,
+// needs no code).
 test('a route whose module cannot be fetched is loaded from the server instead', async ({ page }) => {
   let missing = true;
-  await page.route('**/split_home_page.wasm', (route) => (missing ? route.fulfill({ status: 404 }) : route.continue()));
+  await page.route('**/split_home_list.wasm', (route) => (missing ? route.fulfill({ status: 404 }) : route.continue()));
   const documents: string[] = [];
   page.on('request', (request) => {
     if (!request.isNavigationRequest()) return;
@@ -131,7 +142,7 @@ test('a route whose module cannot be fetched is loaded from the server instead',
 });
 
 test('a route whose module stays missing is loaded once, not without end', async ({ page }) => {
-  await page.route('**/split_home_page.wasm', (route) => route.fulfill({ status: 404 }));
+  await page.route('**/split_home_list.wasm', (route) => route.fulfill({ status: 404 }));
   const documents: string[] = [];
   page.on('request', (request) => {
     if (request.isNavigationRequest()) documents.push(new URL(request.url()).pathname);

@@ -1,34 +1,32 @@
 //! Code a dashboard's first paint does not need, loaded when first used. The release build
 //! (`cargo leptos build --split`) moves what only a split point reaches into a WASM module of
-//! its own, which the browser fetches the first time the point is called (for a lazy route, the
-//! server also asks the page it renders to preload the module). The points, each in a
-//! `mod split` beside its code: the home page and the redraw benchmark page (lazy routes: the router
-//! waits for the module before it hydrates them, hence `hydrate_lazy` in `lib.rs`), the rule
-//! preview's form and the alert list (made only after a click), the alert toasts (made when the
-//! first one comes), the stat, gauge and table bodies (taken over, below), a query panel's
-//! engine (`client::panel_data::start_query`, started by the panel), the history and query
-//! requests of a span the stream does not hold (`client::panel_data`'s `fetch`), and the
-//! fallback transports (`client::connection`'s `fallback`). `scripts/bundle-size.sh` prints the
-//! modules' sizes.
+//! its own, which the browser fetches the first time the point is called. The points, each in
+//! a `mod split` beside its code: the home page's list and the redraw benchmark page (`page`,
+//! below), the rule preview's form and the alert list (made only after a click), the alert
+//! toasts (made when the first one comes), the stat, gauge and table bodies (taken over,
+//! below), a query panel's engine (`client::panel_data::start_query`, started by the panel),
+//! the history and query requests of a span the stream does not hold (`client::panel_data`'s
+//! `fetch`), and the fallback transports (`client::connection`'s `fallback`).
+//! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
-//! A view on a page's first render cannot wait for its module inside a `Suspense`: in leptos
-//! 0.8 only the router waits for a module before hydrating, and a `Suspense` hydrates at once,
-//! finds the module still on its way, and panics on the server's markup. Such a view (the
-//! stat, gauge and table bodies, whose numbers the server already shows) is `taken_over`:
-//! hydration adopts the server's markup as it stands, and the module's code puts the live view
-//! in its place once it has arrived.
+//! A view on a page's first render cannot wait for its module inside a `Suspense`: a
+//! `Suspense` hydrates at once, finds the module still on its way, and panics on the server's
+//! markup. Such a view (the stat, gauge and table bodies, whose numbers the server already
+//! shows; the two pages) is `taken_over`: hydration adopts the server's markup as it stands,
+//! and the module's code puts the live view in its place once it has arrived. So the app
+//! hydrates at once (`hydrate_body` in `lib.rs`): leptos' lazy routes would have it hydrate
+//! asynchronously, and their waiting (`hydrate_lazy`, the router's lazy views) cost the first
+//! load more than the pages' own glue (BENCHMARKS.md).
 //!
 //! Code the main module calls directly stays in the main module: a split point's code must be
 //! reached only through the point, or through what the point hands back (a closure it made).
 //!
 //! A module may fail to arrive (the network drops, the server restarts), and leptos' `#[lazy]`
-//! then panics, which ends the page's WASM. So each point but the lazy routes is wasm_split's
-//! `fallible` form (`#[leptos::wasm_split::wasm_split(module, ..., fallible)]`, a `Result` out
-//! of the load): a view says `NOT_LOADED` in its place (`when_loaded`), a panel's body or query
-//! engine says it on the panel, a history fetch is a failed fetch, a fallback transport's
-//! session is lost and retried. The next call fetches again. The lazy routes are written out
-//! (not leptos' `#[lazy_route]`, whose `#[lazy]` panics too) around a fallible point, and
-//! `route` answers for them.
+//! then panics, which ends the page's WASM. So each point is wasm_split's `fallible` form
+//! (`#[leptos::wasm_split::wasm_split(module, ..., fallible)]`, a `Result` out of the load): a
+//! view says `NOT_LOADED` in its place (`when_loaded`), a panel's body or query engine says it
+//! on the panel, a history fetch is a failed fetch, a fallback transport's session is lost and
+//! retried, a page is loaded from the server (`page`). The next call fetches again.
 //!
 //! The split attributes expand to wasm_split's `#[unsafe(no_mangle)]` links between the
 //! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
@@ -54,33 +52,55 @@ pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>>
     view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
 }
 
-/// A lazy route's view (`LazyRoute::view`), from its split point `view` (wasm_split's
-/// `fallible` form, named `module`): the router waits for the module before it shows the route,
-/// or hydrates it. A module that cannot be fetched is most often one of a build no longer
-/// served (`server::http::bundle`: the page was opened before a redeploy), so the route is then
-/// loaded from the server, as a plain link would be: once, so that a module still missing after
-/// that shows `NOT_LOADED` instead of a page reloading without end. On the server the view is
-/// made at once, and the page asks the browser to preload the route's module.
-pub async fn route(module: &'static str, view: impl Future<Output = Result<AnyView, SplitLoaderError>>) -> AnyView {
-    #[cfg(not(feature = "hydrate"))]
-    leptos::prefetch_lazy_fn_on_server(module);
-    #[cfg(feature = "hydrate")]
+/// A route's page, which the server renders in full inside `<div class={class}>` and the
+/// browser brings to life from a module of its own, `module`: `take_over` is its split point
+/// (wasm_split's `fallible` form), handed the element's ref as `taken_over`'s is. A page whose
+/// markup needs no code once hydrated (`adopt`: the home page's list, whose links the router
+/// handles as they stand) leaves the module to a page the browser makes (opened from another);
+/// any other page takes over at once, and the server asks it to preload the module.
+///
+/// A module that cannot be fetched is most often one of a build no longer served
+/// (`server::http::bundle`: the page was opened before a redeploy), so the page is then loaded
+/// from the server, as a plain link would be: once, so that a module still missing after that
+/// shows `NOT_LOADED` instead of a page reloading without end.
+#[cfg(feature = "hydrate")]
+pub fn page<F>(
+    module: &'static str,
+    class: &'static str,
+    adopt: bool,
+    take_over: impl FnOnce(NodeRef<leptos::html::Div>) -> F + 'static,
+) -> impl IntoView
+where
+    F: Future<Output = Result<(), SplitLoaderError>> + 'static,
+{
+    let hydrating = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
     let url = leptos_router::hooks::use_url().with_untracked(|url| {
         let search = url.search();
         format!("{}{}{search}", url.path(), if search.is_empty() { "" } else { "?" })
     });
-    match view.await {
-        Ok(view) => {
-            #[cfg(feature = "hydrate")]
-            loaded_from_server::forget(module);
-            view
+    let needed = !(adopt && hydrating);
+    taken_over(class, move |slot| async move {
+        if !needed {
+            return;
         }
-        Err(_) => {
-            #[cfg(feature = "hydrate")]
-            loaded_from_server::once(module, &url);
-            not_loaded()
+        match take_over(slot).await {
+            Ok(()) => loaded_from_server::forget(module),
+            Err(_) => {
+                replace_children(slot, not_loaded_note());
+                loaded_from_server::once(module, &url);
+            }
         }
+    })
+}
+
+/// On the server a page is rendered whole, and one the browser takes over at once asks it to
+/// preload its module.
+#[cfg(not(feature = "hydrate"))]
+pub fn page(module: &'static str, class: &'static str, adopt: bool, view: impl IntoView) -> impl IntoView {
+    if !adopt {
+        leptos::prefetch_lazy_fn_on_server(module);
     }
+    view! { <div class=class>{view}</div> }
 }
 
 /// Whether a route's page was already loaded from the server because its module could not be
@@ -111,7 +131,11 @@ mod loaded_from_server {
 }
 
 fn not_loaded() -> AnyView {
-    view! { <p class="panel-error" role="alert">{NOT_LOADED}</p> }.into_any()
+    not_loaded_note().into_any()
+}
+
+fn not_loaded_note() -> impl IntoView {
+    view! { <p class="panel-error" role="alert">{NOT_LOADED}</p> }
 }
 
 /// A view the server rendered in full inside `<div class={class}>`, taken over in the browser

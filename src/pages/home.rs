@@ -10,68 +10,67 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The route, loaded when first used (`components::lazily`).
-pub struct HomeRoute;
-
-impl leptos_router::LazyRoute for HomeRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    async fn view(_this: Self) -> AnyView {
-        crate::components::lazily::route("home_page", split::home_page()).await
-    }
-
-    async fn preload() {
-        let _ = split::preload_home_page().await;
-    }
-}
-
-#[allow(unsafe_code)] // the split point's links
-mod split {
-    use super::*;
-
-    // Named as `lazily::route` is told.
-    #[leptos::wasm_split::wasm_split(
-        home_page,
-        wasm_split_path = ::leptos::wasm_split,
-        preload(preload_home_page),
-        fallible
-    )]
-    pub fn home_page() -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
-        Ok(view! { <HomePage/> }.into_any())
-    }
-}
-
+/// The page. Its list, which the server renders in full, is all a hydrated page needs (the
+/// router handles its links' clicks as they stand); a page opened from another makes the list
+/// from a module of its own (`lazily::page`).
 #[component]
-fn HomePage() -> impl IntoView {
-    let dashboards = Resource::new(|| (), |_| list_dashboards());
+pub fn HomePage() -> impl IntoView {
     page_title("Dashboards".to_owned());
+    #[cfg(not(feature = "hydrate"))]
+    let list = crate::components::lazily::page("home_list", "home-list", true, view! { <DashboardList/> });
+    #[cfg(feature = "hydrate")]
+    let list = crate::components::lazily::page("home_list", "home-list", true, split::home_list);
     view! {
         <section class="home">
             <h1>"Dashboards"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading dashboards…"</p> }>
-                {move || Suspend::new(async move {
-                    match dashboards.await {
-                        Ok(list) if list.dashboards.is_empty() => {
-                            EitherOf3::A(view! { <p>"No dashboards yet: push metrics to /api/v1/ingest."</p> })
-                        }
-                        Ok(list) => EitherOf3::B(
-                            view! {
-                                <ul class="dashboard-list" data-testid="dashboard-list">
-                                    {list
-                                        .dashboards
-                                        .into_iter()
-                                        .map(|dashboard| view! { <DashboardItem dashboard now=list.now/> })
-                                        .collect_view()}
-                                </ul>
-                            },
-                        ),
-                        Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
-                    }
-                })}
-            </Suspense>
+            {list}
         </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::*;
+
+    #[leptos::wasm_split::wasm_split(home_list, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn home_list(
+        slot: NodeRef<leptos::html::Div>,
+    ) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+        crate::components::lazily::replace_children(slot, view! { <DashboardList/> });
+        Ok(())
+    }
+}
+
+/// The dashboards, loaded from the server.
+#[component]
+fn DashboardList() -> impl IntoView {
+    let dashboards = list_dashboards();
+    // The browser has one thread: its request needs not be `Send`.
+    #[cfg(feature = "hydrate")]
+    let dashboards = send_wrapper::SendWrapper::new(dashboards);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading dashboards…"</p> }>
+            {Suspend::new(async move {
+                match dashboards.await {
+                    Ok(list) if list.dashboards.is_empty() => {
+                        EitherOf3::A(view! { <p>"No dashboards yet: push metrics to /api/v1/ingest."</p> })
+                    }
+                    Ok(list) => EitherOf3::B(
+                        view! {
+                            <ul class="dashboard-list" data-testid="dashboard-list">
+                                {list
+                                    .dashboards
+                                    .into_iter()
+                                    .map(|dashboard| view! { <DashboardItem dashboard now=list.now/> })
+                                    .collect_view()}
+                            </ul>
+                        },
+                    ),
+                    Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
+                }
+            })}
+        </Suspense>
     }
 }
 

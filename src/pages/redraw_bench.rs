@@ -20,42 +20,31 @@ impl Timings {
     }
 }
 
-/// The route, loaded when first used (`components::lazily`).
-pub struct RedrawBenchRoute;
-
-impl leptos_router::LazyRoute for RedrawBenchRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    async fn view(_this: Self) -> AnyView {
-        crate::components::lazily::route("redraw_bench", split::redraw_bench()).await
-    }
-
-    async fn preload() {
-        let _ = split::preload_redraw_bench().await;
-    }
+/// The page, which the browser makes from a module of its own (`lazily::page`): the server
+/// renders it, asks the browser to preload the module, and the module's page takes its place.
+#[component]
+pub fn RedrawBenchPage() -> impl IntoView {
+    page_title("Redraw benchmark".to_owned());
+    #[cfg(not(feature = "hydrate"))]
+    return crate::components::lazily::page("redraw_bench", "bench-page", false, view! { <RedrawBench/> });
+    #[cfg(feature = "hydrate")]
+    crate::components::lazily::page("redraw_bench", "bench-page", false, split::redraw_bench)
 }
 
-#[allow(unsafe_code)] // the split point's links
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
 mod split {
     use super::*;
 
-    // Named as `lazily::route` is told.
-    #[leptos::wasm_split::wasm_split(
-        redraw_bench,
-        wasm_split_path = ::leptos::wasm_split,
-        preload(preload_redraw_bench),
-        fallible
-    )]
-    pub fn redraw_bench() -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
-        Ok(view! { <RedrawBench/> }.into_any())
+    #[leptos::wasm_split::wasm_split(redraw_bench, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn redraw_bench(slot: NodeRef<leptos::html::Div>) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+        crate::components::lazily::replace_children(slot, view! { <RedrawBench/> });
+        Ok(())
     }
 }
 
 #[component]
 fn RedrawBench() -> impl IntoView {
-    page_title("Redraw benchmark".to_owned());
     let query = use_query_map();
     let number = move |name: &str, default: usize| {
         query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
