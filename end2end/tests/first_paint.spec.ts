@@ -94,3 +94,41 @@ test('a part whose module cannot be fetched says so, and the page lives on', asy
   const seq = Number(await dashboard.getAttribute('data-seq'));
   await expect.poll(async () => Number(await dashboard.getAttribute('data-seq'))).toBeGreaterThan(seq + 1);
 });
+
+// The browser builds a dashboard again in place of the server's markup instead of hydrating it
+// (`lazily::rebuilt`): no frame may show it empty or without its numbers, and what it shows
+// after is the same page, now live.
+test('a dashboard taken over from the server never shows a frame without its cards and panels', async ({ page }) => {
+  await page.addInitScript(() => {
+    const frames: { cards: number; panels: number; values: number; built: boolean }[] = [];
+    (window as unknown as { frames_seen: typeof frames }).frames_seen = frames;
+    const look = () => {
+      if (document.readyState !== 'loading') {
+        const values = [...document.querySelectorAll('[data-testid="metric-value"]')].filter((v) => /\d/.test(v.textContent ?? ''));
+        frames.push({
+          cards: document.querySelectorAll('.card').length,
+          panels: document.querySelectorAll('[data-panel]').length,
+          values: values.length,
+          built: document.querySelector('.live[data-taken-over]') !== null,
+        });
+      }
+      if (frames.length < 600) requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+  });
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('connection-badge')).toHaveText('live');
+  type Frame = { cards: number; panels: number; values: number; built: boolean };
+  const frames = await page.evaluate(() => (window as unknown as { frames_seen: Frame[] }).frames_seen);
+  // Frames of the server's markup, then of the page the browser built.
+  expect(frames.some((frame) => !frame.built)).toBe(true);
+  expect(frames.some((frame) => frame.built)).toBe(true);
+  const first = frames[0];
+  expect(first.cards).toBeGreaterThan(0);
+  expect(first.panels).toBeGreaterThan(0);
+  expect(first.values).toBe(first.cards);
+  expect(frames.filter((frame) => frame.cards < first.cards || frame.panels < first.panels || frame.values < first.values)).toEqual([]);
+  // What shows now is the page the browser built.
+  await expect(page.locator('.live')).toHaveAttribute('data-taken-over', '');
+});

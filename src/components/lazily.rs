@@ -18,6 +18,9 @@
 //! asynchronously, and their waiting (`hydrate_lazy`, the router's lazy views) cost the first
 //! load more than the pages' own glue (BENCHMARKS.md).
 //!
+//! The dashboard itself is not hydrated either, for the first load's sake (`rebuilt`): the
+//! browser builds it again in place of the server's markup, so its views carry build code only.
+//!
 //! Code the main module calls directly stays in the main module: a split point's code must be
 //! reached only through the point, or through what the point hands back (a closure it made).
 //!
@@ -153,6 +156,46 @@ where
     let slot = NodeRef::<leptos::html::Div>::new();
     // Polled as the caller's owner: what the view makes is the caller's, and goes with it.
     leptos::task::spawn_local_scoped_with_cancellation(take_over(slot));
+    view! { <div class=class node_ref=slot></div> }
+}
+
+/// A view the server rendered in full inside `<div class={class}>`, built again by the browser
+/// in its place instead of hydrated: hydrating would bring every one of its view types'
+/// hydrate code into the first load beside their build code (the dashboard's: 6 KB of brotli,
+/// BENCHMARKS.md). Built by an effect, once the slot is in the page (after hydrating, or after
+/// the view it replaces), so no frame shows it empty. After hydrating, the slots in it still
+/// waiting for a module (`taken_over`, found by the selector `waiting`, in the same order in
+/// both, as the same code made them from the same data) keep the server's markup until it
+/// arrives, as hydrated ones do.
+#[cfg(feature = "hydrate")]
+pub fn rebuilt<V>(class: &'static str, waiting: &'static str, view: impl FnOnce() -> V + 'static) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let hydrating = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
+    // What the view makes is the caller's, and goes with it, not with the effect's next run.
+    let owner = Owner::current();
+    let slot = NodeRef::<leptos::html::Div>::new();
+    let view = std::cell::Cell::new(Some(view));
+    Effect::new(move |_| {
+        let Some(element) = slot.get() else { return };
+        let Some(view) = view.take() else { return };
+        let served = element.query_selector_all(waiting).ok().filter(|_| hydrating);
+        let build = move || replace_children(slot, view());
+        match &owner {
+            Some(owner) => owner.with(build),
+            None => build(),
+        }
+        let (Some(served), Ok(built)) = (served, element.query_selector_all(waiting)) else { return };
+        for index in 0..served.length().min(built.length()) {
+            let (Some(served), Some(built)) = (served.item(index), built.item(index)) else { continue };
+            // The slot as built holds only its empty view's placeholder.
+            built.set_text_content(None);
+            while let Some(child) = served.first_child() {
+                let _ = built.append_child(&child);
+            }
+        }
+    });
     view! { <div class=class node_ref=slot></div> }
 }
 

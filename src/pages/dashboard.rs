@@ -37,7 +37,7 @@ pub fn DashboardPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match snapshot.await {
                     Ok(DashboardLoad::Ready(snapshot, rules, panels)) => {
-                        EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot rules panels/> })
+                        EitherOf4::A(live(*snapshot, rules, panels))
                     }
                     Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
                     Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
@@ -46,6 +46,18 @@ pub fn DashboardPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The dashboard, rendered whole by the server and built again by the browser in its place
+/// (`lazily::rebuilt`: the first load carries no hydrate code for its views). The stat, gauge
+/// and table bodies keep the server's numbers until their module has arrived.
+fn live(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelSpec>) -> impl IntoView {
+    #[cfg(not(feature = "hydrate"))]
+    return view! { <div class="live"><LiveDashboard snapshot rules panels/></div> };
+    #[cfg(feature = "hydrate")]
+    crate::components::lazily::rebuilt("live", ".panel-body", move || {
+        view! { <LiveDashboard snapshot rules panels/> }
+    })
 }
 
 /// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.
