@@ -397,6 +397,14 @@ test('a query panel previews a rule over its query and offers it as `expr`', asy
 });
 
 test('panel= shows one panel alone, kiosk only the panels, and a wall screen rotates', async ({ page }) => {
+  // Every panel kind drawn, redrawn and left breaks no rule of the page's CSP (plotters measured
+  // a label's text with a styled <span>, which the policy refuses: `chart::backend`).
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { violations: string[] }).violations = seen;
+    document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.sourceFile}`));
+  });
+  const violations = () => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
   await open(page, '?panel=latency');
   await expect(page.locator('[data-panel]')).toHaveCount(1);
   await expect(panel(page, 'latency')).toBeVisible();
@@ -420,6 +428,8 @@ test('panel= shows one panel alone, kiosk only the panels, and a wall screen rot
   await expect(page).toHaveURL(/\/d\/other\?kiosk=1&rotate=2s&dashboards=wall%2Cother$/, { timeout: 6_000 });
   await expect(page.getByTestId('dashboard')).toHaveAttribute('data-dashboard', 'other');
   await expect(page).toHaveURL(/\/d\/wall\?/, { timeout: 6_000 });
+  await expect(page.locator('[data-panel]')).toHaveCount(10);
+  expect(await violations()).toEqual([]);
 });
 
 test('a panel exports the rows it shows as CSV and its chart as PNG', async ({ page }) => {
