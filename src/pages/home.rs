@@ -34,9 +34,7 @@ mod split {
     use super::*;
 
     #[leptos::wasm_split::wasm_split(home_list, wasm_split_path = ::leptos::wasm_split, fallible)]
-    pub fn home_list(
-        slot: NodeRef<leptos::html::Div>,
-    ) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+    pub fn home_list(slot: NodeRef<leptos::html::Div>) -> Result<(), leptos::wasm_split::SplitLoaderError> {
         crate::components::lazily::replace_children(slot, view! { <DashboardList/> });
         Ok(())
     }
