@@ -98,9 +98,11 @@ test('a part whose module cannot be fetched says so, and the page lives on', asy
 // The browser builds a dashboard again in place of the server's markup instead of hydrating it
 // (`lazily::rebuilt`): no frame may show it empty or without its numbers, and what it shows
 // after is the same page, now live.
+type Frame = { cards: number; panels: number; values: number; built: boolean };
+
 test('a dashboard taken over from the server never shows a frame without its cards and panels', async ({ page }) => {
   await page.addInitScript(() => {
-    const frames: { cards: number; panels: number; values: number; built: boolean }[] = [];
+    const frames: Frame[] = [];
     (window as unknown as { frames_seen: typeof frames }).frames_seen = frames;
     const look = () => {
       if (document.readyState !== 'loading') {
@@ -119,7 +121,6 @@ test('a dashboard taken over from the server never shows a frame without its car
   await page.goto('/d/main');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.getByTestId('connection-badge')).toHaveText('live');
-  type Frame = { cards: number; panels: number; values: number; built: boolean };
   const frames = await page.evaluate(() => (window as unknown as { frames_seen: Frame[] }).frames_seen);
   // Frames of the server's markup, then of the page the browser built.
   expect(frames.some((frame) => !frame.built)).toBe(true);

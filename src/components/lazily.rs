@@ -147,23 +147,44 @@ fn not_loaded_note() -> impl IntoView {
 /// for. `take_over` (a split point, handed the element's ref) then puts its live view in place
 /// of that markup with `replace_children`. Made in the browser instead (a dashboard opened
 /// from another), the element stays empty until the module is there (at once after the first
-/// time).
+/// time). `take_over` starts once the element is in the page: a slot the router reuses for
+/// the next page (the same view type) is set only after the new view is made.
 #[cfg(feature = "hydrate")]
-pub fn taken_over<F>(class: &'static str, take_over: impl FnOnce(NodeRef<leptos::html::Div>) -> F) -> impl IntoView
+pub fn taken_over<F>(
+    class: &'static str,
+    take_over: impl FnOnce(NodeRef<leptos::html::Div>) -> F + 'static,
+) -> impl IntoView
 where
     F: Future<Output = ()> + 'static,
 {
     let slot = NodeRef::<leptos::html::Div>::new();
-    // Polled as the caller's owner: what the view makes is the caller's, and goes with it.
-    leptos::task::spawn_local_scoped_with_cancellation(take_over(slot));
+    once_in_page(slot, Box::new(move || leptos::task::spawn_local_scoped_with_cancellation(take_over(slot))));
     view! { <div class=class node_ref=slot></div> }
+}
+
+/// Runs `start` as the caller's owner once `slot` is in the page: what it makes is the
+/// caller's, and goes with it. Not generic, so every slot shares one effect's code.
+#[cfg(feature = "hydrate")]
+fn once_in_page(slot: NodeRef<leptos::html::Div>, start: Box<dyn FnOnce()>) {
+    let owner = Owner::current();
+    let start = std::cell::Cell::new(Some(start));
+    Effect::new(move |_| {
+        if slot.get().is_none() {
+            return;
+        }
+        let Some(start) = start.take() else { return };
+        match &owner {
+            Some(owner) => owner.with(start),
+            None => start(),
+        }
+    });
 }
 
 /// A view the server rendered in full inside `<div class={class}>`, built again by the browser
 /// in its place instead of hydrated: hydrating would bring every one of its view types'
 /// hydrate code into the first load beside their build code (the dashboard's: 6 KB of brotli,
-/// BENCHMARKS.md). Built by an effect, once the slot is in the page (after hydrating, or after
-/// the view it replaces), so no frame shows it empty. After hydrating, the slots in it still
+/// BENCHMARKS.md). Built (`taken_over`, with no module to wait for) within the task that
+/// follows hydration, so no frame shows it empty. After hydrating, the slots in it still
 /// waiting for a module (`taken_over`, found by the selector `waiting`, in the same order in
 /// both, as the same code made them from the same data) keep the server's markup until it
 /// arrives, as hydrated ones do.
@@ -173,19 +194,10 @@ where
     V: IntoView + 'static,
 {
     let hydrating = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
-    // What the view makes is the caller's, and goes with it, not with the effect's next run.
-    let owner = Owner::current();
-    let slot = NodeRef::<leptos::html::Div>::new();
-    let view = std::cell::Cell::new(Some(view));
-    Effect::new(move |_| {
-        let Some(element) = slot.get() else { return };
-        let Some(view) = view.take() else { return };
+    taken_over(class, move |slot| async move {
+        let Some(element) = slot.get_untracked() else { return };
         let served = element.query_selector_all(waiting).ok().filter(|_| hydrating);
-        let build = move || replace_children(slot, view());
-        match &owner {
-            Some(owner) => owner.with(build),
-            None => build(),
-        }
+        replace_children(slot, view());
         let (Some(served), Ok(built)) = (served, element.query_selector_all(waiting)) else { return };
         for index in 0..served.length().min(built.length()) {
             let (Some(served), Some(built)) = (served.item(index), built.item(index)) else { continue };
@@ -195,8 +207,7 @@ where
                 let _ = built.append_child(&child);
             }
         }
-    });
-    view! { <div class=class node_ref=slot></div> }
+    })
 }
 
 /// Puts `view` in place of what the server rendered in `slot`, within one task (no frame shows
