@@ -224,7 +224,7 @@ impl PanelData {
                     }),
                 }
             }
-            lines.sort_by(|a, b| a.key.cmp(&b.key));
+            crate::model::sort::sort_by(&mut lines, |a, b| a.key.cmp(&b.key));
         });
         // Trimmed in place: a copy of every point per chart per draw was a share of a draw.
         for line in &mut lines {

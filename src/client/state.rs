@@ -308,7 +308,7 @@ impl DashboardState {
             let mut merged: Vec<RecordedChange> =
                 recorded.into_iter().filter(|earlier| !log.contains(earlier)).collect();
             merged.append(log);
-            merged.sort_by_key(|recorded| recorded.ts);
+            crate::model::sort::sort_by_key(&mut merged, |recorded| recorded.ts);
             let excess = merged.len().saturating_sub(MAX_ALERT_LOG);
             merged.drain(..excess);
             *log = merged;

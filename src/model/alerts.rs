@@ -437,7 +437,7 @@ pub fn firing_spans(
         }
     }
     spans.extend(open.into_iter().map(|(_, from, severity)| FiringSpan { from, to: now, severity }));
-    spans.sort_by_key(|span| span.from);
+    super::sort::sort_by_key(&mut spans, |span| span.from);
     spans
 }
 

@@ -83,7 +83,7 @@ pub fn legend_labels(members: &[MetricDefinition]) -> Vec<String> {
 pub fn legend_texts(members: &[(&str, &BTreeMap<String, String>)]) -> Vec<String> {
     let differing: Vec<&String> = {
         let mut names: Vec<&String> = members.iter().flat_map(|(_, labels)| labels.keys()).collect();
-        names.sort();
+        super::sort::sort_by(&mut names, Ord::cmp);
         names.dedup();
         names.retain(|name| {
             let first = members[0].1.get(*name);

@@ -98,7 +98,7 @@ impl AxisLabels {
             }
         };
         let mut sorted: Vec<f64> = ticks.to_vec();
-        sorted.sort_by(f64::total_cmp);
+        super::sort::sort_by(&mut sorted, f64::total_cmp);
         let step =
             sorted.windows(2).map(|pair| pair[1] - pair[0]).filter(|step| *step > 0.0).fold(f64::INFINITY, f64::min);
         let decimals = if step.is_finite() {

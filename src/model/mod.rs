@@ -1,6 +1,6 @@
 //! Pure data structures shared by server and browser: fixed-size ring buffers, per-metric time
 //! series, the latest value of each metric, counters' rates, `*` patterns, seq continuity, value formatting, chart
-//! decimation, bucket alignment, quantiles, URL encoding and the alert state machine. No I/O,
+//! decimation, bucket alignment, quantiles, sorting compiled once, URL encoding and the alert state machine. No I/O,
 //! no signals.
 
 pub mod alerts;
@@ -17,6 +17,7 @@ pub mod query;
 pub mod ring;
 pub mod sequence;
 pub mod series;
+pub mod sort;
 pub mod stats;
 pub mod time;
 pub mod url;

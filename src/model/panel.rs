@@ -322,10 +322,10 @@ pub struct HeatCell {
 /// below it), from that point to the next. The bounds come back sorted, `+Inf` last.
 pub fn heatmap_cells(buckets: &[(f64, &[Point])]) -> (Vec<f64>, Vec<HeatCell>) {
     let mut bounds: Vec<f64> = buckets.iter().map(|(le, _)| *le).collect();
-    bounds.sort_by(f64::total_cmp);
+    super::sort::sort_by(&mut bounds, f64::total_cmp);
     bounds.dedup();
     let mut times: Vec<Millis> = buckets.iter().flat_map(|(_, points)| points.iter().map(|(ts, _)| *ts)).collect();
-    times.sort_unstable();
+    super::sort::sort_by(&mut times, Ord::cmp);
     times.dedup();
     let value = |le: f64, ts: Millis| {
         buckets
@@ -378,7 +378,7 @@ pub fn stale_after(points: &[Point]) -> Option<Millis> {
     if gaps.is_empty() {
         return None;
     }
-    gaps.sort_unstable();
+    super::sort::sort_by(&mut gaps, Ord::cmp);
     Some(recent.last()?.0 + gaps[gaps.len() / 2] * STALE_INTERVALS)
 }
 

@@ -450,7 +450,7 @@ pub fn draw_rows<DB: DrawingBackend>(
     // The rectangles never overlap, so they are drawn a colour at a time: the canvas' fill
     // style changes once per colour, not at every span (a status of many states changes
     // colour at nearly every one, and each change is a CSS colour string parsed).
-    cells.sort_unstable_by_key(|(colour, ..)| (colour.0, colour.1, colour.2));
+    crate::model::sort::sort_by_key(&mut cells, |(colour, ..)| (colour.0, colour.1, colour.2));
     chart.draw_series(cells.iter().map(|(colour, row, x0, x1)| {
         let (bottom, top) = (*row as f64 + 0.08, *row as f64 + 0.92);
         Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())

@@ -17,7 +17,7 @@ struct Sort {
 type TableRow = (String, BTreeMap<String, String>, Option<f64>);
 
 fn sorted(mut rows: Vec<TableRow>, sort: &Sort) -> Vec<TableRow> {
-    rows.sort_by(|a, b| {
+    crate::model::sort::sort_by(&mut rows, |a, b| {
         let order = match &sort.column {
             Some(column) => a.1.get(column).cmp(&b.1.get(column)),
             None => a.2.unwrap_or(f64::NEG_INFINITY).total_cmp(&b.2.unwrap_or(f64::NEG_INFINITY)),
@@ -58,7 +58,7 @@ pub fn TableBody(data: PanelData, reading: Signal<Reading>) -> impl IntoView {
     });
     let columns = Memo::new(move |_| {
         let mut names: Vec<String> = rows.with(|rows| rows.iter().flat_map(|row| row.1.keys().cloned()).collect());
-        names.sort();
+        crate::model::sort::sort_by(&mut names, Ord::cmp);
         names.dedup();
         names
     });
