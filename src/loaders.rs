@@ -1,15 +1,18 @@
 //! Server functions the pages load their first render from. On the server they read the
-//! broker directly, so the HTML carries real values; in the browser they are HTTP calls.
+//! broker directly, so the HTML carries real values; in the browser they are HTTP calls to
+//! their endpoints, made by `client::api::call` rather than server_fn's own client (its
+//! request, form encoder and error decoder were 7 KB of brotli in a dashboard's first load).
+//! The pages read them through the `read_*` functions, which choose.
 
 use crate::protocol::{DashboardSummary, Snapshot};
 use leptos::prelude::*;
 use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// JSON answers, decoded from text. The browser decodes every other JSON it gets (hydration
-/// data, stream messages, history) from `&str`; server_fn's own `Json` decodes from bytes,
-/// which compiles serde_json's decoder of each of our types a second time (about 28 KB of
-/// the WASM bundle).
+/// JSON answers, decoded from text. The browser reads them with `client::api::call`, from
+/// `&str` as every other JSON it gets (hydration data, stream messages, history); server_fn's
+/// own `Json` decodes from bytes, which compiled serde_json's decoder of each of our types a
+/// second time (about 28 KB of the WASM bundle) while its client was in use.
 pub struct JsonText;
 
 impl ContentType for JsonText {
@@ -70,6 +73,15 @@ pub async fn list_dashboards() -> Result<DashboardList, ServerFnError> {
     Ok(DashboardList { now: state.clock.now_millis(), dashboards })
 }
 
+/// The dashboards the visitor may see, as the home page reads them.
+pub fn read_dashboard_list() -> impl std::future::Future<Output = Result<DashboardList, String>> + Send {
+    #[cfg(not(feature = "hydrate"))]
+    return async { list_dashboards().await.map_err(|error| error.to_string()) };
+    // The browser has one thread: its request needs not be `Send`.
+    #[cfg(feature = "hydrate")]
+    send_wrapper::SendWrapper::new(crate::client::api::call(<ListDashboards as leptos::server_fn::ServerFn>::PATH, &[]))
+}
+
 /// What a dashboard page shows.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DashboardLoad {
@@ -105,6 +117,23 @@ pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnE
         Err(BrokerError::UnknownDashboard(_)) => Ok(DashboardLoad::NotFound),
         Err(error) => Err(ServerFnError::new(error.to_string())),
     }
+}
+
+/// What the dashboard page shows of `dashboard`, as it reads it.
+pub fn read_dashboard(dashboard: String) -> impl std::future::Future<Output = Result<DashboardLoad, String>> + Send {
+    #[cfg(not(feature = "hydrate"))]
+    return async move { load_snapshot(dashboard).await.map_err(|error| error.to_string()) };
+    #[cfg(feature = "hydrate")]
+    send_wrapper::SendWrapper::new(async move {
+        crate::client::api::call(<LoadSnapshot as leptos::server_fn::ServerFn>::PATH, &[("dashboard", &dashboard)])
+            .await
+    })
+}
+
+/// What is wrong with the history store, as the browser asks every few seconds.
+#[cfg(feature = "hydrate")]
+pub async fn read_store_problem() -> Result<Option<String>, String> {
+    crate::client::api::call(<StoreProblem as leptos::server_fn::ServerFn>::PATH, &[]).await
 }
 
 /// What is wrong with the history store, when something is (a full disk): the page says so,

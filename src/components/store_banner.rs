@@ -16,7 +16,7 @@ pub fn StoreBanner() -> impl IntoView {
         let check = move || {
             leptos::task::spawn_local(async move {
                 // Unreachable server: the connection banner says so already.
-                if let Ok(answer) = crate::loaders::store_problem().await {
+                if let Ok(answer) = crate::loaders::read_store_problem().await {
                     if problem.get_untracked() != answer {
                         problem.set(answer);
                     }

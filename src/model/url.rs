@@ -1,5 +1,5 @@
 //! Building URLs: the one percent-encoder, for the `next` of a sign-in link (server redirect
-//! and browser banner alike).
+//! and browser banner alike) and the form the browser sends a server function.
 
 /// Percent-encodes `text` as a query component, leaving `/` readable.
 pub fn encode_component(text: &str) -> String {

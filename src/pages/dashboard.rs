@@ -16,7 +16,7 @@ use crate::components::{
     connection_panel::ConnectionPanel, metric_card::MetricCard, panel::Panel, store_banner::StoreBanner,
     window_picker::WindowPicker,
 };
-use crate::loaders::{load_snapshot, DashboardLoad};
+use crate::loaders::{read_dashboard, DashboardLoad};
 use crate::model::{
     alerts::RuleSummary,
     panel::{default_panels, Compare, PanelSpec},
@@ -31,7 +31,7 @@ use leptos_router::hooks::use_params_map;
 pub fn DashboardPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let snapshot = Resource::new(move || id.get(), load_snapshot);
+    let snapshot = Resource::new(move || id.get(), read_dashboard);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
             {move || Suspend::new(async move {
@@ -41,7 +41,7 @@ pub fn DashboardPage() -> impl IntoView {
                     }
                     Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
                     Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
-                    Err(error) => EitherOf4::D(view! { <p class="error">{error.to_string()}</p> }),
+                    Err(error) => EitherOf4::D(view! { <p class="error">{error}</p> }),
                 }
             })}
         </Suspense>

@@ -3,7 +3,7 @@
 //! into it.
 
 use crate::components::page_title::page_title;
-use crate::loaders::list_dashboards;
+use crate::loaders::read_dashboard_list;
 use crate::model::format::format_age;
 use crate::protocol::{DashboardSummary, Millis, TargetHealth};
 use leptos::either::EitherOf3;
@@ -43,10 +43,7 @@ mod split {
 /// The dashboards, loaded from the server.
 #[component]
 fn DashboardList() -> impl IntoView {
-    let dashboards = list_dashboards();
-    // The browser has one thread: its request needs not be `Send`.
-    #[cfg(feature = "hydrate")]
-    let dashboards = send_wrapper::SendWrapper::new(dashboards);
+    let dashboards = read_dashboard_list();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboards…"</p> }>
             {Suspend::new(async move {
@@ -65,7 +62,7 @@ fn DashboardList() -> impl IntoView {
                             </ul>
                         },
                     ),
-                    Err(error) => EitherOf3::C(view! { <p class="error">{error.to_string()}</p> }),
+                    Err(error) => EitherOf3::C(view! { <p class="error">{error}</p> }),
                 }
             })}
         </Suspense>
