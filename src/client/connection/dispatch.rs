@@ -7,19 +7,19 @@ use super::status::{ConnectionStatus, Recovery};
 use crate::client::state::{Applied, ConnectionState, DashboardState};
 use crate::protocol::ServerMessage;
 use leptos::prelude::*;
-use std::collections::HashSet;
 
 pub(super) struct Dispatcher {
     pub(super) connection: ConnectionState,
     /// Dashboards between a resubscribe and the first message that fits again: updates
-    /// already in flight from before it are dropped, not treated as new gaps.
-    resyncing: HashSet<String>,
+    /// already in flight from before it are dropped, not treated as new gaps. (A few ids
+    /// each: lists, not hash sets, whose code the page would carry for these two alone.)
+    resyncing: Vec<String>,
     /// Whether this session has heard from the server.
     heard: bool,
     /// Set when this session follows a lost live one: the first message counts a reconnect.
     reconnecting: bool,
     /// Dashboards whose first data message of this session tells how they caught up.
-    recovering: HashSet<String>,
+    recovering: Vec<String>,
     /// The last ping sent: its id and browser time.
     last_ping: Option<(u64, f64)>,
 }
@@ -28,10 +28,10 @@ impl Dispatcher {
     pub(super) fn new(connection: ConnectionState) -> Self {
         Dispatcher {
             connection,
-            resyncing: HashSet::new(),
+            resyncing: Vec::new(),
             heard: false,
             reconnecting: false,
-            recovering: HashSet::new(),
+            recovering: Vec::new(),
             last_ping: None,
         }
     }
@@ -43,7 +43,7 @@ impl Dispatcher {
         self.last_ping = None;
         if recover {
             self.reconnecting = true;
-            self.recovering = self.connection.open_ids().into_iter().collect();
+            self.recovering = self.connection.open_ids();
         }
     }
 
@@ -92,19 +92,19 @@ impl Dispatcher {
         };
         // Messages for a dashboard closed a moment ago may still be in flight.
         let dashboard = self.connection.find(id)?;
-        if matches!(message, ServerMessage::Snapshot(_) | ServerMessage::Update(_)) && self.recovering.remove(id) {
+        if matches!(message, ServerMessage::Snapshot(_) | ServerMessage::Update(_)) && take(&mut self.recovering, id) {
             self.connection.recovery.set(Some(recovery_by(&message, dashboard)));
         }
-        let resyncing = self.resyncing.contains(id);
+        let resyncing = self.resyncing.iter().any(|resyncing| resyncing == id);
         // The id is copied only when a gap opens or closes, not for every update.
         match dashboard.apply(message) {
             Applied::Gap if !resyncing => {
                 let id = dashboard.id.get_value();
-                self.resyncing.insert(id.clone());
+                self.resyncing.push(id.clone());
                 Some(id)
             }
             Applied::Ok if resyncing => {
-                dashboard.id.with_value(|id| self.resyncing.remove(id));
+                dashboard.id.with_value(|id| take(&mut self.resyncing, id));
                 None
             }
             Applied::Ok | Applied::Gap | Applied::Other => None,
@@ -122,4 +122,10 @@ fn recovery_by(message: &ServerMessage, dashboard: DashboardState) -> Recovery {
         ServerMessage::Snapshot(_) => Recovery::Snapshot,
         _ => Recovery::Resumed { after_seq: dashboard.position.with_untracked(|p| p.seq) },
     }
+}
+/// Takes `id` out of `ids`; whether it was there.
+fn take(ids: &mut Vec<String>, id: &str) -> bool {
+    let before = ids.len();
+    ids.retain(|kept| kept != id);
+    ids.len() != before
 }

@@ -38,7 +38,8 @@ pub(super) async fn session(dispatcher: &mut Dispatcher, changes: &mut Changes, 
     let mut closed_ms = 0;
     loop {
         let check_ms = if dispatcher.heard() { heartbeat_ms } else { OPENING_CHECK_MS };
-        futures::select! {
+        // A message before the timer when both are ready (`select!` draws one at random).
+        futures::select_biased! {
             event = events.next() => {
                 let Some(Ok((_, event))) = event else { return Ended::Lost };
                 let Some(text) = event.data().as_string() else { continue };

@@ -100,7 +100,8 @@ pub(super) async fn session(dispatcher: &mut Dispatcher, changes: &mut Changes, 
     // connection that silently died (a cut cable, a sleeping laptop), so two mean dead.
     let mut silent = 0;
     loop {
-        futures::select! {
+        // A message before the timer when both are ready (`select!` draws one at random).
+        futures::select_biased! {
             message = stream.next().fuse() => {
                 silent = 0;
                 match message {
