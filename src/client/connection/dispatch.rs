@@ -123,6 +123,7 @@ fn recovery_by(message: &ServerMessage, dashboard: DashboardState) -> Recovery {
         _ => Recovery::Resumed { after_seq: dashboard.position.with_untracked(|p| p.seq) },
     }
 }
+
 /// Takes `id` out of `ids`; whether it was there.
 fn take(ids: &mut Vec<String>, id: &str) -> bool {
     let before = ids.len();
