@@ -1,17 +1,20 @@
-//! The HTML shell, the routes and the `App` root component.
+//! The HTML shell, the page of the path (`Pages`) and the `App` root component.
 
 use crate::client::connection::provide_connection;
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
 #[cfg(feature = "ssr")]
 use crate::loaders::Visitor;
-use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBenchPage};
+use crate::pages::{
+    dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBenchPage, Page,
+};
 #[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 use leptos_router::{
-    components::{FlatRoutes, Route, Router, A},
-    path, SsrMode,
+    components::{Router, A},
+    hooks::{use_location, use_url},
 };
 
 /// The document around the app, rendered on the server only.
@@ -143,12 +146,52 @@ pub fn App() -> impl IntoView {
                 </button>
             </nav>
             <main>
-                <FlatRoutes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/d/:id") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/bench/redraw") view=RedrawBenchPage/>
-                </FlatRoutes>
+                <Pages/>
             </main>
         </Router>
+    }
+}
+
+/// The page of the router's path, made again when the path leads to another page (a dashboard
+/// to another keeps its page, which follows the id). Matched here, not by leptos_router's
+/// `FlatRoutes`: for three fixed paths, its route tree, matching and async route views were
+/// 16.5 KB of brotli in a dashboard's first load (BENCHMARKS.md).
+#[component]
+fn Pages() -> impl IntoView {
+    let location = use_location();
+    let page = Memo::new(move |_| location.pathname.with(|path| Page::at(path)));
+    let router_url = use_url();
+    // A link's navigation enters the browser's history once the router's path is shown:
+    // `FlatRoutes` says so after each route change, and now this does.
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos_router::location::LocationProvider;
+        let browser = use_context::<leptos_router::location::BrowserUrl>();
+        Effect::new(move |_| {
+            location.pathname.track();
+            if let Some(browser) = &browser {
+                browser.ready_to_complete();
+            }
+        });
+    }
+    move || {
+        let page = page.get();
+        // A page reads the URL (`use_url`, `use_query_map`) from its own copy, which follows
+        // the router's only while the path leads to it: one being left never sees the next
+        // page's URL (a dashboard would load the home page's "id", or drop its zoom).
+        let url = ArcRwSignal::new(router_url.get_untracked());
+        provide_context(url.clone());
+        Effect::new(move |_| {
+            let next = router_url.get();
+            if Page::at(next.path()) == page && url.with_untracked(|url| *url != next) {
+                url.set(next);
+            }
+        });
+        match page {
+            Page::Home => EitherOf4::A(view! { <HomePage/> }),
+            Page::Dashboard => EitherOf4::B(view! { <DashboardPage/> }),
+            Page::RedrawBench => EitherOf4::C(view! { <RedrawBenchPage/> }),
+            Page::NotFound => EitherOf4::D(view! { <NotFound/> }),
+        }
     }
 }

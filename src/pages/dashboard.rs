@@ -25,12 +25,12 @@ use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::Snapshot;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::use_url;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let url = use_url();
+    let id = Memo::new(move |_| url.with(|url| super::dashboard_id(url.path()).unwrap_or_default()));
     let snapshot = Resource::new(move || id.get(), read_dashboard);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>

@@ -36,7 +36,8 @@ use super::{
     state::AppState,
     stream::{poll, sse, ws},
 };
-use crate::app::{shell, App};
+use crate::app::shell;
+use crate::pages::Page;
 use axum::{
     extract::DefaultBodyLimit,
     middleware,
@@ -45,7 +46,6 @@ use axum::{
     Router,
 };
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 use std::{convert::Infallible, sync::Arc};
 use tower_http::{classify::ServerErrorsFailureClass, decompression::RequestDecompressionLayer};
 
@@ -175,13 +175,14 @@ fn api(state: &AppState) -> Router<AppState> {
 /// a page too).
 fn pages(state: &AppState, gate: &Gate) -> Router<AppState> {
     let gated = || middleware::from_fn_with_state(gate.with(Policy::Page), auth::gate::require);
-    // Server functions are the API's routes (`api`), not pages.
-    let server_fns = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_owned()).collect();
-    let routes = generate_route_list_with_exclusions(App, Some(server_fns));
+    // A page's resources and `Suspense`s run as tasks on leptos' executor: tokio's, here.
+    let _ = any_spawner::Executor::init_tokio();
+    // Rendered whole before sending (leptos' `SsrMode::Async`): a page's first render waits
+    // for its data, so the HTML carries real values.
     let options = state.leptos_options.clone();
-    let rendered = Router::new()
-        .leptos_routes_with_context(state, routes, page_context(state), move || shell(options.clone()))
-        .route_layer(gated());
+    let render = leptos_axum::render_app_async_with_context(page_context(state), move || shell(options.clone()));
+    let rendered = Page::PATHS.into_iter().fold(Router::new(), |router, path| router.route(path, get(render.clone())));
+    let rendered = rendered.route_layer(gated());
     let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context(state), shell);
     rendered.fallback_service(Router::new().fallback(not_found).layer(gated()).with_state(state.clone()))
 }
