@@ -182,3 +182,26 @@ async fn a_page_loads_its_bundle_from_its_build_and_another_build_is_gone() {
     assert!(!html.contains(&format!("/build/{build}/")) && html.contains("/build/"), "{html}");
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dashboard_page_carries_its_load_for_the_browser_whatever_its_text() {
+    let _serial = PAGE_RENDERS.lock().await;
+    let running = start(quiet_settings()).await;
+    // A label value that would end the data block if written as it is.
+    let body = r#"{"dashboard":"shop","metrics":{"orders{note=\"</script><script>alert(1)</script>\"}":7}}"#;
+    assert_eq!(ingest(&running, body).await.0, 202);
+
+    let (status, html) = page(&running, "/d/shop").await;
+    assert_eq!(status, 200);
+    let tag = html.find(r#"class="dashboard-load""#).unwrap_or_else(|| panic!("the load's data block: {html}"));
+    let start = tag + html[tag..].find('>').unwrap() + 1;
+    let block = &html[start..start + html[start..].find("</script>").unwrap()];
+    assert!(!block.contains('<'), "{block}");
+    let load: serde_json::Value = serde_json::from_str(block).unwrap();
+    let snapshot = &load["Ready"][0];
+    assert_eq!(snapshot["dashboard"], "shop");
+    assert!(block.contains(r"\u003c/script>\u003cscript>alert(1)\u003c/script>"), "{block}");
+    assert!(snapshot.to_string().contains("</script><script>alert(1)</script>"), "decoded as sent: {snapshot}");
+    assert!(!html.contains("<script>alert(1)"));
+    running.shutdown().await;
+}

@@ -111,7 +111,7 @@ test('a dashboard taken over from the server never shows a frame without its car
           cards: document.querySelectorAll('.card').length,
           panels: document.querySelectorAll('[data-panel]').length,
           values: values.length,
-          built: document.querySelector('.live[data-taken-over]') !== null,
+          built: document.querySelector('.dashboard-page[data-taken-over]') !== null,
         });
       }
       if (frames.length < 600) requestAnimationFrame(look);
@@ -131,5 +131,5 @@ test('a dashboard taken over from the server never shows a frame without its car
   expect(first.values).toBe(first.cards);
   expect(frames.filter((frame) => frame.cards < first.cards || frame.panels < first.panels || frame.values < first.values)).toEqual([]);
   // What shows now is the page the browser built.
-  await expect(page.locator('.live')).toHaveAttribute('data-taken-over', '');
+  await expect(page.locator('.dashboard-page')).toHaveAttribute('data-taken-over', '');
 });

@@ -76,7 +76,7 @@ pub fn page<F>(
 where
     F: Future<Output = Result<(), SplitLoaderError>> + 'static,
 {
-    let hydrating = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
+    let hydrating = hydrating();
     let url = leptos_router::hooks::use_url().with_untracked(|url| {
         let search = url.search();
         format!("{}{}{search}", url.path(), if search.is_empty() { "" } else { "?" })
@@ -180,24 +180,41 @@ fn once_in_page(slot: NodeRef<leptos::html::Div>, start: Box<dyn FnOnce()>) {
     });
 }
 
+/// Whether the page is being hydrated (the code running makes views for the server's markup).
+#[cfg(feature = "hydrate")]
+pub fn hydrating() -> bool {
+    Owner::current_shared_context().is_some_and(|context| context.during_hydration())
+}
+
 /// A view the server rendered in full inside `<div class={class}>`, built again by the browser
 /// in its place instead of hydrated: hydrating would bring every one of its view types'
 /// hydrate code into the first load beside their build code (the dashboard's: 6 KB of brotli,
-/// BENCHMARKS.md). Built (`taken_over`, with no module to wait for) within the task that
-/// follows hydration, so no frame shows it empty. After hydrating, the slots in it still
-/// waiting for a module (`taken_over`, found by the selector `waiting`, in the same order in
-/// both, as the same code made them from the same data) keep the server's markup until it
-/// arrives, as hydrated ones do.
+/// BENCHMARKS.md). `view` is the view once its data is there: when hydrating, it is built
+/// (`taken_over`, with no module to wait for) within the task that follows hydration, so no
+/// frame shows it empty (its data must then be at hand, as the served dashboard's load is).
+/// After hydrating, the slots in it still waiting for a module (`taken_over`, found by the
+/// selector `waiting`, in the same order in both, as the same code made them from the same
+/// data) keep the server's markup until it arrives, as hydrated ones do. Made in the browser
+/// (another page opened), the slot says `loading` until the view is there.
 #[cfg(feature = "hydrate")]
-pub fn rebuilt<V>(class: &'static str, waiting: &'static str, view: impl FnOnce() -> V + 'static) -> impl IntoView
+pub fn rebuilt<V>(
+    class: &'static str,
+    waiting: &'static str,
+    loading: &'static str,
+    view: impl Future<Output = V> + 'static,
+) -> impl IntoView
 where
     V: IntoView + 'static,
 {
-    let hydrating = Owner::current_shared_context().is_some_and(|context| context.during_hydration());
+    let hydrating = hydrating();
     taken_over(class, move |slot| async move {
         let Some(element) = slot.get_untracked() else { return };
         let served = element.query_selector_all(waiting).ok().filter(|_| hydrating);
-        replace_children(slot, view());
+        if !hydrating {
+            // What the slot held before (the dashboard before this one) goes at once.
+            replace_children(slot, view! { <p class="loading">{loading}</p> });
+        }
+        replace_children(slot, view.await);
         let (Some(served), Ok(built)) = (served, element.query_selector_all(waiting)) else { return };
         for index in 0..served.length().min(built.length()) {
             let (Some(served), Some(built)) = (served.item(index), built.item(index)) else { continue };

@@ -27,37 +27,82 @@ use leptos::either::EitherOf4;
 use leptos::prelude::*;
 use leptos_router::hooks::use_url;
 
+/// The page, in a `<div class="dashboard-page">` the server renders whole (its load written in
+/// beside the view, `served_load`) and the browser builds again in place (`lazily::rebuilt`):
+/// from that load when it hydrates the page, from the server (`read_dashboard`) when it
+/// opens another dashboard. No `Resource` or `Suspense` in the browser: their async views and
+/// the hydration of every view the page can show were 12 KB of brotli in the first load.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let url = use_url();
-    let id = Memo::new(move |_| url.with(|url| super::dashboard_id(url.path()).unwrap_or_default()));
-    let snapshot = Resource::new(move || id.get(), read_dashboard);
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading dashboard…"</p> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(DashboardLoad::Ready(snapshot, rules, panels)) => {
-                        EitherOf4::A(live(*snapshot, rules, panels))
-                    }
-                    Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
-                    Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
-                    Err(error) => EitherOf4::D(view! { <p class="error">{error}</p> }),
-                }
-            })}
-        </Suspense>
+    // A URL without an id (the page is being left) keeps the last.
+    let id = Memo::new(move |last: Option<&String>| {
+        url.with(|url| super::dashboard_id(url.path())).or_else(|| last.cloned()).unwrap_or_default()
+    });
+    #[cfg(not(feature = "hydrate"))]
+    return move || {
+        let id = id.get();
+        view! {
+            <div class="dashboard-page">
+                <Suspense fallback=|| ()>
+                    {Suspend::new(async move {
+                        let load = read_dashboard(id).await;
+                        (load.as_ref().ok().map(served_load), shown(load))
+                    })}
+                </Suspense>
+            </div>
+        }
+    };
+    #[cfg(feature = "hydrate")]
+    {
+        let served = std::cell::Cell::new(crate::components::lazily::hydrating().then(read_served_load).flatten());
+        move || {
+            let id = id.get();
+            let served = served.take();
+            crate::components::lazily::rebuilt("dashboard-page", ".panel-body", LOADING, async move {
+                let load = match served {
+                    Some(load) => Ok(load),
+                    None => read_dashboard(id).await,
+                };
+                shown(load)
+            })
+        }
     }
 }
 
-/// The dashboard, rendered whole by the server and built again by the browser in its place
-/// (`lazily::rebuilt`: the first load carries no hydrate code for its views). The stat, gauge
-/// and table bodies keep the server's numbers until their module has arrived.
-fn live(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelSpec>) -> impl IntoView {
-    #[cfg(not(feature = "hydrate"))]
-    return view! { <div class="live"><LiveDashboard snapshot rules panels/></div> };
-    #[cfg(feature = "hydrate")]
-    crate::components::lazily::rebuilt("live", ".panel-body", move || {
-        view! { <LiveDashboard snapshot rules panels/> }
-    })
+/// What the page says while a dashboard opened from another loads.
+#[cfg(feature = "hydrate")]
+const LOADING: &str = "Loading dashboard…";
+
+/// What a load shows: the live dashboard, or why not.
+fn shown(load: Result<DashboardLoad, String>) -> impl IntoView {
+    match load {
+        Ok(DashboardLoad::Ready(snapshot, rules, panels)) => {
+            EitherOf4::A(view! { <LiveDashboard snapshot=*snapshot rules panels/> })
+        }
+        Ok(DashboardLoad::NotFound) => EitherOf4::B(view! { <NotFound/> }),
+        Ok(DashboardLoad::Forbidden) => EitherOf4::C(view! { <Forbidden/> }),
+        Err(error) => EitherOf4::D(view! { <p class="error">{error}</p> }),
+    }
+}
+
+/// The load a page was rendered from, written into it for the browser as JSON in a data block
+/// (`<script type="application/json">`, never run; it carries the response's nonce as every
+/// script of the page does). A `<` in it (in a title, a label) is written `\u003c`, as JSON
+/// allows, so nothing in the data can end the block.
+#[cfg(not(feature = "hydrate"))]
+fn served_load(load: &DashboardLoad) -> impl IntoView {
+    let json = serde_json::to_string(load).unwrap_or_default().replace('<', "\\u003c");
+    view! {
+        <script type="application/json" class="dashboard-load" nonce=leptos::nonce::use_nonce() inner_html=json></script>
+    }
+}
+
+/// The load the server wrote into the page it sent (`served_load`), if it is there and reads.
+#[cfg(feature = "hydrate")]
+fn read_served_load() -> Option<DashboardLoad> {
+    let block = document().query_selector(".dashboard-page > script.dashboard-load").ok()??;
+    serde_json::from_str(&block.text_content()?).ok()
 }
 
 /// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.
