@@ -1,21 +1,16 @@
 //! The HTML shell, the page of the path (`Pages`) and the `App` root component.
 
 use crate::client::connection::provide_connection;
+use crate::client::location::{provide_location, Location, Page, PageUrl};
 use crate::client::theme::{provide_theme, toggle, PICK_BEFORE_PAINT};
 use crate::components::alert_list::AlertBadge;
 #[cfg(feature = "ssr")]
 use crate::loaders::Visitor;
-use crate::pages::{
-    dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBenchPage, Page,
-};
+use crate::pages::{dashboard::DashboardPage, home::HomePage, not_found::NotFound, redraw_bench::RedrawBenchPage};
 #[cfg(feature = "ssr")]
 use leptos::either::EitherOf3;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
-use leptos_router::{
-    components::{Router, A},
-    hooks::{use_location, use_url},
-};
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -117,6 +112,7 @@ pub fn App() -> impl IntoView {
         leptos_meta::provide_meta_context();
         crate::components::page_title::page_title(String::new());
     }
+    let location = provide_location();
     let theme = provide_theme();
     let connection = provide_connection();
     let switch_label = move || format!("Switch to {} theme", theme.0.get().other().label());
@@ -129,9 +125,8 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Router>
             <nav class="topbar" data-sockets-opened=move || connection.sockets_opened.get()>
-                <A href="/" attr:class="brand">"livedash"</A>
+                <a href="/" class="brand">"livedash"</a>
                 <AccessNote/>
                 <AlertBadge/>
                 <button
@@ -146,44 +141,28 @@ pub fn App() -> impl IntoView {
                 </button>
             </nav>
             <main>
-                <Pages/>
+                <Pages location/>
             </main>
-        </Router>
     }
 }
 
-/// The page of the router's path, made again when the path leads to another page (a dashboard
+/// The page of the URL's path, made again when the path leads to another page (a dashboard
 /// to another keeps its page, which follows the id). Matched here, not by leptos_router's
 /// `FlatRoutes`: for three fixed paths, its route tree, matching and async route views were
 /// 16.5 KB of brotli in a dashboard's first load (BENCHMARKS.md).
 #[component]
-fn Pages() -> impl IntoView {
-    let location = use_location();
-    let page = Memo::new(move |_| location.pathname.with(|path| Page::at(path)));
-    let router_url = use_url();
-    // A link's navigation enters the browser's history once the router's path is shown:
-    // `FlatRoutes` says so after each route change, and now this does.
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos_router::location::LocationProvider;
-        let browser = use_context::<leptos_router::location::BrowserUrl>();
-        Effect::new(move |_| {
-            location.pathname.track();
-            if let Some(browser) = &browser {
-                browser.ready_to_complete();
-            }
-        });
-    }
+fn Pages(location: Location) -> impl IntoView {
+    let page = Memo::new(move |_| location.0.with(|url| Page::at(&url.path)));
     move || {
         let page = page.get();
-        // A page reads the URL (`use_url`, `use_query_map`) from its own copy, which follows
-        // the router's only while the path leads to it: one being left never sees the next
-        // page's URL (a dashboard would load the home page's "id", or drop its zoom).
-        let url = ArcRwSignal::new(router_url.get_untracked());
-        provide_context(url.clone());
+        // A page reads the URL (`location::use_url`) from its own copy, which follows the
+        // app's only while the path leads to it: one being left never sees the next page's
+        // URL (a dashboard would load the home page's "id", or drop its zoom).
+        let url = RwSignal::new(location.0.get_untracked());
+        provide_context(PageUrl(url));
         Effect::new(move |_| {
-            let next = router_url.get();
-            if Page::at(next.path()) == page && url.with_untracked(|url| *url != next) {
+            let next = location.0.get();
+            if Page::at(&next.path) == page && url.with_untracked(|url| *url != next) {
                 url.set(next);
             }
         });

@@ -9,6 +9,7 @@ pub mod history;
 #[cfg(feature = "hydrate")]
 pub mod interval;
 pub mod live_edge;
+pub mod location;
 pub mod panel_data;
 #[cfg(feature = "hydrate")]
 pub mod redeploy;

@@ -5,11 +5,11 @@
 //! browser's back and forward walk it.
 
 use super::live_edge::LiveEdge;
+use super::location::{use_url, Location};
 use super::state::{DashboardState, TimeWindow};
 use crate::model::view::View;
 use crate::protocol::Millis;
 use leptos::prelude::*;
-use leptos_router::{hooks::use_query_map, NavigateOptions};
 
 /// The stream's memory covers at least this much (4,096 points at ten updates a second): a span
 /// reaching further back is read from the history tiers.
@@ -17,9 +17,6 @@ pub const LIVE_MEMORY_MS: Millis = 5 * 60_000;
 
 /// Buckets a fetched span is read in, about (a chart's width in columns).
 const SPAN_BUCKETS: Millis = 600;
-
-/// Goes to a URL of the app (the router's navigation).
-type Navigate = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Clone, Copy)]
 pub struct ViewState {
@@ -30,24 +27,20 @@ pub struct ViewState {
     /// The server's clock as the browser estimates it (the newest update's time plus the time
     /// since it arrived), a tick a second: how long ago a panel's series last spoke.
     pub now: RwSignal<Millis>,
-    navigate: StoredValue<Navigate>,
+    location: Location,
 }
 
 impl ViewState {
     /// Provides the view of the current URL; the dashboard's window follows its `range`.
     pub fn provide(state: DashboardState) -> ViewState {
-        let query = use_query_map();
+        let url = use_url();
         let view = Memo::new(move |_| {
-            query.with(|query| {
-                let pairs: Vec<(String, String)> =
-                    query.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                View::from_pairs(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())))
-            })
+            let pairs = url.with(super::location::Url::pairs);
+            View::from_pairs(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())))
         });
-        let go = leptos_router::hooks::use_navigate();
-        let navigate: Navigate = std::sync::Arc::new(move |url: &str| go(url, NavigateOptions::default()));
+        let location = expect_context::<Location>();
         let now = RwSignal::new(state.updated_at.get_untracked());
-        let view_state = ViewState { view, cursor: RwSignal::new(None), now, navigate: StoredValue::new(navigate) };
+        let view_state = ViewState { view, cursor: RwSignal::new(None), now, location };
         #[cfg(feature = "hydrate")]
         {
             // Server time minus browser time, as of the newest update's arrival. The clock
@@ -81,7 +74,7 @@ impl ViewState {
         change(&mut next);
         if next != self.view.get_untracked() {
             let query = next.to_query();
-            let path = current_path();
+            let Some(path) = self.location.0.try_with_untracked(|url| url.path.clone()) else { return };
             self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
         }
     }
@@ -93,12 +86,9 @@ impl ViewState {
         self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
     }
 
-    /// Navigates to `url`: the closure is taken out first, since the navigation may end the
-    /// dashboard (and this state) before it returns.
+    /// Goes to `url`, a new entry in the browser's history.
     fn go(&self, url: &str) {
-        if let Some(navigate) = self.navigate.try_get_value() {
-            navigate(url);
-        }
+        self.location.go(url);
     }
 
     /// Back to the live edge: the zoom let go, the range kept.
@@ -126,16 +116,6 @@ impl ViewState {
     pub fn shown_untracked(&self, state: DashboardState, edge: LiveEdge) -> (Millis, Millis) {
         untrack(|| self.shown(state, edge))
     }
-}
-
-/// The page's path, without its query.
-fn current_path() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        window().location().pathname().unwrap_or_default()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
 }
 
 /// A span to read from the history tiers, with its step (whole seconds).

@@ -9,7 +9,6 @@ use crate::client::{
 };
 use crate::model::{format::format_age, url::encode_component};
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
 /// The close code of an ended credential (PROTOCOL.md): expired, or signed out elsewhere.
 const SIGNED_OUT: u16 = 4001;
@@ -31,11 +30,8 @@ pub fn ConnectionBanner() -> impl IntoView {
     }
     let status = move || connection.status.get();
     let signed_out = move || matches!(status(), ConnectionStatus::Offline { refused: Some(SIGNED_OUT), .. });
-    let location = use_location();
-    let sign_in = move || {
-        let here = format!("{}{}", location.pathname.get(), location.search.get());
-        format!("/login?next={}", encode_component(&here))
-    };
+    let url = crate::client::location::use_url();
+    let sign_in = move || format!("/login?next={}", encode_component(&url.with(crate::client::location::Url::local)));
     let age = move || {
         let heard_at = connection.heard_at.get();
         (heard_at > 0.0).then(|| format!("Last data {} ago.", format_age(now.get() - heard_at)))

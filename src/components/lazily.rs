@@ -41,11 +41,21 @@ use std::future::Future;
 
 /// Shows a split point's view once its module has arrived, nothing before, and `NOT_LOADED` if
 /// it cannot be fetched. In the browser its future (the module's fetch) is not `Send`, and
-/// needs not be: the browser has one thread.
+/// needs not be: the browser has one thread. No `Suspense`: these views are made after the
+/// page hydrated (a click, a notice), and a `Suspense`'s async views were its only one in the
+/// first load (BENCHMARKS.md); the view arrives once, through a flag, into an `Option`.
 #[cfg(feature = "hydrate")]
 pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>> + 'static) -> impl IntoView {
-    let view = send_wrapper::SendWrapper::new(async move { view.await.unwrap_or_else(|_| not_loaded()) });
-    view! { <Suspense fallback=|| ()>{Suspend::new(view)}</Suspense> }
+    let arrived = StoredValue::new_local(None::<AnyView>);
+    let ready = RwSignal::new(false);
+    leptos::task::spawn_local_scoped_with_cancellation(async move {
+        arrived.set_value(Some(view.await.unwrap_or_else(|_| not_loaded())));
+        ready.set(true);
+    });
+    move || {
+        ready.track();
+        arrived.try_update_value(Option::take).flatten()
+    }
 }
 
 /// On the server a split point runs at once.
@@ -58,7 +68,7 @@ pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>>
 /// A route's page, which the server renders in full inside `<div class={class}>` and the
 /// browser brings to life from a module of its own, `module`: `take_over` is its split point
 /// (wasm_split's `fallible` form), handed the element's ref as `taken_over`'s is. A page whose
-/// markup needs no code once hydrated (`adopt`: the home page's list, whose links the router
+/// markup needs no code once hydrated (`adopt`: the home page's list, whose links `client::location`
 /// handles as they stand) leaves the module to a page the browser makes (opened from another);
 /// any other page takes over at once, and the server asks it to preload the module.
 ///
@@ -77,10 +87,7 @@ where
     F: Future<Output = Result<(), SplitLoaderError>> + 'static,
 {
     let hydrating = hydrating();
-    let url = leptos_router::hooks::use_url().with_untracked(|url| {
-        let search = url.search();
-        format!("{}{}{search}", url.path(), if search.is_empty() { "" } else { "?" })
-    });
+    let url = crate::client::location::use_url().with_untracked(crate::client::location::Url::local);
     let needed = !(adopt && hydrating);
     taken_over(class, move |slot| async move {
         if !needed {
@@ -147,7 +154,7 @@ fn not_loaded_note() -> impl IntoView {
 /// for. `take_over` (a split point, handed the element's ref) then puts its live view in place
 /// of that markup with `replace_children`. Made in the browser instead (a dashboard opened
 /// from another), the element stays empty until the module is there (at once after the first
-/// time). `take_over` starts once the element is in the page: a slot the router reuses for
+/// time). `take_over` starts once the element is in the page: a slot `app::Pages` reuses for
 /// the next page (the same view type) is set only after the new view is made.
 #[cfg(feature = "hydrate")]
 pub fn taken_over<F>(

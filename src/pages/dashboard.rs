@@ -25,7 +25,6 @@ use crate::pages::{forbidden::Forbidden, not_found::NotFound};
 use crate::protocol::Snapshot;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
-use leptos_router::hooks::use_url;
 
 /// The page, in a `<div class="dashboard-page">` the server renders whole (its load written in
 /// beside the view, `served_load`) and the browser builds again in place (`lazily::rebuilt`):
@@ -34,10 +33,10 @@ use leptos_router::hooks::use_url;
 /// the hydration of every view the page can show were 12 KB of brotli in the first load.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let url = use_url();
+    let url = crate::client::location::use_url();
     // A URL without an id (the page is being left) keeps the last.
     let id = Memo::new(move |last: Option<&String>| {
-        url.with(|url| super::dashboard_id(url.path())).or_else(|| last.cloned()).unwrap_or_default()
+        url.with(|url| crate::client::location::dashboard_id(&url.path)).or_else(|| last.cloned()).unwrap_or_default()
     });
     #[cfg(not(feature = "hydrate"))]
     return move || {

@@ -1,7 +1,6 @@
 //! What a dashboard the visitor's credential does not cover shows (HTTP 403).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub fn Forbidden() -> impl IntoView {
@@ -11,7 +10,7 @@ pub fn Forbidden() -> impl IntoView {
             <h1>"Not allowed"</h1>
             <p>
                 "Your sign-in does not cover this dashboard. "
-                <A href="/">"See the dashboards you can use"</A>
+                <a href="/">"See the dashboards you can use"</a>
                 ", or "
                 <a href="/login" rel="external">"sign in as someone else"</a>
                 "."

@@ -8,10 +8,9 @@ use crate::model::format::format_age;
 use crate::protocol::{DashboardSummary, Millis, TargetHealth};
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// The page. Its list, which the server renders in full, is all a hydrated page needs (the
-/// router handles its links' clicks as they stand); a page opened from another makes the list
+/// page follows its links' clicks, `client::location`); a page opened from another makes the list
 /// from a module of its own (`lazily::page`).
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -91,10 +90,10 @@ fn DashboardItem(dashboard: DashboardSummary, now: Millis) -> impl IntoView {
     let (id, href) = (dashboard.id.clone(), format!("/d/{}", dashboard.id));
     view! {
         <li data-dashboard=dashboard.id>
-            <A href=href>
+            <a href=href>
                 <span class="dashboard-title">{dashboard.title}</span>
                 <span class="dashboard-id">{id}</span>
-            </A>
+            </a>
             <p class="dashboard-sources" data-testid="dashboard-sources">{series}{fed}</p>
             <p class="dashboard-metrics">{metrics}</p>
             {(!dashboard.targets.is_empty())

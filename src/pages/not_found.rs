@@ -1,7 +1,6 @@
 //! What an unknown address or dashboard shows.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -9,7 +8,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="not-found">
             <h1>"Not found"</h1>
-            <p>"There is nothing here. " <A href="/">"See all dashboards"</A></p>
+            <p>"There is nothing here. " <a href="/">"See all dashboards"</a></p>
         </section>
     }
 }

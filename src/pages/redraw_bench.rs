@@ -8,7 +8,6 @@
 
 use crate::components::page_title::page_title;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 /// Times of the full redraws, in ms, sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,9 +44,9 @@ mod split {
 
 #[component]
 fn RedrawBench() -> impl IntoView {
-    let query = use_query_map();
-    let number = move |name: &str, default: usize| {
-        query.with_untracked(|query| query.get(name).and_then(|text| text.parse().ok()).unwrap_or(default))
+    let query = crate::client::location::use_url().with_untracked(crate::client::location::Url::pairs);
+    let number = |name: &str, default: usize| {
+        query.iter().find(|(key, _)| key == name).and_then(|(_, text)| text.parse().ok()).unwrap_or(default)
     };
     let (charts, points, rounds) =
         (number("charts", 6).clamp(1, 24), number("points", 300).max(2), number("rounds", 60).max(1));

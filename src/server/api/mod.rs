@@ -37,7 +37,7 @@ use super::{
     stream::{poll, sse, ws},
 };
 use crate::app::shell;
-use crate::pages::Page;
+use crate::client::location::Page;
 use axum::{
     extract::DefaultBodyLimit,
     middleware,
