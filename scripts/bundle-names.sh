@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Where a dashboard's first load is, by function (BENCHMARKS.md, "Client bundle"): builds the
-# client as `make build` does (the `wasm-release` profile, the split, wasm-opt -Oz), but with
-# v0 symbol names (every generic's types in its name) and relocations kept (which the split
-# needs), then prints `scripts/wasm-sizes.py`'s tables of the main module as sent, and its
-# brotli size with the names stripped (within a KB of `scripts/bundle-size.sh`'s, which also
-# runs wasm-opt to convergence).
+# client as `make build` does (the `wasm-release` profile, v0 symbol names, which put every
+# generic's types in its name, relocations kept for the split, the split, wasm-opt -Oz), but
+# keeps the function names, then prints `scripts/wasm-sizes.py`'s tables of the main module as
+# sent, and its brotli size with the names stripped (within a KB of `scripts/bundle-size.sh`'s,
+# which also runs wasm-opt to convergence; compare the data sections too if they differ more:
+# BENCHMARKS.md, "No router, no resource").
 #
 # Writes target/bundle-names/main.wasm (with names: `twiggy top`/`twiggy paths` read it too).
 # Its own target dir, so the product's build stays as it is; the first run compiles the
