@@ -149,7 +149,7 @@ pub fn App() -> impl IntoView {
 /// The page of the URL's path, made again when the path leads to another page (a dashboard
 /// to another keeps its page, which follows the id). Matched here, not by leptos_router's
 /// `FlatRoutes`: for three fixed paths, its route tree, matching and async route views were
-/// 16.5 KB of brotli in a dashboard's first load (BENCHMARKS.md).
+/// 16.3 KB of brotli in a dashboard's first load (BENCHMARKS.md).
 #[component]
 fn Pages(location: Location) -> impl IntoView {
     let page = Memo::new(move |_| location.0.with(|url| Page::at(&url.path)));

@@ -205,6 +205,10 @@ mod tests {
         assert_eq!(Page::at("/d/main"), Page::Dashboard);
         assert_eq!(dashboard_id("/d/main").as_deref(), Some("main"));
         assert_eq!(dashboard_id("/d/a%20b%2Fc").as_deref(), Some("a b/c"));
+        // Every path the server renders a page at leads to one.
+        for path in Page::PATHS {
+            assert_ne!(Page::at(&path.replace("{id}", "main")), Page::NotFound, "{path}");
+        }
         for elsewhere in ["/d/", "/d", "/d/main/", "/d/a/b", "/dashboards", "/bench/redraw/x", ""] {
             assert_eq!(Page::at(elsewhere), Page::NotFound, "{elsewhere}");
         }

@@ -47,8 +47,8 @@ fn holds_input() -> bool {
 }
 
 /// Puts up the notice of a new version, with a link that reloads now (`rel="external"`: the
-/// page leaves it to the browser, `client::location`); false when it is up already. Made once, outside the
-/// app's views: nothing in the page changes it until the page goes.
+/// page leaves it to the browser, `client::location`); false when it is up already. Made
+/// once, outside the app's views: nothing in the page changes it until the page goes.
 fn announce() -> bool {
     let document = document();
     if document.query_selector("[data-testid=redeploy-notice]").ok().flatten().is_some() {

@@ -68,9 +68,10 @@ pub fn when_loaded(view: impl Future<Output = Result<AnyView, SplitLoaderError>>
 /// A route's page, which the server renders in full inside `<div class={class}>` and the
 /// browser brings to life from a module of its own, `module`: `take_over` is its split point
 /// (wasm_split's `fallible` form), handed the element's ref as `taken_over`'s is. A page whose
-/// markup needs no code once hydrated (`adopt`: the home page's list, whose links `client::location`
-/// handles as they stand) leaves the module to a page the browser makes (opened from another);
-/// any other page takes over at once, and the server asks it to preload the module.
+/// markup needs no code once hydrated (`adopt`: the home page's list, whose links
+/// `client::location` follows as they stand) leaves the module to a page the browser makes
+/// (opened from another); any other page takes over at once, and the server asks it to
+/// preload the module.
 ///
 /// A module that cannot be fetched is most often one of a build no longer served
 /// (`server::http::bundle`: the page was opened before a redeploy), so the page is then loaded

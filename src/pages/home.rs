@@ -10,8 +10,8 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 /// The page. Its list, which the server renders in full, is all a hydrated page needs (the
-/// page follows its links' clicks, `client::location`); a page opened from another makes the list
-/// from a module of its own (`lazily::page`).
+/// page follows its links' clicks, `client::location`); a page opened from another makes the
+/// list from a module of its own (`lazily::page`).
 #[component]
 pub fn HomePage() -> impl IntoView {
     page_title("Dashboards".to_owned());
