@@ -5,7 +5,7 @@
 //! browser's back and forward walk it.
 
 use super::live_edge::LiveEdge;
-use super::location::{use_url, Location};
+use super::location::{use_url, Location, Url};
 use super::state::{DashboardState, TimeWindow};
 use crate::model::view::View;
 use crate::protocol::Millis;
@@ -35,7 +35,7 @@ impl ViewState {
     pub fn provide(state: DashboardState) -> ViewState {
         let url = use_url();
         let view = Memo::new(move |_| {
-            let pairs = url.with(super::location::Url::pairs);
+            let pairs = url.with(Url::pairs);
             View::from_pairs(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())))
         });
         let location = expect_context::<Location>();
@@ -73,22 +73,20 @@ impl ViewState {
         let mut next = self.view.get_untracked();
         change(&mut next);
         if next != self.view.get_untracked() {
-            let query = next.to_query();
             let Some(path) = self.location.0.try_with_untracked(|url| url.path.clone()) else { return };
-            self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
+            self.go(Url { path, query: next.to_query() });
         }
     }
 
     /// Opens dashboard `id` with the same view (a rotating wall screen).
     pub fn go_to_dashboard(&self, id: &str) {
         let Some(query) = self.view.try_with_untracked(View::to_query) else { return };
-        let path = format!("/d/{}", crate::model::url::encode_component(id));
-        self.go(&if query.is_empty() { path } else { format!("{path}?{query}") });
+        self.go(Url { path: format!("/d/{}", crate::model::url::encode_component(id)), query });
     }
 
     /// Goes to `url`, a new entry in the browser's history.
-    fn go(&self, url: &str) {
-        self.location.go(url);
+    fn go(&self, url: Url) {
+        self.location.go(&url.local());
     }
 
     /// Back to the live edge: the zoom let go, the range kept.
