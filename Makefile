@@ -22,6 +22,9 @@ dev: tools
 ## the split points' code (`src/components/lazily.rs`) in modules of their own, fetched when first used.
 build: tools
 	cargo leptos build --release --precompress --split
+	@# The main module's imports renamed short in it and its glue, both then compressed again.
+	python3 scripts/shorten-imports.py $(LEPTOS_SITE_ROOT)/pkg livedash
+	for file in $(LEPTOS_SITE_ROOT)/pkg/livedash.{wasm,js}; do brotli -q 11 -w 24 -f -o $$file.br $$file; done
 	@# cargo-leptos' gzip is 20% larger than zopfli's, and browsers take only gzip over plain HTTP.
 	rzopfli --log-level WARN -f $(LEPTOS_SITE_ROOT)/pkg/*.wasm $(LEPTOS_SITE_ROOT)/pkg/*.js $(LEPTOS_SITE_ROOT)/pkg/livedash.css
 

@@ -13,8 +13,12 @@ floor="$root/benches/first-load-floor"
 cp "$root/Cargo.lock" "$floor/Cargo.lock"
 (cd "$floor" && CARGO_TARGET_DIR="$root/target/first-load-floor" \
   cargo leptos build --release --precompress --split --frontend-only)
+# Its imports shortened as `make build` shortens the product's.
+pkg="$root/target/first-load-floor/site/pkg"
+python3 "$root/scripts/shorten-imports.py" "$pkg" floor
+for file in "$pkg"/floor.{wasm,js}; do brotli -q 11 -w 24 -f -o "$file.br" "$file"; done
 echo "the floor ($floor):"
-"$root/scripts/bundle-size.sh" "$root/target/first-load-floor/site/pkg" floor
+"$root/scripts/bundle-size.sh" "$pkg" floor
 if [ -f "$root/target/site/pkg/livedash.wasm" ]; then
   echo "the product (target/site, the last \`make build\`):"
   "$root/scripts/bundle-size.sh"

@@ -6,6 +6,7 @@
 #   - wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock
 #   - wasm-opt from the npm package `binaryen` (Debian's binaryen 108 breaks hydration)
 #   - rzopfli, a zopfli gzip compressor for the client bundle
+#   - brotli (Debian's), which compresses again the files scripts/shorten-imports.py rewrote
 # Tools from npm go to .tools/ in the project; cargo tools to ~/.cargo/bin.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,6 +50,12 @@ if ! rzopfli --version 2>/dev/null | grep -q "$rzopfli_version"; then
   cargo install rzopfli --version "$rzopfli_version" --locked
 fi
 
+if ! command -v brotli > /dev/null; then
+  log "installing brotli from Debian"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends brotli > /dev/null
+fi
+
 binaryen_version=132.0.0
 if ! [ -x "$tools/node_modules/.bin/wasm-opt" ] \
   || ! grep -q "\"version\": \"$binaryen_version\"" "$tools/node_modules/binaryen/package.json" 2>/dev/null; then
@@ -56,4 +63,4 @@ if ! [ -x "$tools/node_modules/.bin/wasm-opt" ] \
   mkdir -p "$tools"
   npm install --silent --no-audit --no-fund --prefix "$tools" "binaryen@$binaryen_version"
 fi
-log "tools ready: $(cargo leptos --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version), $(rzopfli --version)"
+log "tools ready: $(cargo leptos --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version), $(rzopfli --version), $(brotli --version)"

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Shortens the names the client's main WASM module imports its JS glue by (`make build`).
+
+wasm-bindgen names each function the module imports from its glue after the Rust item and a
+hash of it (`__wbg_set_textBaseline_ff2e3c5c84684b23`), and writes every name twice: in the
+module's import section and as a key of the glue's import object. The 16 hex digits do not
+compress, and the two files are compressed apart, so the names cost the first load 6.5 KB of
+brotli (BENCHMARKS.md, "Shorter import names"). This renames each one to a short name (`A`,
+`B`, ..., `Aa`, ...) in both files, as a minifier renames a script's locals: the two files are
+made together, and nothing else names these imports (the split modules import only the main
+module's memory and table, through the split loader).
+
+Run after `cargo leptos build`, before the files are compressed for sending. A module already
+renamed (a build that did not rewrite it) is left as it is. Any key of the import object not
+found exactly once in the glue stops the build: a wasm-bindgen that writes its glue otherwise
+must be looked at, not guessed.
+
+Usage: scripts/shorten-imports.py PKG_DIR NAME  (renames NAME.wasm's and NAME.js's imports)
+"""
+
+import re
+import sys
+from pathlib import Path
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# What wasm-bindgen names its imports; `short_name` never makes one of these.
+GENERATED = re.compile(r"__wbg_|__wbindgen_")
+KEPT_EXPORTS = {"memory", "__indirect_function_table"}
+
+
+def leb128(data, at):
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, at
+
+
+def encode_leb128(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def name(text):
+    return encode_leb128(len(text)) + text
+
+
+def short_name(index):
+    """`A`..`Z`, then `Aa`, `Ab`, ...: a capital first, so never a JS keyword."""
+    head, index = LETTERS[index % 26], index // 26
+    tail = ""
+    while index:
+        index -= 1
+        tail = LETTERS[index % 52] + tail
+        index //= 52
+    return head + tail
+
+
+def rename(module, glue_module, glue):
+    """The module with the functions it imports from `glue_module` renamed, and with its
+    exports that the glue reads as `wasm.name` renamed, and the two maps of names."""
+    out, at = bytearray(module[:8]), 8
+    imports, exports = {}, {}
+    while at < len(module):
+        section = module[at]
+        size, start = leb128(module, at + 1)
+        body, at = module[start : start + size], start + size
+        if section == 2:  # imports
+            count, cursor = leb128(body, 0)
+            rewritten = bytearray(encode_leb128(count))
+            for _ in range(count):
+                length, cursor = leb128(body, cursor)
+                source, cursor = body[cursor : cursor + length], cursor + length
+                length, cursor = leb128(body, cursor)
+                field, cursor = body[cursor : cursor + length], cursor + length
+                kind_start = cursor
+                kind, cursor = body[cursor], cursor + 1
+                if kind != 0:  # only functions come from the glue; anything else as it is
+                    raise SystemExit(f"unexpected import kind {kind} of {source!r}")
+                _, cursor = leb128(body, cursor)
+                if source == glue_module and GENERATED.match(field.decode()):
+                    field = imports.setdefault(field.decode(), short_name(len(imports))).encode()
+                rewritten += name(source) + name(field) + body[kind_start:cursor]
+            body = bytes(rewritten)
+        elif section == 7:  # exports
+            count, cursor = leb128(body, 0)
+            rewritten = bytearray(encode_leb128(count))
+            for _ in range(count):
+                length, cursor = leb128(body, cursor)
+                field, cursor = body[cursor : cursor + length], cursor + length
+                kind_start = cursor
+                _, cursor = leb128(body, cursor + 1)
+                text = field.decode()
+                # The memory and table are also read by the split loader, by name.
+                if text not in KEPT_EXPORTS and re.search(r"\." + re.escape(text) + r"\b", glue):
+                    field = exports.setdefault(text, short_name(len(exports))).encode()
+                rewritten += name(field) + body[kind_start:cursor]
+            body = bytes(rewritten)
+        out += bytes([section]) + encode_leb128(len(body)) + body
+    return bytes(out), imports, exports
+
+
+def rename_in_glue(glue, imports, exports):
+    """The glue with each renamed import's key in its import object renamed, and each
+    renamed export's reads (`wasm.name`)."""
+    found = {}
+
+    def replace(pattern, renamed, glue):
+        def short(match):
+            found[match.group(1)] = found.get(match.group(1), 0) + 1
+            return renamed[match.group(1)]
+
+        return re.sub(pattern.format("|".join(map(re.escape, renamed))), short, glue) if renamed else glue
+
+    glue = replace(r"(?<=[{{,\s])({})(?=\s*:)", imports, glue)
+    glue = replace(r"(?<=\.)({})\b", exports, glue)
+    wrong = [key for key in imports if found.get(key) != 1]
+    if wrong:
+        raise SystemExit(f"{len(wrong)} imports not found once as keys in the glue, e.g. {wrong[0]}")
+    left = [key for key in imports if key in glue]
+    left += [key for key in exports if re.search(r"\." + re.escape(key) + r"\b", glue)]
+    if left:
+        raise SystemExit(f"the glue still names {left[0]} after renaming")
+    return glue
+
+
+def main():
+    pkg, output_name = Path(sys.argv[1]), sys.argv[2]
+    wasm_path, glue_path = pkg / f"{output_name}.wasm", pkg / f"{output_name}.js"
+    glue = glue_path.read_text()
+    module, imports, exports = rename(wasm_path.read_bytes(), f"./{output_name}_bg.js".encode(), glue)
+    if not imports:
+        print(f"shorten-imports: {wasm_path} already has short import names")
+        return
+    for loader in pkg.glob("__wasm_split*.js"):
+        named = [export for export in exports if export in loader.read_text()]
+        if named:
+            raise SystemExit(f"{loader.name} reads the export {named[0]}: it must keep its name")
+    glue = rename_in_glue(glue, imports, exports)
+    wasm_path.write_bytes(module)
+    glue_path.write_text(glue)
+    print(f"shorten-imports: {len(imports)} imports and {len(exports)} exports renamed in {wasm_path.name} and {glue_path.name}")
+
+
+if __name__ == "__main__":
+    main()
