@@ -21,7 +21,10 @@ dev: tools
 ## for the server to send to browsers that accept them. `--split` puts the code behind
 ## the split points' code (`src/components/lazily.rs`) in modules of their own, fetched when first used.
 build: tools
-	cargo leptos build --release --precompress --split
+	mkdir -p target && set -o pipefail && cargo leptos build --release --precompress --split 2>&1 | tee target/leptos-build.log
+	@# wasm-split leaves a data segment it cannot lay out again in the main module, whole.
+	@! grep -a "Overlong segment" target/leptos-build.log || \
+	  { echo "wasm-split kept the split modules' data in the first load: see SPLIT_DATA_ROOM (src/components/lazily.rs)" >&2; exit 1; }
 	@# The main module's imports renamed short in it and its glue, both then compressed again.
 	python3 scripts/shorten-imports.py $(LEPTOS_SITE_ROOT)/pkg livedash
 	for file in $(LEPTOS_SITE_ROOT)/pkg/livedash.{wasm,js}; do brotli -q 11 -w 24 -f -o $$file.br $$file; done

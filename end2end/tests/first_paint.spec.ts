@@ -83,6 +83,28 @@ test('a dashboard hydrates without the split modules; a rule preview fetches its
   expect(fetched.some((name) => name.startsWith('split_rule_preview_form'))).toBe(true);
 });
 
+// What the charts draw under the pointer (the crosshair's readout, a drag's band) comes with
+// the pointer: a dashboard nobody points at (a wall screen) never fetches it.
+test('the crosshair arrives with the pointer: its module is fetched the first time the pointer is over a chart', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.endsWith('.wasm')) fetched.push(path.replace(/^\/build\/[0-9a-f]{16}\/pkg\//, ''));
+  });
+  await page.goto('/d/main');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByTestId('connection-badge')).toHaveText('live');
+  await expect(page.getByTestId('chart-readout')).toHaveCount(0);
+  expect(fetched).toEqual(['livedash.wasm']);
+
+  const charts = page.locator('figure.chart');
+  await charts.first().locator('canvas').hover();
+  // Every chart of the dashboard shows the time under the pointer.
+  await expect(page.getByTestId('chart-readout')).toHaveCount(await charts.count());
+  await expect(page.getByTestId('chart-readout').first()).toContainText(':');
+  expect(fetched.some((name) => name.startsWith('split_chart_pointer'))).toBe(true);
+});
+
 test('a part whose module cannot be fetched says so, and the page lives on', async ({ page }) => {
   await page.route('**/pkg/split_rule_preview_form.wasm', (route) => route.abort('connectionrefused'));
   await page.goto('/d/main');

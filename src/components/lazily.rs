@@ -6,7 +6,9 @@
 //! toasts (made when the first one comes), the stat, gauge and table bodies (taken over,
 //! below), a query panel's engine (`client::panel_data::start_query`, started by the panel),
 //! the history and query requests of a span the stream does not hold (`client::panel_data`'s
-//! `fetch`), and the fallback transports (`client::connection`'s `fallback`).
+//! `fetch`), the fallback transports (`client::connection`'s `fallback`), and what the charts
+//! draw over themselves under the pointer (`components::chart`'s `Pointer`: the crosshair's
+//! readout and a drag's band).
 //! `scripts/bundle-size.sh` prints the modules' sizes.
 //!
 //! A view on a page's first render cannot wait for its module inside a `Suspense`: a
@@ -35,6 +37,19 @@
 //! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
 use crate::client::NOT_LOADED;
+
+/// Room for wasm-split to lay the constant data out again. It moves each piece of the linked
+/// module's constant data (one data segment) into the module whose code uses it, each
+/// module's pieces packed and aligned after the last's. When that takes more room than the
+/// segment had, it gives up and leaves the whole segment in the main module: 38 KB of the
+/// split modules' data (regex-lite's messages, the rule preview's markup) in the first load
+/// (its "Overlong segment 0" warning; BENCHMARKS.md, "Room for the split's data"). Whether
+/// it fits was luck: a few hundred bytes of alignment either way. These bytes are in that
+/// segment, used by no code, so wasm-split drops them and they leave it that much room; no
+/// module carries them. `#[used]` keeps them through the link.
+#[cfg(feature = "hydrate")]
+#[used]
+static SPLIT_DATA_ROOM: [u8; 16 * 1024] = [0x5A; 16 * 1024];
 use leptos::prelude::*;
 use leptos::wasm_split::SplitLoaderError;
 use std::future::Future;

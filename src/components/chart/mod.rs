@@ -41,7 +41,6 @@ use crate::components::rule_preview::RulePreview;
 use crate::model::{alerts::RuleSubject, format::Reading, panel::PanelSpec};
 use crate::protocol::Millis;
 use leptos::prelude::*;
-use readout::Readout;
 
 /// What the chart drew last, for tests and the curious (the figure's `data-*` attributes).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -170,14 +169,8 @@ pub fn ChartBody(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = not_drawn;
-    let readout = Memo::new(move |_| {
-        let at = view.cursor.get()?;
-        stats.track();
-        let offset = shown.with_value(|shown| shown.offset);
-        let readout = Readout::at(at, shown, &reading.get())?;
-        Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
-    });
     let zoom = zoom::Selection::new(shown, reading);
+    let pointer = Pointer { view, zoom, stats, shown, reading };
     // A rule over what the chart shows: its one metric, or its query.
     let subject = match (&spec.query, spec.metrics.as_slice()) {
         (Some(query), _) => Some((RuleSubject::Query(query.clone()), spec.id.clone())),
@@ -229,6 +222,56 @@ pub fn ChartBody(
                 }
                 on:dblclick=move |_| view.go_live()
             ></canvas>
+            {pointer.overlay()}
+            <Show when=move || several.get()>
+                <legend::Legend summaries reading hidden isolated/>
+            </Show>
+            {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
+        </figure>
+    }
+}
+
+/// What a chart shows while the pointer is over one of the dashboard's charts: the crosshair
+/// with its readout, and the band of a drag. Their code is in a module of its own
+/// (`components::lazily`), fetched the first time the pointer is over a chart: a dashboard
+/// watched without a pointer (a wall screen) never needs it. Until it has arrived the pointer
+/// still moves the crosshair's time and a drag still zooms (`zoom::Selection`'s handlers are
+/// in the first load); only the drawing over the chart waits.
+#[derive(Clone, Copy)]
+struct Pointer {
+    view: ViewState,
+    zoom: zoom::Selection,
+    stats: RwSignal<DrawStats>,
+    shown: StoredValue<Shown>,
+    reading: Signal<Reading>,
+}
+
+impl Pointer {
+    fn overlay(self) -> impl IntoView {
+        // Once true, stays true: the overlay is made once, when first needed.
+        let pointed = Memo::new(move |was: Option<&bool>| {
+            was.copied().unwrap_or(false) || self.view.cursor.with(Option::is_some)
+        });
+        move || pointed.get().then(|| super::lazily::when_loaded(split::overlay(self)))
+    }
+}
+
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use super::{readout::Readout, Pointer};
+    use leptos::prelude::*;
+
+    #[leptos::wasm_split::wasm_split(chart_pointer, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn overlay(pointer: Pointer) -> Result<AnyView, leptos::wasm_split::SplitLoaderError> {
+        let Pointer { view, zoom, stats, shown, reading } = pointer;
+        let readout = Memo::new(move |_| {
+            let at = view.cursor.get()?;
+            stats.track();
+            let offset = shown.with_value(|shown| shown.offset);
+            let readout = Readout::at(at, shown, &reading.get())?;
+            Some(Readout { x: readout.x + offset, left: readout.left + offset, ..readout })
+        });
+        Ok(view! {
             <Show when=move || readout.with(Option::is_some)>
                 <div
                     class="crosshair"
@@ -244,10 +287,7 @@ pub fn ChartBody(
                 </output>
             </Show>
             {zoom.view()}
-            <Show when=move || several.get()>
-                <legend::Legend summaries reading hidden isolated/>
-            </Show>
-            {subject.map(|(subject, name)| view! { <RulePreview subject name overlay=preview/> })}
-        </figure>
+        }
+        .into_any())
     }
 }
