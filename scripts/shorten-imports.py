@@ -22,34 +22,12 @@ import re
 import sys
 from pathlib import Path
 
+from wasm_binary import encode_leb128, encode_name, leb128, read_name
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # What wasm-bindgen names its imports; `short_name` never makes one of these.
 GENERATED = re.compile(r"__wbg_|__wbindgen_")
 KEPT_EXPORTS = {"memory", "__indirect_function_table"}
-
-
-def leb128(data, at):
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, at
-
-
-def encode_leb128(value):
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def name(text):
-    return encode_leb128(len(text)) + text
 
 
 def short_name(index):
@@ -72,39 +50,46 @@ def rename(module, glue_module, glue):
         section = module[at]
         size, start = leb128(module, at + 1)
         body, at = module[start : start + size], start + size
-        if section == 2:  # imports
-            count, cursor = leb128(body, 0)
-            rewritten = bytearray(encode_leb128(count))
-            for _ in range(count):
-                length, cursor = leb128(body, cursor)
-                source, cursor = body[cursor : cursor + length], cursor + length
-                length, cursor = leb128(body, cursor)
-                field, cursor = body[cursor : cursor + length], cursor + length
-                kind_start = cursor
-                kind, cursor = body[cursor], cursor + 1
-                if kind != 0:  # only functions come from the glue; anything else as it is
-                    raise SystemExit(f"unexpected import kind {kind} of {source!r}")
-                _, cursor = leb128(body, cursor)
-                if source == glue_module and GENERATED.match(field.decode()):
-                    field = imports.setdefault(field.decode(), short_name(len(imports))).encode()
-                rewritten += name(source) + name(field) + body[kind_start:cursor]
-            body = bytes(rewritten)
-        elif section == 7:  # exports
-            count, cursor = leb128(body, 0)
-            rewritten = bytearray(encode_leb128(count))
-            for _ in range(count):
-                length, cursor = leb128(body, cursor)
-                field, cursor = body[cursor : cursor + length], cursor + length
-                kind_start = cursor
-                _, cursor = leb128(body, cursor + 1)
-                text = field.decode()
-                # The memory and table are also read by the split loader, by name.
-                if text not in KEPT_EXPORTS and re.search(r"\." + re.escape(text) + r"\b", glue):
-                    field = exports.setdefault(text, short_name(len(exports))).encode()
-                rewritten += name(field) + body[kind_start:cursor]
-            body = bytes(rewritten)
+        if section == 2:
+            body = rename_entries(body, lambda entry: rename_import(entry, glue_module, imports), names=2)
+        elif section == 7:
+            body = rename_entries(body, lambda entry: rename_export(entry, glue, exports), names=1)
         out += bytes([section]) + encode_leb128(len(body)) + body
     return bytes(out), imports, exports
+
+
+def rename_entries(body, renamed, names):
+    """An import or export section with each entry's names (the module's and the field's, or
+    the export's) passed through `renamed`; what follows them kept as it is."""
+    count, cursor = leb128(body, 0)
+    out = bytearray(encode_leb128(count))
+    for _ in range(count):
+        entry = []
+        for _ in range(names):
+            name, cursor = read_name(body, cursor)
+            entry.append(name)
+        kind_start = cursor
+        kind, cursor = body[cursor], cursor + 1
+        if kind != 0 and names == 2:  # only functions come from the glue
+            raise SystemExit(f"unexpected import kind {kind} of {entry[0]!r}")
+        _, cursor = leb128(body, cursor)  # the function's type, or the export's index
+        out += b"".join(map(encode_name, renamed(entry))) + body[kind_start:cursor]
+    return bytes(out)
+
+
+def rename_import(entry, glue_module, imports):
+    source, field = entry
+    if source == glue_module and GENERATED.match(field.decode()):
+        field = imports.setdefault(field.decode(), short_name(len(imports))).encode()
+    return [source, field]
+
+
+def rename_export(entry, glue, exports):
+    text = entry[0].decode()
+    # The memory and table are also read by the split loader, by name.
+    if text not in KEPT_EXPORTS and re.search(r"\." + re.escape(text) + r"\b", glue):
+        return [exports.setdefault(text, short_name(len(exports))).encode()]
+    return entry
 
 
 def rename_in_glue(glue, imports, exports):

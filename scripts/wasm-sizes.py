@@ -19,21 +19,11 @@ import argparse
 import collections
 import re
 
-
-def leb128(data, at):
-    value, shift = 0, 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, at
+from wasm_binary import leb128, read_name
 
 
 def skip_name(data, at):
-    length, at = leb128(data, at)
-    return at + length
+    return read_name(data, at)[1]
 
 
 def functions(data):

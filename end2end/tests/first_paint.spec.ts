@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 
 // Server-side rendering: the first HTML already carries real numbers, not "loading".
 test('the first HTML of a dashboard contains its metric values', async ({ request }) => {
@@ -64,13 +64,19 @@ test('a second visit loads the bundle from the cache, without asking the server'
 // What a dashboard's first paint does not need is fetched when first used (BENCHMARKS.md,
 // "Loaded when first used"): the page hydrates from the main module alone, and the rule
 // preview's form arrives in a module of its own when a preview opens.
-test('a dashboard hydrates without the split modules; a rule preview fetches its own', async ({ page }) => {
+/** The WASM modules `page` fetches from now on, by file name, as they arrive. */
+function wasmFetched(page: Page): string[] {
   const fetched: string[] = [];
   page.on('response', (response) => {
     // From this build's path only (`server::http::bundle`): never `/pkg/` or another build's.
     const path = new URL(response.url()).pathname;
     if (path.endsWith('.wasm')) fetched.push(path.replace(/^\/build\/[0-9a-f]{16}\/pkg\//, ''));
   });
+  return fetched;
+}
+
+test('a dashboard hydrates without the split modules; a rule preview fetches its own', async ({ page }) => {
+  const fetched = wasmFetched(page);
   await page.goto('/d/main');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.getByTestId('connection-badge')).toHaveText('live');
@@ -86,11 +92,7 @@ test('a dashboard hydrates without the split modules; a rule preview fetches its
 // What the charts draw under the pointer (the crosshair's readout, a drag's band) comes with
 // the pointer: a dashboard nobody points at (a wall screen) never fetches it.
 test('the crosshair arrives with the pointer: its module is fetched the first time the pointer is over a chart', async ({ page }) => {
-  const fetched: string[] = [];
-  page.on('response', (response) => {
-    const path = new URL(response.url()).pathname;
-    if (path.endsWith('.wasm')) fetched.push(path.replace(/^\/build\/[0-9a-f]{16}\/pkg\//, ''));
-  });
+  const fetched = wasmFetched(page);
   await page.goto('/d/main');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.getByTestId('connection-badge')).toHaveText('live');
