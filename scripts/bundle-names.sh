@@ -26,7 +26,13 @@ RUSTFLAGS="-C symbol-mangling-version=v0 -C link-args=--emit-relocs" CARGO_TARGE
   cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm-release \
   --no-default-features --features hydrate --manifest-path "$root/Cargo.toml"
 rm -rf "$out/split" "$out/bound" && mkdir -p "$out/split"
-wasm-split-cli --target web --out-name livedash "$out/cargo/wasm32-unknown-unknown/wasm-release/livedash.wasm" "$out/split"
+wasm-split-cli --target web --out-name livedash "$out/cargo/wasm32-unknown-unknown/wasm-release/livedash.wasm" "$out/split" \
+  2>&1 | tee "$out/split.log"
+# As `make build`: a data segment wasm-split could not lay out again stays whole in the main module.
+if grep -a "Overlong segment" "$out/split.log"; then
+  echo "wasm-split kept the split modules' data in the main module: see SPLIT_DATA_ROOM (src/components/lazily.rs)" >&2
+  exit 1
+fi
 wasm-bindgen --target web --out-dir "$out/bound" --out-name livedash --no-typescript --keep-debug "$out/split/livedash.wasm"
 optimize=(wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int)
 "${optimize[@]}" -g "$out/bound/livedash_bg.wasm" -o "$out/main.wasm"
