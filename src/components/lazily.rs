@@ -37,6 +37,9 @@
 //! modules, so each `mod split` allows `unsafe_code`; none is written by hand.
 
 use crate::client::NOT_LOADED;
+use leptos::prelude::*;
+use leptos::wasm_split::SplitLoaderError;
+use std::future::Future;
 
 /// Room for wasm-split to lay the constant data out again. It moves each piece of the linked
 /// module's constant data (one data segment) into the module whose code uses it, each
@@ -50,9 +53,6 @@ use crate::client::NOT_LOADED;
 #[cfg(feature = "hydrate")]
 #[used]
 static SPLIT_DATA_ROOM: [u8; 16 * 1024] = [0x5A; 16 * 1024];
-use leptos::prelude::*;
-use leptos::wasm_split::SplitLoaderError;
-use std::future::Future;
 
 /// Shows a split point's view once its module has arrived, nothing before, and `NOT_LOADED` if
 /// it cannot be fetched. In the browser its future (the module's fetch) is not `Send`, and
