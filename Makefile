@@ -25,9 +25,8 @@ build: tools
 	@# wasm-split leaves a data segment it cannot lay out again in the main module, whole.
 	@! grep -a "Overlong segment" target/leptos-build.log || \
 	  { echo "wasm-split kept the split modules' data in the first load: see SPLIT_DATA_ROOM (src/components/lazily.rs)" >&2; exit 1; }
-	@# The main module's imports renamed short in it and its glue, both then compressed again.
+	@# The main module's imports and exports renamed short in it and its glue (compressed again).
 	python3 scripts/shorten-imports.py $(LEPTOS_SITE_ROOT)/pkg livedash
-	for file in $(LEPTOS_SITE_ROOT)/pkg/livedash.{wasm,js}; do brotli -q 11 -w 24 -f -o $$file.br $$file; done
 	@# cargo-leptos' gzip is 20% larger than zopfli's, and browsers take only gzip over plain HTTP.
 	rzopfli --log-level WARN -f $(LEPTOS_SITE_ROOT)/pkg/*.wasm $(LEPTOS_SITE_ROOT)/pkg/*.js $(LEPTOS_SITE_ROOT)/pkg/livedash.css
 

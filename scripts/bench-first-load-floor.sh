@@ -16,7 +16,6 @@ cp "$root/Cargo.lock" "$floor/Cargo.lock"
 # Its imports shortened as `make build` shortens the product's.
 pkg="$root/target/first-load-floor/site/pkg"
 python3 "$root/scripts/shorten-imports.py" "$pkg" floor
-for file in "$pkg"/floor.{wasm,js}; do brotli -q 11 -w 24 -f -o "$file.br" "$file"; done
 echo "the floor ($floor):"
 "$root/scripts/bundle-size.sh" "$pkg" floor
 if [ -f "$root/target/site/pkg/livedash.wasm" ]; then

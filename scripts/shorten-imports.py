@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
-"""Shortens the names the client's main WASM module imports its JS glue by (`make build`).
+"""Shortens the names the client's main WASM module and its JS glue know each other by
+(`make build`).
 
 wasm-bindgen names each function the module imports from its glue after the Rust item and a
 hash of it (`__wbg_set_textBaseline_ff2e3c5c84684b23`), and writes every name twice: in the
 module's import section and as a key of the glue's import object. The 16 hex digits do not
-compress, and the two files are compressed apart, so the names cost the first load 6.5 KB of
-brotli (BENCHMARKS.md, "Shorter import names"). This renames each one to a short name (`A`,
-`B`, ..., `Aa`, ...) in both files, as a minifier renames a script's locals: the two files are
-made together, and nothing else names these imports (the split modules import only the main
-module's memory and table, through the split loader).
+compress, and the two files are compressed apart. This renames each one to a short name (`A`,
+`B`, ..., `Aa`, ...) in both files, as a minifier renames a script's locals, and the exports
+the glue reads (`wasm.__wbindgen_malloc`) likewise: 7.5 KB of brotli off the first load
+(BENCHMARKS.md, "Shorter names, room for the split's data"). The two files are made together,
+and nothing else names these (the split modules import only the main module's memory and
+table, which keep their names, through the split loader). A file that has a brotli copy beside
+it (`cargo leptos build --precompress`) is compressed again.
 
-Run after `cargo leptos build`, before the files are compressed for sending. A module already
-renamed (a build that did not rewrite it) is left as it is. Any key of the import object not
-found exactly once in the glue stops the build: a wasm-bindgen that writes its glue otherwise
-must be looked at, not guessed.
+Run after `cargo leptos build`. A module already renamed (a build that did not rewrite it) is
+left as it is. Any key of the import object not found exactly once in the glue stops the
+build: a wasm-bindgen that writes its glue otherwise must be looked at, not guessed.
 
-Usage: scripts/shorten-imports.py PKG_DIR NAME  (renames NAME.wasm's and NAME.js's imports)
+Usage: scripts/shorten-imports.py PKG_DIR NAME  (renames NAME.wasm's and NAME.js's names)
 """
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +31,11 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # What wasm-bindgen names its imports; `short_name` never makes one of these.
 GENERATED = re.compile(r"__wbg_|__wbindgen_")
 KEPT_EXPORTS = {"memory", "__indirect_function_table"}
+
+
+def export_read(name):
+    """How the glue reads the module's export `name`: `wasm.name`."""
+    return r"\." + re.escape(name) + r"\b"
 
 
 def short_name(index):
@@ -87,7 +95,7 @@ def rename_import(entry, glue_module, imports):
 def rename_export(entry, glue, exports):
     text = entry[0].decode()
     # The memory and table are also read by the split loader, by name.
-    if text not in KEPT_EXPORTS and re.search(r"\." + re.escape(text) + r"\b", glue):
+    if text not in KEPT_EXPORTS and re.search(export_read(text), glue):
         return [exports.setdefault(text, short_name(len(exports))).encode()]
     return entry
 
@@ -110,7 +118,7 @@ def rename_in_glue(glue, imports, exports):
     if wrong:
         raise SystemExit(f"{len(wrong)} imports not found once as keys in the glue, e.g. {wrong[0]}")
     left = [key for key in imports if key in glue]
-    left += [key for key in exports if re.search(r"\." + re.escape(key) + r"\b", glue)]
+    left += [key for key in exports if re.search(export_read(key), glue)]
     if left:
         raise SystemExit(f"the glue still names {left[0]} after renaming")
     return glue
@@ -131,6 +139,10 @@ def main():
     glue = rename_in_glue(glue, imports, exports)
     wasm_path.write_bytes(module)
     glue_path.write_text(glue)
+    for path in (wasm_path, glue_path):
+        compressed = path.with_name(path.name + ".br")
+        if compressed.exists():
+            subprocess.run(["brotli", "-q", "11", "-w", "24", "-f", "-o", str(compressed), str(path)], check=True)
     print(f"shorten-imports: {len(imports)} imports and {len(exports)} exports renamed in {wasm_path.name} and {glue_path.name}")
 
 
