@@ -8,7 +8,7 @@
 //! ghost lines. Status and heatmap panels draw rows of coloured spans instead (`draw_rows`).
 
 use super::axis::TimeAxis;
-use super::geometry::{y_labels_width, MARGIN, MARGIN_RIGHT, X_LABELS};
+use super::geometry::PlotRect;
 use super::palette::Palette;
 use crate::model::{
     alerts::{Direction, FiringSpan, Level, Severity},
@@ -109,19 +109,39 @@ fn label_font(scale: f64) -> FontDesc<'static> {
     FontDesc::new(FontFamily::SansSerif, 11.0 * scale, FontStyle::Normal)
 }
 
-fn chart_on<'a, DB: DrawingBackend>(
-    root: &'a DrawingArea<DB, Shift>,
+/// A chart's plot: its part of `root` inside the margins and label areas (`PlotRect`, where
+/// the pointer's readout finds it too), in its coordinates (`Coords`).
+fn plot_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
     spec: &ChartSpec,
     (low, high): (f64, f64),
-) -> Result<ChartContext<'a, DB, Coords>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let px = |css: f64| (css * spec.scale.max(1.0)).round() as u32;
+) -> DrawingArea<DB, Coords> {
+    let rect = PlotRect::new(root.dim_in_pixel(), spec.scale, spec.axis_unit);
     let axis = TimeAxis::for_span(spec.to - spec.from);
-    ChartBuilder::on(root)
-        .margin(px(MARGIN))
-        .margin_right(px(MARGIN_RIGHT))
-        .x_label_area_size(px(X_LABELS))
-        .y_label_area_size(px(y_labels_width(spec.axis_unit)))
-        .build_cartesian_2d(axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to), low..high)
+    let span = axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to);
+    // Pixels as plotters' `ChartBuilder` maps them: the first column to the last, the bottom
+    // row up to the top one.
+    let pixels = (rect.x0..rect.x1 - 1, rect.y1 - 1..rect.y0);
+    root.clone().shrink((rect.x0, rect.y0), (rect.x1 - rect.x0, rect.y1 - rect.y0)).apply_coord_spec(Cartesian2d::new(
+        span,
+        low..high,
+        pixels,
+    ))
+}
+
+/// Draws each element of `series` on `plot`, as plotters' `ChartContext::draw_series` does.
+fn draw_series<DB: DrawingBackend, E>(
+    plot: &DrawingArea<DB, Coords>,
+    series: impl IntoIterator<Item = E>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    for<'b> &'b E: PointCollection<'b, (f64, f64)>,
+    E: Drawable<DB>,
+{
+    for element in series {
+        plot.draw(&element)?;
+    }
+    Ok(())
 }
 
 /// The round values plotters picks on `range`, at most `count` of them: an axis' ticks.
@@ -150,26 +170,25 @@ struct Axes<'a> {
     font: &'a TextStyle<'a>,
 }
 
-/// Draws `mesh` around and over the plot of `chart`. Pixels as plotters' own: the plot spans
+/// Draws `mesh` around and over `plot`. Pixels as plotters' own: the plot spans
 /// columns `x0..=x1` and rows `y0..=y1`, the y axis runs down the column left of it and the
 /// x axis along the row under it; tick marks are 5% of the plot's smaller side long, at most
 /// 5 pixels, and labels sit twice that far from their axis.
 fn draw_mesh<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    chart: &ChartContext<DB, Coords>,
+    plot: &DrawingArea<DB, Coords>,
     mesh: &Mesh,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let plot = chart.plotting_area();
     let (x_range, y_range) = (plot.get_x_range(), plot.get_y_range());
     let ((x0, y1), (x1, y0)) =
-        (chart.backend_coord(&(x_range.start, y_range.start)), chart.backend_coord(&(x_range.end, y_range.end)));
+        (plot.map_coordinate(&(x_range.start, y_range.start)), plot.map_coordinate(&(x_range.end, y_range.end)));
     let x_ticks: Vec<(f64, i32)> = ticks(x_range.clone(), mesh.ticks.0)
         .into_iter()
-        .map(|x| (x, chart.backend_coord(&(x, y_range.start)).0))
+        .map(|x| (x, plot.map_coordinate(&(x, y_range.start)).0))
         .collect();
     let y_ticks: Vec<(f64, i32)> = ticks(y_range.clone(), mesh.ticks.1)
         .into_iter()
-        .map(|y| (y, chart.backend_coord(&(x_range.start, y)).1))
+        .map(|y| (y, plot.map_coordinate(&(x_range.start, y)).1))
         .collect();
     let rule = |from, to| root.draw(&Rule { from, to, style: mesh.style });
     // The axes and tick marks are paths, as plotters draws them (the canvas does not move a
@@ -358,7 +377,7 @@ pub fn draw_frame<DB: DrawingBackend>(
     let scale = spec.scale.max(1.0);
     let px = |css: f64| (css * scale).round() as u32;
     let axis = TimeAxis::for_span(spec.to - spec.from);
-    let mut chart = chart_on(root, spec, (low, high))?;
+    let plot = plot_on(root, spec, (low, high));
     let x_label = |position: f64| axis.label(position);
     let y_labels = AxisLabels::new(spec.format, &ticks(low..high, Y_TICKS));
     let y_label = |value: f64| match spec.axis_unit {
@@ -373,7 +392,7 @@ pub fn draw_frame<DB: DrawingBackend>(
         style: grid.stroke_width(px(1.0)),
         axes: (part == FramePart::Behind).then_some(Axes { x_label: &x_label, y_label: &y_label, font: &font }),
     };
-    draw_mesh(root, &chart, &mesh)?;
+    draw_mesh(root, &plot, &mesh)?;
 
     let colour = |severity| if severity == Severity::Critical { critical } else { warning };
     let (left, right) = (axis.position(spec.from, spec.to), axis.position(spec.to, spec.to));
@@ -385,17 +404,17 @@ pub fn draw_frame<DB: DrawingBackend>(
         };
         if band_high > band_low && part != FramePart::Over {
             let band = Rectangle::new([(left, band_high), (right, band_low)], colour(*severity).mix(0.10).filled());
-            chart.draw_series(std::iter::once(band))?;
+            draw_series(&plot, std::iter::once(band))?;
         }
         if part != FramePart::Under {
             let threshold = [(left, level.threshold), (right, level.threshold)];
             let style = colour(*severity).stroke_width(px(1.0));
-            chart.draw_series(DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
+            draw_series(&plot, DashedLineSeries::new(threshold, px(6.0), px(4.0), style))?;
         }
     }
     for (value, colour) in spec.thresholds.iter().filter(|_| part != FramePart::Under) {
         let style = colour.stroke_width(px(1.0));
-        chart.draw_series(DashedLineSeries::new([(left, *value), (right, *value)], px(4.0), px(3.0), style))?;
+        draw_series(&plot, DashedLineSeries::new([(left, *value), (right, *value)], px(4.0), px(3.0), style))?;
     }
     Ok(())
 }
@@ -414,18 +433,21 @@ pub fn draw_data<DB: DrawingBackend>(
     let px = |css: f64| (css * spec.scale.max(1.0)).round() as u32;
     let axis = TimeAxis::for_span(spec.to - spec.from);
     let (low, high) = (placed.low, placed.high);
-    let mut chart = chart_on(root, spec, (low, high))?;
+    let plot = plot_on(root, spec, (low, high));
     let colour = |severity| if severity == Severity::Critical { critical } else { warning };
     let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
     let (shown_from, shown_to) = times.unwrap_or((spec.from, spec.to));
     let spans = spec.alerts.spans.iter().filter(|span| span.to > shown_from.max(spec.from) && span.from < shown_to);
-    chart.draw_series(spans.map(|span| {
-        Rectangle::new([(at(span.from), high), (at(span.to), low)], colour(span.severity).mix(0.16).filled())
-    }))?;
+    draw_series(
+        &plot,
+        spans.map(|span| {
+            Rectangle::new([(at(span.from), high), (at(span.to), low)], colour(span.severity).mix(0.16).filled())
+        }),
+    )?;
     for ghost in spec.ghosts {
         let placed = ghost.points.iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
         let style = ghost.colour.mix(0.45).stroke_width(px(1.0));
-        chart.draw_series(DashedLineSeries::new(placed, px(5.0), px(3.0), style))?;
+        draw_series(&plot, DashedLineSeries::new(placed, px(5.0), px(3.0), style))?;
     }
     let drawn: Vec<Line> = placed.lines.iter().map(|(points, colour)| Line { points, colour: *colour }).collect();
     let stacks = placed.stacks;
@@ -435,7 +457,7 @@ pub fn draw_data<DB: DrawingBackend>(
         // slot is wide enough for each bar to get two pixels (more points than that: each
         // slot shows its highest, the way decimation keeps peaks).
         let across = if stacks { 1.0 } else { drawn.len().max(1) as f64 };
-        let plot_px = f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
+        let plot_px = f64::from(plot.dim_in_pixel().0.max(1));
         let (slot, gap) = bar_slot(spec.to - spec.from, across, plot_px, placed.bar_gap);
         let width =
             axis.position(spec.from + (slot as f64 * 0.8) as Millis, spec.to) - axis.position(spec.from, spec.to);
@@ -447,10 +469,13 @@ pub fn draw_data<DB: DrawingBackend>(
             let offset = if stacks { 0.0 } else { index as f64 * width / across };
             let points = within(line.points, times);
             let bars = if slot > gap { highest_per_slot(points, slot) } else { points.to_vec() };
-            chart.draw_series(bars.iter().map(|(ts, value)| {
-                let x = axis.position(*ts, spec.to) - width / 2.0 + offset;
-                Rectangle::new([(x, *value), (x + width / across, low.max(0.0).min(high))], line.colour.filled())
-            }))?;
+            draw_series(
+                &plot,
+                bars.iter().map(|(ts, value)| {
+                    let x = axis.position(*ts, spec.to) - width / 2.0 + offset;
+                    Rectangle::new([(x, *value), (x + width / across, low.max(0.0).min(high))], line.colour.filled())
+                }),
+            )?;
         }
         return Ok(());
     }
@@ -469,10 +494,10 @@ pub fn draw_data<DB: DrawingBackend>(
         let stroke = line.colour.stroke_width(line_width);
         if fills {
             let fill = line.colour.mix(if stacks { 0.8 } else { 0.35 });
-            chart.draw_series(AreaSeries::new(placed, low, fill).border_style(stroke))?;
+            draw_series(&plot, AreaSeries::new(placed, low, fill).border_style(stroke))?;
         } else {
             // A line alone: no polygon to fill (a transparent one still costs its rasterizing).
-            chart.draw_series(LineSeries::new(placed, stroke))?;
+            draw_series(&plot, LineSeries::new(placed, stroke))?;
         }
     }
     Ok(())
@@ -510,7 +535,7 @@ pub fn draw_rows<DB: DrawingBackend>(
     let px = |css: f64| (css * scale).round() as u32;
     let axis = TimeAxis::for_span(spec.to - spec.from);
     let count = rows.len().max(1);
-    let mut chart = chart_on(&root, spec, (0.0, count as f64))?;
+    let plot = plot_on(&root, spec, (0.0, count as f64));
     let font = label_font(scale).color(&text);
     let x_label = |position: f64| axis.label(position);
     let y_label = |value: f64| {
@@ -523,12 +548,12 @@ pub fn draw_rows<DB: DrawingBackend>(
         style: grid.stroke_width(px(1.0)),
         axes: Some(Axes { x_label: &x_label, y_label: &y_label, font: &font }),
     };
-    draw_mesh(&root, &chart, &mesh)?;
+    draw_mesh(&root, &plot, &mesh)?;
     let at = |ts: Millis| axis.position(ts.clamp(spec.from, spec.to), spec.to);
     // Spans meet at whole pixels: a span thinner than a pixel column shows only where it
     // covers the column's middle, and neighbours of one colour are one rectangle.
     let (left, right) = (at(spec.from), at(spec.to));
-    let per_pixel = f64::from(chart.plotting_area().dim_in_pixel().0.max(1)) / (right - left).max(f64::MIN_POSITIVE);
+    let per_pixel = f64::from(plot.dim_in_pixel().0.max(1)) / (right - left).max(f64::MIN_POSITIVE);
     let snap = |x: f64| ((x - left) * per_pixel).round() / per_pixel + left;
     // (colour, row, x0, x1) of every rectangle.
     let mut cells: Vec<(RGBColor, usize, f64, f64)> = Vec::new();
@@ -547,10 +572,13 @@ pub fn draw_rows<DB: DrawingBackend>(
     // style changes once per colour, not at every span (a status of many states changes
     // colour at nearly every one, and each change is a CSS colour string parsed).
     crate::model::sort::sort_by_key(&mut cells, |(colour, ..)| (colour.0, colour.1, colour.2));
-    chart.draw_series(cells.iter().map(|(colour, row, x0, x1)| {
-        let (bottom, top) = (*row as f64 + 0.08, *row as f64 + 0.92);
-        Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())
-    }))?;
+    draw_series(
+        &plot,
+        cells.iter().map(|(colour, row, x0, x1)| {
+            let (bottom, top) = (*row as f64 + 0.08, *row as f64 + 0.92);
+            Rectangle::new([(*x0, top), (*x1, bottom)], colour.filled())
+        }),
+    )?;
     root.present()
 }
 
@@ -818,6 +846,79 @@ mod tests {
         assert!(!values.is_empty() && values.iter().all(|l| l.ends_with(" ms")), "{labels:?}");
         assert_eq!(axis_unit(Format::Bytes, "B"), None, "bytes are written 1.2 KB already");
         assert_eq!(axis_unit(Format::Int, ""), None);
+    }
+
+    /// A frame as plotters' own mesh (`configure_mesh`) draws it, configured as this module
+    /// configured it before it drew its own (`draw_mesh`).
+    fn frame_by_plotters(size: (u32, u32), spec: &ChartSpec, (low, high): (f64, f64), part: FramePart) -> String {
+        use crate::components::chart::geometry::{y_labels_width, MARGIN, MARGIN_RIGHT, X_LABELS};
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            if part != FramePart::Over {
+                root.fill(&spec.palette.background).unwrap();
+            }
+            let px = |css: f64| (css * spec.scale.max(1.0)).round() as u32;
+            let axis = TimeAxis::for_span(spec.to - spec.from);
+            let mut chart = ChartBuilder::on(&root)
+                .margin(px(MARGIN))
+                .margin_right(px(MARGIN_RIGHT))
+                .x_label_area_size(px(X_LABELS))
+                .y_label_area_size(px(y_labels_width(spec.axis_unit)))
+                .build_cartesian_2d(axis.position(spec.from, spec.to)..axis.position(spec.to, spec.to), low..high)
+                .unwrap();
+            let y_labels = AxisLabels::new(spec.format, &ticks(low..high, Y_TICKS));
+            let x_label = |position: &f64| axis.label(*position);
+            let y_label = |value: &f64| match spec.axis_unit {
+                Some(unit) => format!("{} {unit}", y_labels.label(*value)),
+                None => y_labels.label(*value),
+            };
+            let mut mesh = chart.configure_mesh();
+            mesh.x_labels(x_ticks(axis))
+                .y_labels(Y_TICKS)
+                .x_label_formatter(&x_label)
+                .y_label_formatter(&y_label)
+                .label_style(label_font(spec.scale.max(1.0)).color(&spec.palette.text))
+                .bold_line_style(spec.palette.grid.stroke_width(px(1.0)))
+                .light_line_style(TRANSPARENT)
+                .axis_style(spec.palette.grid.stroke_width(px(1.0)));
+            match part {
+                FramePart::Behind => mesh.disable_x_mesh(),
+                FramePart::Under => mesh.disable_x_mesh().disable_axes(),
+                FramePart::Over => mesh.disable_y_mesh().disable_axes(),
+            }
+            .draw()
+            .unwrap();
+            root.present().unwrap();
+        }
+        svg
+    }
+
+    #[test]
+    fn the_mesh_is_drawn_as_plotters_draws_its_own() {
+        let charts = [
+            ((400, 160), ChartSpec::plain(0, 30_000, Format::Int), (0.0, 150.0)),
+            (
+                (800, 320),
+                ChartSpec { axis_unit: Some("req/s"), scale: 2.0, ..ChartSpec::plain(0, 30_000, Format::Int) },
+                (-3.5, 12.0),
+            ),
+            ((600, 160), ChartSpec::plain(0, 360_000_000, Format::Decimal), (0.0, 1.0)),
+            // Tick marks shorter than 5 pixels: 5% of a plot 30 pixels high.
+            ((120, 60), ChartSpec::plain(0, 30_000, Format::Percent), (0.0, 0.02)),
+        ];
+        for (size, spec, range) in charts {
+            for part in [FramePart::Behind, FramePart::Under, FramePart::Over] {
+                let mut ours = String::new();
+                {
+                    let root = SVGBackend::with_string(&mut ours, size).into_drawing_area();
+                    draw_frame(&root, &spec, range, part).unwrap();
+                    root.present().unwrap();
+                }
+                assert!(part != FramePart::Behind || labels(&ours).len() > 4, "{size:?}: {ours}");
+                assert_eq!(ours, frame_by_plotters(size, &spec, range, part), "{size:?} {part:?}");
+            }
+        }
     }
 
     #[test]

@@ -42,9 +42,9 @@ pub fn x_at(ts: Millis, width: f64, from: Millis, to: Millis, axis_unit: Option<
     left + plot_width * (ts - from) as f64 / (to - from).max(1) as f64
 }
 
-/// The plot area of a canvas `width` x `height` device pixels at `scale`, in device pixels, as
-/// plotters lays it out for `draw` (its label areas and margins, each rounded to whole pixels
-/// as `draw` asks for them): `x0..x1` and `y0..y1`, ends excluded.
+/// The plot area of a canvas `width` x `height` device pixels at `scale`, in device pixels,
+/// where `draw` draws it (inside its margins and label areas, each rounded to whole pixels):
+/// `x0..x1` and `y0..y1`, ends excluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // the browser's canvas and tests
 pub struct PlotRect {
