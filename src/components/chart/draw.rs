@@ -490,14 +490,21 @@ pub fn draw_data<DB: DrawingBackend>(
     // Stacked areas: the top first, each lower one painted over it.
     let order: Vec<&Line> = if stacks { drawn.iter().rev().collect() } else { drawn.iter().collect() };
     for line in order {
-        let placed = within(line.points, times).iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value));
-        let stroke = line.colour.stroke_width(line_width);
+        let placed: Vec<(f64, f64)> =
+            within(line.points, times).iter().map(|(ts, value)| (axis.position(*ts, spec.to), *value)).collect();
+        // The area under the line closed along the bottom, then the line over it, as plotters'
+        // `AreaSeries` draws them; a line alone (no polygon to fill: a transparent one still
+        // costs its rasterizing) as its `LineSeries` does. Drawn as shapes, not through those
+        // series, whose elements are boxed behind a trait object.
         if fills {
-            let fill = line.colour.mix(if stacks { 0.8 } else { 0.35 });
-            draw_series(&plot, AreaSeries::new(placed, low, fill).border_style(stroke))?;
-        } else {
-            // A line alone: no polygon to fill (a transparent one still costs its rasterizing).
-            draw_series(&plot, LineSeries::new(placed, stroke))?;
+            let mut area = placed.clone();
+            if let (Some(first), Some(last)) = (placed.first().copied(), placed.last().copied()) {
+                area.extend([(last.0, low), (first.0, low)]);
+            }
+            plot.draw(&Polygon::new(area, line.colour.mix(if stacks { 0.8 } else { 0.35 })))?;
+        }
+        if fills || !placed.is_empty() {
+            plot.draw(&PathElement::new(placed, line.colour.stroke_width(line_width)))?;
         }
     }
     Ok(())
