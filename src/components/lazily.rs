@@ -4,7 +4,8 @@
 //! a `mod split` beside its code: the home page's list and the redraw benchmark page (`page`,
 //! below), the rule preview's form and the alert list (made only after a click), the alert
 //! toasts (made when the first one comes), the stat, gauge and table bodies (taken over,
-//! below), a query panel's engine (`client::panel_data::start_query`, started by the panel),
+//! below), the status and heatmap panels' rows (`components::chart::canvas`'s
+//! `rows_painter`, asked for by their first draw), a query panel's engine (`client::panel_data::start_query`, started by the panel),
 //! the history and query requests of a span the stream does not hold (`client::panel_data`'s
 //! `fetch`), the fallback transports (`client::connection`'s `fallback`), and what the charts
 //! draw over themselves under the pointer (`components::chart`'s `Pointer`: the crosshair's

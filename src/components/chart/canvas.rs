@@ -407,7 +407,7 @@ fn paint_shifted(
 }
 
 /// Draws rows of coloured spans (status, heatmap) on `canvas`.
-pub fn paint_rows(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox, rows: &[Row], spec: &ChartSpec) {
+fn paint_rows(canvas: &web_sys::HtmlCanvasElement, size: CanvasBox, rows: &[Row], spec: &ChartSpec) {
     let Some((backend, scale)) = backend(canvas, size) else { return };
     if let Err(error) = draw_rows(backend, rows, &ChartSpec { scale, ..*spec }) {
         leptos::logging::warn!("chart draw failed: {error:?}");
@@ -474,6 +474,10 @@ pub fn draw_on_change(chart: CanvasChart) {
     let shifting = Rc::new(std::cell::RefCell::new(Shifting::default()));
     // Live, the second and the span's length the legend was last summarised for.
     let summarised = Rc::new(std::cell::Cell::new(None::<(Millis, Millis)>));
+    // Status and heatmap panels: whether this chart asked for their rows' module, and when it
+    // has arrived (the effect below then draws).
+    let rows_asked = std::cell::Cell::new(false);
+    let rows_arrived = RwSignal::new(false);
     let draw: Draw = Rc::new(move || {
         if !mounted.load(Ordering::Relaxed) || !state.visible.get_untracked() {
             return;
@@ -511,14 +515,9 @@ pub fn draw_on_change(chart: CanvasChart) {
         };
         let colour = |line: &PanelLine| if lines.len() == 1 { palette.line } else { palette.series_colour(&line.key) };
         let (drawn, painted): (Vec<Vec<Point>>, Painted) = match spec.kind {
-            PanelKind::Status => {
-                let rows = status_rows(&lines, &spec, palette, to);
-                paint_rows(&canvas, size, &rows, &chart_spec);
-                (lines.iter().map(|line| line.points.clone()).collect(), Painted::Whole)
-            }
-            PanelKind::Heatmap => {
-                let rows = heatmap_rows(&lines, palette, format);
-                paint_rows(&canvas, size, &rows, &chart_spec);
+            PanelKind::Status | PanelKind::Heatmap => {
+                let Some(paint_rows) = rows_painter(&rows_asked, rows_arrived, data) else { return };
+                paint_rows(&canvas, size, &lines, &spec, &chart_spec);
                 (lines.iter().map(|line| line.points.clone()).collect(), Painted::Whole)
             }
             _ => {
@@ -576,10 +575,65 @@ pub fn draw_on_change(chart: CanvasChart) {
         state.alert_log.track();
         preview.track();
         hidden.track();
+        rows_arrived.track();
         state.alerts.track();
         observed.track();
         request_draw(key, draw.clone());
     });
+}
+
+/// Paints a status or a heatmap panel's rows (`paint_row_kinds`), from a module of its own
+/// (`lazily`): most dashboards have none, so their first load does not carry it.
+type PaintRows = fn(&web_sys::HtmlCanvasElement, CanvasBox, &[PanelLine], &PanelSpec, &ChartSpec);
+
+thread_local! {
+    /// The rows' painter, once its module has arrived.
+    static PAINT_ROWS: std::cell::Cell<Option<PaintRows>> = const { std::cell::Cell::new(None) };
+}
+
+/// The rows' painter if its module has arrived. Else the chart asks for it (once: `asked`),
+/// sets `arrived` when it is here, or says `NOT_LOADED` on the panel if it cannot be fetched.
+fn rows_painter(asked: &std::cell::Cell<bool>, arrived: RwSignal<bool>, data: PanelData) -> Option<PaintRows> {
+    if let Some(paint) = PAINT_ROWS.with(std::cell::Cell::get) {
+        return Some(paint);
+    }
+    if !asked.replace(true) {
+        leptos::task::spawn_local(async move {
+            match split::rows_painter().await {
+                Ok(paint) => {
+                    PAINT_ROWS.with(|painter| painter.set(Some(paint)));
+                    arrived.try_set(true);
+                }
+                Err(_) => _ = data.error.try_set(Some(crate::client::NOT_LOADED.to_owned())),
+            }
+        });
+    }
+    None
+}
+
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use leptos::wasm_split::SplitLoaderError;
+
+    #[leptos::wasm_split::wasm_split(row_charts, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn rows_painter() -> Result<super::PaintRows, SplitLoaderError> {
+        Ok(super::paint_row_kinds)
+    }
+}
+
+/// A status panel's rows (each series' bands) or a heatmap's (each bucket's cells).
+fn paint_row_kinds(
+    canvas: &web_sys::HtmlCanvasElement,
+    size: CanvasBox,
+    lines: &[PanelLine],
+    spec: &PanelSpec,
+    chart_spec: &ChartSpec,
+) {
+    let rows = match spec.kind {
+        PanelKind::Status => status_rows(lines, spec, chart_spec.palette, chart_spec.to),
+        _ => heatmap_rows(lines, chart_spec.palette, chart_spec.format),
+    };
+    paint_rows(canvas, size, &rows, chart_spec);
 }
 
 /// Summarises `lines` for the legend from the points the draw has in hand (reading them again
