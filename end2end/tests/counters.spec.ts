@@ -27,4 +27,10 @@ test('a counter shows as a rate per second, its total one click away', async ({ 
   await card.getByTestId('counter-toggle').click();
   await expect(view.value(key)).toHaveText('1,090');
   await expect(card.getByTestId('counter-toggle')).toHaveText('show rate');
+  // A new metric adds its card; this one keeps showing its total.
+  const other = 'queue_depth';
+  expect((await request.post('/api/v1/ingest', { data: { dashboard, ts: start + 8_000, metrics: { [other]: 7 } } })).status()).toBe(202);
+  await expect(view.value(other)).toHaveText('7.00');
+  await expect(view.value(key)).toHaveText('1,090');
+  await expect(card.getByTestId('counter-toggle')).toHaveText('show rate');
 });

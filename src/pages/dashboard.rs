@@ -13,7 +13,7 @@ use crate::client::{
 use crate::components::page_title::page_title;
 use crate::components::{
     alert_toasts::AlertToasts, connection_badge::ConnectionBadge, connection_banner::ConnectionBanner,
-    connection_panel::ConnectionPanel, metric_card::MetricCard, panel::Panel, store_banner::StoreBanner,
+    connection_panel::ConnectionPanel, metric_card::MetricCards, panel::Panel, store_banner::StoreBanner,
     window_picker::WindowPicker,
 };
 use crate::loaders::{read_dashboard, DashboardLoad};
@@ -128,7 +128,6 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
     rotate_dashboards(view, state);
     apply_view_theme(view);
 
-    let definitions = move || state.definitions.get();
     // The configured panels, else one per family as the series come.
     let configured = !panels.is_empty();
     let all_panels = Memo::new(move |_| {
@@ -181,11 +180,7 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
             // Configured panels are the whole layout (stat panels are its cards); without them,
             // a card per metric above a panel per family.
             <Show when=move || !configured && chrome() && alone.with(Option::is_none)>
-                <div class="cards">
-                    <For each=definitions key=|d| d.name.clone() let:definition>
-                        <MetricCard definition/>
-                    </For>
-                </div>
+                <MetricCards/>
             </Show>
             <div class="panels" class:alone=move || alone.with(Option::is_some)>
                 <For each=shown_panels key=|panel| (panel.id.clone(), panel.metrics.len()) let:spec>
