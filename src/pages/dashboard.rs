@@ -109,13 +109,14 @@ fn read_served_load() -> Option<DashboardLoad> {
 fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelSpec>) -> impl IntoView {
     let state = DashboardState::from_snapshot(snapshot).with_rules(rules);
     provide_context(state);
+    // Where the rules fired before the page opened, for the charts (none without a store),
+    // read by a module of its own: only a dashboard with rules asks.
     #[cfg(feature = "hydrate")]
     if !state.rules.with_value(Vec::is_empty) {
-        // Where the rules fired before the page opened, for the charts (none without a store).
         crate::client::api::spawn(async move {
-            let url = format!("/api/v1/alerts/history?dashboard={}", state.id.get_value());
-            if let Ok(recorded) = crate::client::api::get(&url).await {
-                state.add_alert_history(recorded);
+            match split::alert_history(state).await {
+                Ok(added) => added.await,
+                Err(error) => leptos::logging::warn!("alert history: {error}"),
             }
         });
     }
@@ -188,6 +189,27 @@ fn LiveDashboard(snapshot: Snapshot, rules: Vec<RuleSummary>, panels: Vec<PanelS
                 </For>
             </div>
         </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[allow(unsafe_code)] // the split point's links (`lazily`)
+mod split {
+    use crate::client::state::DashboardState;
+    use futures::future::LocalBoxFuture;
+    use leptos::prelude::*;
+    use leptos::wasm_split::SplitLoaderError;
+
+    /// Reads where `state`'s rules fired before the page opened into its alert log (nothing
+    /// if the request fails).
+    #[leptos::wasm_split::wasm_split(alert_history, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn alert_history(state: DashboardState) -> Result<LocalBoxFuture<'static, ()>, SplitLoaderError> {
+        Ok(Box::pin(async move {
+            let url = format!("/api/v1/alerts/history?dashboard={}", state.id.get_value());
+            if let Ok(recorded) = crate::client::api::get(&url).await {
+                state.add_alert_history(recorded);
+            }
+        }))
     }
 }
 
