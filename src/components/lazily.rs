@@ -6,7 +6,8 @@
 //! toasts (made when the first one comes), the stat, gauge and table bodies (taken over,
 //! below), the status and heatmap panels' rows (`components::chart::canvas`'s
 //! `rows_painter`, asked for by their first draw), the alert history of a dashboard with rules
-//! (`pages::dashboard`'s `alert_history`), a query panel's engine (`client::panel_data::start_query`, started by the panel),
+//! (`pages::dashboard`'s `alert_history`), a panel's CSV and PNG exports (`panel_export`, on a
+//! click), a query panel's engine (`client::panel_data::start_query`, started by the panel),
 //! the history and query requests of a span the stream does not hold (`client::panel_data`'s
 //! `fetch`), the fallback transports (`client::connection`'s `fallback`), and what the charts
 //! draw over themselves under the pointer (`components::chart`'s `Pointer`: the crosshair's

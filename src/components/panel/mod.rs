@@ -137,14 +137,15 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
             }
         }
     };
+    let export = {
+        let id = id.clone();
+        move |format| start_export(format, id.clone(), data, shown, kind, canvas)
+    };
     let csv = {
-        let id = id.clone();
-        move |_| export_csv(&id, data, shown, kind)
+        let export = export.clone();
+        move |_| export(Export::Csv)
     };
-    let png = {
-        let id = id.clone();
-        move |_| export_png(&id, canvas)
-    };
+    let png = move |_| export(Export::Png);
     let has_canvas = kind.is_chart() || kind == PanelKind::Gauge;
     let body = if kind.is_chart() {
         Either::Left(view! { <ChartBody spec=spec.clone() data reading canvas shown/> })
@@ -249,10 +250,54 @@ mod split {
             crate::components::lazily::replace_children(slot, super::value_view(spec, data, reading, canvas))
         }))
     }
+
+    #[leptos::wasm_split::wasm_split(panel_export, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn export(
+        format: Export,
+        id: String,
+        data: PanelData,
+        shown: StoredValue<Shown>,
+        kind: PanelKind,
+        canvas: NodeRef<leptos::html::Canvas>,
+    ) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+        match format {
+            Export::Csv => export_csv(&id, data, shown, kind),
+            Export::Png => export_png(&id, canvas),
+        }
+        Ok(())
+    }
+}
+
+/// What a panel's export buttons download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Png,
+}
+
+/// Downloads the panel as `format`, from a module of its own (`lazily`): an export is made
+/// only when asked for. A module that cannot be fetched is said on the panel.
+fn start_export(
+    format: Export,
+    id: String,
+    data: PanelData,
+    shown: StoredValue<Shown>,
+    kind: PanelKind,
+    canvas: NodeRef<leptos::html::Canvas>,
+) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        if split::export(format, id, data, shown, kind, canvas).await.is_err() {
+            data.error.set(Some(crate::client::NOT_LOADED.to_owned()));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (format, id, data, shown, kind, canvas);
 }
 
 /// Downloads what the panel shows as CSV (`ts,series,value`): a chart's drawn points, or the
 /// current value of each series of a stat, gauge or table.
+#[cfg(feature = "hydrate")]
 fn export_csv(id: &str, data: PanelData, shown: StoredValue<Shown>, kind: PanelKind) {
     let table = if kind.is_chart() {
         shown.with_value(|shown| {
@@ -265,20 +310,15 @@ fn export_csv(id: &str, data: PanelData, shown: StoredValue<Shown>, kind: PanelK
             lines.into_iter().map(|line| (line.key, line.points.last().copied().into_iter().collect())).collect();
         crate::model::csv::series_table(last.iter().map(|(key, points)| (key.as_str(), points.as_slice())))
     };
-    #[cfg(feature = "hydrate")]
     download(&format!("{id}.csv"), &format!("data:text/csv;charset=utf-8,{}", js_sys::encode_uri_component(&table)));
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (id, table);
 }
 
 /// Downloads the panel's canvas as PNG.
+#[cfg(feature = "hydrate")]
 fn export_png(id: &str, canvas: NodeRef<leptos::html::Canvas>) {
-    #[cfg(feature = "hydrate")]
     if let Some(url) = canvas.get_untracked().and_then(|canvas| canvas.to_data_url().ok()) {
         download(&format!("{id}.png"), &url);
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (id, canvas);
 }
 
 /// Saves `url` as `name` through a link clicked for the person.
