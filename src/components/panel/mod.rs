@@ -137,15 +137,12 @@ pub fn Panel(spec: PanelSpec) -> impl IntoView {
             }
         }
     };
-    let export = {
-        let id = id.clone();
-        move |format| start_export(format, id.clone(), data, shown, kind, canvas)
-    };
+    let exported = Exported { id: id.clone(), data, shown, kind, canvas };
     let csv = {
-        let export = export.clone();
-        move |_| export(Export::Csv)
+        let exported = exported.clone();
+        move |_| exported.clone().start(Export::Csv)
     };
-    let png = move |_| export(Export::Png);
+    let png = move |_| exported.clone().start(Export::Png);
     let has_canvas = kind.is_chart() || kind == PanelKind::Gauge;
     let body = if kind.is_chart() {
         Either::Left(view! { <ChartBody spec=spec.clone() data reading canvas shown/> })
@@ -252,14 +249,8 @@ mod split {
     }
 
     #[leptos::wasm_split::wasm_split(panel_export, wasm_split_path = ::leptos::wasm_split, fallible)]
-    pub fn export(
-        format: Export,
-        id: String,
-        data: PanelData,
-        shown: StoredValue<Shown>,
-        kind: PanelKind,
-        canvas: NodeRef<leptos::html::Canvas>,
-    ) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+    pub fn export(format: Export, exported: Exported) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+        let Exported { id, data, shown, kind, canvas } = exported;
         match format {
             Export::Csv => export_csv(&id, data, shown, kind),
             Export::Png => export_png(&id, canvas),
@@ -275,24 +266,32 @@ enum Export {
     Png,
 }
 
-/// Downloads the panel as `format`, from a module of its own (`lazily`): an export is made
-/// only when asked for. A module that cannot be fetched is said on the panel.
-fn start_export(
-    format: Export,
+/// What a panel's exports read: its id (the file's name), its data, what its chart drew, its
+/// kind and its canvas.
+#[derive(Clone)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // the server makes no export
+struct Exported {
     id: String,
     data: PanelData,
     shown: StoredValue<Shown>,
     kind: PanelKind,
     canvas: NodeRef<leptos::html::Canvas>,
-) {
-    #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(async move {
-        if split::export(format, id, data, shown, kind, canvas).await.is_err() {
-            data.error.set(Some(crate::client::NOT_LOADED.to_owned()));
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (format, id, data, shown, kind, canvas);
+}
+
+impl Exported {
+    /// Downloads the panel as `format`, from a module of its own (`lazily`): an export is made
+    /// only when asked for. A module that cannot be fetched is said on the panel.
+    fn start(self, format: Export) {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let data = self.data;
+            if split::export(format, self).await.is_err() {
+                data.error.set(Some(crate::client::NOT_LOADED.to_owned()));
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (format, self);
+    }
 }
 
 /// Downloads what the panel shows as CSV (`ts,series,value`): a chart's drawn points, or the
