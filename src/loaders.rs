@@ -4,6 +4,7 @@
 //! request, form encoder and error decoder were 7 KB of brotli in a dashboard's first load).
 //! The pages read them through the `read_*` functions, which choose.
 
+use crate::protocol::read::{field, FromJson, Json, Misread};
 use crate::protocol::{DashboardSummary, Snapshot};
 use leptos::prelude::*;
 use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
@@ -94,6 +95,29 @@ pub enum DashboardLoad {
 }
 
 /// The snapshot of `dashboard`, if there is one the visitor may see.
+impl FromJson for DashboardList {
+    fn from_json<J: Json>(json: &J) -> Result<Self, Misread> {
+        Ok(DashboardList { now: field(json, "now")?, dashboards: field(json, "dashboards")? })
+    }
+}
+
+/// As serde writes an enum: a unit variant by its name, `Ready` as `{"Ready": [..., ..., ...]}`.
+impl FromJson for DashboardLoad {
+    fn from_json<J: Json>(json: &J) -> Result<Self, Misread> {
+        match json.text().as_deref() {
+            Some("NotFound") => return Ok(DashboardLoad::NotFound),
+            Some("Forbidden") => return Ok(DashboardLoad::Forbidden),
+            _ => {}
+        }
+        match json.field("Ready").and_then(|ready| ready.items()).as_deref() {
+            Some([snapshot, rules, panels]) => {
+                Ok(DashboardLoad::Ready(Box::from_json(snapshot)?, Vec::from_json(rules)?, Vec::from_json(panels)?))
+            }
+            _ => Err(Misread::expected("Ready, NotFound or Forbidden")),
+        }
+    }
+}
+
 #[server(endpoint = "load_snapshot", output = Post<JsonText>)]
 pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnError> {
     use crate::server::{

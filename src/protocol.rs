@@ -4,6 +4,7 @@
 //! Pure data and validation only: no I/O here, so it is unit-tested directly.
 
 pub mod named;
+pub mod read;
 pub mod series;
 
 use named::named;
@@ -186,16 +187,18 @@ pub enum ServerMessage {
     },
 }
 
+/// How serde reads a server message: the server reading its own back (the replay log,
+/// another instance's frames), the load generator, the tests. (The browser reads with `read`.)
 /// serde's derived decoder for an internally tagged enum buffers the whole object before it
-/// knows the variant, which compiles every variant's decoder a second time (for the buffer):
-/// about 40 KB of the browser bundle. The server always writes `type` first (serde puts the
-/// tag first), so the rest of the object is decoded straight into the variant instead.
+/// knows the variant, which compiles every variant's decoder a second time (for the buffer).
+/// The server always writes `type` first (serde puts the tag first), so the rest of the object
+/// is decoded straight into the variant instead.
 mod decode_type_first {
     use super::*;
     use serde::de::{value::MapAccessDeserializer, Deserializer, Error, MapAccess, Visitor};
 
     #[derive(Clone, Copy)]
-    enum Kind {
+    pub(super) enum Kind {
         Snapshot,
         Update,
         Error,
@@ -589,8 +592,7 @@ pub struct DashboardSummary {
 }
 
 /// One way data comes into dashboards (version 1.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProducerKind {
     Simulator,
     Host,
@@ -601,6 +603,17 @@ pub enum ProducerKind {
     Scrape,
     Statsd,
 }
+
+named!(ProducerKind {
+    Simulator = "simulator",
+    Host = "host",
+    Json = "json",
+    LineProtocol = "line_protocol",
+    Otlp = "otlp",
+    RemoteWrite = "remote_write",
+    Scrape = "scrape",
+    Statsd = "statsd",
+});
 
 impl ProducerKind {
     /// How a person names it.

@@ -6,6 +6,7 @@
 //! and no answer lands in it afterwards. A refusal reads as the server's own message
 //! (`ApiError`'s `error`), else the HTTP status.
 
+use crate::protocol::read::{field, from_text, FromJson, Json, Misread};
 use serde::{de::DeserializeOwned, Serialize};
 use std::future::Future;
 
@@ -30,8 +31,8 @@ async fn get_text(url: &str) -> Result<String, String> {
 /// A server function's JSON answer (`loaders`): `POST url` with `arguments` form-encoded, as
 /// server_fn's own client sends them. Not through that client: its request, form encoder and
 /// error decoder were 7 KB of brotli in a dashboard's first load (BENCHMARKS.md).
-pub async fn call<T: DeserializeOwned>(url: &str, arguments: &[(&str, &str)]) -> Result<T, String> {
-    serde_json::from_str(&call_text(url, arguments).await?).map_err(|error| error.to_string())
+pub async fn call<T: FromJson>(url: &str, arguments: &[(&str, &str)]) -> Result<T, String> {
+    from_text(&call_text(url, arguments).await?).map_err(|misread| misread.to_string())
 }
 
 async fn call_text(url: &str, arguments: &[(&str, &str)]) -> Result<String, String> {
@@ -69,16 +70,21 @@ async fn read(answer: Result<gloo_net::http::Response, gloo_net::Error>) -> Resu
         return Ok(answer);
     }
     let status = answer.status();
-    let said = answer.json::<Refusal>().await.ok().map(|refusal| refusal.error);
+    let said = answer.text().await.ok().and_then(|text| from_text::<Refusal>(&text).ok()).map(|refusal| refusal.error);
     Err(said.unwrap_or_else(|| format!("HTTP {status}")))
 }
 
 /// What a refusal's body says (`{"error": message, "code": code}`, `server/http/error.rs`).
 /// Read as this one field rather than as any JSON value, whose decoder the page would
 /// otherwise carry for this alone.
-#[derive(serde::Deserialize)]
 struct Refusal {
     error: String,
+}
+
+impl FromJson for Refusal {
+    fn from_json<J: Json>(json: &J) -> Result<Self, Misread> {
+        Ok(Refusal { error: field(json, "error")? })
+    }
 }
 
 /// Aborts its request when dropped (after the answer, aborting does nothing).

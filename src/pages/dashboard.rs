@@ -101,7 +101,7 @@ fn served_load(load: &DashboardLoad) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn read_served_load() -> Option<DashboardLoad> {
     let block = document().query_selector(".dashboard-page > script.dashboard-load").ok()??;
-    serde_json::from_str(&block.text_content()?).ok()
+    crate::protocol::read::from_text(&block.text_content()?).ok()
 }
 
 /// The dashboard itself; owns its state, subscribed on the page's connection until it unmounts.

@@ -1,6 +1,6 @@
 //! Unit enums written as one of a fixed list of names: on the wire, in the configuration and
-//! in URLs. `named!` gives such an enum its `as_str`, `from_name` and serde impls, all reading
-//! the one list of names.
+//! in URLs. `named!` gives such an enum its `as_str`, `from_name`, serde impls and the
+//! browser's reading (`read::FromJson`), all reading the one list of names.
 //!
 //! Why not serde's derive: its decoder of a unit enum goes through `deserialize_enum` with a
 //! visitor per enum that matches strings, bytes and variant indexes, compiled for every enum
@@ -66,6 +66,13 @@ macro_rules! named {
         impl serde::Serialize for $kind {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl $crate::protocol::read::FromJson for $kind {
+            fn from_json<J: $crate::protocol::read::Json>(json: &J) -> Result<Self, $crate::protocol::read::Misread> {
+                let at = $crate::protocol::read::name_index(json, Self::NAMES, Self::CANONICAL)?;
+                Ok(Self::BY_NAME[at])
             }
         }
 

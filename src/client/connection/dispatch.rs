@@ -112,7 +112,7 @@ impl Dispatcher {
     }
 
     pub(super) fn receive_text(&mut self, text: &str) -> Option<String> {
-        serde_json::from_str::<ServerMessage>(text).ok().and_then(|message| self.receive(message))
+        crate::protocol::read::from_text::<ServerMessage>(text).ok().and_then(|message| self.receive(message))
     }
 }
 

@@ -36,7 +36,10 @@ fn poll(dashboard: DashboardState, wait_secs: u32) -> LocalBoxFuture<'static, Po
         let signal = abort.as_ref().map(|abort| abort.0.signal());
         let request = gloo_net::http::Request::get(&url).abort_signal(signal.as_ref());
         let answer = match request.send().await {
-            Ok(response) if response.ok() => response.json::<PollResponse>().await.map_err(|_| None),
+            Ok(response) if response.ok() => match response.text().await {
+                Ok(text) => crate::protocol::read::from_text::<PollResponse>(&text).map_err(|_| None),
+                Err(_) => Err(None),
+            },
             // HTTP 401 and 403 refuse like the WebSocket close codes 4001 and 4003 do.
             Ok(response) if response.status() == 401 => Err(Some(4001)),
             Ok(response) if response.status() == 403 => Err(Some(4003)),
