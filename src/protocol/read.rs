@@ -59,7 +59,9 @@ impl fmt::Display for Misread {
     }
 }
 
-/// Field `key` of `json`, which must be there unless `T` is an `Option`.
+/// Field `key` of `json`, which must be there unless `T` is an `Option`. Not inlined (nor
+/// `field_or_default`): compiled once per type read, not once per field.
+#[inline(never)]
 pub fn field<T: FromJson, J: Json>(json: &J, key: &str) -> Result<T, Misread> {
     match json.field(key) {
         Some(value) => T::from_json(&value).map_err(|misread| misread.within(key)),
@@ -68,6 +70,7 @@ pub fn field<T: FromJson, J: Json>(json: &J, key: &str) -> Result<T, Misread> {
 }
 
 /// Field `key` of `json`, or `T`'s default when absent (`#[serde(default)]`).
+#[inline(never)]
 pub fn field_or_default<T: FromJson + Default, J: Json>(json: &J, key: &str) -> Result<T, Misread> {
     match json.field(key) {
         Some(value) => T::from_json(&value).map_err(|misread| misread.within(key)),
@@ -162,11 +165,16 @@ impl<T: FromJson> FromJson for Vec<T> {
 impl<T: FromJson> FromJson for BTreeMap<String, T> {
     fn from_json<J: Json>(json: &J) -> Result<Self, Misread> {
         let entries = json.entries().ok_or_else(|| Misread::expected("an object"))?;
-        let read = |(key, value): (String, J)| match T::from_json(&value) {
-            Ok(value) => Ok((key, value)),
-            Err(misread) => Err(misread.within(&key)),
-        };
-        entries.into_iter().map(read).collect()
+        // Inserted one by one: collected, the map would sort its entries first, with a sort
+        // compiled for every type of value.
+        let mut map = BTreeMap::new();
+        for (key, value) in entries {
+            match T::from_json(&value) {
+                Ok(value) => map.insert(key, value),
+                Err(misread) => return Err(misread.within(&key)),
+            };
+        }
+        Ok(map)
     }
 }
 
