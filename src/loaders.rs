@@ -10,10 +10,9 @@ use leptos::prelude::*;
 use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// JSON answers, decoded from text. The browser reads them with `client::api::call`, from
-/// `&str` as every other JSON it gets (hydration data, stream messages, history); server_fn's
-/// own `Json` decodes from bytes, which compiled serde_json's decoder of each of our types a
-/// second time (about 28 KB of the WASM bundle) while its client was in use.
+/// JSON answers, written and read as text by server_fn (the server's side). The browser
+/// reads them with `client::api::call`, through `protocol::read` (`FromJson`), as it reads
+/// the stream's messages.
 pub struct JsonText;
 
 impl ContentType for JsonText {

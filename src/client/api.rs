@@ -4,7 +4,9 @@
 //! is aborted when the future awaiting it is dropped, and `spawn` ties that future to the
 //! reactive scope that started it, so a component that goes away takes its requests with it
 //! and no answer lands in it afterwards. A refusal reads as the server's own message
-//! (`ApiError`'s `error`), else the HTTP status.
+//! (`ApiError`'s `error`), else the HTTP status. The server functions' answers and refusals
+//! are read by `protocol::read` (the first load's reader); the JSON API's answers, which only
+//! modules loaded when first used ask for, by serde.
 
 use crate::protocol::read::{field, from_text, FromJson, Json, Misread};
 use serde::{de::DeserializeOwned, Serialize};
