@@ -93,7 +93,6 @@ pub enum DashboardLoad {
     Forbidden,
 }
 
-/// The snapshot of `dashboard`, if there is one the visitor may see.
 impl FromJson for DashboardList {
     fn from_json<J: Json>(json: &J) -> Result<Self, Misread> {
         Ok(DashboardList { now: field(json, "now")?, dashboards: field(json, "dashboards")? })
@@ -117,6 +116,7 @@ impl FromJson for DashboardLoad {
     }
 }
 
+/// The snapshot of `dashboard`, if there is one the visitor may see.
 #[server(endpoint = "load_snapshot", output = Post<JsonText>)]
 pub async fn load_snapshot(dashboard: String) -> Result<DashboardLoad, ServerFnError> {
     use crate::server::{
